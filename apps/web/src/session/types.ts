@@ -1,0 +1,62 @@
+/**
+ * The boundary between the sync/persistence layer (src/session/) and the
+ * screens (src/ui/). The UI reads everything about documents, sync and the
+ * device through these types and the hooks exported from src/session/index.ts.
+ */
+import type { ShoppingListApi } from '@basket/list-core';
+
+/** What the status line shows (role="status"). */
+export type SyncState = 'offline' | 'syncing' | 'synced';
+
+export interface SyncStatus {
+  readonly state: SyncState;
+  /** Local changes not yet acknowledged as stored by the relay (message type 100). */
+  readonly pendingChanges: number;
+  /** When every local change was last acknowledged, ms since epoch; null if never. */
+  readonly lastSyncedAt: number | null;
+}
+
+/** Someone who has this list open right now (awareness). */
+export interface Peer {
+  readonly clientId: number;
+  readonly name: string;
+  readonly color: string;
+  readonly isSelf: boolean;
+}
+
+/** The person on this device. */
+export interface Profile {
+  readonly displayName: string;
+  readonly color: string;
+  /** False until the person has chosen a name (the UI may then ask, gently). */
+  readonly nameChosen: boolean;
+}
+
+/** A list this device knows about (the device's list of lists). */
+export interface KnownList {
+  readonly id: string;
+  readonly title: string;
+  readonly lastOpenedAt: number;
+}
+
+/** One open list: its model plus its sync and presence state. */
+export interface ListSession {
+  readonly listId: string;
+  readonly list: ShoppingListApi;
+  /** Resolves once the IndexedDB copy is loaded (fast; never waits on the network). */
+  readonly whenLoaded: Promise<void>;
+  status(): SyncStatus;
+  onStatus(callback: (status: SyncStatus) => void): () => void;
+  peers(): readonly Peer[];
+  onPeers(callback: (peers: readonly Peer[]) => void): () => void;
+  /** Changes that arrived from others while this device was offline, summarised after reconnect. */
+  onReconnectSummary(callback: (summary: ReconnectSummary) => void): () => void;
+  destroy(): void;
+}
+
+export interface ReconnectSummary {
+  readonly added: readonly string[];
+  readonly checked: readonly string[];
+  readonly removed: readonly string[];
+  readonly by: readonly string[];
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// One-time setup for a fresh clone on a machine with only Node 20+ and npm:
+// installs pnpm if missing, installs the workspace from the lockfile, and with
+// --browser makes sure a system Chromium exists for the browser tests
+// (Playwright may not download browsers here).
+import { execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const wantBrowser = process.argv.includes('--browser');
+const run = (cmd) => execSync(cmd, { stdio: 'inherit' });
+const has = (cmd) => {
+  try {
+    execSync(`command -v ${cmd}`, { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+if (!has('pnpm')) {
+  console.log('[setup] pnpm not found: installing pnpm@10 with npm');
+  run('npm i -g pnpm@10');
+}
+
+run('pnpm install --frozen-lockfile --prefer-offline');
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (wantBrowser && !existsSync(chromium)) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && has('apt-get')) {
+    console.log('[setup] Chromium not found: installing the Debian package');
+    run('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium');
+  } else {
+    console.error(
+      `[setup] The browser tests need Chromium at ${chromium}. Install it ` +
+        '(Debian/Ubuntu: sudo apt-get install -y chromium) or set CHROMIUM_PATH.',
+    );
+    process.exit(1);
+  }
+}
