@@ -1,6 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './ui/App';
+import { deviceKnownLists, listPath, startListId } from './session/index.js';
+
+// `/` lands on the last list opened here, or a brand-new one, without asking anything.
+const start = startListId(location.pathname, deviceKnownLists().lastOpened());
+if (start.redirect) history.replaceState(null, '', listPath(start.listId));
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
@@ -9,3 +14,22 @@ createRoot(root).render(
     <App />
   </StrictMode>,
 );
+
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  // The service worker (Workbox, generated at build) precaches the app shell so a cold start in
+  // airplane mode works. A new version activates at once; the page picks it up the next time it
+  // is hidden, never in the middle of someone typing.
+  const hadController = navigator.serviceWorker.controller !== null;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (!hadController) return;
+    const reloadWhenHidden = (): void => {
+      if (document.visibilityState === 'hidden') location.reload();
+    };
+    document.addEventListener('visibilitychange', reloadWhenHidden);
+  });
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((error: unknown) => {
+      console.warn('[basket] service worker registration failed', error);
+    });
+  });
+}

@@ -66,6 +66,10 @@ export interface ListChange {
   readonly changedIds: ReadonlySet<string>;
   /** True when the change came from another replica (sync), false for local edits. */
   readonly remote: boolean;
+  /** True when the activity log changed (added in list-core; optional for older callers). */
+  readonly activityChanged?: boolean;
+  /** True when the list's title (meta.name) changed. */
+  readonly titleChanged?: boolean;
 }
 
 export type ActivityKind =

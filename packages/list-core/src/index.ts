@@ -1,3 +1,6 @@
 export type * from './api.js';
-// The list-core implementation adds its exports here:
-// ShoppingList, parseQuickAdd, CATEGORIES, CATEGORY_LABELS, builtInCategory, normalizeName.
+export { ShoppingList, DEFAULT_TOMBSTONE_RETENTION_MS, SHARED_TYPES } from './shopping-list.js';
+export { parseQuickAdd } from './quick-add.js';
+export { CATEGORIES, CATEGORY_LABELS, builtInCategory, builtInNameCount } from './categories.js';
+export { normalizeName } from './normalize.js';
+export { ACTIVITY_CAP } from './activity-log.js';

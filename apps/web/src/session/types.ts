@@ -14,6 +14,8 @@ export interface SyncStatus {
   readonly pendingChanges: number;
   /** When every local change was last acknowledged, ms since epoch; null if never. */
   readonly lastSyncedAt: number | null;
+  /** Why the list cannot sync at all (the relay refused it for good); absent otherwise. */
+  readonly reason?: string;
 }
 
 /** Someone who has this list open right now (awareness). */

@@ -1,0 +1,40 @@
+# Basket: the relay serving the built web app and sync on one port.
+#   docker build -t basket .
+#   docker run -p 8080:8080 -v basket-data:/data basket
+# Or: docker compose up -d   (see docker-compose.yml)
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN npm install -g pnpm@10
+# Manifests first, so the dependency layer is cached across source edits.
+COPY package.json pnpm-workspace.yaml pnpm-lock.yaml .npmrc ./
+COPY packages/list-core/package.json packages/list-core/
+COPY apps/relay/package.json apps/relay/
+COPY apps/web/package.json apps/web/
+COPY e2e/package.json e2e/
+RUN pnpm install --frozen-lockfile
+COPY . .
+RUN pnpm run build
+# The relay with production dependencies only (ws, yjs, y-protocols, lib0).
+RUN pnpm --filter @basket/relay deploy --prod --legacy /out/relay
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOST=0.0.0.0 \
+    DATA_DIR=/data
+WORKDIR /app
+# Same layout as the repository, so the relay finds the web app at apps/web/dist by itself.
+COPY --from=build /out/relay/package.json apps/relay/package.json
+COPY --from=build /out/relay/node_modules apps/relay/node_modules
+COPY --from=build /out/relay/dist apps/relay/dist
+COPY --from=build /app/apps/web/dist apps/web/dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+# SIGTERM makes the relay stop accepting, flush every list, and close sockets with 1012.
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "apps/relay/dist/main.js"]

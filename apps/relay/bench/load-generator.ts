@@ -1,0 +1,243 @@
+/**
+ * Load generator for the relay benchmark, run in its own process so it does not share an event
+ * loop with the server. Each simulated phone speaks the y-websocket protocol frame for frame
+ * (sync step 1/2, updates, durable acks) over `ws`, with its own Y.Doc producing real updates;
+ * it skips the provider's timers and awareness so 5,000 of them fit beside the relay on 2 cores.
+ *
+ * Protocol with the orchestrator: one JSON line per phase on stdout; after each phase line the
+ * generator waits for a line on stdin before continuing (so the server's RSS can be sampled).
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+
+const MESSAGE_SYNC = 0;
+const MESSAGE_ACK = 100;
+
+interface Options {
+  mode: 'steady' | 'load';
+  url: string;
+  connections: number;
+  lists: number;
+  updatesPerSecond: number;
+  seconds: number;
+}
+
+function parseOptions(): Options {
+  const json = process.argv[2];
+  if (json === undefined) throw new Error('usage: load-generator <options json>');
+  return JSON.parse(json) as Options;
+}
+
+const stdinLines = createInterface({ input: process.stdin });
+const stdinQueue: Array<() => void> = [];
+stdinLines.on('line', () => stdinQueue.shift()?.());
+function report(fields: Record<string, unknown>): Promise<void> {
+  process.stdout.write(JSON.stringify(fields) + '\n');
+  return new Promise((resolve) => stdinQueue.push(resolve));
+}
+
+function listIdFor(index: number): string {
+  return `benchList_${String(index).padStart(6, '0')}`;
+}
+
+function syncStep1(stateVector: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint8Array(e, stateVector);
+  return encoding.toUint8Array(e);
+}
+
+function syncMessage(syncType: 1 | 2, update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, syncType);
+  encoding.writeVarUint8Array(e, update);
+  return encoding.toUint8Array(e);
+}
+
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
+
+const fanoutMs: number[] = [];
+const ackMs: number[] = [];
+/** `${client}:${clock}` of an update → when it was sent */
+const sentAt = new Map<string, number>();
+let delivered = 0;
+
+class Phone {
+  readonly doc = new Y.Doc();
+  socket: WebSocket | undefined;
+  synced = false;
+  private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number }> = [];
+  private written = 0;
+
+  constructor(readonly listId: string) {}
+
+  connect(url: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${url}/${this.listId}`, { perMessageDeflate: false });
+      this.socket = socket;
+      socket.binaryType = 'nodebuffer';
+      socket.on('message', (data: Buffer) => this.onMessage(data, resolve));
+      socket.once('error', reject);
+      socket.once('open', () => socket.send(syncStep1(Y.encodeStateVector(this.doc))));
+    });
+  }
+
+  write(): void {
+    const socket = this.socket;
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
+    this.written += 1;
+    let update: Uint8Array | undefined;
+    const capture = (u: Uint8Array): void => {
+      update = u;
+    };
+    this.doc.on('update', capture);
+    this.doc.getMap('items').set(`i${this.written}`, { name: `Item ${this.written}`, quantity: 1, checked: false });
+    this.doc.off('update', capture);
+    if (update === undefined) return;
+    const now = performance.now();
+    const clockAfter = Y.getState(this.doc.store, this.doc.clientID);
+    sentAt.set(`${this.doc.clientID}:${clockAfter - 1}`, now);
+    this.awaitingAck.push({ clockAfter, sentAt: now });
+    socket.send(syncMessage(2, update));
+  }
+
+  private onMessage(data: Buffer, onSynced: () => void): void {
+    const decoder = decoding.createDecoder(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const type = decoding.readVarUint(decoder);
+    if (type === MESSAGE_SYNC) {
+      const syncType = decoding.readVarUint(decoder);
+      const payload = decoding.readVarUint8Array(decoder);
+      if (syncType === 0) {
+        // The server's step 1: answer with what we have that it lacks (nothing, in this benchmark).
+        this.socket?.send(syncMessage(1, EMPTY_UPDATE));
+      } else if (syncType === 1) {
+        if (!this.synced) {
+          this.synced = true;
+          onSynced();
+        }
+      } else if (syncType === 2) {
+        this.onRemoteUpdate(payload);
+      }
+    } else if (type === MESSAGE_ACK) {
+      const stored = Y.decodeStateVector(decoding.readVarUint8Array(decoder)).get(this.doc.clientID) ?? 0;
+      const now = performance.now();
+      while (this.awaitingAck.length > 0 && (this.awaitingAck[0] as { clockAfter: number }).clockAfter <= stored) {
+        const acked = this.awaitingAck.shift() as { sentAt: number };
+        ackMs.push(now - acked.sentAt);
+      }
+    }
+  }
+
+  /** Reads the first struct's (client, clock) from a v1 update to find when it was sent. */
+  private onRemoteUpdate(update: Uint8Array): void {
+    const decoder = decoding.createDecoder(update);
+    const clients = decoding.readVarUint(decoder);
+    if (clients === 0) return;
+    decoding.readVarUint(decoder);
+    const client = decoding.readVarUint(decoder);
+    const clock = decoding.readVarUint(decoder);
+    if (client === this.doc.clientID) return; // the reference server echoes to the sender
+    const started = sentAt.get(`${client}:${clock}`);
+    if (started === undefined) return;
+    delivered += 1;
+    fanoutMs.push(performance.now() - started);
+  }
+}
+
+function percentile(samples: number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = Float64Array.from(samples).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+async function connectAll(phones: Phone[], url: string, concurrency: number): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < phones.length) {
+      const phone = phones[next++] as Phone;
+      try {
+        await phone.connect(url);
+      } catch {
+        failed += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return failed;
+}
+
+async function steady(options: Options): Promise<void> {
+  const phones = Array.from({ length: options.connections }, (_, i) => new Phone(listIdFor(i % options.lists)));
+  const rampStart = performance.now();
+  const failed = await connectAll(phones, options.url, 100);
+  const rampMs = performance.now() - rampStart;
+  const open = phones.filter((p) => p.socket?.readyState === WebSocket.OPEN).length;
+  await report({ phase: 'ramped', open, failed, rampMs: round(rampMs) });
+
+  const intervalMs = 10;
+  let sent = 0;
+  let cursor = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - start;
+      if (elapsed >= options.seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      // Paced against the clock, so a slow tick does not lower the offered rate.
+      const count = Math.floor((elapsed / 1000) * options.updatesPerSecond - sent);
+      for (let i = 0; i < count; i++) {
+        cursor = (cursor * 7 + 13) % phones.length;
+        (phones[cursor] as Phone).write();
+        sent += 1;
+      }
+    }, intervalMs);
+  });
+  const steadyMs = performance.now() - start;
+  // Let the last fan-outs and acks arrive.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const stillOpen = phones.filter((p) => p.socket?.readyState === WebSocket.OPEN).length;
+  const expectedDeliveries = sent * (options.connections / options.lists - 1);
+  await report({
+    phase: 'steady-done',
+    connections: stillOpen,
+    updatesSent: sent,
+    updatesPerSec: round(sent / (steadyMs / 1000)),
+    deliveredRatio: round(delivered / Math.max(1, expectedDeliveries)),
+    fanoutP50Ms: round(percentile(fanoutMs, 50)),
+    fanoutP99Ms: round(percentile(fanoutMs, 99)),
+    ackP50Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 50)),
+    ackP99Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 99)),
+    acked: ackMs.length,
+  });
+  for (const phone of phones) phone.socket?.terminate();
+}
+
+async function loadLists(options: Options): Promise<void> {
+  const phones = Array.from({ length: options.lists }, (_, i) => new Phone(listIdFor(i)));
+  const start = performance.now();
+  const failed = await connectAll(phones, options.url, 200);
+  const loadListsMs = performance.now() - start;
+  await report({ phase: 'loaded', lists: options.lists, failed, loadListsMs: round(loadListsMs) });
+  for (const phone of phones) phone.socket?.terminate();
+}
+
+const options = parseOptions();
+const run = options.mode === 'steady' ? steady(options) : loadLists(options);
+run.then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`load generator failed: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

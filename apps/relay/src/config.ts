@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LogLevel } from './log.js';
+import { parseLogLevel } from './log.js';
+
+export interface RelayConfig {
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly dataDir: string;
+  readonly staticDir: string;
+  readonly logLevel: LogLevel;
+  readonly maxMessageBytes: number;
+  readonly messagesPerSecond: number;
+  readonly bytesPerSecond: number;
+  readonly maxConnectionsPerIp: number;
+  readonly maxConnections: number;
+  readonly maxLoadedLists: number;
+  readonly maxListBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly compactLogBytes: number;
+  readonly idleUnloadMs: number;
+  readonly pingIntervalMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The built web app, found relative to this file: apps/relay/dist → apps/web/dist. */
+export function defaultStaticDir(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
+}
+
+export const DEFAULT_LIMITS = {
+  maxMessageBytes: 2 * MiB,
+  messagesPerSecond: 100,
+  bytesPerSecond: 1 * MiB,
+  maxConnectionsPerIp: 200,
+  maxConnections: 20_000,
+  maxLoadedLists: 10_000,
+  maxListBytes: 32 * MiB,
+  maxBufferedBytes: 8 * MiB,
+  compactLogBytes: 1 * MiB,
+  idleUnloadMs: 30_000,
+  pingIntervalMs: 30_000,
+} as const;
+
+export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
+  return {
+    port: integer(env, 'PORT', 8080, 0),
+    host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
+    dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
+    staticDir: path.resolve(env['STATIC_DIR'] ?? defaultStaticDir()),
+    logLevel: parseLogLevel(env['LOG_LEVEL']),
+    maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', DEFAULT_LIMITS.maxMessageBytes, 64),
+    messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),
+    bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
+    maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
+    maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
+    maxListBytes: integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024),
+    maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', DEFAULT_LIMITS.maxBufferedBytes, 1024),
+    compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
+    idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0),
+    pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new Error(`${name} must be an integer ≥ ${minimum}, got "${raw}"`);
+  }
+  return value;
+}

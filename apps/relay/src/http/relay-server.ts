@@ -1,0 +1,234 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RelayConfig } from '../config.js';
+import { listIdFromSyncUrl } from '../list-id.js';
+import type { Logger } from '../log.js';
+import { RelayMetrics } from '../metrics.js';
+import type { ListStorage } from '../storage/list-storage.js';
+import { CloseCode } from '../sync/close-codes.js';
+import { Connection } from '../sync/connection.js';
+import { RoomRegistry } from '../sync/room-registry.js';
+import { StaticFiles } from './static-files.js';
+
+export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel'>;
+
+export interface RelayServerOptions {
+  readonly limits: RelayLimits;
+  readonly storage: ListStorage;
+  readonly logger: Logger;
+  readonly staticDir?: string | undefined;
+  readonly now?: () => number;
+}
+
+/**
+ * The relay's one HTTP server: the web app, /healthz, /metrics, and WebSocket sync at
+ * /sync/<listId>. List ids and per-IP limits are checked before the upgrade, so a refused
+ * request never allocates a socket, a document or a file.
+ */
+export class RelayServer {
+  readonly metrics = new RelayMetrics();
+  readonly registry: RoomRegistry;
+  private readonly httpServer: http.Server;
+  private readonly webSockets: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  private readonly connectionsPerIp = new Map<string, number>();
+  private readonly staticFiles: StaticFiles | undefined;
+  private readonly now: () => number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private nextConnectionId = 1;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: RelayServerOptions) {
+    this.now = options.now ?? Date.now;
+    const { limits } = options;
+    this.registry = new RoomRegistry({
+      storage: options.storage,
+      logger: options.logger,
+      metrics: this.metrics,
+      now: this.now,
+      maxLoadedLists: limits.maxLoadedLists,
+      maxListBytes: limits.maxListBytes,
+      compactLogBytes: limits.compactLogBytes,
+      idleUnloadMs: limits.idleUnloadMs,
+    });
+    this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir);
+    this.webSockets = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      // Frames up to this size are read and refused with a clear 4413; beyond it ws drops the
+      // socket itself (1009) before buffering an unbounded frame.
+      maxPayload: limits.maxMessageBytes * 4,
+    });
+    this.httpServer = http.createServer((request, response) => {
+      this.handleRequest(request, response).catch((error: unknown) => {
+        this.options.logger.error('http.handler_error', { url: request.url, error });
+        if (!response.headersSent) response.writeHead(500);
+        response.end();
+      });
+    });
+    this.httpServer.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.handleUpgrade(request, socket, head);
+      } catch (error) {
+        this.options.logger.error('http.upgrade_error', { error });
+        socket.destroy();
+      }
+    });
+    this.httpServer.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
+    this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
+    this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(port: number, host?: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.httpServer.once('error', reject);
+      this.httpServer.listen(port, host, () => {
+        this.httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    const { limits } = this.options;
+    this.timers.push(setInterval(() => this.heartbeat(), limits.pingIntervalMs).unref());
+    this.timers.push(
+      setInterval(() => this.registry.sweepIdle(), Math.max(50, Math.min(limits.idleUnloadMs, 5000))).unref(),
+    );
+    if (this.staticFiles !== undefined && !(await this.staticFiles.isAvailable())) {
+      this.options.logger.warn('static.missing', {
+        staticDir: this.options.staticDir,
+        note: 'no index.html there: the web app is not served (build it with pnpm build); sync and /healthz work',
+      });
+    }
+    return this.httpServer.address() as AddressInfo;
+  }
+
+  /** Stops accepting, flushes every list, closes sockets with 1012, closes storage. */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    const serverClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+    await this.registry.shutdown(CloseCode.serviceRestart, 'relay restarting');
+    for (const connection of this.connections) connection.close(CloseCode.serviceRestart, 'relay restarting');
+    await this.options.storage.close();
+    this.httpServer.closeAllConnections();
+    await serverClosed;
+  }
+
+  private heartbeat(): void {
+    for (const connection of this.connections) connection.heartbeat();
+  }
+
+  private async handleRequest(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const pathname = (request.url ?? '/').split('?')[0] ?? '/';
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (pathname === '/healthz') {
+      const body = JSON.stringify({
+        status: this.closing === undefined ? 'ok' : 'stopping',
+        connections: this.connections.size,
+        loadedLists: this.registry.loadedCount,
+      });
+      response.writeHead(this.closing === undefined ? 200 : 503, {
+        'Content-Type': 'application/json',
+        'Cache-Control': 'no-store',
+      });
+      response.end(body);
+      return;
+    }
+    if (pathname === '/metrics') {
+      response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
+      response.end(this.metrics.render());
+      return;
+    }
+    if (pathname.startsWith('/sync/')) {
+      response.writeHead(426, { 'Content-Type': 'text/plain' }).end('WebSocket upgrade required\n');
+      return;
+    }
+    if (this.staticFiles !== undefined && (await this.staticFiles.serve(request, response, pathname))) return;
+    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n');
+  }
+
+  private handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+    const { limits, logger } = this.options;
+    if (this.closing !== undefined) {
+      rejectUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    const listId = listIdFromSyncUrl(request.url);
+    if (listId === undefined) {
+      this.metrics.errors.inc({ kind: 'invalid_list_id' });
+      logger.warn('connection.invalid_list_id', { remoteAddress, url: (request.url ?? '').slice(0, 200) });
+      rejectUpgrade(socket, 400, 'Bad Request');
+      return;
+    }
+    const fromThisIp = this.connectionsPerIp.get(remoteAddress) ?? 0;
+    if (fromThisIp >= limits.maxConnectionsPerIp || this.connections.size >= limits.maxConnections) {
+      this.metrics.errors.inc({ kind: 'too_many_connections' });
+      logger.warn('connection.too_many', { remoteAddress, fromThisIp, total: this.connections.size });
+      rejectUpgrade(socket, 429, 'Too Many Requests');
+      return;
+    }
+    if (this.registry.acquire(listId) === undefined) {
+      this.metrics.errors.inc({ kind: 'too_many_lists' });
+      logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount });
+      rejectUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    this.webSockets.handleUpgrade(request, socket, head, (ws) => {
+      const room = this.registry.acquire(listId);
+      if (room === undefined || this.closing !== undefined) {
+        ws.close(CloseCode.tryAgainLater, 'busy');
+        return;
+      }
+      this.connectionsPerIp.set(remoteAddress, (this.connectionsPerIp.get(remoteAddress) ?? 0) + 1);
+      const connection = new Connection({
+        id: this.nextConnectionId++,
+        socket: ws,
+        room,
+        remoteAddress,
+        limits,
+        logger,
+        metrics: this.metrics,
+        now: this.now,
+        onClosed: (closed) => this.forget(closed),
+      });
+      this.connections.add(connection);
+      this.metrics.connectionsOpened.inc();
+      logger.debug('connection.opened', { connection: connection.id, listId, remoteAddress });
+    });
+  }
+
+  private forget(connection: Connection): void {
+    if (!this.connections.delete(connection)) return;
+    const remaining = (this.connectionsPerIp.get(connection.remoteAddress) ?? 1) - 1;
+    if (remaining <= 0) this.connectionsPerIp.delete(connection.remoteAddress);
+    else this.connectionsPerIp.set(connection.remoteAddress, remaining);
+    this.options.logger.debug('connection.closed', { connection: connection.id, listId: connection.listId });
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  } else {
+    socket.destroy();
+  }
+}

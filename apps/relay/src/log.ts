@@ -1,0 +1,59 @@
+/**
+ * A tiny structured logger: one JSON object per line on stdout. We do not use pino because the
+ * relay logs events (connections, refusals, recoveries), never per message, so throughput does
+ * not matter and a dependency would buy nothing.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+}
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function parseLogLevel(value: string | undefined): LogLevel {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error'
+    ? value
+    : 'info';
+}
+
+export function createJsonLogger(
+  minimumLevel: LogLevel,
+  writeLine: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  now: () => number = Date.now,
+): Logger {
+  const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
+    if (LEVEL_RANK[level] < LEVEL_RANK[minimumLevel]) return;
+    const record: LogFields = { time: new Date(now()).toISOString(), level, event, ...fields };
+    let line: string;
+    try {
+      line = JSON.stringify(record, errorReplacer);
+    } catch {
+      line = JSON.stringify({ time: record['time'], level, event, note: 'unserializable fields' });
+    }
+    writeLine(line);
+  };
+  return {
+    debug: (event, fields) => emit('debug', event, fields),
+    info: (event, fields) => emit('info', event, fields),
+    warn: (event, fields) => emit('warn', event, fields),
+    error: (event, fields) => emit('error', event, fields),
+  };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};

@@ -1,0 +1,57 @@
+import { configFromEnvironment } from './config.js';
+import { RelayServer } from './http/relay-server.js';
+import { createJsonLogger, parseLogLevel } from './log.js';
+import { DiskListStorage } from './storage/disk-storage.js';
+
+/** Entry point: `PORT=… DATA_DIR=… node apps/relay/dist/main.js`. */
+async function main(): Promise<void> {
+  const bootLogger = createJsonLogger(parseLogLevel(process.env['LOG_LEVEL']));
+  let config;
+  try {
+    config = configFromEnvironment(process.env);
+  } catch (error) {
+    bootLogger.error('relay.bad_config', { error });
+    process.exit(2);
+  }
+  const logger = createJsonLogger(config.logLevel);
+  const storage = new DiskListStorage({ dataDir: config.dataDir, logger });
+  const { port, host, dataDir, staticDir, logLevel: _logLevel, ...limits } = config;
+  const relay = new RelayServer({ limits, storage, logger, staticDir });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('relay.stopping', { signal });
+    relay.close().then(
+      () => {
+        logger.info('relay.stopped', { signal });
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('relay.stop_failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (error) => {
+    // Every handler catches its own errors; reaching here is a bug worth a loud line, but one
+    // bad socket must not take every family's list offline.
+    logger.error('relay.uncaught_exception', { error, stack: error.stack });
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error('relay.unhandled_rejection', { error: reason });
+  });
+
+  try {
+    const address = await relay.listen(port, host);
+    logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits });
+  } catch (error) {
+    logger.error('relay.listen_failed', { port, host, error });
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,120 @@
+/**
+ * A minimal Prometheus text-format registry (counters, gauges, histograms with labels).
+ * Hand-written instead of prom-client: the relay needs a dozen series and no default
+ * process collectors beyond RSS, and keeping the runtime dependency list at ws + Yjs makes
+ * the relay easier to audit and to ship.
+ */
+type Labels = Record<string, string>;
+
+function labelKey(labels: Labels | undefined): string {
+  if (labels === undefined) return '';
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  return '{' + entries.map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',') + '}';
+}
+
+interface Metric {
+  render(): string;
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  inc(labels?: Labels, by = 1): void {
+    const key = labelKey(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+  get(labels?: Labels): number {
+    return this.values.get(labelKey(labels)) ?? 0;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.values.size === 0) lines.push(`${this.name} 0`);
+    for (const [key, value] of this.values) lines.push(`${this.name}${key} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+export class Gauge implements Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bucketBounds: readonly number[],
+  ) {
+    this.counts = bucketBounds.map(() => 0);
+  }
+  observe(value: number): void {
+    this.sum += value;
+    this.count += 1;
+    for (let i = 0; i < this.bucketBounds.length; i++) {
+      if (value <= (this.bucketBounds[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
+    }
+  }
+  get observations(): number {
+    return this.count;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.bucketBounds.forEach((bound, i) => {
+      lines.push(`${this.name}_bucket{le="${bound}"} ${this.counts[i]}`);
+    });
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
+    lines.push(`${this.name}_sum ${this.sum}`);
+    lines.push(`${this.name}_count ${this.count}`);
+    return lines.join('\n');
+  }
+}
+
+const LATENCY_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class RelayMetrics {
+  readonly updatesIn = new Counter('basket_relay_updates_in_total', 'Document updates received from clients');
+  readonly updatesOut = new Counter('basket_relay_updates_out_total', 'Document update messages sent to clients');
+  readonly bytesIn = new Counter('basket_relay_bytes_in_total', 'WebSocket payload bytes received');
+  readonly bytesOut = new Counter('basket_relay_bytes_out_total', 'WebSocket payload bytes sent');
+  readonly acksSent = new Counter('basket_relay_acks_sent_total', 'Durable acknowledgements (message 100) sent');
+  readonly errors = new Counter('basket_relay_errors_total', 'Refusals and failures by kind');
+  readonly connectionsOpened = new Counter('basket_relay_connections_opened_total', 'WebSocket connections accepted');
+  readonly fsyncSeconds = new Histogram('basket_relay_fsync_seconds', 'Time to write and fsync one group commit', LATENCY_SECONDS_BUCKETS);
+  readonly ackSeconds = new Histogram('basket_relay_ack_seconds', 'Time from receiving an update to its durable acknowledgement', LATENCY_SECONDS_BUCKETS);
+  readonly batchUpdates = new Histogram('basket_relay_group_commit_updates', 'Updates sharing one fsync', [1, 2, 5, 10, 20, 50, 100, 500]);
+  private readonly gauges: Gauge[] = [];
+
+  addGauge(name: string, help: string, read: () => number): void {
+    this.gauges.push(new Gauge(name, help, read));
+  }
+
+  render(): string {
+    const metrics: Metric[] = [
+      ...this.gauges,
+      this.updatesIn,
+      this.updatesOut,
+      this.bytesIn,
+      this.bytesOut,
+      this.acksSent,
+      this.errors,
+      this.connectionsOpened,
+      this.fsyncSeconds,
+      this.ackSeconds,
+      this.batchUpdates,
+    ];
+    return metrics.map((m) => m.render()).join('\n') + '\n';
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Where lists live between restarts. A list is stored as Yjs updates: a snapshot (one update
+ * holding the whole document at the last compaction) followed by the updates appended since.
+ *
+ * Rules every implementation follows (checked by test/storage-contract.ts):
+ * - `append` resolves only once the updates are durable; calls for one list are applied in order.
+ * - `load` of a list never written returns no updates and creates nothing.
+ * - `compact` replaces everything stored for the list by one snapshot, atomically: after a
+ *   crash at any moment, `load` returns either the old or the new state (replaying both is fine,
+ *   Yjs updates are idempotent).
+ */
+export interface StoredList {
+  /** Snapshot first (if any), then the appended updates in order. */
+  readonly updates: Uint8Array[];
+  /** Bytes currently stored for the list (snapshot + log), for the list size limit. */
+  readonly storedBytes: number;
+  /** Bytes in the append-only part, to decide when to compact. */
+  readonly logBytes: number;
+}
+
+export interface ListStorage {
+  load(listId: string): Promise<StoredList>;
+  append(listId: string, updates: readonly Uint8Array[]): Promise<void>;
+  compact(listId: string, snapshot: Uint8Array): Promise<void>;
+  /** Forget per-list resources (open files); the data stays stored. */
+  release(listId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const EMPTY_STORED_LIST: StoredList = { updates: [], storedBytes: 0, logBytes: 0 };

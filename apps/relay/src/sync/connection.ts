@@ -1,0 +1,164 @@
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import type { RelayMetrics } from '../metrics.js';
+import { CloseCode } from './close-codes.js';
+import type { ListRoom, RoomPeer } from './list-room.js';
+import { decodeIncomingMessage, ProtocolError } from './protocol.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface ConnectionLimits {
+  readonly maxMessageBytes: number;
+  readonly messagesPerSecond: number;
+  readonly bytesPerSecond: number;
+  /** A peer whose unsent backlog grows past this is too slow to keep. */
+  readonly maxBufferedBytes: number;
+}
+
+export interface ConnectionOptions {
+  readonly id: number;
+  readonly socket: WebSocket;
+  readonly room: ListRoom;
+  readonly remoteAddress: string;
+  readonly limits: ConnectionLimits;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  readonly now: () => number;
+  readonly onClosed: (connection: Connection) => void;
+}
+
+/**
+ * One WebSocket on one list. Every frame is size-checked, rate-limited and fully decoded
+ * before the room sees it; any failure closes this socket only, with one log line.
+ */
+export class Connection implements RoomPeer {
+  readonly id: number;
+  readonly remoteAddress: string;
+  private readonly socket: WebSocket;
+  private readonly room: ListRoom;
+  private readonly messageBudget: TokenBucket;
+  private readonly byteBudget: TokenBucket;
+  private closing = false;
+  /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
+  isAlive = true;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.id = options.id;
+    this.remoteAddress = options.remoteAddress;
+    this.socket = options.socket;
+    this.room = options.room;
+    const { limits, now } = options;
+    this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, now);
+    this.byteBudget = new TokenBucket(limits.bytesPerSecond, Math.max(limits.bytesPerSecond * 2, limits.maxMessageBytes), now);
+    this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    this.socket.on('pong', () => {
+      this.isAlive = true;
+    });
+    this.socket.on('close', () => this.onSocketClosed());
+    this.socket.on('error', (error) => {
+      this.options.logger.debug('connection.socket_error', { connection: this.id, error });
+    });
+    this.room.attach(this);
+  }
+
+  get listId(): string {
+    return this.room.listId;
+  }
+
+  send(message: Uint8Array): void {
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      this.options.metrics.errors.inc({ kind: 'slow_consumer' });
+      this.options.logger.warn('connection.slow_consumer', {
+        connection: this.id,
+        listId: this.listId,
+        bufferedBytes: this.socket.bufferedAmount,
+      });
+      // A close frame would queue behind the backlog it is meant to stop.
+      this.closing = true;
+      this.socket.terminate();
+      return;
+    }
+    this.socket.send(message, { binary: true });
+    this.options.metrics.bytesOut.inc(undefined, message.length);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+    // A peer that never answers the close handshake must not hold the socket open.
+    setTimeout(() => this.socket.terminate(), 5000).unref();
+  }
+
+  /** Sends a ping, or drops the socket if the previous ping went unanswered. */
+  heartbeat(): void {
+    if (!this.isAlive) {
+      this.options.metrics.errors.inc({ kind: 'dead_socket' });
+      this.options.logger.info('connection.dead', { connection: this.id, listId: this.listId });
+      this.socket.terminate();
+      return;
+    }
+    this.isAlive = false;
+    try {
+      this.socket.ping();
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  private onFrame(data: unknown, isBinary: boolean): void {
+    if (this.closing) return;
+    try {
+      const frame = toBytes(data);
+      this.options.metrics.bytesIn.inc(undefined, frame.length);
+      if (!isBinary) {
+        this.refuse(CloseCode.malformedMessage, 'text frames are not part of the protocol', 'text_frame');
+        return;
+      }
+      if (frame.length > this.options.limits.maxMessageBytes) {
+        this.refuse(CloseCode.messageTooLarge, 'message too large', 'message_too_large', { bytes: frame.length });
+        return;
+      }
+      if (!this.messageBudget.tryTake(1) || !this.byteBudget.tryTake(frame.length)) {
+        this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
+        return;
+      }
+      const message = decodeIncomingMessage(frame);
+      this.room.receive(this, message, this.options.now());
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
+      } else {
+        this.options.metrics.errors.inc({ kind: 'handler_error' });
+        this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
+        this.close(CloseCode.internalError, 'internal error');
+      }
+    }
+  }
+
+  private refuse(code: number, reason: string, kind: string, fields?: Record<string, unknown>): void {
+    this.options.metrics.errors.inc({ kind });
+    this.options.logger.warn('connection.refused', {
+      connection: this.id,
+      listId: this.listId,
+      remoteAddress: this.remoteAddress,
+      code,
+      reason,
+      ...fields,
+    });
+    this.close(code, reason);
+  }
+
+  private onSocketClosed(): void {
+    this.closing = true;
+    this.room.detach(this);
+    this.options.onClosed(this);
+  }
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  throw new ProtocolError('unexpected frame payload');
+}

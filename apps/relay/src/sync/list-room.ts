@@ -1,0 +1,323 @@
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as Y from 'yjs';
+import type { Logger } from '../log.js';
+import type { RelayMetrics } from '../metrics.js';
+import type { ListStorage } from '../storage/list-storage.js';
+import { CloseCode } from './close-codes.js';
+import { GroupCommit } from './group-commit.js';
+import type { IncomingMessage } from './protocol.js';
+import {
+  encodeAwarenessMessage,
+  encodeDurableAck,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+} from './protocol.js';
+
+/** What the room needs from a connection; tests use plain objects. */
+export interface RoomPeer {
+  readonly id: number;
+  send(message: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+export interface ListRoomOptions {
+  readonly listId: string;
+  readonly storage: ListStorage;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  readonly now: () => number;
+  readonly maxListBytes: number;
+  /** Fold the log into a snapshot once it holds this many bytes. */
+  readonly compactLogBytes: number;
+  /** Called when the room can no longer serve (storage failure, poisoned document). */
+  readonly onFailed: (room: ListRoom) => void;
+  readonly onEmpty: (room: ListRoom) => void;
+}
+
+type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
+
+/** Updates from one message are framed as separate log records when Yjs emits several. */
+const RECORD_OVERHEAD_BYTES = 8;
+
+/**
+ * One loaded list: its Y.Doc, the peers on it, presence, and the group commit that makes their
+ * updates durable. Messages that arrive before the stored list is loaded wait, in order.
+ */
+export class ListRoom {
+  readonly listId: string;
+  readonly doc = new Y.Doc({ gc: true });
+  readonly awareness: awarenessProtocol.Awareness;
+  private readonly peers = new Map<RoomPeer, Set<number>>();
+  private readonly waitingForLoad: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
+  private readonly commit: GroupCommit<RoomPeer>;
+  private state: RoomState = 'loading';
+  private storedBytes = 0;
+  private logBytes = 0;
+  /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
+  private collecting: Uint8Array[] | undefined;
+  lastActivity: number;
+
+  constructor(private readonly options: ListRoomOptions) {
+    this.listId = options.listId;
+    this.lastActivity = options.now();
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    // The relay itself has no presence.
+    this.awareness.setLocalState(null);
+    this.doc.on('update', (update: Uint8Array) => {
+      if (this.collecting !== undefined) this.collecting.push(update);
+    });
+    this.awareness.on('update', this.onAwarenessUpdate);
+    this.commit = new GroupCommit<RoomPeer>({
+      write: (updates) => this.writeBatch(updates),
+      readStateVector: () => Y.encodeStateVector(this.doc),
+      onDurable: (stateVector, waiters, updateCount) => this.acknowledge(stateVector, waiters, updateCount),
+      onWriteFailed: (error) => this.fail('storage write failed', error),
+    });
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  get isIdle(): boolean {
+    return this.peers.size === 0 && this.commit.isIdle;
+  }
+
+  async load(): Promise<void> {
+    const started = this.options.now();
+    try {
+      const stored = await this.options.storage.load(this.listId);
+      this.storedBytes = stored.storedBytes;
+      this.logBytes = stored.logBytes;
+      let skipped = 0;
+      for (const update of stored.updates) {
+        try {
+          Y.applyUpdate(this.doc, update, this);
+        } catch {
+          skipped += 1;
+        }
+      }
+      if (skipped > 0) {
+        this.options.logger.error('list.stored_update_unreadable', { listId: this.listId, skipped });
+        this.options.metrics.errors.inc({ kind: 'stored_update_unreadable' });
+      }
+    } catch (error) {
+      this.options.logger.error('list.load_failed', { listId: this.listId, error });
+      this.options.metrics.errors.inc({ kind: 'load_failed' });
+      this.fail('load failed', error);
+      return;
+    }
+    if (this.state !== 'loading') return;
+    this.state = 'ready';
+    this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, storedBytes: this.storedBytes });
+    for (const peer of this.peers.keys()) this.greet(peer);
+    const waiting = this.waitingForLoad.splice(0);
+    for (const { peer, message, receivedAt } of waiting) {
+      if (this.peers.has(peer)) this.receive(peer, message, receivedAt);
+    }
+  }
+
+  attach(peer: RoomPeer): void {
+    this.peers.set(peer, new Set());
+    this.lastActivity = this.options.now();
+    if (this.state === 'ready') this.greet(peer);
+  }
+
+  detach(peer: RoomPeer): void {
+    const controlled = this.peers.get(peer);
+    if (controlled === undefined) return;
+    this.peers.delete(peer);
+    this.commit.removeWaiter(peer);
+    this.lastActivity = this.options.now();
+    if (controlled.size > 0 && this.state === 'ready') {
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...controlled], null);
+    }
+    if (this.peers.size === 0) this.options.onEmpty(this);
+  }
+
+  receive(peer: RoomPeer, message: IncomingMessage, receivedAt: number): void {
+    if (this.state === 'loading') {
+      this.waitingForLoad.push({ peer, message, receivedAt });
+      return;
+    }
+    if (this.state !== 'ready') return;
+    this.lastActivity = receivedAt;
+    switch (message.kind) {
+      case 'sync-step-1':
+        peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)));
+        return;
+      case 'sync-step-2':
+      case 'sync-update':
+        this.applyUpdate(peer, message.update, receivedAt);
+        return;
+      case 'awareness':
+        try {
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, peer);
+        } catch (error) {
+          this.options.metrics.errors.inc({ kind: 'awareness_rejected' });
+          this.options.logger.warn('connection.awareness_rejected', { listId: this.listId, peer: peer.id, error });
+          peer.close(CloseCode.malformedMessage, 'malformed awareness update');
+        }
+        return;
+      case 'query-awareness':
+        peer.send(this.encodeAllAwareness());
+        return;
+    }
+  }
+
+  /** Resolves once every accepted update is durable and acknowledged. */
+  flush(): Promise<void> {
+    return this.commit.whenIdle();
+  }
+
+  /** Stops serving: later messages are ignored, peers are closed with `code` after the flush. */
+  async shutdown(code: number, reason: string): Promise<void> {
+    if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
+    await this.flush();
+    for (const peer of [...this.peers.keys()]) peer.close(code, reason);
+    this.peers.clear();
+  }
+
+  destroy(): void {
+    this.awareness.off('update', this.onAwarenessUpdate);
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  /** Folds the log into a snapshot when it has grown past the threshold. */
+  async compactIfLarge(force = false): Promise<void> {
+    if (this.state === 'failed') return;
+    if (this.logBytes === 0 || (!force && this.logBytes < this.options.compactLogBytes)) return;
+    await this.commit.runExclusive(async () => {
+      // Taken inside the exclusive section: every update the log holds is in the document, and
+      // the snapshot may include accepted-but-unwritten updates, which is merely early.
+      const snapshot = Y.encodeStateAsUpdate(this.doc);
+      try {
+        await this.options.storage.compact(this.listId, snapshot);
+        this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
+        this.logBytes = 0;
+      } catch (error) {
+        this.options.metrics.errors.inc({ kind: 'compaction_failed' });
+        this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
+      }
+    });
+  }
+
+  private applyUpdate(peer: RoomPeer, update: Uint8Array, receivedAt: number): void {
+    const metrics = this.options.metrics;
+    metrics.updatesIn.inc();
+    if (this.storedBytes + this.commit.pendingBytes + update.length > this.options.maxListBytes) {
+      metrics.errors.inc({ kind: 'list_too_large' });
+      this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
+      peer.close(CloseCode.listTooLarge, 'list too large');
+      return;
+    }
+    const emitted: Uint8Array[] = [];
+    this.collecting = emitted;
+    try {
+      Y.applyUpdate(this.doc, update, peer);
+    } catch (error) {
+      this.collecting = undefined;
+      // Yjs may have integrated part of the update before throwing: the document can no longer
+      // be trusted, so nothing of it is stored or forwarded and the list is reloaded from disk.
+      metrics.errors.inc({ kind: 'update_rejected' });
+      this.options.logger.warn('connection.update_rejected', { listId: this.listId, peer: peer.id, error });
+      peer.close(CloseCode.malformedMessage, 'update could not be applied');
+      this.fail('document poisoned by a rejected update', error);
+      return;
+    }
+    this.collecting = undefined;
+    if (heldBackBytes(this.doc) > this.options.maxListBytes / 4) {
+      // Updates whose dependencies never arrive are held in memory only; past this bound the
+      // list is reloaded from disk, which drops them (they were never stored nor acknowledged).
+      metrics.errors.inc({ kind: 'missing_dependencies' });
+      peer.close(CloseCode.malformedMessage, 'too many updates with missing dependencies');
+      this.fail('too many held-back updates', new Error('pending structs over limit'));
+      return;
+    }
+    for (const integrated of emitted) {
+      const message = encodeSyncUpdate(integrated);
+      for (const other of this.peers.keys()) {
+        if (other !== peer) {
+          other.send(message);
+          metrics.updatesOut.inc();
+        }
+      }
+      this.commit.add(integrated);
+    }
+    this.commit.addWaiter(peer, receivedAt);
+  }
+
+  private async writeBatch(updates: readonly Uint8Array[]): Promise<void> {
+    const started = performance.now();
+    await this.options.storage.append(this.listId, updates);
+    this.options.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    this.options.metrics.batchUpdates.observe(updates.length);
+    const bytes = updates.reduce((total, u) => total + u.length + RECORD_OVERHEAD_BYTES, 0);
+    this.storedBytes += bytes;
+    this.logBytes += bytes;
+  }
+
+  private acknowledge(storedStateVector: Uint8Array, waiters: ReadonlyMap<RoomPeer, number>, updateCount: number): void {
+    if (this.state === 'failed') return;
+    const ack = encodeDurableAck(storedStateVector);
+    const now = this.options.now();
+    for (const [peer, receivedAt] of waiters) {
+      if (!this.peers.has(peer)) continue;
+      peer.send(ack);
+      this.options.metrics.acksSent.inc();
+      this.options.metrics.ackSeconds.observe(Math.max(0, now - receivedAt) / 1000);
+    }
+    if (updateCount > 0 && this.logBytes >= this.options.compactLogBytes) {
+      void this.compactIfLarge();
+    }
+  }
+
+  private greet(peer: RoomPeer): void {
+    peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
+    if (this.awareness.getStates().size > 0) peer.send(this.encodeAllAwareness());
+  }
+
+  private encodeAllAwareness(): Uint8Array {
+    return encodeAwarenessMessage(
+      awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]),
+    );
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = [...added, ...updated, ...removed];
+    const controlled = this.peers.get(origin as RoomPeer);
+    if (controlled !== undefined) {
+      for (const id of added) controlled.add(id);
+      for (const id of updated) controlled.add(id);
+      for (const id of removed) controlled.delete(id);
+    }
+    if (changed.length === 0) return;
+    // Echoed to the sender too, as the reference server does: a lone client's y-websocket
+    // watchdog needs a message at least every 30 s, and its own presence renewal is that message.
+    const message = encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
+    for (const peer of this.peers.keys()) peer.send(message);
+  };
+
+  private fail(reason: string, error: unknown): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.options.logger.error('list.failed', { listId: this.listId, reason, error });
+    for (const peer of [...this.peers.keys()]) peer.close(CloseCode.internalError, 'list reloading');
+    this.peers.clear();
+    this.options.onFailed(this);
+  }
+}
+
+/** Bytes of updates Yjs holds back because something they build on has not arrived. */
+function heldBackBytes(doc: Y.Doc): number {
+  return (doc.store.pendingStructs?.update.length ?? 0) + (doc.store.pendingDs?.length ?? 0);
+}

@@ -1,0 +1,137 @@
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as Y from 'yjs';
+
+/** y-websocket message types, plus Basket's durable acknowledgement. */
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_QUERY_AWARENESS = 3;
+export const MESSAGE_DURABLE_ACK = 100;
+
+const SYNC_STEP_1 = 0;
+const SYNC_STEP_2 = 1;
+const SYNC_UPDATE = 2;
+
+export type IncomingMessage =
+  | { readonly kind: 'sync-step-1'; readonly stateVector: Uint8Array }
+  | { readonly kind: 'sync-step-2'; readonly update: Uint8Array }
+  | { readonly kind: 'sync-update'; readonly update: Uint8Array }
+  | { readonly kind: 'awareness'; readonly update: Uint8Array }
+  | { readonly kind: 'query-awareness' };
+
+/** A frame that breaks the protocol; the connection that sent it is closed. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+}
+
+/**
+ * Decodes and validates one binary frame completely before anything acts on it: the message
+ * type, every length, the Yjs update structure, the awareness entries, and no trailing bytes.
+ */
+export function decodeIncomingMessage(frame: Uint8Array): IncomingMessage {
+  // A private copy: ws may hand us a view into a larger pooled buffer, and lib0's
+  // readVarUint8Array would happily read past the view into other connections' bytes.
+  const bytes = new Uint8Array(frame);
+  try {
+    const decoder = decoding.createDecoder(bytes);
+    const messageType = decoding.readVarUint(decoder);
+    const message = decodeByType(decoder, messageType);
+    if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after message');
+    return message;
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    throw new ProtocolError(`undecodable frame: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingMessage {
+  switch (messageType) {
+    case MESSAGE_SYNC: {
+      const syncType = decoding.readVarUint(decoder);
+      const payload = decoding.readVarUint8Array(decoder);
+      if (syncType === SYNC_STEP_1) {
+        Y.decodeStateVector(payload);
+        return { kind: 'sync-step-1', stateVector: payload };
+      }
+      if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
+        assertValidUpdate(payload);
+        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload };
+      }
+      throw new ProtocolError(`unknown sync message type ${syncType}`);
+    }
+    case MESSAGE_AWARENESS: {
+      const update = decoding.readVarUint8Array(decoder);
+      assertValidAwarenessUpdate(update);
+      return { kind: 'awareness', update };
+    }
+    case MESSAGE_QUERY_AWARENESS:
+      return { kind: 'query-awareness' };
+    default:
+      throw new ProtocolError(`unsupported message type ${messageType}`);
+  }
+}
+
+function assertValidUpdate(update: Uint8Array): void {
+  try {
+    Y.decodeUpdate(update);
+  } catch (error) {
+    throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Awareness update: varUint count, then per client varUint id, varUint clock, JSON string. */
+function assertValidAwarenessUpdate(update: Uint8Array): void {
+  const decoder = decoding.createDecoder(update);
+  const count = decoding.readVarUint(decoder);
+  if (count > update.length) throw new ProtocolError('awareness entry count exceeds message');
+  for (let i = 0; i < count; i++) {
+    decoding.readVarUint(decoder);
+    decoding.readVarUint(decoder);
+    const json = decoding.readVarString(decoder);
+    try {
+      JSON.parse(json);
+    } catch {
+      throw new ProtocolError('awareness state is not JSON');
+    }
+  }
+  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
+}
+
+export function encodeSyncStep1(stateVector: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, SYNC_STEP_1);
+  encoding.writeVarUint8Array(encoder, stateVector);
+  return encoding.toUint8Array(encoder);
+}
+
+export function encodeSyncStep2(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, SYNC_STEP_2);
+  encoding.writeVarUint8Array(encoder, update);
+  return encoding.toUint8Array(encoder);
+}
+
+export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, SYNC_UPDATE);
+  encoding.writeVarUint8Array(encoder, update);
+  return encoding.toUint8Array(encoder);
+}
+
+export function encodeAwarenessMessage(awarenessUpdate: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_AWARENESS);
+  encoding.writeVarUint8Array(encoder, awarenessUpdate);
+  return encoding.toUint8Array(encoder);
+}
+
+/** Message 100: the state vector of what is durably stored for the list. */
+export function encodeDurableAck(storedStateVector: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_DURABLE_ACK);
+  encoding.writeVarUint8Array(encoder, storedStateVector);
+  return encoding.toUint8Array(encoder);
+}

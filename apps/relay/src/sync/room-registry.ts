@@ -1,0 +1,120 @@
+import type { Logger } from '../log.js';
+import type { RelayMetrics } from '../metrics.js';
+import type { ListStorage } from '../storage/list-storage.js';
+import { ListRoom } from './list-room.js';
+
+export interface RoomRegistryOptions {
+  readonly storage: ListStorage;
+  readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  readonly now: () => number;
+  readonly maxLoadedLists: number;
+  readonly maxListBytes: number;
+  readonly compactLogBytes: number;
+  /** A list with no connections is unloaded after this long. */
+  readonly idleUnloadMs: number;
+}
+
+/**
+ * The loaded lists. A list being unloaded finishes its flush before the same list can load
+ * again, so a reload always sees every write of the previous incarnation.
+ */
+export class RoomRegistry {
+  private readonly rooms = new Map<string, ListRoom>();
+  private readonly unloading = new Map<string, Promise<void>>();
+  private readonly loads = new WeakMap<ListRoom, Promise<void>>();
+
+  constructor(private readonly options: RoomRegistryOptions) {}
+
+  get loadedCount(): number {
+    return this.rooms.size;
+  }
+
+  get(listId: string): ListRoom | undefined {
+    return this.rooms.get(listId);
+  }
+
+  /** The room for `listId`, loading it if needed; undefined when every slot is busy. */
+  acquire(listId: string): ListRoom | undefined {
+    const existing = this.rooms.get(listId);
+    if (existing !== undefined) return existing;
+    if (this.rooms.size >= this.options.maxLoadedLists && !this.evictOneIdle()) return undefined;
+    const room = new ListRoom({
+      listId,
+      storage: this.options.storage,
+      logger: this.options.logger,
+      metrics: this.options.metrics,
+      now: this.options.now,
+      maxListBytes: this.options.maxListBytes,
+      compactLogBytes: this.options.compactLogBytes,
+      onFailed: (failed) => this.unload(failed, false),
+      onEmpty: () => undefined,
+    });
+    this.rooms.set(listId, room);
+    const previous = this.unloading.get(listId) ?? Promise.resolve();
+    this.loads.set(room, previous.then(() => room.load()));
+    return room;
+  }
+
+  /** Unloads lists nobody has been connected to for `idleUnloadMs`. */
+  sweepIdle(): void {
+    const cutoff = this.options.now() - this.options.idleUnloadMs;
+    for (const room of [...this.rooms.values()]) {
+      if (room.peerCount === 0 && room.lastActivity <= cutoff) this.unload(room, true);
+    }
+  }
+
+  /** Resolves when every list being unloaded is flushed and released. */
+  async whenUnloaded(): Promise<void> {
+    await Promise.all([...this.unloading.values()]);
+  }
+
+  /** Flushes every list, then closes its connections with `code`, then releases it. */
+  async shutdown(code: number, reason: string): Promise<void> {
+    const rooms = [...this.rooms.values()];
+    this.rooms.clear();
+    await Promise.all(
+      rooms.map(async (room) => {
+        await this.loads.get(room);
+        await room.shutdown(code, reason);
+        await this.release(room);
+      }),
+    );
+    await this.whenUnloaded();
+  }
+
+  private evictOneIdle(): boolean {
+    let oldest: ListRoom | undefined;
+    for (const room of this.rooms.values()) {
+      if (room.peerCount === 0 && (oldest === undefined || room.lastActivity < oldest.lastActivity)) oldest = room;
+    }
+    if (oldest === undefined) return false;
+    this.unload(oldest, true);
+    return true;
+  }
+
+  private unload(room: ListRoom, compact: boolean): void {
+    if (this.rooms.get(room.listId) !== room) return;
+    this.rooms.delete(room.listId);
+    const previous = this.unloading.get(room.listId) ?? Promise.resolve();
+    const loaded = this.loads.get(room) ?? Promise.resolve();
+    const done = Promise.all([previous, loaded]).then(async () => {
+      await room.flush();
+      if (compact) await room.compactIfLarge(true);
+      await this.release(room);
+    });
+    this.unloading.set(room.listId, done);
+    void done.then(() => {
+      if (this.unloading.get(room.listId) === done) this.unloading.delete(room.listId);
+    });
+  }
+
+  private async release(room: ListRoom): Promise<void> {
+    try {
+      await this.options.storage.release(room.listId);
+    } catch (error) {
+      this.options.logger.warn('list.release_failed', { listId: room.listId, error });
+    }
+    room.destroy();
+  }
+}

@@ -1,0 +1,153 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as Y from 'yjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Phone } from './helpers.js';
+import { connectPhone, temporaryDirectory, waitFor } from './helpers.js';
+
+const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const KILLS = Number(process.env['CRASH_KILLS'] ?? 20);
+
+interface RelayProcess {
+  child: ChildProcess;
+  syncUrl: string;
+}
+
+function spawnBuiltRelay(dataDir: string): Promise<RelayProcess> {
+  const child = spawn(process.execPath, [path.join(relayRoot, 'dist/main.js')], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      STATIC_DIR: path.join(dataDir, 'no-web-app'),
+      // Small logs compact often, so kills also land inside compactions.
+      COMPACT_LOG_BYTES: '2048',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      const match = /"event":"relay.listening"[^\n]*"port":(\d+)/.exec(buffered);
+      if (match) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync` });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
+  });
+}
+
+/** A phone writing new items as fast as the relay takes them, remembering which were acked. */
+class Writer {
+  readonly doc = new Y.Doc();
+  private phone: Phone | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private written = 0;
+  /** key → this client's clock right after writing it */
+  private readonly unacknowledged = new Map<string, number>();
+  readonly acknowledged = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly listId: string,
+  ) {}
+
+  start(syncUrl: string): void {
+    this.phone = connectPhone(syncUrl, this.listId, this.doc);
+    const phone = this.phone;
+    const originalHandler = phone.provider.messageHandlers[100];
+    phone.provider.messageHandlers[100] = (encoder, decoder, provider, emitSynced, messageType) => {
+      originalHandler?.(encoder, decoder, provider, emitSynced, messageType);
+      const ack = Y.decodeStateVector(phone.acks.at(-1) as Uint8Array);
+      const storedClock = ack.get(this.doc.clientID) ?? 0;
+      for (const [key, clock] of this.unacknowledged) {
+        if (clock <= storedClock) {
+          this.acknowledged.add(key);
+          this.unacknowledged.delete(key);
+        }
+      }
+    };
+    this.timer = setInterval(() => {
+      for (let i = 0; i < 3; i++) {
+        this.written += 1;
+        const key = `${this.name}-${this.written}`;
+        this.doc.getMap('items').set(key, this.written);
+        this.unacknowledged.set(key, Y.getState(this.doc.store, this.doc.clientID));
+      }
+    }, 4);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    // Destroying only the provider keeps the document: like a phone, it resends on reconnect.
+    this.phone?.provider.destroy();
+    this.phone = undefined;
+  }
+}
+
+describe('crash safety of the built relay', () => {
+  let dataDir: string;
+  let removeDir: () => Promise<void>;
+  let current: RelayProcess | undefined;
+
+  beforeAll(async () => {
+    execFileSync(path.join(relayRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: relayRoot });
+    ({ dir: dataDir, remove: removeDir } = await temporaryDirectory('basket-crash-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    current?.child.kill('SIGKILL');
+    await removeDir();
+  });
+
+  it(`[C1] every acknowledged update survives ${KILLS} SIGKILLs at random moments`, async () => {
+    const seed = Number(process.env['CRASH_SEED'] ?? Date.now() % 2 ** 31);
+    console.log(`[C1] seed=${seed} (replay with CRASH_SEED=${seed})`);
+    let state = seed;
+    const random = (): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state / 2 ** 32;
+    };
+    const writers = [
+      new Writer('alice', 'crashListNumberOne'),
+      new Writer('bob', 'crashListNumberOne'),
+      new Writer('carol', 'crashListNumberTwo'),
+    ];
+    let totalAcknowledged = 0;
+    for (let kill = 1; kill <= KILLS; kill++) {
+      current = await spawnBuiltRelay(dataDir);
+      // Before new writes: a verifier that only knows what the relay recovered from disk.
+      for (const listId of new Set(writers.map((w) => w.listId))) {
+        const verifier = connectPhone(current.syncUrl, listId);
+        try {
+          await waitFor(() => verifier.provider.synced, 10_000, `verifier sync of ${listId}`);
+          const items = verifier.doc.getMap('items');
+          for (const writer of writers.filter((w) => w.listId === listId)) {
+            const missing = [...writer.acknowledged].filter((key) => !items.has(key));
+            expect(missing, `kill ${kill}, seed ${seed}: acknowledged but lost`).toEqual([]);
+          }
+        } finally {
+          verifier.destroy();
+        }
+      }
+      for (const writer of writers) writer.start(current.syncUrl);
+      await new Promise((resolve) => setTimeout(resolve, 150 + random() * 450));
+      const exited = new Promise((resolve) => current?.child.once('exit', resolve));
+      current.child.kill('SIGKILL');
+      await exited;
+      for (const writer of writers) writer.stop();
+      current = undefined;
+      totalAcknowledged = writers.reduce((n, w) => n + w.acknowledged.size, 0);
+    }
+    console.log(`[C1] ${KILLS} kills, ${totalAcknowledged} acknowledged updates verified`);
+    expect(totalAcknowledged).toBeGreaterThan(KILLS * 10);
+  }, 150_000);
+});

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../src/sync/group-commit.js';
+
+/** A write whose completion the test controls. */
+function controllableWrites() {
+  const calls: Array<{ updates: readonly Uint8Array[]; finish: () => void; fail: (e: Error) => void }> = [];
+  const write = (updates: readonly Uint8Array[]): Promise<void> =>
+    new Promise((resolve, reject) => calls.push({ updates, finish: resolve, fail: reject }));
+  return { calls, write };
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('group commit', () => {
+  it('[G1] updates arriving during a write share the next write, and acks carry the vector read at the cut', async () => {
+    const { calls, write } = controllableWrites();
+    let version = 0;
+    const acks: Array<{ vector: string; waiters: string[] }> = [];
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new TextEncoder().encode(`v${version}`),
+      onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
+      onWriteFailed: () => undefined,
+    });
+    version = 1;
+    commit.add(new Uint8Array([1]));
+    commit.addWaiter('alice', 0);
+    await tick();
+    expect(calls).toHaveLength(1);
+    version = 2;
+    commit.add(new Uint8Array([2]));
+    commit.addWaiter('bob', 0);
+    version = 3;
+    commit.add(new Uint8Array([3]));
+    commit.addWaiter('carol', 0);
+    await tick();
+    expect(calls).toHaveLength(1);
+    expect(acks).toEqual([]);
+    calls[0]?.finish();
+    await tick();
+    await tick();
+    expect(acks).toEqual([{ vector: 'v1', waiters: ['alice'] }]);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.updates).toEqual([new Uint8Array([2]), new Uint8Array([3])]);
+    version = 4;
+    calls[1]?.finish();
+    await tick();
+    expect(acks.at(-1)).toEqual({ vector: 'v3', waiters: ['bob', 'carol'] });
+    await commit.whenIdle();
+  });
+
+  it('[G2] a waiter with nothing new is acknowledged without a write once earlier writes are durable', async () => {
+    const { calls, write } = controllableWrites();
+    const acked: string[] = [];
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new Uint8Array(),
+      onDurable: (_v, waiters) => acked.push(...waiters.keys()),
+      onWriteFailed: () => undefined,
+    });
+    commit.add(new Uint8Array([1]));
+    await tick();
+    commit.addWaiter('idle-phone', 0);
+    await tick();
+    expect(acked).toEqual([]);
+    calls[0]?.finish();
+    await tick();
+    await tick();
+    expect(acked).toEqual(['idle-phone']);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('[G3] a failed write acknowledges nobody and reports the failure', async () => {
+    const { calls, write } = controllableWrites();
+    const acked: string[] = [];
+    const failures: unknown[] = [];
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new Uint8Array(),
+      onDurable: (_v, waiters) => acked.push(...waiters.keys()),
+      onWriteFailed: (error) => failures.push(error),
+    });
+    commit.add(new Uint8Array([1]));
+    commit.addWaiter('alice', 0);
+    await tick();
+    calls[0]?.fail(new Error('disk full'));
+    await commit.whenIdle();
+    expect(acked).toEqual([]);
+    expect(failures).toHaveLength(1);
+  });
+});

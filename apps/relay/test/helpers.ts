@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as decoding from 'lib0/decoding';
+import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { DEFAULT_LIMITS } from '../src/config.js';
+import type { RelayLimits } from '../src/http/relay-server.js';
+import { RelayServer } from '../src/http/relay-server.js';
+import { silentLogger } from '../src/log.js';
+import type { ListStorage } from '../src/storage/list-storage.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import { MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
+
+export interface RunningRelay {
+  readonly relay: RelayServer;
+  readonly port: number;
+  readonly syncUrl: string;
+  readonly storage: ListStorage;
+  close(): Promise<void>;
+}
+
+export async function startRelay(
+  options: { storage?: ListStorage; limits?: Partial<RelayLimits>; staticDir?: string } = {},
+): Promise<RunningRelay> {
+  const storage = options.storage ?? new MemoryListStorage();
+  const relay = new RelayServer({
+    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, ...options.limits },
+    storage,
+    logger: silentLogger,
+    staticDir: options.staticDir,
+  });
+  const address = await relay.listen(0, '127.0.0.1');
+  return {
+    relay,
+    port: address.port,
+    syncUrl: `ws://127.0.0.1:${address.port}/sync`,
+    storage,
+    close: () => relay.close(),
+  };
+}
+
+export async function temporaryDirectory(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+let listCounter = 0;
+/** A fresh valid list id per call. */
+export function newListId(): string {
+  listCounter += 1;
+  return `testList_${process.pid}_${listCounter}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** An unmodified y-websocket client, plus a record of the durable acks it received. */
+export interface Phone {
+  readonly doc: Y.Doc;
+  readonly provider: WebsocketProvider;
+  readonly acks: Uint8Array[];
+  /** True once the last ack's state vector covers every change this phone made. */
+  isFullyStored(): boolean;
+  destroy(): void;
+}
+
+export function connectPhone(syncUrl: string, listId: string, doc = new Y.Doc()): Phone {
+  const provider = new WebsocketProvider(syncUrl, listId, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  });
+  const acks: Uint8Array[] = [];
+  provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder) => {
+    acks.push(decoding.readVarUint8Array(decoder));
+  };
+  return {
+    doc,
+    provider,
+    acks,
+    isFullyStored: () => {
+      const last = acks.at(-1);
+      if (last === undefined) return false;
+      const ownClock = Y.getState(doc.store, doc.clientID);
+      return (Y.decodeStateVector(last).get(doc.clientID) ?? 0) >= ownClock;
+    },
+    destroy: () => {
+      provider.destroy();
+      doc.destroy();
+    },
+  };
+}
+
+/** Whether state vector `stored` includes every clock in `wanted`. */
+export function stateVectorCovers(stored: Uint8Array, wanted: Uint8Array): boolean {
+  const storedClocks = Y.decodeStateVector(stored);
+  for (const [client, clock] of Y.decodeStateVector(wanted)) {
+    if ((storedClocks.get(client) ?? 0) < clock) return false;
+  }
+  return true;
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A raw WebSocket to the relay, for hostile frames. */
+export function openRawSocket(syncUrl: string, listId: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${syncUrl}/${listId}`);
+    socket.binaryType = 'nodebuffer';
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+export function closeCodeOf(socket: WebSocket, timeoutMs = 5000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (socket.readyState === WebSocket.CLOSED) {
+      reject(new Error('socket already closed'));
+      return;
+    }
+    const timer = setTimeout(() => reject(new Error('socket not closed in time')), timeoutMs);
+    socket.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}

@@ -1,0 +1,104 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningRelay } from './helpers.js';
+import { connectPhone, newListId, startRelay, temporaryDirectory, waitFor } from './helpers.js';
+
+describe('HTTP: web app, health and metrics', () => {
+  let running: RunningRelay;
+  let staticDir: string;
+  let remove: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ dir: staticDir, remove } = await temporaryDirectory('basket-static-'));
+    await mkdir(path.join(staticDir, 'assets'));
+    await writeFile(path.join(staticDir, 'index.html'), '<!doctype html><title>Basket</title>');
+    await writeFile(path.join(staticDir, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+    await writeFile(path.join(staticDir, 'manifest.webmanifest'), '{"name":"Basket"}');
+    await writeFile(path.join(staticDir, 'assets', 'index-abc123.js'), 'console.log(1)');
+    running = await startRelay({ staticDir });
+  });
+  afterEach(async () => {
+    await running.close();
+    await remove();
+  });
+
+  const get = (pathname: string, init?: RequestInit): Promise<Response> =>
+    fetch(`http://127.0.0.1:${running.port}${pathname}`, init);
+
+  it('serves index.html with no-cache', async () => {
+    const response = await get('/');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(await response.text()).toContain('<title>Basket</title>');
+  });
+
+  it('falls back to index.html for app navigation paths like /l/<listId>', async () => {
+    const response = await get('/l/someListIdentifier01');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+  });
+
+  it('caches hashed assets forever and the service worker and manifest never', async () => {
+    const asset = await get('/assets/index-abc123.js');
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect(asset.headers.get('content-type')).toContain('javascript');
+    expect((await get('/sw.js')).headers.get('cache-control')).toBe('no-cache');
+    expect((await get('/manifest.webmanifest')).headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('answers 404 for a missing asset instead of the SPA page', async () => {
+    expect((await get('/assets/missing-999.js')).status).toBe(404);
+    expect((await get('/favicon-missing.png')).status).toBe(404);
+  });
+
+  it('never serves files outside the static directory', async () => {
+    for (const attempt of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/assets/..%2f..%2f..%2fetc%2fpasswd']) {
+      const response = await get(attempt);
+      const body = await response.text();
+      expect(body, attempt).not.toContain('root:');
+    }
+  });
+
+  it('GET /healthz is 200 with a small JSON body', async () => {
+    const response = await get('/healthz');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'ok', connections: 0, loadedLists: 0 });
+  });
+
+  it('GET /metrics is Prometheus text with connection, update, fsync and ack figures', async () => {
+    const phone = connectPhone(running.syncUrl, newListId());
+    try {
+      phone.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => phone.isFullyStored());
+      const text = await (await get('/metrics')).text();
+      expect(text).toMatch(/^basket_relay_connections 1$/m);
+      expect(text).toMatch(/^basket_relay_loaded_lists 1$/m);
+      expect(text).toMatch(/^basket_relay_updates_in_total [1-9]/m);
+      expect(text).toMatch(/^basket_relay_fsync_seconds_count [1-9]/m);
+      expect(text).toMatch(/^basket_relay_ack_seconds_count [1-9]/m);
+      expect(text).toContain('# TYPE basket_relay_errors_total counter');
+    } finally {
+      phone.destroy();
+    }
+  });
+
+  it('refuses other methods', async () => {
+    expect((await get('/', { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('HTTP without a built web app', () => {
+  it('still answers /healthz and syncs when STATIC_DIR is missing', async () => {
+    const running = await startRelay({ staticDir: '/nonexistent/basket-web-dist' });
+    try {
+      expect((await fetch(`http://127.0.0.1:${running.port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${running.port}/`)).status).toBe(404);
+      const phone = connectPhone(running.syncUrl, newListId());
+      await waitFor(() => phone.provider.synced);
+      phone.destroy();
+    } finally {
+      await running.close();
+    }
+  });
+});

@@ -1,0 +1,255 @@
+import * as encoding from 'lib0/encoding';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ListStorage, StoredList } from '../src/storage/list-storage.js';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import type { Phone, RunningRelay } from './helpers.js';
+import {
+  closeCodeOf,
+  connectPhone,
+  newListId,
+  openRawSocket,
+  startRelay,
+  stateVectorCovers,
+  temporaryDirectory,
+  waitFor,
+} from './helpers.js';
+
+/** Storage whose loads and appends wait until the test releases them. */
+class GatedStorage implements ListStorage {
+  readonly inner = new MemoryListStorage();
+  private loadGate: Promise<void> = Promise.resolve();
+  private appendGate: Promise<void> = Promise.resolve();
+  private openLoad: (() => void) | undefined;
+  private openAppend: (() => void) | undefined;
+  appendsStarted = 0;
+  appendsFinished = 0;
+
+  holdLoads(): void {
+    this.loadGate = new Promise((resolve) => (this.openLoad = resolve));
+  }
+  releaseLoads(): void {
+    this.openLoad?.();
+  }
+  holdAppends(): void {
+    this.appendGate = new Promise((resolve) => (this.openAppend = resolve));
+  }
+  releaseAppends(): void {
+    this.openAppend?.();
+  }
+  async load(listId: string): Promise<StoredList> {
+    await this.loadGate;
+    return this.inner.load(listId);
+  }
+  async append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
+    this.appendsStarted += 1;
+    await this.appendGate;
+    await this.inner.append(listId, updates);
+    this.appendsFinished += 1;
+  }
+  compact(listId: string, snapshot: Uint8Array): Promise<void> {
+    return this.inner.compact(listId, snapshot);
+  }
+  release(): Promise<void> {
+    return this.inner.release();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+describe('y-websocket protocol with the unmodified client', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  async function relay(options?: Parameters<typeof startRelay>[0]): Promise<RunningRelay> {
+    const running = await startRelay(options);
+    cleanups.push(() => running.close());
+    return running;
+  }
+  function phone(running: RunningRelay, listId: string, doc?: Y.Doc): Phone {
+    const connected = connectPhone(running.syncUrl, listId, doc);
+    cleanups.push(() => connected.destroy());
+    return connected;
+  }
+
+  it('[P1] syncs updates both ways between two phones', async () => {
+    const running = await relay();
+    const listId = newListId();
+    const alice = phone(running, listId);
+    const bob = phone(running, listId);
+    await waitFor(() => alice.provider.synced && bob.provider.synced, 5000, 'initial sync');
+    alice.doc.getMap('items').set('milk', 'Milk');
+    bob.doc.getMap('items').set('eggs', 'Eggs');
+    await waitFor(() => alice.doc.getMap('items').size === 2 && bob.doc.getMap('items').size === 2);
+    expect(alice.doc.getMap('items').toJSON()).toEqual(bob.doc.getMap('items').toJSON());
+  });
+
+  it('[P2] a phone joining later receives what is stored', async () => {
+    const running = await relay();
+    const listId = newListId();
+    const alice = phone(running, listId);
+    alice.doc.getMap('items').set('bread', 'Bread');
+    await waitFor(() => alice.isFullyStored(), 5000, 'ack');
+    const bob = phone(running, listId);
+    await waitFor(() => bob.doc.getMap('items').get('bread') === 'Bread');
+  });
+
+  it('[P3] the durable ack arrives and its state vector covers the update', async () => {
+    const running = await relay();
+    const alice = phone(running, newListId());
+    await waitFor(() => alice.provider.synced);
+    alice.doc.getMap('items').set('milk', 'Milk');
+    const wanted = Y.encodeStateVector(alice.doc);
+    await waitFor(() => alice.acks.some((ack) => stateVectorCovers(ack, wanted)), 5000, 'covering ack');
+  });
+
+  it('[P4] a phone with nothing to upload is acknowledged after its sync step 2', async () => {
+    const running = await relay();
+    const alice = phone(running, newListId());
+    await waitFor(() => alice.acks.length > 0, 5000, 'ack after sync step 2');
+    expect(alice.isFullyStored()).toBe(true);
+  });
+
+  it('[P5] no ack before the update is durable: the ack waits for the write', async () => {
+    const storage = new GatedStorage();
+    const running = await relay({ storage });
+    const alice = phone(running, newListId());
+    await waitFor(() => alice.isFullyStored(), 5000, 'first ack');
+    storage.holdAppends();
+    alice.doc.getMap('items').set('milk', 'Milk');
+    const wanted = Y.encodeStateVector(alice.doc);
+    await waitFor(() => storage.appendsStarted > 0, 5000, 'append started');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alice.acks.some((ack) => stateVectorCovers(ack, wanted))).toBe(false);
+    storage.releaseAppends();
+    await waitFor(() => alice.acks.some((ack) => stateVectorCovers(ack, wanted)), 5000, 'ack after write');
+    expect(storage.appendsFinished).toBeGreaterThan(0);
+  });
+
+  it('[P6] nothing is answered before the list is loaded', async () => {
+    const storage = new GatedStorage();
+    await storage.inner.append('loadOrderListId001', [
+      (() => {
+        const d = new Y.Doc();
+        d.getMap('items').set('stored', 'yes');
+        return Y.encodeStateAsUpdate(d);
+      })(),
+    ]);
+    storage.holdLoads();
+    const running = await relay({ storage });
+    const socket = await openRawSocket(running.syncUrl, 'loadOrderListId001');
+    cleanups.push(() => socket.terminate());
+    const received: Buffer[] = [];
+    socket.on('message', (data: Buffer) => received.push(data));
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, 0);
+    encoding.writeVarUint(encoder, 0);
+    encoding.writeVarUint8Array(encoder, Y.encodeStateVector(new Y.Doc()));
+    socket.send(encoding.toUint8Array(encoder));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(received).toHaveLength(0);
+    storage.releaseLoads();
+    await waitFor(() => received.length >= 2, 5000, 'answers after load');
+    // Our sync step 2 answer must contain the stored item.
+    const bob = phone(running, 'loadOrderListId001');
+    await waitFor(() => bob.doc.getMap('items').get('stored') === 'yes');
+  });
+
+  it('[P7] awareness is relayed and removed when a phone drops', async () => {
+    const running = await relay();
+    const listId = newListId();
+    const alice = phone(running, listId);
+    const bob = phone(running, listId);
+    alice.provider.awareness.setLocalStateField('user', { name: 'Alice' });
+    const aliceId = alice.doc.clientID;
+    await waitFor(() => bob.provider.awareness.getStates().has(aliceId), 5000, 'presence');
+    alice.provider.disconnect();
+    await waitFor(() => !bob.provider.awareness.getStates().has(aliceId), 5000, 'presence removed');
+  });
+
+  it('[P8] reconnect: offline edits on both sides converge', async () => {
+    const running = await relay();
+    const listId = newListId();
+    const alice = phone(running, listId);
+    const bob = phone(running, listId);
+    await waitFor(() => alice.provider.synced && bob.provider.synced);
+    alice.provider.disconnect();
+    alice.doc.getMap('items').set('offline', 'Alice offline');
+    bob.doc.getMap('items').set('online', 'Bob online');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alice.provider.connect();
+    await waitFor(() => alice.doc.getMap('items').size === 2 && bob.doc.getMap('items').size === 2, 5000, 'converge');
+    await waitFor(() => alice.isFullyStored() && bob.isFullyStored(), 5000, 'both stored');
+  });
+
+  it('[P9] lists survive a relay restart on disk storage, and shutdown closes with 1012', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-restart-');
+    cleanups.push(remove);
+    const listId = newListId();
+    const first = await startRelay({ storage: new DiskListStorage({ dataDir: dir }) });
+    const alice = connectPhone(first.syncUrl, listId);
+    const closes: number[] = [];
+    alice.provider.on('connection-close', (event: { code: number } | null) => {
+      if (event) closes.push(event.code);
+    });
+    alice.doc.getMap('items').set('milk', 'Milk');
+    await waitFor(() => alice.isFullyStored(), 5000, 'stored');
+    await first.close();
+    await waitFor(() => closes.length > 0, 5000, 'close event');
+    expect(closes[0]).toBe(1012);
+    alice.destroy();
+    const second = await relay({ storage: new DiskListStorage({ dataDir: dir }) });
+    const bob = phone(second, listId);
+    await waitFor(() => bob.doc.getMap('items').get('milk') === 'Milk', 5000, 'restored');
+  });
+
+  it('[P10] idle lists are unloaded and load again on the next connection', async () => {
+    const running = await relay({ limits: { idleUnloadMs: 50 } });
+    const listId = newListId();
+    const alice = phone(running, listId);
+    alice.doc.getMap('items').set('milk', 'Milk');
+    await waitFor(() => alice.isFullyStored());
+    alice.provider.destroy();
+    await waitFor(() => running.relay.registry.loadedCount === 0, 5000, 'unloaded');
+    const bob = phone(running, listId);
+    await waitFor(() => bob.doc.getMap('items').get('milk') === 'Milk', 5000, 'reloaded');
+  });
+
+  it('[P11] invalid list ids are refused before the upgrade with HTTP 400', async () => {
+    const running = await relay();
+    for (const bad of ['short', '..%2F..%2Fetc', 'a'.repeat(65), 'has space in it here', 'UPPER.lower.dots.x']) {
+      const status = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${running.syncUrl}/${bad}`);
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.on('error', () => resolve(-1));
+      });
+      expect(status).toBe(400);
+    }
+    expect(running.relay.registry.loadedCount).toBe(0);
+  });
+
+  it('[P12] the shutdown flushes pending updates before closing', async () => {
+    const storage = new GatedStorage();
+    const running = await startRelay({ storage });
+    const alice = connectPhone(running.syncUrl, newListId());
+    cleanups.push(() => alice.destroy());
+    await waitFor(() => alice.isFullyStored());
+    storage.holdAppends();
+    alice.doc.getMap('items').set('late', 'Late edit');
+    await waitFor(() => storage.appendsStarted > 0);
+    const closed = closeCodeOf(
+      await new Promise<WebSocket>((resolve) => resolve(alice.provider.ws as unknown as WebSocket)),
+    );
+    const closing = running.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(storage.appendsFinished).toBe(0);
+    storage.releaseAppends();
+    await closing;
+    expect(await closed).toBe(1012);
+    expect(storage.appendsFinished).toBeGreaterThan(0);
+  });
+});

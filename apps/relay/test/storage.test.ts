@@ -1,0 +1,28 @@
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import { temporaryDirectory } from './helpers.js';
+import { runListStorageContract } from './storage-contract.js';
+
+runListStorageContract('memory', async () => {
+  const storage = new MemoryListStorage();
+  return { storage, reopen: () => Promise.resolve(storage), cleanup: () => storage.close() };
+});
+
+runListStorageContract('disk', async () => {
+  const { dir, remove } = await temporaryDirectory('basket-contract-');
+  const opened: DiskListStorage[] = [];
+  const open = (): DiskListStorage => {
+    const storage = new DiskListStorage({ dataDir: dir });
+    opened.push(storage);
+    return storage;
+  };
+  const storage = open();
+  return {
+    storage,
+    reopen: () => Promise.resolve(open()),
+    cleanup: async () => {
+      await Promise.all(opened.map((s) => s.close()));
+      await remove();
+    },
+  };
+});

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { AckTracker, ackStorageKey } from './ack-tracker.js';
+import { createMemoryStore } from './device-storage.js';
+
+const LIST = 'listlistlistlistlist';
+const flush = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+const fullVector = (doc: Y.Doc) => Y.decodeStateVector(Y.encodeStateVector(doc));
+
+describe('ack tracker', () => {
+  it('counts each local transaction until an ack covers it', () => {
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST, now: () => 42 });
+    const items = doc.getMap('items');
+    items.set('a', 1);
+    doc.transact(() => {
+      items.set('b', 2);
+      items.set('c', 3);
+    });
+    expect(tracker.state().pendingChanges).toBe(2);
+
+    const afterFirst = fullVector(doc);
+    items.set('d', 4);
+    tracker.acknowledge(afterFirst);
+    expect(tracker.state().pendingChanges).toBe(1);
+    expect(tracker.state().lastSyncedAt).toBeNull();
+
+    tracker.acknowledge(fullVector(doc));
+    expect(tracker.state()).toEqual({ pendingChanges: 0, lastSyncedAt: 42, ackedThisConnection: true });
+  });
+
+  it('does not count changes that came from elsewhere', () => {
+    const remote = new Y.Doc();
+    remote.getMap('items').set('x', 1);
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(remote), 'relay');
+    expect(tracker.state().pendingChanges).toBe(0);
+  });
+
+  it('an ack for another client or an older clock covers nothing', () => {
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    doc.getMap('items').set('a', 1);
+    doc.getMap('items').set('a', 2);
+    tracker.acknowledge(new Map([[doc.clientID + 1, 100]]));
+    expect(tracker.state().pendingChanges).toBe(2);
+    tracker.acknowledge(new Map([[doc.clientID, 1]]));
+    expect(tracker.state().pendingChanges).toBe(1);
+  });
+
+  it('a delete-only transaction stays pending until the next ack', () => {
+    const doc = new Y.Doc();
+    const items = doc.getMap('items');
+    items.set('a', 1);
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    items.delete('a');
+    expect(tracker.state().pendingChanges).toBe(1);
+    tracker.acknowledge(fullVector(doc));
+    expect(tracker.state().pendingChanges).toBe(0);
+  });
+
+  it('after a reload (new client id) the earlier pending changes are still counted, then acked', async () => {
+    const storage = createMemoryStore();
+    const before = new Y.Doc();
+    const first = new AckTracker(before, { storage, listId: LIST });
+    before.getMap('items').set('a', 1);
+    before.getMap('items').set('b', 1);
+    await flush();
+    first.destroy();
+
+    const stored = Y.encodeStateAsUpdate(before);
+    const after = new Y.Doc();
+    const second = new AckTracker(after, { storage, listId: LIST });
+    expect(second.state().pendingChanges).toBe(2);
+    Y.applyUpdate(after, stored, 'indexeddb');
+    second.documentLoaded();
+    expect(second.state().pendingChanges).toBe(2);
+    after.getMap('items').set('c', 1);
+    expect(second.state().pendingChanges).toBe(3);
+    second.acknowledge(fullVector(after));
+    expect(second.state().pendingChanges).toBe(0);
+  });
+
+  it('drops pending entries whose updates never reached the stored document', async () => {
+    const storage = createMemoryStore();
+    const lost = new Y.Doc();
+    const first = new AckTracker(lost, { storage, listId: LIST });
+    lost.getMap('items').set('a', 1);
+    await flush();
+    first.destroy();
+
+    const second = new AckTracker(new Y.Doc(), { storage, listId: LIST });
+    expect(second.state().pendingChanges).toBe(1);
+    second.documentLoaded();
+    expect(second.state().pendingChanges).toBe(0);
+  });
+
+  it('a new connection needs a new ack; clear() forgets the stored state', async () => {
+    const storage = createMemoryStore();
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage, listId: LIST });
+    tracker.acknowledge(new Map());
+    expect(tracker.state().ackedThisConnection).toBe(true);
+    tracker.connectionOpened();
+    expect(tracker.state().ackedThisConnection).toBe(false);
+    await flush();
+    expect(storage.getItem(ackStorageKey(LIST))).not.toBeNull();
+    tracker.destroy();
+    tracker.clear();
+    expect(storage.getItem(ackStorageKey(LIST))).toBeNull();
+  });
+
+  it('ignores corrupted stored state', () => {
+    const storage = createMemoryStore();
+    storage.setItem(ackStorageKey(LIST), '{"pending":{"1":["x",-1,3]},"acked":[],"pendingDeletes":"no"}');
+    const tracker = new AckTracker(new Y.Doc(), { storage, listId: LIST });
+    expect(tracker.state().pendingChanges).toBe(1);
+  });
+});

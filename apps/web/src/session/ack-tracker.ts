@@ -1,0 +1,209 @@
+/**
+ * Counts local changes the relay has not yet acknowledged as durably stored
+ * (message type 100 carries the relay's stored state vector).
+ *
+ * A local transaction that created structs ends at (clientID, clock); it is
+ * covered once an acknowledged state vector has clock >= that for the client.
+ * The client id changes with every page load, so pending entries and the
+ * acknowledged vector are persisted per list: after a reload in airplane mode
+ * the count is still right.
+ *
+ * Transactions that only delete (no new struct, so no clock) cannot be
+ * matched against a state vector; they are covered by the next ack received
+ * after they were made (the relay acks after storing what it received).
+ */
+import * as Y from 'yjs';
+import { isRecord, readJson, writeJson, type KeyValueStore } from './device-storage.js';
+
+export interface AckState {
+  readonly pendingChanges: number;
+  readonly lastSyncedAt: number | null;
+  /** True once any ack arrived through the current connection. */
+  readonly ackedThisConnection: boolean;
+}
+
+interface PersistedAcks {
+  /** clientID → acknowledged clock */
+  acked: Record<string, number>;
+  /** clientID → end clocks of pending transactions */
+  pending: Record<string, number[]>;
+  pendingDeletes: number;
+  lastSyncedAt: number | null;
+}
+
+const emptyPersisted = (): PersistedAcks => ({ acked: {}, pending: {}, pendingDeletes: 0, lastSyncedAt: null });
+
+function isNonNegativeInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parsePersisted(value: unknown): PersistedAcks {
+  const state = emptyPersisted();
+  if (!isRecord(value)) return state;
+  if (isRecord(value.acked)) {
+    for (const [client, clock] of Object.entries(value.acked)) if (isNonNegativeInt(clock)) state.acked[client] = clock;
+  }
+  if (isRecord(value.pending)) {
+    for (const [client, clocks] of Object.entries(value.pending)) {
+      if (Array.isArray(clocks)) state.pending[client] = clocks.filter(isNonNegativeInt);
+    }
+  }
+  if (isNonNegativeInt(value.pendingDeletes)) state.pendingDeletes = value.pendingDeletes;
+  if (typeof value.lastSyncedAt === 'number' && Number.isFinite(value.lastSyncedAt)) state.lastSyncedAt = value.lastSyncedAt;
+  return state;
+}
+
+export function ackStorageKey(listId: string): string {
+  return `basket:acks:${listId}`;
+}
+
+export interface AckTrackerOptions {
+  storage: KeyValueStore;
+  listId: string;
+  now?: () => number;
+}
+
+export class AckTracker {
+  private readonly doc: Y.Doc;
+  private readonly storage: KeyValueStore;
+  private readonly key: string;
+  private readonly now: () => number;
+  private readonly persisted: PersistedAcks;
+  private readonly listeners = new Set<() => void>();
+  private snapshot: AckState;
+  private ackedThisConnection = false;
+  private saveScheduled = false;
+  private destroyed = false;
+
+  constructor(doc: Y.Doc, options: AckTrackerOptions) {
+    this.doc = doc;
+    this.storage = options.storage;
+    this.key = ackStorageKey(options.listId);
+    this.now = options.now ?? Date.now;
+    this.persisted = parsePersisted(readJson(this.storage, this.key));
+    this.snapshot = this.computeSnapshot();
+    doc.on('afterTransaction', this.onTransaction);
+  }
+
+  state(): AckState {
+    return this.snapshot;
+  }
+
+  subscribe(onChange: () => void): () => void {
+    this.listeners.add(onChange);
+    return () => void this.listeners.delete(onChange);
+  }
+
+  /** A type-100 message: the relay has durably stored this state vector. */
+  acknowledge(storedStateVector: Map<number, number>): void {
+    const { acked, pending } = this.persisted;
+    for (const [client, clock] of storedStateVector) {
+      const key = String(client);
+      if (clock > (acked[key] ?? 0)) acked[key] = clock;
+    }
+    for (const [client, clocks] of Object.entries(pending)) {
+      const ackedClock = acked[client] ?? 0;
+      const remaining = clocks.filter((clock) => clock > ackedClock);
+      if (remaining.length === 0) delete pending[client];
+      else pending[client] = remaining;
+    }
+    this.persisted.pendingDeletes = 0;
+    this.ackedThisConnection = true;
+    if (this.countPending() === 0) this.persisted.lastSyncedAt = this.now();
+    this.changed();
+  }
+
+  /** A new socket: acks from the previous one no longer say anything about this one. */
+  connectionOpened(): void {
+    if (!this.ackedThisConnection) return;
+    this.ackedThisConnection = false;
+    this.changed(false);
+  }
+
+  /**
+   * Once the stored document is loaded: drop pending entries the document does
+   * not contain (their updates never reached IndexedDB, so they will never be sent).
+   */
+  documentLoaded(): void {
+    const { pending } = this.persisted;
+    const stored = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    for (const [client, clocks] of Object.entries(pending)) {
+      const present = stored.get(Number(client)) ?? 0;
+      const remaining = clocks.filter((clock) => clock <= present);
+      if (remaining.length === 0) delete pending[client];
+      else pending[client] = remaining;
+    }
+    this.changed();
+  }
+
+  /** Forget everything stored for this list (the device leaves it). */
+  clear(): void {
+    this.storage.removeItem(this.key);
+  }
+
+  destroy(): void {
+    this.doc.off('afterTransaction', this.onTransaction);
+    this.flush();
+    this.destroyed = true;
+    this.listeners.clear();
+  }
+
+  private readonly onTransaction = (transaction: Y.Transaction): void => {
+    if (!transaction.local) return;
+    const client = this.doc.clientID;
+    const before = transaction.beforeState.get(client) ?? 0;
+    const after = transaction.afterState.get(client) ?? 0;
+    if (after > before) {
+      const key = String(client);
+      (this.persisted.pending[key] ??= []).push(after);
+    } else if (transaction.deleteSet.clients.size > 0) {
+      this.persisted.pendingDeletes += 1;
+    } else {
+      return;
+    }
+    this.changed();
+  };
+
+  private countPending(): number {
+    let count = this.persisted.pendingDeletes;
+    for (const clocks of Object.values(this.persisted.pending)) count += clocks.length;
+    return count;
+  }
+
+  private computeSnapshot(): AckState {
+    return {
+      pendingChanges: this.countPending(),
+      lastSyncedAt: this.persisted.lastSyncedAt,
+      ackedThisConnection: this.ackedThisConnection,
+    };
+  }
+
+  private changed(persist = true): void {
+    if (this.destroyed) return;
+    const next = this.computeSnapshot();
+    if (persist) this.scheduleSave();
+    const previous = this.snapshot;
+    if (
+      previous.pendingChanges === next.pendingChanges &&
+      previous.lastSyncedAt === next.lastSyncedAt &&
+      previous.ackedThisConnection === next.ackedThisConnection
+    ) {
+      return;
+    }
+    this.snapshot = next;
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Coalesces the writes of one burst of transactions into one localStorage write. */
+  private scheduleSave(): void {
+    if (this.saveScheduled) return;
+    this.saveScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    if (!this.saveScheduled || this.destroyed) return;
+    this.saveScheduled = false;
+    writeJson(this.storage, this.key, this.persisted);
+  }
+}

@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
+import { openListSession, relayUrl, type ListSessionOptions } from './list-session.js';
+import { createMemoryStore, type KeyValueStore } from './device-storage.js';
+import { FakeRelay } from './testing/fake-relay.js';
+import type { ListSession, ReconnectSummary } from './types.js';
+
+let counter = 0;
+const newId = () => `sessiontest${String(++counter).padStart(6, '0')}x`;
+
+class FakeNetwork extends EventTarget {
+  online = true;
+  isOnline = () => this.online;
+  set(online: boolean) {
+    this.online = online;
+    this.dispatchEvent(new Event(online ? 'online' : 'offline'));
+  }
+}
+
+const open: ListSession[] = [];
+afterEach(() => {
+  for (const session of open.splice(0)) session.destroy();
+});
+
+function start(
+  relay: FakeRelay,
+  options: { listId?: string; storage?: KeyValueStore; network?: FakeNetwork; actor?: string } & ListSessionOptions = {},
+) {
+  const network = options.network ?? new FakeNetwork();
+  const session = openListSession(options.listId ?? newId(), options.actor ?? 'Mum', {
+    serverUrl: 'ws://relay.test/sync',
+    WebSocketPolyfill: relay.WebSocket,
+    storage: options.storage ?? createMemoryStore(),
+    network,
+    crossTab: false,
+    maxBackoffMs: 20,
+    ...options,
+  });
+  open.push(session);
+  return { session, network };
+}
+
+const state = (session: ListSession) => session.status().state;
+
+describe('openListSession against a relay', () => {
+  it('uses the page origin for the relay url', () => {
+    expect(relayUrl({ protocol: 'https:', host: 'basket.example' })).toBe('wss://basket.example/sync');
+    expect(relayUrl({ protocol: 'http:', host: 'localhost:8080' })).toBe('ws://localhost:8080/sync');
+  });
+
+  it('says Synced only after the relay acknowledged every local change', async () => {
+    const relay = new FakeRelay();
+    relay.autoAck = false;
+    const { session } = start(relay);
+    expect(state(session)).toBe('offline');
+    await session.whenLoaded;
+    await vi.waitFor(() => expect(relay.sockets.size).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(state(session)).toBe('syncing');
+    relay.ack();
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+
+    session.list.addItem({ name: 'Milk' });
+    expect(session.status()).toMatchObject({ state: 'syncing', pendingChanges: 1 });
+    await vi.waitFor(() => expect(relay.doc.getMap('items').size).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(session.status()).toMatchObject({ state: 'syncing', pendingChanges: 1 });
+    relay.ack();
+    await vi.waitFor(() => expect(session.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+    expect(session.status().lastSyncedAt).toEqual(expect.any(Number));
+  });
+
+  it('goes offline with the browser, counts edits, and catches up when back online', async () => {
+    const relay = new FakeRelay();
+    const { session, network } = start(relay);
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    const statuses: string[] = [];
+    session.onStatus((status) => statuses.push(status.state));
+
+    network.set(false);
+    expect(session.status()).toMatchObject({ state: 'offline', pendingChanges: 0 });
+    session.list.addItem({ name: 'Eggs' });
+    session.list.addItem({ name: 'Bread' });
+    expect(session.status()).toMatchObject({ state: 'offline', pendingChanges: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(relay.doc.getMap('items').size).toBe(0);
+
+    network.set(true);
+    await vi.waitFor(() => expect(session.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+    expect(relay.doc.getMap('items').size).toBe(2);
+    expect(statuses).toContain('syncing');
+  });
+
+  it('reconnects by itself after the relay drops the connection', async () => {
+    const relay = new FakeRelay();
+    const { session } = start(relay);
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    relay.reachable = false;
+    relay.dropAll();
+    await vi.waitFor(() => expect(state(session)).toBe('offline'));
+    session.list.addItem({ name: 'Tea' });
+    relay.reachable = true;
+    await vi.waitFor(() => expect(session.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    expect(relay.doc.getMap('items').size).toBe(1);
+  });
+
+  it('stops trying when the relay refuses the list for good, and says why', async () => {
+    const relay = new FakeRelay();
+    relay.refuseWith = 4403;
+    const { session } = start(relay);
+    await vi.waitFor(() => expect(session.status().reason).toBeDefined());
+    expect(state(session)).toBe('offline');
+    const attempts = relay.attempts;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(relay.attempts).toBe(attempts);
+  });
+
+  it('summarizes what others did while this device was offline', async () => {
+    const relay = new FakeRelay();
+    const { session, network } = start(relay);
+    const butter = session.list.addItem({ name: 'Butter' });
+    session.list.addItem({ name: 'Jam' });
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    const summaries: ReconnectSummary[] = [];
+    session.onReconnectSummary((summary) => summaries.push(summary));
+
+    network.set(false);
+    const dad = new Y.Doc();
+    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc));
+    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
+    dad.transact(() => {
+      dadsItems.get(butter)?.set('deletedAt', 10);
+      dadsItems.get(butter)?.set('deletedBy', 'Dad');
+      const cheese = new Y.Map<unknown>();
+      cheese.set('name', 'Cheese');
+      cheese.set('addedBy', 'Dad');
+      cheese.set('addedAt', 5);
+      dadsItems.set('cheese-id', cheese);
+    });
+    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
+    expect(summaries).toEqual([]);
+
+    network.set(true);
+    await vi.waitFor(() => expect(summaries).toHaveLength(1));
+    expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: ['Butter'], by: expect.arrayContaining(['Dad']) });
+  });
+
+  it('shows who else has the list open', async () => {
+    const relay = new FakeRelay();
+    const listId = newId();
+    const mum = start(relay, { listId, actor: 'Mum', color: '#112233' }).session;
+    const dad = start(relay, { listId, actor: 'Dad', color: '#445566' }).session;
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Dad']));
+    expect(mum.peers()[0]).toMatchObject({ isSelf: true, color: '#112233' });
+    expect(dad.peers().map((peer) => [peer.name, peer.isSelf])).toEqual([
+      ['Dad', true],
+      ['Mum', false],
+    ]);
+    dad.destroy();
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum']));
+  });
+
+  it('after a reload while offline the list and the pending count are still there', async () => {
+    const relay = new FakeRelay();
+    relay.reachable = false;
+    const storage = createMemoryStore();
+    const listId = newId();
+    const offline = new FakeNetwork();
+    offline.online = false;
+    const first = start(relay, { listId, storage, network: offline }).session;
+    await first.whenLoaded;
+    first.list.addItem({ name: 'Apples' });
+    first.list.addItem({ name: 'Pears' });
+    expect(first.status()).toMatchObject({ state: 'offline', pendingChanges: 2 });
+    // Give y-indexeddb a moment to write, as a real page would have before the reload.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.destroy();
+
+    const second = start(relay, { listId, storage, network: offline }).session;
+    await second.whenLoaded;
+    expect(second.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
+    expect(second.status()).toMatchObject({ state: 'offline', pendingChanges: 2 });
+
+    relay.reachable = true;
+    offline.set(true);
+    await vi.waitFor(() => expect(second.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    expect(relay.doc.getMap('items').size).toBe(2);
+  });
+
+  it('destroy closes the connection and stops reporting', async () => {
+    const relay = new FakeRelay();
+    const { session } = start(relay);
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    let calls = 0;
+    session.onStatus(() => calls++);
+    session.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(relay.sockets.size).toBe(0);
+    expect(calls).toBe(0);
+  });
+});

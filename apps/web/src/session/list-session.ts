@@ -1,0 +1,217 @@
+/**
+ * One open list on this device: Y.Doc + IndexedDB copy + relay connection +
+ * presence + durable-ack tracking. Reads and writes are always local; the
+ * network only ever catches up.
+ */
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import { WebsocketProvider } from 'y-websocket';
+import { removeAwarenessStates } from 'y-protocols/awareness';
+import type { Item, ListChange } from '@basket/list-core';
+import type { ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js';
+import { AckTracker } from './ack-tracker.js';
+import { deriveSyncStatus, refusalReason, sameStatus } from './sync-status.js';
+import { followNetwork, realTimers, startHeartbeat, type NetworkEvents, type Timers } from './connection-watch.js';
+import { peersFromStates, samePeers } from './peers.js';
+import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
+import { createShoppingList } from './list-model.js';
+import { openLocalCopy, requestPersistentStorage } from './local-copy.js';
+import { deviceStorage, type KeyValueStore } from './device-storage.js';
+import { deviceProfileStore } from './profile.js';
+import { registerOpenSession } from './open-sessions.js';
+import { Emitter } from './emitter.js';
+
+/** The relay's durable acknowledgement: varUint8Array(encodeStateVector(stored state)). */
+export const MESSAGE_DURABLE_ACK = 100;
+
+export interface ListSessionOptions {
+  /** ws(s)://host/sync; default: same origin as the page. */
+  serverUrl?: string;
+  storage?: KeyValueStore;
+  /** Presence colour; default: the device profile's. */
+  color?: string;
+  WebSocketPolyfill?: typeof WebSocket;
+  timers?: Timers;
+  network?: NetworkEvents & { isOnline(): boolean };
+  /** Use IndexedDB (default true when available). */
+  persist?: boolean;
+  /** Upper bound of the reconnect backoff. */
+  maxBackoffMs?: number;
+  /** Sync with other tabs of this browser directly (BroadcastChannel); default true. */
+  crossTab?: boolean;
+}
+
+export function relayUrl(loc: Pick<Location, 'protocol' | 'host'> = location): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/sync`;
+}
+
+function browserNetwork(): NetworkEvents & { isOnline(): boolean } {
+  return {
+    addEventListener: (type, listener) => window.addEventListener(type, listener),
+    removeEventListener: (type, listener) => window.removeEventListener(type, listener),
+    isOnline: () => navigator.onLine !== false,
+  };
+}
+
+export function openListSession(listId: string, actor: string, options: ListSessionOptions = {}): ListSession {
+  const storage = options.storage ?? deviceStorage();
+  const timers = options.timers ?? realTimers;
+  const network = options.network ?? browserNetwork();
+  const color = options.color ?? deviceProfileStore().get().color;
+
+  const doc = new Y.Doc();
+  const localCopy = options.persist === false ? null : openLocalCopy(listId, doc);
+  const list = createShoppingList(doc, actor);
+  const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
+  const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
+    connect: false,
+    maxBackoffTime: options.maxBackoffMs ?? 8000,
+    disableBc: options.crossTab === false,
+    ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
+  });
+  const awareness = provider.awareness;
+
+  const statusChanged = new Emitter<SyncStatus>();
+  const peersChanged = new Emitter<readonly Peer[]>();
+  const summaries = new Emitter<ReconnectSummary>();
+  const cleanups: Array<() => void> = [];
+  let destroyed = false;
+  let loaded = false;
+  let refusal: string | null = null;
+
+  provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder) => {
+    try {
+      tracker.acknowledge(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
+    } catch (error) {
+      console.warn('[basket] ignored a malformed ack from the relay', error);
+    }
+  };
+
+  let status: SyncStatus = computeStatus();
+  function computeStatus(): SyncStatus {
+    const acks = tracker.state();
+    return deriveSyncStatus({
+      online: network.isOnline(),
+      connected: provider.wsconnected,
+      synced: provider.synced,
+      refusal,
+      pendingChanges: acks.pendingChanges,
+      lastSyncedAt: acks.lastSyncedAt,
+      ackedThisConnection: acks.ackedThisConnection,
+    });
+  }
+  function refreshStatus(): void {
+    if (destroyed) return;
+    const next = computeStatus();
+    if (sameStatus(status, next)) return;
+    status = next;
+    statusChanged.emit(status);
+  }
+
+  let peers: readonly Peer[] = [];
+  function refreshPeers(): void {
+    if (destroyed) return;
+    const next = peersFromStates(awareness.getStates(), doc.clientID);
+    if (samePeers(peers, next)) return;
+    peers = next;
+    peersChanged.emit(peers);
+  }
+
+  // "While you were offline": remote changes applied between the socket opening and the first sync.
+  let catchUp: { before: Map<string, Item>; changed: Set<string> } | null = null;
+  const stopObservingList = list.observe((change: ListChange) => {
+    if (catchUp && change.remote) for (const id of change.changedIds) catchUp.changed.add(id);
+  });
+
+  provider.on('status', ({ status: socketStatus }) => {
+    if (socketStatus === 'connected') {
+      refusal = null;
+      tracker.connectionOpened();
+      catchUp = { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set() };
+    } else if (socketStatus === 'disconnected') {
+      catchUp = null;
+    }
+    refreshStatus();
+  });
+  provider.on('sync', (isSynced) => {
+    if (isSynced && catchUp) {
+      const { before, changed } = catchUp;
+      catchUp = null;
+      const summary = before.size > 0 ? summarizeRemoteChanges(before, changed, (id) => list.item(id)) : null;
+      if (summary) summaries.emit(summary);
+    }
+    refreshStatus();
+  });
+  provider.on('closed', ({ code, reason }) => {
+    refusal = refusalReason(code, reason);
+    refreshStatus();
+  });
+  const stopTracking = tracker.subscribe(refreshStatus);
+
+  awareness.setLocalState({ name: actor, color });
+  awareness.on('change', refreshPeers);
+  refreshPeers();
+
+  const stopFollowingNetwork = followNetwork(
+    {
+      connect: () => {
+        if (loaded) provider.connect();
+      },
+      disconnect: () => provider.disconnect(),
+    },
+    network,
+    refreshStatus,
+  );
+  const stopHeartbeat = startHeartbeat(provider, { timers });
+
+  const whenLoaded = (localCopy?.whenLoaded ?? Promise.resolve()).then(() => {
+    if (destroyed) return;
+    loaded = true;
+    tracker.documentLoaded();
+    list.purgeTombstones();
+    // Connect only now: sync step 1 then carries the stored state vector, so the relay sends only what is missing.
+    if (network.isOnline()) provider.connect();
+    refreshStatus();
+    void requestPersistentStorage(storage);
+    const compactLater = setTimeout(() => {
+      localCopy?.compact().catch((error: unknown) => console.warn('[basket] compaction failed', error));
+    }, 2000);
+    cleanups.push(() => clearTimeout(compactLater));
+  });
+
+  let unregister: () => void = () => {};
+
+  const session: ListSession = {
+    listId,
+    list,
+    whenLoaded,
+    status: () => status,
+    onStatus: (callback) => statusChanged.on(callback),
+    peers: () => peers,
+    onPeers: (callback) => peersChanged.on(callback),
+    onReconnectSummary: (callback) => summaries.on(callback),
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      unregister();
+      for (const cleanup of cleanups) cleanup();
+      stopHeartbeat();
+      stopFollowingNetwork();
+      stopTracking();
+      stopObservingList();
+      removeAwarenessStates(awareness, [doc.clientID], 'session closed');
+      awareness.off('change', refreshPeers);
+      provider.destroy();
+      awareness.destroy();
+      tracker.destroy();
+      list.destroy();
+      localCopy?.destroy();
+      doc.destroy();
+      statusChanged.clear();
+      peersChanged.clear();
+      summaries.clear();
+    },
+  };
+  unregister = registerOpenSession(session, doc);
+  return session;
+}

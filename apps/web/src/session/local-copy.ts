@@ -1,0 +1,88 @@
+/**
+ * The list's copy on this device: IndexedDB (y-indexeddb) plus its small
+ * housekeeping (compaction of the update log, persistent-storage request).
+ */
+import type * as Y from 'yjs';
+import { IndexeddbPersistence, clearDocument, storeState } from 'y-indexeddb';
+import { deviceStorage, type KeyValueStore } from './device-storage.js';
+
+export function localDatabaseName(listId: string): string {
+  return `basket-list-${listId}`;
+}
+
+export function indexedDbAvailable(): boolean {
+  try {
+    return typeof indexedDB !== 'undefined' && indexedDB !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * y-indexeddb appends one record per update and merges them only after 500
+ * records within one session (PREFERRED_TRIM_SIZE). A family list is opened
+ * often and edited a little each time, so the log would grow across sessions;
+ * we also merge it at load once it has this many records.
+ */
+export const COMPACT_AT_RECORDS = 50;
+
+export interface LocalCopy {
+  readonly persistence: IndexeddbPersistence | null;
+  /** Resolves when the stored document is applied (or after timeoutMs when IndexedDB does not answer). */
+  readonly whenLoaded: Promise<void>;
+  /** Merges the update log into one record when it has grown; resolves when written. */
+  compact(force?: boolean): Promise<boolean>;
+  destroy(): void;
+}
+
+export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500): LocalCopy {
+  if (!indexedDbAvailable()) {
+    return { persistence: null, whenLoaded: Promise.resolve(), compact: () => Promise.resolve(false), destroy: () => {} };
+  }
+  const persistence = new IndexeddbPersistence(localDatabaseName(listId), doc);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const whenLoaded = Promise.race([
+    persistence.whenSynced.then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  return {
+    persistence,
+    whenLoaded,
+    async compact(force = false) {
+      if (!persistence.synced || persistence._destroyed) return false;
+      if (!force && persistence._dbsize < COMPACT_AT_RECORDS) return false;
+      await storeState(persistence, true);
+      return true;
+    },
+    destroy() {
+      void persistence.destroy();
+    },
+  };
+}
+
+/** Deletes the device's copy of a list (leaving it). */
+export function deleteLocalCopy(listId: string): Promise<void> {
+  if (!indexedDbAvailable()) return Promise.resolve();
+  return clearDocument(localDatabaseName(listId)).catch((error: unknown) => {
+    console.warn('[basket] could not delete the local copy', error);
+  });
+}
+
+const PERSIST_ASKED_KEY = 'basket:persist-asked';
+
+/** Asks once per device for storage the browser will not evict (the list must survive). */
+export async function requestPersistentStorage(
+  storage: KeyValueStore = deviceStorage(),
+  manager: Pick<StorageManager, 'persist' | 'persisted'> | undefined = globalThis.navigator?.storage,
+): Promise<boolean> {
+  if (!manager || typeof manager.persist !== 'function') return false;
+  if (storage.getItem(PERSIST_ASKED_KEY) !== null) return manager.persisted();
+  storage.setItem(PERSIST_ASKED_KEY, String(Date.now()));
+  try {
+    return await manager.persist();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * A ListSession with no IndexedDB and no network, for component tests and
+ * demos. Its connection, acks, peers and summaries are driven by hand.
+ */
+import * as Y from 'yjs';
+import type { ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js';
+import { AckTracker } from './ack-tracker.js';
+import { deriveSyncStatus, sameStatus } from './sync-status.js';
+import { createShoppingList } from './list-model.js';
+import { createMemoryStore } from './device-storage.js';
+import { Emitter } from './emitter.js';
+import { registerOpenSession } from './open-sessions.js';
+
+export interface MemoryListSession extends ListSession {
+  readonly doc: Y.Doc;
+  /** Pretend the socket opened and the relay's state arrived. */
+  connect(): void;
+  /** Pretend the socket closed. */
+  disconnect(): void;
+  /** Pretend the relay acknowledged everything this document holds. */
+  acknowledge(): void;
+  setPeers(peers: readonly Peer[]): void;
+  emitReconnectSummary(summary: ReconnectSummary): void;
+}
+
+export function createMemorySession(
+  listId: string,
+  actor: string,
+  options: { now?: () => number; color?: string } = {},
+): MemoryListSession {
+  const doc = new Y.Doc();
+  const list = createShoppingList(doc, actor);
+  const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId, ...(options.now ? { now: options.now } : {}) });
+  const statusChanged = new Emitter<SyncStatus>();
+  const peersChanged = new Emitter<readonly Peer[]>();
+  const summaries = new Emitter<ReconnectSummary>();
+  let connected = false;
+  let destroyed = false;
+  let peers: readonly Peer[] = [
+    { clientId: doc.clientID, name: actor, color: options.color ?? '#2f7d4f', isSelf: true },
+  ];
+
+  const computeStatus = (): SyncStatus => {
+    const acks = tracker.state();
+    return deriveSyncStatus({
+      online: true,
+      connected,
+      synced: connected,
+      refusal: null,
+      pendingChanges: acks.pendingChanges,
+      lastSyncedAt: acks.lastSyncedAt,
+      ackedThisConnection: acks.ackedThisConnection,
+    });
+  };
+  let status = computeStatus();
+  const refreshStatus = (): void => {
+    if (destroyed) return;
+    const next = computeStatus();
+    if (sameStatus(next, status)) return;
+    status = next;
+    statusChanged.emit(status);
+  };
+  const stopTracking = tracker.subscribe(refreshStatus);
+
+  const session: MemoryListSession = {
+    listId,
+    list,
+    doc,
+    whenLoaded: Promise.resolve(),
+    status: () => status,
+    onStatus: (callback) => statusChanged.on(callback),
+    peers: () => peers,
+    onPeers: (callback) => peersChanged.on(callback),
+    onReconnectSummary: (callback) => summaries.on(callback),
+    connect() {
+      connected = true;
+      tracker.connectionOpened();
+      refreshStatus();
+    },
+    disconnect() {
+      connected = false;
+      refreshStatus();
+    },
+    acknowledge() {
+      if (connected) tracker.acknowledge(Y.decodeStateVector(Y.encodeStateVector(doc)));
+    },
+    setPeers(next) {
+      peers = next;
+      peersChanged.emit(peers);
+    },
+    emitReconnectSummary: (summary) => summaries.emit(summary),
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      unregister();
+      stopTracking();
+      tracker.destroy();
+      list.destroy();
+      doc.destroy();
+      statusChanged.clear();
+      peersChanged.clear();
+      summaries.clear();
+    },
+  };
+  const unregister = registerOpenSession(session, doc);
+  return session;
+}

@@ -1,0 +1,45 @@
+/**
+ * What the status line says, derived from the connection and the acks.
+ * "Synced" only when every local change is covered by an ack received
+ * through the current connection.
+ */
+import type { SyncStatus } from './types.js';
+
+export interface ConnectionFacts {
+  /** navigator.onLine (false means certainly offline; true means maybe online). */
+  readonly online: boolean;
+  /** The socket is open. */
+  readonly connected: boolean;
+  /** The relay's state arrived (sync step 2) on this socket. */
+  readonly synced: boolean;
+  /** Set when the relay refused the list for good (close code 4400–4499). */
+  readonly refusal: string | null;
+  readonly pendingChanges: number;
+  readonly lastSyncedAt: number | null;
+  readonly ackedThisConnection: boolean;
+}
+
+export function deriveSyncStatus(facts: ConnectionFacts): SyncStatus {
+  const { pendingChanges, lastSyncedAt } = facts;
+  if (facts.refusal !== null) return { state: 'offline', pendingChanges, lastSyncedAt, reason: facts.refusal };
+  if (!facts.online || !facts.connected) return { state: 'offline', pendingChanges, lastSyncedAt };
+  if (!facts.synced || !facts.ackedThisConnection || pendingChanges > 0) {
+    return { state: 'syncing', pendingChanges, lastSyncedAt };
+  }
+  return { state: 'synced', pendingChanges, lastSyncedAt };
+}
+
+export function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
+  return (
+    a.state === b.state &&
+    a.pendingChanges === b.pendingChanges &&
+    a.lastSyncedAt === b.lastSyncedAt &&
+    a.reason === b.reason
+  );
+}
+
+/** Human wording for a permanent refusal by the relay. */
+export function refusalReason(code: number, reason: string): string {
+  const detail = reason.trim();
+  return detail !== '' ? `The server refused this list (${detail})` : `The server refused this list (code ${code})`;
+}

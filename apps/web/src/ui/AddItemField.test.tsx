@@ -1,0 +1,72 @@
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { NewItem } from '@basket/list-core';
+import { AddItemField } from './AddItemField';
+
+const HISTORY = ['Milk', 'Mince', 'Mint', 'Oat milk'];
+
+function setup() {
+  const added: NewItem[] = [];
+  const prefixes: string[] = [];
+  const suggest = (prefix: string, limit: number) => {
+    prefixes.push(prefix);
+    return HISTORY.filter((name) => name.toLowerCase().includes(prefix.toLowerCase())).slice(0, limit);
+  };
+  render(<AddItemField onAdd={(item) => added.push(item)} suggest={suggest} />);
+  return { added, prefixes, user: userEvent.setup(), field: screen.getByRole('textbox', { name: 'Add item' }) };
+}
+
+describe('AddItemField suggestions', () => {
+  it('suggests names for the typed name, leaving the quantity aside', async () => {
+    const { user, field, prefixes } = setup();
+    await user.type(field, '2 l mi');
+    const listbox = await screen.findByRole('listbox', { name: 'Suggestions' });
+    expect(field).toHaveAttribute('aria-controls', listbox.id);
+    expect(screen.getAllByRole('option').map((option) => option.textContent)).toEqual([
+      'Milk',
+      'Mince',
+      'Mint',
+      'Oat milk',
+    ]);
+    expect(prefixes.at(-1)).toBe('mi');
+  });
+
+  it('picks a suggestion with the arrow keys and Enter, keeping quantity and unit', async () => {
+    const { user, field, added } = setup();
+    await user.type(field, '2 l mi');
+    await screen.findByRole('listbox');
+    await user.keyboard('{ArrowDown}{ArrowDown}');
+    const active = screen.getByRole('option', { name: 'Mince' });
+    expect(active).toHaveAttribute('aria-selected', 'true');
+    expect(field).toHaveAttribute('aria-activedescendant', active.id);
+    await user.keyboard('{Enter}');
+    expect(added).toEqual([{ name: 'Mince', quantity: 2, unit: 'l' }]);
+    expect(field).toHaveValue('');
+    expect(screen.queryByRole('listbox')).toBeNull();
+  });
+
+  it('adds a tapped suggestion and keeps focus in the field', async () => {
+    const { user, field, added } = setup();
+    await user.type(field, 'oat');
+    await user.click(await screen.findByRole('option', { name: 'Oat milk' }));
+    expect(added).toEqual([{ name: 'Oat milk', quantity: 1, unit: '' }]);
+    expect(field).toHaveFocus();
+  });
+
+  it('closes suggestions with Escape and then adds what was typed', async () => {
+    const { user, field, added } = setup();
+    await user.type(field, 'mi');
+    await screen.findByRole('listbox');
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('listbox')).toBeNull();
+    await user.keyboard('{Enter}');
+    expect(added.map((item) => item.name.toLowerCase())).toEqual(['mi']);
+  });
+
+  it('announces what was added', async () => {
+    const { user, field } = setup();
+    await user.type(field, '3 apples{Enter}');
+    expect(screen.getByText(/^Added 3 /)).toBeInTheDocument();
+  });
+});

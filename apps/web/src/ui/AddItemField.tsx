@@ -1,0 +1,138 @@
+/**
+ * The "Add item" field: Enter adds, "2 l milk" is parsed into quantity, unit
+ * and name, and names used before on this list are suggested.
+ *
+ * The input keeps the textbox role (browser tests find it as a text field
+ * named "Add item") and points at the suggestions with aria-controls and
+ * aria-activedescendant. Suggestions are computed from a deferred copy of the
+ * text, so a slow lookup never delays a keystroke; the field's own state
+ * lives here, so typing never re-renders the list.
+ */
+import { memo, useDeferredValue, useId, useMemo, useRef, useState } from 'react';
+import type { FormEvent, KeyboardEvent } from 'react';
+import { parseQuickAdd } from '@basket/list-core';
+import type { NewItem } from '@basket/list-core';
+import { quantityText } from './format';
+import { Icon } from './Icon';
+
+const SUGGESTION_LIMIT = 6;
+
+interface AddItemFieldProps {
+  onAdd: (item: NewItem) => void;
+  suggest: (prefix: string, limit: number) => readonly string[];
+}
+
+export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddItemFieldProps) {
+  const [text, setText] = useState('');
+  const [activeIndex, setActiveIndex] = useState(-1);
+  const [suggestionsOpen, setSuggestionsOpen] = useState(false);
+  const [announcement, setAnnouncement] = useState('');
+  const inputRef = useRef<HTMLInputElement>(null);
+  const listboxId = useId();
+  const hintId = useId();
+
+  const deferredText = useDeferredValue(text);
+  const suggestions = useMemo(() => {
+    const prefix = parseQuickAdd(deferredText).name.trim();
+    if (prefix === '') return [];
+    const lowerPrefix = prefix.toLowerCase();
+    return suggest(prefix, SUGGESTION_LIMIT + 1)
+      .filter((name) => name.toLowerCase() !== lowerPrefix)
+      .slice(0, SUGGESTION_LIMIT);
+  }, [deferredText, suggest]);
+
+  const showSuggestions = suggestionsOpen && suggestions.length > 0 && text.trim() !== '';
+  const activeSuggestion = showSuggestions ? suggestions[activeIndex] : undefined;
+
+  const add = (nameOverride?: string) => {
+    const parsed = parseQuickAdd(text);
+    const name = (nameOverride ?? parsed.name).trim();
+    if (name === '') return;
+    const item: NewItem = { name, quantity: parsed.quantity, unit: parsed.unit };
+    onAdd(item);
+    const amount = quantityText({ quantity: parsed.quantity, unit: parsed.unit });
+    setAnnouncement(`Added ${amount ? `${amount} ` : ''}${name}`);
+    setText('');
+    setActiveIndex(-1);
+    setSuggestionsOpen(false);
+    inputRef.current?.focus();
+  };
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    add(activeSuggestion);
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
+    if (event.key === 'ArrowDown' && suggestions.length > 0) {
+      event.preventDefault();
+      setSuggestionsOpen(true);
+      setActiveIndex((index) => (index + 1) % suggestions.length);
+    } else if (event.key === 'ArrowUp' && suggestions.length > 0) {
+      event.preventDefault();
+      setSuggestionsOpen(true);
+      setActiveIndex((index) => (index <= 0 ? suggestions.length - 1 : index - 1));
+    } else if (event.key === 'Escape' && showSuggestions) {
+      event.preventDefault();
+      setSuggestionsOpen(false);
+      setActiveIndex(-1);
+    }
+  };
+
+  return (
+    <form className="add-item" onSubmit={onSubmit} aria-label="Add to the list">
+      <div className="add-item-field">
+        <input
+          ref={inputRef}
+          type="text"
+          className="add-item-input"
+          aria-label="Add item"
+          aria-describedby={hintId}
+          aria-autocomplete="list"
+          aria-controls={showSuggestions ? listboxId : undefined}
+          aria-activedescendant={activeSuggestion !== undefined ? `${listboxId}-${activeIndex}` : undefined}
+          placeholder="Add item, e.g. 2 l milk"
+          autoComplete="off"
+          autoCapitalize="sentences"
+          enterKeyHint="enter"
+          maxLength={200}
+          value={text}
+          onChange={(event) => {
+            setText(event.target.value);
+            setSuggestionsOpen(true);
+            setActiveIndex(-1);
+          }}
+          onKeyDown={onKeyDown}
+          onBlur={() => setSuggestionsOpen(false)}
+        />
+        <span id={hintId} className="visually-hidden">
+          Press Enter to add. Suggestions appear below; use the arrow keys to pick one.
+        </span>
+        {showSuggestions && (
+          <ul className="suggestions" role="listbox" id={listboxId} aria-label="Suggestions">
+            {suggestions.map((name, index) => (
+              <li
+                key={name}
+                id={`${listboxId}-${index}`}
+                role="option"
+                aria-selected={index === activeIndex}
+                className={index === activeIndex ? 'suggestion active' : 'suggestion'}
+                // Keep focus (and the phone's keyboard) in the field.
+                onMouseDown={(event) => event.preventDefault()}
+                onClick={() => add(name)}
+              >
+                {name}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      <button type="submit" className="add-button" aria-label="Add">
+        <Icon name="plus" />
+      </button>
+      <span className="visually-hidden" aria-live="polite">
+        {announcement}
+      </span>
+    </form>
+  );
+});

@@ -1,0 +1,55 @@
+/**
+ * Rows are memoized on the item object: a change re-renders only the row
+ * that changed. Counted through itemDetails, which every row render calls once.
+ */
+import { act, render } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+import type { Item } from '@basket/list-core';
+import * as format from './format';
+import { ItemList } from './ItemList';
+import type { ItemActions } from './ItemRow';
+
+vi.mock('./format', async (importOriginal) => {
+  const original = await importOriginal<typeof import('./format')>();
+  return { ...original, itemDetails: vi.fn(original.itemDetails) };
+});
+
+function makeItems(count: number): Item[] {
+  return Array.from({ length: count }, (_, index) => ({
+    id: `item-${index}`,
+    name: `Item ${String(index).padStart(4, '0')}`,
+    quantity: 1,
+    unit: '',
+    note: '',
+    category: index % 2 === 0 ? 'produce' : 'pantry',
+    checked: false,
+    addedBy: 'Mum',
+    addedAt: 0,
+    contributors: ['Mum'],
+  }));
+}
+
+const actions: ItemActions = { toggle() {}, remove() {}, edit() {} };
+const onClearChecked = () => {};
+
+describe('ItemList rendering', () => {
+  it('renders only the changed row when one item of 1,000 changes', () => {
+    const renders = vi.mocked(format.itemDetails);
+    const items = makeItems(1000);
+    const { rerender, container } = render(<ItemList items={items} actions={actions} onClearChecked={onClearChecked} />);
+    expect(renders).toHaveBeenCalledTimes(1000);
+    expect(container.querySelectorAll('li.item-row')).toHaveLength(1000);
+
+    renders.mockClear();
+    const changed = items.map((item, index) => (index === 500 ? { ...item, quantity: 3 } : item));
+    act(() => rerender(<ItemList items={changed} actions={actions} onClearChecked={onClearChecked} />));
+    expect(renders).toHaveBeenCalledTimes(1);
+    expect(renders).toHaveBeenCalledWith(changed[500]);
+
+    renders.mockClear();
+    const added: Item = { ...makeItems(1)[0]!, id: 'new', name: 'New thing' };
+    act(() => rerender(<ItemList items={[...changed, added]} actions={actions} onClearChecked={onClearChecked} />));
+    expect(renders).toHaveBeenCalledTimes(1);
+    expect(container.querySelectorAll('li.item-row')).toHaveLength(1001);
+  });
+});

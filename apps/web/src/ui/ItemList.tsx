@@ -1,0 +1,96 @@
+/**
+ * The items, grouped by store section, then "In the cart" with
+ * "Clear checked". Sections are memoized on their item arrays so a change
+ * in one section does not re-render the others.
+ */
+import { memo, useMemo } from 'react';
+import type { ReactNode } from 'react';
+import type { Item } from '@basket/list-core';
+import { ItemRow } from './ItemRow';
+import type { ItemActions } from './ItemRow';
+import { groupItems, sameItems } from './sections';
+
+interface SectionProps {
+  id: string;
+  label: string;
+  items: readonly Item[];
+  actions: ItemActions;
+  headerAction?: ReactNode;
+}
+
+const ItemSection = memo(
+  function ItemSection({ id, label, items, actions, headerAction }: SectionProps) {
+    const headingId = `section-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+    return (
+      <section className="item-section" aria-labelledby={headingId}>
+        <div className="section-header">
+          <h2 id={headingId}>{label}</h2>
+          {headerAction}
+        </div>
+        <ul className="item-rows">
+          {items.map((item) => (
+            <ItemRow key={item.id} item={item} actions={actions} />
+          ))}
+        </ul>
+      </section>
+    );
+  },
+  (before, after) =>
+    before.id === after.id &&
+    before.label === after.label &&
+    before.actions === after.actions &&
+    before.headerAction === after.headerAction &&
+    sameItems(before.items, after.items),
+);
+
+interface ItemListProps {
+  items: readonly Item[];
+  /** False while the local copy is still loading: an empty list is not yet known to be empty. */
+  loaded?: boolean;
+  actions: ItemActions;
+  onClearChecked: () => void;
+}
+
+export function ItemList({ items, loaded = true, actions, onClearChecked }: ItemListProps) {
+  const grouped = useMemo(() => groupItems(items), [items]);
+  const clearButton = useMemo(
+    () => (
+      <button type="button" className="text-button" onClick={onClearChecked}>
+        Clear checked
+      </button>
+    ),
+    [onClearChecked],
+  );
+
+  if (items.length === 0) {
+    if (!loaded) return <div className="item-list" aria-busy="true" />;
+    return (
+      <p className="empty-list">
+        Nothing to buy yet. Type what you need above — “2 l milk” works too.
+      </p>
+    );
+  }
+
+  return (
+    <div className="item-list">
+      {grouped.sections.map((section) => (
+        <ItemSection
+          key={section.category}
+          id={section.category}
+          label={section.label}
+          items={section.items}
+          actions={actions}
+        />
+      ))}
+      {grouped.inCart.length > 0 && (
+        <ItemSection
+          id="in-the-cart"
+          label="In the cart"
+          items={grouped.inCart}
+          actions={actions}
+          headerAction={clearButton}
+        />
+      )}
+    </div>
+  );
+}

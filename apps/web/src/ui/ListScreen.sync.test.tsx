@@ -1,0 +1,95 @@
+/**
+ * The list screen against two in-memory replicas of one list (Mum's, on
+ * screen, and Dad's), exchanging updates by hand: what Mum sees after
+ * concurrent edits merge.
+ */
+import { act, screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import * as Y from 'yjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemorySession } from '../session';
+import type { MemoryListSession } from '../session';
+import { renderListScreen, TEST_LIST_ID } from './test-support';
+
+let cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function exchange(a: Y.Doc, b: Y.Doc): void {
+  const toB = Y.encodeStateAsUpdate(a, Y.encodeStateVector(b));
+  const toA = Y.encodeStateAsUpdate(b, Y.encodeStateVector(a));
+  Y.applyUpdate(b, toB, 'remote');
+  Y.applyUpdate(a, toA, 'remote');
+}
+
+function setup() {
+  const mum = renderListScreen({ actor: 'Mum' });
+  const dad: MemoryListSession = createMemorySession(TEST_LIST_ID, 'Dad');
+  cleanups.push(() => {
+    mum.unmount();
+    mum.session.destroy();
+    dad.destroy();
+  });
+  return { mum, dad, user: userEvent.setup() };
+}
+
+describe('after a merge', () => {
+  it('shows a duplicate added on both phones once, with both contributors (rule 2)', () => {
+    const { mum, dad } = setup();
+    act(() => {
+      mum.list.addItem({ name: 'Milk' });
+      dad.list.addItem({ name: 'milk', quantity: 2 });
+      exchange(mum.session.doc, dad.doc);
+    });
+    const checkboxes = screen.getAllByRole('checkbox');
+    expect(checkboxes).toHaveLength(1);
+    expect(checkboxes[0]).toHaveAccessibleDescription(/Mum \+ Dad|Dad \+ Mum/);
+  });
+
+  it('tells Mum that Dad removed the item she changed, with a one-tap Restore that keeps her change (rule 4)', async () => {
+    const { mum, dad, user } = setup();
+    let id = '';
+    act(() => {
+      id = mum.list.addItem({ name: 'Butter' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    act(() => {
+      mum.list.updateItem(id, { quantity: 3 });
+      dad.list.removeItem(dad.list.items()[0]!.id);
+      exchange(mum.session.doc, dad.doc);
+    });
+    expect(screen.queryByRole('checkbox', { name: 'Butter' })).toBeNull();
+    const message = screen.getByText('Dad removed Butter that you changed');
+    const restore = screen.getByRole('button', { name: 'Restore' });
+    expect(restore).toHaveAccessibleDescription(message.textContent!);
+
+    await user.click(restore);
+    const butter = screen.getByRole('checkbox', { name: 'Butter' });
+    expect(butter).toHaveAccessibleDescription('3');
+    expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
+  });
+
+  it("lists Dad's edits in the activity view", async () => {
+    const { mum, dad, user } = setup();
+    act(() => {
+      dad.list.addItem({ name: 'Eggs' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    await user.click(screen.getByRole('button', { name: 'Activity' }));
+    const dialog = screen.getByRole('dialog', { name: 'Activity' });
+    expect(within(dialog).getByText('Dad added Eggs')).toBeInTheDocument();
+  });
+
+  it('suggests names from the list history as Mum types', async () => {
+    const { mum, user } = setup();
+    act(() => {
+      const id = mum.list.addItem({ name: 'Parmesan' });
+      mum.list.removeItem(id);
+    });
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'par');
+    const option = await screen.findByRole('option', { name: 'Parmesan' });
+    await user.click(option);
+    expect(screen.getByRole('checkbox', { name: 'Parmesan' })).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,247 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderListScreen } from './test-support';
+
+let destroy: (() => void) | null = null;
+afterEach(() => {
+  destroy?.();
+  destroy = null;
+});
+
+function setup(options?: Parameters<typeof renderListScreen>[0]) {
+  const rendered = renderListScreen(options);
+  destroy = () => {
+    rendered.unmount();
+    rendered.session.destroy();
+  };
+  return { ...rendered, user: userEvent.setup() };
+}
+
+function visibleNames(list: { items(): readonly { name: string }[] }): string[] {
+  return list.items().map((item) => item.name);
+}
+
+describe('adding items', () => {
+  it('adds with Enter, parsing "2 l milk" into quantity, unit and name', async () => {
+    const { user, list } = setup();
+    const field = screen.getByRole('textbox', { name: 'Add item' });
+    await user.type(field, '2 l milk{Enter}');
+
+    expect(list.items()).toHaveLength(1);
+    const added = list.items()[0]!;
+    expect(added.name.toLowerCase()).toBe('milk');
+    expect(added.quantity).toBe(2);
+    expect(added.unit).toBe('l');
+
+    const checkbox = screen.getByRole('checkbox', { name: added.name });
+    expect(checkbox).not.toBeChecked();
+    expect(checkbox).toHaveAccessibleDescription('2 l');
+    expect(field).toHaveValue('');
+    expect(field).toHaveFocus();
+  });
+
+  it('ignores Enter on an empty field', async () => {
+    const { user, list } = setup();
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), '   {Enter}');
+    expect(list.items()).toHaveLength(0);
+  });
+
+  it('adds with the Add button too', async () => {
+    const { user, list } = setup();
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'Eggs');
+    await user.click(screen.getByRole('button', { name: 'Add' }));
+    expect(visibleNames(list)).toEqual(['Eggs']);
+  });
+});
+
+describe('items', () => {
+  it('names each checkbox exactly after its item, details go to the description', async () => {
+    const { list } = setup();
+    act(() => {
+      list.addItem({ name: 'Bread', quantity: 2, unit: '', note: 'wholegrain' });
+    });
+    const checkbox = screen.getByRole('checkbox', { name: 'Bread' });
+    expect(checkbox).toHaveAccessibleName('Bread');
+    expect(checkbox).toHaveAccessibleDescription('2 · wholegrain');
+    expect(screen.getByRole('button', { name: 'Remove Bread' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Edit Bread' })).toBeInTheDocument();
+  });
+
+  it('moves a checked item to "In the cart"', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Bread' });
+      list.addItem({ name: 'Eggs' });
+    });
+    await user.click(screen.getByRole('checkbox', { name: 'Bread' }));
+
+    const cart = screen.getByRole('region', { name: 'In the cart' });
+    expect(within(cart).getByRole('checkbox', { name: 'Bread' })).toBeChecked();
+    expect(within(cart).queryByRole('checkbox', { name: 'Eggs' })).toBeNull();
+    expect(list.items().find((item) => item.name === 'Bread')?.checked).toBe(true);
+  });
+
+  it('removes an item, and Undo brings it back', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Butter' });
+    });
+    await user.click(screen.getByRole('button', { name: 'Remove Butter' }));
+    expect(screen.queryByRole('checkbox', { name: 'Butter' })).toBeNull();
+    expect(list.deletedItems().map((item) => item.name)).toEqual(['Butter']);
+    expect(screen.getByText('Removed Butter')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toBeInTheDocument();
+    expect(list.deletedItems()).toHaveLength(0);
+    expect(screen.queryByText('Removed Butter')).toBeNull();
+  });
+
+  it('clears checked items, and Undo restores exactly those', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Bread' });
+      list.addItem({ name: 'Eggs' });
+      list.addItem({ name: 'Milk' });
+    });
+    await user.click(screen.getByRole('checkbox', { name: 'Bread' }));
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    await user.click(screen.getByRole('button', { name: 'Clear checked' }));
+
+    expect(visibleNames(list)).toEqual(['Eggs']);
+    expect(screen.queryByRole('region', { name: 'In the cart' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Clear checked' })).toBeNull();
+
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+    expect(visibleNames(list).sort()).toEqual(['Bread', 'Eggs', 'Milk']);
+    expect(screen.getByRole('checkbox', { name: 'Bread' })).toBeChecked();
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).toBeChecked();
+  });
+
+  it('edits name, quantity, unit and note in a dialog, writing only changed fields', async () => {
+    const { user, list } = setup();
+    let id = '';
+    act(() => {
+      id = list.addItem({ name: 'Cheese', note: 'old note' });
+    });
+    await user.click(screen.getByRole('button', { name: 'Edit Cheese' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit Cheese' });
+    const name = within(dialog).getByRole('textbox', { name: 'Name' });
+    expect(name).toHaveFocus();
+    await user.clear(name);
+    await user.type(name, 'Cheddar');
+    await user.clear(within(dialog).getByRole('textbox', { name: 'Quantity' }));
+    await user.type(within(dialog).getByRole('textbox', { name: 'Quantity' }), '0,5');
+    await user.type(within(dialog).getByRole('textbox', { name: 'Unit' }), 'kg');
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+
+    expect(screen.queryByRole('dialog')).toBeNull();
+    const edited = list.item(id)!;
+    expect(edited).toMatchObject({ name: 'Cheddar', quantity: 0.5, unit: 'kg', note: 'old note' });
+    expect(screen.getByRole('checkbox', { name: 'Cheddar' })).toHaveAccessibleDescription('0.5 kg · old note');
+  });
+});
+
+describe('recently deleted', () => {
+  it('lists deleted items with "Restore <name>", and restoring brings the item back', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Butter' });
+      list.addItem({ name: 'Jam' });
+    });
+    await user.click(screen.getByRole('button', { name: 'Remove Butter' }));
+    const opener = screen.getByRole('button', { name: 'Recently deleted' });
+    await user.click(opener);
+
+    const dialog = screen.getByRole('dialog', { name: 'Recently deleted' });
+    expect(dialog).toContainElement(document.activeElement as HTMLElement);
+    await user.click(within(dialog).getByRole('button', { name: 'Restore Butter' }));
+
+    expect(within(dialog).queryByRole('button', { name: 'Restore Butter' })).toBeNull();
+    expect(list.deletedItems()).toHaveLength(0);
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(opener).toHaveFocus();
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toBeInTheDocument();
+  });
+
+  it('says so when nothing was deleted', async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole('button', { name: 'Recently deleted' }));
+    expect(screen.getByText('Nothing deleted recently.')).toBeInTheDocument();
+  });
+});
+
+describe('status line', () => {
+  it('is the only status element and follows the session: Offline, Syncing…, Synced', async () => {
+    const { list, session } = setup();
+    const status = screen.getByRole('status');
+    expect(status).toHaveTextContent(/^Offline$/);
+
+    act(() => {
+      list.addItem({ name: 'Milk' });
+    });
+    expect(status).toHaveTextContent(/^Offline · 1 change on this phone$/);
+
+    act(() => session.connect());
+    expect(status).toHaveTextContent(/^Syncing…/);
+
+    act(() => session.acknowledge());
+    await waitFor(() => expect(status).toHaveTextContent(/^Synced · just now$/));
+    expect(screen.getAllByRole('status')).toHaveLength(1);
+
+    act(() => session.disconnect());
+    expect(status).toHaveTextContent(/^Offline$/);
+  });
+});
+
+describe('title, presence, name', () => {
+  it('renames the list by tapping its title', async () => {
+    const { user, list } = setup();
+    await user.click(screen.getByRole('button', { name: 'Shopping list, rename list' }));
+    const input = screen.getByRole('textbox', { name: 'List name' });
+    expect(input).toHaveFocus();
+    await user.clear(input);
+    await user.type(input, 'Saturday shop{Enter}');
+    expect(list.title()).toBe('Saturday shop');
+    expect(screen.getByRole('button', { name: 'Saturday shop, rename list' })).toHaveFocus();
+  });
+
+  it('shows who else has the list open', () => {
+    const { session } = setup();
+    act(() =>
+      session.setPeers([
+        { clientId: 1, name: 'Mum', color: '#2f7d4f', isSelf: true },
+        { clientId: 2, name: 'Dad', color: '#3a86ff', isSelf: false },
+        { clientId: 3, name: 'Anna Berg', color: '#e4572e', isSelf: false },
+      ]),
+    );
+    const presence = screen.getByRole('img', { name: 'Also here: Dad and Anna Berg' });
+    expect(presence).toHaveTextContent('DAB');
+  });
+
+  it('asks for a name with a dismissible banner, never a dialog', async () => {
+    const names: string[] = [];
+    const { user } = setup({ profile: { nameChosen: false }, props: { onChangeName: (name) => names.push(name) } });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    const field = screen.getByRole('textbox', { name: 'What should the family call you?' });
+    await user.type(field, 'Dad{Enter}');
+    expect(names).toEqual(['Dad']);
+
+    await user.click(screen.getByRole('button', { name: 'Not now' }));
+    expect(screen.queryByRole('textbox', { name: 'What should the family call you?' })).toBeNull();
+  });
+});
+
+describe('notices and summaries', () => {
+  it('shows the "while you were offline" summary', () => {
+    const { session } = setup();
+    act(() =>
+      session.emitReconnectSummary({ added: ['Eggs'], checked: ['Bread'], removed: ['Butter'], by: ['Dad'] }),
+    );
+    expect(
+      screen.getByText('While you were offline, Dad added Eggs, checked Bread and removed Butter.'),
+    ).toBeInTheDocument();
+  });
+});

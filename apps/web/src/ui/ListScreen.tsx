@@ -1,0 +1,340 @@
+/**
+ * The list screen: header (title, presence, share, lists), status line,
+ * "Add item", the items by store section, and the undo toast and notices.
+ * Everything reads and writes the local list model; nothing waits on the network.
+ */
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Item, ItemPatch, NewItem, Notice, ShoppingListApi } from '@basket/list-core';
+import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
+import type { KnownList, ListSession, Profile } from '../session/types';
+import { ActivityLog } from './Activity';
+import { AddItemField } from './AddItemField';
+import { ItemEditor } from './ItemEditor';
+import { ItemList } from './ItemList';
+import { checkboxId } from './ItemRow';
+import type { ItemActions } from './ItemRow';
+import { ListsMenu } from './ListsMenu';
+import { NameBanner } from './NameBanner';
+import { Notices, summaryText } from './Notices';
+import { Presence } from './Presence';
+import { RecentlyDeleted } from './RecentlyDeleted';
+import { ShareDialog } from './ShareDialog';
+import { StatusLine } from './StatusLine';
+import { TitleEditor, UNTITLED } from './TitleEditor';
+import { Toast } from './Toast';
+import type { ToastMessage } from './Toast';
+import { useListValue } from './useListValue';
+import { useNameBannerDismissed } from './useNameBannerDismissed';
+import { Icon } from './Icon';
+
+export const ADD_ITEM_INPUT_CLASS = 'add-item-input';
+
+type OpenDialog = 'share' | 'lists' | 'deleted' | 'activity' | null;
+
+export interface ListScreenProps {
+  session: ListSession;
+  profile: Profile;
+  onChangeName: (name: string) => void;
+  knownLists: readonly KnownList[];
+  shareUrl: string;
+  listHref: (id: string) => string;
+  onOpenList: (id: string) => void;
+  onCreateList: () => void;
+  onLeaveList: () => void;
+}
+
+const readTitle = (list: ShoppingListApi) => list.title();
+const readNotices = (list: ShoppingListApi) => list.notices();
+
+/** After a row disappears, focus goes to its neighbour (or the add field), never to <body>. */
+function focusAfterRowLeaves(itemId: string): () => void {
+  const checkbox = document.getElementById(checkboxId(itemId));
+  const row = checkbox?.closest('li');
+  const hadFocus = !!row && row.contains(document.activeElement);
+  if (!hadFocus) return () => {};
+  const neighbour = row.nextElementSibling ?? row.previousElementSibling;
+  const neighbourId = neighbour?.querySelector('input[type="checkbox"]')?.id;
+  return () => {
+    const target =
+      (neighbourId ? document.getElementById(neighbourId) : null) ??
+      document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`);
+    target?.focus();
+  };
+}
+
+/** False until the local copy is loaded, so a cold start never flashes "Nothing to buy yet". */
+function useLoaded(session: ListSession): boolean {
+  const [loaded, setLoaded] = useState(false);
+  useEffect(() => {
+    let current = true;
+    void session.whenLoaded.then(() => {
+      if (current) setLoaded(true);
+    });
+    return () => {
+      current = false;
+    };
+  }, [session]);
+  return loaded;
+}
+
+function focusAddField(): void {
+  document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`)?.focus();
+}
+
+function DeletedItemsDialog({
+  list,
+  onRestore,
+  onClose,
+}: {
+  list: ShoppingListApi;
+  onRestore: (item: Item) => void;
+  onClose: () => void;
+}) {
+  const deleted = useDeletedItems(list);
+  return <RecentlyDeleted items={deleted} onRestore={onRestore} onClose={onClose} />;
+}
+
+function EditItemDialog({
+  list,
+  itemId,
+  onClose,
+}: {
+  list: ShoppingListApi;
+  itemId: string;
+  onClose: () => void;
+}) {
+  // Read once: the editor edits a draft; a remote change meanwhile merges per field on save.
+  const [item] = useState(() => list.item(itemId));
+  useEffect(() => {
+    if (!item) onClose();
+  }, [item, onClose]);
+  if (!item) return null;
+  const save = (id: string, patch: ItemPatch) => list.updateItem(id, patch);
+  return <ItemEditor item={item} onSave={save} onClose={onClose} />;
+}
+
+const Header = memo(function Header({
+  session,
+  title,
+  renaming,
+  onRenamingChange,
+  onRename,
+  onOpenDialog,
+}: {
+  session: ListSession;
+  title: string;
+  renaming: boolean;
+  onRenamingChange: (renaming: boolean) => void;
+  onRename: (title: string) => void;
+  onOpenDialog: (dialog: OpenDialog) => void;
+}) {
+  const status = useSyncStatus(session);
+  const peers = usePeers(session);
+  return (
+    <>
+      <div className="header-row">
+        <button
+          type="button"
+          className="icon-button"
+          aria-label="Your lists"
+          aria-haspopup="dialog"
+          onClick={() => onOpenDialog('lists')}
+        >
+          <Icon name="menu" />
+        </button>
+        <h1 className="list-title">
+          <TitleEditor title={title} editing={renaming} onEditingChange={onRenamingChange} onRename={onRename} />
+        </h1>
+        <Presence peers={peers} />
+        <button
+          type="button"
+          className="icon-button"
+          aria-label="Share list"
+          aria-haspopup="dialog"
+          onClick={() => onOpenDialog('share')}
+        >
+          <Icon name="share" />
+        </button>
+      </div>
+      <StatusLine status={status} />
+    </>
+  );
+});
+
+export function ListScreen(props: ListScreenProps) {
+  const { session, profile, onChangeName } = props;
+  const list = session.list;
+  const items = useItems(list);
+  const [title, refreshTitle] = useListValue(list, readTitle);
+  const [notices, refreshNotices] = useListValue(list, readNotices);
+  const [summary, setSummary] = useState('');
+  const [toast, setToast] = useState<ToastMessage | null>(null);
+  const [dialog, setDialog] = useState<OpenDialog>(null);
+  const [editingItemId, setEditingItemId] = useState<string | null>(null);
+  const [renaming, setRenaming] = useState(false);
+  const [bannerDismissed, dismissBanner] = useNameBannerDismissed();
+  const toastCount = useRef(0);
+  const loaded = useLoaded(session);
+
+  useEffect(() => list.onNotice(refreshNotices), [list, refreshNotices]);
+  useEffect(
+    () =>
+      session.onReconnectSummary((next) => {
+        setSummary(summaryText(next));
+      }),
+    [session],
+  );
+  useEffect(() => {
+    document.title = `${title.trim() || UNTITLED} · Basket`;
+  }, [title]);
+
+  const showToast = useCallback((message: string, undo?: () => void) => {
+    toastCount.current += 1;
+    setToast(undo ? { id: toastCount.current, message, undo } : { id: toastCount.current, message });
+  }, []);
+  const dismissToast = useCallback(() => setToast(null), []);
+
+  const actions = useMemo<ItemActions>(
+    () => ({
+      toggle(item) {
+        const checkbox = document.getElementById(checkboxId(item.id));
+        const hadFocus = checkbox !== null && checkbox === document.activeElement;
+        list.setChecked(item.id, !item.checked);
+        // The row moves between sections (a new element); focus follows it.
+        if (hadFocus) requestAnimationFrame(() => document.getElementById(checkboxId(item.id))?.focus());
+      },
+      remove(item) {
+        const restoreFocus = focusAfterRowLeaves(item.id);
+        list.removeItem(item.id);
+        showToast(`Removed ${item.name}`, () => list.restoreItems([item.id]));
+        requestAnimationFrame(restoreFocus);
+      },
+      edit(item) {
+        setEditingItemId(item.id);
+      },
+    }),
+    [list, showToast],
+  );
+
+  const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);
+  const suggest = useCallback((prefix: string, limit: number) => list.suggest(prefix, limit), [list]);
+
+  const clearChecked = useCallback(() => {
+    const ids = list.clearChecked();
+    if (ids.length === 0) return;
+    showToast(
+      ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`,
+      () => list.restoreItems(ids),
+    );
+    requestAnimationFrame(focusAddField);
+  }, [list, showToast]);
+
+  const rename = useCallback(
+    (next: string) => {
+      list.setTitle(next);
+      refreshTitle();
+    },
+    [list, refreshTitle],
+  );
+
+  const restoreDeleted = useCallback(
+    (item: Item) => {
+      list.restoreItem(item.id);
+      showToast(`Restored ${item.name}`);
+    },
+    [list, showToast],
+  );
+
+  const restoreFromNotice = useCallback(
+    (notice: Notice) => {
+      list.restoreItem(notice.itemId);
+      list.dismissNotice(notice.id);
+      refreshNotices();
+      showToast(`Restored ${notice.itemName}`);
+    },
+    [list, refreshNotices, showToast],
+  );
+  const dismissNotice = useCallback(
+    (notice: Notice) => {
+      list.dismissNotice(notice.id);
+      refreshNotices();
+    },
+    [list, refreshNotices],
+  );
+
+  const closeDialog = useCallback(() => setDialog(null), []);
+  const closeEditor = useCallback(() => setEditingItemId(null), []);
+  const shownTitle = title.trim() || UNTITLED;
+
+  return (
+    <div className="app">
+      <header className="app-header">
+        <Header
+          session={session}
+          title={title}
+          renaming={renaming}
+          onRenamingChange={setRenaming}
+          onRename={rename}
+          onOpenDialog={setDialog}
+        />
+        <AddItemField onAdd={addItem} suggest={suggest} />
+      </header>
+      {!profile.nameChosen && !bannerDismissed && (
+        <NameBanner onSave={onChangeName} onDismiss={dismissBanner} />
+      )}
+      <main className="list-main">
+        <ItemList items={items} loaded={loaded} actions={actions} onClearChecked={clearChecked} />
+        <div className="list-footer">
+          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => setDialog('deleted')}>
+            Recently deleted
+          </button>
+          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => setDialog('activity')}>
+            Activity
+          </button>
+        </div>
+      </main>
+      <div className="tray" aria-live="polite">
+        <Notices
+          notices={notices}
+          summary={summary}
+          onRestore={restoreFromNotice}
+          onDismiss={dismissNotice}
+          onDismissSummary={() => setSummary('')}
+        />
+        {toast && <Toast toast={toast} onDismiss={dismissToast} />}
+      </div>
+
+      {dialog === 'share' && <ShareDialog url={props.shareUrl} title={shownTitle} onClose={closeDialog} />}
+      {dialog === 'lists' && (
+        <ListsMenu
+          lists={props.knownLists}
+          currentListId={session.listId}
+          currentTitle={shownTitle}
+          displayName={profile.displayName}
+          listHref={props.listHref}
+          onOpen={(id) => {
+            closeDialog();
+            props.onOpenList(id);
+          }}
+          onCreate={() => {
+            closeDialog();
+            props.onCreateList();
+          }}
+          onRename={() => {
+            closeDialog();
+            setRenaming(true);
+          }}
+          onLeave={() => {
+            closeDialog();
+            props.onLeaveList();
+          }}
+          onChangeName={onChangeName}
+          onClose={closeDialog}
+        />
+      )}
+      {dialog === 'deleted' && <DeletedItemsDialog list={list} onRestore={restoreDeleted} onClose={closeDialog} />}
+      {dialog === 'activity' && <ActivityLog list={list} onClose={closeDialog} />}
+      {editingItemId !== null && <EditItemDialog list={list} itemId={editingItemId} onClose={closeEditor} />}
+    </div>
+  );
+}

@@ -1,0 +1,196 @@
+/**
+ * Merge rules 1–8 of PRODUCT.md, end to end: two phones on one list, both
+ * offline at once, each edits, both come back; the lists must be identical on
+ * both phones and match the rule. Every rule runs with both kinds of offline.
+ */
+import { allOffline, allOnline, converge, expectNoDuplicates, listOf, startSharedList } from '../fixtures/family.js';
+import { offlineModes } from '../fixtures/network.js';
+import type { Phone } from '../fixtures/phone.js';
+import { expect, test } from '../fixtures/test.js';
+
+/** Tombstone retention of the model (PRODUCT.md); the clock jumps past it for rule 8. */
+const tombstoneRetentionMs = 30 * 24 * 60 * 60 * 1000;
+const oneDayMs = 24 * 60 * 60 * 1000;
+
+/** Both phones show "Offline" before anything else is checked: the test really is offline. */
+async function bothShowOffline(a: Phone, b: Phone): Promise<void> {
+  await Promise.all([a.waitOfflineShown(), b.waitOfflineShown()]);
+}
+
+for (const mode of offlineModes) {
+  test.describe(`both phones offline (${mode})`, () => {
+    test(`rule 1: A adds Milk, B adds Eggs → both items [${mode}]`, async ({ phones }) => {
+      const { a, b } = await startSharedList(phones, ['Bread']);
+      await allOffline([a, b], mode);
+      await a.add('Milk');
+      await b.add('Eggs');
+      await bothShowOffline(a, b);
+      expect(await a.names(), 'A cannot see B while offline').not.toContain('Eggs');
+      expect(await b.names(), 'B cannot see A while offline').not.toContain('Milk');
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Bread', 'Eggs', 'Milk']));
+    });
+
+    test(`rule 2: A and B both add Milk → one Milk, larger quantity, stays one [${mode}]`, async ({ phones }) => {
+      const { a, b } = await startSharedList(phones, ['Bread']);
+      await allOffline([a, b], mode);
+      await a.add('Milk');
+      await b.add('2 milk');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      const merged = await converge([a, b]);
+      const milks = merged.filter((item) => /^milk$/i.test(item.name));
+      expect(milks, 'one visible Milk').toHaveLength(1);
+      expectNoDuplicates(merged);
+      const milkName = milks[0]?.name ?? 'Milk';
+      for (const phone of [a, b]) {
+        expect(await phone.itemDetails(milkName), `${phone.label}: the larger quantity`).toMatch(/\b2\b/);
+      }
+
+      // Another round trip and a cold reload must not split it again.
+      await allOffline([a, b], mode);
+      await a.check(milkName);
+      await allOnline([a, b]);
+      await converge([a, b]);
+      await Promise.all([a.reload(), b.reload()]);
+      const again = await converge([a, b]);
+      expect(again.filter((item) => /^milk$/i.test(item.name))).toEqual([{ name: milkName, checked: true }]);
+    });
+
+    test(`rule 3: A checks Bread, B removes Bread → deleted, restores checked [${mode}]`, async ({ phones }) => {
+      const { a, b } = await startSharedList(phones, ['Bread', 'Eggs']);
+      await allOffline([a, b], mode);
+      await a.check('Bread');
+      await b.remove('Bread');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+      expect(await a.recentlyDeleted()).toContain('Bread');
+      expect(await b.recentlyDeleted()).toContain('Bread');
+
+      await a.restore('Bread');
+      expect(await converge([a, b])).toEqual(listOf(['Eggs'], ['Bread']));
+    });
+
+    test(`rule 4: A changes Butter's quantity, B removes Butter → deleted, A told, restore keeps quantity [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Butter', 'Eggs']);
+      await allOffline([a, b], mode);
+      await a.edit('Butter', { quantity: 3 });
+      await b.remove('Butter');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+      await expect(
+        a.page.getByText(/removed Butter/),
+        'A is told that B removed Butter that A changed',
+      ).toBeVisible();
+      expect(await b.recentlyDeleted()).toContain('Butter');
+
+      await a.restore('Butter');
+      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+      for (const phone of [a, b]) {
+        expect(await phone.itemDetails('Butter'), `${phone.label}: A's quantity kept`).toMatch(/\b3\b/);
+      }
+    });
+
+    test(`rule 5: A and B rename the same item → one name wins everywhere, the other is in the activity log [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Bread']);
+      await allOffline([a, b], mode);
+      await a.edit('Bread', { name: 'Rye bread' });
+      await b.edit('Bread', { name: 'White bread' });
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      const merged = await converge([a, b]);
+      expect(merged).toHaveLength(1);
+      const winner = merged[0]?.name;
+      expect(['Rye bread', 'White bread'], 'one of the two names wins').toContain(winner);
+      const loser = winner === 'Rye bread' ? 'White bread' : 'Rye bread';
+      for (const phone of [a, b]) {
+        expect(await phone.activityText(), `${phone.label}: the overwritten name is in the activity log`).toContain(
+          loser,
+        );
+      }
+    });
+
+    test(`rule 6: A clears checked while B checks Eggs → only what A saw checked is removed [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Milk', 'Eggs', 'Bread']);
+      await a.check('Milk');
+      expect(await converge([a, b])).toEqual(listOf(['Bread', 'Eggs'], ['Milk']));
+
+      await allOffline([a, b], mode);
+      await a.clearChecked();
+      await expect(a.item('Milk')).toHaveCount(0);
+      await b.check('Eggs');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Bread'], ['Eggs']));
+      const deletedOnB = await b.recentlyDeleted();
+      expect(deletedOnB).toContain('Milk');
+      expect(deletedOnB).not.toContain('Eggs');
+    });
+
+    test(`rule 7: A removes Milk, B adds Milk again later → one Milk (B's), old one in Recently deleted [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Milk', 'Bread']);
+      await a.remove('Milk');
+      expect(await converge([a, b])).toEqual(listOf(['Bread']));
+
+      await allOffline([a, b], mode);
+      await b.add('Milk');
+      await a.add('Tea');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      const merged = await converge([a, b]);
+      expect(merged).toEqual(listOf(['Bread', 'Milk', 'Tea']));
+      expectNoDuplicates(merged);
+      expect(await a.recentlyDeleted(), 'the old Milk stays deleted').toContain('Milk');
+      expect(await b.recentlyDeleted(), 'the old Milk stays deleted').toContain('Milk');
+    });
+
+    test(`rule 8: A edits an item purged while A was offline → no crash, no resurrection, A told [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Butter', 'Bread']);
+      await a.goOffline(mode);
+      await a.waitOfflineShown();
+
+      // B removes Butter, then B's clock runs past the retention period; the
+      // app purges old tombstones when it opens a list, so B reopens it.
+      await b.remove('Butter');
+      await b.waitSynced();
+      await b.page.clock.setFixedTime(Date.now() + tombstoneRetentionMs + oneDayMs);
+      await b.reload();
+      await b.waitSynced();
+      expect(await b.recentlyDeleted(), 'B purged the Butter tombstone').not.toContain('Butter');
+
+      // A, offline all along, still sees Butter and edits it.
+      await a.check('Butter');
+      await a.edit('Butter', { quantity: 4 });
+
+      await a.goOnline();
+      expect(await converge([a, b])).toEqual(listOf(['Bread']));
+      await expect(
+        a.page.getByText(/Butter/).first(),
+        'A is told Butter was removed',
+      ).toBeVisible();
+      await a.reload();
+      expect(await converge([a, b]), 'Butter does not come back after a reload').toEqual(listOf(['Bread']));
+      expect(a.pageErrors, 'no crash on A').toEqual([]);
+      expect(b.pageErrors, 'no crash on B').toEqual([]);
+    });
+  });
+}

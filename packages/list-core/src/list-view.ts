@@ -1,0 +1,396 @@
+import * as Y from 'yjs';
+import type { Item } from './api.js';
+import { categoryRank } from './categories.js';
+import { compareByAge, readNode, type ItemMap, type ItemNode } from './schema.js';
+import { patchSorted } from './sorted.js';
+
+/** What one batch of document changes did to the view. */
+export interface ViewDelta {
+  /** Row ids (visible or deleted) whose snapshot changed, appeared or disappeared. */
+  readonly changedRowIds: Set<string>;
+  /** Snapshot of each changed row before the batch (undefined: it did not exist). */
+  readonly rowsBefore: Map<string, Item | undefined>;
+  /** Each directly changed item's fields before the batch (undefined: it was new). */
+  readonly nodesBefore: Map<string, ItemNode | undefined>;
+  /** Groups that show as one row but are not merged in the document yet: canonical id first. */
+  readonly unmergedGroups: string[][];
+}
+
+const MAX_MERGE_DEPTH = 64;
+const VISIBLE = 'v:';
+const DELETED = 'd:';
+
+/**
+ * The items as a person sees them, derived from `doc.getMap('items')` and
+ * kept up to date incrementally: `update(ids)` touches only the rows those
+ * items belong to, and an unchanged row keeps its object identity.
+ *
+ * Items form trees through `mergedInto` (rule 2). A visible row is a group of
+ * live roots with the same normalized name (normally one, more only until the
+ * merge is written), folded with their live members. A deleted item whose
+ * ancestors are live is a row of Recently deleted. Members of missing items
+ * (purged, or not arrived yet) are hidden.
+ */
+export class ListView {
+  private readonly nodes = new Map<string, ItemNode>();
+  private readonly children = new Map<string, Set<string>>();
+  private readonly rowKeyOfNode = new Map<string, string>();
+  private readonly liveRootsByGroup = new Map<string, Set<string>>();
+  private readonly visibleRowByGroup = new Map<string, string>();
+  private readonly groupOfVisibleRow = new Map<string, string>();
+  private readonly visible = new Map<string, Item>();
+  private readonly deleted = new Map<string, Item>();
+  private readonly sortKeys = new WeakMap<Item, string>();
+  private sortedVisible: Item[] = [];
+  private sortedDeleted: Item[] = [];
+
+  constructor(
+    private readonly itemsMap: Y.Map<unknown>,
+    private readonly groupKeyOf: (name: string) => string,
+  ) {
+    this.update(Array.from(itemsMap.keys()));
+  }
+
+  items(): readonly Item[] {
+    return this.sortedVisible;
+  }
+
+  deletedItems(): readonly Item[] {
+    return this.sortedDeleted;
+  }
+
+  node(id: string): ItemNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  allNodes(): IterableIterator<ItemNode> {
+    return this.nodes.values();
+  }
+
+  /** The row (visible or deleted) that shows item `id`, members resolved to their row. */
+  rowIdOf(id: string): string | undefined {
+    const key = this.rowKeyOfNode.get(id);
+    if (key === undefined) return undefined;
+    if (key.startsWith(DELETED)) return key.slice(DELETED.length);
+    return this.visibleRowByGroup.get(key.slice(VISIBLE.length));
+  }
+
+  item(id: string): Item | undefined {
+    const rowId = this.rowIdOf(id);
+    return rowId === undefined ? undefined : (this.visible.get(rowId) ?? this.deleted.get(rowId));
+  }
+
+  isVisibleRow(rowId: string): boolean {
+    return this.visible.has(rowId);
+  }
+
+  isDeletedRow(rowId: string): boolean {
+    return this.deleted.has(rowId);
+  }
+
+  /** The visible row currently showing this normalized name, if any. */
+  visibleRowForGroup(groupKey: string): string | undefined {
+    return this.visibleRowByGroup.get(groupKey);
+  }
+
+  /** Live roots shown by a visible row, canonical first. */
+  liveRootsOfRow(rowId: string): ItemNode[] {
+    const group = this.groupOfVisibleRow.get(rowId);
+    if (group === undefined) return [];
+    return this.sortedRoots(group);
+  }
+
+  /** Item `id` and every item merged into it, directly or not, alive or deleted. */
+  subtree(id: string): string[] {
+    // A set, not a list: a peer can write a merge cycle, and that must not hang us.
+    const seen = new Set<string>([id]);
+    const stack = [id];
+    while (stack.length > 0) {
+      const kids = this.children.get(stack.pop() as string);
+      if (!kids) continue;
+      for (const kid of kids) {
+        if (seen.has(kid)) continue;
+        seen.add(kid);
+        stack.push(kid);
+      }
+    }
+    return Array.from(seen);
+  }
+
+  /** Items whose merge chain ends at a missing item (purged elsewhere or not arrived). */
+  orphans(): ItemNode[] {
+    const result: ItemNode[] = [];
+    for (const node of this.nodes.values()) {
+      if (node.mergedInto !== undefined && !this.rowKeyOfNode.has(node.id)) result.push(node);
+    }
+    return result;
+  }
+
+  /** Re-reads the given item ids from the document and recomputes only the rows they touch. */
+  update(changedIds: Iterable<string>): ViewDelta {
+    const delta: ViewDelta = {
+      changedRowIds: new Set(),
+      rowsBefore: new Map(),
+      nodesBefore: new Map(),
+      unmergedGroups: [],
+    };
+    const direct = new Set(changedIds);
+    const affected = new Set<string>();
+    for (const id of direct) this.collectSubtree(id, affected);
+    const rowKeys = new Set<string>();
+    for (const id of affected) {
+      const key = this.rowKeyOfNode.get(id);
+      if (key !== undefined) rowKeys.add(key);
+    }
+    for (const id of direct) this.reread(id, delta);
+    for (const id of direct) this.collectSubtree(id, affected);
+    for (const id of affected) {
+      const key = this.nodes.has(id) ? this.assign(id) : undefined;
+      if (key === undefined) this.rowKeyOfNode.delete(id);
+      else {
+        this.rowKeyOfNode.set(id, key);
+        rowKeys.add(key);
+      }
+    }
+    const removedVisible: Item[] = [];
+    const addedVisible: Item[] = [];
+    const removedDeleted: Item[] = [];
+    const addedDeleted: Item[] = [];
+    const track = (rowId: string, before: Item | undefined, after: Item | undefined, deletedList: boolean): void => {
+      if (before === after) return;
+      if (!delta.rowsBefore.has(rowId)) delta.rowsBefore.set(rowId, before);
+      delta.changedRowIds.add(rowId);
+      if (before) (deletedList ? removedDeleted : removedVisible).push(before);
+      if (after) (deletedList ? addedDeleted : addedVisible).push(after);
+    };
+    for (const key of rowKeys) {
+      if (key.startsWith(VISIBLE)) this.recomputeVisible(key.slice(VISIBLE.length), track, delta);
+      else this.recomputeDeleted(key.slice(DELETED.length), key, track);
+    }
+    if (removedVisible.length > 0 || addedVisible.length > 0) {
+      this.sortedVisible = patchSorted(this.sortedVisible, removedVisible, addedVisible, this.compareVisible);
+    }
+    if (removedDeleted.length > 0 || addedDeleted.length > 0) {
+      this.sortedDeleted = patchSorted(this.sortedDeleted, removedDeleted, addedDeleted, compareDeleted);
+    }
+    return delta;
+  }
+
+  private reread(id: string, delta: ViewDelta): void {
+    const old = this.nodes.get(id);
+    if (!delta.nodesBefore.has(id)) delta.nodesBefore.set(id, old);
+    if (old) {
+      if (old.mergedInto !== undefined) {
+        const siblings = this.children.get(old.mergedInto);
+        siblings?.delete(id);
+        if (siblings?.size === 0) this.children.delete(old.mergedInto);
+      }
+      if (isLiveRoot(old)) {
+        const roots = this.liveRootsByGroup.get(old.groupKey);
+        roots?.delete(id);
+        if (roots?.size === 0) this.liveRootsByGroup.delete(old.groupKey);
+      }
+    }
+    const map = this.itemsMap.get(id);
+    if (!(map instanceof Y.Map)) {
+      this.nodes.delete(id);
+      return;
+    }
+    const node = readNode(id, map as ItemMap, this.groupKeyOf);
+    this.nodes.set(id, node);
+    if (node.mergedInto !== undefined) {
+      let siblings = this.children.get(node.mergedInto);
+      if (!siblings) this.children.set(node.mergedInto, (siblings = new Set()));
+      siblings.add(id);
+    }
+    if (isLiveRoot(node)) {
+      let roots = this.liveRootsByGroup.get(node.groupKey);
+      if (!roots) this.liveRootsByGroup.set(node.groupKey, (roots = new Set()));
+      roots.add(id);
+    }
+  }
+
+  private collectSubtree(id: string, into: Set<string>): void {
+    const stack = [id];
+    while (stack.length > 0) {
+      const current = stack.pop() as string;
+      if (into.has(current) && current !== id) continue;
+      into.add(current);
+      const kids = this.children.get(current);
+      if (kids) for (const kid of kids) if (!into.has(kid)) stack.push(kid);
+    }
+  }
+
+  /** Which row shows this item: its topmost deleted ancestor-or-self, else its root's name group. */
+  private assign(id: string): string | undefined {
+    const path: ItemNode[] = [];
+    let current = this.nodes.get(id);
+    while (current !== undefined) {
+      path.push(current);
+      if (current.mergedInto === undefined) break;
+      if (path.length > MAX_MERGE_DEPTH) return undefined;
+      current = this.nodes.get(current.mergedInto);
+    }
+    if (current === undefined) return undefined;
+    for (let index = path.length - 1; index >= 0; index--) {
+      const step = path[index] as ItemNode;
+      if (step.deletedAt !== undefined) return DELETED + step.id;
+    }
+    return VISIBLE + current.groupKey;
+  }
+
+  private sortedRoots(group: string): ItemNode[] {
+    const ids = this.liveRootsByGroup.get(group);
+    if (!ids) return [];
+    const roots: ItemNode[] = [];
+    for (const id of ids) {
+      const node = this.nodes.get(id);
+      if (node) roots.push(node);
+    }
+    return roots.sort(compareByAge);
+  }
+
+  private recomputeVisible(
+    group: string,
+    track: (rowId: string, before: Item | undefined, after: Item | undefined, deletedList: boolean) => void,
+    delta: ViewDelta,
+  ): void {
+    const roots = this.sortedRoots(group);
+    const previousRow = this.visibleRowByGroup.get(group);
+    const canonical = roots[0];
+    if (previousRow !== undefined && previousRow !== canonical?.id && this.groupOfVisibleRow.get(previousRow) === group) {
+      track(previousRow, this.visible.get(previousRow), undefined, false);
+      this.visible.delete(previousRow);
+      this.groupOfVisibleRow.delete(previousRow);
+    }
+    if (canonical === undefined) {
+      this.visibleRowByGroup.delete(group);
+      return;
+    }
+    const before = this.visible.get(canonical.id);
+    const after = this.reuseIfEqual(before, this.fold(roots));
+    this.visible.set(canonical.id, after);
+    this.visibleRowByGroup.set(group, canonical.id);
+    this.groupOfVisibleRow.set(canonical.id, group);
+    track(canonical.id, before, after, false);
+    if (roots.length > 1) delta.unmergedGroups.push(roots.map((root) => root.id));
+  }
+
+  private recomputeDeleted(
+    id: string,
+    key: string,
+    track: (rowId: string, before: Item | undefined, after: Item | undefined, deletedList: boolean) => void,
+  ): void {
+    const before = this.deleted.get(id);
+    const node = this.nodes.get(id);
+    if (node === undefined || this.rowKeyOfNode.get(id) !== key) {
+      this.deleted.delete(id);
+      track(id, before, undefined, true);
+      return;
+    }
+    const after = this.reuseIfEqual(before, this.fold([node]));
+    this.deleted.set(id, after);
+    track(id, before, after, true);
+  }
+
+  /**
+   * One row's snapshot: the canonical item's own fields; the largest quantity
+   * and every distinct note of its live, not yet absorbed members; everyone
+   * who added any of them. Order-independent, so every device agrees.
+   */
+  private fold(roots: readonly ItemNode[]): Item {
+    const canonical = roots[0] as ItemNode;
+    let quantity = canonical.quantity;
+    const notes = new Set<string>();
+    const contributors = new Set<string>();
+    const stack: ItemNode[] = [];
+    for (const root of roots) {
+      quantity = Math.max(quantity, root.quantity);
+      if (root.note.trim().length > 0) notes.add(root.note.trim());
+      if (root.addedBy.length > 0) contributors.add(root.addedBy);
+      stack.push(root);
+    }
+    while (stack.length > 0) {
+      const current = stack.pop() as ItemNode;
+      const kids = this.children.get(current.id);
+      if (!kids) continue;
+      for (const kidId of kids) {
+        const kid = this.nodes.get(kidId);
+        if (kid === undefined || kid.deletedAt !== undefined) continue;
+        if (kid.addedBy.length > 0) contributors.add(kid.addedBy);
+        if (!kid.absorbed) {
+          quantity = Math.max(quantity, kid.quantity);
+          if (kid.note.trim().length > 0) notes.add(kid.note.trim());
+        }
+        stack.push(kid);
+      }
+    }
+    const others = Array.from(contributors)
+      .filter((actor) => actor !== canonical.addedBy)
+      .sort();
+    const item: Mutable<Item> = {
+      id: canonical.id,
+      name: canonical.name,
+      quantity,
+      unit: canonical.unit,
+      note: Array.from(notes).sort().join('; '),
+      category: canonical.category,
+      checked: canonical.checked,
+      addedBy: canonical.addedBy,
+      addedAt: canonical.addedAt,
+      contributors: canonical.addedBy.length > 0 ? [canonical.addedBy, ...others] : others,
+    };
+    if (canonical.checkedBy !== undefined) item.checkedBy = canonical.checkedBy;
+    if (canonical.checkedAt !== undefined) item.checkedAt = canonical.checkedAt;
+    if (canonical.deletedAt !== undefined) item.deletedAt = canonical.deletedAt;
+    if (canonical.deletedBy !== undefined) item.deletedBy = canonical.deletedBy;
+    return Object.freeze(item);
+  }
+
+  private reuseIfEqual(before: Item | undefined, after: Item): Item {
+    if (before !== undefined && sameItem(before, after)) return before;
+    this.sortKeys.set(
+      after,
+      `${after.checked ? 1 : 0}${String(categoryRank(after.category)).padStart(2, '0')}${after.name.toLowerCase()}\u0000${after.id}`,
+    );
+    return after;
+  }
+
+  private readonly compareVisible = (a: Item, b: Item): number => {
+    const keyA = this.sortKeys.get(a) ?? '';
+    const keyB = this.sortKeys.get(b) ?? '';
+    return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function isLiveRoot(node: ItemNode): boolean {
+  return node.mergedInto === undefined && node.deletedAt === undefined;
+}
+
+function compareDeleted(a: Item, b: Item): number {
+  const byTime = (b.deletedAt ?? 0) - (a.deletedAt ?? 0);
+  if (byTime !== 0) return byTime;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function sameItem(a: Item, b: Item): boolean {
+  return (
+    a.id === b.id &&
+    a.name === b.name &&
+    a.quantity === b.quantity &&
+    a.unit === b.unit &&
+    a.note === b.note &&
+    a.category === b.category &&
+    a.checked === b.checked &&
+    a.addedBy === b.addedBy &&
+    a.addedAt === b.addedAt &&
+    a.deletedAt === b.deletedAt &&
+    a.deletedBy === b.deletedBy &&
+    a.checkedBy === b.checkedBy &&
+    a.checkedAt === b.checkedAt &&
+    a.contributors.length === b.contributors.length &&
+    a.contributors.every((actor, index) => actor === b.contributors[index])
+  );
+}

@@ -1,0 +1,30 @@
+/**
+ * The duplicate key of rule 2: two names with the same key are the same item.
+ * Case, accents, punctuation, spacing and simple English plurals are ignored.
+ * The key only has to be equal for a singular and its plural, not pretty:
+ * "cookie" and "cookies" both become "cooky".
+ */
+export function normalizeName(name: string): string {
+  const words = name
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((word) => word.length > 0);
+  return words.map(singularStem).join(' ');
+}
+
+function singularStem(word: string): string {
+  if (word.length <= 3) return word;
+  if (word.endsWith('ies')) return `${word.slice(0, -3)}y`;
+  if (word.endsWith('ie')) return `${word.slice(0, -2)}y`;
+  if (word.endsWith('oes')) return word.slice(0, -2);
+  if (/(?:ch|sh|x|z|ss)es$/.test(word)) return word.slice(0, -2);
+  if (word.endsWith('s') && !/(?:ss|us|is)$/.test(word)) return word.slice(0, -1);
+  return word;
+}
+
+/** Lower-cased, trimmed, single-spaced: for prefix matching in suggestions. */
+export function foldForSearch(text: string): string {
+  return text.trim().replace(/\s+/g, ' ').toLowerCase();
+}

@@ -1,0 +1,112 @@
+import type * as Y from 'yjs';
+
+/**
+ * Field names inside an item's Y.Map. The first block is the PRODUCT.md
+ * contract; the second is ours (merge bookkeeping, rules 2, 4 and 5).
+ */
+export const F = {
+  name: 'name',
+  quantity: 'quantity',
+  unit: 'unit',
+  note: 'note',
+  category: 'category',
+  checked: 'checked',
+  addedBy: 'addedBy',
+  addedAt: 'addedAt',
+  deletedAt: 'deletedAt',
+  deletedBy: 'deletedBy',
+
+  checkedBy: 'checkedBy',
+  checkedAt: 'checkedAt',
+  /** Rule 2: this item was folded into the item with this id; it is never shown on its own again. */
+  mergedInto: 'mergedInto',
+  mergedBy: 'mergedBy',
+  mergedAt: 'mergedAt',
+  /** Rule 2: this member's quantity and note were copied into its root by a later edit. */
+  absorbed: 'absorbed',
+  /** Rule 4: a random stamp renewed by every updateItem, and the stamp a remover saw. */
+  rev: 'rev',
+  updatedBy: 'updatedBy',
+  deletedSeenRev: 'deletedSeenRev',
+} as const;
+
+/** Rule 5: per editable field, the id of the activity event that last wrote it. */
+export function stampKey(field: string): string {
+  return `stamp.${field}`;
+}
+
+export const EDITABLE_FIELDS = ['name', 'quantity', 'unit', 'note', 'category'] as const;
+export type EditableField = (typeof EDITABLE_FIELDS)[number];
+
+export const SCHEMA_VERSION = 1;
+export const MAX_NAME_LENGTH = 200;
+
+export type ItemMap = Y.Map<unknown>;
+
+/** One item's fields as read from the document, validated: peers are untrusted. */
+export interface ItemNode {
+  readonly id: string;
+  readonly name: string;
+  readonly groupKey: string;
+  readonly quantity: number;
+  readonly unit: string;
+  readonly note: string;
+  readonly category: string;
+  readonly checked: boolean;
+  readonly addedBy: string;
+  readonly addedAt: number;
+  readonly deletedAt: number | undefined;
+  readonly deletedBy: string | undefined;
+  readonly checkedBy: string | undefined;
+  readonly checkedAt: number | undefined;
+  readonly mergedInto: string | undefined;
+  readonly mergedAt: number | undefined;
+  readonly absorbed: boolean;
+  readonly rev: string;
+  readonly updatedBy: string | undefined;
+  readonly deletedSeenRev: string | undefined;
+}
+
+export function readString(map: ItemMap, key: string): string | undefined {
+  const value = map.get(key);
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function readNumber(map: ItemMap, key: string): number | undefined {
+  const value = map.get(key);
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) => string): ItemNode {
+  const name = (readString(map, F.name) ?? '').slice(0, MAX_NAME_LENGTH);
+  const quantity = readNumber(map, F.quantity);
+  const normalized = groupKeyOf(name);
+  return {
+    id,
+    name,
+    groupKey: normalized.length > 0 ? normalized : `#${id}`,
+    quantity: quantity !== undefined && quantity > 0 ? quantity : 1,
+    unit: readString(map, F.unit) ?? '',
+    note: readString(map, F.note) ?? '',
+    category: readString(map, F.category) ?? 'other',
+    checked: map.get(F.checked) === true,
+    addedBy: readString(map, F.addedBy) ?? '',
+    addedAt: readNumber(map, F.addedAt) ?? 0,
+    deletedAt: readNumber(map, F.deletedAt),
+    deletedBy: readString(map, F.deletedBy),
+    checkedBy: readString(map, F.checkedBy),
+    checkedAt: readNumber(map, F.checkedAt),
+    mergedInto: readString(map, F.mergedInto),
+    mergedAt: readNumber(map, F.mergedAt),
+    absorbed: map.get(F.absorbed) === true,
+    rev: readString(map, F.rev) ?? '',
+    updatedBy: readString(map, F.updatedBy),
+    deletedSeenRev: readString(map, F.deletedSeenRev),
+  };
+}
+
+/** Deterministic "older first" order used to pick a group's canonical item on every device. */
+export function compareByAge(a: ItemNode, b: ItemNode): number {
+  if (a.addedAt !== b.addedAt) return a.addedAt - b.addedAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

@@ -1,0 +1,596 @@
+import * as Y from 'yjs';
+import type {
+  ActivityEvent,
+  ActivityKind,
+  Item,
+  ItemPatch,
+  ListChange,
+  NewItem,
+  Notice,
+  ShoppingListApi,
+  ShoppingListOptions,
+} from './api.js';
+import { ACTIVITY_CAP, deriveActivity, type StoredEvent } from './activity-log.js';
+import { builtInCategory } from './categories.js';
+import { randomId } from './ids.js';
+import { reportCallbackError } from './report-error.js';
+import { ListView, type ViewDelta } from './list-view.js';
+import { NoticeBoard } from './notice-board.js';
+import { normalizeName } from './normalize.js';
+import {
+  EDITABLE_FIELDS,
+  F,
+  MAX_NAME_LENGTH,
+  SCHEMA_VERSION,
+  stampKey,
+  type EditableField,
+  type ItemMap,
+  type ItemNode,
+} from './schema.js';
+import { suggestNames, historyKey, type HistoryEntry } from './suggestions.js';
+
+export const DEFAULT_TOMBSTONE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Names of the shared types in the Y.Doc. `items` and `meta` are PRODUCT.md contracts. */
+export const SHARED_TYPES = {
+  items: 'items',
+  meta: 'meta',
+  activity: 'activity',
+  categories: 'categories',
+  history: 'history',
+} as const;
+
+/**
+ * The shopping list over one Y.Doc. Every operation is one Yjs transaction;
+ * the view is updated after each transaction (local or remote) from the ids
+ * it touched, observers hear which rows changed, and remote transactions may
+ * produce notices for the local person. Opening a list writes nothing.
+ */
+export class ShoppingList implements ShoppingListApi {
+  readonly doc: Y.Doc;
+  readonly actor: string;
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+  private readonly itemsMap: Y.Map<unknown>;
+  private readonly meta: Y.Map<unknown>;
+  private readonly log: Y.Array<unknown>;
+  private readonly categories: Y.Map<unknown>;
+  private readonly history: Y.Map<unknown>;
+  private readonly view: ListView;
+  private readonly observers = new Set<(change: ListChange) => void>();
+  private readonly board = new NoticeBoard();
+  private activityCache: readonly ActivityEvent[] | undefined;
+  private readonly overwrittenSeen = new Set<string>();
+  private destroyed = false;
+
+  constructor(doc: Y.Doc, options: ShoppingListOptions) {
+    this.doc = doc;
+    this.actor = options.actor;
+    this.now = options.now ?? Date.now;
+    this.retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
+    this.itemsMap = doc.getMap(SHARED_TYPES.items);
+    this.meta = doc.getMap(SHARED_TYPES.meta);
+    this.log = doc.getArray(SHARED_TYPES.activity);
+    this.categories = doc.getMap(SHARED_TYPES.categories);
+    this.history = doc.getMap(SHARED_TYPES.history);
+    this.view = new ListView(this.itemsMap, normalizeName);
+    doc.on('afterTransaction', this.onAfterTransaction);
+    // Edits that lost before this list was opened are history, not news.
+    if (this.log.length > 0) {
+      for (const event of this.activity()) if (event.overwrittenBy !== undefined) this.overwrittenSeen.add(event.id);
+    }
+  }
+
+  // ---- edits ----------------------------------------------------------------
+
+  addItem(input: NewItem): string {
+    const name = cleanName(input.name);
+    const id = randomId();
+    const existingRow = this.view.visibleRowForGroup(normalizeName(name));
+    const at = this.now();
+    this.doc.transact(() => {
+      this.ensureMeta(at);
+      const map = new Y.Map<unknown>();
+      map.set(F.name, name);
+      map.set(F.quantity, cleanQuantity(input.quantity) ?? 1);
+      map.set(F.unit, (input.unit ?? '').trim());
+      map.set(F.note, (input.note ?? '').trim());
+      map.set(F.category, input.category ?? this.categoryFor(name));
+      map.set(F.checked, false);
+      map.set(F.addedBy, this.actor);
+      map.set(F.addedAt, at);
+      if (existingRow !== undefined) {
+        // Adding a name already on the list is one more vote for it: fold the
+        // new entry in at once, and ask for it again if it was checked off.
+        map.set(F.mergedInto, existingRow);
+        map.set(F.mergedBy, this.actor);
+        map.set(F.mergedAt, at);
+        const root = this.itemMap(existingRow);
+        if (root !== undefined) {
+          if (root.get(F.checked) === true) root.set(F.checked, false);
+          this.markChanged(root);
+        }
+      }
+      this.itemsMap.set(id, map);
+      this.remember(name, at);
+      this.append({ kind: 'added', itemId: existingRow ?? id, itemName: name, at });
+    });
+    return existingRow ?? id;
+  }
+
+  updateItem(id: string, patch: ItemPatch): void {
+    const rowId = this.view.rowIdOf(id);
+    if (rowId === undefined) return;
+    const shown = this.view.item(rowId);
+    const root = this.itemMap(rowId);
+    if (shown === undefined || root === undefined) return;
+    const changes = this.validPatch(shown, patch);
+    if (changes.length === 0) return;
+    const at = this.now();
+    this.doc.transact(() => {
+      this.mergeVisibleGroup(rowId, at);
+      this.absorbMembers(rowId, shown);
+      for (const [field, value] of changes) {
+        const eventId = randomId();
+        const previousStamp = root.get(stampKey(field));
+        root.set(field, value);
+        root.set(stampKey(field), eventId);
+        this.append({
+          id: eventId,
+          kind: field === 'name' ? 'renamed' : 'updated',
+          itemId: rowId,
+          itemName: shown.name,
+          field,
+          from: shown[field],
+          to: value,
+          prev: typeof previousStamp === 'string' ? previousStamp : '',
+          at,
+        });
+        if (field === 'category') {
+          const name = changes.find(([changed]) => changed === 'name')?.[1] ?? shown.name;
+          this.categories.set(normalizeName(String(name)), value);
+        }
+      }
+      this.markChanged(root);
+    });
+  }
+
+  setChecked(id: string, checked: boolean): void {
+    const rowId = this.view.rowIdOf(id);
+    if (rowId === undefined) return;
+    const shown = this.view.item(rowId);
+    const root = this.itemMap(rowId);
+    if (shown === undefined || root === undefined || shown.checked === checked) return;
+    const at = this.now();
+    this.doc.transact(() => {
+      root.set(F.checked, checked);
+      root.set(F.checkedBy, this.actor);
+      root.set(F.checkedAt, at);
+      this.append({ kind: checked ? 'checked' : 'unchecked', itemId: rowId, itemName: shown.name, at });
+    });
+  }
+
+  removeItem(id: string): void {
+    const rowId = this.view.rowIdOf(id);
+    if (rowId === undefined || !this.view.isVisibleRow(rowId)) return;
+    const at = this.now();
+    this.doc.transact(() => this.tombstoneRow(rowId, 'removed', at));
+  }
+
+  restoreItem(id: string): void {
+    this.restoreItems([id]);
+  }
+
+  restoreItems(ids: readonly string[]): void {
+    const rows = new Set<string>();
+    for (const id of ids) {
+      const rowId = this.view.rowIdOf(id);
+      if (rowId !== undefined && this.view.isDeletedRow(rowId)) rows.add(rowId);
+    }
+    if (rows.size === 0) return;
+    const at = this.now();
+    this.doc.transact(() => {
+      for (const rowId of rows) {
+        const map = this.itemMap(rowId);
+        if (map === undefined) continue;
+        map.delete(F.deletedAt);
+        map.delete(F.deletedBy);
+        map.delete(F.deletedSeenRev);
+        this.append({ kind: 'restored', itemId: rowId, itemName: readName(map), at });
+      }
+    });
+  }
+
+  clearChecked(): string[] {
+    const checked = this.view
+      .items()
+      .filter((item) => item.checked)
+      .map((item) => item.id);
+    if (checked.length === 0) return [];
+    const at = this.now();
+    this.doc.transact(() => {
+      for (const rowId of checked) this.tombstoneRow(rowId, 'cleared', at);
+    });
+    return checked;
+  }
+
+  setTitle(name: string): void {
+    const title = name.trim().slice(0, MAX_NAME_LENGTH);
+    if (title === this.title()) return;
+    this.doc.transact(() => {
+      this.ensureMeta(this.now());
+      this.meta.set('name', title);
+    });
+  }
+
+  purgeTombstones(): number {
+    const cutoff = this.now() - this.retentionMs;
+    const doomed: string[] = [];
+    let purged = 0;
+    for (const item of this.view.deletedItems()) {
+      if ((item.deletedAt ?? Infinity) < cutoff) {
+        doomed.push(...this.view.subtree(item.id));
+        purged++;
+      }
+    }
+    for (const orphan of this.view.orphans()) {
+      if ((orphan.mergedAt ?? orphan.addedAt) < cutoff) {
+        doomed.push(...this.view.subtree(orphan.id));
+        purged++;
+      }
+    }
+    if (doomed.length === 0) return 0;
+    this.doc.transact(() => {
+      for (const id of new Set(doomed)) this.itemsMap.delete(id);
+    });
+    return purged;
+  }
+
+  // ---- reads ----------------------------------------------------------------
+
+  items(): readonly Item[] {
+    return this.view.items();
+  }
+
+  deletedItems(): readonly Item[] {
+    return this.view.deletedItems();
+  }
+
+  item(id: string): Item | undefined {
+    return this.view.item(id);
+  }
+
+  title(): string {
+    const name = this.meta.get('name');
+    return typeof name === 'string' ? name : '';
+  }
+
+  categoryFor(name: string): string {
+    const remembered = this.categories.get(normalizeName(name));
+    return typeof remembered === 'string' && remembered.length > 0 ? remembered : builtInCategory(name);
+  }
+
+  suggest(prefix: string, limit = 8): string[] {
+    const entries: HistoryEntry[] = [];
+    for (const value of this.history.values()) entries.push(value as HistoryEntry);
+    return suggestNames(entries, prefix, limit);
+  }
+
+  activity(limit?: number): readonly ActivityEvent[] {
+    if (this.activityCache === undefined) {
+      this.activityCache = Object.freeze(deriveActivity(this.log.toArray(), this.stampOf));
+    }
+    return limit === undefined ? this.activityCache : this.activityCache.slice(0, Math.max(0, limit));
+  }
+
+  notices(): readonly Notice[] {
+    return this.board.list();
+  }
+
+  onNotice(callback: (notice: Notice) => void): () => void {
+    return this.board.subscribe(callback);
+  }
+
+  dismissNotice(id: string): void {
+    this.board.dismiss(id);
+  }
+
+  observe(callback: (change: ListChange) => void): () => void {
+    this.observers.add(callback);
+    return () => {
+      this.observers.delete(callback);
+    };
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.doc.off('afterTransaction', this.onAfterTransaction);
+    this.observers.clear();
+    this.board.clear();
+  }
+
+  // ---- reacting to transactions --------------------------------------------
+
+  private readonly onAfterTransaction = (transaction: Y.Transaction): void => {
+    const changedIds = new Set<string>();
+    let activityChanged = false;
+    let titleChanged = false;
+    const itemsType: unknown = this.itemsMap;
+    const logType: unknown = this.log;
+    const metaType: unknown = this.meta;
+    for (const [type, keys] of transaction.changed) {
+      if (type === itemsType) {
+        for (const key of keys) if (key !== null) changedIds.add(key);
+      } else if (type._item !== null && type._item.parent === itemsType && type._item.parentSub !== null) {
+        changedIds.add(type._item.parentSub);
+      } else if (type === logType) {
+        activityChanged = true;
+      } else if (type === metaType) {
+        titleChanged = keys.has('name');
+      }
+    }
+    if (changedIds.size === 0 && !activityChanged && !titleChanged) return;
+    const remote = !transaction.local;
+    const delta = changedIds.size > 0 ? this.view.update(changedIds) : undefined;
+    const editsChanged = delta !== undefined && revisionsChanged(delta, this.view);
+    if (activityChanged || editsChanged) this.activityCache = undefined;
+    if (remote && delta !== undefined) this.noticeRemoteChanges(delta);
+    // A concurrent edit can only beat one of ours in a transaction that renews an item's rev.
+    if (remote && editsChanged) this.noticeOverwrittenEdits();
+    if (delta !== undefined && delta.unmergedGroups.length > 0) this.mergeGroups(delta.unmergedGroups);
+    if (this.observers.size === 0) return;
+    if ((delta?.changedRowIds.size ?? 0) === 0 && !activityChanged && !titleChanged) return;
+    const change: ListChange = {
+      changedIds: delta?.changedRowIds ?? new Set(),
+      remote,
+      activityChanged,
+      titleChanged,
+    };
+    for (const observer of Array.from(this.observers)) {
+      try {
+        observer(change);
+      } catch (error) {
+        // One broken view must not stop the others or the document's cleanup.
+        reportCallbackError('observer', error);
+      }
+    }
+  };
+
+  private noticeRemoteChanges(delta: ViewDelta): void {
+    for (const [id, before] of delta.nodesBefore) {
+      if (before === undefined) continue;
+      const after = this.view.node(id);
+      if (after === undefined) {
+        // Rule 8: an item this person changed was purged before the change got through.
+        if (before.deletedAt === undefined && this.changedUnseenByRemover(before)) {
+          this.board.add({
+            kind: 'edited-purged',
+            message: `${before.name}, which you changed, was removed`,
+            itemId: id,
+            itemName: before.name,
+            by: before.deletedBy ?? '',
+            at: this.now(),
+            canRestore: false,
+          });
+        }
+        continue;
+      }
+      if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor) {
+        // Rule 4: removed by someone who had not seen this person's change.
+        if (this.changedUnseenByRemover(after)) {
+          const by = after.deletedBy ?? 'Someone';
+          this.board.add({
+            kind: 'removed-your-change',
+            message: `${by} removed ${after.name} that you changed`,
+            itemId: id,
+            itemName: after.name,
+            by,
+            at: this.now(),
+            canRestore: this.view.isDeletedRow(this.view.rowIdOf(id) ?? ''),
+          });
+        }
+      }
+    }
+    for (const rowId of delta.changedRowIds) {
+      const after = this.view.isVisibleRow(rowId) ? this.view.item(rowId) : undefined;
+      if (after === undefined || after.contributors.length < 2 || !after.contributors.includes(this.actor)) continue;
+      const before = delta.rowsBefore.get(rowId)?.contributors ?? [];
+      const added = after.contributors.filter((actor) => !before.includes(actor));
+      if (added.length === 0) continue;
+      // Rule 2: someone else's duplicate was folded together with this person's item.
+      const by = added.find((actor) => actor !== this.actor) ?? after.contributors.find((actor) => actor !== this.actor);
+      if (by === undefined) continue;
+      const yours = this.ownNameInRow(rowId) ?? after.name;
+      this.board.add({
+        kind: 'merged-duplicate',
+        message: `${by} merged your ${yours} with theirs`,
+        itemId: rowId,
+        itemName: after.name,
+        by,
+        at: this.now(),
+        canRestore: false,
+      });
+    }
+  }
+
+  /** The name this person typed for their own entry in a merged row ("your Milk", not "their milks"). */
+  private ownNameInRow(rowId: string): string | undefined {
+    for (const root of this.view.liveRootsOfRow(rowId)) {
+      for (const id of this.view.subtree(root.id)) {
+        const node = this.view.node(id);
+        if (node !== undefined && node.addedBy === this.actor && node.deletedAt === undefined) return node.name;
+      }
+    }
+    return undefined;
+  }
+
+  private changedUnseenByRemover(node: ItemNode): boolean {
+    return node.updatedBy === this.actor && node.rev.length > 0 && node.rev !== (node.deletedSeenRev ?? '');
+  }
+
+  private noticeOverwrittenEdits(): void {
+    for (const event of this.activity()) {
+      if (event.overwrittenBy === undefined || event.actor !== this.actor || this.overwrittenSeen.has(event.id)) continue;
+      this.overwrittenSeen.add(event.id);
+      const current = this.view.item(event.itemId);
+      const name = current?.name ?? event.itemName;
+      const message =
+        event.field === 'name'
+          ? `${event.overwrittenBy} renamed ${event.itemName} to ${name}, replacing your "${String(event.to)}"`
+          : `${event.overwrittenBy} changed the ${event.field ?? 'value'} of ${name}` +
+            (current === undefined ? '' : ` to ${String(current[event.field as keyof Item] ?? '')}`) +
+            `, replacing your ${String(event.to)}`;
+      this.board.add({
+        kind: 'overwritten',
+        message,
+        itemId: event.itemId,
+        itemName: current?.name ?? event.itemName,
+        by: event.overwrittenBy,
+        at: this.now(),
+        canRestore: false,
+      });
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------
+
+  private readonly stampOf = (itemId: string, field: string): string | undefined => {
+    const map = this.itemMap(itemId);
+    const stamp = map?.get(stampKey(field));
+    return typeof stamp === 'string' ? stamp : undefined;
+  };
+
+  private itemMap(id: string): ItemMap | undefined {
+    const map = this.itemsMap.get(id);
+    return map instanceof Y.Map ? (map as ItemMap) : undefined;
+  }
+
+  private ensureMeta(at: number): void {
+    if (this.meta.get('schemaVersion') !== undefined) return;
+    this.meta.set('schemaVersion', SCHEMA_VERSION);
+    this.meta.set('createdAt', at);
+  }
+
+  /** Rule 4 bookkeeping: a fresh stamp so a concurrent remover can be told apart from one who saw this. */
+  private markChanged(map: ItemMap): void {
+    map.set(F.rev, randomId());
+    map.set(F.updatedBy, this.actor);
+  }
+
+  private tombstoneRow(rowId: string, kind: ActivityKind, at: number): void {
+    const shown = this.view.item(rowId);
+    for (const root of this.view.liveRootsOfRow(rowId)) {
+      const map = this.itemMap(root.id);
+      if (map === undefined) continue;
+      map.set(F.deletedAt, at);
+      map.set(F.deletedBy, this.actor);
+      map.set(F.deletedSeenRev, root.rev);
+    }
+    this.append({ kind, itemId: rowId, itemName: shown?.name ?? '', at });
+  }
+
+  /** Rule 2: write the merge the view already shows, so later renames or removals keep it one item. */
+  private mergeGroups(groups: readonly string[][]): void {
+    const at = this.now();
+    this.doc.transact(() => {
+      for (const [canonical, ...others] of groups) {
+        if (canonical === undefined) continue;
+        this.writeMerge(canonical, others, at);
+      }
+    });
+  }
+
+  private mergeVisibleGroup(rowId: string, at: number): void {
+    const roots = this.view.liveRootsOfRow(rowId);
+    if (roots.length > 1) this.writeMerge(rowId, roots.slice(1).map((root) => root.id), at);
+  }
+
+  private writeMerge(canonical: string, others: readonly string[], at: number): void {
+    const target = this.itemMap(canonical);
+    if (target === undefined) return;
+    for (const id of others) {
+      const map = this.itemMap(id);
+      if (map === undefined || map.get(F.mergedInto) === canonical) continue;
+      map.set(F.mergedInto, canonical);
+      map.set(F.mergedBy, this.actor);
+      map.set(F.mergedAt, at);
+      this.append({ kind: 'merged', itemId: canonical, itemName: readName(target), from: id, to: canonical, at });
+    }
+  }
+
+  /**
+   * Before a person edits a merged item, copy the folded quantity and notes
+   * into it and mark the members absorbed: from now on the item's own fields
+   * are what they edit. Members merged concurrently stay unabsorbed and count.
+   */
+  private absorbMembers(rowId: string, shown: Item): void {
+    const root = this.itemMap(rowId);
+    if (root === undefined) return;
+    let absorbedAny = false;
+    for (const group of this.view.liveRootsOfRow(rowId).length > 0 ? this.view.liveRootsOfRow(rowId) : [this.view.node(rowId)]) {
+      if (group === undefined) continue;
+      for (const id of this.view.subtree(group.id)) {
+        if (id === rowId) continue;
+        const node = this.view.node(id);
+        if (node === undefined || node.absorbed || node.deletedAt !== undefined) continue;
+        this.itemMap(id)?.set(F.absorbed, true);
+        absorbedAny = true;
+      }
+    }
+    if (!absorbedAny) return;
+    if (root.get(F.quantity) !== shown.quantity) root.set(F.quantity, shown.quantity);
+    if (root.get(F.note) !== shown.note) root.set(F.note, shown.note);
+  }
+
+  private validPatch(shown: Item, patch: ItemPatch): [EditableField, string | number][] {
+    const changes: [EditableField, string | number][] = [];
+    for (const field of EDITABLE_FIELDS) {
+      const value = patch[field];
+      if (value === undefined) continue;
+      let clean: string | number | undefined;
+      if (field === 'quantity') clean = cleanQuantity(value as number);
+      else if (field === 'name') clean = typeof value === 'string' ? cleanName(value) : undefined;
+      else clean = typeof value === 'string' ? value.trim() : undefined;
+      if (clean === undefined || clean === shown[field]) continue;
+      changes.push([field, clean]);
+    }
+    return changes;
+  }
+
+  private remember(name: string, at: number): void {
+    const key = historyKey(this.actor, normalizeName(name));
+    const previous = this.history.get(key) as HistoryEntry | undefined;
+    this.history.set(key, { name, count: (previous?.count ?? 0) + 1, at });
+  }
+
+  private append(event: Omit<StoredEvent, 'id' | 'actor'> & { id?: string }): void {
+    const stored: StoredEvent = { ...event, id: event.id ?? randomId(), actor: this.actor };
+    this.log.push([stored]);
+    const excess = this.log.length - ACTIVITY_CAP;
+    if (excess > 0) this.log.delete(0, excess);
+  }
+}
+
+/** Field stamps (rule 5) only change with an item's rev, or vanish with a purged item. */
+function revisionsChanged(delta: ViewDelta, view: ListView): boolean {
+  for (const [id, before] of delta.nodesBefore) {
+    if (before !== undefined && view.node(id)?.rev !== before.rev) return true;
+  }
+  return false;
+}
+
+function cleanName(name: string): string {
+  const trimmed = String(name ?? '').trim().replace(/\s+/g, ' ').slice(0, MAX_NAME_LENGTH);
+  if (trimmed.length === 0) throw new Error('An item needs a name');
+  return trimmed;
+}
+
+function cleanQuantity(quantity: number | undefined): number | undefined {
+  return typeof quantity === 'number' && Number.isFinite(quantity) && quantity > 0 ? quantity : undefined;
+}
+
+function readName(map: ItemMap): string {
+  const name = map.get(F.name);
+  return typeof name === 'string' ? name : '';
+}

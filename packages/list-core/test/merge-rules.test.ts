@@ -1,0 +1,292 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { ShoppingList, normalizeName } from '../src/index.js';
+import { ORDERS, makePeers, namesOf, visibleState, type Order, type Peer } from './support/replicas.js';
+import { exchange, sendState } from './support/test-network.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Full exchange between a and b, the first message going in the given direction. */
+function sync(order: Order, a: Peer, b: Peer, ...more: Peer[]): void {
+  if (order === 'A→B first') exchange(a.doc, b.doc, ...more.map((peer) => peer.doc));
+  else exchange(b.doc, a.doc, ...more.map((peer) => peer.doc));
+}
+
+
+function expectConverged(...peers: Peer[]): void {
+  const [first, ...rest] = peers;
+  for (const peer of rest) expect(visibleState(peer.list)).toEqual(visibleState(first!.list));
+}
+
+describe.each(ORDERS)('merge rules, %s', (order) => {
+  it('rule 1: A adds Milk while B adds Eggs → both items on both replicas', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk' });
+    b!.list.addItem({ name: 'Eggs' });
+    sync(order, a!, b!);
+    expect(namesOf(a!.list.items())).toEqual(['Eggs', 'Milk']);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 2: A adds "Milk", B adds "milks " → one Milk, larger quantity, both contributors and notes, A told', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk', quantity: 1, note: 'semi-skimmed' });
+    b!.list.addItem({ name: 'milks ', quantity: 3, note: 'lactose free' });
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items()).toHaveLength(1);
+      const milk = peer.list.items()[0]!;
+      expect(milk.quantity).toBe(3);
+      expect([...milk.contributors].sort()).toEqual(['A', 'B']);
+      expect(milk.note).toContain('semi-skimmed');
+      expect(milk.note).toContain('lactose free');
+    }
+    expectConverged(a!, b!);
+    expect(a!.list.notices().map((notice) => notice.message)).toContain('B merged your Milk with theirs');
+    expect(b!.list.notices().map((notice) => notice.message)).toContain('A merged your milks with theirs');
+  });
+
+  it('rule 2: tomato/tomatoes and berry/berries on three replicas merge the same way everywhere', () => {
+    const { clock, peers: [a, b, c] } = makePeers(['A', 'B', 'C']);
+    a!.list.addItem({ name: 'tomato', quantity: 2 });
+    clock.advance(1);
+    b!.list.addItem({ name: 'Tomatoes', quantity: 5 });
+    c!.list.addItem({ name: 'berries' });
+    clock.advance(1);
+    a!.list.addItem({ name: 'Berry', quantity: 4 });
+    // Pairwise first, so devices write different partial merges concurrently.
+    sendState(a!.doc, b!.doc);
+    sendState(c!.doc, b!.doc);
+    sendState(b!.doc, c!.doc);
+    sync(order, a!, b!, c!);
+    expectConverged(a!, b!, c!);
+    expect(a!.list.items().map((item) => [item.name, item.quantity])).toEqual([
+      ['tomato', 5],
+      ['berries', 4],
+    ].sort((x, y) => (String(x[0]).toLowerCase() < String(y[0]).toLowerCase() ? -1 : 1)));
+  });
+
+  it('rule 2: merging is idempotent and a merged duplicate never comes back after renames, removals and later syncs', () => {
+    const { clock, peers: [a, b, c] } = makePeers(['A', 'B', 'C']);
+    a!.list.addItem({ name: 'Milk' });
+    b!.list.addItem({ name: 'milk', quantity: 2 });
+    c!.list.addItem({ name: 'MILK', quantity: 3 });
+    sync(order, a!, b!);
+    sync(order, b!, c!);
+    sync(order, a!, b!, c!);
+    expectConverged(a!, b!, c!);
+    expect(a!.list.items()).toHaveLength(1);
+    const milkId = a!.list.items()[0]!.id;
+    clock.advance(10);
+    a!.list.updateItem(milkId, { name: 'Oat milk' });
+    sync(order, a!, b!, c!);
+    expect(namesOf(c!.list.items())).toEqual(['Oat milk']);
+    expect(c!.list.items()[0]!.quantity).toBe(3);
+    b!.list.removeItem(milkId);
+    sync(order, a!, b!, c!);
+    for (const peer of [a!, b!, c!]) {
+      expect(peer.list.items()).toEqual([]);
+      expect(peer.list.deletedItems()).toHaveLength(1);
+    }
+    // A fourth device that saw none of it still ends with no Milk.
+    const late = new Y.Doc();
+    const lateList = new ShoppingList(late, { actor: 'D', now: clock.now });
+    sync(order, a!, { actor: 'D', doc: late, list: lateList }, b!, c!);
+    expect(lateList.items()).toEqual([]);
+    c!.list.restoreItem(milkId);
+    sync(order, a!, b!, c!);
+    expect(namesOf(a!.list.items())).toEqual(['Oat milk']);
+    expectConverged(a!, b!, c!);
+  });
+
+  it('rule 2: a device that had not seen the merge renames its duplicate → still one item after sync', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk', quantity: 2 });
+    clock.advance(5);
+    const theirs = b!.list.addItem({ name: 'milk' });
+    sendState(b!.doc, a!.doc);
+    expect(a!.list.items()).toHaveLength(1);
+    b!.list.updateItem(theirs, { name: 'Oat milk' });
+    sync(order, a!, b!);
+    expectConverged(a!, b!);
+    expect(a!.list.items().map((item) => [item.name, item.quantity])).toEqual([['Milk', 2]]);
+  });
+
+  it('rule 2: no name is shown twice even before any device wrote the merge', () => {
+    const raw1 = new Y.Doc();
+    const raw2 = new Y.Doc();
+    for (const [doc, id, name, quantity] of [
+      [raw1, 'aaaaaaaaaaaa', 'Milk', 1],
+      [raw2, 'bbbbbbbbbbbb', ' milks', 2],
+    ] as const) {
+      const map = new Y.Map<unknown>();
+      map.set('name', name);
+      map.set('quantity', quantity);
+      map.set('addedBy', id === 'aaaaaaaaaaaa' ? 'A' : 'B');
+      map.set('addedAt', 5);
+      doc.getMap('items').set(id, map);
+    }
+    const merged = new Y.Doc();
+    if (order === 'A→B first') {
+      sendState(raw1, merged);
+      sendState(raw2, merged);
+    } else {
+      sendState(raw2, merged);
+      sendState(raw1, merged);
+    }
+    const updates: Uint8Array[] = [];
+    merged.on('update', (update: Uint8Array) => updates.push(update));
+    const list = new ShoppingList(merged, { actor: 'C', now: () => 10 });
+    expect(list.items().map((item) => [item.id, item.quantity])).toEqual([['aaaaaaaaaaaa', 2]]);
+    expect(updates).toHaveLength(0);
+  });
+
+  it('rule 3: A checks Bread while B removes it → deleted everywhere; restoring brings it back checked', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const bread = a!.list.addItem({ name: 'Bread' });
+    sync(order, a!, b!);
+    a!.list.setChecked(bread, true);
+    b!.list.removeItem(bread);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items()).toEqual([]);
+      expect(peer.list.deletedItems().map((item) => [item.name, item.checked])).toEqual([['Bread', true]]);
+    }
+    b!.list.restoreItem(bread);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) expect(peer.list.items().map((item) => [item.name, item.checked])).toEqual([['Bread', true]]);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 4: A changes Butter\'s quantity while B removes it → deleted, A told, restore keeps A\'s quantity', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const butter = a!.list.addItem({ name: 'Butter' });
+    sync(order, a!, b!);
+    a!.list.updateItem(butter, { quantity: 4 });
+    b!.list.removeItem(butter);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items()).toEqual([]);
+      expect(namesOf(peer.list.deletedItems())).toEqual(['Butter']);
+    }
+    const notice = a!.list.notices().find((candidate) => candidate.kind === 'removed-your-change');
+    expect(notice?.message).toBe('B removed Butter that you changed');
+    expect(notice?.canRestore).toBe(true);
+    expect(b!.list.notices()).toEqual([]);
+    a!.list.restoreItem(notice!.itemId);
+    sync(order, a!, b!);
+    expect(b!.list.items().map((item) => [item.name, item.quantity])).toEqual([['Butter', 4]]);
+  });
+
+  it('rule 4: a remover who had already seen the change does not trigger a notice', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const butter = a!.list.addItem({ name: 'Butter' });
+    a!.list.updateItem(butter, { quantity: 2 });
+    sync(order, a!, b!);
+    b!.list.removeItem(butter);
+    sync(order, a!, b!);
+    expect(a!.list.notices()).toEqual([]);
+  });
+
+  it('rule 5: concurrent renames and re-quantities → one winner everywhere, the loser marked in the activity log', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    sync(order, a!, b!);
+    clock.advance(1000);
+    a!.list.updateItem(milk, { name: 'Oat milk', quantity: 2 });
+    b!.list.updateItem(milk, { name: 'Soy milk', quantity: 3 });
+    sync(order, a!, b!);
+    expectConverged(a!, b!);
+    const winner = a!.list.items()[0]!;
+    expect(['Oat milk', 'Soy milk']).toContain(winner.name);
+    const winnerActor = winner.name === 'Oat milk' ? 'A' : 'B';
+    const loserActor = winnerActor === 'A' ? 'B' : 'A';
+    expect(winner.quantity).toBe(winnerActor === 'A' ? 2 : 3);
+    const renames = a!.list.activity().filter((event) => event.kind === 'renamed');
+    expect(renames).toHaveLength(2);
+    const lost = renames.find((event) => event.actor === loserActor)!;
+    expect(lost.overwrittenBy).toBe(winnerActor);
+    expect(lost.to).toBe(loserActor === 'A' ? 'Oat milk' : 'Soy milk');
+    expect(renames.find((event) => event.actor === winnerActor)!.overwrittenBy).toBeUndefined();
+    const loser = loserActor === 'A' ? a! : b!;
+    expect(loser.list.notices().filter((notice) => notice.kind === 'overwritten')).toHaveLength(2);
+    const winning = winnerActor === 'A' ? a! : b!;
+    expect(winning.list.notices()).toEqual([]);
+  });
+
+  it('rule 5: sequential edits are not "overwritten"', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.updateItem(milk, { quantity: 2 });
+    sync(order, a!, b!);
+    b!.list.updateItem(milk, { quantity: 5 });
+    sync(order, a!, b!);
+    expect(a!.list.activity().filter((event) => event.overwrittenBy !== undefined)).toEqual([]);
+    expect(a!.list.notices()).toEqual([]);
+  });
+
+  it('rule 6: A clears checked items while B, offline, checks Eggs → only what A saw checked is removed', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const bread = a!.list.addItem({ name: 'Bread' });
+    const eggs = a!.list.addItem({ name: 'Eggs' });
+    a!.list.setChecked(bread, true);
+    sync(order, a!, b!);
+    expect(a!.list.clearChecked()).toEqual([bread]);
+    b!.list.setChecked(eggs, true);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.name, item.checked])).toEqual([['Eggs', true]]);
+      expect(namesOf(peer.list.deletedItems())).toEqual(['Bread']);
+    }
+    expectConverged(a!, b!);
+  });
+
+  it('rule 7: A removes Milk, B adds "Milk" again later → one visible Milk (the new one), old one in Recently deleted', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const oldMilk = a!.list.addItem({ name: 'Milk' });
+    sync(order, a!, b!);
+    a!.list.removeItem(oldMilk);
+    sync(order, a!, b!);
+    clock.advance(60_000);
+    const newMilk = b!.list.addItem({ name: 'milk' });
+    sync(order, a!, b!);
+    expect(newMilk).not.toBe(oldMilk);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => item.id)).toEqual([newMilk]);
+      expect(peer.list.deletedItems().map((item) => item.id)).toEqual([oldMilk]);
+    }
+    expectConverged(a!, b!);
+  });
+
+  it('rule 8: A, offline past the retention, edits an item B purged → no crash, no resurrection, A told', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.addItem({ name: 'Eggs' });
+    sync(order, a!, b!);
+    b!.list.removeItem(milk);
+    clock.advance(31 * DAY);
+    expect(b!.list.purgeTombstones()).toBe(1);
+    expect(b!.doc.getMap('items').has(milk)).toBe(false);
+    a!.list.updateItem(milk, { quantity: 6 });
+    a!.list.setChecked(milk, true);
+    expect(() => sync(order, a!, b!)).not.toThrow();
+    for (const peer of [a!, b!]) {
+      expect(namesOf(peer.list.items())).toEqual(['Eggs']);
+      expect(peer.list.deletedItems()).toEqual([]);
+      expect(peer.doc.getMap('items').has(milk)).toBe(false);
+    }
+    expect(a!.list.notices().map((notice) => notice.message)).toEqual(['Milk, which you changed, was removed']);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 8: tombstones younger than the retention are kept', () => {
+    const { clock, peers: [a] } = makePeers(['A'], { retentionMs: 10 * DAY });
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.removeItem(milk);
+    clock.advance(9 * DAY);
+    expect(a!.list.purgeTombstones()).toBe(0);
+    clock.advance(2 * DAY);
+    expect(a!.list.purgeTombstones()).toBe(1);
+    expect(a!.list.deletedItems()).toEqual([]);
+  });
+});

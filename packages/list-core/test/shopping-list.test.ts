@@ -1,0 +1,252 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { ACTIVITY_CAP, ShoppingList } from '../src/index.js';
+import type { ListChange } from '../src/index.js';
+import { makePeers, namesOf } from './support/replicas.js';
+import { exchange, sendState } from './support/test-network.js';
+
+describe('ShoppingList', () => {
+  it('opening a list writes nothing; the first edit writes meta', () => {
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => updates.push(update));
+    const list = new ShoppingList(doc, { actor: 'A', now: () => 42 });
+    expect(list.items()).toEqual([]);
+    expect(list.title()).toBe('');
+    expect(updates).toHaveLength(0);
+    list.addItem({ name: 'Milk' });
+    expect(doc.getMap('meta').toJSON()).toEqual({ schemaVersion: 1, createdAt: 42 });
+  });
+
+  it('stores the PRODUCT.md schema under a random id', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'Mum', now: () => 7 });
+    const id = list.addItem({ name: '  Greek yogurt ', quantity: 2, unit: 'pots', note: 'plain' });
+    expect(id).toMatch(/^[0-9a-f]{24}$/);
+    const map = doc.getMap('items').get(id) as Y.Map<unknown>;
+    expect(map).toBeInstanceOf(Y.Map);
+    expect(map.get('name')).toBe('Greek yogurt');
+    expect(map.get('quantity')).toBe(2);
+    expect(map.get('unit')).toBe('pots');
+    expect(map.get('note')).toBe('plain');
+    expect(map.get('category')).toBe('dairy');
+    expect(map.get('checked')).toBe(false);
+    expect(map.get('addedBy')).toBe('Mum');
+    expect(map.get('addedAt')).toBe(7);
+    list.removeItem(id);
+    expect(map.get('deletedAt')).toBe(7);
+    expect(map.get('deletedBy')).toBe('Mum');
+    expect(doc.getMap('items').get(id)).toBe(map);
+  });
+
+  it('rejects an empty name and ignores invalid quantities', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    expect(() => list.addItem({ name: '   ' })).toThrow();
+    const id = list.addItem({ name: 'Milk', quantity: -3 });
+    expect(list.item(id)?.quantity).toBe(1);
+    list.updateItem(id, { quantity: Number.NaN });
+    expect(list.item(id)?.quantity).toBe(1);
+  });
+
+  it('keeps unknown fields written by newer versions', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    const id = list.addItem({ name: 'Milk' });
+    const map = doc.getMap('items').get(id) as Y.Map<unknown>;
+    map.set('barcode', '4006381333931');
+    list.updateItem(id, { name: 'Whole milk', quantity: 2 });
+    list.setChecked(id, true);
+    expect(map.get('barcode')).toBe('4006381333931');
+  });
+
+  it('orders unchecked items by store section then name, checked items last', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    list.addItem({ name: 'Toilet paper' });
+    list.addItem({ name: 'milk' });
+    const apples = list.addItem({ name: 'Apples' });
+    list.addItem({ name: 'Bread' });
+    list.addItem({ name: 'Butter' });
+    list.setChecked(apples, true);
+    expect(namesOf(list.items())).toEqual(['Bread', 'Butter', 'milk', 'Toilet paper', 'Apples']);
+  });
+
+  it('items() is cached: unchanged rows keep their identity, changed ones are reported', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    const eggs = a!.list.addItem({ name: 'Eggs' });
+    exchange(a!.doc, b!.doc);
+    const changes: ListChange[] = [];
+    const stop = b!.list.observe((change) => changes.push(change));
+    const before = b!.list.items();
+    expect(b!.list.items()).toBe(before);
+    a!.list.setChecked(milk, true);
+    sendState(a!.doc, b!.doc);
+    const after = b!.list.items();
+    expect(after).not.toBe(before);
+    expect(after.find((item) => item.id === eggs)).toBe(before.find((item) => item.id === eggs));
+    expect(after.find((item) => item.id === milk)?.checked).toBe(true);
+    expect(changes).toHaveLength(1);
+    expect([...changes[0]!.changedIds]).toEqual([milk]);
+    expect(changes[0]!.remote).toBe(true);
+    b!.list.setChecked(eggs, true);
+    expect(changes[1]!.remote).toBe(false);
+    stop();
+    b!.list.setChecked(eggs, false);
+    expect(changes).toHaveLength(2);
+  });
+
+  it('adding a name already on the list folds into it and asks for it again', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    const milk = list.addItem({ name: 'Milk', quantity: 1 });
+    list.setChecked(milk, true);
+    expect(list.addItem({ name: 'milks', quantity: 2 })).toBe(milk);
+    expect(list.items().map((item) => [item.name, item.quantity, item.checked])).toEqual([['Milk', 2, false]]);
+  });
+
+  it('editing a merged item starts from the merged values and can lower the quantity', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk', quantity: 1, note: 'semi' });
+    b!.list.addItem({ name: 'Milk', quantity: 4, note: 'oat' });
+    exchange(a!.doc, b!.doc);
+    const row = a!.list.items()[0]!;
+    expect(row.quantity).toBe(4);
+    a!.list.updateItem(row.id, { quantity: 2 });
+    exchange(a!.doc, b!.doc);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.quantity, item.note])).toEqual([[2, 'oat; semi']]);
+    }
+    expect(a!.list.item(milk)?.id).toBe(row.id);
+  });
+
+  it('clearChecked returns the ids it removed and restoreItems undoes it', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    const bread = list.addItem({ name: 'Bread' });
+    const eggs = list.addItem({ name: 'Eggs' });
+    list.addItem({ name: 'Milk' });
+    list.setChecked(bread, true);
+    list.setChecked(eggs, true);
+    const cleared = list.clearChecked();
+    expect(cleared.sort()).toEqual([bread, eggs].sort());
+    expect(namesOf(list.items())).toEqual(['Milk']);
+    list.restoreItems(cleared);
+    expect(namesOf(list.items())).toEqual(['Milk', 'Bread', 'Eggs']);
+  });
+
+  it('deletedItems() is newest first', () => {
+    let now = 1;
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A', now: () => now++ });
+    const first = list.addItem({ name: 'Bread' });
+    const second = list.addItem({ name: 'Eggs' });
+    list.removeItem(first);
+    list.removeItem(second);
+    expect(namesOf(list.deletedItems())).toEqual(['Eggs', 'Bread']);
+  });
+
+  it('remembers a category a person sets for a name', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const id = a!.list.addItem({ name: 'Tofu' });
+    expect(a!.list.item(id)?.category).toBe('meat-fish');
+    a!.list.updateItem(id, { category: 'dairy' });
+    exchange(a!.doc, b!.doc);
+    expect(b!.list.categoryFor('tofu')).toBe('dairy');
+    a!.list.removeItem(id);
+    exchange(a!.doc, b!.doc);
+    const again = b!.list.addItem({ name: 'Tofu' });
+    expect(b!.list.item(again)?.category).toBe('dairy');
+  });
+
+  it('suggests previously added names, most frequent first, including deleted ones', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.removeItem(milk);
+    clock.advance(1);
+    b!.list.addItem({ name: 'Mint' });
+    clock.advance(1);
+    b!.list.addItem({ name: 'Milk' });
+    a!.list.addItem({ name: 'Mushrooms' });
+    exchange(a!.doc, b!.doc);
+    expect(a!.list.suggest('mi')).toEqual(['Milk', 'Mint']);
+    expect(a!.list.suggest('M', 2)).toEqual(['Milk', 'Mushrooms']);
+    expect(a!.list.suggest('room')).toEqual(['Mushrooms']);
+  });
+
+  it('keeps the activity log capped, newest first, and concurrent trims converge', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    exchange(a!.doc, b!.doc);
+    for (let index = 0; index < ACTIVITY_CAP; index++) {
+      clock.advance(1);
+      a!.list.setChecked(milk, index % 2 === 0);
+      b!.list.updateItem(milk, { note: `note ${index}` });
+    }
+    exchange(a!.doc, b!.doc);
+    expect(a!.list.activity()).toEqual(b!.list.activity());
+    expect(a!.list.activity().length).toBeLessThanOrEqual(2 * ACTIVITY_CAP);
+    a!.list.setChecked(milk, true);
+    expect(a!.list.activity().length).toBeLessThanOrEqual(ACTIVITY_CAP);
+    expect(a!.list.activity(1)[0]?.kind).toBe('checked');
+    const times = a!.list.activity().map((event) => event.at);
+    expect(times).toEqual([...times].sort((x, y) => y - x));
+  });
+
+  it('records who did what in the activity log', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'Dad', now: () => 1 });
+    const id = list.addItem({ name: 'Milk' });
+    list.updateItem(id, { name: 'Oat milk' });
+    list.setChecked(id, true);
+    list.removeItem(id);
+    list.restoreItem(id);
+    expect(list.activity().map((event) => [event.kind, event.actor])).toEqual([
+      ['restored', 'Dad'],
+      ['removed', 'Dad'],
+      ['checked', 'Dad'],
+      ['renamed', 'Dad'],
+      ['added', 'Dad'],
+    ]);
+    expect(list.activity().find((event) => event.kind === 'renamed')).toMatchObject({ from: 'Milk', to: 'Oat milk' });
+  });
+
+  it('notices can be observed and dismissed', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    const butter = a!.list.addItem({ name: 'Butter' });
+    exchange(a!.doc, b!.doc);
+    const heard: string[] = [];
+    a!.list.onNotice((notice) => heard.push(notice.message));
+    a!.list.updateItem(butter, { quantity: 2 });
+    b!.list.removeItem(butter);
+    exchange(b!.doc, a!.doc);
+    expect(heard).toEqual(['B removed Butter that you changed']);
+    a!.list.dismissNotice(a!.list.notices()[0]!.id);
+    expect(a!.list.notices()).toEqual([]);
+  });
+
+  it('setTitle writes meta.name; destroy detaches', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    let calls = 0;
+    list.observe(() => calls++);
+    list.setTitle(' Weekend ');
+    expect(list.title()).toBe('Weekend');
+    expect(calls).toBe(1);
+    list.destroy();
+    doc.getMap('items').set('x', new Y.Map());
+    expect(calls).toBe(1);
+  });
+
+  it('ignores garbage written by a misbehaving peer', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    doc.transact(() => {
+      doc.getMap('items').set('not-a-map', 5);
+      const weird = new Y.Map<unknown>();
+      weird.set('name', 12);
+      weird.set('quantity', 'lots');
+      weird.set('mergedInto', 'weird');
+      doc.getMap('items').set('weird', weird);
+      doc.getArray('activity').push([{ nonsense: true }]);
+    });
+    expect(list.items()).toEqual([]);
+    expect(list.activity()).toEqual([]);
+    expect(() => list.purgeTombstones()).not.toThrow();
+  });
+});
