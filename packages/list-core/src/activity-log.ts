@@ -31,6 +31,8 @@ export interface StoredEvent {
   from?: unknown;
   to?: unknown;
   prev?: string;
+  /** Lamport counter: orders events written in the same millisecond causally. */
+  n?: number;
 }
 
 export function parseStoredEvent(value: unknown): StoredEvent | undefined {
@@ -59,6 +61,7 @@ export function parseStoredEvent(value: unknown): StoredEvent | undefined {
   if ('from' in raw) event.from = raw.from;
   if ('to' in raw) event.to = raw.to;
   if (typeof raw.prev === 'string') event.prev = raw.prev;
+  if (typeof raw.n === 'number' && Number.isFinite(raw.n)) event.n = raw.n;
   return event;
 }
 
@@ -71,16 +74,21 @@ export function parseStoredEvent(value: unknown): StoredEvent | undefined {
  * the chain event at the fork.
  */
 export function deriveActivity(
-  stored: readonly unknown[],
+  stored: Iterable<unknown>,
   currentStamp: (itemId: string, field: string) => string | undefined,
 ): ActivityEvent[] {
-  const events: StoredEvent[] = [];
-  const seenMerges = new Set<string>();
+  const parsed: StoredEvent[] = [];
   const seenIds = new Set<string>();
   for (const value of stored) {
     const event = parseStoredEvent(value);
     if (event === undefined || seenIds.has(event.id)) continue;
     seenIds.add(event.id);
+    parsed.push(event);
+  }
+  parsed.sort(compareOldestFirst);
+  const events: StoredEvent[] = [];
+  const seenMerges = new Set<string>();
+  for (const event of parsed) {
     if (event.kind === 'merged') {
       const key = `${String(event.from)}>${event.itemId}`;
       if (seenMerges.has(key)) continue;
@@ -89,9 +97,7 @@ export function deriveActivity(
     events.push(event);
   }
   const overwrittenBy = findOverwritten(events, currentStamp);
-  const shown = events.map((event, index) => ({ event, index }));
-  shown.sort((a, b) => b.event.at - a.event.at || b.index - a.index);
-  return shown.map(({ event }) => {
+  return events.reverse().map((event) => {
     const result: { -readonly [K in keyof ActivityEvent]: ActivityEvent[K] } = {
       id: event.id,
       kind: event.kind,
@@ -103,10 +109,27 @@ export function deriveActivity(
     if (event.field !== undefined) result.field = event.field;
     if ('from' in event) result.from = event.from;
     if ('to' in event) result.to = event.to;
-    const loser = overwrittenBy.get(event.id);
-    if (loser !== undefined) result.overwrittenBy = loser;
+    const winner = overwrittenBy.get(event.id);
+    if (winner !== undefined) result.overwrittenBy = winner;
     return Object.freeze(result);
   });
+}
+
+/** The one order of events every device agrees on: time, then Lamport counter, then id. */
+export function compareOldestFirst(a: StoredEvent, b: StoredEvent): number {
+  return a.at - b.at || (a.n ?? 0) - (b.n ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Ids of the events on the winning chain ending at `stamp` (rule 5). */
+export function winningChain(stamp: string | undefined, lookup: (id: string) => StoredEvent | undefined): Set<string> {
+  const chain = new Set<string>();
+  for (let current = stamp; current !== undefined && current.length > 0; ) {
+    const event = lookup(current);
+    if (event === undefined || chain.has(event.id)) break;
+    chain.add(event.id);
+    current = event.prev;
+  }
+  return chain;
 }
 
 function findOverwritten(

@@ -65,6 +65,8 @@ export interface ItemNode {
   readonly rev: string;
   readonly updatedBy: string | undefined;
   readonly deletedSeenRev: string | undefined;
+  /** Rule 5: per editable field, the id of the event that wrote its current value. */
+  readonly stamps: Readonly<Partial<Record<EditableField, string>>>;
 }
 
 export function readString(map: ItemMap, key: string): string | undefined {
@@ -102,7 +104,17 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     rev: readString(map, F.rev) ?? '',
     updatedBy: readString(map, F.updatedBy),
     deletedSeenRev: readString(map, F.deletedSeenRev),
+    stamps: readStamps(map),
   };
+}
+
+function readStamps(map: ItemMap): Partial<Record<EditableField, string>> {
+  const stamps: Partial<Record<EditableField, string>> = {};
+  for (const field of EDITABLE_FIELDS) {
+    const stamp = readString(map, stampKey(field));
+    if (stamp !== undefined) stamps[field] = stamp;
+  }
+  return stamps;
 }
 
 /** Deterministic "older first" order used to pick a group's canonical item on every device. */

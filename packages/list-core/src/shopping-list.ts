@@ -10,7 +10,8 @@ import type {
   ShoppingListApi,
   ShoppingListOptions,
 } from './api.js';
-import { ACTIVITY_CAP, deriveActivity, type StoredEvent } from './activity-log.js';
+import { deriveActivity, winningChain, type StoredEvent } from './activity-log.js';
+import { ActivityStore } from './activity-store.js';
 import { builtInCategory } from './categories.js';
 import { randomId } from './ids.js';
 import { reportCallbackError } from './report-error.js';
@@ -53,14 +54,13 @@ export class ShoppingList implements ShoppingListApi {
   private readonly retentionMs: number;
   private readonly itemsMap: Y.Map<unknown>;
   private readonly meta: Y.Map<unknown>;
-  private readonly log: Y.Array<unknown>;
+  private readonly log: ActivityStore;
   private readonly categories: Y.Map<unknown>;
   private readonly history: Y.Map<unknown>;
   private readonly view: ListView;
   private readonly observers = new Set<(change: ListChange) => void>();
   private readonly board = new NoticeBoard();
   private activityCache: readonly ActivityEvent[] | undefined;
-  private readonly overwrittenSeen = new Set<string>();
   private destroyed = false;
 
   constructor(doc: Y.Doc, options: ShoppingListOptions) {
@@ -70,15 +70,11 @@ export class ShoppingList implements ShoppingListApi {
     this.retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
     this.itemsMap = doc.getMap(SHARED_TYPES.items);
     this.meta = doc.getMap(SHARED_TYPES.meta);
-    this.log = doc.getArray(SHARED_TYPES.activity);
+    this.log = new ActivityStore(doc.getMap(SHARED_TYPES.activity));
     this.categories = doc.getMap(SHARED_TYPES.categories);
     this.history = doc.getMap(SHARED_TYPES.history);
     this.view = new ListView(this.itemsMap, normalizeName);
     doc.on('afterTransaction', this.onAfterTransaction);
-    // Edits that lost before this list was opened are history, not news.
-    if (this.log.length > 0) {
-      for (const event of this.activity()) if (event.overwrittenBy !== undefined) this.overwrittenSeen.add(event.id);
-    }
   }
 
   // ---- edits ----------------------------------------------------------------
@@ -278,7 +274,7 @@ export class ShoppingList implements ShoppingListApi {
 
   activity(limit?: number): readonly ActivityEvent[] {
     if (this.activityCache === undefined) {
-      this.activityCache = Object.freeze(deriveActivity(this.log.toArray(), this.stampOf));
+      this.activityCache = Object.freeze(deriveActivity(this.log.events().values(), this.stampOf));
     }
     return limit === undefined ? this.activityCache : this.activityCache.slice(0, Math.max(0, limit));
   }
@@ -317,7 +313,7 @@ export class ShoppingList implements ShoppingListApi {
     let activityChanged = false;
     let titleChanged = false;
     const itemsType: unknown = this.itemsMap;
-    const logType: unknown = this.log;
+    const logType: unknown = this.log.type;
     const metaType: unknown = this.meta;
     for (const [type, keys] of transaction.changed) {
       if (type === itemsType) {
@@ -325,6 +321,7 @@ export class ShoppingList implements ShoppingListApi {
       } else if (type._item !== null && type._item.parent === itemsType && type._item.parentSub !== null) {
         changedIds.add(type._item.parentSub);
       } else if (type === logType) {
+        this.log.keysChanged(keys);
         activityChanged = true;
       } else if (type === metaType) {
         titleChanged = keys.has('name');
@@ -337,7 +334,7 @@ export class ShoppingList implements ShoppingListApi {
     if (activityChanged || editsChanged) this.activityCache = undefined;
     if (remote && delta !== undefined) this.noticeRemoteChanges(delta);
     // A concurrent edit can only beat one of ours in a transaction that renews an item's rev.
-    if (remote && editsChanged) this.noticeOverwrittenEdits();
+    if (remote && editsChanged && delta !== undefined) this.noticeOverwrittenEdits(delta);
     if (delta !== undefined && delta.unmergedGroups.length > 0) this.mergeGroups(delta.unmergedGroups);
     if (this.observers.size === 0) return;
     if ((delta?.changedRowIds.size ?? 0) === 0 && !activityChanged && !titleChanged) return;
@@ -429,10 +426,32 @@ export class ShoppingList implements ShoppingListApi {
     return node.updatedBy === this.actor && node.rev.length > 0 && node.rev !== (node.deletedSeenRev ?? '');
   }
 
-  private noticeOverwrittenEdits(): void {
-    for (const event of this.activity()) {
-      if (event.overwrittenBy === undefined || event.actor !== this.actor || this.overwrittenSeen.has(event.id)) continue;
-      this.overwrittenSeen.add(event.id);
+  /**
+   * Rule 5: one of this person's edits was winning before this remote
+   * transaction (on the chain of the field's old stamp) and is overwritten now.
+   */
+  private noticeOverwrittenEdits(delta: ViewDelta): void {
+    const lost: ActivityEvent[] = [];
+    for (const [id, before] of delta.nodesBefore) {
+      const after = this.view.node(id);
+      if (before === undefined || after === undefined || before.rev === after.rev) continue;
+      for (const field of EDITABLE_FIELDS) {
+        if (before.stamps[field] === after.stamps[field]) continue;
+        const wasWinning = winningChain(before.stamps[field], (eventId) => this.log.get(eventId));
+        for (const event of this.activity()) {
+          if (
+            event.itemId === id &&
+            event.field === field &&
+            event.actor === this.actor &&
+            event.overwrittenBy !== undefined &&
+            wasWinning.has(event.id)
+          ) {
+            lost.push(event);
+          }
+        }
+      }
+    }
+    for (const event of lost) {
       const current = this.view.item(event.itemId);
       const name = current?.name ?? event.itemName;
       const message =
@@ -446,7 +465,7 @@ export class ShoppingList implements ShoppingListApi {
         message,
         itemId: event.itemId,
         itemName: current?.name ?? event.itemName,
-        by: event.overwrittenBy,
+        by: event.overwrittenBy ?? '',
         at: this.now(),
         canRestore: false,
       });
@@ -565,10 +584,8 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   private append(event: Omit<StoredEvent, 'id' | 'actor'> & { id?: string }): void {
-    const stored: StoredEvent = { ...event, id: event.id ?? randomId(), actor: this.actor };
-    this.log.push([stored]);
-    const excess = this.log.length - ACTIVITY_CAP;
-    if (excess > 0) this.log.delete(0, excess);
+    const stored: StoredEvent = { ...event, id: event.id ?? randomId(), actor: this.actor, n: this.log.nextCounter() };
+    this.log.append(stored);
   }
 }
 

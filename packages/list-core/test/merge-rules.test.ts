@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { ShoppingList, normalizeName } from '../src/index.js';
+import { ShoppingList } from '../src/index.js';
 import { ORDERS, makePeers, namesOf, visibleState, type Order, type Peer } from './support/replicas.js';
 import { exchange, sendState } from './support/test-network.js';
 

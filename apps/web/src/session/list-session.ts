@@ -41,6 +41,15 @@ export interface ListSessionOptions {
   crossTab?: boolean;
 }
 
+/** Timeline marks for the browser benchmark and DevTools (cheap; no-ops where unsupported). */
+function mark(name: string): void {
+  try {
+    performance.mark(name);
+  } catch {
+    // performance.mark is missing in some embedded webviews.
+  }
+}
+
 export function relayUrl(loc: Pick<Location, 'protocol' | 'host'> = location): string {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/sync`;
 }
@@ -59,6 +68,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const network = options.network ?? browserNetwork();
   const color = options.color ?? deviceProfileStore().get().color;
 
+  mark('basket:session-open');
   const doc = new Y.Doc();
   const localCopy = options.persist === false ? null : openLocalCopy(listId, doc);
   const list = createShoppingList(doc, actor);
@@ -166,6 +176,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
 
   const whenLoaded = (localCopy?.whenLoaded ?? Promise.resolve()).then(() => {
     if (destroyed) return;
+    mark('basket:local-loaded');
     loaded = true;
     tracker.documentLoaded();
     list.purgeTombstones();
