@@ -19,9 +19,14 @@ test('long absence: 300 offline edits on B while A edits, merged within seconds'
   const added = itemNames('Bert', 200);
   const checked = added.slice(0, 60);
   const removed = added.slice(160);
+  const offlineEditsStartedAt = Date.now();
   await b.typeMany(added);
   for (const name of checked) await b.toggleByKeyboard(name);
   for (const name of removed) await b.removeByKeyboard(name);
+  testInfo.annotations.push({
+    type: 'offline edit time',
+    description: `${Date.now() - offlineEditsStartedAt} ms for 300 edits through the UI`,
+  });
   await expect(b.status).toContainText(/Offline · \d+ changes on this phone/);
 
   const addedByA = itemNames('Anna', 20);

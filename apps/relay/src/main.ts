@@ -1,3 +1,4 @@
+import './threadpool-size.js';
 import { configFromEnvironment } from './config.js';
 import { RelayServer } from './http/relay-server.js';
 import { createJsonLogger, parseLogLevel } from './log.js';

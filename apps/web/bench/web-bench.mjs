@@ -34,7 +34,7 @@ import * as Y from 'yjs';
 import { ShoppingList } from '@basket/list-core';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const distDir = path.join(webDir, 'dist');
+const distDir = process.env.BENCH_DIST_DIR ?? path.join(webDir, 'dist');
 const relayMain = path.resolve(webDir, '../relay/dist/main.js');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADDS = Number(process.env.BENCH_ADDS ?? 60);
@@ -47,15 +47,21 @@ if (!existsSync(path.join(distDir, 'index.html'))) {
 
 // ---------------------------------------------------------------- servers
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/** A free port in this benchmark's range (BENCH_PORT_MIN..BENCH_PORT_MAX, default 19000–19499). */
+async function freePort() {
+  const min = Number(process.env.BENCH_PORT_MIN ?? 19000);
+  const max = Number(process.env.BENCH_PORT_MAX ?? 19499);
+  const start = min + Math.floor(Math.random() * (max - min + 1));
+  for (let i = 0; i <= max - min; i++) {
+    const port = min + ((start - min + i) % (max - min + 1));
+    const free = await new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${min}–${max}`);
 }
 
 async function waitForHttp(url, timeoutMs) {

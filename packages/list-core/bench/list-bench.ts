@@ -116,6 +116,7 @@ const pendingUpdates: Uint8Array[] = [];
 peerDoc.on('update', (update: Uint8Array) => pendingUpdates.push(update));
 const remoteTimes: number[] = [];
 let identityKept = true;
+gc?.();
 for (let run = 0; run < REMOTE_CHANGES; run++) {
   const id = ids[Math.floor(random() * ids.length)]!;
   if (run % 3 === 0) peer.setChecked(id, !(peer.item(id)?.checked ?? false));
@@ -123,7 +124,6 @@ for (let run = 0; run < REMOTE_CHANGES; run++) {
   else peer.addItem({ name: `New thing ${run}` });
   const updates = pendingUpdates.splice(0);
   const before = target.list.items();
-  gc?.();
   const started = performance.now();
   for (const update of updates) Y.applyUpdate(target.doc, update);
   const after = target.list.items();

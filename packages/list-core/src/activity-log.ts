@@ -16,7 +16,7 @@ const KINDS: ReadonlySet<string> = new Set<ActivityKind>([
 ]);
 
 /**
- * An event as stored in the activity Y.Array (a plain JSON object). `prev`
+ * An event as stored in the activity log (a plain JSON object). `prev`
  * is the stamp (event id) the field had when this edit was made: rule 5's
  * "overwritten" is derived from these links, the same way on every device.
  */

@@ -341,7 +341,6 @@ export class ListView {
       contributors: canonical.addedBy.length > 0 ? [canonical.addedBy, ...others] : others,
     };
     if (canonical.checkedBy !== undefined) item.checkedBy = canonical.checkedBy;
-    if (canonical.checkedAt !== undefined) item.checkedAt = canonical.checkedAt;
     if (canonical.deletedAt !== undefined) item.deletedAt = canonical.deletedAt;
     if (canonical.deletedBy !== undefined) item.deletedBy = canonical.deletedBy;
     return Object.freeze(item);
@@ -389,7 +388,6 @@ function sameItem(a: Item, b: Item): boolean {
     a.deletedAt === b.deletedAt &&
     a.deletedBy === b.deletedBy &&
     a.checkedBy === b.checkedBy &&
-    a.checkedAt === b.checkedAt &&
     a.contributors.length === b.contributors.length &&
     a.contributors.every((actor, index) => actor === b.contributors[index])
   );

@@ -17,22 +17,38 @@ export const F = {
   deletedBy: 'deletedBy',
 
   checkedBy: 'checkedBy',
-  checkedAt: 'checkedAt',
   /** Rule 2: this item was folded into the item with this id; it is never shown on its own again. */
   mergedInto: 'mergedInto',
   mergedBy: 'mergedBy',
   mergedAt: 'mergedAt',
   /** Rule 2: this member's quantity and note were copied into its root by a later edit. */
   absorbed: 'absorbed',
-  /** Rule 4: a random stamp renewed by every updateItem, and the stamp a remover saw. */
-  rev: 'rev',
-  updatedBy: 'updatedBy',
-  deletedSeenRev: 'deletedSeenRev',
+  /** Rule 4: the field stamps (see stampKey) the remover had seen, newline-separated. */
+  deletedSeen: 'deletedSeen',
 } as const;
 
-/** Rule 5: per editable field, the id of the activity event that last wrote it. */
+/**
+ * Rules 4 and 5: per editable field, a stamp "<event id>.<actor>" naming the
+ * activity event that wrote the current value and who made it. One extra
+ * write per edit carries both facts; every write stays in the document's
+ * history forever, so edits are kept to two writes (value and stamp).
+ */
 export function stampKey(field: string): string {
   return `stamp.${field}`;
+}
+
+export function makeStamp(eventId: string, actor: string): string {
+  return `${eventId}.${actor}`;
+}
+
+export function stampEventId(stamp: string): string {
+  const dot = stamp.indexOf('.');
+  return dot < 0 ? stamp : stamp.slice(0, dot);
+}
+
+export function stampActor(stamp: string): string {
+  const dot = stamp.indexOf('.');
+  return dot < 0 ? '' : stamp.slice(dot + 1);
 }
 
 export const EDITABLE_FIELDS = ['name', 'quantity', 'unit', 'note', 'category'] as const;
@@ -58,13 +74,11 @@ export interface ItemNode {
   readonly deletedAt: number | undefined;
   readonly deletedBy: string | undefined;
   readonly checkedBy: string | undefined;
-  readonly checkedAt: number | undefined;
   readonly mergedInto: string | undefined;
   readonly mergedAt: number | undefined;
   readonly absorbed: boolean;
-  readonly rev: string;
-  readonly updatedBy: string | undefined;
-  readonly deletedSeenRev: string | undefined;
+  /** Rule 4: the stamps the remover had seen when tombstoning. */
+  readonly deletedSeen: string;
   /** Rule 5: per editable field, the id of the event that wrote its current value. */
   readonly stamps: Readonly<Partial<Record<EditableField, string>>>;
 }
@@ -97,13 +111,10 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     deletedAt: readNumber(map, F.deletedAt),
     deletedBy: readString(map, F.deletedBy),
     checkedBy: readString(map, F.checkedBy),
-    checkedAt: readNumber(map, F.checkedAt),
     mergedInto: readString(map, F.mergedInto),
     mergedAt: readNumber(map, F.mergedAt),
     absorbed: map.get(F.absorbed) === true,
-    rev: readString(map, F.rev) ?? '',
-    updatedBy: readString(map, F.updatedBy),
-    deletedSeenRev: readString(map, F.deletedSeenRev),
+    deletedSeen: readString(map, F.deletedSeen) ?? '',
     stamps: readStamps(map),
   };
 }
@@ -115,6 +126,11 @@ function readStamps(map: ItemMap): Partial<Record<EditableField, string>> {
     if (stamp !== undefined) stamps[field] = stamp;
   }
   return stamps;
+}
+
+/** All of an item's stamps in one string: what a remover records as seen, and a cheap "edited?" check. */
+export function stampsSignature(node: ItemNode): string {
+  return EDITABLE_FIELDS.map((field) => node.stamps[field] ?? '').join('\n');
 }
 
 /** Deterministic "older first" order used to pick a group's canonical item on every device. */

@@ -23,7 +23,11 @@ import {
   F,
   MAX_NAME_LENGTH,
   SCHEMA_VERSION,
+  makeStamp,
+  stampActor,
+  stampEventId,
   stampKey,
+  stampsSignature,
   type EditableField,
   type ItemMap,
   type ItemNode,
@@ -102,10 +106,7 @@ export class ShoppingList implements ShoppingListApi {
         map.set(F.mergedBy, this.actor);
         map.set(F.mergedAt, at);
         const root = this.itemMap(existingRow);
-        if (root !== undefined) {
-          if (root.get(F.checked) === true) root.set(F.checked, false);
-          this.markChanged(root);
-        }
+        if (root !== undefined && root.get(F.checked) === true) root.set(F.checked, false);
       }
       this.itemsMap.set(id, map);
       this.remember(name, at);
@@ -130,7 +131,7 @@ export class ShoppingList implements ShoppingListApi {
         const eventId = randomId();
         const previousStamp = root.get(stampKey(field));
         root.set(field, value);
-        root.set(stampKey(field), eventId);
+        root.set(stampKey(field), makeStamp(eventId, this.actor));
         this.append({
           id: eventId,
           kind: field === 'name' ? 'renamed' : 'updated',
@@ -139,7 +140,7 @@ export class ShoppingList implements ShoppingListApi {
           field,
           from: shown[field],
           to: value,
-          prev: typeof previousStamp === 'string' ? previousStamp : '',
+          prev: typeof previousStamp === 'string' ? stampEventId(previousStamp) : '',
           at,
         });
         if (field === 'category') {
@@ -147,7 +148,6 @@ export class ShoppingList implements ShoppingListApi {
           this.categories.set(normalizeName(String(name)), value);
         }
       }
-      this.markChanged(root);
     });
   }
 
@@ -161,7 +161,6 @@ export class ShoppingList implements ShoppingListApi {
     this.doc.transact(() => {
       root.set(F.checked, checked);
       root.set(F.checkedBy, this.actor);
-      root.set(F.checkedAt, at);
       this.append({ kind: checked ? 'checked' : 'unchecked', itemId: rowId, itemName: shown.name, at });
     });
   }
@@ -191,7 +190,7 @@ export class ShoppingList implements ShoppingListApi {
         if (map === undefined) continue;
         map.delete(F.deletedAt);
         map.delete(F.deletedBy);
-        map.delete(F.deletedSeenRev);
+        map.delete(F.deletedSeen);
         this.append({ kind: 'restored', itemId: rowId, itemName: readName(map), at });
       }
     });
@@ -333,7 +332,7 @@ export class ShoppingList implements ShoppingListApi {
     const editsChanged = delta !== undefined && revisionsChanged(delta, this.view);
     if (activityChanged || editsChanged) this.activityCache = undefined;
     if (remote && delta !== undefined) this.noticeRemoteChanges(delta);
-    // A concurrent edit can only beat one of ours in a transaction that renews an item's rev.
+    // A concurrent edit can only beat one of ours in a transaction that changes a field stamp.
     if (remote && editsChanged && delta !== undefined) this.noticeOverwrittenEdits(delta);
     if (delta !== undefined && delta.unmergedGroups.length > 0) this.mergeGroups(delta.unmergedGroups);
     if (this.observers.size === 0) return;
@@ -411,6 +410,19 @@ export class ShoppingList implements ShoppingListApi {
     }
   }
 
+  /** This person's field edits that currently stand overwritten, by item and field. */
+  private ownOverwrittenEdits(): Map<string, ActivityEvent[]> {
+    const result = new Map<string, ActivityEvent[]>();
+    for (const event of this.activity()) {
+      if (event.actor !== this.actor || event.overwrittenBy === undefined) continue;
+      const key = `${event.itemId}\u0000${event.field ?? ''}`;
+      const list = result.get(key);
+      if (list === undefined) result.set(key, [event]);
+      else list.push(event);
+    }
+    return result;
+  }
+
   /** The name this person typed for their own entry in a merged row ("your Milk", not "their milks"). */
   private ownNameInRow(rowId: string): string | undefined {
     for (const root of this.view.liveRootsOfRow(rowId)) {
@@ -423,7 +435,12 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   private changedUnseenByRemover(node: ItemNode): boolean {
-    return node.updatedBy === this.actor && node.rev.length > 0 && node.rev !== (node.deletedSeenRev ?? '');
+    const seen = new Set(node.deletedSeen.split('\n'));
+    for (const field of EDITABLE_FIELDS) {
+      const stamp = node.stamps[field];
+      if (stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp)) return true;
+    }
+    return false;
   }
 
   /**
@@ -431,24 +448,19 @@ export class ShoppingList implements ShoppingListApi {
    * transaction (on the chain of the field's old stamp) and is overwritten now.
    */
   private noticeOverwrittenEdits(delta: ViewDelta): void {
+    let mineOverwritten: Map<string, ActivityEvent[]> | undefined;
     const lost: ActivityEvent[] = [];
     for (const [id, before] of delta.nodesBefore) {
       const after = this.view.node(id);
-      if (before === undefined || after === undefined || before.rev === after.rev) continue;
+      if (before === undefined || after === undefined || stampsSignature(before) === stampsSignature(after)) continue;
       for (const field of EDITABLE_FIELDS) {
         if (before.stamps[field] === after.stamps[field]) continue;
-        const wasWinning = winningChain(before.stamps[field], (eventId) => this.log.get(eventId));
-        for (const event of this.activity()) {
-          if (
-            event.itemId === id &&
-            event.field === field &&
-            event.actor === this.actor &&
-            event.overwrittenBy !== undefined &&
-            wasWinning.has(event.id)
-          ) {
-            lost.push(event);
-          }
-        }
+        mineOverwritten ??= this.ownOverwrittenEdits();
+        const candidates = mineOverwritten.get(`${id}\u0000${field}`);
+        if (candidates === undefined) continue;
+        const previous = before.stamps[field];
+        const wasWinning = winningChain(previous === undefined ? undefined : stampEventId(previous), (eventId) => this.log.get(eventId));
+        for (const event of candidates) if (wasWinning.has(event.id)) lost.push(event);
       }
     }
     for (const event of lost) {
@@ -477,7 +489,7 @@ export class ShoppingList implements ShoppingListApi {
   private readonly stampOf = (itemId: string, field: string): string | undefined => {
     const map = this.itemMap(itemId);
     const stamp = map?.get(stampKey(field));
-    return typeof stamp === 'string' ? stamp : undefined;
+    return typeof stamp === 'string' ? stampEventId(stamp) : undefined;
   };
 
   private itemMap(id: string): ItemMap | undefined {
@@ -491,12 +503,6 @@ export class ShoppingList implements ShoppingListApi {
     this.meta.set('createdAt', at);
   }
 
-  /** Rule 4 bookkeeping: a fresh stamp so a concurrent remover can be told apart from one who saw this. */
-  private markChanged(map: ItemMap): void {
-    map.set(F.rev, randomId());
-    map.set(F.updatedBy, this.actor);
-  }
-
   private tombstoneRow(rowId: string, kind: ActivityKind, at: number): void {
     const shown = this.view.item(rowId);
     for (const root of this.view.liveRootsOfRow(rowId)) {
@@ -504,7 +510,7 @@ export class ShoppingList implements ShoppingListApi {
       if (map === undefined) continue;
       map.set(F.deletedAt, at);
       map.set(F.deletedBy, this.actor);
-      map.set(F.deletedSeenRev, root.rev);
+      map.set(F.deletedSeen, stampsSignature(root));
     }
     this.append({ kind, itemId: rowId, itemName: shown?.name ?? '', at });
   }
@@ -589,10 +595,12 @@ export class ShoppingList implements ShoppingListApi {
   }
 }
 
-/** Field stamps (rule 5) only change with an item's rev, or vanish with a purged item. */
+/** Did a field stamp (rule 5) change, or vanish with a purged item? */
 function revisionsChanged(delta: ViewDelta, view: ListView): boolean {
   for (const [id, before] of delta.nodesBefore) {
-    if (before !== undefined && view.node(id)?.rev !== before.rev) return true;
+    if (before === undefined) continue;
+    const after = view.node(id);
+    if (after === undefined || stampsSignature(after) !== stampsSignature(before)) return true;
   }
   return false;
 }

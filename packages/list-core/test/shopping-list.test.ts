@@ -22,7 +22,7 @@ describe('ShoppingList', () => {
     const doc = new Y.Doc();
     const list = new ShoppingList(doc, { actor: 'Mum', now: () => 7 });
     const id = list.addItem({ name: '  Greek yogurt ', quantity: 2, unit: 'pots', note: 'plain' });
-    expect(id).toMatch(/^[0-9a-f]{24}$/);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{16}$/);
     const map = doc.getMap('items').get(id) as Y.Map<unknown>;
     expect(map).toBeInstanceOf(Y.Map);
     expect(map.get('name')).toBe('Greek yogurt');

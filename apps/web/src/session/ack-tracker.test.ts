@@ -117,4 +117,21 @@ describe('ack tracker', () => {
     const tracker = new AckTracker(new Y.Doc(), { storage, listId: LIST });
     expect(tracker.state().pendingChanges).toBe(1);
   });
+
+  it('two tabs on the same list keep the union of their pending changes', async () => {
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    const tabB = new Y.Doc();
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    const trackerB = new AckTracker(tabB, { storage, listId: LIST });
+    tabA.getMap('items').set('a', 1);
+    await flush();
+    tabB.getMap('items').set('b', 1);
+    await flush();
+    expect(trackerB.state().pendingChanges).toBe(2);
+    trackerA.destroy();
+    trackerB.destroy();
+    const reloaded = new AckTracker(new Y.Doc(), { storage, listId: LIST });
+    expect(reloaded.state().pendingChanges).toBe(2);
+  });
 });

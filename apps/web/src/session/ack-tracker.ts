@@ -73,6 +73,8 @@ export class AckTracker {
   private snapshot: AckState;
   private ackedThisConnection = false;
   private saveScheduled = false;
+  /** The next save replaces the stored state instead of merging with it (after pruning). */
+  private replaceStored = false;
   private destroyed = false;
 
   constructor(doc: Y.Doc, options: AckTrackerOptions) {
@@ -133,6 +135,7 @@ export class AckTracker {
       if (remaining.length === 0) delete pending[client];
       else pending[client] = remaining;
     }
+    this.replaceStored = true;
     this.changed();
   }
 
@@ -204,6 +207,31 @@ export class AckTracker {
   private flush(): void {
     if (!this.saveScheduled || this.destroyed) return;
     this.saveScheduled = false;
+    if (this.replaceStored) this.replaceStored = false;
+    else this.mergeStored();
     writeJson(this.storage, this.key, this.persisted);
+    this.changed(false);
+  }
+
+  /**
+   * Other tabs of this browser may have the same list open and write the same
+   * key: keep the union of everyone's pending changes (they are all changes
+   * on this phone) minus what any tab has seen acknowledged.
+   */
+  private mergeStored(): void {
+    const stored = parsePersisted(readJson(this.storage, this.key));
+    const { acked, pending } = this.persisted;
+    for (const [client, clock] of Object.entries(stored.acked)) {
+      if (clock > (acked[client] ?? 0)) acked[client] = clock;
+    }
+    const clients = new Set([...Object.keys(pending), ...Object.keys(stored.pending)]);
+    for (const client of clients) {
+      const ackedClock = acked[client] ?? 0;
+      const union = new Set([...(pending[client] ?? []), ...(stored.pending[client] ?? [])]);
+      const remaining = [...union].filter((clock) => clock > ackedClock).sort((a, b) => a - b);
+      if (remaining.length === 0) delete pending[client];
+      else pending[client] = remaining;
+    }
+    if ((stored.lastSyncedAt ?? 0) > (this.persisted.lastSyncedAt ?? 0)) this.persisted.lastSyncedAt = stored.lastSyncedAt;
   }
 }

@@ -152,6 +152,7 @@ describe('openListSession against a relay', () => {
     const dad = start(relay, { listId, actor: 'Dad', color: '#445566' }).session;
     await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Dad']));
     expect(mum.peers()[0]).toMatchObject({ isSelf: true, color: '#112233' });
+    await vi.waitFor(() => expect(dad.peers()).toHaveLength(2));
     expect(dad.peers().map((peer) => [peer.name, peer.isSelf])).toEqual([
       ['Dad', true],
       ['Mum', false],

@@ -162,12 +162,21 @@ export function openListSession(listId: string, actor: string, options: ListSess
   awareness.on('change', refreshPeers);
   refreshPeers();
 
+  const crossTab = options.crossTab !== false;
+  // Tabs of this browser keep syncing with each other while offline, so an edit made in one tab
+  // reaches the relay through whichever tab is open when the network returns.
+  const keepTabsInSync = (): void => {
+    if (crossTab && !destroyed) provider.connectBc();
+  };
   const stopFollowingNetwork = followNetwork(
     {
       connect: () => {
         if (loaded) provider.connect();
       },
-      disconnect: () => provider.disconnect(),
+      disconnect: () => {
+        provider.disconnect();
+        if (loaded) keepTabsInSync();
+      },
     },
     network,
     refreshStatus,
@@ -182,6 +191,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     list.purgeTombstones();
     // Connect only now: sync step 1 then carries the stored state vector, so the relay sends only what is missing.
     if (network.isOnline()) provider.connect();
+    else keepTabsInSync();
     refreshStatus();
     void requestPersistentStorage(storage);
     const compactLater = setTimeout(() => {

@@ -45,7 +45,8 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
   const activeSuggestion = showSuggestions ? suggestions[activeIndex] : undefined;
 
   const add = (nameOverride?: string) => {
-    const parsed = parseQuickAdd(text);
+    // The field's own value, not state: a fast Enter right after typing must add what is in the field.
+    const parsed = parseQuickAdd(inputRef.current?.value ?? text);
     const name = (nameOverride ?? parsed.name).trim();
     if (name === '') return;
     const item: NewItem = { name, quantity: parsed.quantity, unit: parsed.unit };

@@ -3,13 +3,17 @@
  * screen, and Dad's), exchanging updates by hand: what Mum sees after
  * concurrent edits merge.
  */
-import { act, screen, within } from '@testing-library/react';
+import { act, configure, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import * as Y from 'yjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemorySession } from '../session';
 import type { MemoryListSession } from '../session';
 import { renderListScreen, TEST_LIST_ID } from './test-support';
+
+// Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
+vi.setConfig({ testTimeout: 30_000 });
+configure({ asyncUtilTimeout: 5_000 });
 
 let cleanups: (() => void)[] = [];
 afterEach(() => {

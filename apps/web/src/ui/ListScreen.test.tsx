@@ -1,7 +1,11 @@
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderListScreen } from './test-support';
+
+// Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
+vi.setConfig({ testTimeout: 30_000 });
+configure({ asyncUtilTimeout: 5_000 });
 
 let destroy: (() => void) | null = null;
 afterEach(() => {

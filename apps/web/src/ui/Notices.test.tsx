@@ -1,8 +1,12 @@
-import { render, screen } from '@testing-library/react';
+import { configure, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Notice } from '@basket/list-core';
 import { Notices, summaryText } from './Notices';
+
+// Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
+vi.setConfig({ testTimeout: 30_000 });
+configure({ asyncUtilTimeout: 5_000 });
 
 const removedYourChange: Notice = {
   id: 'n1',

@@ -78,6 +78,15 @@ export class FakeRelay {
     encoding.writeVarUint(encoder, SYNC);
     syncProtocol.writeSyncStep1(encoder, this.doc);
     socket.deliver(encoding.toUint8Array(encoder));
+    if (this.awareness.getStates().size > 0) {
+      const greeting = encoding.createEncoder();
+      encoding.writeVarUint(greeting, AWARENESS);
+      encoding.writeVarUint8Array(
+        greeting,
+        awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]),
+      );
+      socket.deliver(encoding.toUint8Array(greeting));
+    }
   }
 
   receive(socket: FakeSocketBase, data: Uint8Array): void {
