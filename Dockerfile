@@ -22,7 +22,8 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    UV_THREADPOOL_SIZE=64
 WORKDIR /app
 # Same layout as the repository, so the relay finds the web app at apps/web/dist by itself.
 COPY --from=build /out/relay/package.json apps/relay/package.json

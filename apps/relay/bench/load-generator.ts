@@ -184,7 +184,15 @@ async function steady(options: Options): Promise<void> {
 
   const intervalMs = 10;
   let sent = 0;
-  let cursor = 0;
+  // Seeded so runs are comparable: every phone on every list writes, in a random order.
+  let seed = 0x2f6b1d;
+  const nextPhone = (): Phone => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return phones[(((t ^ (t >>> 14)) >>> 0) % phones.length)] as Phone;
+  };
   const start = performance.now();
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -197,8 +205,7 @@ async function steady(options: Options): Promise<void> {
       // Paced against the clock, so a slow tick does not lower the offered rate.
       const count = Math.floor((elapsed / 1000) * options.updatesPerSecond - sent);
       for (let i = 0; i < count; i++) {
-        cursor = (cursor * 7 + 13) % phones.length;
-        (phones[cursor] as Phone).write();
+        nextPhone().write();
         sent += 1;
       }
     }, intervalMs);

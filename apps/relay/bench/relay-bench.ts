@@ -193,6 +193,7 @@ async function main(): Promise<void> {
           DATA_DIR: dataDir,
           STATIC_DIR: path.join(dataDir, 'no-web-app'),
           LOG_LEVEL: 'warn',
+          UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? '64',
           MAX_CONNECTIONS_PER_IP: '100000',
           MAX_LOADED_LISTS: String(Math.max(10_000, config.lists * 2)),
         }, 'ignore'),

@@ -1,4 +1,3 @@
-import './threadpool-size.js';
 import { configFromEnvironment } from './config.js';
 import { RelayServer } from './http/relay-server.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
@@ -49,6 +48,11 @@ async function main(): Promise<void> {
   try {
     const address = await relay.listen(port, host);
     logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits });
+    if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
+      // Each list fsyncs its own log; libuv's default 4 threads make fsyncs of different lists
+      // queue behind each other. It must be set before Node starts, so we can only advise.
+      logger.info('relay.threadpool_hint', { note: 'set UV_THREADPOOL_SIZE=64 for many concurrently writing lists' });
+    }
   } catch (error) {
     logger.error('relay.listen_failed', { port, host, error });
     process.exit(1);

@@ -26,6 +26,7 @@ function spawnBuiltRelay(dataDir: string): Promise<RelayProcess> {
       // Small logs compact often, so kills also land inside compactions.
       COMPACT_LOG_BYTES: '2048',
       LOG_LEVEL: 'info',
+      UV_THREADPOOL_SIZE: '64',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -150,4 +151,28 @@ describe('crash safety of the built relay', () => {
     console.log(`[C1] ${KILLS} kills, ${totalAcknowledged} acknowledged updates verified`);
     expect(totalAcknowledged).toBeGreaterThan(KILLS * 10);
   }, 150_000);
+
+  it('[C2] SIGTERM flushes, closes sockets with 1012 and exits 0', async () => {
+    current = await spawnBuiltRelay(dataDir);
+    const phone = connectPhone(current.syncUrl, 'sigtermListNumber1');
+    const closeCodes: number[] = [];
+    phone.provider.on('connection-close', (event: { code: number } | null) => {
+      if (event) closeCodes.push(event.code);
+    });
+    phone.doc.getMap('items').set('bread', 'Bread');
+    await waitFor(() => phone.isFullyStored(), 10_000, 'stored');
+    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    current.child.kill('SIGTERM');
+    expect(await exitCode).toBe(0);
+    current = undefined;
+    await waitFor(() => closeCodes.length > 0, 5000, 'close seen by the phone');
+    expect(closeCodes[0]).toBe(1012);
+    phone.destroy();
+    current = await spawnBuiltRelay(dataDir);
+    const verifier = connectPhone(current.syncUrl, 'sigtermListNumber1');
+    await waitFor(() => verifier.doc.getMap('items').get('bread') === 'Bread', 10_000, 'restored');
+    verifier.destroy();
+    current.child.kill('SIGKILL');
+    current = undefined;
+  }, 30_000);
 });

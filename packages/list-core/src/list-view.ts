@@ -168,7 +168,7 @@ export class ListView {
       else this.recomputeDeleted(key.slice(DELETED.length), key, track);
     }
     if (removedVisible.length > 0 || addedVisible.length > 0) {
-      this.sortedVisible = patchSorted(this.sortedVisible, removedVisible, addedVisible, this.compareVisible);
+      this.sortedVisible = patchSorted(this.sortedVisible, removedVisible, addedVisible, this.compareVisible, this.sortKeyOf);
     }
     if (removedDeleted.length > 0 || addedDeleted.length > 0) {
       this.sortedDeleted = patchSorted(this.sortedDeleted, removedDeleted, addedDeleted, compareDeleted);
@@ -354,6 +354,8 @@ export class ListView {
     );
     return after;
   }
+
+  private readonly sortKeyOf = (item: Item): string => this.sortKeys.get(item) ?? '';
 
   private readonly compareVisible = (a: Item, b: Item): number => {
     const keyA = this.sortKeys.get(a) ?? '';

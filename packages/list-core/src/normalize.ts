@@ -5,6 +5,19 @@
  * "cookie" and "cookies" both become "cooky".
  */
 export function normalizeName(name: string): string {
+  const known = cache.get(name);
+  if (known !== undefined) return known;
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  const key = computeKey(name);
+  cache.set(name, key);
+  return key;
+}
+
+/** Names are re-normalized on every view update of their item; a small memo saves the regex work. */
+const cache = new Map<string, string>();
+const CACHE_LIMIT = 20_000;
+
+function computeKey(name: string): string {
   const words = name
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')

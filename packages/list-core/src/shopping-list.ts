@@ -454,12 +454,13 @@ export class ShoppingList implements ShoppingListApi {
       const after = this.view.node(id);
       if (before === undefined || after === undefined || stampsSignature(before) === stampsSignature(after)) continue;
       for (const field of EDITABLE_FIELDS) {
-        if (before.stamps[field] === after.stamps[field]) continue;
+        const previousStamp = before.stamps[field];
+        // Cheap filter first: only a field whose value was this person's can newly be lost by them.
+        if (previousStamp === after.stamps[field] || previousStamp === undefined || stampActor(previousStamp) !== this.actor) continue;
         mineOverwritten ??= this.ownOverwrittenEdits();
         const candidates = mineOverwritten.get(`${id}\u0000${field}`);
         if (candidates === undefined) continue;
-        const previous = before.stamps[field];
-        const wasWinning = winningChain(previous === undefined ? undefined : stampEventId(previous), (eventId) => this.log.get(eventId));
+        const wasWinning = winningChain(stampEventId(previousStamp), (eventId) => this.log.get(eventId));
         for (const event of candidates) if (wasWinning.has(event.id)) lost.push(event);
       }
     }

@@ -20,12 +20,17 @@ export function patchSorted<T>(
   removed: readonly T[],
   added: readonly T[],
   compare: (a: T, b: T) => number,
+  sortKey?: (value: T) => string,
 ): T[] {
   if (removed.length + added.length > 64) {
     const removedSet = new Set(removed);
     const next = sorted.filter((value) => !removedSet.has(value));
     next.push(...added);
-    return next.sort(compare);
+    if (sortKey === undefined) return next.sort(compare);
+    // Decorate once: a comparator that looks keys up costs more than the sort itself.
+    const decorated = next.map((value) => ({ key: sortKey(value), value }));
+    decorated.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return decorated.map((entry) => entry.value);
   }
   const next = sorted.slice();
   for (const value of removed) {

@@ -164,12 +164,13 @@ function expectNoNameTwice(list: ShoppingList): void {
 }
 
 const NUM_RUNS = Number(process.env.BASKET_PROPERTY_RUNS ?? 2000);
+const MAX_OPS = Number(process.env.BASKET_PROPERTY_OPS ?? 40);
 
 describe('convergence (property)', () => {
   it(`random ops on 3–5 replicas with partial, reordered, duplicated delivery converge (${NUM_RUNS} cases)`, () => {
     const started = performance.now();
     fc.assert(
-      fc.property(fc.integer({ min: 3, max: 5 }), fc.array(opArbitrary, { minLength: 1, maxLength: 40 }), (replicas, ops) => {
+      fc.property(fc.integer({ min: 3, max: 5 }), fc.array(opArbitrary, { minLength: 1, maxLength: MAX_OPS }), (replicas, ops) => {
         runScenario(replicas, ops);
       }),
       { numRuns: NUM_RUNS },

@@ -196,7 +196,7 @@ export class ListRoom {
     await this.commit.runExclusive(async () => {
       // Taken inside the exclusive section: every update the log holds is in the document, and
       // the snapshot may include accepted-but-unwritten updates, which is merely early.
-      const snapshot = Y.encodeStateAsUpdate(this.doc);
+      const snapshot = encodeIntegratedState(this.doc);
       try {
         await this.options.storage.compact(this.listId, snapshot);
         this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
@@ -320,4 +320,20 @@ export class ListRoom {
 /** Bytes of updates Yjs holds back because something they build on has not arrived. */
 function heldBackBytes(doc: Y.Doc): number {
   return (doc.store.pendingStructs?.update.length ?? 0) + (doc.store.pendingDs?.length ?? 0);
+}
+
+/**
+ * The document without held-back updates: Y.encodeStateAsUpdate appends them, and a snapshot
+ * must hold only integrated content (held-back updates are never stored, see README).
+ */
+function encodeIntegratedState(doc: Y.Doc): Uint8Array {
+  const { pendingStructs, pendingDs } = doc.store;
+  doc.store.pendingStructs = null;
+  doc.store.pendingDs = null;
+  try {
+    return Y.encodeStateAsUpdate(doc);
+  } finally {
+    doc.store.pendingStructs = pendingStructs;
+    doc.store.pendingDs = pendingDs;
+  }
 }

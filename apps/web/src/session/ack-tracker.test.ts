@@ -4,7 +4,6 @@ import { AckTracker, ackStorageKey } from './ack-tracker.js';
 import { createMemoryStore } from './device-storage.js';
 
 const LIST = 'listlistlistlistlist';
-const flush = () => new Promise<void>((resolve) => queueMicrotask(resolve));
 const fullVector = (doc: Y.Doc) => Y.decodeStateVector(Y.encodeStateVector(doc));
 
 describe('ack tracker', () => {
@@ -60,13 +59,12 @@ describe('ack tracker', () => {
     expect(tracker.state().pendingChanges).toBe(0);
   });
 
-  it('after a reload (new client id) the earlier pending changes are still counted, then acked', async () => {
+  it('after a reload (new client id) the earlier pending changes are still counted, then acked', () => {
     const storage = createMemoryStore();
     const before = new Y.Doc();
     const first = new AckTracker(before, { storage, listId: LIST });
     before.getMap('items').set('a', 1);
     before.getMap('items').set('b', 1);
-    await flush();
     first.destroy();
 
     const stored = Y.encodeStateAsUpdate(before);
@@ -82,12 +80,11 @@ describe('ack tracker', () => {
     expect(second.state().pendingChanges).toBe(0);
   });
 
-  it('drops pending entries whose updates never reached the stored document', async () => {
+  it('drops pending entries whose updates never reached the stored document', () => {
     const storage = createMemoryStore();
     const lost = new Y.Doc();
     const first = new AckTracker(lost, { storage, listId: LIST });
     lost.getMap('items').set('a', 1);
-    await flush();
     first.destroy();
 
     const second = new AckTracker(new Y.Doc(), { storage, listId: LIST });
@@ -96,7 +93,7 @@ describe('ack tracker', () => {
     expect(second.state().pendingChanges).toBe(0);
   });
 
-  it('a new connection needs a new ack; clear() forgets the stored state', async () => {
+  it('a new connection needs a new ack; clear() forgets the stored state', () => {
     const storage = createMemoryStore();
     const doc = new Y.Doc();
     const tracker = new AckTracker(doc, { storage, listId: LIST });
@@ -104,7 +101,7 @@ describe('ack tracker', () => {
     expect(tracker.state().ackedThisConnection).toBe(true);
     tracker.connectionOpened();
     expect(tracker.state().ackedThisConnection).toBe(false);
-    await flush();
+    tracker.flush();
     expect(storage.getItem(ackStorageKey(LIST))).not.toBeNull();
     tracker.destroy();
     tracker.clear();
@@ -118,16 +115,16 @@ describe('ack tracker', () => {
     expect(tracker.state().pendingChanges).toBe(1);
   });
 
-  it('two tabs on the same list keep the union of their pending changes', async () => {
+  it('two tabs on the same list keep the union of their pending changes', () => {
     const storage = createMemoryStore();
     const tabA = new Y.Doc();
     const tabB = new Y.Doc();
     const trackerA = new AckTracker(tabA, { storage, listId: LIST });
     const trackerB = new AckTracker(tabB, { storage, listId: LIST });
     tabA.getMap('items').set('a', 1);
-    await flush();
+    trackerA.flush();
     tabB.getMap('items').set('b', 1);
-    await flush();
+    trackerB.flush();
     expect(trackerB.state().pendingChanges).toBe(2);
     trackerA.destroy();
     trackerB.destroy();

@@ -53,6 +53,8 @@ function parsePersisted(value: unknown): PersistedAcks {
   return state;
 }
 
+const SAVE_DELAY_MS = 50;
+
 export function ackStorageKey(listId: string): string {
   return `basket:acks:${listId}`;
 }
@@ -73,6 +75,7 @@ export class AckTracker {
   private snapshot: AckState;
   private ackedThisConnection = false;
   private saveScheduled = false;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The next save replaces the stored state instead of merging with it (after pruning). */
   private replaceStored = false;
   private destroyed = false;
@@ -197,14 +200,21 @@ export class AckTracker {
     for (const listener of [...this.listeners]) listener();
   }
 
-  /** Coalesces the writes of one burst of transactions into one localStorage write. */
+  /**
+   * Coalesces a burst of transactions into one localStorage write, kept off
+   * the keystroke → paint path (a write costs ~1 ms with a long pending list).
+   * Losing the last entry in a crash is harmless: the relay acks our whole
+   * sync step 2 on the next connection anyway.
+   */
   private scheduleSave(): void {
     if (this.saveScheduled) return;
     this.saveScheduled = true;
-    queueMicrotask(() => this.flush());
+    this.saveTimer = setTimeout(() => this.flush(), SAVE_DELAY_MS);
   }
 
-  private flush(): void {
+  /** Writes pending state now (page hide, tests). */
+  flush(): void {
+    clearTimeout(this.saveTimer);
     if (!this.saveScheduled || this.destroyed) return;
     this.saveScheduled = false;
     if (this.replaceStored) this.replaceStored = false;

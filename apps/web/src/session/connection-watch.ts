@@ -53,7 +53,7 @@ function queryAwarenessMessage(): Uint8Array {
 
 /** Starts the heartbeat; returns stop. */
 export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOptions = {}): () => void {
-  const { intervalMs = 3000, silentAfterMs = 8000, connectTimeoutMs = 10000, timers = realTimers } = options;
+  const { intervalMs = 3000, silentAfterMs = 8000, connectTimeoutMs = 7000, timers = realTimers } = options;
   const probe = queryAwarenessMessage();
   let connectingSince: number | null = null;
 

@@ -52,7 +52,7 @@ describe('openListSession against a relay', () => {
     const relay = new FakeRelay();
     relay.autoAck = false;
     const { session } = start(relay);
-    expect(state(session)).toBe('offline');
+    expect(state(session)).toBe('syncing');
     await session.whenLoaded;
     await vi.waitFor(() => expect(relay.sockets.size).toBe(1));
     await new Promise((resolve) => setTimeout(resolve, 30));
@@ -150,15 +150,15 @@ describe('openListSession against a relay', () => {
     const listId = newId();
     const mum = start(relay, { listId, actor: 'Mum', color: '#112233' }).session;
     const dad = start(relay, { listId, actor: 'Dad', color: '#445566' }).session;
-    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Dad']));
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Dad']), { timeout: 5000 });
     expect(mum.peers()[0]).toMatchObject({ isSelf: true, color: '#112233' });
-    await vi.waitFor(() => expect(dad.peers()).toHaveLength(2));
+    await vi.waitFor(() => expect(dad.peers()).toHaveLength(2), { timeout: 5000 });
     expect(dad.peers().map((peer) => [peer.name, peer.isSelf])).toEqual([
       ['Dad', true],
       ['Mum', false],
     ]);
     dad.destroy();
-    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum']));
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum']), { timeout: 5000 });
   });
 
   it('after a reload while offline the list and the pending count are still there', async () => {

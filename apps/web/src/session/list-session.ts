@@ -50,6 +50,14 @@ function mark(name: string): void {
   }
 }
 
+function afterNextPaint(callback: () => void): void {
+  if (typeof requestAnimationFrame === 'function' && typeof document !== 'undefined' && !document.hidden) {
+    requestAnimationFrame(() => setTimeout(callback, 0));
+  } else {
+    setTimeout(callback, 0);
+  }
+}
+
 export function relayUrl(loc: Pick<Location, 'protocol' | 'host'> = location): string {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/sync`;
 }
@@ -88,6 +96,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
   let destroyed = false;
   let loaded = false;
   let refusal: string | null = null;
+  // Online at open: the first attempt starts as soon as the local copy is loaded.
+  let attempting = network.isOnline();
 
   provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder) => {
     try {
@@ -103,6 +113,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     return deriveSyncStatus({
       online: network.isOnline(),
       connected: provider.wsconnected,
+      connecting: attempting,
       synced: provider.synced,
       refusal,
       pendingChanges: acks.pendingChanges,
@@ -135,6 +146,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
 
   provider.on('status', ({ status: socketStatus }) => {
     if (socketStatus === 'connected') {
+      attempting = false;
       refusal = null;
       tracker.connectionOpened();
       catchUp = { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set() };
@@ -152,11 +164,18 @@ export function openListSession(listId: string, actor: string, options: ListSess
     }
     refreshStatus();
   });
+  provider.on('connection-close', () => {
+    attempting = false;
+    refreshStatus();
+  });
   provider.on('closed', ({ code, reason }) => {
     refusal = refusalReason(code, reason);
     refreshStatus();
   });
   const stopTracking = tracker.subscribe(refreshStatus);
+  const saveBeforeLeaving = (): void => tracker.flush();
+  globalThis.addEventListener?.('pagehide', saveBeforeLeaving);
+  cleanups.push(() => globalThis.removeEventListener?.('pagehide', saveBeforeLeaving));
 
   awareness.setLocalState({ name: actor, color });
   awareness.on('change', refreshPeers);
@@ -168,10 +187,15 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const keepTabsInSync = (): void => {
     if (crossTab && !destroyed) provider.connectBc();
   };
+  const connectNow = (): void => {
+    if (destroyed || provider.wsconnected) return;
+    attempting = true;
+    provider.connect();
+  };
   const stopFollowingNetwork = followNetwork(
     {
       connect: () => {
-        if (loaded) provider.connect();
+        if (loaded) connectNow();
       },
       disconnect: () => {
         provider.disconnect();
@@ -189,9 +213,15 @@ export function openListSession(listId: string, actor: string, options: ListSess
     loaded = true;
     tracker.documentLoaded();
     list.purgeTombstones();
-    // Connect only now: sync step 1 then carries the stored state vector, so the relay sends only what is missing.
-    if (network.isOnline()) provider.connect();
-    else keepTabsInSync();
+    // Connect only now, so sync step 1 carries the stored state vector and the relay sends only
+    // what is missing; and after the list has painted, so answering the relay's sync step 1
+    // (a diff over the whole history) never delays the first screen.
+    afterNextPaint(() => {
+      if (destroyed) return;
+      if (network.isOnline()) connectNow();
+      else keepTabsInSync();
+      refreshStatus();
+    });
     refreshStatus();
     void requestPersistentStorage(storage);
     const compactLater = setTimeout(() => {

@@ -4,6 +4,7 @@
  */
 import type * as Y from 'yjs';
 import { IndexeddbPersistence, clearDocument, storeState } from 'y-indexeddb';
+import * as idb from 'lib0/indexeddb';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 
 export function localDatabaseName(listId: string): string {
@@ -30,14 +31,22 @@ export interface LocalCopy {
   readonly persistence: IndexeddbPersistence | null;
   /** Resolves when the stored document is applied (or after timeoutMs when IndexedDB does not answer). */
   readonly whenLoaded: Promise<void>;
-  /** Merges the update log into one record when it has grown; resolves when written. */
+  /** Merges the update log into one record when it has grown; true when it did. */
   compact(force?: boolean): Promise<boolean>;
+  /** How many records the update log holds (0 without IndexedDB). */
+  recordCount(): Promise<number>;
   destroy(): void;
 }
 
 export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500): LocalCopy {
   if (!indexedDbAvailable()) {
-    return { persistence: null, whenLoaded: Promise.resolve(), compact: () => Promise.resolve(false), destroy: () => {} };
+    return {
+      persistence: null,
+      whenLoaded: Promise.resolve(),
+      compact: () => Promise.resolve(false),
+      recordCount: () => Promise.resolve(0),
+      destroy: () => {},
+    };
   }
   const persistence = new IndexeddbPersistence(localDatabaseName(listId), doc);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -50,9 +59,15 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500): Loc
   return {
     persistence,
     whenLoaded,
+    async recordCount() {
+      const db = await persistence._db;
+      const [updates] = idb.transact(db, ['updates'], 'readonly');
+      return updates ? idb.count(updates) : 0;
+    },
     async compact(force = false) {
       if (!persistence.synced || persistence._destroyed) return false;
-      if (!force && persistence._dbsize < COMPACT_AT_RECORDS) return false;
+      if (!force && (await this.recordCount()) < COMPACT_AT_RECORDS) return false;
+      // storeState writes the merged state, then deletes the older records.
       await storeState(persistence, true);
       return true;
     },

@@ -33,4 +33,11 @@ describe('sync status', () => {
     expect(status.state).toBe('offline');
     expect(status.reason).toContain('4404');
   });
+
+  it('shows Syncing during a deliberate first attempt, Offline once it failed or the browser is offline', () => {
+    const attempt = { ...connectedAndAcked, connected: false, synced: false, ackedThisConnection: false, connecting: true };
+    expect(deriveSyncStatus(attempt).state).toBe('syncing');
+    expect(deriveSyncStatus({ ...attempt, connecting: false }).state).toBe('offline');
+    expect(deriveSyncStatus({ ...attempt, online: false }).state).toBe('offline');
+  });
 });

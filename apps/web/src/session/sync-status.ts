@@ -10,6 +10,12 @@ export interface ConnectionFacts {
   readonly online: boolean;
   /** The socket is open. */
   readonly connected: boolean;
+  /**
+   * A deliberate connection attempt (at open, on `online`) has not finished
+   * yet: shown as "Syncing…" rather than flashing "Offline" at every start.
+   * Automatic retries after a failure do not count: then it is "Offline".
+   */
+  readonly connecting?: boolean;
   /** The relay's state arrived (sync step 2) on this socket. */
   readonly synced: boolean;
   /** Set when the relay refused the list for good (close code 4400–4499). */
@@ -22,7 +28,10 @@ export interface ConnectionFacts {
 export function deriveSyncStatus(facts: ConnectionFacts): SyncStatus {
   const { pendingChanges, lastSyncedAt } = facts;
   if (facts.refusal !== null) return { state: 'offline', pendingChanges, lastSyncedAt, reason: facts.refusal };
-  if (!facts.online || !facts.connected) return { state: 'offline', pendingChanges, lastSyncedAt };
+  if (!facts.online) return { state: 'offline', pendingChanges, lastSyncedAt };
+  if (!facts.connected) {
+    return { state: facts.connecting === true ? 'syncing' : 'offline', pendingChanges, lastSyncedAt };
+  }
   if (!facts.synced || !facts.ackedThisConnection || pendingChanges > 0) {
     return { state: 'syncing', pendingChanges, lastSyncedAt };
   }

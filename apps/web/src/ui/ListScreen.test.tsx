@@ -2,6 +2,7 @@ import { act, configure, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderListScreen } from './test-support';
+import { TOAST_MS } from './Toast';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
 vi.setConfig({ testTimeout: 30_000 });
@@ -247,5 +248,46 @@ describe('notices and summaries', () => {
     expect(
       screen.getByText('While you were offline, Dad added Eggs, checked Bread and removed Butter.'),
     ).toBeInTheDocument();
+  });
+});
+
+describe('undo toast', () => {
+  it('undoes several quick removals at once', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Bread' });
+      list.addItem({ name: 'Eggs' });
+      list.addItem({ name: 'Milk' });
+    });
+    await user.click(screen.getByRole('button', { name: 'Remove Bread' }));
+    await user.click(screen.getByRole('button', { name: 'Remove Eggs' }));
+    expect(screen.getByText('Removed Bread and Eggs')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Remove Milk' }));
+    expect(screen.getByText('Removed 3 items')).toBeInTheDocument();
+    expect(list.items()).toHaveLength(0);
+
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+    expect(visibleNames(list).sort()).toEqual(['Bread', 'Eggs', 'Milk']);
+  });
+
+  it('goes away by itself, but not while it has focus', () => {
+    vi.useFakeTimers();
+    try {
+      const { list } = setup();
+      act(() => {
+        list.addItem({ name: 'Bread' });
+        list.addItem({ name: 'Eggs' });
+      });
+      act(() => screen.getByRole('button', { name: 'Remove Bread' }).click());
+      act(() => vi.advanceTimersByTime(TOAST_MS + 100));
+      expect(screen.queryByText('Removed Bread')).toBeNull();
+
+      act(() => screen.getByRole('button', { name: 'Remove Eggs' }).click());
+      act(() => screen.getByRole('button', { name: 'Undo' }).focus());
+      act(() => vi.advanceTimersByTime(TOAST_MS * 3));
+      expect(screen.getByText('Removed Eggs')).toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

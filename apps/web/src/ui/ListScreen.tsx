@@ -188,11 +188,32 @@ export function ListScreen(props: ListScreenProps) {
     document.title = `${title.trim() || UNTITLED} · Basket`;
   }, [title]);
 
+  /** Items removed one by one while the toast is up: one Undo brings them all back. */
+  const removedBatch = useRef<Item[]>([]);
   const showToast = useCallback((message: string, undo?: () => void) => {
     toastCount.current += 1;
+    removedBatch.current = [];
     setToast(undo ? { id: toastCount.current, message, undo } : { id: toastCount.current, message });
   }, []);
-  const dismissToast = useCallback(() => setToast(null), []);
+  const dismissToast = useCallback(() => {
+    removedBatch.current = [];
+    setToast(null);
+  }, []);
+  const showRemovedToast = useCallback(
+    (item: Item) => {
+      const batch = [...removedBatch.current, item];
+      const ids = batch.map((removed) => removed.id);
+      const message =
+        batch.length === 1
+          ? `Removed ${item.name}`
+          : batch.length === 2
+            ? `Removed ${batch[0]!.name} and ${item.name}`
+            : `Removed ${batch.length} items`;
+      showToast(message, () => list.restoreItems(ids));
+      removedBatch.current = batch;
+    },
+    [list, showToast],
+  );
 
   const actions = useMemo<ItemActions>(
     () => ({
@@ -206,14 +227,14 @@ export function ListScreen(props: ListScreenProps) {
       remove(item) {
         const restoreFocus = focusAfterRowLeaves(item.id);
         list.removeItem(item.id);
-        showToast(`Removed ${item.name}`, () => list.restoreItems([item.id]));
+        showRemovedToast(item);
         requestAnimationFrame(restoreFocus);
       },
       edit(item) {
         setEditingItemId(item.id);
       },
     }),
-    [list, showToast],
+    [list, showRemovedToast],
   );
 
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);

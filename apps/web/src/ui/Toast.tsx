@@ -2,7 +2,7 @@
  * The undo toast after a remove or "Clear checked". It floats over the list
  * (no layout shift), never takes focus, and goes away by itself.
  */
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { Icon } from './Icon';
 
 export interface ToastMessage {
@@ -15,13 +15,24 @@ export interface ToastMessage {
 export const TOAST_MS = 7_000;
 
 export function Toast({ toast, onDismiss }: { toast: ToastMessage; onDismiss: () => void }) {
+  // The timer waits while a finger, pointer or keyboard focus is on the toast (WCAG 2.2.1).
+  const [held, setHeld] = useState(false);
   useEffect(() => {
+    if (held) return;
     const timer = setTimeout(onDismiss, TOAST_MS);
     return () => clearTimeout(timer);
-  }, [toast.id, onDismiss]);
+  }, [toast.id, onDismiss, held]);
 
   return (
-    <div className="toast card">
+    <div
+      className="toast card"
+      onPointerEnter={() => setHeld(true)}
+      onPointerLeave={() => setHeld(false)}
+      onFocus={() => setHeld(true)}
+      onBlur={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setHeld(false);
+      }}
+    >
       <span className="toast-message">{toast.message}</span>
       {toast.undo && (
         <button

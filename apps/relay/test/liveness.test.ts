@@ -1,0 +1,59 @@
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { closeCodeOf, connectPhone, newListId, startRelay, waitFor } from './helpers.js';
+
+describe('dead and slow connections', () => {
+  it('[L1] a socket that stops answering pings is dropped; the list stays usable', async () => {
+    const running = await startRelay({ limits: { pingIntervalMs: 100 } });
+    const listId = newListId();
+    try {
+      const silent = new WebSocket(`${running.syncUrl}/${listId}`, { autoPong: false });
+      await new Promise((resolve, reject) => {
+        silent.once('open', resolve);
+        silent.once('error', reject);
+      });
+      expect(await closeCodeOf(silent, 5000)).toBe(1006);
+      await waitFor(() => running.relay.connectionCount === 0, 5000, 'connection forgotten');
+      const phone = connectPhone(running.syncUrl, listId);
+      phone.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => phone.isFullyStored(), 5000, 'still usable');
+      phone.destroy();
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('[L2] a phone that stops reading is disconnected instead of buffering without bound', async () => {
+    const running = await startRelay({
+      limits: { maxBufferedBytes: 256 * 1024, bytesPerSecond: 64 * 1024 * 1024, messagesPerSecond: 10_000 },
+    });
+    const listId = newListId();
+    try {
+      const stalled = new WebSocket(`${running.syncUrl}/${listId}`);
+      await new Promise((resolve, reject) => {
+        stalled.once('open', resolve);
+        stalled.once('error', reject);
+      });
+      // Stop reading at the TCP level: the relay's sends pile up in its buffer.
+      (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+      const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+      const writer = connectPhone(running.syncUrl, listId);
+      await waitFor(() => writer.provider.synced);
+      const text = new Y.Text();
+      writer.doc.getMap('items').set('bulk', text);
+      const chunk = 'x'.repeat(32 * 1024);
+      for (let i = 0; i < 400 && running.relay.metrics.errors.get({ kind: 'slow_consumer' }) === 0; i++) {
+        text.insert(0, chunk);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(running.relay.metrics.errors.get({ kind: 'slow_consumer' })).toBe(1);
+      (stalled as unknown as { _socket: { resume(): void } })._socket.resume();
+      await stalledClosed;
+      await waitFor(() => writer.isFullyStored(), 10_000, 'writer unaffected');
+      writer.destroy();
+    } finally {
+      await running.close();
+    }
+  }, 30_000);
+});
