@@ -33,9 +33,18 @@ function parseOptions(): Options {
 
 const stdinLines = createInterface({ input: process.stdin });
 const stdinQueue: Array<() => void> = [];
-stdinLines.on('line', () => stdinQueue.shift()?.());
+let goAhead = 0;
+stdinLines.on('line', () => {
+  const waiting = stdinQueue.shift();
+  if (waiting === undefined) goAhead += 1;
+  else waiting();
+});
 function report(fields: Record<string, unknown>): Promise<void> {
   process.stdout.write(JSON.stringify(fields) + '\n');
+  if (goAhead > 0) {
+    goAhead -= 1;
+    return Promise.resolve();
+  }
   return new Promise((resolve) => stdinQueue.push(resolve));
 }
 

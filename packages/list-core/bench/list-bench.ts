@@ -9,6 +9,7 @@
  * and the document size. Targets: one-change update ≤ 1 ms, items() ≤ 10 ms.
  * The last line is JSON with every figure.
  */
+import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as Y from 'yjs';
 import { ShoppingList } from '../src/index.js';
@@ -84,6 +85,7 @@ function buildHistory(): { stored: Uint8Array; ids: string[] } {
 const buildStarted = performance.now();
 const { stored, ids } = buildHistory();
 const buildMs = performance.now() - buildStarted;
+if (process.env.BENCH_DUMP) writeFileSync(process.env.BENCH_DUMP, stored);
 gc?.();
 
 // ---- open ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ export class GroupCommit<Waiter> {
   private cutScheduled = false;
   private failed = false;
   private idleResolvers: Array<() => void> = [];
+  private readonly exclusive: Array<{ task: () => Promise<void>; resolve: () => void; reject: (error: unknown) => void }> = [];
   private readonly schedule: (task: () => void) => void;
 
   constructor(private readonly options: GroupCommitOptions<Waiter>) {
@@ -41,7 +42,13 @@ export class GroupCommit<Waiter> {
   }
 
   get isIdle(): boolean {
-    return !this.busy && !this.cutScheduled && this.open.updates.length === 0 && this.open.waiters.size === 0;
+    return (
+      !this.busy &&
+      !this.cutScheduled &&
+      this.exclusive.length === 0 &&
+      this.open.updates.length === 0 &&
+      this.open.waiters.size === 0
+    );
   }
 
   add(update: Uint8Array): void {
@@ -60,16 +67,15 @@ export class GroupCommit<Waiter> {
     this.open.waiters.delete(waiter);
   }
 
-  /** Runs `task` when no write is in flight, holding further writes until it finishes. */
-  async runExclusive(task: () => Promise<void>): Promise<void> {
-    await this.whenIdle();
-    this.busy = true;
-    try {
-      await task();
-    } finally {
-      this.busy = false;
-      this.afterBusy();
-    }
+  /**
+   * Runs `task` between two writes (after the one in flight, before the next cut), holding
+   * further writes until it finishes. Used for compaction, which must not interleave with appends.
+   */
+  runExclusive(task: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.exclusive.push({ task, resolve, reject });
+      if (!this.busy) this.drain();
+    });
   }
 
   /** Resolves once every accepted update is durable (or the committer failed). */
@@ -98,7 +104,7 @@ export class GroupCommit<Waiter> {
     const storedStateVector = this.options.readStateVector();
     if (batch.updates.length === 0) {
       this.options.onDurable(storedStateVector, batch.waiters, 0);
-      this.afterBusy();
+      this.drain();
       return;
     }
     this.busy = true;
@@ -106,7 +112,7 @@ export class GroupCommit<Waiter> {
       () => {
         this.busy = false;
         this.options.onDurable(storedStateVector, batch.waiters, batch.updates.length);
-        this.afterBusy();
+        this.drain();
       },
       (error: unknown) => {
         this.busy = false;
@@ -117,7 +123,21 @@ export class GroupCommit<Waiter> {
     );
   }
 
-  private afterBusy(): void {
+  /** Called whenever nothing is in flight: exclusive tasks first, then the next batch. */
+  private drain(): void {
+    if (this.busy) return;
+    const next = this.exclusive.shift();
+    if (next !== undefined) {
+      this.busy = true;
+      next
+        .task()
+        .then(next.resolve, next.reject)
+        .finally(() => {
+          this.busy = false;
+          this.drain();
+        });
+      return;
+    }
     if (this.open.updates.length > 0 || this.open.waiters.size > 0) this.requestCut();
     else this.notifyIdle();
   }

@@ -56,6 +56,7 @@ export class ListRoom {
   private logBytes = 0;
   /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
   private collecting: Uint8Array[] | undefined;
+  private compaction: Promise<void> | undefined;
   lastActivity: number;
 
   constructor(private readonly options: ListRoomOptions) {
@@ -189,23 +190,30 @@ export class ListRoom {
     this.doc.destroy();
   }
 
-  /** Folds the log into a snapshot when it has grown past the threshold. */
-  async compactIfLarge(force = false): Promise<void> {
-    if (this.state === 'failed') return;
-    if (this.logBytes === 0 || (!force && this.logBytes < this.options.compactLogBytes)) return;
-    await this.commit.runExclusive(async () => {
-      // Taken inside the exclusive section: every update the log holds is in the document, and
-      // the snapshot may include accepted-but-unwritten updates, which is merely early.
-      const snapshot = encodeIntegratedState(this.doc);
-      try {
-        await this.options.storage.compact(this.listId, snapshot);
-        this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
-        this.logBytes = 0;
-      } catch (error) {
-        this.options.metrics.errors.inc({ kind: 'compaction_failed' });
-        this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
-      }
-    });
+  /** Folds the log into a snapshot when it has grown past the threshold (or `force`). */
+  compactIfLarge(force = false): Promise<void> {
+    if (this.state === 'failed' || this.compaction !== undefined) return this.compaction ?? Promise.resolve();
+    const wanted = (): boolean => this.logBytes > 0 && (force || this.logBytes >= this.options.compactLogBytes);
+    if (!wanted()) return Promise.resolve();
+    this.compaction = this.commit
+      .runExclusive(async () => {
+        if (!wanted() || this.state === 'failed') return;
+        // Taken between writes: every update the log holds is in the document; the snapshot may
+        // also hold accepted-but-unwritten updates, which merely makes them durable early.
+        const snapshot = encodeIntegratedState(this.doc);
+        try {
+          await this.options.storage.compact(this.listId, snapshot);
+          this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
+          this.logBytes = 0;
+        } catch (error) {
+          this.options.metrics.errors.inc({ kind: 'compaction_failed' });
+          this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
+        }
+      })
+      .finally(() => {
+        this.compaction = undefined;
+      });
+    return this.compaction;
   }
 
   private applyUpdate(peer: RoomPeer, update: Uint8Array, receivedAt: number): void {

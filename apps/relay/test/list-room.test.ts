@@ -1,0 +1,79 @@
+import * as decoding from 'lib0/decoding';
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/log.js';
+import { RelayMetrics } from '../src/metrics.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import type { RoomPeer } from '../src/sync/list-room.js';
+import { ListRoom } from '../src/sync/list-room.js';
+
+function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[] } {
+  const sent: Uint8Array[] = [];
+  const closed: number[] = [];
+  return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code) };
+}
+
+function room(storage: MemoryListStorage): ListRoom {
+  return new ListRoom({
+    listId: 'roomUnitTestList01',
+    storage,
+    logger: silentLogger,
+    metrics: new RelayMetrics(),
+    now: () => 0,
+    maxListBytes: 1024 * 1024,
+    compactLogBytes: 1024 * 1024,
+    onFailed: () => undefined,
+    onEmpty: () => undefined,
+  });
+}
+
+describe('list room without sockets', () => {
+  it('[R1] a compaction never stores held-back updates, only integrated ones', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage);
+    await list.load();
+    const peer = fakePeer(1);
+    list.attach(peer);
+
+    const author = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    author.on('update', (u: Uint8Array) => updates.push(u));
+    author.getMap('items').set('first', 'one');
+    author.getMap('items').set('second', 'two');
+    const honest = new Y.Doc();
+    honest.getMap('items').set('milk', 'Milk');
+
+    list.receive(peer, { kind: 'sync-update', update: updates[1] as Uint8Array }, 0);
+    list.receive(peer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(honest) }, 0);
+    await list.flush();
+    await list.compactIfLarge(true);
+
+    const reloaded = new Y.Doc();
+    for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(reloaded, update);
+    expect(reloaded.getMap('items').get('milk')).toBe('Milk');
+    expect(reloaded.store.pendingStructs).toBeNull();
+    expect(list.doc.store.pendingStructs).not.toBeNull();
+    list.destroy();
+  });
+
+  it('[R2] messages received while loading are answered only after the load, in order', async () => {
+    const storage = new MemoryListStorage();
+    const stored = new Y.Doc();
+    stored.getMap('items').set('eggs', 'Eggs');
+    await storage.append('roomUnitTestList01', [Y.encodeStateAsUpdate(stored)]);
+    const list = room(storage);
+    const peer = fakePeer(1);
+    list.attach(peer);
+    list.receive(peer, { kind: 'sync-step-1', stateVector: Y.encodeStateVector(new Y.Doc()) }, 0);
+    expect(peer.sent).toEqual([]);
+    await list.load();
+    // Greeting (our sync step 1) first, then the answer to the queued step 1 holding the eggs.
+    expect(peer.sent).toHaveLength(2);
+    const answer = new Y.Doc();
+    const decoder = decoding.createDecoder(peer.sent[1] as Uint8Array);
+    expect([decoding.readVarUint(decoder), decoding.readVarUint(decoder)]).toEqual([0, 1]);
+    Y.applyUpdate(answer, decoding.readVarUint8Array(decoder));
+    expect(answer.getMap('items').get('eggs')).toBe('Eggs');
+    list.destroy();
+  });
+});
