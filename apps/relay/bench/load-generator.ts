@@ -23,6 +23,8 @@ interface Options {
   lists: number;
   updatesPerSecond: number;
   seconds: number;
+  /** Updates sent in the first seconds are not measured: every list's first write creates its files. */
+  warmupSeconds: number;
 }
 
 function parseOptions(): Options {
@@ -75,12 +77,13 @@ const ackMs: number[] = [];
 /** `${client}:${clock}` of an update → when it was sent */
 const sentAt = new Map<string, number>();
 let delivered = 0;
+let measuring = false;
 
 class Phone {
   readonly doc = new Y.Doc();
   socket: WebSocket | undefined;
   synced = false;
-  private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number }> = [];
+  private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number; measured: boolean }> = [];
   private written = 0;
 
   constructor(readonly listId: string) {}
@@ -110,8 +113,8 @@ class Phone {
     if (update === undefined) return;
     const now = performance.now();
     const clockAfter = Y.getState(this.doc.store, this.doc.clientID);
-    sentAt.set(`${this.doc.clientID}:${clockAfter - 1}`, now);
-    this.awaitingAck.push({ clockAfter, sentAt: now });
+    if (measuring) sentAt.set(`${this.doc.clientID}:${clockAfter - 1}`, now);
+    this.awaitingAck.push({ clockAfter, sentAt: now, measured: measuring });
     socket.send(syncMessage(2, update));
   }
 
@@ -136,8 +139,8 @@ class Phone {
       const stored = Y.decodeStateVector(decoding.readVarUint8Array(decoder)).get(this.doc.clientID) ?? 0;
       const now = performance.now();
       while (this.awaitingAck.length > 0 && (this.awaitingAck[0] as { clockAfter: number }).clockAfter <= stored) {
-        const acked = this.awaitingAck.shift() as { sentAt: number };
-        ackMs.push(now - acked.sentAt);
+        const acked = this.awaitingAck.shift() as { sentAt: number; measured: boolean };
+        if (acked.measured) ackMs.push(now - acked.sentAt);
       }
     }
   }
@@ -192,7 +195,10 @@ async function steady(options: Options): Promise<void> {
   await report({ phase: 'ramped', open, failed, rampMs: round(rampMs) });
 
   const intervalMs = 10;
+  const warmupEndsAt = performance.now() + options.warmupSeconds * 1000;
   let sent = 0;
+  let measuredFrom = 0;
+  let measuredStart = 0;
   // Seeded so runs are comparable: every phone on every list writes, in a random order.
   let seed = 0x2f6b1d;
   const nextPhone = (): Phone => {
@@ -206,6 +212,11 @@ async function steady(options: Options): Promise<void> {
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsed = performance.now() - start;
+      if (!measuring && performance.now() >= warmupEndsAt) {
+        measuring = true;
+        measuredFrom = sent;
+        measuredStart = performance.now();
+      }
       if (elapsed >= options.seconds * 1000) {
         clearInterval(timer);
         resolve();
@@ -223,12 +234,14 @@ async function steady(options: Options): Promise<void> {
   // Let the last fan-outs and acks arrive.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const stillOpen = phones.filter((p) => p.socket?.readyState === WebSocket.OPEN).length;
-  const expectedDeliveries = sent * (options.connections / options.lists - 1);
+  const expectedDeliveries = (sent - measuredFrom) * (options.connections / options.lists - 1);
   await report({
     phase: 'steady-done',
     connections: stillOpen,
     updatesSent: sent,
     updatesPerSec: round(sent / (steadyMs / 1000)),
+    measuredUpdates: sent - measuredFrom,
+    measuredSeconds: round((start + steadyMs - measuredStart) / 1000),
     deliveredRatio: round(delivered / Math.max(1, expectedDeliveries)),
     fanoutP50Ms: round(percentile(fanoutMs, 50)),
     fanoutP99Ms: round(percentile(fanoutMs, 99)),

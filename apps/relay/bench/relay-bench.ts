@@ -22,6 +22,7 @@ const config = {
   lists: Number(process.env['BENCH_LISTS'] ?? 1000),
   updatesPerSecond: Number(process.env['BENCH_RATE'] ?? 2000),
   seconds: Number(process.env['BENCH_SECONDS'] ?? 15),
+  warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3),
 };
 
 type Figures = Record<string, number | string | null>;
@@ -212,7 +213,8 @@ async function main(): Promise<void> {
   };
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
-      `${config.updatesPerSecond} updates/s for ${config.seconds} s (override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS)`,
+      `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS)`,
   );
   try {
     const oursFigures = await measure(ours);

@@ -88,4 +88,33 @@ describe('group commit', () => {
     expect(acked).toEqual([]);
     expect(failures).toHaveLength(1);
   });
+
+  it('[G4] an exclusive task (compaction) runs between writes, never during one', async () => {
+    const { calls, write } = controllableWrites();
+    const events: string[] = [];
+    const commit = new GroupCommit<string>({
+      write: (updates) => {
+        events.push(`write ${updates.length}`);
+        return write(updates);
+      },
+      readStateVector: () => new Uint8Array(),
+      onDurable: () => events.push('durable'),
+      onWriteFailed: () => undefined,
+    });
+    commit.add(new Uint8Array([1]));
+    await tick();
+    const exclusive = commit.runExclusive(async () => {
+      events.push('compaction');
+    });
+    commit.add(new Uint8Array([2]));
+    await tick();
+    expect(events).toEqual(['write 1']);
+    calls[0]?.finish();
+    await exclusive;
+    await tick();
+    await tick();
+    expect(events.slice(0, 4)).toEqual(['write 1', 'durable', 'compaction', 'write 1']);
+    calls[1]?.finish();
+    await commit.whenIdle();
+  });
 });

@@ -1,4 +1,4 @@
-import fsSync, { constants as fsConstants, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs, write as writeCallback } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
@@ -43,6 +43,8 @@ export class DiskListStorage implements ListStorage {
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private dataDirReady: Promise<void> | undefined;
+  /** Lists created at the same time share one directory fsync. */
+  private readonly dataDirSync: CoalescedSync;
   private closed = false;
 
   constructor(options: DiskStorageOptions) {
@@ -50,6 +52,7 @@ export class DiskListStorage implements ListStorage {
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.afterCompactionStep = options.afterCompactionStep;
+    this.dataDirSync = new CoalescedSync(() => syncDirectory(this.dataDir));
   }
 
   load(listId: string): Promise<StoredList> {
@@ -149,14 +152,12 @@ export class DiskListStorage implements ListStorage {
   private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
     const log = await this.openLog(listId);
     const batch = Buffer.concat(updates.map(frameRecord));
-    // The write only reaches the page cache, a few microseconds: done synchronously it saves a
-    // threadpool round trip per append (measured ~30% less main-thread time per group commit).
-    // The fdatasync is what waits for the disk, so it stays asynchronous.
+    // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
+    // is on disk, like write + fdatasync but in one threadpool round trip instead of two.
     let written = 0;
     while (written < batch.length) {
-      written += fsSync.writeSync(log.handle.fd, batch, written, batch.length - written, log.bytes + written);
+      written += await writeAt(log.handle.fd, batch, written, log.bytes + written);
     }
-    await fdatasync(log.handle.fd);
     log.bytes += batch.length;
   }
 
@@ -168,17 +169,17 @@ export class DiskListStorage implements ListStorage {
     let created = false;
     let handle: FileHandle;
     try {
-      handle = await fs.open(logPath, fsConstants.O_RDWR);
+      handle = await fs.open(logPath, fsConstants.O_RDWR | fsConstants.O_DSYNC);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      handle = await fs.open(logPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+      handle = await fs.open(logPath, fsConstants.O_RDWR | fsConstants.O_DSYNC | fsConstants.O_CREAT, 0o644);
       created = true;
     }
     const { size } = await handle.stat();
     const log = { handle, bytes: size };
     if (created) {
       // The new directory entry must be durable too, or an fsynced log could vanish on a crash.
-      await syncDirectory(this.dataDir);
+      await this.dataDirSync.sync();
     }
     this.openLogs.set(listId, log);
     return log;
@@ -243,9 +244,40 @@ export class DiskListStorage implements ListStorage {
   }
 }
 
-function fdatasync(fd: number): Promise<void> {
+/**
+ * Group commit for an fsync: a caller arriving while one is in flight waits for the next one,
+ * which starts after the current one ends and so covers the caller's changes; every caller
+ * arriving meanwhile shares that next one.
+ */
+class CoalescedSync {
+  private inFlight: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(private readonly run: () => Promise<void>) {}
+
+  sync(): Promise<void> {
+    if (this.inFlight === undefined) {
+      this.inFlight = this.run().finally(() => {
+        this.inFlight = undefined;
+      });
+      return this.inFlight;
+    }
+    this.next ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.sync();
+      });
+    return this.next;
+  }
+}
+
+/** The callback API: one request object per write instead of FileHandle's promise machinery. */
+function writeAt(fd: number, buffer: Buffer, offset: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    fsSync.fdatasync(fd, (error) => (error ? reject(error) : resolve()));
+    writeCallback(fd, buffer, offset, buffer.length - offset, position, (error, bytesWritten) =>
+      error ? reject(error) : resolve(bytesWritten),
+    );
   });
 }
 

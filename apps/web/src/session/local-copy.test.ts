@@ -41,6 +41,34 @@ describe('local copy', () => {
     thirdCopy.destroy();
   });
 
+  it('applies the stored copy without re-encoding it for update listeners, and keeps later updates', async () => {
+    const listId = 'localcopytest00000003';
+    const first = new Y.Doc();
+    const firstCopy = openLocalCopy(listId, first);
+    await firstCopy.whenLoaded;
+    first.getMap('items').set('stored', 1);
+    await settle();
+    firstCopy.destroy();
+
+    const second = new Y.Doc();
+    const updates: unknown[] = [];
+    second.on('update', (_update: Uint8Array, origin: unknown) => updates.push(origin));
+    const secondCopy = openLocalCopy(listId, second);
+    await secondCopy.whenLoaded;
+    expect(second.getMap('items').get('stored')).toBe(1);
+    expect(updates).toEqual([]);
+    second.getMap('items').set('later', 2);
+    expect(updates).toEqual([null]);
+    await settle();
+    secondCopy.destroy();
+
+    const third = new Y.Doc();
+    const thirdCopy = openLocalCopy(listId, third);
+    await thirdCopy.whenLoaded;
+    expect(third.getMap('items').toJSON()).toEqual({ stored: 1, later: 2 });
+    thirdCopy.destroy();
+  });
+
   it('leaving deletes the copy', async () => {
     const listId = 'localcopytest00000002';
     const doc = new Y.Doc();

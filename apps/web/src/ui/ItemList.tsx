@@ -1,7 +1,8 @@
 /**
  * The items, grouped by store section, then "In the cart" with
  * "Clear checked". Sections are memoized on their item arrays so a change
- * in one section does not re-render the others.
+ * in one section does not re-render the others. A long list renders its
+ * first rows at once and the rest progressively (progressive-rows.ts).
  */
 import { memo, useMemo } from 'react';
 import type { ReactNode } from 'react';
@@ -9,6 +10,8 @@ import type { Item } from '@basket/list-core';
 import { ItemRow } from './ItemRow';
 import type { ItemActions } from './ItemRow';
 import { groupItems, sameItems } from './sections';
+import type { Section } from './sections';
+import { useProgressiveRowCount } from './progressive-rows';
 
 interface SectionProps {
   id: string;
@@ -51,8 +54,31 @@ interface ItemListProps {
   onClearChecked: () => void;
 }
 
+interface ShownSection extends Section {
+  readonly inCart: boolean;
+}
+
+/** The sections in display order ("In the cart" last), cut to the first `rows` rows. */
+function firstRows(sections: readonly Section[], inCart: readonly Item[], rows: number): ShownSection[] {
+  const all: ShownSection[] = sections.map((section) => ({ ...section, inCart: false }));
+  if (inCart.length > 0) all.push({ category: 'in-the-cart', label: 'In the cart', items: inCart, inCart: true });
+  const shown: ShownSection[] = [];
+  let remaining = rows;
+  for (const section of all) {
+    if (remaining <= 0) break;
+    shown.push(section.items.length <= remaining ? section : { ...section, items: section.items.slice(0, remaining) });
+    remaining -= section.items.length;
+  }
+  return shown;
+}
+
 export function ItemList({ items, loaded = true, actions, onClearChecked }: ItemListProps) {
   const grouped = useMemo(() => groupItems(items), [items]);
+  const rowCount = useProgressiveRowCount(items.length);
+  const shownSections = useMemo(
+    () => firstRows(grouped.sections, grouped.inCart, rowCount),
+    [grouped, rowCount],
+  );
   const clearButton = useMemo(
     () => (
       <button type="button" className="text-button" onClick={onClearChecked}>
@@ -73,23 +99,25 @@ export function ItemList({ items, loaded = true, actions, onClearChecked }: Item
 
   return (
     <div className="item-list">
-      {grouped.sections.map((section) => (
-        <ItemSection
-          key={section.category}
-          id={section.category}
-          label={section.label}
-          items={section.items}
-          actions={actions}
-        />
-      ))}
-      {grouped.inCart.length > 0 && (
-        <ItemSection
-          id="in-the-cart"
-          label="In the cart"
-          items={grouped.inCart}
-          actions={actions}
-          headerAction={clearButton}
-        />
+      {shownSections.map((section) =>
+        section.inCart ? (
+          <ItemSection
+            key="in-the-cart"
+            id="in-the-cart"
+            label="In the cart"
+            items={section.items}
+            actions={actions}
+            headerAction={clearButton}
+          />
+        ) : (
+          <ItemSection
+            key={`category:${section.category}`}
+            id={section.category}
+            label={section.label}
+            items={section.items}
+            actions={actions}
+          />
+        ),
       )}
     </div>
   );
