@@ -29,35 +29,46 @@ export function defaultStaticDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 }
 
+/**
+ * A phone's first full sync of a list is one message holding the whole document, so a single
+ * message must be allowed to be as large as the list may be (a 5,000-item list with history is
+ * 3–7 MB); likewise a newcomer's sync step 2 is one message of that size, so the send backlog
+ * tolerated before a peer counts as a slow consumer must hold one such message plus headroom.
+ */
+const DEFAULT_MAX_LIST_BYTES = 32 * MiB;
+const BUFFER_HEADROOM_BYTES = 8 * MiB;
+
 export const DEFAULT_LIMITS = {
-  maxMessageBytes: 2 * MiB,
+  maxMessageBytes: DEFAULT_MAX_LIST_BYTES,
   messagesPerSecond: 100,
   bytesPerSecond: 1 * MiB,
   maxConnectionsPerIp: 200,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
-  maxListBytes: 32 * MiB,
-  maxBufferedBytes: 8 * MiB,
+  maxListBytes: DEFAULT_MAX_LIST_BYTES,
+  maxBufferedBytes: DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTES,
   compactLogBytes: 1 * MiB,
   idleUnloadMs: 30_000,
   pingIntervalMs: 30_000,
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
+  const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
   return {
     port: integer(env, 'PORT', 8080, 0),
     host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
     dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
     staticDir: path.resolve(env['STATIC_DIR'] ?? defaultStaticDir()),
     logLevel: parseLogLevel(env['LOG_LEVEL']),
-    maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', DEFAULT_LIMITS.maxMessageBytes, 64),
+    // Defaults follow MAX_LIST_BYTES so that changing it alone keeps the limits consistent.
+    maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
     messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),
     bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
-    maxListBytes: integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024),
-    maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', DEFAULT_LIMITS.maxBufferedBytes, 1024),
+    maxListBytes,
+    maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, 1024),
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0),
     pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100),

@@ -58,9 +58,10 @@ export class RelayServer {
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      // Frames up to this size are read and refused with a clear 4413; beyond it ws drops the
-      // socket itself (1009) before buffering an unbounded frame.
-      maxPayload: limits.maxMessageBytes * 4,
+      // Frames a little over the limit are read and refused with a clear 4413; beyond that ws
+      // drops the socket itself (1009) before buffering the frame, so one connection can hold at
+      // most this much of an incoming frame in memory.
+      maxPayload: maxReadableFrameBytes(limits.maxMessageBytes),
     });
     this.httpServer = http.createServer((request, response) => {
       this.handleRequest(request, response).catch((error: unknown) => {
@@ -231,4 +232,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   } else {
     socket.destroy();
   }
+}
+
+/** Largest frame read (and refused with 4413) rather than dropped by ws: 4×, at most +1 MiB. */
+export function maxReadableFrameBytes(maxMessageBytes: number): number {
+  return Math.min(maxMessageBytes * 4, maxMessageBytes + 1024 * 1024);
 }

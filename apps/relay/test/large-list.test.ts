@@ -1,0 +1,70 @@
+import * as Y from 'yjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { configFromEnvironment, DEFAULT_LIMITS } from '../src/config.js';
+import { maxReadableFrameBytes } from '../src/http/relay-server.js';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { connectPhone, newListId, startRelay, stateVectorCovers, temporaryDirectory, waitFor } from './helpers.js';
+
+/** A list like a heavily used one: thousands of items, each edited several times. */
+function largeDocument(minBytes: number): Y.Doc {
+  const doc = new Y.Doc();
+  const items = doc.getMap<Y.Map<unknown>>('items');
+  let n = 0;
+  while (Y.encodeStateAsUpdate(doc).length < minBytes) {
+    doc.transact(() => {
+      for (let i = 0; i < 500; i += 1, n += 1) {
+        const item = new Y.Map<unknown>();
+        items.set(`item-${n}`, item);
+        item.set('name', `Item number ${n} with a fairly long descriptive name ${'x'.repeat(n % 40)}`);
+        item.set('quantity', n % 7);
+        item.set('checked', n % 2 === 0);
+        item.set('checked', n % 3 === 0);
+      }
+    });
+  }
+  return doc;
+}
+
+describe('a large list syncs with the default limits', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('[L1] an unmodified y-websocket client syncs a > 3 MB document in one message and gets the durable ack', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-large-');
+    cleanups.push(remove);
+    const running = await startRelay({ storage: new DiskListStorage({ dataDir: dir }) });
+    cleanups.push(() => running.close());
+    const doc = largeDocument(3.2 * 1024 * 1024);
+    const fullState = Y.encodeStateAsUpdate(doc);
+    expect(fullState.length).toBeGreaterThan(3 * 1024 * 1024);
+
+    const listId = newListId();
+    const phone = connectPhone(running.syncUrl, listId, doc);
+    cleanups.push(() => phone.destroy());
+    let closeCode: number | undefined;
+    phone.provider.on('connection-close', (event: CloseEvent | null) => {
+      closeCode = event?.code;
+    });
+    await waitFor(() => phone.isFullyStored() || closeCode !== undefined, 20_000, 'durable ack of the large list');
+    expect(closeCode).toBeUndefined();
+    expect(stateVectorCovers(phone.acks.at(-1)!, Y.encodeStateVector(doc))).toBe(true);
+
+    // What was acknowledged is what a second phone receives.
+    const other = connectPhone(running.syncUrl, listId);
+    cleanups.push(() => other.destroy());
+    await waitFor(() => other.doc.getMap('items').size === doc.getMap('items').size, 20_000, 'second phone synced');
+    expect(other.doc.getMap('items').size).toBeGreaterThan(5000);
+  }, 60_000);
+
+  it('[L2] one message may be as large as a list; the send backlog holds one such message', () => {
+    expect(DEFAULT_LIMITS.maxMessageBytes).toBe(DEFAULT_LIMITS.maxListBytes);
+    expect(DEFAULT_LIMITS.maxBufferedBytes).toBeGreaterThan(DEFAULT_LIMITS.maxListBytes);
+    expect(maxReadableFrameBytes(DEFAULT_LIMITS.maxMessageBytes)).toBeGreaterThan(DEFAULT_LIMITS.maxMessageBytes);
+    const fromEnvironment = configFromEnvironment({ MAX_LIST_BYTES: String(64 * 1024 * 1024) });
+    expect(fromEnvironment.maxMessageBytes).toBe(64 * 1024 * 1024);
+    expect(fromEnvironment.maxBufferedBytes).toBeGreaterThan(64 * 1024 * 1024);
+    expect(configFromEnvironment({ MAX_MESSAGE_BYTES: '4096' }).maxMessageBytes).toBe(4096);
+  });
+});
