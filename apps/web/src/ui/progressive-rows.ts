@@ -16,13 +16,14 @@ export const CHUNK_ROWS = 250;
 
 /**
  * The number of rows (in display order) to render for a list of `total` rows.
- * Never shrinks while mounted; a few new rows (an add, a sync) join at once.
+ * Never shrinks while mounted; once every row is shown, new rows join at once.
  */
 export function useProgressiveRowCount(total: number): number {
   const [limit, setLimit] = useState(FIRST_ROWS);
   if (limit < total && (total <= ALL_AT_ONCE_ROWS || total - limit <= CHUNK_ROWS)) {
-    // Adjusting state while rendering (React re-runs this component before committing).
-    setLimit(total);
+    // Every row from now on: later adds and syncs render in the same commit, with no second pass.
+    // (Adjusting state while rendering: React re-runs this component before committing.)
+    setLimit(Number.POSITIVE_INFINITY);
   }
   const shown = Math.min(limit, total);
   useEffect(() => {
