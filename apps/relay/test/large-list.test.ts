@@ -44,7 +44,7 @@ describe('a large list syncs with the default limits', () => {
     const phone = connectPhone(running.syncUrl, listId, doc);
     cleanups.push(() => phone.destroy());
     let closeCode: number | undefined;
-    phone.provider.on('connection-close', (event: CloseEvent | null) => {
+    phone.provider.on('connection-close', (event: { code: number } | null) => {
       closeCode = event?.code;
     });
     await waitFor(() => phone.isFullyStored() || closeCode !== undefined, 20_000, 'durable ack of the large list');
