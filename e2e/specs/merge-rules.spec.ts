@@ -90,7 +90,8 @@ for (const mode of offlineModes) {
       await allOnline([a, b]);
       expect(await converge([a, b])).toEqual(listOf(['Eggs']));
       await expect(
-        a.page.getByText(/removed Butter/),
+        // The notice itself, not the "while you were offline" summary that also mentions it.
+        a.page.getByText(/removed Butter that you changed/),
         'A is told that B removed Butter that A changed',
       ).toBeVisible();
       expect(await b.recentlyDeleted()).toContain('Butter');

@@ -11,15 +11,16 @@ export const MAX_DISPLAY_NAME_LENGTH = 40;
 
 /** Distinct, readable on light and dark backgrounds. */
 export const PEER_COLORS = [
-  '#e4572e',
+  // Each carries white 12 px initials at WCAG AA (>= 4.5:1); contrast.test.ts checks it.
+  '#b5381c',
   '#2f7d4f',
-  '#3a86ff',
-  '#8338ec',
-  '#f28f3b',
-  '#06a77d',
-  '#d81159',
-  '#118ab2',
-  '#b5838d',
+  '#1f5fcc',
+  '#6f2dbd',
+  '#a3520f',
+  '#0b7a5c',
+  '#c0104f',
+  '#0d6a8a',
+  '#8a5560',
   '#6a4c93',
 ] as const;
 

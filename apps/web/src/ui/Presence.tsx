@@ -1,6 +1,7 @@
 /** Who else has this list open right now: initials in each person's colour. */
 import { memo } from 'react';
 import type { Peer } from '../session/types';
+import { readableTextOn } from './contrast';
 import { initials, nameList } from './format';
 
 const SHOWN_PEERS = 4;
@@ -17,7 +18,7 @@ export const Presence = memo(function Presence({ peers }: { peers: readonly Peer
         <span
           key={peer.clientId}
           className="avatar"
-          style={{ backgroundColor: peer.color }}
+          style={{ backgroundColor: peer.color, color: readableTextOn(peer.color) }}
           title={peer.name}
           aria-hidden="true"
         >
