@@ -10,8 +10,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import * as Y from 'yjs';
-import { ShoppingList } from '@basket/list-core';
+import { buildListUpdate, randomListId, seedIndexedDb } from './seed-list.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const distDir = process.env.BENCH_DIST_DIR ?? path.join(webDir, 'dist');
@@ -29,25 +28,6 @@ const server = createServer((request, response) => {
 });
 await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
 
-function buildListUpdate(items, edits) {
-  const doc = new Y.Doc();
-  let clock = 1_700_000_000_000;
-  const list = new ShoppingList(doc, { actor: 'Seeder', now: () => clock++ });
-  list.setTitle(`Bench ${items}`);
-  const ids = [];
-  for (let i = 0; i < items; i++) ids.push(list.addItem({ name: `Item ${String(i).padStart(5, '0')}` }));
-  list.destroy();
-  const map = doc.getMap('items');
-  for (let e = items; e < edits; e++) {
-    const item = map.get(ids[e % ids.length]);
-    doc.transact(() => {
-      if (e % 3 === 0) item.set('note', `note ${e}`);
-      else item.set('quantity', (e % 9) + 1);
-    });
-  }
-  return Y.encodeStateAsUpdate(doc);
-}
-
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
@@ -57,25 +37,8 @@ try {
   const page = await context.newPage();
   const origin = `http://127.0.0.1:${port}`;
   await page.goto(`${origin}/`);
-  const id = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
-  const update = buildListUpdate(ITEMS, EDITS);
-  await page.evaluate(async ({ name, bytes }) => {
-    const db = await new Promise((resolve, reject) => {
-      const request = indexedDB.open(name);
-      request.onupgradeneeded = () => {
-        request.result.createObjectStore('updates', { autoIncrement: true });
-        request.result.createObjectStore('custom');
-      };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    await new Promise((resolve) => {
-      const tx = db.transaction(['updates'], 'readwrite');
-      tx.objectStore('updates').add(new Uint8Array(bytes));
-      tx.oncomplete = resolve;
-    });
-    db.close();
-  }, { name: `basket-list-${id}`, bytes: Array.from(update) });
+  const id = randomListId();
+  await seedIndexedDb(page, id, buildListUpdate(ITEMS, EDITS));
   const fresh = await context.newPage();
   const cdp = await context.newCDPSession(fresh);
   await cdp.send('Profiler.enable');
