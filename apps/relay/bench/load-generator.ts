@@ -9,6 +9,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -70,6 +71,8 @@ function syncMessage(syncType: 1 | 2, update: Uint8Array): Uint8Array {
   return encoding.toUint8Array(e);
 }
 
+const keepZeroMask = (): void => undefined;
+
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 
 const fanoutMs: number[] = [];
@@ -80,17 +83,22 @@ let delivered = 0;
 let measuring = false;
 
 class Phone {
-  readonly doc = new Y.Doc();
+  // A given guid: Yjs would otherwise spend ~36 crypto calls per phone drawing a random UUID.
+  readonly doc: Y.Doc;
   socket: WebSocket | undefined;
   synced = false;
   private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number; measured: boolean }> = [];
   private written = 0;
 
-  constructor(readonly listId: string) {}
+  constructor(readonly listId: string) {
+    this.doc = new Y.Doc({ guid: listId });
+  }
 
   connect(url: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(`${url}/${this.listId}`, { perMessageDeflate: false });
+      // Masking protects browsers from cache-poisoning proxies; a load generator on loopback
+      // needs none, and drawing a random mask per frame would load this process, not the relay.
+      const socket = new WebSocket(`${url}/${this.listId}`, { perMessageDeflate: false, generateMask: keepZeroMask });
       this.socket = socket;
       socket.binaryType = 'nodebuffer';
       socket.on('message', (data: Buffer) => this.onMessage(data, resolve));
@@ -186,6 +194,8 @@ async function connectAll(phones: Phone[], url: string, concurrency: number): Pr
   return failed;
 }
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
 async function steady(options: Options): Promise<void> {
   const phones = Array.from({ length: options.connections }, (_, i) => new Phone(listIdFor(i % options.lists)));
   const rampStart = performance.now();
@@ -214,6 +224,7 @@ async function steady(options: Options): Promise<void> {
       const elapsed = performance.now() - start;
       if (!measuring && performance.now() >= warmupEndsAt) {
         measuring = true;
+        loopDelay.enable();
         measuredFrom = sent;
         measuredStart = performance.now();
       }
@@ -231,6 +242,7 @@ async function steady(options: Options): Promise<void> {
     }, intervalMs);
   });
   const steadyMs = performance.now() - start;
+  loopDelay.disable();
   // Let the last fan-outs and acks arrive.
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const stillOpen = phones.filter((p) => p.socket?.readyState === WebSocket.OPEN).length;
@@ -248,6 +260,9 @@ async function steady(options: Options): Promise<void> {
     ackP50Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 50)),
     ackP99Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 99)),
     acked: ackMs.length,
+    // Latencies are taken on this process's event loop: its own delay is part of every figure.
+    generatorLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
+    generatorLoopDelayMaxMs: round(loopDelay.max / 1e6),
   });
   for (const phone of phones) phone.socket?.terminate();
 }

@@ -104,7 +104,7 @@ function stopServer(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
 /** Runs the load generator and answers each phase line after `onPhase` has sampled the server. */
 async function runGenerator(
   options: Record<string, unknown>,
-  onPhase: (line: Figures) => void,
+  onPhase: (line: Figures) => void | Promise<void>,
 ): Promise<Figures[]> {
   const generator = spawnWithFileLimit(
     [process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/load-generator.ts'), JSON.stringify(options)],
@@ -120,16 +120,22 @@ async function runGenerator(
       return;
     }
     lines.push(parsed);
-    onPhase(parsed);
-    generator.stdin?.write('go\n');
+    void Promise.resolve(onPhase(parsed)).finally(() => generator.stdin?.write('go\n'));
   });
   const code = await new Promise<number | null>((resolve) => generator.once('exit', resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
   return lines;
 }
 
+/** CPU time counters of the whole machine, to tell how much a hypervisor took away (steal). */
+function cpuTimes(): { steal: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+}
+
 async function measure(target: Target): Promise<Figures> {
   const port = await freePort();
+  const cpuAtStart = existsSync('/proc/stat') ? cpuTimes() : undefined;
   const url = `ws://127.0.0.1:${port}/sync`;
   let server = await target.start(port);
   await waitForPort(port, server);
@@ -141,11 +147,23 @@ async function measure(target: Target): Promise<Figures> {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(server.pid));
   }, 250);
-  const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, (line) => {
-    if (line['phase'] === 'ramped') rampedRss = rssMb(server.pid);
-    if (line['phase'] === 'steady-done') loadedRss = rssMb(server.pid);
+  let serverSide: Figures = {};
+  let metricsAtWarmupEnd: Promise<string | undefined> = Promise.resolve(undefined);
+  const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, async (line) => {
+    if (line['phase'] === 'ramped') {
+      rampedRss = rssMb(server.pid);
+      await scrapeMetrics(port); // starts the event-loop window
+      metricsAtWarmupEnd = new Promise((resolve) => setTimeout(resolve, config.warmupSeconds * 1000)).then(() => scrapeMetrics(port));
+    }
+    if (line['phase'] === 'steady-done') {
+      loadedRss = rssMb(server.pid);
+      const before = await metricsAtWarmupEnd;
+      const after = await scrapeMetrics(port);
+      if (before !== undefined && after !== undefined) serverSide = serverFigures(before, after);
+    }
     console.log(`[${target.name}] ${JSON.stringify(line)}`);
   });
+  if (Object.keys(serverSide).length > 0) console.log(`[${target.name}] server side ${JSON.stringify(serverSide)}`);
   clearInterval(sampler);
   const ramped = steadyLines.find((l) => l['phase'] === 'ramped') ?? {};
   const steady = steadyLines.find((l) => l['phase'] === 'steady-done') ?? {};
@@ -160,6 +178,12 @@ async function measure(target: Target): Promise<Figures> {
   await stopServer(server, 'SIGTERM');
   const loaded = loadLines.find((l) => l['phase'] === 'loaded') ?? {};
   const perListKb = ((rampedRss - baselineRss) * 1024) / config.lists;
+  const cpuAtEnd = cpuAtStart === undefined ? undefined : cpuTimes();
+  // On a shared host every latency figure is worth less the more CPU was stolen: print it.
+  const stealPercent =
+    cpuAtStart === undefined || cpuAtEnd === undefined
+      ? null
+      : Math.round((1000 * (cpuAtEnd.steal - cpuAtStart.steal)) / Math.max(1, cpuAtEnd.total - cpuAtStart.total)) / 10;
   return {
     connections: (steady['connections'] as number | undefined) ?? null,
     connectionsRamped: (ramped['open'] as number | undefined) ?? null,
@@ -175,7 +199,68 @@ async function measure(target: Target): Promise<Figures> {
     baselineRssMb: baselineRss,
     memoryPerLoadedListKb: Math.round(perListKb * 10) / 10,
     loadListsMs: (loaded['loadListsMs'] as number | undefined) ?? null,
+    cpuStealPercent: stealPercent,
+    ...serverSide,
   };
+}
+
+/**
+ * Our relay's own view from /metrics (the reference has none), over the measured window only:
+ * where durable-ack time goes — the write+fsync itself, or waiting for the event loop.
+ */
+async function scrapeMetrics(port: number): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const text = await response.text();
+    return response.ok && text.includes('basket_relay_') ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function serverFigures(before: string, after: string): Figures {
+  const figures: Figures = {};
+  for (const [name, key] of [
+    ['basket_relay_fsync_seconds', 'serverFsync'],
+    ['basket_relay_ack_seconds', 'serverAck'],
+  ] as const) {
+    const window = subtractBuckets(histogramBuckets(after, name), histogramBuckets(before, name));
+    figures[`${key}P50Ms`] = bucketQuantileMs(window, 0.5);
+    figures[`${key}P99Ms`] = bucketQuantileMs(window, 0.99);
+  }
+  figures['serverEventLoopDelayP99Ms'] = gaugeMs(after, 'basket_relay_event_loop_delay_p99_seconds');
+  figures['serverEventLoopDelayMaxMs'] = gaugeMs(after, 'basket_relay_event_loop_delay_max_seconds');
+  const updates = subtractBuckets(histogramBuckets(after, 'basket_relay_group_commit_updates'), histogramBuckets(before, 'basket_relay_group_commit_updates'));
+  const sum = (text: string): number => Number(/^basket_relay_group_commit_updates_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const batches = updates.at(-1)?.[1] ?? 0;
+  figures['serverUpdatesPerFsync'] = batches === 0 ? null : Math.round(((sum(after) - sum(before)) / batches) * 100) / 100;
+  return figures;
+}
+
+function gaugeMs(text: string, name: string): number | null {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match === null ? null : Math.round(Number(match[1]) * 1000 * 100) / 100;
+}
+
+/** Cumulative [upper bound, count] pairs of a Prometheus histogram, +Inf last. */
+function histogramBuckets(text: string, name: string): Array<[number, number]> {
+  const buckets: Array<[number, number]> = [];
+  for (const match of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))) {
+    buckets.push([match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2])]);
+  }
+  return buckets;
+}
+
+function subtractBuckets(after: Array<[number, number]>, before: Array<[number, number]>): Array<[number, number]> {
+  return after.map(([bound, count], i) => [bound, count - (before[i]?.[1] ?? 0)]);
+}
+
+/** Upper bound of the bucket holding quantile `q`. */
+function bucketQuantileMs(buckets: Array<[number, number]>, q: number): number | null {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  const bucket = buckets.find(([, count]) => count >= q * total);
+  return bucket === undefined || bucket[0] === Infinity ? null : bucket[0] * 1000;
 }
 
 async function main(): Promise<void> {
@@ -224,9 +309,9 @@ async function main(): Promise<void> {
       const b = referenceFigures[key];
       return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
     };
-    console.log('\nfigure              ours        reference   ours/reference');
-    for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs']) {
-      console.log(`${key.padEnd(20)}${String(oursFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
+    console.log('\nfigure                ours        reference   ours/reference');
+    for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'cpuStealPercent']) {
+      console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
     }
     console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
     console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures }));

@@ -20,6 +20,8 @@ export interface RelayConfig {
   readonly compactLogBytes: number;
   readonly idleUnloadMs: number;
   readonly pingIntervalMs: number;
+  /** How long a clean shutdown may spend folding logs into snapshots so the next start loads fast. */
+  readonly shutdownCompactMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -50,6 +52,8 @@ export const DEFAULT_LIMITS = {
   compactLogBytes: 1 * MiB,
   idleUnloadMs: 30_000,
   pingIntervalMs: 30_000,
+  // Well inside docker-compose's 30 s stop_grace_period, leaving time for the flush before it.
+  shutdownCompactMs: 10_000,
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
@@ -72,6 +76,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0),
     pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100),
+    shutdownCompactMs: integer(env, 'SHUTDOWN_COMPACT_MS', DEFAULT_LIMITS.shutdownCompactMs, 0),
   };
 }
 

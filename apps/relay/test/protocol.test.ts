@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -205,6 +207,36 @@ describe('y-websocket protocol with the unmodified client', () => {
     const second = await relay({ storage: new DiskListStorage({ dataDir: dir }) });
     const bob = phone(second, listId);
     await waitFor(() => bob.doc.getMap('items').get('milk') === 'Milk', 5000, 'restored');
+  });
+
+  it('[P9b] a clean shutdown folds each list into a snapshot within its budget; budget 0 keeps the logs', async () => {
+    for (const shutdownCompactMs of [10_000, 0]) {
+      const { dir, remove } = await temporaryDirectory('basket-checkpoint-');
+      cleanups.push(remove);
+      const listIds = [newListId(), newListId()];
+      const first = await startRelay({ storage: new DiskListStorage({ dataDir: dir }), limits: { shutdownCompactMs } });
+      const phones = listIds.map((listId) => connectPhone(first.syncUrl, listId));
+      phones.forEach((p, i) => {
+        for (let n = 0; n < 5; n++) p.doc.getMap('items').set(`item${n}`, `list ${i} item ${n}`);
+      });
+      await waitFor(() => phones.every((p) => p.isFullyStored()), 5000, 'stored');
+      await first.close();
+      for (const p of phones) p.destroy();
+      for (const listId of listIds) {
+        const logBytes = (await stat(path.join(dir, `${listId}.log`))).size;
+        const hasSnapshot = await stat(path.join(dir, `${listId}.snapshot`)).then(() => true, () => false);
+        if (shutdownCompactMs > 0) {
+          expect({ logBytes, hasSnapshot }).toEqual({ logBytes: 0, hasSnapshot: true });
+        } else {
+          expect(logBytes).toBeGreaterThan(0);
+          expect(hasSnapshot).toBe(false);
+        }
+      }
+      const second = await relay({ storage: new DiskListStorage({ dataDir: dir }) });
+      const readers = listIds.map((listId) => phone(second, listId));
+      await waitFor(() => readers.every((r) => r.doc.getMap('items').size === 5), 5000, 'restored after restart');
+      expect(readers[1]?.doc.getMap('items').get('item4')).toBe('list 1 item 4');
+    }
   });
 
   it('[P10] idle lists are unloaded and load again on the next connection', async () => {

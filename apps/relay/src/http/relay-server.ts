@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import type { RelayConfig } from '../config.js';
 import { listIdFromSyncUrl } from '../list-id.js';
@@ -27,6 +28,8 @@ export interface RelayServerOptions {
  * /sync/<listId>. List ids and per-IP limits are checked before the upgrade, so a refused
  * request never allocates a socket, a document or a file.
  */
+const HEARTBEAT_SLICES = 10;
+
 export class RelayServer {
   readonly metrics = new RelayMetrics();
   readonly registry: RoomRegistry;
@@ -37,6 +40,8 @@ export class RelayServer {
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeatTick = 0;
+  private readonly eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
 
@@ -52,6 +57,7 @@ export class RelayServer {
       maxListBytes: limits.maxListBytes,
       compactLogBytes: limits.compactLogBytes,
       idleUnloadMs: limits.idleUnloadMs,
+      shutdownCompactMs: limits.shutdownCompactMs,
     });
     this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir);
     this.webSockets = new WebSocketServer({
@@ -85,6 +91,25 @@ export class RelayServer {
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
     this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
+    // Every latency the relay reports includes time spent waiting for the event loop; this says how much.
+    this.eventLoopDelay.enable();
+    // Percentiles cannot be summed across scrapes, so each scrape reports the window since the last one.
+    let delayMaxSeconds = 0;
+    this.metrics.addGauge(
+      'basket_relay_event_loop_delay_p99_seconds',
+      'Event-loop delay, 99th percentile since the previous scrape',
+      () => {
+        const p99 = this.eventLoopDelay.count === 0 ? 0 : this.eventLoopDelay.percentile(99) / 1e9;
+        delayMaxSeconds = this.eventLoopDelay.count === 0 ? 0 : this.eventLoopDelay.max / 1e9;
+        this.eventLoopDelay.reset();
+        return p99;
+      },
+    );
+    this.metrics.addGauge(
+      'basket_relay_event_loop_delay_max_seconds',
+      'Longest event-loop delay in the window of basket_relay_event_loop_delay_p99_seconds',
+      () => delayMaxSeconds,
+    );
   }
 
   get connectionCount(): number {
@@ -100,7 +125,7 @@ export class RelayServer {
       });
     });
     const { limits } = this.options;
-    this.timers.push(setInterval(() => this.heartbeat(), limits.pingIntervalMs).unref());
+    this.timers.push(setInterval(() => this.heartbeat(), limits.pingIntervalMs / HEARTBEAT_SLICES).unref());
     this.timers.push(
       setInterval(() => this.registry.sweepIdle(), Math.max(50, Math.min(limits.idleUnloadMs, 5000))).unref(),
     );
@@ -121,6 +146,7 @@ export class RelayServer {
 
   private async closeNow(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
+    this.eventLoopDelay.disable();
     const serverClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     await this.registry.shutdown(CloseCode.serviceRestart, 'relay restarting');
     for (const connection of this.connections) connection.close(CloseCode.serviceRestart, 'relay restarting');
@@ -129,8 +155,15 @@ export class RelayServer {
     await serverClosed;
   }
 
+  /**
+   * Pings one slice of the connections per tick, so each is pinged once per interval without
+   * thousands of pings (and pongs) landing in one event-loop turn and stalling live updates.
+   */
   private heartbeat(): void {
-    for (const connection of this.connections) connection.heartbeat();
+    const slice = this.heartbeatTick++ % HEARTBEAT_SLICES;
+    for (const connection of this.connections) {
+      if (connection.id % HEARTBEAT_SLICES === slice) connection.heartbeat();
+    }
   }
 
   private async handleRequest(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {

@@ -110,11 +110,15 @@ export class DiskListStorage implements ListStorage {
     const logPath = this.filePath(listId, LOG_SUFFIX);
     // A temp snapshot is a compaction that did not reach its rename: the old snapshot and the
     // log are still complete, so the temp file holds nothing that is not stored elsewhere.
-    await removeIfExists(this.filePath(listId, SNAPSHOT_SUFFIX + TEMP_SUFFIX));
+    // The three are independent, so they run concurrently: a restart loads many lists at once.
+    const [, snapshotBytes, logBytes] = await Promise.all([
+      removeIfExists(this.filePath(listId, SNAPSHOT_SUFFIX + TEMP_SUFFIX)),
+      readIfExists(snapshotPath),
+      readIfExists(logPath),
+    ]);
 
     const updates: Uint8Array[] = [];
     let snapshotLength = 0;
-    const snapshotBytes = await readIfExists(snapshotPath);
     if (snapshotBytes !== undefined) {
       const scan = scanRecords(snapshotBytes);
       const snapshot = scan.records[0];
@@ -128,7 +132,6 @@ export class DiskListStorage implements ListStorage {
     }
 
     let logLength = 0;
-    const logBytes = await readIfExists(logPath);
     if (logBytes !== undefined) {
       const scan = scanRecords(logBytes);
       updates.push(...scan.records);
@@ -201,7 +204,9 @@ export class DiskListStorage implements ListStorage {
     }
     await fs.rename(tempPath, snapshotPath);
     this.afterCompactionStep?.('renamed', listId);
-    await syncDirectory(this.dataDir);
+    // Shared with other renames and creations in flight: a directory fsync started after the
+    // rename makes it durable, whoever asked for it.
+    await this.dataDirSync.sync();
     this.afterCompactionStep?.('directory-synced', listId);
     const log = this.openLogs.get(listId);
     if (log !== undefined) {

@@ -29,7 +29,8 @@ export class GroupCommit<Waiter> {
   private cutScheduled = false;
   private failed = false;
   private idleResolvers: Array<() => void> = [];
-  private readonly exclusive: Array<{ task: () => Promise<void>; resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Exclusive tasks, each wrapped to settle its caller's promise; the wrapper never rejects. */
+  private readonly exclusive: Array<() => Promise<void>> = [];
   private readonly schedule: (task: () => void) => void;
 
   constructor(private readonly options: GroupCommitOptions<Waiter>) {
@@ -71,9 +72,9 @@ export class GroupCommit<Waiter> {
    * Runs `task` between two writes (after the one in flight, before the next cut), holding
    * further writes until it finishes. Used for compaction, which must not interleave with appends.
    */
-  runExclusive(task: () => Promise<void>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.exclusive.push({ task, resolve, reject });
+  runExclusive<T>(task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.exclusive.push(() => task().then(resolve, reject));
       if (!this.busy) this.drain();
     });
   }
@@ -129,9 +130,7 @@ export class GroupCommit<Waiter> {
     const next = this.exclusive.shift();
     if (next !== undefined) {
       this.busy = true;
-      next
-        .task()
-        .then(next.resolve, next.reject)
+      void next()
         .finally(() => {
           this.busy = false;
           this.drain();
