@@ -43,6 +43,7 @@ export class DiskListStorage implements ListStorage {
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private dataDirReady: Promise<void> | undefined;
+  private tempFilesRemoved: Promise<void> | undefined;
   /** Lists created at the same time share one directory fsync. */
   private readonly dataDirSync: CoalescedSync;
   private closed = false;
@@ -108,14 +109,9 @@ export class DiskListStorage implements ListStorage {
   private async loadNow(listId: string): Promise<StoredList> {
     const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
     const logPath = this.filePath(listId, LOG_SUFFIX);
-    // A temp snapshot is a compaction that did not reach its rename: the old snapshot and the
-    // log are still complete, so the temp file holds nothing that is not stored elsewhere.
-    // The three are independent, so they run concurrently: a restart loads many lists at once.
-    const [, snapshotBytes, logBytes] = await Promise.all([
-      removeIfExists(this.filePath(listId, SNAPSHOT_SUFFIX + TEMP_SUFFIX)),
-      readIfExists(snapshotPath),
-      readIfExists(logPath),
-    ]);
+    await this.removeStaleTempFiles();
+    // Independent reads, so they run concurrently: a restart loads many lists at once.
+    const [snapshotBytes, logBytes] = await Promise.all([readIfExists(snapshotPath), readIfExists(logPath)]);
 
     const updates: Uint8Array[] = [];
     let snapshotLength = 0;
@@ -150,6 +146,28 @@ export class DiskListStorage implements ListStorage {
     }
     this.snapshotBytes.set(listId, snapshotLength);
     return { updates, storedBytes: snapshotLength + logLength, logBytes: logLength };
+  }
+
+  /**
+   * A temp file is a compaction (or log rewrite) that did not reach its rename: the old files
+   * are still complete, so it holds nothing that is not stored elsewhere. They can only be left
+   * by a crash, so one directory scan before the first load removes them all, instead of one
+   * unlink attempt per list load.
+   */
+  private removeStaleTempFiles(): Promise<void> {
+    this.tempFilesRemoved ??= (async () => {
+      let names: string[];
+      try {
+        names = await fs.readdir(this.dataDir);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw error;
+      }
+      const stale = names.filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
+      await Promise.all(stale.map((name) => removeIfExists(path.join(this.dataDir, name))));
+      if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
+    })();
+    return this.tempFilesRemoved;
   }
 
   private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
