@@ -122,6 +122,30 @@ const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** di
 
 let lastMarks = {};
 
+/**
+ * Presses a key in "Add item" as soon as the list is interactive; ms from the key event's creation
+ * (event.timeStamp, so time spent queued behind a busy main thread counts) to the first frame
+ * that shows it in the field.
+ */
+async function keystrokeEcho(page) {
+  const field = 'input[aria-label="Add item"]';
+  await page.evaluate((selector) => {
+    window.__basketKeyAt = null;
+    addEventListener('keydown', (event) => (window.__basketKeyAt ??= event.timeStamp), { capture: true });
+    document.querySelector(selector)?.focus();
+  }, field);
+  await page.keyboard.press('x');
+  const shown = await page.waitForFunction(
+    (selector) =>
+      window.__basketKeyAt !== null && document.querySelector(selector)?.value.includes('x')
+        ? performance.now() - window.__basketKeyAt
+        : false,
+    field,
+    { polling: 'raf', timeout: 30000 },
+  );
+  return shown.jsonValue();
+}
+
 /** Navigation → the "Add item" field enabled and at least one seeded item shown (checked each frame). */
 async function timeToInteractive(page, url) {
   await page.goto(url, { waitUntil: 'commit' });
@@ -273,10 +297,19 @@ async function main() {
     await page.waitForTimeout(1500);
     const coldTimes = [];
     const coldPhases = [];
+    const keystrokeEchoes = [];
     for (let i = 0; i < COLD_RUNS; i++) {
       const fresh = await context.newPage();
       coldTimes.push(await timeToInteractive(fresh, `${origin}/l/${bigId}`));
-      coldPhases.push(lastMarks);
+      // A key pressed the moment the list is interactive: how long until it shows in the field.
+      // A busy main thread (e.g. the stored document being applied) would delay it.
+      keystrokeEchoes.push(await keystrokeEcho(fresh));
+      const loadedAt = await fresh.waitForFunction(
+        () => performance.getEntriesByName('basket:local-loaded')[0]?.startTime ?? false,
+        undefined,
+        { timeout: 30000 },
+      );
+      coldPhases.push({ ...lastMarks, 'basket:local-loaded': await loadedAt.jsonValue() });
       await fresh.close();
     }
     progress('(b) done');
@@ -286,6 +319,8 @@ async function main() {
       runs: coldTimes.length,
       medianMs: round(percentile(coldTimes, 50)),
       maxMs: round(Math.max(...coldTimes)),
+      keystrokeEchoMedianMs: round(percentile(keystrokeEchoes, 50)),
+      keystrokeEchoMaxMs: round(Math.max(...keystrokeEchoes)),
       // Median time (ms since navigation) at which each phase ended: the session opened (app
       // code running), the IndexedDB copy was applied to the document, the list was interactive.
       phases: Object.fromEntries(
@@ -325,7 +360,8 @@ async function main() {
 
   const rows = [
     ['(a) add item, 1,000 items: Enter → painted', `p50 ${results.add.p50Ms} ms, p95 ${results.add.p95Ms} ms (${results.add.adds} adds)`, 'p95 ≤ 16 ms', results.add.p95Ms <= 16],
-    ['(b) cold start, 5,000 items / 100k edits', `median ${results.coldStart.medianMs} ms, max ${results.coldStart.maxMs} ms (${results.coldStart.runs} runs)`, '≤ 500 ms', results.coldStart.medianMs <= 500],
+    ['(b) cold start, 5,000 items / 100k edits', `median ${results.coldStart.medianMs} ms, max ${results.coldStart.maxMs} ms (${results.coldStart.runs} runs); stored document applied at ${results.coldStart.phases['local-loaded']} ms`, '≤ 500 ms', results.coldStart.medianMs <= 500],
+    ['(b) … a key pressed then: key event → shown', `median ${results.coldStart.keystrokeEchoMedianMs} ms, max ${results.coldStart.keystrokeEchoMaxMs} ms`, 'one frame or two (≤ 50 ms)', results.coldStart.keystrokeEchoMedianMs <= 50],
     ['(c) remote change in 5,000 items: DOM mutations', `${results.remoteChange.records} records, +${results.remoteChange.added}/-${results.remoteChange.removed} nodes, ${results.remoteChange.attributes} attrs; touched: ${results.remoteChange.touched.join(', ')}`, 'changed row only', results.remoteChange.touched.filter((name) => name.startsWith('Item ')).every((name) => name === results.remoteChange.changed)],
     ['(d) initial JS (gzip)', `${results.bundle.gzipKb} kB (${results.bundle.rawKb} kB raw, ${results.bundle.files} file(s))`, '≤ 150 kB', results.bundle.gzipKb <= 150],
   ];

@@ -9,6 +9,7 @@ import type { KnownList } from './types.js';
 import { deviceKnownLists, type KnownListsStore } from './known-lists.js';
 import { openSessionsOf } from './open-sessions.js';
 import { deleteLocalCopy, openLocalCopy } from './local-copy.js';
+import { forgetCachedView } from './view-cache.js';
 import { ackStorageKey } from './ack-tracker.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 import { createShoppingList } from './list-model.js';
@@ -56,6 +57,7 @@ export async function forgetList(
   for (const session of openSessionsOf(id)) session.destroy();
   known.forget(id);
   storage.removeItem(ackStorageKey(id));
+  forgetCachedView(storage, id);
   await deleteLocalCopy(id);
 }
 

@@ -10,6 +10,7 @@ export type {
   KnownList,
   ListSession,
   ReconnectSummary,
+  CachedView,
 } from './types.js';
 
 export { openListSession, relayUrl, MESSAGE_DURABLE_ACK, type ListSessionOptions } from './list-session.js';

@@ -15,7 +15,9 @@ import { followNetwork, realTimers, startHeartbeat, type NetworkEvents, type Tim
 import { peersFromStates, samePeers } from './peers.js';
 import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
-import { openLocalCopy, requestPersistentStorage } from './local-copy.js';
+import { openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
+import { keepViewCached, readCachedView } from './view-cache.js';
+import { afterInputQuiet } from './input-quiet.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 import { deviceProfileStore } from './profile.js';
 import { registerOpenSession } from './open-sessions.js';
@@ -78,7 +80,20 @@ export function openListSession(listId: string, actor: string, options: ListSess
 
   mark('basket:session-open');
   const doc = new Y.Doc();
-  const localCopy = options.persist === false ? null : openLocalCopy(listId, doc);
+  const persist = options.persist !== false;
+  // The rows shown last time, painted while the document loads (see view-cache.ts).
+  const cachedView = persist ? readCachedView(storage, listId) : null;
+  let localCopy: LocalCopy | null = null;
+  // With rows to paint, the stored document is applied after that first paint and at a pause in
+  // typing: applying a long history blocks the main thread for hundreds of ms, and must hold
+  // back neither the rows nor the keystrokes of someone adding an item at once.
+  const localCopyOpened: Promise<LocalCopy | null> = !persist
+    ? Promise.resolve(null)
+    : cachedView === null
+      ? Promise.resolve((localCopy = openLocalCopy(listId, doc)))
+      : new Promise<void>((resolve) => afterNextPaint(resolve))
+          .then(() => afterInputQuiet())
+          .then(() => (destroyed ? null : (localCopy = openLocalCopy(listId, doc))));
   const list = createShoppingList(doc, actor);
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
@@ -207,7 +222,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   );
   const stopHeartbeat = startHeartbeat(provider, { timers });
 
-  const whenLoaded = (localCopy?.whenLoaded ?? Promise.resolve()).then(() => {
+  const whenLoaded = localCopyOpened.then((opened) => opened?.whenLoaded).then(() => {
     if (destroyed) return;
     mark('basket:local-loaded');
     loaded = true;
@@ -228,6 +243,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
       localCopy?.compact().catch((error: unknown) => console.warn('[basket] compaction failed', error));
     }, 2000);
     cleanups.push(() => clearTimeout(compactLater));
+    if (persist) cleanups.push(keepViewCached(storage, listId, list));
   });
 
   let unregister: () => void = () => {};
@@ -236,6 +252,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     listId,
     list,
     whenLoaded,
+    cachedView,
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

@@ -3,7 +3,7 @@
  * demos. Its connection, acks, peers and summaries are driven by hand.
  */
 import * as Y from 'yjs';
-import type { ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js';
+import type { CachedView, ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js';
 import { AckTracker } from './ack-tracker.js';
 import { deriveSyncStatus, sameStatus } from './sync-status.js';
 import { createShoppingList } from './list-model.js';
@@ -26,7 +26,13 @@ export interface MemoryListSession extends ListSession {
 export function createMemorySession(
   listId: string,
   actor: string,
-  options: { now?: () => number; color?: string } = {},
+  options: {
+    now?: () => number;
+    color?: string;
+    /** A cached view to paint until `whenLoaded` resolves (tests of the cold start). */
+    cachedView?: CachedView;
+    whenLoaded?: Promise<void>;
+  } = {},
 ): MemoryListSession {
   const doc = new Y.Doc();
   const list = createShoppingList(doc, actor);
@@ -66,7 +72,8 @@ export function createMemorySession(
     listId,
     list,
     doc,
-    whenLoaded: Promise.resolve(),
+    whenLoaded: options.whenLoaded ?? Promise.resolve(),
+    cachedView: options.cachedView ?? null,
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

@@ -4,6 +4,9 @@
  * device through these types and the hooks exported from src/session/index.ts.
  */
 import type { ShoppingListApi } from '@basket/list-core';
+import type { CachedView } from './view-cache.js';
+
+export type { CachedView } from './view-cache.js';
 
 /** What the status line shows (role="status"). */
 export type SyncState = 'offline' | 'syncing' | 'synced';
@@ -47,6 +50,11 @@ export interface ListSession {
   readonly list: ShoppingListApi;
   /** Resolves once the IndexedDB copy is loaded (fast; never waits on the network). */
   readonly whenLoaded: Promise<void>;
+  /**
+   * The rows this device showed last time, to paint until `whenLoaded` (null: none, or the list
+   * is not stored on this device). Actions on them must wait for `whenLoaded`.
+   */
+  readonly cachedView: CachedView | null;
   status(): SyncStatus;
   onStatus(callback: (status: SyncStatus) => void): () => void;
   peers(): readonly Peer[];

@@ -24,6 +24,7 @@ import { TitleEditor, UNTITLED } from './TitleEditor';
 import { Toast } from './Toast';
 import type { ToastMessage } from './Toast';
 import { useListValue } from './useListValue';
+import { useCachedRows } from './useCachedRows';
 import { useNameBannerDismissed } from './useNameBannerDismissed';
 import { Icon } from './Icon';
 
@@ -175,6 +176,16 @@ export function ListScreen(props: ListScreenProps) {
   const [bannerDismissed, dismissBanner] = useNameBannerDismissed();
   const toastCount = useRef(0);
   const loaded = useLoaded(session);
+  const cached = useCachedRows(session, loaded, items);
+  const { markChecked, markRemoved, unmark } = cached;
+  /** Cached rows are not in the document yet: what is done to them is applied once it is. */
+  const whenReady = useCallback(
+    (action: () => void) => {
+      if (loaded) action();
+      else void session.whenLoaded.then(action);
+    },
+    [loaded, session],
+  );
 
   useEffect(() => list.onNotice(refreshNotices), [list, refreshNotices]);
   useEffect(
@@ -209,15 +220,23 @@ export function ListScreen(props: ListScreenProps) {
           : batch.length === 2
             ? `Removed ${batch[0]!.name} and ${item.name}`
             : `Removed ${batch.length} items`;
-      showToast(message, () => list.restoreItems(ids));
+      showToast(message, () => {
+        unmark(ids);
+        whenReady(() => list.restoreItems(ids));
+      });
       removedBatch.current = batch;
     },
-    [list, showToast],
+    [list, showToast, unmark, whenReady],
   );
 
   const actions = useMemo<ItemActions>(
     () => ({
       toggle(item) {
+        if (!loaded) {
+          markChecked(item.id, !item.checked);
+          whenReady(() => list.setChecked(item.id, !item.checked));
+          return;
+        }
         const checkbox = document.getElementById(checkboxId(item.id));
         const hadFocus = checkbox !== null && checkbox === document.activeElement;
         list.setChecked(item.id, !item.checked);
@@ -226,21 +245,26 @@ export function ListScreen(props: ListScreenProps) {
       },
       remove(item) {
         const restoreFocus = focusAfterRowLeaves(item.id);
-        list.removeItem(item.id);
+        if (loaded) list.removeItem(item.id);
+        else {
+          markRemoved(item.id);
+          whenReady(() => list.removeItem(item.id));
+        }
         showRemovedToast(item);
         requestAnimationFrame(restoreFocus);
       },
       edit(item) {
-        setEditingItemId(item.id);
+        // The editor reads the item from the document, so it opens once that is loaded.
+        whenReady(() => setEditingItemId(item.id));
       },
     }),
-    [list, showRemovedToast],
+    [list, showRemovedToast, loaded, markChecked, markRemoved, whenReady],
   );
 
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);
   const suggest = useCallback((prefix: string, limit: number) => list.suggest(prefix, limit), [list]);
 
-  const clearChecked = useCallback(() => {
+  const clearCheckedNow = useCallback(() => {
     const ids = list.clearChecked();
     if (ids.length === 0) return;
     showToast(
@@ -249,13 +273,16 @@ export function ListScreen(props: ListScreenProps) {
     );
     requestAnimationFrame(focusAddField);
   }, [list, showToast]);
+  const clearChecked = useCallback(() => whenReady(clearCheckedNow), [whenReady, clearCheckedNow]);
 
   const rename = useCallback(
-    (next: string) => {
-      list.setTitle(next);
-      refreshTitle();
-    },
-    [list, refreshTitle],
+    (next: string) =>
+      // A title set before the stored one is loaded would be a concurrent write that may lose.
+      whenReady(() => {
+        list.setTitle(next);
+        refreshTitle();
+      }),
+    [list, refreshTitle, whenReady],
   );
 
   const restoreDeleted = useCallback(
@@ -292,7 +319,7 @@ export function ListScreen(props: ListScreenProps) {
       <header className="app-header">
         <Header
           session={session}
-          title={title}
+          title={cached.title ?? title}
           renaming={renaming}
           onRenamingChange={setRenaming}
           onRename={rename}
@@ -304,7 +331,7 @@ export function ListScreen(props: ListScreenProps) {
         <NameBanner onSave={onChangeName} onDismiss={dismissBanner} />
       )}
       <main className="list-main">
-        <ItemList items={items} loaded={loaded} actions={actions} onClearChecked={clearChecked} />
+        <ItemList items={cached.items ?? items} loaded={loaded} actions={actions} onClearChecked={clearChecked} />
         <div className="list-footer">
           <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => setDialog('deleted')}>
             Recently deleted

@@ -9,13 +9,19 @@ import type { ListScreenProps } from './ListScreen';
 export const TEST_LIST_ID = 'testList_0123456789';
 
 export function renderListScreen(
-  options: { actor?: string; profile?: Partial<Profile>; props?: Partial<ListScreenProps>; now?: () => number } = {},
+  options: {
+    actor?: string;
+    profile?: Partial<Profile>;
+    props?: Partial<ListScreenProps>;
+    now?: () => number;
+    session?: Omit<NonNullable<Parameters<typeof createMemorySession>[2]>, 'now'>;
+  } = {},
 ) {
   const actor = options.actor ?? 'Mum';
   const session: MemoryListSession = createMemorySession(
     TEST_LIST_ID,
     actor,
-    options.now ? { now: options.now } : {},
+    { ...options.session, ...(options.now ? { now: options.now } : {}) },
   );
   const profile: Profile = { displayName: actor, color: '#2f7d4f', nameChosen: true, ...options.profile };
   const props: ListScreenProps = {
