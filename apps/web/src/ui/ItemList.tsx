@@ -13,6 +13,14 @@ import { groupItems, sameItems } from './sections';
 import type { Section } from './sections';
 import { useProgressiveRowCount } from './progressive-rows';
 
+/** Row and header heights from app.css (.item-row min-height, .section-header --tap). */
+const ROW_REM = 3.25;
+const HEADER_REM = 3;
+
+function sectionHeightRem(rows: number): number {
+  return HEADER_REM + rows * ROW_REM;
+}
+
 interface SectionProps {
   id: string;
   label: string;
@@ -25,7 +33,13 @@ const ItemSection = memo(
   function ItemSection({ id, label, items, actions, headerAction }: SectionProps) {
     const headingId = `section-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`;
     return (
-      <section className="item-section" aria-labelledby={headingId}>
+      <section
+        className="item-section"
+        aria-labelledby={headingId}
+        // Off-screen sections skip layout (content-visibility in app.css); until first rendered
+        // they take this estimated height, so the page's height and scrollbar stay right.
+        style={{ containIntrinsicSize: `auto ${sectionHeightRem(items.length)}rem` }}
+      >
         <div className="section-header">
           <h2 id={headingId}>{label}</h2>
           {headerAction}
