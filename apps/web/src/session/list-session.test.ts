@@ -188,6 +188,39 @@ describe('openListSession against a relay', () => {
     expect(relay.doc.getMap('items').size).toBe(2);
   });
 
+  it('a reopened list offers its cached view; an edit before the stored copy loads loads it at once and is stored', async () => {
+    const relay = new FakeRelay();
+    relay.reachable = false;
+    const storage = createMemoryStore();
+    const listId = newId();
+    const offline = new FakeNetwork();
+    offline.online = false;
+    const first = start(relay, { listId, storage, network: offline }).session;
+    await first.whenLoaded;
+    first.list.setTitle('Market');
+    first.list.addItem({ name: 'Apples' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.destroy();
+
+    // The pause before loading never comes: only the edit can trigger the load.
+    const never = () => new Promise<void>(() => {});
+    const second = start(relay, { listId, storage, network: offline, pauseBeforeLoad: never }).session;
+    expect(second.cachedView?.title).toBe('Market');
+    expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Apples']);
+    expect(second.list.items()).toEqual([]);
+    second.list.addItem({ name: 'Pears' });
+    await second.whenLoaded;
+    expect(second.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    second.destroy();
+
+    const third = start(relay, { listId, storage, network: offline, pauseBeforeLoad: never }).session;
+    third.loadNow();
+    await third.whenLoaded;
+    expect(third.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
+    expect(third.cachedView?.items.map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
+  });
+
   it('destroy closes the connection and stops reporting', async () => {
     const relay = new FakeRelay();
     const { session } = start(relay);

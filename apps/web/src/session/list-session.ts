@@ -41,6 +41,8 @@ export interface ListSessionOptions {
   maxBackoffMs?: number;
   /** Sync with other tabs of this browser directly (BroadcastChannel); default true. */
   crossTab?: boolean;
+  /** With a cached view: what to wait for before applying the stored document; default a pause in typing. */
+  pauseBeforeLoad?: () => Promise<void>;
 }
 
 /** Timeline marks for the browser benchmark and DevTools (cheap; no-ops where unsupported). */
@@ -86,14 +88,29 @@ export function openListSession(listId: string, actor: string, options: ListSess
   let localCopy: LocalCopy | null = null;
   // With rows to paint, the stored document is applied after that first paint and at a pause in
   // typing: applying a long history blocks the main thread for hundreds of ms, and must hold
-  // back neither the rows nor the keystrokes of someone adding an item at once.
+  // back neither the rows nor the keystrokes of someone typing at once. But an edit (or a tap on
+  // a cached row, see loadNow) opens it at once: until the local copy is open nothing is
+  // written to IndexedDB, and an edit must never wait on a pause to become durable.
+  let loadNow: () => void = () => {};
+  const openAfterPaintAndPause = (): Promise<LocalCopy | null> => {
+    const actedBeforeLoad = new Promise<void>((resolve) => {
+      loadNow = resolve;
+    });
+    const onEarlyEdit = (): void => loadNow();
+    doc.on('update', onEarlyEdit);
+    const pause = new Promise<void>((resolve) => afterNextPaint(resolve)).then(
+      options.pauseBeforeLoad ?? (() => afterInputQuiet()),
+    );
+    return Promise.race([pause, actedBeforeLoad]).then(() => {
+      doc.off('update', onEarlyEdit);
+      return destroyed ? null : (localCopy = openLocalCopy(listId, doc));
+    });
+  };
   const localCopyOpened: Promise<LocalCopy | null> = !persist
     ? Promise.resolve(null)
     : cachedView === null
       ? Promise.resolve((localCopy = openLocalCopy(listId, doc)))
-      : new Promise<void>((resolve) => afterNextPaint(resolve))
-          .then(() => afterInputQuiet())
-          .then(() => (destroyed ? null : (localCopy = openLocalCopy(listId, doc))));
+      : openAfterPaintAndPause();
   const list = createShoppingList(doc, actor);
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
@@ -253,6 +270,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     list,
     whenLoaded,
     cachedView,
+    loadNow: () => loadNow(),
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

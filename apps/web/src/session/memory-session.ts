@@ -74,6 +74,7 @@ export function createMemorySession(
     doc,
     whenLoaded: options.whenLoaded ?? Promise.resolve(),
     cachedView: options.cachedView ?? null,
+    loadNow: () => {},
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

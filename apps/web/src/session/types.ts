@@ -55,6 +55,8 @@ export interface ListSession {
    * is not stored on this device). Actions on them must wait for `whenLoaded`.
    */
   readonly cachedView: CachedView | null;
+  /** Loads the stored document now instead of at the next pause in typing (someone acted on a cached row). */
+  loadNow(): void;
   status(): SyncStatus;
   onStatus(callback: (status: SyncStatus) => void): () => void;
   peers(): readonly Peer[];

@@ -181,8 +181,12 @@ export function ListScreen(props: ListScreenProps) {
   /** Cached rows are not in the document yet: what is done to them is applied once it is. */
   const whenReady = useCallback(
     (action: () => void) => {
-      if (loaded) action();
-      else void session.whenLoaded.then(action);
+      if (loaded) {
+        action();
+        return;
+      }
+      void session.whenLoaded.then(action);
+      session.loadNow();
     },
     [loaded, session],
   );
