@@ -59,7 +59,7 @@ function rssMb(pid: number | undefined): number {
 }
 
 interface Target {
-  readonly name: 'ours' | 'reference';
+  readonly name: 'ours' | 'oursInMemory' | 'reference';
   start(port: number): Promise<ChildProcess>;
 }
 
@@ -268,21 +268,27 @@ async function main(): Promise<void> {
     execFileSync(path.join(relayRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: relayRoot });
   }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-bench-'));
+  const oursEnvironment = (port: number): NodeJS.ProcessEnv => ({
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    STATIC_DIR: path.join(dataDir, 'no-web-app'),
+    LOG_LEVEL: 'warn',
+    UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? '64',
+    MAX_CONNECTIONS_PER_IP: '100000',
+    MAX_LOADED_LISTS: String(Math.max(10_000, config.lists * 2)),
+  });
   const ours: Target = {
     name: 'ours',
     start: (port) =>
+      Promise.resolve(spawnWithFileLimit([process.execPath, path.join(relayRoot, 'dist/main.js')], oursEnvironment(port), 'ignore')),
+  };
+  const oursInMemory: Target = {
+    name: 'oursInMemory',
+    start: (port) =>
       Promise.resolve(
-        spawnWithFileLimit([process.execPath, path.join(relayRoot, 'dist/main.js')], {
-          ...process.env,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          DATA_DIR: dataDir,
-          STATIC_DIR: path.join(dataDir, 'no-web-app'),
-          LOG_LEVEL: 'warn',
-          UV_THREADPOOL_SIZE: process.env['UV_THREADPOOL_SIZE'] ?? '64',
-          MAX_CONNECTIONS_PER_IP: '100000',
-          MAX_LOADED_LISTS: String(Math.max(10_000, config.lists * 2)),
-        }, 'ignore'),
+        spawnWithFileLimit([process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/memory-relay.ts')], oursEnvironment(port), 'ignore'),
       ),
   };
   const reference: Target = {
@@ -303,18 +309,20 @@ async function main(): Promise<void> {
   );
   try {
     const oursFigures = await measure(ours);
+    const floorFigures = await measure(oursInMemory);
     const referenceFigures = await measure(reference);
     const ratio = (key: string): string => {
       const a = oursFigures[key];
       const b = referenceFigures[key];
       return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
     };
-    console.log('\nfigure                ours        reference   ours/reference');
+    console.log('\nfigure                ours        in memory   reference   ours/reference');
     for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'cpuStealPercent']) {
-      console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
+      console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(floorFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
     }
+    console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
     console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
-    console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures }));
+    console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures, oursInMemory: floorFigures }));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
