@@ -42,6 +42,19 @@ function start(
 
 const state = (session: ListSession) => session.status().state;
 
+/** One phone that stays offline (the relay unreachable), opening the same list again and again. */
+function offlinePhone() {
+  const relay = new FakeRelay();
+  relay.reachable = false;
+  const storage = createMemoryStore();
+  const listId = newId();
+  const network = new FakeNetwork();
+  network.online = false;
+  const open = (options: Pick<ListSessionOptions, 'pauseBeforeLoad'> = {}) =>
+    start(relay, { listId, storage, network, ...options }).session;
+  return { relay, network, open };
+}
+
 describe('openListSession against a relay', () => {
   it('uses the page origin for the relay url', () => {
     expect(relayUrl({ protocol: 'https:', host: 'basket.example' })).toBe('wss://basket.example/sync');
@@ -162,13 +175,8 @@ describe('openListSession against a relay', () => {
   });
 
   it('after a reload while offline the list and the pending count are still there', async () => {
-    const relay = new FakeRelay();
-    relay.reachable = false;
-    const storage = createMemoryStore();
-    const listId = newId();
-    const offline = new FakeNetwork();
-    offline.online = false;
-    const first = start(relay, { listId, storage, network: offline }).session;
+    const { relay, network: offline, open } = offlinePhone();
+    const first = open();
     await first.whenLoaded;
     first.list.addItem({ name: 'Apples' });
     first.list.addItem({ name: 'Pears' });
@@ -177,7 +185,7 @@ describe('openListSession against a relay', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     first.destroy();
 
-    const second = start(relay, { listId, storage, network: offline }).session;
+    const second = open();
     await second.whenLoaded;
     expect(second.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
     expect(second.status()).toMatchObject({ state: 'offline', pendingChanges: 2 });
@@ -189,13 +197,8 @@ describe('openListSession against a relay', () => {
   });
 
   it('a reopened list offers its cached view; an edit before the stored copy loads loads it at once and is stored', async () => {
-    const relay = new FakeRelay();
-    relay.reachable = false;
-    const storage = createMemoryStore();
-    const listId = newId();
-    const offline = new FakeNetwork();
-    offline.online = false;
-    const first = start(relay, { listId, storage, network: offline }).session;
+    const { open } = offlinePhone();
+    const first = open();
     await first.whenLoaded;
     first.list.setTitle('Market');
     first.list.addItem({ name: 'Apples' });
@@ -204,7 +207,7 @@ describe('openListSession against a relay', () => {
 
     // The pause before loading never comes: only the edit can trigger the load.
     const never = () => new Promise<void>(() => {});
-    const second = start(relay, { listId, storage, network: offline, pauseBeforeLoad: never }).session;
+    const second = open({ pauseBeforeLoad: never });
     expect(second.cachedView?.title).toBe('Market');
     expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Apples']);
     expect(second.list.items()).toEqual([]);
@@ -214,7 +217,7 @@ describe('openListSession against a relay', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     second.destroy();
 
-    const third = start(relay, { listId, storage, network: offline, pauseBeforeLoad: never }).session;
+    const third = open({ pauseBeforeLoad: never });
     third.loadNow();
     await third.whenLoaded;
     expect(third.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);

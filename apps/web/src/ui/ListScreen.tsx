@@ -178,17 +178,19 @@ export function ListScreen(props: ListScreenProps) {
   const loaded = useLoaded(session);
   const cached = useCachedRows(session, loaded, items);
   const { markChecked, markRemoved, unmark } = cached;
-  /** Cached rows are not in the document yet: what is done to them is applied once it is. */
+  /** Showing cached rows: they are not in the document yet. */
+  const provisional = cached.items !== null;
+  /** What is done to cached rows is applied once the document is loaded (which it triggers). */
   const whenReady = useCallback(
     (action: () => void) => {
-      if (loaded) {
+      if (!provisional) {
         action();
         return;
       }
       void session.whenLoaded.then(action);
       session.loadNow();
     },
-    [loaded, session],
+    [provisional, session],
   );
 
   useEffect(() => list.onNotice(refreshNotices), [list, refreshNotices]);
@@ -236,7 +238,7 @@ export function ListScreen(props: ListScreenProps) {
   const actions = useMemo<ItemActions>(
     () => ({
       toggle(item) {
-        if (!loaded) {
+        if (provisional) {
           markChecked(item.id, !item.checked);
           whenReady(() => list.setChecked(item.id, !item.checked));
           return;
@@ -249,7 +251,7 @@ export function ListScreen(props: ListScreenProps) {
       },
       remove(item) {
         const restoreFocus = focusAfterRowLeaves(item.id);
-        if (loaded) list.removeItem(item.id);
+        if (!provisional) list.removeItem(item.id);
         else {
           markRemoved(item.id);
           whenReady(() => list.removeItem(item.id));
@@ -262,7 +264,7 @@ export function ListScreen(props: ListScreenProps) {
         whenReady(() => setEditingItemId(item.id));
       },
     }),
-    [list, showRemovedToast, loaded, markChecked, markRemoved, whenReady],
+    [list, showRemovedToast, provisional, markChecked, markRemoved, whenReady],
   );
 
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);

@@ -37,13 +37,10 @@ export function RecentlyDeleted({ items, onRestore, onClose }: RecentlyDeletedPr
                     const row = event.currentTarget.closest('li');
                     const neighbour = row?.nextElementSibling ?? row?.previousElementSibling;
                     const dialog = event.currentTarget.closest<HTMLElement>('[role="dialog"]');
+                    // The row goes away with the restore; focus moves first, so it is never on
+                    // <body> (where Escape and Tab would no longer reach the dialog).
+                    (neighbour?.querySelector('button') ?? dialog)?.focus();
                     onRestore(item);
-                    // The row goes away; keep focus in the dialog rather than losing it to <body>.
-                    requestAnimationFrame(() => {
-                      const next = neighbour?.querySelector('button');
-                      if (next?.isConnected) next.focus();
-                      else dialog?.focus();
-                    });
                   }}
                 >
                   Restore {item.name}
