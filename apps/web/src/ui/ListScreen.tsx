@@ -178,19 +178,23 @@ export function ListScreen(props: ListScreenProps) {
   const loaded = useLoaded(session);
   const cached = useCachedRows(session, loaded, items);
   const { markChecked, markRemoved, unmark } = cached;
-  /** Showing cached rows: they are not in the document yet. */
-  const provisional = cached.items !== null;
+  /**
+   * Showing cached rows: they are not in the document yet. Read through a ref, so the row actions
+   * stay the same objects when the live list takes over (and 5,000 memoized rows need not re-render).
+   */
+  const provisional = useRef(false);
+  provisional.current = cached.items !== null;
   /** What is done to cached rows is applied once the document is loaded (which it triggers). */
   const whenReady = useCallback(
     (action: () => void) => {
-      if (!provisional) {
+      if (!provisional.current) {
         action();
         return;
       }
       void session.whenLoaded.then(action);
       session.loadNow();
     },
-    [provisional, session],
+    [session],
   );
 
   useEffect(() => list.onNotice(refreshNotices), [list, refreshNotices]);
@@ -238,7 +242,7 @@ export function ListScreen(props: ListScreenProps) {
   const actions = useMemo<ItemActions>(
     () => ({
       toggle(item) {
-        if (provisional) {
+        if (provisional.current) {
           markChecked(item.id, !item.checked);
           whenReady(() => list.setChecked(item.id, !item.checked));
           return;
@@ -251,7 +255,7 @@ export function ListScreen(props: ListScreenProps) {
       },
       remove(item) {
         const restoreFocus = focusAfterRowLeaves(item.id);
-        if (!provisional) list.removeItem(item.id);
+        if (!provisional.current) list.removeItem(item.id);
         else {
           markRemoved(item.id);
           whenReady(() => list.removeItem(item.id));
@@ -264,7 +268,7 @@ export function ListScreen(props: ListScreenProps) {
         whenReady(() => setEditingItemId(item.id));
       },
     }),
-    [list, showRemovedToast, provisional, markChecked, markRemoved, whenReady],
+    [list, showRemovedToast, markChecked, markRemoved, whenReady],
   );
 
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);

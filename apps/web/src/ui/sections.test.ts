@@ -57,11 +57,15 @@ describe('groupItems', () => {
 });
 
 describe('sameItems', () => {
-  it('compares item identities, not contents', () => {
+  it('compares items by what they show, so equal copies (cached rows → live list) count as the same', () => {
     const a = item('A', 'other');
     const b = item('B', 'other');
     expect(sameItems([a, b], [a, b])).toBe(true);
-    expect(sameItems([a, b], [a, { ...b }])).toBe(false);
+    expect(sameItems([a, b], [a, { ...b, contributors: [...b.contributors] }])).toBe(true);
+    expect(sameItems([a, b], [a, { ...b, checked: !b.checked }])).toBe(false);
+    expect(sameItems([a, b], [a, { ...b, note: 'ripe ones' }])).toBe(false);
+    expect(sameItems([a, b], [a, { ...b, contributors: [...b.contributors, 'Dad'] }])).toBe(false);
+    expect(sameItems([a, b], [b, a])).toBe(false);
     expect(sameItems([a], [a, b])).toBe(false);
   });
 });

@@ -62,7 +62,32 @@ export function sameItems(a: readonly Item[], b: readonly Item[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index++) {
-    if (a[index] !== b[index]) return false;
+    if (!sameItem(a[index] as Item, b[index] as Item)) return false;
   }
   return true;
+}
+
+/**
+ * Same object, or the same values: the live list replacing the cached rows of a cold start
+ * brings new objects with the same content, which must not re-render 5,000 rows.
+ */
+export function sameItem(a: Item, b: Item): boolean {
+  return (
+    a === b ||
+    (a.id === b.id &&
+      a.name === b.name &&
+      a.quantity === b.quantity &&
+      a.unit === b.unit &&
+      a.note === b.note &&
+      a.category === b.category &&
+      a.checked === b.checked &&
+      a.addedBy === b.addedBy &&
+      a.addedAt === b.addedAt &&
+      a.deletedAt === b.deletedAt &&
+      a.deletedBy === b.deletedBy &&
+      a.checkedBy === b.checkedBy &&
+      a.checkedAt === b.checkedAt &&
+      a.contributors.length === b.contributors.length &&
+      a.contributors.every((name, index) => name === b.contributors[index]))
+  );
 }
