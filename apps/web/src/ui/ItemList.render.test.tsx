@@ -56,4 +56,16 @@ describe('ItemList rendering', () => {
     expect(renders).toHaveBeenCalledTimes(1);
     expect(container.querySelectorAll('li.item-row')).toHaveLength(401);
   });
+
+  it('re-renders no row when equal copies replace the items (the live list taking over from cached rows)', () => {
+    const renders = vi.mocked(format.itemDetails);
+    const items = makeItems(400);
+    const { rerender } = render(<ItemList items={items} actions={actions} onClearChecked={onClearChecked} />);
+    renders.mockClear();
+    const copies = items.map((item) => ({ ...item, contributors: [...item.contributors] }));
+    copies[7] = { ...copies[7]!, checked: true };
+    act(() => rerender(<ItemList items={copies} actions={actions} onClearChecked={onClearChecked} />));
+    expect(renders).toHaveBeenCalledTimes(1);
+    expect(renders).toHaveBeenCalledWith(copies[7]);
+  });
 });
