@@ -157,16 +157,20 @@ export function keepViewCached(
   const events = options.events ?? globalThis;
   let timer: unknown = null;
   let stopped = false;
+  let saved = false;
   const save = (): void => {
     if (timer !== null) timers.clearTimeout(timer);
     timer = null;
     if (stopped) return;
     writeCachedView(store, listId, { title: source.title(), items: source.items(), savedAt: timers.now() });
+    saved = true;
   };
   const saveLater = (ms = delayMs): void => {
     if (timer !== null) timers.clearTimeout(timer);
     timer = timers.setTimeout(() => {
-      if (timers.whenIdle === undefined) save();
+      // The first save does not wait for idle time, which a long list rendering its rows leaves
+      // little of: without it the next start has no rows to paint.
+      if (timers.whenIdle === undefined || !saved) save();
       // Still pending meanwhile (timer stays set): pagehide or stop saves at once.
       else timers.whenIdle(() => timer !== null && save());
     }, ms);
