@@ -78,6 +78,8 @@ describe('HTTP: web app, health and metrics', () => {
       expect(text).toMatch(/^basket_relay_fsync_seconds_count [1-9]/m);
       expect(text).toMatch(/^basket_relay_ack_seconds_count [1-9]/m);
       expect(text).toContain('# TYPE basket_relay_errors_total counter');
+      expect(text).toMatch(/^basket_relay_event_loop_delay_p99_seconds \d/m);
+      expect(text).toMatch(/^basket_relay_event_loop_delay_max_seconds \d/m);
     } finally {
       phone.destroy();
     }
