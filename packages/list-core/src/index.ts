@@ -3,4 +3,5 @@ export { ShoppingList, DEFAULT_TOMBSTONE_RETENTION_MS, SHARED_TYPES } from './sh
 export { parseQuickAdd } from './quick-add.js';
 export { CATEGORIES, CATEGORY_LABELS, builtInCategory, builtInNameCount } from './categories.js';
 export { normalizeName } from './normalize.js';
+export { sameItemContent } from './same-item.js';
 export { ACTIVITY_CAP } from './activity-log.js';

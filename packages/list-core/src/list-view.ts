@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import type { Item } from './api.js';
 import { categoryRank } from './categories.js';
 import { compareByAge, readNode, type ItemMap, type ItemNode } from './schema.js';
+import { sameItemContent } from './same-item.js';
 import { patchSorted } from './sorted.js';
 
 /** What one batch of document changes did to the view. */
@@ -347,7 +348,7 @@ export class ListView {
   }
 
   private reuseIfEqual(before: Item | undefined, after: Item): Item {
-    if (before !== undefined && sameItem(before, after)) return before;
+    if (before !== undefined && sameItemContent(before, after)) return before;
     this.sortKeys.set(
       after,
       `${after.checked ? 1 : 0}${String(categoryRank(after.category)).padStart(2, '0')}${after.name.toLowerCase()}\u0000${after.id}`,
@@ -376,21 +377,3 @@ function compareDeleted(a: Item, b: Item): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-function sameItem(a: Item, b: Item): boolean {
-  return (
-    a.id === b.id &&
-    a.name === b.name &&
-    a.quantity === b.quantity &&
-    a.unit === b.unit &&
-    a.note === b.note &&
-    a.category === b.category &&
-    a.checked === b.checked &&
-    a.addedBy === b.addedBy &&
-    a.addedAt === b.addedAt &&
-    a.deletedAt === b.deletedAt &&
-    a.deletedBy === b.deletedBy &&
-    a.checkedBy === b.checkedBy &&
-    a.contributors.length === b.contributors.length &&
-    a.contributors.every((actor, index) => actor === b.contributors[index])
-  );
-}

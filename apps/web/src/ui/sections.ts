@@ -4,7 +4,7 @@
  * list change; unchanged sections keep equal item arrays, so memoized
  * sections skip rendering.
  */
-import { CATEGORIES, CATEGORY_LABELS } from '@basket/list-core';
+import { CATEGORIES, CATEGORY_LABELS, sameItemContent } from '@basket/list-core';
 import type { Item } from '@basket/list-core';
 
 export interface Section {
@@ -72,22 +72,5 @@ export function sameItems(a: readonly Item[], b: readonly Item[]): boolean {
  * brings new objects with the same content, which must not re-render 5,000 rows.
  */
 export function sameItem(a: Item, b: Item): boolean {
-  return (
-    a === b ||
-    (a.id === b.id &&
-      a.name === b.name &&
-      a.quantity === b.quantity &&
-      a.unit === b.unit &&
-      a.note === b.note &&
-      a.category === b.category &&
-      a.checked === b.checked &&
-      a.addedBy === b.addedBy &&
-      a.addedAt === b.addedAt &&
-      a.deletedAt === b.deletedAt &&
-      a.deletedBy === b.deletedBy &&
-      a.checkedBy === b.checkedBy &&
-      a.checkedAt === b.checkedAt &&
-      a.contributors.length === b.contributors.length &&
-      a.contributors.every((name, index) => name === b.contributors[index]))
-  );
+  return a === b || sameItemContent(a, b);
 }
