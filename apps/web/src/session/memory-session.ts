@@ -32,6 +32,8 @@ export function createMemorySession(
     /** A cached view to paint until `whenLoaded` resolves (tests of the cold start). */
     cachedView?: CachedView;
     whenLoaded?: Promise<void>;
+    /** Called when the screen asks for the stored document now (ListSession.loadNow). */
+    onLoadNow?: () => void;
   } = {},
 ): MemoryListSession {
   const doc = new Y.Doc();
@@ -74,7 +76,7 @@ export function createMemorySession(
     doc,
     whenLoaded: options.whenLoaded ?? Promise.resolve(),
     cachedView: options.cachedView ?? null,
-    loadNow: () => {},
+    loadNow: () => options.onLoadNow?.(),
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

@@ -310,7 +310,8 @@ function coldStart() {
   const whenLoaded = new Promise<void>((resolve) => {
     finishLoading = resolve;
   });
-  const rendered = renderListScreen({ session: { cachedView, whenLoaded } });
+  const loadRequests: string[] = [];
+  const rendered = renderListScreen({ session: { cachedView, whenLoaded, onLoadNow: () => loadRequests.push('now') } });
   destroy = () => {
     rendered.unmount();
     rendered.session.destroy();
@@ -324,7 +325,7 @@ function coldStart() {
     });
   };
   const idOf = (name: string) => stored.list.items().find((item) => item.name === name)!.id;
-  return { ...rendered, load, idOf, user: userEvent.setup() };
+  return { ...rendered, load, idOf, loadRequests, user: userEvent.setup() };
 }
 
 describe('cold start from the cached view', () => {
@@ -364,6 +365,17 @@ describe('cold start from the cached view', () => {
     expect(screen.getByRole('checkbox', { name: 'Milk' })).toBeInTheDocument();
     await load();
     await waitFor(() => expect(list.items().map((item) => item.name)).toContain('Milk'));
+  });
+
+  it('typing waits for a pause to load the document; a tap or opening Recently deleted asks for it at once', async () => {
+    const { loadRequests, user } = coldStart();
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'Te');
+    expect(loadRequests).toEqual([]);
+    await user.click(screen.getByRole('button', { name: 'Recently deleted' }));
+    expect(loadRequests).toEqual(['now']);
+    await user.keyboard('{Escape}');
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    expect(loadRequests).toEqual(['now', 'now']);
   });
 
   it('opens the editor for a cached row once the document is loaded', async () => {

@@ -320,6 +320,14 @@ export function ListScreen(props: ListScreenProps) {
     [list, refreshNotices],
   );
 
+  // Recently deleted, Activity and the others read the document: no reason to wait for a pause.
+  const openDialog = useCallback(
+    (next: OpenDialog) => {
+      if (provisional.current) session.loadNow();
+      setDialog(next);
+    },
+    [session],
+  );
   const closeDialog = useCallback(() => setDialog(null), []);
   const closeEditor = useCallback(() => setEditingItemId(null), []);
   const shownTitle = title.trim() || UNTITLED;
@@ -333,7 +341,7 @@ export function ListScreen(props: ListScreenProps) {
           renaming={renaming}
           onRenamingChange={setRenaming}
           onRename={rename}
-          onOpenDialog={setDialog}
+          onOpenDialog={openDialog}
         />
         <AddItemField onAdd={addItem} suggest={suggest} />
       </header>
@@ -343,10 +351,10 @@ export function ListScreen(props: ListScreenProps) {
       <main className="list-main">
         <ItemList items={cached.items ?? items} loaded={loaded} actions={actions} onClearChecked={clearChecked} />
         <div className="list-footer">
-          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => setDialog('deleted')}>
+          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => openDialog('deleted')}>
             Recently deleted
           </button>
-          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => setDialog('activity')}>
+          <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => openDialog('activity')}>
             Activity
           </button>
         </div>
