@@ -10,6 +10,7 @@ import { deviceKnownLists, type KnownListsStore } from './known-lists.js';
 import { openSessionsOf } from './open-sessions.js';
 import { deleteLocalCopy, openLocalCopy } from './local-copy.js';
 import { forgetCachedView } from './view-cache.js';
+import { forgetEarlyEdits } from './early-edits.js';
 import { ackStorageKey } from './ack-tracker.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 import { createShoppingList } from './list-model.js';
@@ -58,6 +59,7 @@ export async function forgetList(
   known.forget(id);
   storage.removeItem(ackStorageKey(id));
   forgetCachedView(storage, id);
+  forgetEarlyEdits(storage, id);
   await deleteLocalCopy(id);
 }
 

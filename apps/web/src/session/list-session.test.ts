@@ -224,6 +224,35 @@ describe('openListSession against a relay', () => {
     expect(third.cachedView?.items.map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
   });
 
+  it('an item added in the first moment of a cold start survives the page closing before IndexedDB opens', async () => {
+    const { open } = offlinePhone();
+    const first = open();
+    await first.whenLoaded;
+    first.list.addItem({ name: 'Bread' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.destroy();
+
+    const never = () => new Promise<void>(() => {});
+    const second = open({ pauseBeforeLoad: never });
+    expect(second.cachedView).not.toBeNull();
+    second.list.addItem({ name: 'Eggs' });
+    second.destroy(); // at once: the IndexedDB copy has not opened
+
+    const third = open({ pauseBeforeLoad: never });
+    expect(third.list.items().map((item) => item.name)).toEqual(['Eggs']);
+    third.loadNow();
+    await third.whenLoaded;
+    expect(third.list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Eggs']);
+    // Once IndexedDB holds them, the kept copies are dropped (and the list still has them).
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    third.destroy();
+    const fourth = open({ pauseBeforeLoad: never });
+    expect(fourth.list.items()).toEqual([]);
+    fourth.loadNow();
+    await fourth.whenLoaded;
+    expect(fourth.list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Eggs']);
+  });
+
   it('destroy closes the connection and stops reporting', async () => {
     const relay = new FakeRelay();
     const { session } = start(relay);

@@ -15,7 +15,8 @@ import { followNetwork, realTimers, startHeartbeat, type NetworkEvents, type Tim
 import { peersFromStates, samePeers } from './peers.js';
 import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
-import { openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
+import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
+import { keepEarlyEdits } from './early-edits.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
@@ -83,6 +84,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
   mark('basket:session-open');
   const doc = new Y.Doc();
   const persist = options.persist !== false;
+  // Edits made before the IndexedDB copy is open live in localStorage until it holds them.
+  const earlyEdits = persist && indexedDbAvailable() ? keepEarlyEdits(storage, listId, doc) : null;
   // The rows shown last time, painted while the document loads (see view-cache.ts).
   const cachedView = persist ? readCachedView(storage, listId) : null;
   let localCopy: LocalCopy | null = null;
@@ -239,6 +242,15 @@ export function openListSession(listId: string, actor: string, options: ListSess
   );
   const stopHeartbeat = startHeartbeat(provider, { timers });
 
+  void localCopyOpened.then((opened) =>
+    opened?.persistence?.whenSynced.then(() => {
+      earlyEdits?.stop();
+      // y-indexeddb stored the whole document (early edits included) when its database opened;
+      // its transaction commits within moments, after which the kept copies are redundant.
+      const clearLater = setTimeout(() => earlyEdits?.clear(), 1000);
+      cleanups.push(() => clearTimeout(clearLater));
+    }),
+  );
   const whenLoaded = localCopyOpened.then((opened) => opened?.whenLoaded).then(() => {
     if (destroyed) return;
     mark('basket:local-loaded');
@@ -279,6 +291,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     destroy() {
       if (destroyed) return;
       destroyed = true;
+      earlyEdits?.stop();
       unregister();
       for (const cleanup of cleanups) cleanup();
       stopHeartbeat();
