@@ -96,12 +96,19 @@ export class RelayMetrics {
   readonly ackSeconds = new Histogram('basket_relay_ack_seconds', 'Time from receiving an update to its durable acknowledgement', LATENCY_SECONDS_BUCKETS);
   readonly batchUpdates = new Histogram('basket_relay_group_commit_updates', 'Updates sharing one fsync', [1, 2, 5, 10, 20, 50, 100, 500]);
   private readonly gauges: Gauge[] = [];
+  private readonly beforeRenderHooks: Array<() => void> = [];
 
   addGauge(name: string, help: string, read: () => number): void {
     this.gauges.push(new Gauge(name, help, read));
   }
 
+  /** Runs `hook` at the start of every render: for gauges that share one sample per scrape. */
+  beforeRender(hook: () => void): void {
+    this.beforeRenderHooks.push(hook);
+  }
+
   render(): string {
+    for (const hook of this.beforeRenderHooks) hook();
     const metrics: Metric[] = [
       ...this.gauges,
       this.updatesIn,

@@ -23,13 +23,14 @@ export interface RelayServerOptions {
   readonly now?: () => number;
 }
 
+/** Connections are pinged in this many slices spread over the ping interval. */
+const HEARTBEAT_SLICES = 10;
+
 /**
  * The relay's one HTTP server: the web app, /healthz, /metrics, and WebSocket sync at
  * /sync/<listId>. List ids and per-IP limits are checked before the upgrade, so a refused
  * request never allocates a socket, a document or a file.
  */
-const HEARTBEAT_SLICES = 10;
-
 export class RelayServer {
   readonly metrics = new RelayMetrics();
   readonly registry: RoomRegistry;
@@ -91,24 +92,28 @@ export class RelayServer {
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
     this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
-    // Every latency the relay reports includes time spent waiting for the event loop; this says how much.
+    // Every latency the relay reports includes time spent waiting for the event loop; this says
+    // how much. Percentiles cannot be summed across scrapes, so each scrape reports the window
+    // since the previous one.
     this.eventLoopDelay.enable();
-    // Percentiles cannot be summed across scrapes, so each scrape reports the window since the last one.
-    let delayMaxSeconds = 0;
+    let delayWindow = { p99Seconds: 0, maxSeconds: 0 };
+    this.metrics.beforeRender(() => {
+      const sampled = this.eventLoopDelay.count > 0;
+      delayWindow = {
+        p99Seconds: sampled ? this.eventLoopDelay.percentile(99) / 1e9 : 0,
+        maxSeconds: sampled ? this.eventLoopDelay.max / 1e9 : 0,
+      };
+      this.eventLoopDelay.reset();
+    });
     this.metrics.addGauge(
       'basket_relay_event_loop_delay_p99_seconds',
       'Event-loop delay, 99th percentile since the previous scrape',
-      () => {
-        const p99 = this.eventLoopDelay.count === 0 ? 0 : this.eventLoopDelay.percentile(99) / 1e9;
-        delayMaxSeconds = this.eventLoopDelay.count === 0 ? 0 : this.eventLoopDelay.max / 1e9;
-        this.eventLoopDelay.reset();
-        return p99;
-      },
+      () => delayWindow.p99Seconds,
     );
     this.metrics.addGauge(
       'basket_relay_event_loop_delay_max_seconds',
-      'Longest event-loop delay in the window of basket_relay_event_loop_delay_p99_seconds',
-      () => delayMaxSeconds,
+      'Longest event-loop delay since the previous scrape',
+      () => delayWindow.maxSeconds,
     );
   }
 

@@ -9,7 +9,7 @@
  */
 import * as Y from 'yjs';
 import { fromBase64, toBase64 } from 'lib0/buffer';
-import type { KeyValueStore } from './device-storage.js';
+import { readJson, writeJson, type KeyValueStore } from './device-storage.js';
 
 const KEY_PREFIX = 'basket:early-edits:';
 
@@ -21,12 +21,8 @@ export interface EarlyEdits {
 }
 
 function readKept(store: KeyValueStore, key: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(store.getItem(key) ?? '[]');
-    return Array.isArray(parsed) ? parsed.filter((entry): entry is string => typeof entry === 'string') : [];
-  } catch {
-    return [];
-  }
+  const parsed = readJson(store, key);
+  return Array.isArray(parsed) ? parsed.filter((entry): entry is string => typeof entry === 'string') : [];
 }
 
 /** Applies the edits kept by an earlier page to `doc`, then keeps this page's until `stop`. */
@@ -45,7 +41,7 @@ export function keepEarlyEdits(store: KeyValueStore, listId: string, doc: Y.Doc)
   const onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (stopped || origin === restoring) return;
     kept.push(toBase64(update));
-    store.setItem(key, JSON.stringify(kept));
+    writeJson(store, key, kept);
   };
   doc.on('update', onUpdate);
   return {

@@ -83,6 +83,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
 
   mark('basket:session-open');
   const doc = new Y.Doc();
+  let destroyed = false;
   const persist = options.persist !== false;
   // Edits made before the IndexedDB copy is open live in localStorage until it holds them.
   const earlyEdits = persist && indexedDbAvailable() ? keepEarlyEdits(storage, listId, doc) : null;
@@ -95,7 +96,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   // a cached row, see loadNow) opens it at once: until the local copy is open nothing is
   // written to IndexedDB, and an edit must never wait on a pause to become durable.
   let loadNow: () => void = () => {};
-  const openAfterPaintAndPause = (): Promise<LocalCopy | null> => {
+  const afterPaintAndPause = (): Promise<void> => {
     const actedBeforeLoad = new Promise<void>((resolve) => {
       loadNow = resolve;
     });
@@ -104,16 +105,14 @@ export function openListSession(listId: string, actor: string, options: ListSess
     const pause = new Promise<void>((resolve) => afterNextPaint(resolve)).then(
       options.pauseBeforeLoad ?? (() => afterInputQuiet()),
     );
-    return Promise.race([pause, actedBeforeLoad]).then(() => {
-      doc.off('update', onEarlyEdit);
-      return destroyed ? null : (localCopy = openLocalCopy(listId, doc));
-    });
+    return Promise.race([pause, actedBeforeLoad]).then(() => doc.off('update', onEarlyEdit));
   };
+  const openCopy = (): LocalCopy | null => (destroyed ? null : (localCopy = openLocalCopy(listId, doc)));
   const localCopyOpened: Promise<LocalCopy | null> = !persist
     ? Promise.resolve(null)
     : cachedView === null
-      ? Promise.resolve((localCopy = openLocalCopy(listId, doc)))
-      : openAfterPaintAndPause();
+      ? Promise.resolve(openCopy())
+      : afterPaintAndPause().then(openCopy);
   const list = createShoppingList(doc, actor);
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
@@ -128,7 +127,6 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const peersChanged = new Emitter<readonly Peer[]>();
   const summaries = new Emitter<ReconnectSummary>();
   const cleanups: Array<() => void> = [];
-  let destroyed = false;
   let loaded = false;
   let refusal: string | null = null;
   // Online at open: the first attempt starts as soon as the local copy is loaded.

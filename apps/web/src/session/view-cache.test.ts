@@ -72,6 +72,7 @@ describe('view cache', () => {
     const store = createMemoryStore();
     store.setItem('basket:view:' + A, '{not json');
     expect(readCachedView(store, A)).toBeNull();
+    expect(store.getItem('basket:view:' + A)).toBeNull();
     store.setItem('basket:view:' + A, JSON.stringify({ v: 1, title: 'x', savedAt: 1, items: [{ id: 1 }] }));
     expect(readCachedView(store, A)).toBeNull();
     expect(store.getItem('basket:view:' + A)).toBeNull();

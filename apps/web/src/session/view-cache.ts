@@ -9,7 +9,7 @@
  */
 import type { Item } from '@basket/list-core';
 import type { KeyValueStore } from './device-storage.js';
-import { isRecord } from './device-storage.js';
+import { isRecord, readJson, writeJson } from './device-storage.js';
 
 export interface CachedView {
   readonly title: string;
@@ -28,17 +28,13 @@ function viewKey(listId: string): string {
   return KEY_PREFIX + listId;
 }
 
-function readIndex(store: KeyValueStore): string[] {
-  try {
-    const parsed: unknown = JSON.parse(store.getItem(INDEX_KEY) ?? '[]');
-    return Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+function readIndex(store: KeyValueStore): string[] {
+  const parsed = readJson(store, INDEX_KEY);
+  return Array.isArray(parsed) ? parsed.filter(isString) : [];
+}
 
 function isItem(value: unknown): value is Item {
   return (
@@ -59,14 +55,8 @@ function isItem(value: unknown): value is Item {
 
 /** The cached view of `listId`, or null when there is none or it is damaged or from another version. */
 export function readCachedView(store: KeyValueStore, listId: string): CachedView | null {
-  const text = store.getItem(viewKey(listId));
-  if (text === null) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
+  const parsed = readJson(store, viewKey(listId));
+  if (parsed === null && store.getItem(viewKey(listId)) === null) return null;
   if (
     !isRecord(parsed) ||
     parsed['v'] !== VERSION ||
@@ -101,13 +91,13 @@ export function writeCachedView(store: KeyValueStore, listId: string, view: Cach
     ok = stored();
   }
   if (!ok) store.removeItem(viewKey(listId));
-  store.setItem(INDEX_KEY, JSON.stringify(ok ? [listId, ...keep] : keep));
+  writeJson(store, INDEX_KEY, ok ? [listId, ...keep] : keep);
   return ok;
 }
 
 export function forgetCachedView(store: KeyValueStore, listId: string): void {
   store.removeItem(viewKey(listId));
-  store.setItem(INDEX_KEY, JSON.stringify(readIndex(store).filter((id) => id !== listId)));
+  writeJson(store, INDEX_KEY, readIndex(store).filter((id) => id !== listId));
 }
 
 export interface ViewSource {
