@@ -22,9 +22,32 @@ export function parseLogLevel(value: string | undefined): LogLevel {
     : 'info';
 }
 
+/**
+ * Writes lines to `stream` until it fails, then drops them. A log pipe can close under the relay
+ * (the process reading it died): each write then fails with EPIPE as an 'error' event, which,
+ * unhandled, is an uncaught exception whose own log line fails again — found as a relay spinning
+ * at 100 % CPU, its shutdown starved, after its parent was killed. Logs are not worth the lists.
+ */
+export function streamLineWriter(stream: NodeJS.WritableStream): (line: string) => void {
+  let broken = false;
+  stream.on('error', () => {
+    broken = true;
+  });
+  return (line) => {
+    if (!broken) stream.write(line + '\n');
+  };
+}
+
+let stdoutWriter: ((line: string) => void) | undefined;
+/** One writer (so one 'error' listener) for every logger on stdout. */
+function writeToStdout(line: string): void {
+  stdoutWriter ??= streamLineWriter(process.stdout);
+  stdoutWriter(line);
+}
+
 export function createJsonLogger(
   minimumLevel: LogLevel,
-  writeLine: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  writeLine: (line: string) => void = writeToStdout,
   now: () => number = Date.now,
 ): Logger {
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {

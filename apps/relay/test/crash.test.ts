@@ -175,4 +175,20 @@ describe('crash safety of the built relay', () => {
     current.child.kill('SIGKILL');
     current = undefined;
   }, 30_000);
+
+  it('[C3] a relay whose log pipe closes keeps serving, then stops on SIGTERM', async () => {
+    current = await spawnBuiltRelay(dataDir);
+    // The reader of the relay's stdout goes away (a supervisor killed, `| head`): every log line
+    // from now on fails with EPIPE. This used to loop on its own error lines at 100 % CPU.
+    current.child.stdout?.destroy();
+    const phone = connectPhone(current.syncUrl, 'logPipeClosedList');
+    phone.doc.getMap('items').set('eggs', 'Eggs');
+    await waitFor(() => phone.isFullyStored(), 10_000, 'stored after the log pipe closed');
+    phone.destroy();
+    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    current.child.kill('SIGTERM');
+    const outcome = await Promise.race([exitCode, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+    expect(outcome).toBe(0);
+    current = undefined;
+  }, 30_000);
 });
