@@ -16,6 +16,7 @@ import { peersFromStates, samePeers } from './peers.js';
 import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
+import { AfterPaintUpdates, afterNextPaint } from './after-paint-updates.js';
 import { keepEarlyEdits } from './early-edits.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
@@ -52,14 +53,6 @@ function mark(name: string): void {
     performance.mark(name);
   } catch {
     // performance.mark is missing in some embedded webviews.
-  }
-}
-
-function afterNextPaint(callback: () => void): void {
-  if (typeof requestAnimationFrame === 'function' && typeof document !== 'undefined' && !document.hidden) {
-    requestAnimationFrame(() => setTimeout(callback, 0));
-  } else {
-    setTimeout(callback, 0);
   }
 }
 
@@ -107,7 +100,14 @@ export function openListSession(listId: string, actor: string, options: ListSess
     );
     return Promise.race([pause, actedBeforeLoad]).then(() => doc.off('update', onEarlyEdit));
   };
-  const openCopy = (): LocalCopy | null => (destroyed ? null : (localCopy = openLocalCopy(listId, doc)));
+  // The providers' update listeners run after the paint that shows an edit (after-paint-updates.ts).
+  const afterPaintUpdates = new AfterPaintUpdates(doc);
+  const openCopy = (): LocalCopy | null => {
+    if (destroyed) return null;
+    localCopy = openLocalCopy(listId, doc);
+    if (localCopy.persistence) afterPaintUpdates.defer(localCopy.persistence._storeUpdate);
+    return localCopy;
+  };
   const localCopyOpened: Promise<LocalCopy | null> = !persist
     ? Promise.resolve(null)
     : cachedView === null
@@ -121,6 +121,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     disableBc: options.crossTab === false,
     ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
   });
+  afterPaintUpdates.defer(provider._updateHandler);
   const awareness = provider.awareness;
 
   const statusChanged = new Emitter<SyncStatus>();
@@ -298,6 +299,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
       stopObservingList();
       removeAwarenessStates(awareness, [doc.clientID], 'session closed');
       awareness.off('change', refreshPeers);
+      // Edits of the last frame still reach IndexedDB and the relay before their providers go.
+      afterPaintUpdates.destroy();
       provider.destroy();
       awareness.destroy();
       tracker.destroy();

@@ -1,7 +1,8 @@
 /**
  * The items, grouped by store section, then "In the cart" with
  * "Clear checked". Sections are memoized on their item arrays so a change
- * in one section does not re-render the others. A long list renders its
+ * in one section does not re-render the others, and within a section rows are
+ * rendered in memoized chunks (row-chunks.ts). A long list renders its
  * first rows at once and the rest progressively (progressive-rows.ts).
  */
 import { memo, useMemo } from 'react';
@@ -12,6 +13,7 @@ import type { ItemActions } from './ItemRow';
 import { groupItems, sameItems } from './sections';
 import type { Section } from './sections';
 import { useProgressiveRowCount } from './progressive-rows';
+import { rowChunks } from './row-chunks';
 
 /** Row and header heights from app.css (.item-row min-height, .section-header --tap). */
 const ROW_REM = 3.25;
@@ -20,6 +22,14 @@ const HEADER_REM = 3;
 function sectionHeightRem(rows: number): number {
   return HEADER_REM + rows * ROW_REM;
 }
+
+/** One chunk of a section's rows (row-chunks.ts), as a fragment: re-rendered only when its items change. */
+const Rows = memo(
+  function Rows({ items, actions }: { items: readonly Item[]; actions: ItemActions }) {
+    return items.map((item) => <ItemRow key={item.id} item={item} actions={actions} />);
+  },
+  (before, after) => before.actions === after.actions && sameItems(before.items, after.items),
+);
 
 interface SectionProps {
   id: string;
@@ -32,6 +42,7 @@ interface SectionProps {
 const ItemSection = memo(
   function ItemSection({ id, label, items, actions, headerAction }: SectionProps) {
     const headingId = `section-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+    const chunks = rowChunks(items);
     return (
       <section
         className="item-section"
@@ -45,8 +56,8 @@ const ItemSection = memo(
           {headerAction}
         </div>
         <ul className="item-rows">
-          {items.map((item) => (
-            <ItemRow key={item.id} item={item} actions={actions} />
+          {chunks.map((chunk) => (
+            <Rows key={chunk.key} items={chunk.items} actions={actions} />
           ))}
         </ul>
       </section>
