@@ -69,3 +69,27 @@ describe('ItemList rendering', () => {
     expect(renders).toHaveBeenCalledWith(copies[7]);
   });
 });
+
+describe('ItemList focus', () => {
+  it('keeps focus on a row whose chunk merges into the one before (the chunk’s first item removed)', async () => {
+    const { rowChunks } = await import('./row-chunks');
+    const items = makeItems(200).map((item) => ({ ...item, category: 'produce' }));
+    const chunks = rowChunks(items);
+    // A chunk after the first, with a row after its first: removing that first item merges the
+    // chunk into the previous one, so its other rows are re-created.
+    const chunk = chunks.find((c, index) => index > 0 && c.items.length > 1)!;
+    const [first, focused] = chunk.items as [Item, Item];
+    const { rerender, container } = render(<ItemList items={items} actions={actions} onClearChecked={onClearChecked} />);
+    const checkboxNamed = (name: string) => container.querySelector<HTMLInputElement>(`input[type="checkbox"][aria-label="${name}"]`)!;
+    const checkbox = checkboxNamed(focused.name);
+    checkbox.focus();
+    expect(document.activeElement).toBe(checkbox);
+
+    const remaining = items.filter((item) => item.id !== first.id);
+    expect(rowChunks(remaining).some((c) => c.key === first.id)).toBe(false);
+    act(() => rerender(<ItemList items={remaining} actions={actions} onClearChecked={onClearChecked} />));
+    const after = checkboxNamed(focused.name);
+    expect(after).not.toBe(checkbox); // re-created under the merged chunk
+    expect(document.activeElement).toBe(after);
+  });
+});

@@ -5,7 +5,7 @@
  * rendered in memoized chunks (row-chunks.ts). A long list renders its
  * first rows at once and the rest progressively (progressive-rows.ts).
  */
-import { memo, useMemo } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import type { ReactNode } from 'react';
 import type { Item } from '@basket/list-core';
 import { ItemRow } from './ItemRow';
@@ -23,9 +23,46 @@ function sectionHeightRem(rows: number): number {
   return HEADER_REM + rows * ROW_REM;
 }
 
+/**
+ * A row whose chunk is replaced (its first item was removed, so two chunks merge) is re-created
+ * in the new chunk: focus on it would fall to <body>. The old chunk notes the focused control on
+ * its way out (layout cleanups run while its rows are still in the document) and the chunk that
+ * now holds the row puts focus back.
+ */
+let focusLeavingChunk: { itemId: string; control: number } | null = null;
+const FOCUSABLE = 'input, button';
+
+function noteFocusLeaving(items: readonly Item[]): void {
+  const active = document.activeElement;
+  const row = active?.closest<HTMLElement>('li[data-item-id]');
+  const itemId = row?.dataset['itemId'];
+  if (!row || itemId === undefined || !items.some((item) => item.id === itemId)) return;
+  const note = { itemId, control: [...row.querySelectorAll(FOCUSABLE)].indexOf(active as Element) };
+  focusLeavingChunk = note;
+  // Only the same commit can bring the row back (its layout effects run before this microtask);
+  // a row that left for good must not pull focus when it returns later.
+  queueMicrotask(() => {
+    if (focusLeavingChunk === note) focusLeavingChunk = null;
+  });
+}
+
+function restoreFocusArriving(items: readonly Item[]): void {
+  const leaving = focusLeavingChunk;
+  if (leaving === null || !items.some((item) => item.id === leaving.itemId)) return;
+  focusLeavingChunk = null;
+  const row = document.querySelector(`li[data-item-id="${CSS.escape(leaving.itemId)}"]`);
+  const control = row?.querySelectorAll<HTMLElement>(FOCUSABLE)[Math.max(0, leaving.control)];
+  if (control && (document.activeElement === null || document.activeElement === document.body)) control.focus();
+}
+
 /** One chunk of a section's rows (row-chunks.ts), as a fragment: re-rendered only when its items change. */
 const Rows = memo(
   function Rows({ items, actions }: { items: readonly Item[]; actions: ItemActions }) {
+    const itemsRef = useRef(items);
+    itemsRef.current = items;
+    // Every commit: the row may arrive in a chunk that already existed.
+    useLayoutEffect(() => restoreFocusArriving(itemsRef.current));
+    useLayoutEffect(() => () => noteFocusLeaving(itemsRef.current), []);
     return items.map((item) => <ItemRow key={item.id} item={item} actions={actions} />);
   },
   (before, after) => before.actions === after.actions && sameItems(before.items, after.items),
