@@ -11,6 +11,7 @@ import { openSessionsOf } from './open-sessions.js';
 import { deleteLocalCopy, openLocalCopy } from './local-copy.js';
 import { forgetCachedView } from './view-cache.js';
 import { forgetEarlyEdits } from './early-edits.js';
+import { forgetPendingTaps } from './pending-taps.js';
 import { ackStorageKey } from './ack-tracker.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 import { createShoppingList } from './list-model.js';
@@ -60,6 +61,7 @@ export async function forgetList(
   storage.removeItem(ackStorageKey(id));
   forgetCachedView(storage, id);
   forgetEarlyEdits(storage, id);
+  forgetPendingTaps(storage, id);
   await deleteLocalCopy(id);
 }
 

@@ -52,7 +52,7 @@ function offlinePhone() {
   network.online = false;
   const open = (options: Pick<ListSessionOptions, 'pauseBeforeLoad'> = {}) =>
     start(relay, { listId, storage, network, ...options }).session;
-  return { relay, network, open };
+  return { relay, network, open, storage, listId };
 }
 
 describe('openListSession against a relay', () => {
@@ -251,6 +251,36 @@ describe('openListSession against a relay', () => {
     fourth.loadNow();
     await fourth.whenLoaded;
     expect(fourth.list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Eggs']);
+  });
+
+  it('a tap on a cached row survives the page closing before the stored list has loaded', async () => {
+    const { open, storage, listId } = offlinePhone();
+    const first = open();
+    await first.whenLoaded;
+    const milk = first.list.addItem({ name: 'Milk' });
+    const soap = first.list.addItem({ name: 'Soap' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.destroy();
+
+    const never = () => new Promise<void>(() => {});
+    const second = open({ pauseBeforeLoad: never });
+    expect(second.cachedView?.items.map((item) => item.id).sort()).toEqual([milk, soap].sort());
+    second.applyWhenLoaded({ kind: 'check', id: milk, checked: true });
+    second.applyWhenLoaded({ kind: 'remove', id: soap });
+    second.destroy(); // at once: the load those taps started has not finished
+
+    const third = open({ pauseBeforeLoad: never });
+    third.loadNow();
+    await third.whenLoaded;
+    expect(third.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]);
+    // Once IndexedDB holds them, the kept taps are dropped (and the list keeps them).
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(storage.getItem(`basket:pending-taps:${listId}`)).toBeNull();
+    third.destroy();
+    const fourth = open({ pauseBeforeLoad: never });
+    fourth.loadNow();
+    await fourth.whenLoaded;
+    expect(fourth.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]);
   });
 
   it('destroy closes the connection and stops reporting', async () => {

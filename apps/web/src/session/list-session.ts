@@ -18,6 +18,7 @@ import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
 import { AfterPaintUpdates, afterNextPaint } from './after-paint-updates.js';
 import { keepEarlyEdits } from './early-edits.js';
+import { applyTap, keepPendingTaps, type PendingTap } from './pending-taps.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
@@ -80,6 +81,9 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const persist = options.persist !== false;
   // Edits made before the IndexedDB copy is open live in localStorage until it holds them.
   const earlyEdits = persist && indexedDbAvailable() ? keepEarlyEdits(storage, listId, doc) : null;
+  // Taps on cached rows wait for the load; kept in localStorage meanwhile (see pending-taps.ts).
+  const pendingTaps = persist ? keepPendingTaps(storage, listId) : null;
+  const tapsInMemory: PendingTap[] = [];
   // The rows shown last time, painted while the document loads (see view-cache.ts).
   const cachedView = persist ? readCachedView(storage, listId) : null;
   let localCopy: LocalCopy | null = null;
@@ -254,6 +258,13 @@ export function openListSession(listId: string, actor: string, options: ListSess
     if (destroyed) return;
     mark('basket:local-loaded');
     loaded = true;
+    for (const tap of tapsInMemory.splice(0)) applyTap(list, tap);
+    if (pendingTaps) {
+      pendingTaps.applyAll(list);
+      // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
+      const clearLater = setTimeout(() => pendingTaps.clear(), 1000);
+      cleanups.push(() => clearTimeout(clearLater));
+    }
     tracker.documentLoaded();
     list.purgeTombstones();
     // Connect only now, so sync step 1 carries the stored state vector and the relay sends only
@@ -282,6 +293,15 @@ export function openListSession(listId: string, actor: string, options: ListSess
     whenLoaded,
     cachedView,
     loadNow: () => loadNow(),
+    applyWhenLoaded(tap) {
+      if (loaded) {
+        applyTap(list, tap);
+        return;
+      }
+      if (pendingTaps) pendingTaps.add(tap);
+      else tapsInMemory.push(tap);
+      loadNow();
+    },
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

@@ -10,6 +10,7 @@ import { createShoppingList } from './list-model.js';
 import { createMemoryStore } from './device-storage.js';
 import { Emitter } from './emitter.js';
 import { registerOpenSession } from './open-sessions.js';
+import { applyTap, type PendingTap } from './pending-taps.js';
 
 export interface MemoryListSession extends ListSession {
   readonly doc: Y.Doc;
@@ -70,13 +71,27 @@ export function createMemorySession(
   };
   const stopTracking = tracker.subscribe(refreshStatus);
 
+  let loaded = false;
+  const tapsBeforeLoad: PendingTap[] = [];
+  const whenLoaded = (options.whenLoaded ?? Promise.resolve()).then(() => {
+    loaded = true;
+    for (const tap of tapsBeforeLoad.splice(0)) applyTap(list, tap);
+  });
+
   const session: MemoryListSession = {
     listId,
     list,
     doc,
-    whenLoaded: options.whenLoaded ?? Promise.resolve(),
+    whenLoaded,
     cachedView: options.cachedView ?? null,
     loadNow: () => options.onLoadNow?.(),
+    applyWhenLoaded(tap) {
+      if (loaded) applyTap(list, tap);
+      else {
+        tapsBeforeLoad.push(tap);
+        options.onLoadNow?.();
+      }
+    },
     status: () => status,
     onStatus: (callback) => statusChanged.on(callback),
     peers: () => peers,

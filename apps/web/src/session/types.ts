@@ -5,6 +5,7 @@
  */
 import type { ShoppingListApi } from '@basket/list-core';
 import type { CachedView } from './view-cache.js';
+import type { PendingTap } from './pending-taps.js';
 
 export type { CachedView } from './view-cache.js';
 
@@ -57,6 +58,11 @@ export interface ListSession {
   readonly cachedView: CachedView | null;
   /** Loads the stored document now instead of at the next pause in typing (someone acted on a cached row). */
   loadNow(): void;
+  /**
+   * A tap on a cached row: applied now if the document is loaded, else kept (in localStorage,
+   * surviving the page) and applied when it is — which this starts at once.
+   */
+  applyWhenLoaded(tap: PendingTap): void;
   status(): SyncStatus;
   onStatus(callback: (status: SyncStatus) => void): () => void;
   peers(): readonly Peer[];

@@ -232,11 +232,11 @@ export function ListScreen(props: ListScreenProps) {
             : `Removed ${batch.length} items`;
       showToast(message, () => {
         unmark(ids);
-        whenReady(() => list.restoreItems(ids));
+        session.applyWhenLoaded({ kind: 'restore', ids });
       });
       removedBatch.current = batch;
     },
-    [list, showToast, unmark, whenReady],
+    [session, showToast, unmark],
   );
 
   const actions = useMemo<ItemActions>(
@@ -244,7 +244,7 @@ export function ListScreen(props: ListScreenProps) {
       toggle(item) {
         if (provisional.current) {
           markChecked(item.id, !item.checked);
-          whenReady(() => list.setChecked(item.id, !item.checked));
+          session.applyWhenLoaded({ kind: 'check', id: item.id, checked: !item.checked });
           return;
         }
         const checkbox = document.getElementById(checkboxId(item.id));
@@ -258,7 +258,7 @@ export function ListScreen(props: ListScreenProps) {
         if (!provisional.current) list.removeItem(item.id);
         else {
           markRemoved(item.id);
-          whenReady(() => list.removeItem(item.id));
+          session.applyWhenLoaded({ kind: 'remove', id: item.id });
         }
         showRemovedToast(item);
         requestAnimationFrame(restoreFocus);
@@ -268,7 +268,7 @@ export function ListScreen(props: ListScreenProps) {
         whenReady(() => setEditingItemId(item.id));
       },
     }),
-    [list, showRemovedToast, markChecked, markRemoved, whenReady],
+    [list, session, showRemovedToast, markChecked, markRemoved, whenReady],
   );
 
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);

@@ -1,0 +1,37 @@
+import { describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
+import { createShoppingList } from './list-model';
+import { createMemoryStore } from './device-storage';
+import { keepPendingTaps } from './pending-taps';
+
+describe('pending taps', () => {
+  it('applies kept taps in order, skipping damaged entries', () => {
+    const store = createMemoryStore();
+    const list = createShoppingList(new Y.Doc(), 'Mum');
+    const milk = list.addItem({ name: 'Milk' });
+    const bread = list.addItem({ name: 'Bread' });
+    store.setItem(
+      'basket:pending-taps:list1',
+      JSON.stringify([{ kind: 'check', id: milk, checked: true }, { kind: 'check', id: milk }, 'junk', { kind: 'remove', id: bread }, { kind: 'restore', ids: [bread] }]),
+    );
+    keepPendingTaps(store, 'list1').applyAll(list);
+    expect(list.item(milk)?.checked).toBe(true);
+    expect(list.item(bread)).toMatchObject({ name: 'Bread', checked: false }); // removed, then restored
+    expect(list.items()).toHaveLength(2);
+  });
+
+  it('a tap that cannot be applied does not stop the others', () => {
+    const store = createMemoryStore();
+    const taps = keepPendingTaps(store, 'list2');
+    const list = createShoppingList(new Y.Doc(), 'Mum');
+    const eggs = list.addItem({ name: 'Eggs' });
+    taps.add({ kind: 'remove', id: 'gone-already' });
+    taps.add({ kind: 'check', id: eggs, checked: true });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    taps.applyAll(list);
+    warn.mockRestore();
+    expect(list.item(eggs)?.checked).toBe(true);
+    taps.clear();
+    expect(store.getItem('basket:pending-taps:list2')).toBeNull();
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Taps on cached rows (check, remove, undo a removal) made before the stored document is loaded,
+ * kept in localStorage until the document holds them.
+ *
+ * A cold start shows the cached rows at once, but those items are not in the document yet, so a
+ * tap on one can only be applied once it has loaded (~1 s for the longest lists). Held in memory
+ * only, a tap was lost if the page was closed or discarded in that second — ticking off milk
+ * and locking the phone at once. Each tap is written synchronously, applied at the load (this
+ * page's, or the next page's if this one dies first), and forgotten once IndexedDB has it.
+ */
+import type { ShoppingListApi } from '@basket/list-core';
+import { readJson, writeJson, type KeyValueStore } from './device-storage.js';
+
+export type PendingTap =
+  | { readonly kind: 'check'; readonly id: string; readonly checked: boolean }
+  | { readonly kind: 'remove'; readonly id: string }
+  | { readonly kind: 'restore'; readonly ids: readonly string[] };
+
+const KEY_PREFIX = 'basket:pending-taps:';
+
+function isTap(value: unknown): value is PendingTap {
+  if (typeof value !== 'object' || value === null) return false;
+  const tap = value as Record<string, unknown>;
+  switch (tap['kind']) {
+    case 'check':
+      return typeof tap['id'] === 'string' && typeof tap['checked'] === 'boolean';
+    case 'remove':
+      return typeof tap['id'] === 'string';
+    case 'restore':
+      return Array.isArray(tap['ids']) && tap['ids'].every((id) => typeof id === 'string');
+    default:
+      return false;
+  }
+}
+
+export function applyTap(list: ShoppingListApi, tap: PendingTap): void {
+  if (tap.kind === 'check') list.setChecked(tap.id, tap.checked);
+  else if (tap.kind === 'remove') list.removeItem(tap.id);
+  else list.restoreItems(tap.ids);
+}
+
+export interface PendingTaps {
+  /** Keeps `tap` (synchronously) until `applyAll`. */
+  add(tap: PendingTap): void;
+  /** Applies every kept tap, this page's and any an earlier page left, in the order made. */
+  applyAll(list: ShoppingListApi): void;
+  /** Forgets the kept taps: call once IndexedDB holds the document they were applied to. */
+  clear(): void;
+}
+
+export function keepPendingTaps(store: KeyValueStore, listId: string): PendingTaps {
+  const key = KEY_PREFIX + listId;
+  const read = (): PendingTap[] => {
+    const parsed = readJson(store, key);
+    return Array.isArray(parsed) ? parsed.filter(isTap) : [];
+  };
+  return {
+    add(tap) {
+      writeJson(store, key, [...read(), tap]);
+    },
+    applyAll(list) {
+      for (const tap of read()) {
+        try {
+          applyTap(list, tap);
+        } catch (error) {
+          console.warn('[basket] skipped a tap that could not be applied', error);
+        }
+      }
+    },
+    clear() {
+      store.removeItem(key);
+    },
+  };
+}
+
+export function forgetPendingTaps(store: KeyValueStore, listId: string): void {
+  store.removeItem(KEY_PREFIX + listId);
+}
