@@ -58,6 +58,18 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
+/** User + system CPU seconds the process has used (all its threads), from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 interface Target {
   readonly name: 'ours' | 'oursInMemory' | 'reference';
   start(port: number): Promise<ChildProcess>;
@@ -148,15 +160,21 @@ async function measure(target: Target): Promise<Figures> {
     peakRss = Math.max(peakRss, rssMb(server.pid));
   }, 250);
   let serverSide: Figures = {};
+  let cpuAtRamp = NaN;
+  let cpuMsPerUpdate = NaN;
   let metricsAtWarmupEnd: Promise<string | undefined> = Promise.resolve(undefined);
   const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, async (line) => {
     if (line['phase'] === 'ramped') {
       rampedRss = rssMb(server.pid);
+      cpuAtRamp = cpuSeconds(server.pid);
       await scrapeMetrics(port); // starts the event-loop window
       metricsAtWarmupEnd = new Promise((resolve) => setTimeout(resolve, config.warmupSeconds * 1000)).then(() => scrapeMetrics(port));
     }
     if (line['phase'] === 'steady-done') {
       loadedRss = rssMb(server.pid);
+      // Server CPU per update over the steady phase: steadier than latencies on a shared host.
+      const sent = Number(line['updatesSent']);
+      cpuMsPerUpdate = Math.round(((cpuSeconds(server.pid) - cpuAtRamp) * 1000 * 1000) / sent) / 1000;
       const before = await metricsAtWarmupEnd;
       const after = await scrapeMetrics(port);
       if (before !== undefined && after !== undefined) serverSide = serverFigures(before, after);
@@ -199,6 +217,7 @@ async function measure(target: Target): Promise<Figures> {
     baselineRssMb: baselineRss,
     memoryPerLoadedListKb: Math.round(perListKb * 10) / 10,
     loadListsMs: (loaded['loadListsMs'] as number | undefined) ?? null,
+    serverCpuMsPerUpdate: Number.isNaN(cpuMsPerUpdate) ? null : cpuMsPerUpdate,
     cpuStealPercent: stealPercent,
     ...serverSide,
   };
@@ -317,7 +336,7 @@ async function main(): Promise<void> {
       return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
     };
     console.log('\nfigure                ours        in memory   reference   ours/reference');
-    for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'cpuStealPercent']) {
+    for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'serverCpuMsPerUpdate', 'cpuStealPercent']) {
       console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(floorFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
     }
     console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
