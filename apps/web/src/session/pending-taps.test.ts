@@ -34,4 +34,18 @@ describe('pending taps', () => {
     taps.clear();
     expect(store.getItem('basket:pending-taps:list2')).toBeNull();
   });
+
+  it('keeps clear checked and a rename like any other tap', () => {
+    const store = createMemoryStore();
+    const list = createShoppingList(new Y.Doc(), 'Mum');
+    const tea = list.addItem({ name: 'Tea' });
+    list.addItem({ name: 'Rice' });
+    list.setChecked(tea, true);
+    const taps = keepPendingTaps(store, 'list3');
+    taps.add({ kind: 'clear-checked' });
+    taps.add({ kind: 'rename', title: 'Market' });
+    keepPendingTaps(store, 'list3').applyAll(list); // as the next page would
+    expect(list.title()).toBe('Market');
+    expect(list.items().map((item) => item.name)).toEqual(['Rice']);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * Taps on cached rows (check, remove, undo a removal) made before the stored document is loaded,
+ * Taps on cached rows (check, remove, undo, clear checked, rename) made before the stored document is loaded,
  * kept in localStorage until the document holds them.
  *
  * A cold start shows the cached rows at once, but those items are not in the document yet, so a
@@ -14,7 +14,9 @@ import { readJson, writeJson, type KeyValueStore } from './device-storage.js';
 export type PendingTap =
   | { readonly kind: 'check'; readonly id: string; readonly checked: boolean }
   | { readonly kind: 'remove'; readonly id: string }
-  | { readonly kind: 'restore'; readonly ids: readonly string[] };
+  | { readonly kind: 'restore'; readonly ids: readonly string[] }
+  | { readonly kind: 'clear-checked' }
+  | { readonly kind: 'rename'; readonly title: string };
 
 const KEY_PREFIX = 'basket:pending-taps:';
 
@@ -28,15 +30,33 @@ function isTap(value: unknown): value is PendingTap {
       return typeof tap['id'] === 'string';
     case 'restore':
       return Array.isArray(tap['ids']) && tap['ids'].every((id) => typeof id === 'string');
+    case 'clear-checked':
+      return true;
+    case 'rename':
+      return typeof tap['title'] === 'string';
     default:
       return false;
   }
 }
 
 export function applyTap(list: ShoppingListApi, tap: PendingTap): void {
-  if (tap.kind === 'check') list.setChecked(tap.id, tap.checked);
-  else if (tap.kind === 'remove') list.removeItem(tap.id);
-  else list.restoreItems(tap.ids);
+  switch (tap.kind) {
+    case 'check':
+      list.setChecked(tap.id, tap.checked);
+      break;
+    case 'remove':
+      list.removeItem(tap.id);
+      break;
+    case 'restore':
+      list.restoreItems(tap.ids);
+      break;
+    case 'clear-checked':
+      list.clearChecked();
+      break;
+    case 'rename':
+      list.setTitle(tap.title);
+      break;
+  }
 }
 
 export interface PendingTaps {

@@ -378,6 +378,31 @@ describe('cold start from the cached view', () => {
     expect(loadRequests).toEqual(['now', 'now']);
   });
 
+  it('clear checked and a rename on cached rows show at once and reach the list when it loads', async () => {
+    const { list, load, user } = coldStart();
+    await user.click(screen.getByRole('button', { name: 'Clear checked' }));
+    expect(screen.queryByRole('checkbox', { name: 'Apples' })).toBeNull();
+    expect(screen.getByText('Cleared 1 item from the cart')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Weekend, rename list' }));
+    const input = screen.getByRole('textbox', { name: 'List name' });
+    await user.clear(input);
+    await user.type(input, 'Saturday{Enter}');
+    await load();
+    await waitFor(() => expect(list.title()).toBe('Saturday'));
+    expect(list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Milk']);
+    expect(list.deletedItems().map((item) => item.name)).toEqual(['Apples']);
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Saturday');
+  });
+
+  it('undo of clear checked made before the load brings the items back', async () => {
+    const { list, load, user } = coldStart();
+    await user.click(screen.getByRole('button', { name: 'Clear checked' }));
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+    expect(screen.getByRole('checkbox', { name: 'Apples' })).toBeChecked();
+    await load();
+    await waitFor(() => expect(list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Bread', 'Milk']));
+  });
+
   it('opens the editor for a cached row once the document is loaded', async () => {
     const { load, user } = coldStart();
     await user.click(screen.getByRole('button', { name: 'Edit Milk' }));

@@ -177,7 +177,7 @@ export function ListScreen(props: ListScreenProps) {
   const toastCount = useRef(0);
   const loaded = useLoaded(session);
   const cached = useCachedRows(session, loaded, items);
-  const { markChecked, markRemoved, unmark } = cached;
+  const { markChecked, markRemoved, unmark, items: cachedItems } = cached;
   /**
    * Showing cached rows: they are not in the document yet. Read through a ref, so the row actions
    * stay the same objects when the live list takes over (and 5,000 memoized rows need not re-render).
@@ -283,16 +283,34 @@ export function ListScreen(props: ListScreenProps) {
     );
     requestAnimationFrame(focusAddField);
   }, [list, showToast]);
-  const clearChecked = useCallback(() => whenReady(clearCheckedNow), [whenReady, clearCheckedNow]);
+  const clearChecked = useCallback(() => {
+    if (!provisional.current) {
+      clearCheckedNow();
+      return;
+    }
+    // On cached rows: hide the checked ones now; the list clears what is checked once loaded.
+    const ids = (cachedItems ?? []).filter((item) => item.checked).map((item) => item.id);
+    if (ids.length === 0) return;
+    ids.forEach(markRemoved);
+    session.applyWhenLoaded({ kind: 'clear-checked' });
+    showToast(ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`, () => {
+      unmark(ids);
+      session.applyWhenLoaded({ kind: 'restore', ids });
+    });
+    requestAnimationFrame(focusAddField);
+  }, [session, cachedItems, clearCheckedNow, markRemoved, unmark, showToast]);
 
   const rename = useCallback(
-    (next: string) =>
-      // A title set before the stored one is loaded would be a concurrent write that may lose.
-      whenReady(() => {
-        list.setTitle(next);
-        refreshTitle();
-      }),
-    [list, refreshTitle, whenReady],
+    (next: string) => {
+      if (provisional.current) {
+        // A title set before the stored one is loaded would be a concurrent write that may lose.
+        session.applyWhenLoaded({ kind: 'rename', title: next });
+        return;
+      }
+      list.setTitle(next);
+      refreshTitle();
+    },
+    [list, session, refreshTitle],
   );
 
   const restoreDeleted = useCallback(
