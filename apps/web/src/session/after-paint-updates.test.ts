@@ -122,5 +122,4 @@ describe('AfterPaintUpdates', () => {
     expect(errors).toHaveBeenCalled();
     errors.mockRestore();
   });
-
 });

@@ -49,7 +49,7 @@ const browserScheduler: AfterPaintScheduler = {
 export class AfterPaintUpdates {
   private listeners: UpdateListener[] = [];
   private queue: QueuedUpdate[] = [];
-  private scheduled = false;
+  /** The fallback timer: set exactly while a flush is pending. */
   private fallback: unknown = undefined;
   private destroyed = false;
   private readonly onPageHide = (): void => this.flush();
@@ -84,7 +84,6 @@ export class AfterPaintUpdates {
       this.scheduler.clearTimeout(this.fallback);
       this.fallback = undefined;
     }
-    this.scheduled = false;
     // A listener may edit the document (and so enqueue): drain until empty.
     while (this.queue.length > 0) {
       const batch = this.queue;
@@ -118,8 +117,7 @@ export class AfterPaintUpdates {
   private readonly enqueue = (update: Uint8Array, origin: unknown): void => {
     if (this.listeners.length === 0) return;
     this.queue.push({ update, origin, listeners: this.listeners });
-    if (this.scheduled) return;
-    this.scheduled = true;
+    if (this.fallback !== undefined) return;
     this.scheduler.afterPaint(() => this.flush());
     this.fallback = this.scheduler.setTimeout(() => this.flush(), this.fallbackMs);
   };

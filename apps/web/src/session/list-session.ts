@@ -18,10 +18,10 @@ import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
 import { AfterPaintUpdates, afterNextPaint } from './after-paint-updates.js';
 import { keepEarlyEdits } from './early-edits.js';
-import { applyTap, keepPendingTaps, type PendingTap } from './pending-taps.js';
+import { applyTap, keepPendingTaps } from './pending-taps.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
-import { deviceStorage, type KeyValueStore } from './device-storage.js';
+import { createMemoryStore, deviceStorage, type KeyValueStore } from './device-storage.js';
 import { deviceProfileStore } from './profile.js';
 import { registerOpenSession } from './open-sessions.js';
 import { Emitter } from './emitter.js';
@@ -82,8 +82,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   // Edits made before the IndexedDB copy is open live in localStorage until it holds them.
   const earlyEdits = persist && indexedDbAvailable() ? keepEarlyEdits(storage, listId, doc) : null;
   // Taps on cached rows wait for the load; kept in localStorage meanwhile (see pending-taps.ts).
-  const pendingTaps = persist ? keepPendingTaps(storage, listId) : null;
-  const tapsInMemory: PendingTap[] = [];
+  const pendingTaps = keepPendingTaps(persist ? storage : createMemoryStore(), listId);
   // The rows shown last time, painted while the document loads (see view-cache.ts).
   const cachedView = persist ? readCachedView(storage, listId) : null;
   let localCopy: LocalCopy | null = null;
@@ -258,13 +257,10 @@ export function openListSession(listId: string, actor: string, options: ListSess
     if (destroyed) return;
     mark('basket:local-loaded');
     loaded = true;
-    for (const tap of tapsInMemory.splice(0)) applyTap(list, tap);
-    if (pendingTaps) {
-      pendingTaps.applyAll(list);
-      // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
-      const clearLater = setTimeout(() => pendingTaps.clear(), 1000);
-      cleanups.push(() => clearTimeout(clearLater));
-    }
+    pendingTaps.applyAll(list);
+    // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
+    const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
+    cleanups.push(() => clearTimeout(clearTapsLater));
     tracker.documentLoaded();
     list.purgeTombstones();
     // Connect only now, so sync step 1 carries the stored state vector and the relay sends only
@@ -298,8 +294,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
         applyTap(list, tap);
         return;
       }
-      if (pendingTaps) pendingTaps.add(tap);
-      else tapsInMemory.push(tap);
+      pendingTaps.add(tap);
       loadNow();
     },
     status: () => status,

@@ -10,7 +10,7 @@ import { createShoppingList } from './list-model.js';
 import { createMemoryStore } from './device-storage.js';
 import { Emitter } from './emitter.js';
 import { registerOpenSession } from './open-sessions.js';
-import { applyTap, type PendingTap } from './pending-taps.js';
+import { applyTap, keepPendingTaps } from './pending-taps.js';
 
 export interface MemoryListSession extends ListSession {
   readonly doc: Y.Doc;
@@ -72,10 +72,11 @@ export function createMemorySession(
   const stopTracking = tracker.subscribe(refreshStatus);
 
   let loaded = false;
-  const tapsBeforeLoad: PendingTap[] = [];
+  const tapsBeforeLoad = keepPendingTaps(createMemoryStore(), listId);
   const whenLoaded = (options.whenLoaded ?? Promise.resolve()).then(() => {
     loaded = true;
-    for (const tap of tapsBeforeLoad.splice(0)) applyTap(list, tap);
+    tapsBeforeLoad.applyAll(list);
+    tapsBeforeLoad.clear();
   });
 
   const session: MemoryListSession = {
@@ -88,7 +89,7 @@ export function createMemorySession(
     applyWhenLoaded(tap) {
       if (loaded) applyTap(list, tap);
       else {
-        tapsBeforeLoad.push(tap);
+        tapsBeforeLoad.add(tap);
         options.onLoadNow?.();
       }
     },

@@ -177,17 +177,17 @@ export function ListScreen(props: ListScreenProps) {
   const toastCount = useRef(0);
   const loaded = useLoaded(session);
   const cached = useCachedRows(session, loaded, items);
-  const { markChecked, markRemoved, unmark, items: cachedItems } = cached;
+  const { markChecked, markRemoved, unmark } = cached;
   /**
    * Showing cached rows: they are not in the document yet. Read through a ref, so the row actions
    * stay the same objects when the live list takes over (and 5,000 memoized rows need not re-render).
    */
-  const provisional = useRef(false);
-  provisional.current = cached.items !== null;
+  const provisionalRows = useRef<readonly Item[] | null>(null);
+  provisionalRows.current = cached.items;
   /** What is done to cached rows is applied once the document is loaded (which it triggers). */
   const whenReady = useCallback(
     (action: () => void) => {
-      if (!provisional.current) {
+      if (provisionalRows.current === null) {
         action();
         return;
       }
@@ -242,7 +242,7 @@ export function ListScreen(props: ListScreenProps) {
   const actions = useMemo<ItemActions>(
     () => ({
       toggle(item) {
-        if (provisional.current) {
+        if (provisionalRows.current !== null) {
           markChecked(item.id, !item.checked);
           session.applyWhenLoaded({ kind: 'check', id: item.id, checked: !item.checked });
           return;
@@ -255,7 +255,7 @@ export function ListScreen(props: ListScreenProps) {
       },
       remove(item) {
         const restoreFocus = focusAfterRowLeaves(item.id);
-        if (!provisional.current) list.removeItem(item.id);
+        if (provisionalRows.current === null) list.removeItem(item.id);
         else {
           markRemoved(item.id);
           session.applyWhenLoaded({ kind: 'remove', id: item.id });
@@ -274,35 +274,33 @@ export function ListScreen(props: ListScreenProps) {
   const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);
   const suggest = useCallback((prefix: string, limit: number) => list.suggest(prefix, limit), [list]);
 
-  const clearCheckedNow = useCallback(() => {
-    const ids = list.clearChecked();
-    if (ids.length === 0) return;
-    showToast(
-      ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`,
-      () => list.restoreItems(ids),
-    );
-    requestAnimationFrame(focusAddField);
-  }, [list, showToast]);
   const clearChecked = useCallback(() => {
-    if (!provisional.current) {
-      clearCheckedNow();
-      return;
+    const rows = provisionalRows.current;
+    let ids: readonly string[];
+    let undo: () => void;
+    if (rows === null) {
+      ids = list.clearChecked();
+      undo = () => list.restoreItems(ids);
+    } else {
+      // On cached rows: hide the checked ones now; the list clears what is checked once loaded.
+      ids = rows.filter((item) => item.checked).map((item) => item.id);
+      if (ids.length > 0) {
+        ids.forEach(markRemoved);
+        session.applyWhenLoaded({ kind: 'clear-checked' });
+      }
+      undo = () => {
+        unmark(ids);
+        session.applyWhenLoaded({ kind: 'restore', ids });
+      };
     }
-    // On cached rows: hide the checked ones now; the list clears what is checked once loaded.
-    const ids = (cachedItems ?? []).filter((item) => item.checked).map((item) => item.id);
     if (ids.length === 0) return;
-    ids.forEach(markRemoved);
-    session.applyWhenLoaded({ kind: 'clear-checked' });
-    showToast(ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`, () => {
-      unmark(ids);
-      session.applyWhenLoaded({ kind: 'restore', ids });
-    });
+    showToast(ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`, undo);
     requestAnimationFrame(focusAddField);
-  }, [session, cachedItems, clearCheckedNow, markRemoved, unmark, showToast]);
+  }, [list, session, markRemoved, unmark, showToast]);
 
   const rename = useCallback(
     (next: string) => {
-      if (provisional.current) {
+      if (provisionalRows.current !== null) {
         // A title set before the stored one is loaded would be a concurrent write that may lose.
         session.applyWhenLoaded({ kind: 'rename', title: next });
         return;
@@ -341,7 +339,7 @@ export function ListScreen(props: ListScreenProps) {
   // Recently deleted, Activity and the others read the document: no reason to wait for a pause.
   const openDialog = useCallback(
     (next: OpenDialog) => {
-      if (provisional.current) session.loadNow();
+      if (provisionalRows.current !== null) session.loadNow();
       setDialog(next);
     },
     [session],
