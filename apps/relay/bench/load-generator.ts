@@ -77,8 +77,12 @@ const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 
 const fanoutMs: number[] = [];
 const ackMs: number[] = [];
-/** `${client}:${clock}` of an update → when it was sent */
-const sentAt = new Map<string, number>();
+/** When each measured acked update was sent (to tell a steady tail from a few stalls). */
+const ackSentAt: number[] = [];
+/** updateKey(client, clock) of an update → when it was sent */
+const sentAt = new Map<number, number>();
+/** A number, not a string: this map takes 2,000 entries a second and the harness's own garbage delays what it measures. */
+const updateKey = (client: number, clock: number): number => client * 0x100000 + clock;
 let delivered = 0;
 let measuring = false;
 
@@ -121,7 +125,7 @@ class Phone {
     if (update === undefined) return;
     const now = performance.now();
     const clockAfter = Y.getState(this.doc.store, this.doc.clientID);
-    if (measuring) sentAt.set(`${this.doc.clientID}:${clockAfter - 1}`, now);
+    if (measuring) sentAt.set(updateKey(this.doc.clientID, clockAfter - 1), now);
     this.awaitingAck.push({ clockAfter, sentAt: now, measured: measuring });
     socket.send(syncMessage(2, update));
   }
@@ -148,7 +152,10 @@ class Phone {
       const now = performance.now();
       while (this.awaitingAck.length > 0 && (this.awaitingAck[0] as { clockAfter: number }).clockAfter <= stored) {
         const acked = this.awaitingAck.shift() as { sentAt: number; measured: boolean };
-        if (acked.measured) ackMs.push(now - acked.sentAt);
+        if (acked.measured) {
+          ackMs.push(now - acked.sentAt);
+          ackSentAt.push(acked.sentAt);
+        }
       }
     }
   }
@@ -162,7 +169,7 @@ class Phone {
     const client = decoding.readVarUint(decoder);
     const clock = decoding.readVarUint(decoder);
     if (client === this.doc.clientID) return; // the reference server echoes to the sender
-    const started = sentAt.get(`${client}:${clock}`);
+    const started = sentAt.get(updateKey(client, clock));
     if (started === undefined) return;
     delivered += 1;
     fanoutMs.push(performance.now() - started);
@@ -176,6 +183,15 @@ function percentile(samples: number[], p: number): number {
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
+
+function slowWindows(latencies: readonly number[], sentAt: readonly number[], windowMs: number): number {
+  const threshold = percentile([...latencies], 99);
+  const windows = new Set<number>();
+  latencies.forEach((ms, i) => {
+    if (ms >= threshold) windows.add(Math.floor((sentAt[i] as number) / windowMs));
+  });
+  return windows.size;
+}
 
 async function connectAll(phones: Phone[], url: string, concurrency: number): Promise<number> {
   let next = 0;
@@ -260,6 +276,9 @@ async function steady(options: Options): Promise<void> {
     ackP50Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 50)),
     ackP99Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 99)),
     acked: ackMs.length,
+    // How many 250 ms windows the slowest 1 % of acks were sent in: a few means the tail is
+    // stalls (garbage collections of either process, see the README), many means a steady queue.
+    slowAckWindows: slowWindows(ackMs, ackSentAt, 250),
     // Latencies are taken on this process's event loop: its own delay is part of every figure.
     generatorLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     generatorLoopDelayMaxMs: round(loopDelay.max / 1e6),

@@ -324,12 +324,15 @@ async function main(): Promise<void> {
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
       `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
-      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS)`,
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets)`,
   );
+  // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
+  const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,oursInMemory,reference').split(','));
+  const measureIfWanted = (target: Target): Promise<Figures> => (wanted.has(target.name) ? measure(target) : Promise.resolve({}));
   try {
-    const oursFigures = await measure(ours);
-    const floorFigures = await measure(oursInMemory);
-    const referenceFigures = await measure(reference);
+    const oursFigures = await measureIfWanted(ours);
+    const floorFigures = await measureIfWanted(oursInMemory);
+    const referenceFigures = await measureIfWanted(reference);
     const ratio = (key: string): string => {
       const a = oursFigures[key];
       const b = referenceFigures[key];

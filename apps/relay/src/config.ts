@@ -22,6 +22,10 @@ export interface RelayConfig {
   readonly pingIntervalMs: number;
   /** How long a clean shutdown may spend folding logs into snapshots so the next start loads fast. */
   readonly shutdownCompactMs: number;
+  /** How often the write-ahead journal is copied into the list logs. */
+  readonly checkpointIntervalMs: number;
+  /** A journal segment this large is checkpointed at once. */
+  readonly journalSegmentBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -56,6 +60,11 @@ export const DEFAULT_LIMITS = {
   shutdownCompactMs: 10_000,
 } as const;
 
+export const DEFAULT_STORAGE = {
+  checkpointIntervalMs: 10_000,
+  journalSegmentBytes: 8 * MiB,
+} as const;
+
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
   return {
@@ -77,6 +86,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0),
     pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100),
     shutdownCompactMs: integer(env, 'SHUTDOWN_COMPACT_MS', DEFAULT_LIMITS.shutdownCompactMs, 0),
+    checkpointIntervalMs: integer(env, 'CHECKPOINT_INTERVAL_MS', DEFAULT_STORAGE.checkpointIntervalMs, 10),
+    journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
   };
 }
 

@@ -14,8 +14,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createJsonLogger(config.logLevel);
-  const storage = new DiskListStorage({ dataDir: config.dataDir, logger });
-  const { port, host, dataDir, staticDir, logLevel: _logLevel, ...limits } = config;
+  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, ...limits } = config;
+  const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes });
   const relay = new RelayServer({ limits, storage, logger, staticDir });
 
   let stopping = false;
@@ -49,8 +49,8 @@ async function main(): Promise<void> {
     const address = await relay.listen(port, host);
     logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits });
     if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
-      // Each list fsyncs its own log; libuv's default 4 threads make fsyncs of different lists
-      // queue behind each other. It must be set before Node starts, so we can only advise.
+      // Checkpoints and list loads fsync and read many list files at once; libuv's default 4
+      // threads make them queue behind each other. It must be set before Node starts, so we can only advise.
       logger.info('relay.threadpool_hint', { note: 'set UV_THREADPOOL_SIZE=64 for many concurrently writing lists' });
     }
   } catch (error) {

@@ -82,7 +82,7 @@ export class Histogram implements Metric {
   }
 }
 
-const LATENCY_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const LATENCY_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class RelayMetrics {
   readonly updatesIn = new Counter('basket_relay_updates_in_total', 'Document updates received from clients');

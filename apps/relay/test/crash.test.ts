@@ -25,6 +25,8 @@ function spawnBuiltRelay(dataDir: string): Promise<RelayProcess> {
       STATIC_DIR: path.join(dataDir, 'no-web-app'),
       // Small logs compact often, so kills also land inside compactions.
       COMPACT_LOG_BYTES: '2048',
+      // Frequent checkpoints, so kills also land while the journal is copied into the list logs.
+      CHECKPOINT_INTERVAL_MS: '40',
       LOG_LEVEL: 'info',
       UV_THREADPOOL_SIZE: '64',
     },

@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompactionStep } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { encodeJournalRecord } from '../src/storage/journal.js';
 import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
 
@@ -83,9 +84,17 @@ describe('disk storage recovery', () => {
     expect(await readdir(dir).catch(() => [])).toEqual([]);
   });
 
+  /** Appends, then stops cleanly: the journal is copied into the list log. */
+  const storeAndStop = async (updates: readonly Uint8Array[], compactTo?: Uint8Array): Promise<void> => {
+    const storage = open();
+    await storage.append(LIST, updates);
+    if (compactTo !== undefined) await storage.compact(LIST, compactTo);
+    await storage.close();
+  };
+
   it('cuts a torn log tail, keeps every complete record, and appends after it', async () => {
     const { source, updates } = makeUpdates(3);
-    await open().append(LIST, updates);
+    await storeAndStop(updates);
     const logPath = path.join(dir, `${LIST}.log`);
     const torn = frameRecord(new Uint8Array(50).fill(9)).subarray(0, 30);
     await appendFile(logPath, torn);
@@ -101,7 +110,7 @@ describe('disk storage recovery', () => {
 
   it('quarantines a log corrupted in the middle and keeps the intact prefix', async () => {
     const { updates } = makeUpdates(3);
-    await open().append(LIST, updates);
+    await storeAndStop(updates);
     const logPath = path.join(dir, `${LIST}.log`);
     const bytes = await readFile(logPath);
     const secondRecordPayload = 8 + (updates[0] as Uint8Array).length + 8;
@@ -118,9 +127,7 @@ describe('disk storage recovery', () => {
 
   it('quarantines a corrupt snapshot instead of overwriting it', async () => {
     const { source, updates } = makeUpdates(2);
-    const storage = open();
-    await storage.append(LIST, updates);
-    await storage.compact(LIST, Y.encodeStateAsUpdate(source));
+    await storeAndStop(updates, Y.encodeStateAsUpdate(source));
     const snapshotPath = path.join(dir, `${LIST}.snapshot`);
     const bytes = await readFile(snapshotPath);
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x01;
@@ -138,6 +145,8 @@ describe('disk storage recovery', () => {
         if (reached === step) throw new Error(`simulated crash after ${step}`);
       });
       await crashing.append(LIST, updates.slice(0, 4));
+      // In the list log, not only in the journal: the crash must not lose what the log holds.
+      await crashing.checkpoint();
       // The snapshot holds more than the log: accepted-but-unwritten updates may be included.
       const compaction = crashing.compact(LIST, Y.encodeStateAsUpdate(source));
       await expect(compaction).rejects.toThrow('simulated crash');
@@ -152,8 +161,11 @@ describe('disk storage recovery', () => {
     const { source, updates } = makeUpdates(4);
     const storage = open();
     await storage.append(LIST, updates);
+    await storage.checkpoint();
+    expect((await stat(path.join(dir, `${LIST}.log`))).size).toBeGreaterThan(0);
     await storage.compact(LIST, Y.encodeStateAsUpdate(source));
     expect((await stat(path.join(dir, `${LIST}.log`))).size).toBe(0);
+    await storage.close();
     const stored = await open().load(LIST);
     expect(stored.updates).toHaveLength(1);
     expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
@@ -165,5 +177,148 @@ describe('disk storage recovery', () => {
       await expect(storage.append(id, [new Uint8Array([0, 0])])).rejects.toThrow('invalid list id');
     }
     expect(await readdir(dir).catch(() => [])).toEqual([]);
+  });
+});
+
+describe('write-ahead journal', () => {
+  let dir: string;
+  let remove: () => Promise<void>;
+  const storages: DiskListStorage[] = [];
+  const logged: Array<{ event: string; fields: Record<string, unknown> }> = [];
+  const logger = {
+    debug: () => undefined,
+    info: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
+    warn: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
+    error: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
+  };
+  /** An instance that is closed after the test (a clean stop). */
+  const open = (options: { journalSegmentBytes?: number } = {}): DiskListStorage => {
+    const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
+    storages.push(storage);
+    return storage;
+  };
+  /** An instance that is never closed nor checkpointed: what a SIGKILL leaves behind. */
+  const openToCrash = (): DiskListStorage => new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0 });
+  const journalFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.wal'));
+
+  beforeEach(async () => {
+    ({ dir, remove } = await temporaryDirectory('basket-journal-'));
+    logged.length = 0;
+  });
+  afterEach(async () => {
+    await Promise.all(storages.splice(0).map((s) => s.close()));
+    await remove();
+  });
+
+  it('[J1] an acknowledged append is in the journal, and after a crash it is replayed into the list log', async () => {
+    const { source, updates } = makeUpdates(5);
+    const crashed = openToCrash();
+    for (const update of updates) await crashed.append(LIST, [update]);
+    expect(await journalFiles()).toHaveLength(1);
+    expect(await readdir(dir)).not.toContain(`${LIST}.log`);
+
+    const restarted = open();
+    const stored = await restarted.load(LIST);
+    expect(stored.updates).toEqual(updates);
+    expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+    expect(await journalFiles()).toEqual([]);
+    expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates);
+    expect(logged.map((l) => l.event)).toContain('storage.journal_replayed');
+  });
+
+  it('[J2] a checkpoint copies the journal into the list logs and deletes it; loads see the same updates before and after', async () => {
+    const { updates } = makeUpdates(4);
+    const other = 'recoveryListId0002';
+    const storage = open();
+    await storage.append(LIST, updates.slice(0, 2));
+    await storage.append(other, updates.slice(2));
+    expect((await storage.load(LIST)).updates).toEqual(updates.slice(0, 2));
+    await storage.checkpoint();
+    expect(await journalFiles()).toEqual([]);
+    expect((await storage.load(LIST)).updates).toEqual(updates.slice(0, 2));
+    expect((await storage.load(other)).updates).toEqual(updates.slice(2));
+    // Appends after the checkpoint start a new segment and come after the copied ones.
+    const more = makeUpdates(1).updates;
+    await storage.append(LIST, more);
+    expect((await storage.load(LIST)).updates).toEqual([...updates.slice(0, 2), ...more]);
+    expect(await journalFiles()).toHaveLength(1);
+  });
+
+  it('[J3] a clean stop leaves no journal, so the next start replays nothing', async () => {
+    const { updates } = makeUpdates(3);
+    const storage = open();
+    await storage.append(LIST, updates);
+    await storage.close();
+    expect(await journalFiles()).toEqual([]);
+    expect((await open().load(LIST)).updates).toEqual(updates);
+    expect(logged.map((l) => l.event)).not.toContain('storage.journal_replayed');
+  });
+
+  it('[J4] a torn journal tail (a write the crash cut short, never acknowledged) is cut; every complete record is kept', async () => {
+    const { updates } = makeUpdates(3);
+    const crashed = openToCrash();
+    await crashed.append(LIST, updates);
+    const [segment] = await journalFiles();
+    const torn = encodeJournalRecord(LIST, new Uint8Array(40).fill(5)).subarray(0, 25);
+    await appendFile(path.join(dir, segment as string), torn);
+    expect((await open().load(LIST)).updates).toEqual(updates);
+    expect(logged.map((l) => l.event)).toContain('storage.journal_torn_tail_cut');
+    expect(await readdir(dir)).not.toContain('quarantine');
+  });
+
+  it('[J5] a journal damaged in the middle: the intact prefix is replayed and the segment is quarantined, not deleted', async () => {
+    const { updates } = makeUpdates(3);
+    const crashed = openToCrash();
+    for (const update of updates) await crashed.append(LIST, [update]);
+    const [segment] = await journalFiles();
+    const segmentPath = path.join(dir, segment as string);
+    const bytes = await readFile(segmentPath);
+    const secondRecordPayload = encodeJournalRecord(LIST, updates[0] as Uint8Array).length + 8 + 3;
+    bytes[secondRecordPayload] = (bytes[secondRecordPayload] as number) ^ 0xff;
+    await writeFile(segmentPath, bytes);
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+    expect(await readdir(path.join(dir, 'quarantine'))).toEqual([`${segment}.1234`]);
+    expect(await readFile(path.join(dir, 'quarantine', `${segment}.1234`))).toEqual(bytes);
+    expect(logged.find((l) => l.event === 'storage.journal_damaged')?.fields).toMatchObject({ keptRecords: 1 });
+  });
+
+  it('[J6] a crash in the middle of a checkpoint (a torn copy in the list log) loses nothing', async () => {
+    const { source, updates } = makeUpdates(4);
+    const crashed = openToCrash();
+    await crashed.append(LIST, updates.slice(0, 2));
+    await crashed.checkpoint();
+    await crashed.append(LIST, updates.slice(2));
+    // The copy of the second segment into the log was cut short by the crash.
+    await appendFile(path.join(dir, `${LIST}.log`), Buffer.concat(updates.slice(2).map(frameRecord)).subarray(0, 20));
+    const stored = await open().load(LIST);
+    expect(stored.updates).toEqual(updates);
+    expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+    expect(await readdir(dir)).not.toContain('quarantine');
+  });
+
+  it('[J7] a crash after a compaction replays the older journal records after the snapshot, which changes nothing', async () => {
+    const { source, updates } = makeUpdates(4);
+    const crashed = openToCrash();
+    await crashed.append(LIST, updates);
+    await crashed.compact(LIST, Y.encodeStateAsUpdate(source));
+    const stored = await open().load(LIST);
+    expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('[J8] a full segment is checkpointed at once, so the journal stays bounded', async () => {
+    const { updates } = makeUpdates(200);
+    const storage = open({ journalSegmentBytes: 4096 });
+    let mostSegments = 0;
+    for (const update of updates) {
+      await storage.append(LIST, [update]);
+      mostSegments = Math.max(mostSegments, (await journalFiles()).length);
+    }
+    // No timer (interval 0) and no explicit checkpoint: only the size bound copied these.
+    const copied = scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records;
+    expect(copied.length).toBeGreaterThan(100);
+    expect(copied).toEqual(updates.slice(0, copied.length));
+    expect(mostSegments).toBeLessThanOrEqual(2);
+    expect((await storage.load(LIST)).updates).toEqual(updates);
+    expect(logged.filter((l) => l.event === 'storage.checkpoint_failed')).toEqual([]);
   });
 });

@@ -223,7 +223,8 @@ describe('y-websocket protocol with the unmodified client', () => {
       await first.close();
       for (const p of phones) p.destroy();
       for (const listId of listIds) {
-        const logBytes = (await stat(path.join(dir, `${listId}.log`))).size;
+        // Updates reach a list log at checkpoints; a snapshot taken first leaves no log at all.
+        const logBytes = await stat(path.join(dir, `${listId}.log`)).then((s) => s.size, () => 0);
         const hasSnapshot = await stat(path.join(dir, `${listId}.snapshot`)).then(() => true, () => false);
         if (shutdownCompactMs > 0) {
           expect({ logBytes, hasSnapshot }).toEqual({ logBytes: 0, hasSnapshot: true });

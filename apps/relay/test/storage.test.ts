@@ -19,7 +19,11 @@ runListStorageContract('disk', async () => {
   const storage = open();
   return {
     storage,
-    reopen: () => Promise.resolve(open()),
+    // A restart: the running instance stops first (one relay per DATA_DIR).
+    reopen: async () => {
+      await opened.at(-1)?.close();
+      return open();
+    },
     cleanup: async () => {
       await Promise.all(opened.map((s) => s.close()));
       await remove();

@@ -13,7 +13,8 @@ import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { StaticFiles } from './static-files.js';
 
-export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel'>;
+/** Everything the server itself enforces; where and how lists are stored is the storage's configuration. */
+export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'checkpointIntervalMs' | 'journalSegmentBytes'>;
 
 export interface RelayServerOptions {
   readonly limits: RelayLimits;

@@ -1,11 +1,14 @@
-import { constants as fsConstants, promises as fs, readFileSync, write as writeCallback } from 'node:fs';
+import { constants as fsConstants, promises as fs, readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { DEFAULT_STORAGE } from '../config.js';
 import { isValidListId } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { ListStorage, StoredList } from './list-storage.js';
-import { frameRecord, scanRecords } from './record-framing.js';
+import type { JournalRecord } from './journal.js';
+import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
+import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -16,6 +19,22 @@ export interface DiskStorageOptions {
   readonly now?: () => number;
   /** Test seam: called after each compaction step; throwing simulates a crash there. */
   readonly afterCompactionStep?: (step: CompactionStep, listId: string) => void;
+  /** Copy the journal into the list logs this often (ms); 0 = only when a segment is full or on close. */
+  readonly checkpointIntervalMs?: number;
+  /** Start a new journal segment (and checkpoint the full one) past this many bytes. */
+  readonly journalSegmentBytes?: number;
+}
+
+/** Lists copied at once during a checkpoint: enough to overlap fsyncs, few enough to leave the disk to the journal. */
+const CHECKPOINT_CONCURRENCY = 2;
+
+/**
+ * The records of one journal segment not yet copied into their list logs, per list, in order.
+ * A list's entry is removed once copied (or once a compaction's snapshot holds it).
+ */
+interface JournalGeneration {
+  segment: JournalSegment | undefined;
+  readonly pending: Map<string, Uint8Array[]>;
 }
 
 interface OpenLog {
@@ -47,6 +66,16 @@ export class DiskListStorage implements ListStorage {
   /** Lists created at the same time share one directory fsync. */
   private readonly dataDirSync: CoalescedSync;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Journal replay from the previous run; every call waits for it. */
+  private readonly recovered: Promise<void>;
+  private nextSegmentSequence = 1;
+  private current: JournalGeneration = { segment: undefined, pending: new Map() };
+  /** Generations whose segment is being (or failed to be) copied into the list logs, oldest first. */
+  private readonly checkpointing: JournalGeneration[] = [];
+  private checkpointRun: Promise<void> | undefined;
+  private readonly checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly journalSegmentBytes: number;
 
   constructor(options: DiskStorageOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -54,15 +83,58 @@ export class DiskListStorage implements ListStorage {
     this.now = options.now ?? Date.now;
     this.afterCompactionStep = options.afterCompactionStep;
     this.dataDirSync = new CoalescedSync(() => syncDirectory(this.dataDir));
+    this.journalSegmentBytes = options.journalSegmentBytes ?? DEFAULT_STORAGE.journalSegmentBytes;
+    this.recovered = this.replayJournal();
+    // Unhandled until a call awaits it; the failure is reported to every caller instead.
+    this.recovered.catch(() => undefined);
+    const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
+    if (interval > 0) {
+      this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), interval);
+      this.checkpointTimer.unref();
+    }
   }
 
   load(listId: string): Promise<StoredList> {
     return this.serialize(listId, () => this.loadNow(listId));
   }
 
+  /**
+   * Durable once the journal write holding the updates returns. Not serialized per list: the
+   * journal is one ordered stream, and a list's records reach its log in that order.
+   */
   append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
-    if (updates.length === 0) return this.serialize(listId, () => Promise.resolve());
-    return this.serialize(listId, () => this.appendNow(listId, updates));
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
+    if (updates.length === 0) return this.recovered;
+    return this.recovered.then(() => {
+      if (this.closed) throw new Error('storage is closed');
+      // A failed write refuses everything after it in that segment; later updates get a new one.
+      if (this.current.segment?.failed === true) this.rotate();
+      const generation = this.current;
+      const pending = generation.pending.get(listId);
+      if (pending === undefined) generation.pending.set(listId, [...updates]);
+      else pending.push(...updates);
+      generation.segment ??= this.newSegment();
+      const segment = generation.segment;
+      const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
+      if (segment.bytes >= this.journalSegmentBytes) void this.checkpoint().catch(() => undefined);
+      return written;
+    });
+  }
+
+  /**
+   * Copies every journal record written so far into its list's log, then deletes the segments.
+   * Runs on a timer, when a segment is full, and on close; a failed copy is retried next time.
+   */
+  checkpoint(): Promise<void> {
+    if (this.checkpointRun !== undefined) return this.checkpointRun.then(() => this.checkpoint());
+    if (this.current.segment === undefined && this.checkpointing.length === 0) return this.recovered;
+    this.checkpointRun = this.recovered
+      .then(() => this.checkpointNow())
+      .finally(() => {
+        this.checkpointRun = undefined;
+      });
+    return this.checkpointRun;
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
@@ -70,27 +142,140 @@ export class DiskListStorage implements ListStorage {
   }
 
   release(listId: string): Promise<void> {
-    return this.serialize(listId, async () => {
-      const log = this.openLogs.get(listId);
-      this.openLogs.delete(listId);
-      this.snapshotBytes.delete(listId);
-      if (log !== undefined) await log.handle.close();
+    return this.serialize(listId, () => this.closeLog(listId));
+  }
+
+  /** Copies the journal into the list logs (so the next start replays nothing) and closes every file. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+      try {
+        await this.checkpoint();
+      } catch (error) {
+        // The journal stays on disk and is replayed at the next start: nothing is lost.
+        this.logger.error('storage.checkpoint_failed', { error });
+      }
+      await Promise.allSettled([...this.queues.values()]);
+      const logs = [...this.openLogs.values()];
+      this.openLogs.clear();
+      await Promise.allSettled(logs.map((log) => log.handle.close()));
+    })();
+    return this.closing;
+  }
+
+  private async closeLog(listId: string): Promise<void> {
+    const log = this.openLogs.get(listId);
+    this.openLogs.delete(listId);
+    this.snapshotBytes.delete(listId);
+    if (log !== undefined) await log.handle.close();
+  }
+
+  private newSegment(): JournalSegment {
+    const sequence = this.nextSegmentSequence++;
+    return new JournalSegment(segmentPath(this.dataDir, sequence), async (filePath) => {
+      await this.ensureDataDir();
+      const handle = await openSegmentFile(filePath);
+      // The new directory entry must be durable before any write in it is acknowledged.
+      await this.dataDirSync.sync();
+      return handle;
     });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.queues.values()]);
-    const logs = [...this.openLogs.values()];
-    this.openLogs.clear();
-    await Promise.allSettled(logs.map((log) => log.handle.close()));
+  /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
+  private rotate(): void {
+    if (this.current.segment === undefined) return;
+    this.checkpointing.push(this.current);
+    this.current = { segment: undefined, pending: new Map() };
   }
 
-  private serialize<T>(listId: string, task: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('storage is closed'));
+  private async checkpointNow(): Promise<void> {
+    this.rotate();
+    for (const generation of [...this.checkpointing]) {
+      const started = this.now();
+      // No write of the segment is in flight before its records are copied or the file deleted
+      // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
+      await generation.segment?.drained();
+      const lists = [...generation.pending.keys()];
+      await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, (listId) =>
+        this.serialize(
+          listId,
+          async () => {
+            const records = generation.pending.get(listId);
+            if (records === undefined) return;
+            await this.appendNow(listId, records);
+            generation.pending.delete(listId);
+          },
+          true,
+        ),
+      );
+      if (generation.segment !== undefined) {
+        await generation.segment.closeFile();
+        await removeIfExists(generation.segment.filePath);
+      }
+      this.checkpointing.shift();
+      this.logger.debug('storage.checkpoint', { lists: lists.length, ms: this.now() - started });
+    }
+  }
+
+  /**
+   * Startup: copies every segment left by the previous run into the list logs (after cutting any
+   * torn tail a crashed checkpoint left there), makes that durable, then deletes the segments.
+   * A record may already be in its log (the crash came after the copy): Yjs updates are
+   * idempotent, so appending it twice changes nothing but a few bytes.
+   */
+  private async replayJournal(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dataDir);
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    const segments = names
+      .map((name) => ({ name, sequence: segmentSequence(name) }))
+      .filter((s): s is { name: string; sequence: number } => s.sequence !== undefined)
+      .sort((a, b) => a.sequence - b.sequence);
+    if (segments.length === 0) return;
+    const started = this.now();
+    this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
+    const byList = new Map<string, Uint8Array[]>();
+    const damaged: string[] = [];
+    let recordCount = 0;
+    for (const { name } of segments) {
+      const scan = decodeSegment(readFileSync(path.join(this.dataDir, name)));
+      for (const record of scan.records) addRecord(byList, record);
+      recordCount += scan.records.length;
+      if (scan.kind === 'corrupt') {
+        damaged.push(name);
+        this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length });
+      } else if (scan.kind === 'torn') {
+        // A write cut short by the crash: it never returned, so nothing in it was acknowledged.
+        this.logger.warn('storage.journal_torn_tail_cut', { segment: name, cutBytes: scan.cutBytes });
+      }
+    }
+    // Not through the per-list queues: every caller's task waits for this replay to finish, so a
+    // replay task queued behind one of them would wait for itself.
+    await forEachConcurrently([...byList.keys()], CHECKPOINT_CONCURRENCY, async (listId) => {
+      await this.loadNow(listId);
+      await this.appendNow(listId, byList.get(listId) ?? []);
+      await this.closeLog(listId);
+    });
+    for (const { name } of segments) {
+      if (damaged.includes(name)) await this.moveToQuarantine(path.join(this.dataDir, name), `${name}.${this.now()}`);
+      else await removeIfExists(path.join(this.dataDir, name));
+    }
+    await this.dataDirSync.sync();
+    this.logger.info('storage.journal_replayed', { segments: segments.length, records: recordCount, lists: byList.size, ms: this.now() - started });
+  }
+
+  private serialize<T>(listId: string, task: () => Promise<T>, internal = false): Promise<T> {
+    if (this.closed && !internal) return Promise.reject(new Error('storage is closed'));
     if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
     const previous = this.queues.get(listId) ?? Promise.resolve();
-    const next = previous.then(task, task);
+    // Callers never see the lists before the journal of the previous run is back in their logs.
+    const run = internal ? task : (): Promise<T> => this.recovered.then(task);
+    const next = previous.then(run, run);
     const settled = next.then(
       () => undefined,
       () => undefined,
@@ -142,6 +327,13 @@ export class DiskListStorage implements ListStorage {
       } else if (scan.kind === 'corrupt') {
         await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`);
         await this.writeFileAtomically(logPath, Buffer.concat(scan.records.map(frameRecord)));
+      }
+    }
+    // Acknowledged updates still only in the journal: oldest generation first, as written.
+    for (const generation of [...this.checkpointing, this.current]) {
+      for (const update of generation.pending.get(listId) ?? []) {
+        updates.push(update);
+        logLength += RECORD_HEADER_BYTES + update.length;
       }
     }
     this.snapshotBytes.set(listId, snapshotLength);
@@ -235,6 +427,10 @@ export class DiskListStorage implements ListStorage {
       await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
     }
     this.afterCompactionStep?.('log-truncated', listId);
+    // The snapshot holds every update appended before it (the caller compacts between writes),
+    // so the journal's copies need not reach the log. After a crash they would be replayed after
+    // the snapshot, which is harmless: Yjs ignores updates it already has.
+    for (const generation of [...this.checkpointing, this.current]) generation.pending.delete(listId);
     this.snapshotBytes.set(listId, framed.length);
   }
 
@@ -252,13 +448,18 @@ export class DiskListStorage implements ListStorage {
   }
 
   private async quarantine(listId: string, filePath: string, kind: string, reason: string): Promise<void> {
+    const target = await this.moveToQuarantine(filePath, `${listId}.${kind}.${this.now()}`);
+    this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target });
+  }
+
+  private async moveToQuarantine(filePath: string, name: string): Promise<string> {
     const quarantineDir = path.join(this.dataDir, QUARANTINE_DIR);
     await fs.mkdir(quarantineDir, { recursive: true });
-    const target = path.join(quarantineDir, `${listId}.${kind}.${this.now()}`);
+    const target = path.join(quarantineDir, name);
     await fs.rename(filePath, target);
     await syncDirectory(quarantineDir);
     await syncDirectory(this.dataDir);
-    this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target });
+    return target;
   }
 
   private ensureDataDir(): Promise<void> {
@@ -293,15 +494,6 @@ class CoalescedSync {
       });
     return this.next;
   }
-}
-
-/** The callback API: one request object per write instead of FileHandle's promise machinery. */
-function writeAt(fd: number, buffer: Buffer, offset: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    writeCallback(fd, buffer, offset, buffer.length - offset, position, (error, bytesWritten) =>
-      error ? reject(error) : resolve(bytesWritten),
-    );
-  });
 }
 
 /**
@@ -354,4 +546,28 @@ async function syncDirectory(dir: string): Promise<void> {
 
 function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
+}
+
+function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): void {
+  const list = byList.get(record.listId);
+  if (list === undefined) byList.set(record.listId, [record.update]);
+  else list.push(record.update);
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
