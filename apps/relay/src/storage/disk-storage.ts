@@ -74,6 +74,7 @@ export class DiskListStorage implements ListStorage {
   /** Generations whose segment is being (or failed to be) copied into the list logs, oldest first. */
   private readonly checkpointing: JournalGeneration[] = [];
   private checkpointRun: Promise<void> | undefined;
+  private nextCheckpoint: Promise<void> | undefined;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private readonly journalSegmentBytes: number;
 
@@ -117,7 +118,9 @@ export class DiskListStorage implements ListStorage {
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
-      if (segment.bytes >= this.journalSegmentBytes) void this.checkpoint().catch(() => undefined);
+      if (segment.bytes >= this.journalSegmentBytes && this.nextCheckpoint === undefined) {
+        void this.checkpoint().catch(() => undefined);
+      }
       return written;
     });
   }
@@ -127,7 +130,16 @@ export class DiskListStorage implements ListStorage {
    * Runs on a timer, when a segment is full, and on close; a failed copy is retried next time.
    */
   checkpoint(): Promise<void> {
-    if (this.checkpointRun !== undefined) return this.checkpointRun.then(() => this.checkpoint());
+    // Callers arriving while one runs share the next one, which covers everything they wrote.
+    if (this.checkpointRun !== undefined) {
+      this.nextCheckpoint ??= this.checkpointRun
+        .catch(() => undefined)
+        .then(() => {
+          this.nextCheckpoint = undefined;
+          return this.checkpoint();
+        });
+      return this.nextCheckpoint;
+    }
     if (this.current.segment === undefined && this.checkpointing.length === 0) return this.recovered;
     this.checkpointRun = this.recovered
       .then(() => this.checkpointNow())
