@@ -75,14 +75,39 @@ const keepZeroMask = (): void => undefined;
 
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 
-const fanoutMs: number[] = [];
-const ackMs: number[] = [];
+/**
+ * Latency samples in preallocated typed arrays: growing JS arrays and maps of 100,000 entries
+ * make old-space garbage, and this process's own garbage collections delay every message it is
+ * timing (each latency spike in the traces lined up with a major GC of one of the two processes).
+ */
+class Samples {
+  private values: Float64Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.values = new Float64Array(Math.max(16, capacity));
+  }
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+  at(index: number): number {
+    return this.values[index] as number;
+  }
+  sorted(): Float64Array {
+    return this.values.slice(0, this.length).sort();
+  }
+}
+
+let fanoutMs = new Samples(0);
+let ackMs = new Samples(0);
 /** When each measured acked update was sent (to tell a steady tail from a few stalls). */
-const ackSentAt: number[] = [];
-/** updateKey(client, clock) of an update → when it was sent */
-const sentAt = new Map<number, number>();
-/** A number, not a string: this map takes 2,000 entries a second and the harness's own garbage delays what it measures. */
-const updateKey = (client: number, clock: number): number => client * 0x100000 + clock;
+let ackSentAt = new Samples(0);
+/** clientID → phone, to find when a received update was sent (its phone keeps the times). */
+const phonesByClient = new Map<number, Phone>();
 let delivered = 0;
 let measuring = false;
 
@@ -92,10 +117,13 @@ class Phone {
   socket: WebSocket | undefined;
   synced = false;
   private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number; measured: boolean }> = [];
+  /** clock of each measured update this phone sent → when (a phone writes a handful per run). */
+  readonly sentAtByClock = new Map<number, number>();
   private written = 0;
 
   constructor(readonly listId: string) {
     this.doc = new Y.Doc({ guid: listId });
+    phonesByClient.set(this.doc.clientID, this);
   }
 
   connect(url: string): Promise<void> {
@@ -125,7 +153,7 @@ class Phone {
     if (update === undefined) return;
     const now = performance.now();
     const clockAfter = Y.getState(this.doc.store, this.doc.clientID);
-    if (measuring) sentAt.set(updateKey(this.doc.clientID, clockAfter - 1), now);
+    if (measuring) this.sentAtByClock.set(clockAfter - 1, now);
     this.awaitingAck.push({ clockAfter, sentAt: now, measured: measuring });
     socket.send(syncMessage(2, update));
   }
@@ -169,27 +197,27 @@ class Phone {
     const client = decoding.readVarUint(decoder);
     const clock = decoding.readVarUint(decoder);
     if (client === this.doc.clientID) return; // the reference server echoes to the sender
-    const started = sentAt.get(updateKey(client, clock));
+    const started = phonesByClient.get(client)?.sentAtByClock.get(clock);
     if (started === undefined) return;
     delivered += 1;
     fanoutMs.push(performance.now() - started);
   }
 }
 
-function percentile(samples: number[], p: number): number {
+function percentile(samples: Samples, p: number): number {
   if (samples.length === 0) return NaN;
-  const sorted = Float64Array.from(samples).sort();
+  const sorted = samples.sorted();
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
 
-function slowWindows(latencies: readonly number[], sentAt: readonly number[], windowMs: number): number {
-  const threshold = percentile([...latencies], 99);
+function slowWindows(latencies: Samples, sentAt: Samples, windowMs: number): number {
+  const threshold = percentile(latencies, 99);
   const windows = new Set<number>();
-  latencies.forEach((ms, i) => {
-    if (ms >= threshold) windows.add(Math.floor((sentAt[i] as number) / windowMs));
-  });
+  for (let i = 0; i < latencies.length; i++) {
+    if (latencies.at(i) >= threshold) windows.add(Math.floor(sentAt.at(i) / windowMs));
+  }
   return windows.size;
 }
 
@@ -220,6 +248,10 @@ async function steady(options: Options): Promise<void> {
   const open = phones.filter((p) => p.socket?.readyState === WebSocket.OPEN).length;
   await report({ phase: 'ramped', open, failed, rampMs: round(rampMs) });
 
+  const expectedUpdates = Math.ceil(options.updatesPerSecond * options.seconds * 1.05);
+  ackMs = new Samples(expectedUpdates);
+  ackSentAt = new Samples(expectedUpdates);
+  fanoutMs = new Samples(expectedUpdates * Math.max(1, Math.ceil(options.connections / options.lists) - 1));
   const intervalMs = 10;
   const warmupEndsAt = performance.now() + options.warmupSeconds * 1000;
   let sent = 0;
