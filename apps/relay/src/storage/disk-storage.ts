@@ -64,7 +64,7 @@ export class DiskListStorage implements ListStorage {
   private dataDirReady: Promise<void> | undefined;
   private tempFilesRemoved: Promise<void> | undefined;
   /** Lists created at the same time share one directory fsync. */
-  private readonly dataDirSync: CoalescedSync;
+  private readonly dataDirSync: CoalescedRun;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Journal replay from the previous run; every call waits for it. */
@@ -73,8 +73,8 @@ export class DiskListStorage implements ListStorage {
   private current: JournalGeneration = { segment: undefined, pending: new Map() };
   /** Generations whose segment is being (or failed to be) copied into the list logs, oldest first. */
   private readonly checkpointing: JournalGeneration[] = [];
-  private checkpointRun: Promise<void> | undefined;
-  private nextCheckpoint: Promise<void> | undefined;
+  /** Callers arriving while a checkpoint runs share the next one, which covers what they wrote. */
+  private readonly checkpoints: CoalescedRun;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private readonly journalSegmentBytes: number;
 
@@ -83,11 +83,13 @@ export class DiskListStorage implements ListStorage {
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.afterCompactionStep = options.afterCompactionStep;
-    this.dataDirSync = new CoalescedSync(() => syncDirectory(this.dataDir));
+    this.dataDirSync = new CoalescedRun(() => syncDirectory(this.dataDir));
+    this.checkpoints = new CoalescedRun(() => this.recovered.then(() => this.checkpointNow()));
     this.journalSegmentBytes = options.journalSegmentBytes ?? DEFAULT_STORAGE.journalSegmentBytes;
     this.recovered = this.replayJournal();
-    // Unhandled until a call awaits it; the failure is reported to every caller instead.
-    this.recovered.catch(() => undefined);
+    // Every call awaits it and fails with its error: nothing is served from lists whose journal
+    // records could not be put back.
+    this.recovered.catch((error: unknown) => this.logger.error('storage.journal_replay_failed', { error }));
     const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
     if (interval > 0) {
       this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), interval);
@@ -118,7 +120,7 @@ export class DiskListStorage implements ListStorage {
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
-      if (segment.bytes >= this.journalSegmentBytes && this.nextCheckpoint === undefined) {
+      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) {
         void this.checkpoint().catch(() => undefined);
       }
       return written;
@@ -130,23 +132,7 @@ export class DiskListStorage implements ListStorage {
    * Runs on a timer, when a segment is full, and on close; a failed copy is retried next time.
    */
   checkpoint(): Promise<void> {
-    // Callers arriving while one runs share the next one, which covers everything they wrote.
-    if (this.checkpointRun !== undefined) {
-      this.nextCheckpoint ??= this.checkpointRun
-        .catch(() => undefined)
-        .then(() => {
-          this.nextCheckpoint = undefined;
-          return this.checkpoint();
-        });
-      return this.nextCheckpoint;
-    }
-    if (this.current.segment === undefined && this.checkpointing.length === 0) return this.recovered;
-    this.checkpointRun = this.recovered
-      .then(() => this.checkpointNow())
-      .finally(() => {
-        this.checkpointRun = undefined;
-      });
-    return this.checkpointRun;
+    return this.checkpoints.run();
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
@@ -189,7 +175,7 @@ export class DiskListStorage implements ListStorage {
       await this.ensureDataDir();
       const handle = await openSegmentFile(filePath);
       // The new directory entry must be durable before any write in it is acknowledged.
-      await this.dataDirSync.sync();
+      await this.dataDirSync.run();
       return handle;
     });
   }
@@ -202,6 +188,7 @@ export class DiskListStorage implements ListStorage {
   }
 
   private async checkpointNow(): Promise<void> {
+    if (this.current.segment === undefined && this.checkpointing.length === 0) return;
     this.rotate();
     for (const generation of [...this.checkpointing]) {
       const started = this.now();
@@ -277,7 +264,7 @@ export class DiskListStorage implements ListStorage {
       if (damaged.includes(name)) await this.moveToQuarantine(path.join(this.dataDir, name), `${name}.${this.now()}`);
       else await removeIfExists(path.join(this.dataDir, name));
     }
-    await this.dataDirSync.sync();
+    await this.dataDirSync.run();
     this.logger.info('storage.journal_replayed', { segments: segments.length, records: recordCount, lists: byList.size, ms: this.now() - started });
   }
 
@@ -404,7 +391,7 @@ export class DiskListStorage implements ListStorage {
     const log = { handle, bytes: size };
     if (created) {
       // The new directory entry must be durable too, or an fsynced log could vanish on a crash.
-      await this.dataDirSync.sync();
+      await this.dataDirSync.run();
     }
     this.openLogs.set(listId, log);
     return log;
@@ -428,7 +415,7 @@ export class DiskListStorage implements ListStorage {
     this.afterCompactionStep?.('renamed', listId);
     // Shared with other renames and creations in flight: a directory fsync started after the
     // rename makes it durable, whoever asked for it.
-    await this.dataDirSync.sync();
+    await this.dataDirSync.run();
     this.afterCompactionStep?.('directory-synced', listId);
     const log = this.openLogs.get(listId);
     if (log !== undefined) {
@@ -481,19 +468,23 @@ export class DiskListStorage implements ListStorage {
 }
 
 /**
- * Group commit for an fsync: a caller arriving while one is in flight waits for the next one,
- * which starts after the current one ends and so covers the caller's changes; every caller
- * arriving meanwhile shares that next one.
+ * Group commit for an fsync (or a checkpoint): a caller arriving while one is in flight waits
+ * for the next one, which starts after the current one ends and so covers the caller's changes;
+ * every caller arriving meanwhile shares that next one.
  */
-class CoalescedSync {
+class CoalescedRun {
   private inFlight: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
-  constructor(private readonly run: () => Promise<void>) {}
+  constructor(private readonly task: () => Promise<void>) {}
 
-  sync(): Promise<void> {
+  get hasQueuedRun(): boolean {
+    return this.next !== undefined;
+  }
+
+  run(): Promise<void> {
     if (this.inFlight === undefined) {
-      this.inFlight = this.run().finally(() => {
+      this.inFlight = this.task().finally(() => {
         this.inFlight = undefined;
       });
       return this.inFlight;
@@ -502,7 +493,7 @@ class CoalescedSync {
       .catch(() => undefined)
       .then(() => {
         this.next = undefined;
-        return this.sync();
+        return this.run();
       });
     return this.next;
   }
