@@ -224,14 +224,7 @@ export class DiskListStorage implements ListStorage {
    * idempotent, so appending it twice changes nothing but a few bytes.
    */
   private async replayJournal(): Promise<void> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dataDir);
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw error;
-    }
-    const segments = names
+    const segments = (await this.dataDirNames())
       .map((name) => ({ name, sequence: segmentSequence(name) }))
       .filter((s): s is { name: string; sequence: number } => s.sequence !== undefined)
       .sort((a, b) => a.sequence - b.sequence);
@@ -347,14 +340,7 @@ export class DiskListStorage implements ListStorage {
    */
   private removeStaleTempFiles(): Promise<void> {
     this.tempFilesRemoved ??= (async () => {
-      let names: string[];
-      try {
-        names = await fs.readdir(this.dataDir);
-      } catch (error) {
-        if (isNotFound(error)) return;
-        throw error;
-      }
-      const stale = names.filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
+      const stale = (await this.dataDirNames()).filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
       await Promise.all(stale.map((name) => removeIfExists(path.join(this.dataDir, name))));
       if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
     })();
@@ -459,6 +445,16 @@ export class DiskListStorage implements ListStorage {
     await syncDirectory(quarantineDir);
     await syncDirectory(this.dataDir);
     return target;
+  }
+
+  /** The names in DATA_DIR; none when it does not exist yet (nothing was ever written). */
+  private async dataDirNames(): Promise<string[]> {
+    try {
+      return await fs.readdir(this.dataDir);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
   }
 
   private ensureDataDir(): Promise<void> {
