@@ -92,7 +92,7 @@ export class DiskListStorage implements ListStorage {
     this.recovered.catch((error: unknown) => this.logger.error('storage.journal_replay_failed', { error }));
     const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
     if (interval > 0) {
-      this.checkpointTimer = setInterval(() => void this.checkpoint().catch(() => undefined), interval);
+      this.checkpointTimer = setInterval(() => this.checkpointInBackground(), interval);
       this.checkpointTimer.unref();
     }
   }
@@ -120,9 +120,7 @@ export class DiskListStorage implements ListStorage {
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
-      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) {
-        void this.checkpoint().catch(() => undefined);
-      }
+      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) this.checkpointInBackground();
       return written;
     });
   }
@@ -133,6 +131,11 @@ export class DiskListStorage implements ListStorage {
    */
   checkpoint(): Promise<void> {
     return this.checkpoints.run();
+  }
+
+  /** A failed checkpoint loses nothing (the segment stays until a later one succeeds), but says so. */
+  private checkpointInBackground(): void {
+    this.checkpoint().catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
