@@ -252,7 +252,7 @@ function serverFigures(before: string, after: string): Figures {
   const updates = subtractBuckets(histogramBuckets(after, 'basket_relay_group_commit_updates'), histogramBuckets(before, 'basket_relay_group_commit_updates'));
   const sum = (text: string): number => Number(/^basket_relay_group_commit_updates_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
   const batches = updates.at(-1)?.[1] ?? 0;
-  figures['serverUpdatesPerFsync'] = batches === 0 ? null : Math.round(((sum(after) - sum(before)) / batches) * 100) / 100;
+  figures['serverUpdatesPerListBatch'] = batches === 0 ? null : Math.round(((sum(after) - sum(before)) / batches) * 100) / 100;
   return figures;
 }
 

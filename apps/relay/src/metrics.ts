@@ -92,9 +92,9 @@ export class RelayMetrics {
   readonly acksSent = new Counter('basket_relay_acks_sent_total', 'Durable acknowledgements (message 100) sent');
   readonly errors = new Counter('basket_relay_errors_total', 'Refusals and failures by kind');
   readonly connectionsOpened = new Counter('basket_relay_connections_opened_total', 'WebSocket connections accepted');
-  readonly fsyncSeconds = new Histogram('basket_relay_fsync_seconds', 'Time to write and fsync one group commit', LATENCY_SECONDS_BUCKETS);
+  readonly fsyncSeconds = new Histogram('basket_relay_fsync_seconds', 'Time for one list batch to become durable: the journal write holding it, including waiting for the one in flight', LATENCY_SECONDS_BUCKETS);
   readonly ackSeconds = new Histogram('basket_relay_ack_seconds', 'Time from receiving an update to its durable acknowledgement', LATENCY_SECONDS_BUCKETS);
-  readonly batchUpdates = new Histogram('basket_relay_group_commit_updates', 'Updates sharing one fsync', [1, 2, 5, 10, 20, 50, 100, 500]);
+  readonly batchUpdates = new Histogram('basket_relay_group_commit_updates', 'Updates in one list batch (one storage append); the journal groups batches of all lists into each write', [1, 2, 5, 10, 20, 50, 100, 500]);
   private readonly gauges: Gauge[] = [];
   private readonly beforeRenderHooks: Array<() => void> = [];
 

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
@@ -303,6 +304,22 @@ describe('write-ahead journal', () => {
     await crashed.compact(LIST, Y.encodeStateAsUpdate(source));
     const stored = await open().load(LIST);
     expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  // Reason for the condition: open descriptors are counted through /proc (Linux).
+  it.runIf(existsSync('/proc/self/fd'))('[J9] a checkpoint does not keep the logs of released (unloaded) lists open', async () => {
+    const storage = open();
+    const lists = Array.from({ length: 30 }, (_, i) => `releasedJournal${String(i).padStart(3, '0')}`);
+    for (const listId of lists) {
+      await storage.load(listId);
+      await storage.append(listId, makeUpdates(1).updates);
+      await storage.release(listId);
+    }
+    const openFiles = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    await storage.checkpoint();
+    expect(openFiles() - before).toBeLessThan(5);
+    for (const listId of lists) expect((await storage.load(listId)).updates).toHaveLength(1);
   });
 
   it('[J8] a full segment is checkpointed at once, so the journal stays bounded', async () => {

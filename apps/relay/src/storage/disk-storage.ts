@@ -58,7 +58,8 @@ export class DiskListStorage implements ListStorage {
   private readonly now: () => number;
   private readonly afterCompactionStep: ((step: CompactionStep, listId: string) => void) | undefined;
   private readonly openLogs = new Map<string, OpenLog>();
-  private readonly snapshotBytes = new Map<string, number>();
+  /** Lists loaded and not yet released: only their logs stay open between checkpoints. */
+  private readonly inUse = new Set<string>();
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
   private dataDirReady: Promise<void> | undefined;
@@ -98,7 +99,10 @@ export class DiskListStorage implements ListStorage {
   }
 
   load(listId: string): Promise<StoredList> {
-    return this.serialize(listId, () => this.loadNow(listId));
+    return this.serialize(listId, () => {
+      this.inUse.add(listId);
+      return this.loadNow(listId);
+    });
   }
 
   /**
@@ -143,7 +147,10 @@ export class DiskListStorage implements ListStorage {
   }
 
   release(listId: string): Promise<void> {
-    return this.serialize(listId, () => this.closeLog(listId));
+    return this.serialize(listId, () => {
+      this.inUse.delete(listId);
+      return this.closeLog(listId);
+    });
   }
 
   /** Copies the journal into the list logs (so the next start replays nothing) and closes every file. */
@@ -168,7 +175,6 @@ export class DiskListStorage implements ListStorage {
   private async closeLog(listId: string): Promise<void> {
     const log = this.openLogs.get(listId);
     this.openLogs.delete(listId);
-    this.snapshotBytes.delete(listId);
     if (log !== undefined) await log.handle.close();
   }
 
@@ -207,6 +213,9 @@ export class DiskListStorage implements ListStorage {
             if (records === undefined) return;
             await this.appendNow(listId, records);
             generation.pending.delete(listId);
+            // An unloaded list's log is opened for the copy only: thousands of idle lists must
+            // not hold a descriptor each.
+            if (!this.inUse.has(listId)) await this.closeLog(listId);
           },
           true,
         ),
@@ -331,7 +340,6 @@ export class DiskListStorage implements ListStorage {
         logLength += RECORD_HEADER_BYTES + update.length;
       }
     }
-    this.snapshotBytes.set(listId, snapshotLength);
     return { updates, storedBytes: snapshotLength + logLength, logBytes: logLength };
   }
 
@@ -419,7 +427,6 @@ export class DiskListStorage implements ListStorage {
     // so the journal's copies need not reach the log. After a crash they would be replayed after
     // the snapshot, which is harmless: Yjs ignores updates it already has.
     for (const generation of [...this.checkpointing, this.current]) generation.pending.delete(listId);
-    this.snapshotBytes.set(listId, framed.length);
   }
 
   private async writeFileAtomically(target: string, contents: Uint8Array): Promise<void> {

@@ -15,8 +15,8 @@ import { frameRecord, scanRecords } from './record-framing.js';
  * A segment file is `journal.<sequence>.wal`; each record is framed like a list log record
  * (length, CRC32) around [list id length: u8][list id: ASCII][Yjs update].
  */
-export const JOURNAL_PREFIX = 'journal.';
-export const JOURNAL_SUFFIX = '.wal';
+const JOURNAL_PREFIX = 'journal.';
+const JOURNAL_SUFFIX = '.wal';
 const SEGMENT_NAME = /^journal\.(\d{1,15})\.wal$/;
 
 export interface JournalRecord {
@@ -29,7 +29,7 @@ export function segmentSequence(name: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
-export function segmentName(sequence: number): string {
+function segmentName(sequence: number): string {
   return `${JOURNAL_PREFIX}${sequence}${JOURNAL_SUFFIX}`;
 }
 

@@ -56,7 +56,6 @@ function isItem(value: unknown): value is Item {
 /** The cached view of `listId`, or null when there is none or it is damaged or from another version. */
 export function readCachedView(store: KeyValueStore, listId: string): CachedView | null {
   const parsed = readJson(store, viewKey(listId));
-  if (parsed === null && store.getItem(viewKey(listId)) === null) return null;
   if (
     !isRecord(parsed) ||
     parsed['v'] !== VERSION ||
