@@ -30,6 +30,7 @@ COPY --from=build /out/relay/package.json apps/relay/package.json
 COPY --from=build /out/relay/node_modules apps/relay/node_modules
 COPY --from=build /out/relay/dist apps/relay/dist
 COPY --from=build /app/apps/web/dist apps/web/dist
+# The relay locks DATA_DIR with util-linux's `flock` (Essential in Debian, so in this image).
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

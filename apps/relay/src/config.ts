@@ -26,6 +26,8 @@ export interface RelayConfig {
   readonly checkpointIntervalMs: number;
   /** A journal segment this large is checkpointed at once. */
   readonly journalSegmentBytes: number;
+  /** How long a starting relay waits for another to release DATA_DIR before refusing to start. */
+  readonly dataDirLockWaitMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -63,6 +65,8 @@ export const DEFAULT_LIMITS = {
 export const DEFAULT_STORAGE = {
   checkpointIntervalMs: 10_000,
   journalSegmentBytes: 8 * MiB,
+  // A relay being replaced may still be flushing on SIGTERM; a crashed one frees the lock at once.
+  dataDirLockWaitMs: 10_000,
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
@@ -88,6 +92,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     shutdownCompactMs: integer(env, 'SHUTDOWN_COMPACT_MS', DEFAULT_LIMITS.shutdownCompactMs, 0),
     checkpointIntervalMs: integer(env, 'CHECKPOINT_INTERVAL_MS', DEFAULT_STORAGE.checkpointIntervalMs, 10),
     journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
+    dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0),
   };
 }
 

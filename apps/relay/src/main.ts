@@ -1,6 +1,8 @@
 import { configFromEnvironment } from './config.js';
 import { RelayServer } from './http/relay-server.js';
+import type { Logger } from './log.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
 import { DiskListStorage } from './storage/disk-storage.js';
 
 /** Entry point: `PORT=… DATA_DIR=… node apps/relay/dist/main.js`. */
@@ -14,7 +16,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createJsonLogger(config.logLevel);
-  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, ...limits } = config;
+  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, dataDirLockWaitMs, ...limits } =
+    config;
+  if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
   const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes });
   const relay = new RelayServer({ limits, storage, logger, staticDir });
 
@@ -57,6 +61,37 @@ async function main(): Promise<void> {
     logger.error('relay.listen_failed', { port, host, error });
     process.exit(1);
   }
+}
+
+/** Takes the one-relay-per-DATA_DIR lock before anything reads or writes there; false: refuse to start. */
+async function holdDataDir(dataDir: string, waitMs: number, logger: Logger): Promise<boolean> {
+  let outcome;
+  try {
+    outcome = await lockDataDir(dataDir, { waitMs });
+  } catch (error) {
+    logger.error('relay.data_dir_lock_failed', { dataDir, error });
+    return false;
+  }
+  if (outcome.kind === 'held') {
+    logger.error('relay.data_dir_locked', {
+      dataDir,
+      owner: outcome.owner,
+      waitedMs: waitMs,
+      note: 'another relay is using this DATA_DIR; two relays on one directory would lose edits',
+    });
+    return false;
+  }
+  if (outcome.kind === 'unavailable') {
+    logger.warn('relay.data_dir_unlocked', { dataDir, reason: outcome.reason, note: 'make sure only one relay uses this DATA_DIR' });
+    return true;
+  }
+  void outcome.lock.lost.then((reason) => {
+    // Another relay may take the directory now. Everything acknowledged is already on disk and
+    // the next start replays it; writing on (even a flush) could interleave with that relay.
+    logger.error('relay.data_dir_lock_lost', { dataDir, reason });
+    process.exit(1);
+  });
+  return true;
 }
 
 void main();

@@ -16,7 +16,7 @@ interface RelayProcess {
 }
 
 /** `checkpointIntervalMs`: how often the journal is copied into the list logs (the default is 10 s). */
-function spawnBuiltRelay(dataDir: string, checkpointIntervalMs = 40): Promise<RelayProcess> {
+function spawnBuiltRelay(dataDir: string, checkpointIntervalMs = 40, extraEnv: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
   const child = spawn(process.execPath, [path.join(relayRoot, 'dist/main.js')], {
     env: {
       ...process.env,
@@ -29,6 +29,7 @@ function spawnBuiltRelay(dataDir: string, checkpointIntervalMs = 40): Promise<Re
       CHECKPOINT_INTERVAL_MS: String(checkpointIntervalMs),
       LOG_LEVEL: 'info',
       UV_THREADPOOL_SIZE: '64',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -193,6 +194,31 @@ describe('crash safety of the built relay', () => {
     current.child.kill('SIGTERM');
     const outcome = await Promise.race([exitCode, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
     expect(outcome).toBe(0);
+    current = undefined;
+  }, 30_000);
+
+  it('[C4] a second relay on the same DATA_DIR refuses to start and the first keeps serving', async () => {
+    current = await spawnBuiltRelay(dataDir);
+    const second = spawnBuiltRelay(dataDir, 40, { DATA_DIR_LOCK_WAIT_MS: '300' });
+    await expect(second).rejects.toThrow(/exited early with 1: .*"event":"relay.data_dir_locked".*"pid":\d+/);
+    const phone = connectPhone(current.syncUrl, 'lockedDataDirList');
+    phone.doc.getMap('items').set('milk', 'Milk');
+    await waitFor(() => phone.isFullyStored(), 10_000, 'stored by the first relay');
+    phone.destroy();
+    current.child.kill('SIGKILL');
+    current = undefined;
+  }, 30_000);
+
+  it('[C5] a relay that loses its DATA_DIR lock stops at once', async () => {
+    current = await spawnBuiltRelay(dataDir);
+    let output = '';
+    current.child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, 'relay.lock')} -c`]);
+    expect(await exitCode).toBe(1);
+    expect(output).toContain('"event":"relay.data_dir_lock_lost"');
     current = undefined;
   }, 30_000);
 });

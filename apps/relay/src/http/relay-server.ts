@@ -14,7 +14,7 @@ import { RoomRegistry } from '../sync/room-registry.js';
 import { StaticFiles } from './static-files.js';
 
 /** Everything the server itself enforces; where and how lists are stored is the storage's configuration. */
-export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'checkpointIntervalMs' | 'journalSegmentBytes'>;
+export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'checkpointIntervalMs' | 'journalSegmentBytes' | 'dataDirLockWaitMs'>;
 
 export interface RelayServerOptions {
   readonly limits: RelayLimits;

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+/**
+ * One relay per DATA_DIR. Two relays on one directory (a second container on the same volume, a
+ * rolling update that starts the new relay before the old one stopped) would each replay and
+ * delete the other's journal segments and append to the same list logs: acknowledged edits lost.
+ *
+ * The lock is a kernel advisory lock (flock) on `DATA_DIR/relay.lock`. Node cannot take one
+ * itself, so util-linux's `flock` takes it and then runs `cat` on a pipe from this process:
+ * when the relay exits for any reason, SIGKILL included, the pipe closes, `cat` and `flock` exit
+ * and the kernel drops the lock at once. A restart therefore never waits for a timeout, and
+ * unlike a lock file with a heartbeat, a relay whose event loop stalls cannot have its lock
+ * taken from under it.
+ */
+export const LOCK_FILE_NAME = 'relay.lock';
+
+/** Exit status `flock` uses for "somebody else holds it" (distinct from its own errors). */
+const CONFLICT_EXIT_CODE = 75;
+
+export interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
+}
+
+export type LockOutcome =
+  | { readonly kind: 'acquired'; readonly lock: DataDirLock }
+  /** Another process holds it; `owner` is what that relay wrote into the lock file, if readable. */
+  | { readonly kind: 'held'; readonly owner: LockOwner | undefined }
+  /** No `flock` command here (macOS, Windows): the relay runs unlocked and says so. */
+  | { readonly kind: 'unavailable'; readonly reason: string };
+
+export interface DataDirLock {
+  /** Resolves if the lock is lost while held (its helper process died): stop writing at once. */
+  readonly lost: Promise<string>;
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  /** How long to wait for a lock that is held: a previous relay may still be flushing. */
+  readonly waitMs: number;
+  /** The command to run; tests point it at a missing one. */
+  readonly flockCommand?: string;
+}
+
+export async function lockDataDir(dataDir: string, options: LockOptions): Promise<LockOutcome> {
+  await fs.mkdir(dataDir, { recursive: true });
+  const lockPath = path.join(dataDir, LOCK_FILE_NAME);
+  const helper = spawn(
+    options.flockCommand ?? 'flock',
+    [
+      '--exclusive',
+      '--timeout',
+      (options.waitMs / 1000).toFixed(3),
+      '--conflict-exit-code',
+      String(CONFLICT_EXIT_CODE),
+      lockPath,
+      '-c',
+      'echo locked; exec cat >/dev/null',
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  helper.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => helper.once('exit', (code) => resolve(code)));
+  const started = await new Promise<'locked' | 'exited' | { error: NodeJS.ErrnoException }>((resolve) => {
+    let stdout = '';
+    helper.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stdout.includes('locked\n')) resolve('locked');
+    });
+    helper.once('error', (error: NodeJS.ErrnoException) => resolve({ error }));
+    void exited.then(() => resolve('exited'));
+  });
+  if (typeof started === 'object') {
+    if (started.error.code === 'ENOENT') return { kind: 'unavailable', reason: 'no flock command on this system' };
+    throw started.error;
+  }
+  if (started === 'exited') {
+    const code = await exited;
+    if (code === CONFLICT_EXIT_CODE) return { kind: 'held', owner: await readOwner(lockPath) };
+    throw new Error(`could not lock ${lockPath}: flock exited with ${code}: ${stderr.trim()}`);
+  }
+  // Ours now: say who holds it, for the message a second relay prints.
+  const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  await fs.writeFile(lockPath, JSON.stringify(owner) + '\n');
+  // The helper must not keep this process alive, nor its pipes hold the event loop open.
+  helper.unref();
+  for (const stream of [helper.stdin, helper.stdout, helper.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  let releasing = false;
+  const lost = exited.then((code) => `lock helper exited with ${code}${releasing ? '' : ` ${stderr.trim()}`}`);
+  return {
+    kind: 'acquired',
+    lock: {
+      lost: new Promise((resolve) => {
+        void lost.then((reason) => {
+          if (!releasing) resolve(reason);
+        });
+      }),
+      async release() {
+        releasing = true;
+        helper.stdin.end();
+        await exited;
+      },
+    },
+  };
+}
+
+async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(lockPath, 'utf8')) as Partial<LockOwner>;
+    return typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.since === 'string'
+      ? { pid: parsed.pid, host: parsed.host, since: parsed.since }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
