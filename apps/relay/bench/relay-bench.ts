@@ -242,6 +242,7 @@ function serverFigures(before: string, after: string): Figures {
   for (const [name, key] of [
     ['basket_relay_fsync_seconds', 'serverFsync'],
     ['basket_relay_ack_seconds', 'serverAck'],
+    ['basket_relay_journal_write_seconds', 'serverJournalWrite'],
   ] as const) {
     const window = subtractBuckets(histogramBuckets(after, name), histogramBuckets(before, name));
     figures[`${key}P50Ms`] = bucketQuantileMs(window, 0.5);
@@ -253,6 +254,11 @@ function serverFigures(before: string, after: string): Figures {
   const sum = (text: string): number => Number(/^basket_relay_group_commit_updates_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
   const batches = updates.at(-1)?.[1] ?? 0;
   figures['serverUpdatesPerListBatch'] = batches === 0 ? null : Math.round(((sum(after) - sum(before)) / batches) * 100) / 100;
+  // The group commit across lists: updates carried by one O_DSYNC journal write.
+  const writes = subtractBuckets(histogramBuckets(after, 'basket_relay_journal_write_records'), histogramBuckets(before, 'basket_relay_journal_write_records'));
+  const recordsSum = (text: string): number => Number(/^basket_relay_journal_write_records_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
+  const writeCount = writes.at(-1)?.[1] ?? 0;
+  figures['serverUpdatesPerJournalWrite'] = writeCount === 0 ? null : Math.round(((recordsSum(after) - recordsSum(before)) / writeCount) * 100) / 100;
   return figures;
 }
 

@@ -2,6 +2,7 @@ import { configFromEnvironment } from './config.js';
 import { RelayServer } from './http/relay-server.js';
 import type { Logger } from './log.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
+import { RelayMetrics } from './metrics.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { DiskListStorage } from './storage/disk-storage.js';
 
@@ -19,8 +20,9 @@ async function main(): Promise<void> {
   const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, dataDirLockWaitMs, ...limits } =
     config;
   if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
-  const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes });
-  const relay = new RelayServer({ limits, storage, logger, staticDir });
+  const metrics = new RelayMetrics();
+  const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes, observer: metrics.storageObserver });
+  const relay = new RelayServer({ limits, storage, logger, staticDir, metrics });
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,3 +1,5 @@
+import type { StorageObserver } from './storage/list-storage.js';
+
 /**
  * A minimal Prometheus text-format registry (counters, gauges, histograms with labels).
  * Hand-written instead of prom-client: the relay needs a dozen series and no default
@@ -95,6 +97,17 @@ export class RelayMetrics {
   readonly fsyncSeconds = new Histogram('basket_relay_fsync_seconds', 'Time for one list batch to become durable: the journal write holding it, including waiting for the one in flight', LATENCY_SECONDS_BUCKETS);
   readonly ackSeconds = new Histogram('basket_relay_ack_seconds', 'Time from receiving an update to its durable acknowledgement', LATENCY_SECONDS_BUCKETS);
   readonly batchUpdates = new Histogram('basket_relay_group_commit_updates', 'Updates in one list batch (one storage append); the journal groups batches of all lists into each write', [1, 2, 5, 10, 20, 50, 100, 500]);
+  readonly journalWriteRecords = new Histogram('basket_relay_journal_write_records', 'Records (one per update, from any list) in one O_DSYNC journal write: the group commit across lists', [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]);
+  readonly journalWriteSeconds = new Histogram('basket_relay_journal_write_seconds', 'Time of one O_DSYNC journal write, from issuing it to its completion on the event loop', LATENCY_SECONDS_BUCKETS);
+  readonly checkpointSeconds = new Histogram('basket_relay_checkpoint_seconds', 'Time of one checkpoint: copying a journal segment into the list logs', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  /** What the disk storage reports, recorded here (the storage layer knows no registry). */
+  readonly storageObserver: StorageObserver = {
+    journalWritten: (records, seconds) => {
+      this.journalWriteRecords.observe(records);
+      this.journalWriteSeconds.observe(seconds);
+    },
+    checkpointed: (seconds) => this.checkpointSeconds.observe(seconds),
+  };
   private readonly gauges: Gauge[] = [];
   private readonly beforeRenderHooks: Array<() => void> = [];
 
@@ -121,6 +134,9 @@ export class RelayMetrics {
       this.fsyncSeconds,
       this.ackSeconds,
       this.batchUpdates,
+      this.journalWriteRecords,
+      this.journalWriteSeconds,
+      this.checkpointSeconds,
     ];
     return metrics.map((m) => m.render()).join('\n') + '\n';
   }

@@ -1,11 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompactionStep } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { encodeJournalRecord } from '../src/storage/journal.js';
+import { encodeJournalRecord, openSegmentFile } from '../src/storage/journal.js';
 import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
 
@@ -337,5 +338,24 @@ describe('write-ahead journal', () => {
     expect(mostSegments).toBeLessThanOrEqual(2);
     expect((await storage.load(LIST)).updates).toEqual(updates);
     expect(logged.filter((l) => l.event === 'storage.checkpoint_failed')).toEqual([]);
+  });
+
+  it('[J10] a journal write that fails is not acknowledged; later updates go to a new segment and survive a crash', async () => {
+    const { updates } = makeUpdates(3);
+    let opened = 0;
+    // The first segment is opened read-only: every write to it fails (EBADF), as on a broken disk.
+    const openSegment = (filePath: string): Promise<FileHandle> =>
+      ++opened === 1 ? fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL) : openSegmentFile(filePath);
+    const crashed = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
+    await expect(crashed.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();
+    await crashed.append(LIST, [updates[1] as Uint8Array]);
+    await crashed.append(LIST, [updates[2] as Uint8Array]);
+    expect(opened).toBe(2);
+    expect((await journalFiles()).sort()).toEqual(['journal.1.wal', 'journal.2.wal']);
+
+    // SIGKILL here: the acknowledged updates are in the second segment and nowhere else.
+    const stored = await open().load(LIST);
+    expect(stored.updates).toEqual([updates[1], updates[2]]);
+    expect(await journalFiles()).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../src/config.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { RelayServer } from '../src/http/relay-server.js';
 import { silentLogger } from '../src/log.js';
+import type { RelayMetrics } from '../src/metrics.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
@@ -22,7 +23,7 @@ export interface RunningRelay {
 }
 
 export async function startRelay(
-  options: { storage?: ListStorage; limits?: Partial<RelayLimits>; staticDir?: string } = {},
+  options: { storage?: ListStorage; limits?: Partial<RelayLimits>; staticDir?: string; metrics?: RelayMetrics } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
@@ -30,6 +31,7 @@ export async function startRelay(
     storage,
     logger: silentLogger,
     staticDir: options.staticDir,
+    metrics: options.metrics,
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

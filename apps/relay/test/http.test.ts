@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RelayMetrics } from '../src/metrics.js';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
 import type { RunningRelay } from './helpers.js';
 import { connectPhone, newListId, startRelay, temporaryDirectory, waitFor } from './helpers.js';
 
@@ -87,6 +89,32 @@ describe('HTTP: web app, health and metrics', () => {
 
   it('refuses other methods', async () => {
     expect((await get('/', { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('metrics of the disk storage', () => {
+  it('GET /metrics shows the journal group commit and checkpoints, reported by the storage', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-metrics-');
+    const metrics = new RelayMetrics();
+    const storage = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, observer: metrics.storageObserver });
+    const running = await startRelay({ storage, metrics });
+    const phones = [connectPhone(running.syncUrl, newListId()), connectPhone(running.syncUrl, newListId())];
+    try {
+      for (const phone of phones) phone.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => phones.every((phone) => phone.isFullyStored()));
+      await storage.checkpoint();
+      const text = await (await fetch(`http://127.0.0.1:${running.port}/metrics`)).text();
+      const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      // Two phones' updates reached the journal, in one write or two.
+      expect(value('basket_relay_journal_write_records_sum')).toBeGreaterThanOrEqual(2);
+      expect(value('basket_relay_journal_write_records_count')).toBeGreaterThanOrEqual(1);
+      expect(value('basket_relay_journal_write_seconds_count')).toBe(value('basket_relay_journal_write_records_count'));
+      expect(value('basket_relay_checkpoint_seconds_count')).toBe(1);
+    } finally {
+      for (const phone of phones) phone.destroy();
+      await running.close();
+      await remove();
+    }
   });
 });
 

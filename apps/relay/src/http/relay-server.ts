@@ -22,6 +22,8 @@ export interface RelayServerOptions {
   readonly logger: Logger;
   readonly staticDir?: string | undefined;
   readonly now?: () => number;
+  /** Shared with the storage, which reports its journal writes there; a fresh registry if absent. */
+  readonly metrics?: RelayMetrics;
 }
 
 /** Connections are pinged in this many slices spread over the ping interval. */
@@ -33,7 +35,7 @@ const HEARTBEAT_SLICES = 10;
  * request never allocates a socket, a document or a file.
  */
 export class RelayServer {
-  readonly metrics = new RelayMetrics();
+  readonly metrics: RelayMetrics;
   readonly registry: RoomRegistry;
   private readonly httpServer: http.Server;
   private readonly webSockets: WebSocketServer;
@@ -49,6 +51,7 @@ export class RelayServer {
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
     this.registry = new RoomRegistry({
       storage: options.storage,

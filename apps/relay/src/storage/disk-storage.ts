@@ -5,7 +5,7 @@ import { DEFAULT_STORAGE } from '../config.js';
 import { isValidListId } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { ListStorage, StoredList } from './list-storage.js';
+import type { ListStorage, StorageObserver, StoredList } from './list-storage.js';
 import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
@@ -23,6 +23,10 @@ export interface DiskStorageOptions {
   readonly checkpointIntervalMs?: number;
   /** Start a new journal segment (and checkpoint the full one) past this many bytes. */
   readonly journalSegmentBytes?: number;
+  /** Told of each journal write and checkpoint, for metrics. */
+  readonly observer?: StorageObserver;
+  /** Test seam: opens a new segment file (default: exclusive create with O_DSYNC). */
+  readonly openSegment?: (filePath: string) => Promise<FileHandle>;
 }
 
 /** Lists copied at once during a checkpoint: enough to overlap fsyncs, few enough to leave the disk to the journal. */
@@ -78,6 +82,8 @@ export class DiskListStorage implements ListStorage {
   private readonly checkpoints: CoalescedRun;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private readonly journalSegmentBytes: number;
+  private readonly openSegment: (filePath: string) => Promise<FileHandle>;
+  private readonly observer: StorageObserver | undefined;
 
   constructor(options: DiskStorageOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -87,6 +93,8 @@ export class DiskListStorage implements ListStorage {
     this.dataDirSync = new CoalescedRun(() => syncDirectory(this.dataDir));
     this.checkpoints = new CoalescedRun(() => this.recovered.then(() => this.checkpointNow()));
     this.journalSegmentBytes = options.journalSegmentBytes ?? DEFAULT_STORAGE.journalSegmentBytes;
+    this.openSegment = options.openSegment ?? openSegmentFile;
+    this.observer = options.observer;
     this.recovered = this.replayJournal();
     // Every call awaits it and fails with its error: nothing is served from lists whose journal
     // records could not be put back.
@@ -182,11 +190,11 @@ export class DiskListStorage implements ListStorage {
     const sequence = this.nextSegmentSequence++;
     return new JournalSegment(segmentPath(this.dataDir, sequence), async (filePath) => {
       await this.ensureDataDir();
-      const handle = await openSegmentFile(filePath);
+      const handle = await this.openSegment(filePath);
       // The new directory entry must be durable before any write in it is acknowledged.
       await this.dataDirSync.run();
       return handle;
-    });
+    }, this.observer?.journalWritten.bind(this.observer));
   }
 
   /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
@@ -201,6 +209,7 @@ export class DiskListStorage implements ListStorage {
     this.rotate();
     for (const generation of [...this.checkpointing]) {
       const started = this.now();
+      const startedPrecise = performance.now();
       // No write of the segment is in flight before its records are copied or the file deleted
       // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
       await generation.segment?.drained();
@@ -225,6 +234,7 @@ export class DiskListStorage implements ListStorage {
         await removeIfExists(generation.segment.filePath);
       }
       this.checkpointing.shift();
+      this.observer?.checkpointed((performance.now() - startedPrecise) / 1000);
       this.logger.debug('storage.checkpoint', { lists: lists.length, ms: this.now() - started });
     }
   }

@@ -83,7 +83,11 @@ export class JournalSegment {
   bytes = 0;
 
   /** `create` makes the file (exclusively) and makes its directory entry durable. */
-  constructor(readonly filePath: string, create: (filePath: string) => Promise<FileHandle>) {
+  constructor(
+    readonly filePath: string,
+    create: (filePath: string) => Promise<FileHandle>,
+    private readonly onWritten: (records: number, seconds: number) => void = () => undefined,
+  ) {
     this.opened = create(filePath).then(
       (handle) => {
         this.handle = handle;
@@ -130,17 +134,20 @@ export class JournalSegment {
     await this.opened;
     while (this.queued.length > 0 && this.failure === undefined) {
       const batch = Buffer.concat(this.queued);
+      const records = this.queued.length;
       const waiters = this.waiters;
       this.queued = [];
       this.waiters = [];
       try {
         const handle = this.handle;
         if (handle === undefined) throw new Error('journal segment is closed');
+        const started = performance.now();
         let written = 0;
         while (written < batch.length) {
           written += await writeAt(handle.fd, batch, written, this.position + written);
         }
         this.position += batch.length;
+        this.onWritten(records, (performance.now() - started) / 1000);
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
         this.failure = error;

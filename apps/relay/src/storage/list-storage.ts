@@ -28,3 +28,11 @@ export interface ListStorage {
 }
 
 export const EMPTY_STORED_LIST: StoredList = { updates: [], storedBytes: 0, logBytes: 0 };
+
+/** Timings a storage reports for the metrics endpoint. */
+export interface StorageObserver {
+  /** One journal write finished: how many records it carried and how long it took. */
+  journalWritten(records: number, seconds: number): void;
+  /** One journal segment was copied into the list logs. */
+  checkpointed(seconds: number): void;
+}
