@@ -5,6 +5,7 @@
  * same run and with the same load: ramp up BENCH_CONNECTIONS simulated phones over BENCH_LISTS
  * lists, send BENCH_RATE updates/s for BENCH_SECONDS, then restart the server and time how long
  * loading every list takes. Server and load generator run in separate processes.
+ * BENCH_ROUNDS (3) rounds, each target once per round in a rotated order; medians are printed.
  * The last line of output is one JSON object: {"ours": {...}, "reference": {...}}.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -72,7 +73,8 @@ function cpuSeconds(pid: number | undefined): number {
 
 interface Target {
   readonly name: 'ours' | 'oursInMemory' | 'reference';
-  start(port: number): Promise<ChildProcess>;
+  /** `dataDir` is fresh for each measurement and kept across its restart. */
+  start(port: number, dataDir: string): Promise<ChildProcess>;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -146,10 +148,19 @@ function cpuTimes(): { steal: number; total: number } {
 }
 
 async function measure(target: Target): Promise<Figures> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-bench-'));
+  try {
+    return await measureIn(target, dataDir);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measureIn(target: Target, dataDir: string): Promise<Figures> {
   const port = await freePort();
   const cpuAtStart = existsSync('/proc/stat') ? cpuTimes() : undefined;
   const url = `ws://127.0.0.1:${port}/sync`;
-  let server = await target.start(port);
+  let server = await target.start(port, dataDir);
   await waitForPort(port, server);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const baselineRss = rssMb(server.pid);
@@ -188,7 +199,7 @@ async function measure(target: Target): Promise<Figures> {
 
   // Restart and time loading every list (ours from disk; the reference keeps lists only in memory).
   await stopServer(server, 'SIGTERM');
-  server = await target.start(port);
+  server = await target.start(port, dataDir);
   await waitForPort(port, server);
   const loadLines = await runGenerator({ mode: 'load', url, ...config }, (line) => {
     console.log(`[${target.name}] ${JSON.stringify(line)}`);
@@ -292,8 +303,7 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(relayRoot, 'dist/main.js'))) {
     execFileSync(path.join(relayRoot, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: relayRoot });
   }
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'basket-bench-'));
-  const oursEnvironment = (port: number): NodeJS.ProcessEnv => ({
+  const oursEnvironment = (port: number, dataDir: string): NodeJS.ProcessEnv => ({
     ...process.env,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -306,18 +316,19 @@ async function main(): Promise<void> {
   });
   const ours: Target = {
     name: 'ours',
-    start: (port) =>
-      Promise.resolve(spawnWithFileLimit([process.execPath, path.join(relayRoot, 'dist/main.js')], oursEnvironment(port), 'ignore')),
+    start: (port, dataDir) =>
+      Promise.resolve(spawnWithFileLimit([process.execPath, path.join(relayRoot, 'dist/main.js')], oursEnvironment(port, dataDir), 'ignore')),
   };
   const oursInMemory: Target = {
     name: 'oursInMemory',
-    start: (port) =>
+    start: (port, dataDir) =>
       Promise.resolve(
-        spawnWithFileLimit([process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/memory-relay.ts')], oursEnvironment(port), 'ignore'),
+        spawnWithFileLimit([process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/memory-relay.ts')], oursEnvironment(port, dataDir), 'ignore'),
       ),
   };
   const reference: Target = {
     name: 'reference',
+    // Keeps lists in memory only: no DATA_DIR.
     start: (port) =>
       Promise.resolve(
         spawnWithFileLimit(
@@ -330,30 +341,60 @@ async function main(): Promise<void> {
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
       `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
-      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets)`,
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_ROUNDS=${Number(process.env['BENCH_ROUNDS'] ?? 3)} rounds, medians printed)`,
   );
   // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
   const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,oursInMemory,reference').split(','));
-  const measureIfWanted = (target: Target): Promise<Figures> => (wanted.has(target.name) ? measure(target) : Promise.resolve({}));
-  try {
-    const oursFigures = await measureIfWanted(ours);
-    const floorFigures = await measureIfWanted(oursInMemory);
-    const referenceFigures = await measureIfWanted(reference);
-    const ratio = (key: string): string => {
-      const a = oursFigures[key];
-      const b = referenceFigures[key];
-      return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
-    };
-    console.log('\nfigure                ours        in memory   reference   ours/reference');
-    for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'serverCpuMsPerUpdate', 'cpuStealPercent']) {
-      console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(floorFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
+  const targets = [ours, oursInMemory, reference].filter((target) => wanted.has(target.name));
+  // On a shared host the machine's state drifts from minute to minute: each round measures every
+  // target once, in a rotated order (so no target always goes first), and the figures printed are
+  // the medians over rounds, with every round's latencies listed to show the spread.
+  const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3));
+  const measured = new Map<Target['name'], Figures[]>(targets.map((target) => [target.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length] as Target;
+      console.log(`round ${round + 1}/${rounds}: ${target.name}`);
+      measured.get(target.name)?.push(await measure(target));
     }
-    console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
-    console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
-    console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures, oursInMemory: floorFigures }));
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
   }
+  const oursFigures = medianFigures(measured.get('ours') ?? []);
+  const floorFigures = medianFigures(measured.get('oursInMemory') ?? []);
+  const referenceFigures = medianFigures(measured.get('reference') ?? []);
+  const ratio = (key: string): string => {
+    const a = oursFigures[key];
+    const b = referenceFigures[key];
+    return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
+  };
+  console.log(`\nmedians over ${rounds} round(s)`);
+  console.log('figure                ours        in memory   reference   ours/reference');
+  for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'serverCpuMsPerUpdate', 'cpuStealPercent']) {
+    console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(floorFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
+  }
+  console.log('every round:');
+  for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent']) {
+    const perRound = (name: Target['name']): string => (measured.get(name) ?? []).map((f) => String(f[key])).join(', ') || '-';
+    console.log(`${key.padEnd(22)}ours ${perRound('ours')} | in memory ${perRound('oursInMemory')} | reference ${perRound('reference')}`);
+  }
+  console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
+  console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
+  console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures, oursInMemory: floorFigures, rounds }));
+}
+
+/** Per figure, the median over rounds (null when no round has it as a number). */
+function medianFigures(perRound: readonly Figures[]): Figures {
+  const result: Figures = {};
+  for (const key of new Set(perRound.flatMap((figures) => Object.keys(figures)))) {
+    const values = perRound.map((figures) => figures[key]).filter((v): v is number => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b);
+    if (values.length === 0) {
+      result[key] = null;
+      continue;
+    }
+    const middle = Math.floor(values.length / 2);
+    const median = values.length % 2 === 1 ? (values[middle] as number) : ((values[middle - 1] as number) + (values[middle] as number)) / 2;
+    result[key] = Math.round(median * 100) / 100;
+  }
+  return result;
 }
 
 main().catch((error: unknown) => {

@@ -16,7 +16,12 @@ interface RelayProcess {
 }
 
 /** `checkpointIntervalMs`: how often the journal is copied into the list logs (the default is 10 s). */
-function spawnBuiltRelay(dataDir: string, checkpointIntervalMs = 40, extraEnv: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
+function spawnBuiltRelay(
+  dataDir: string,
+  checkpointIntervalMs = 40,
+  extraEnv: NodeJS.ProcessEnv = {},
+  ownProcessGroup = false,
+): Promise<RelayProcess> {
   const child = spawn(process.execPath, [path.join(relayRoot, 'dist/main.js')], {
     env: {
       ...process.env,
@@ -32,6 +37,7 @@ function spawnBuiltRelay(dataDir: string, checkpointIntervalMs = 40, extraEnv: N
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: ownProcessGroup,
   });
   return new Promise((resolve, reject) => {
     let buffered = '';
@@ -219,6 +225,24 @@ describe('crash safety of the built relay', () => {
     execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, 'relay.lock')} -c`]);
     expect(await exitCode).toBe(1);
     expect(output).toContain('"event":"relay.data_dir_lock_lost"');
+    current = undefined;
+  }, 30_000);
+
+  it('[C6] Ctrl-C in a terminal (SIGINT to the whole process group) stops the relay cleanly', async () => {
+    current = await spawnBuiltRelay(dataDir, 40, {}, true);
+    const phone = connectPhone(current.syncUrl, 'ctrlCListNumber01');
+    phone.doc.getMap('items').set('tea', 'Tea');
+    await waitFor(() => phone.isFullyStored(), 10_000, 'stored');
+    let output = '';
+    current.child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    process.kill(-(current.child.pid as number), 'SIGINT');
+    expect(await exitCode).toBe(0);
+    expect(output).toContain('"event":"relay.stopped"');
+    expect(output).not.toContain('relay.data_dir_lock_lost');
+    phone.destroy();
     current = undefined;
   }, 30_000);
 });

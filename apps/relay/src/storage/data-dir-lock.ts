@@ -61,7 +61,9 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
       '-c',
       'echo locked; exec cat >/dev/null',
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and a
+    // helper killed by it would read as a lost lock while the relay is still flushing.
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   let stderr = '';
   helper.stderr.setEncoding('utf8').on('data', (chunk: string) => {
