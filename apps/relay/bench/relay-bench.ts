@@ -118,7 +118,7 @@ function stopServer(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
 /** Runs the load generator and answers each phase line after `onPhase` has sampled the server. */
 async function runGenerator(
   options: Record<string, unknown>,
-  onPhase: (line: Figures) => void | Promise<void>,
+  onPhase: (line: Figures, generatorPid: number | undefined) => void | Promise<void>,
 ): Promise<Figures[]> {
   const generator = spawnWithFileLimit(
     [process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/load-generator.ts'), JSON.stringify(options)],
@@ -134,11 +134,25 @@ async function runGenerator(
       return;
     }
     lines.push(parsed);
-    void Promise.resolve(onPhase(parsed)).finally(() => generator.stdin?.write('go\n'));
+    void Promise.resolve(onPhase(parsed, generator.pid)).finally(() => generator.stdin?.write('go\n'));
   });
   const code = await new Promise<number | null>((resolve) => generator.once('exit', resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
   return lines;
+}
+
+/**
+ * Time the process's main thread spent runnable but waiting for a CPU (ms, from the scheduler's
+ * /proc/<pid>/schedstat): on two cores shared by relay, load generator and kernel, this is the
+ * part of every latency that no code in either process can remove.
+ */
+function runQueueWaitMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return NaN;
+  }
 }
 
 /** CPU time counters of the whole machine, to tell how much a hypervisor took away (steal). */
@@ -173,15 +187,23 @@ async function measureIn(target: Target, dataDir: string): Promise<Figures> {
   let serverSide: Figures = {};
   let cpuAtRamp = NaN;
   let cpuMsPerUpdate = NaN;
+  let waitAtRamp = { server: NaN, generator: NaN, at: NaN };
+  let waitPerSecond = { server: NaN, generator: NaN };
   let metricsAtWarmupEnd: Promise<string | undefined> = Promise.resolve(undefined);
-  const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, async (line) => {
+  const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, async (line, generatorPid) => {
     if (line['phase'] === 'ramped') {
+      waitAtRamp = { server: runQueueWaitMs(server.pid), generator: runQueueWaitMs(generatorPid), at: performance.now() };
       rampedRss = rssMb(server.pid);
       cpuAtRamp = cpuSeconds(server.pid);
       await scrapeMetrics(port); // starts the event-loop window
       metricsAtWarmupEnd = new Promise((resolve) => setTimeout(resolve, config.warmupSeconds * 1000)).then(() => scrapeMetrics(port));
     }
     if (line['phase'] === 'steady-done') {
+      const seconds = (performance.now() - waitAtRamp.at) / 1000;
+      waitPerSecond = {
+        server: (runQueueWaitMs(server.pid) - waitAtRamp.server) / seconds,
+        generator: (runQueueWaitMs(generatorPid) - waitAtRamp.generator) / seconds,
+      };
       loadedRss = rssMb(server.pid);
       // Server CPU per update over the steady phase: steadier than latencies on a shared host.
       const sent = Number(line['updatesSent']);
@@ -230,6 +252,9 @@ async function measureIn(target: Target, dataDir: string): Promise<Figures> {
     loadListsMs: (loaded['loadListsMs'] as number | undefined) ?? null,
     serverCpuMsPerUpdate: Number.isNaN(cpuMsPerUpdate) ? null : cpuMsPerUpdate,
     cpuStealPercent: stealPercent,
+    // ms per second that each main thread was ready to run but had no CPU, over the steady phase.
+    serverRunQueueWaitMsPerS: Number.isNaN(waitPerSecond.server) ? null : Math.round(waitPerSecond.server * 10) / 10,
+    generatorRunQueueWaitMsPerS: Number.isNaN(waitPerSecond.generator) ? null : Math.round(waitPerSecond.generator * 10) / 10,
     ...serverSide,
   };
 }
@@ -369,12 +394,13 @@ async function main(): Promise<void> {
   console.log(`\nmedians over ${rounds} round(s)`);
   console.log('figure                ours        in memory   reference   ours/reference');
   for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'serverCpuMsPerUpdate', 'cpuStealPercent']) {
-    console.log(`${key.padEnd(22)}${String(oursFigures[key]).padEnd(12)}${String(floorFigures[key]).padEnd(12)}${String(referenceFigures[key]).padEnd(12)}${ratio(key)}`);
+    const shown = (figures: Figures): string => String(figures[key] ?? '-').padEnd(12);
+    console.log(`${key.padEnd(22)}${shown(oursFigures)}${shown(floorFigures)}${shown(referenceFigures)}${ratio(key)}`);
   }
   console.log('every round:');
-  for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent']) {
+  for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent', 'serverRunQueueWaitMsPerS', 'generatorRunQueueWaitMsPerS']) {
     const perRound = (name: Target['name']): string => (measured.get(name) ?? []).map((f) => String(f[key])).join(', ') || '-';
-    console.log(`${key.padEnd(22)}ours ${perRound('ours')} | in memory ${perRound('oursInMemory')} | reference ${perRound('reference')}`);
+    console.log(`${key.padEnd(28)}ours ${perRound('ours')} | in memory ${perRound('oursInMemory')} | reference ${perRound('reference')}`);
   }
   console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
   console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
