@@ -24,6 +24,18 @@ if (!has('pnpm')) {
 
 run('pnpm install --frozen-lockfile --prefer-offline');
 
+// The relay locks its DATA_DIR with util-linux's `flock`; without it the relay runs unlocked
+// (and says so), but its lock tests fail.
+if (!has('flock')) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && has('apt-get')) {
+    console.log('[setup] flock not found: installing util-linux');
+    run('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y util-linux');
+  } else {
+    console.warn('[setup] flock not found: the relay will run without its DATA_DIR lock and its lock tests will fail (install util-linux)');
+  }
+}
+
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (wantBrowser && !existsSync(chromium)) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
