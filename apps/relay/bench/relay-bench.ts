@@ -24,6 +24,7 @@ const config = {
   updatesPerSecond: Number(process.env['BENCH_RATE'] ?? 2000),
   seconds: Number(process.env['BENCH_SECONDS'] ?? 15),
   warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3),
+  rounds: Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3)),
 };
 
 type Figures = Record<string, number | string | null>;
@@ -286,16 +287,17 @@ function serverFigures(before: string, after: string): Figures {
   }
   figures['serverEventLoopDelayP99Ms'] = gaugeMs(after, 'basket_relay_event_loop_delay_p99_seconds');
   figures['serverEventLoopDelayMaxMs'] = gaugeMs(after, 'basket_relay_event_loop_delay_max_seconds');
-  const updates = subtractBuckets(histogramBuckets(after, 'basket_relay_group_commit_updates'), histogramBuckets(before, 'basket_relay_group_commit_updates'));
-  const sum = (text: string): number => Number(/^basket_relay_group_commit_updates_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
-  const batches = updates.at(-1)?.[1] ?? 0;
-  figures['serverUpdatesPerListBatch'] = batches === 0 ? null : Math.round(((sum(after) - sum(before)) / batches) * 100) / 100;
+  figures['serverUpdatesPerListBatch'] = windowMean(before, after, 'basket_relay_group_commit_updates');
   // The group commit across lists: updates carried by one O_DSYNC journal write.
-  const writes = subtractBuckets(histogramBuckets(after, 'basket_relay_journal_write_records'), histogramBuckets(before, 'basket_relay_journal_write_records'));
-  const recordsSum = (text: string): number => Number(/^basket_relay_journal_write_records_sum (\S+)$/m.exec(text)?.[1] ?? NaN);
-  const writeCount = writes.at(-1)?.[1] ?? 0;
-  figures['serverUpdatesPerJournalWrite'] = writeCount === 0 ? null : Math.round(((recordsSum(after) - recordsSum(before)) / writeCount) * 100) / 100;
+  figures['serverUpdatesPerJournalWrite'] = windowMean(before, after, 'basket_relay_journal_write_records');
   return figures;
+}
+
+/** Mean of a histogram's observations between two scrapes (null when there were none). */
+function windowMean(before: string, after: string, name: string): number | null {
+  const field = (text: string, suffix: string): number => Number(new RegExp(`^${name}_${suffix} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const count = field(after, 'count') - field(before, 'count');
+  return count > 0 ? Math.round(((field(after, 'sum') - field(before, 'sum')) / count) * 100) / 100 : null;
 }
 
 function gaugeMs(text: string, name: string): number | null {
@@ -366,7 +368,7 @@ async function main(): Promise<void> {
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
       `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
-      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_ROUNDS=${Number(process.env['BENCH_ROUNDS'] ?? 3)} rounds, medians printed)`,
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_ROUNDS=${config.rounds} rounds, medians printed)`,
   );
   // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
   const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,oursInMemory,reference').split(','));
@@ -374,12 +376,11 @@ async function main(): Promise<void> {
   // On a shared host the machine's state drifts from minute to minute: each round measures every
   // target once, in a rotated order (so no target always goes first), and the figures printed are
   // the medians over rounds, with every round's latencies listed to show the spread.
-  const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3));
   const measured = new Map<Target['name'], Figures[]>(targets.map((target) => [target.name, []]));
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < config.rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[(i + round) % targets.length] as Target;
-      console.log(`round ${round + 1}/${rounds}: ${target.name}`);
+      console.log(`round ${round + 1}/${config.rounds}: ${target.name}`);
       measured.get(target.name)?.push(await measure(target));
     }
   }
@@ -391,7 +392,7 @@ async function main(): Promise<void> {
     const b = referenceFigures[key];
     return typeof a === 'number' && typeof b === 'number' && b !== 0 ? (a / b).toFixed(2) : 'n/a';
   };
-  console.log(`\nmedians over ${rounds} round(s)`);
+  console.log(`\nmedians over ${config.rounds} round(s)`);
   console.log('figure                ours        in memory   reference   ours/reference');
   for (const key of ['connections', 'updatesPerSec', 'fanoutP50Ms', 'fanoutP99Ms', 'ackP50Ms', 'ackP99Ms', 'rssMb', 'memoryPerLoadedListKb', 'loadListsMs', 'serverCpuMsPerUpdate', 'cpuStealPercent']) {
     const shown = (figures: Figures): string => String(figures[key] ?? '-').padEnd(12);
@@ -404,7 +405,7 @@ async function main(): Promise<void> {
   }
   console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
   console.log('(reference: no durable ack; it keeps lists only in memory, so its loadListsMs loads empty lists)');
-  console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures, oursInMemory: floorFigures, rounds }));
+  console.log(JSON.stringify({ ours: oursFigures, reference: referenceFigures, oursInMemory: floorFigures, rounds: config.rounds }));
 }
 
 /** Per figure, the median over rounds (null when no round has it as a number). */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Phone } from './helpers.js';
-import { connectPhone, temporaryDirectory, waitFor } from './helpers.js';
+import { connectPhone, killLockHelper, temporaryDirectory, waitFor } from './helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 20);
@@ -15,13 +15,15 @@ interface RelayProcess {
   syncUrl: string;
 }
 
-/** `checkpointIntervalMs`: how often the journal is copied into the list logs (the default is 10 s). */
-function spawnBuiltRelay(
-  dataDir: string,
-  checkpointIntervalMs = 40,
-  extraEnv: NodeJS.ProcessEnv = {},
-  ownProcessGroup = false,
-): Promise<RelayProcess> {
+interface SpawnOptions {
+  /** How often the journal is copied into the list logs (the relay's default is 10 s). */
+  readonly checkpointIntervalMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Its own process group, as a relay started in a terminal is, so the group can be signalled. */
+  readonly ownProcessGroup?: boolean;
+}
+
+function spawnBuiltRelay(dataDir: string, { checkpointIntervalMs = 40, env = {}, ownProcessGroup = false }: SpawnOptions = {}): Promise<RelayProcess> {
   const child = spawn(process.execPath, [path.join(relayRoot, 'dist/main.js')], {
     env: {
       ...process.env,
@@ -34,7 +36,7 @@ function spawnBuiltRelay(
       CHECKPOINT_INTERVAL_MS: String(checkpointIntervalMs),
       LOG_LEVEL: 'info',
       UV_THREADPOOL_SIZE: '64',
-      ...extraEnv,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: ownProcessGroup,
@@ -53,6 +55,15 @@ function spawnBuiltRelay(
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
   });
+}
+
+/** The relay's exit code, and what it logs from now on. */
+function watchExit(relay: RelayProcess): { code: Promise<number | null>; output: () => string } {
+  let output = '';
+  relay.child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return { code: new Promise((resolve) => relay.child.once('exit', (code) => resolve(code))), output: () => output };
 }
 
 /** A phone writing new items as fast as the relay takes them, remembering which were acked. */
@@ -135,7 +146,7 @@ describe('crash safety of the built relay', () => {
     for (let kill = 1; kill <= KILLS; kill++) {
       // Every other run checkpoints every 40 ms, so kills also land while the journal is copied
       // into the list logs; the others never checkpoint, so everything since rests on the journal.
-      current = await spawnBuiltRelay(dataDir, kill % 2 === 0 ? 40 : 600_000);
+      current = await spawnBuiltRelay(dataDir, { checkpointIntervalMs: kill % 2 === 0 ? 40 : 600_000 });
       // Before new writes: a verifier that only knows what the relay recovered from disk.
       for (const listId of new Set(writers.map((w) => w.listId))) {
         const verifier = connectPhone(current.syncUrl, listId);
@@ -172,9 +183,9 @@ describe('crash safety of the built relay', () => {
     });
     phone.doc.getMap('items').set('bread', 'Bread');
     await waitFor(() => phone.isFullyStored(), 10_000, 'stored');
-    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    const exit = watchExit(current);
     current.child.kill('SIGTERM');
-    expect(await exitCode).toBe(0);
+    expect(await exit.code).toBe(0);
     current = undefined;
     await waitFor(() => closeCodes.length > 0, 5000, 'close seen by the phone');
     expect(closeCodes[0]).toBe(1012);
@@ -196,16 +207,16 @@ describe('crash safety of the built relay', () => {
     phone.doc.getMap('items').set('eggs', 'Eggs');
     await waitFor(() => phone.isFullyStored(), 10_000, 'stored after the log pipe closed');
     phone.destroy();
-    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    const exit = watchExit(current);
     current.child.kill('SIGTERM');
-    const outcome = await Promise.race([exitCode, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
+    const outcome = await Promise.race([exit.code, new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000))]);
     expect(outcome).toBe(0);
     current = undefined;
   }, 30_000);
 
   it('[C4] a second relay on the same DATA_DIR refuses to start and the first keeps serving', async () => {
     current = await spawnBuiltRelay(dataDir);
-    const second = spawnBuiltRelay(dataDir, 40, { DATA_DIR_LOCK_WAIT_MS: '300' });
+    const second = spawnBuiltRelay(dataDir, { env: { DATA_DIR_LOCK_WAIT_MS: '300' } });
     await expect(second).rejects.toThrow(/exited early with 1: .*"event":"relay.data_dir_locked".*"pid":\d+/);
     const phone = connectPhone(current.syncUrl, 'lockedDataDirList');
     phone.doc.getMap('items').set('milk', 'Milk');
@@ -217,31 +228,23 @@ describe('crash safety of the built relay', () => {
 
   it('[C5] a relay that loses its DATA_DIR lock stops at once', async () => {
     current = await spawnBuiltRelay(dataDir);
-    let output = '';
-    current.child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
-    execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, 'relay.lock')} -c`]);
-    expect(await exitCode).toBe(1);
-    expect(output).toContain('"event":"relay.data_dir_lock_lost"');
+    const exit = watchExit(current);
+    killLockHelper(dataDir);
+    expect(await exit.code).toBe(1);
+    expect(exit.output()).toContain('"event":"relay.data_dir_lock_lost"');
     current = undefined;
   }, 30_000);
 
   it('[C6] Ctrl-C in a terminal (SIGINT to the whole process group) stops the relay cleanly', async () => {
-    current = await spawnBuiltRelay(dataDir, 40, {}, true);
+    current = await spawnBuiltRelay(dataDir, { ownProcessGroup: true });
     const phone = connectPhone(current.syncUrl, 'ctrlCListNumber01');
     phone.doc.getMap('items').set('tea', 'Tea');
     await waitFor(() => phone.isFullyStored(), 10_000, 'stored');
-    let output = '';
-    current.child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exitCode = new Promise<number | null>((resolve) => current?.child.once('exit', (code) => resolve(code)));
+    const exit = watchExit(current);
     process.kill(-(current.child.pid as number), 'SIGINT');
-    expect(await exitCode).toBe(0);
-    expect(output).toContain('"event":"relay.stopped"');
-    expect(output).not.toContain('relay.data_dir_lock_lost');
+    expect(await exit.code).toBe(0);
+    expect(exit.output()).toContain('"event":"relay.stopped"');
+    expect(exit.output()).not.toContain('relay.data_dir_lock_lost');
     phone.destroy();
     current = undefined;
   }, 30_000);

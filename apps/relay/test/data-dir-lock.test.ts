@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DataDirLock } from '../src/storage/data-dir-lock.js';
 import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
-import { temporaryDirectory } from './helpers.js';
+import { killLockHelper, temporaryDirectory } from './helpers.js';
 
 describe('one relay per DATA_DIR', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -48,8 +47,7 @@ describe('one relay per DATA_DIR', () => {
     const released = await acquired(path.join(dir, 'released'));
     await released.release();
     const lock = await acquired(dir);
-    // The helper is `flock`, running `cat` on our pipe: kill it as an outside hand would.
-    execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dir, LOCK_FILE_NAME)} -c`]);
+    killLockHelper(dir);
     await expect(lock.lost).resolves.toMatch(/lock helper exited/);
     const afterRelease = await Promise.race([released.lost.then(() => 'lost'), new Promise((resolve) => setTimeout(() => resolve('quiet'), 100))]);
     expect(afterRelease).toBe('quiet');

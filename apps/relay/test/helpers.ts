@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import type { RelayLimits } from '../src/http/relay-server.js';
 import { RelayServer } from '../src/http/relay-server.js';
 import { silentLogger } from '../src/log.js';
 import type { RelayMetrics } from '../src/metrics.js';
+import { LOCK_FILE_NAME } from '../src/storage/data-dir-lock.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
@@ -130,4 +132,9 @@ export function closeCodeOf(socket: WebSocket, timeoutMs = 5000): Promise<number
       resolve(code);
     });
   });
+}
+
+/** Kills the `flock` helper holding `dataDir`'s lock, as an outside hand would. */
+export function killLockHelper(dataDir: string): void {
+  execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, LOCK_FILE_NAME)} -c`]);
 }

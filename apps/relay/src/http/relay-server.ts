@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
-import type { RelayConfig } from '../config.js';
+import type { DEFAULT_STORAGE, RelayConfig } from '../config.js';
 import { listIdFromSyncUrl } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
@@ -14,7 +14,7 @@ import { RoomRegistry } from '../sync/room-registry.js';
 import { StaticFiles } from './static-files.js';
 
 /** Everything the server itself enforces; where and how lists are stored is the storage's configuration. */
-export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'checkpointIntervalMs' | 'journalSegmentBytes' | 'dataDirLockWaitMs'>;
+export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | keyof typeof DEFAULT_STORAGE>;
 
 export interface RelayServerOptions {
   readonly limits: RelayLimits;

@@ -95,13 +95,13 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
   helper.unref();
   for (const stream of [helper.stdin, helper.stdout, helper.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
   let releasing = false;
-  const lost = exited.then((code) => `lock helper exited with ${code}${releasing ? '' : ` ${stderr.trim()}`}`);
   return {
     kind: 'acquired',
     lock: {
+      // Never settles after a release: the helper exiting then is what was asked for.
       lost: new Promise((resolve) => {
-        void lost.then((reason) => {
-          if (!releasing) resolve(reason);
+        void exited.then((code) => {
+          if (!releasing) resolve(`lock helper exited with ${code} ${stderr.trim()}`.trim());
         });
       }),
       async release() {

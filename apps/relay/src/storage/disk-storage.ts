@@ -101,7 +101,7 @@ export class DiskListStorage implements ListStorage {
     this.recovered.catch((error: unknown) => this.logger.error('storage.journal_replay_failed', { error }));
     const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
     if (interval > 0) {
-      this.checkpointTimer = setInterval(() => this.checkpointInBackground(), interval);
+      this.checkpointTimer = setInterval(() => void this.checkpointLoggingFailure(), interval);
       this.checkpointTimer.unref();
     }
   }
@@ -132,7 +132,7 @@ export class DiskListStorage implements ListStorage {
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
-      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) this.checkpointInBackground();
+      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) void this.checkpointLoggingFailure();
       return written;
     });
   }
@@ -145,9 +145,12 @@ export class DiskListStorage implements ListStorage {
     return this.checkpoints.run();
   }
 
-  /** A failed checkpoint loses nothing (the segment stays until a later one succeeds), but says so. */
-  private checkpointInBackground(): void {
-    this.checkpoint().catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
+  /**
+   * A failed checkpoint loses nothing (the segment stays until a later one succeeds, or is
+   * replayed at the next start), but says so.
+   */
+  private checkpointLoggingFailure(): Promise<void> {
+    return this.checkpoint().catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
@@ -166,12 +169,7 @@ export class DiskListStorage implements ListStorage {
     this.closing ??= (async () => {
       this.closed = true;
       if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
-      try {
-        await this.checkpoint();
-      } catch (error) {
-        // The journal stays on disk and is replayed at the next start: nothing is lost.
-        this.logger.error('storage.checkpoint_failed', { error });
-      }
+      await this.checkpointLoggingFailure();
       await Promise.allSettled([...this.queues.values()]);
       const logs = [...this.openLogs.values()];
       this.openLogs.clear();
@@ -197,6 +195,11 @@ export class DiskListStorage implements ListStorage {
     }, this.observer?.journalWritten.bind(this.observer));
   }
 
+  /** Generations whose records may not be in the list logs yet, oldest first. */
+  private uncopiedGenerations(): JournalGeneration[] {
+    return [...this.checkpointing, this.current];
+  }
+
   /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
   private rotate(): void {
     if (this.current.segment === undefined) return;
@@ -208,8 +211,7 @@ export class DiskListStorage implements ListStorage {
     if (this.current.segment === undefined && this.checkpointing.length === 0) return;
     this.rotate();
     for (const generation of [...this.checkpointing]) {
-      const started = this.now();
-      const startedPrecise = performance.now();
+      const started = performance.now();
       // No write of the segment is in flight before its records are copied or the file deleted
       // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
       await generation.segment?.drained();
@@ -234,8 +236,9 @@ export class DiskListStorage implements ListStorage {
         await removeIfExists(generation.segment.filePath);
       }
       this.checkpointing.shift();
-      this.observer?.checkpointed((performance.now() - startedPrecise) / 1000);
-      this.logger.debug('storage.checkpoint', { lists: lists.length, ms: this.now() - started });
+      const ms = performance.now() - started;
+      this.observer?.checkpointed(ms / 1000);
+      this.logger.debug('storage.checkpoint', { lists: lists.length, ms: Math.round(ms) });
     }
   }
 
@@ -344,7 +347,7 @@ export class DiskListStorage implements ListStorage {
       }
     }
     // Acknowledged updates still only in the journal: oldest generation first, as written.
-    for (const generation of [...this.checkpointing, this.current]) {
+    for (const generation of this.uncopiedGenerations()) {
       for (const update of generation.pending.get(listId) ?? []) {
         updates.push(update);
         logLength += RECORD_HEADER_BYTES + update.length;
@@ -436,7 +439,7 @@ export class DiskListStorage implements ListStorage {
     // The snapshot holds every update appended before it (the caller compacts between writes),
     // so the journal's copies need not reach the log. After a crash they would be replayed after
     // the snapshot, which is harmless: Yjs ignores updates it already has.
-    for (const generation of [...this.checkpointing, this.current]) generation.pending.delete(listId);
+    for (const generation of this.uncopiedGenerations()) generation.pending.delete(listId);
   }
 
   private async writeFileAtomically(target: string, contents: Uint8Array): Promise<void> {

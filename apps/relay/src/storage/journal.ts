@@ -2,7 +2,7 @@ import { constants as fsConstants, promises as fs, write as writeCallback } from
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
-import { frameRecord, scanRecords } from './record-framing.js';
+import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 
 /**
  * The write-ahead journal: one file that every list's updates are appended to, so one O_DSYNC
@@ -55,7 +55,7 @@ export function decodeSegment(bytes: Uint8Array): SegmentScan {
     const listId = Buffer.from(payload.buffer, payload.byteOffset + 1, Math.min(idLength, payload.length - 1)).toString('latin1');
     if (payload.length < 1 + idLength || !isValidListId(listId)) return { kind: 'corrupt', records, offset };
     records.push({ listId, update: payload.subarray(1 + idLength) });
-    offset += 8 + payload.length;
+    offset += RECORD_HEADER_BYTES + payload.length;
   }
   if (scan.kind === 'corrupt') return { kind: 'corrupt', records, offset: scan.offset };
   return { kind: scan.kind, records, cutBytes: bytes.length - scan.validBytes };
