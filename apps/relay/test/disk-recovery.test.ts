@@ -6,7 +6,7 @@ import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompactionStep } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { encodeJournalRecord, openSegmentFile } from '../src/storage/journal.js';
+import { encodeJournalRecord, openSegmentFile, writeAt } from '../src/storage/journal.js';
 import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
 
@@ -194,7 +194,7 @@ describe('write-ahead journal', () => {
     error: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
   };
   /** An instance that is closed after the test (a clean stop). */
-  const open = (options: { journalSegmentBytes?: number } = {}): DiskListStorage => {
+  const open = (options: { journalSegmentBytes?: number; writeLogBytes?: typeof writeAt } = {}): DiskListStorage => {
     const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
     storages.push(storage);
     return storage;
@@ -338,6 +338,77 @@ describe('write-ahead journal', () => {
     expect(mostSegments).toBeLessThanOrEqual(2);
     expect((await storage.load(LIST)).updates).toEqual(updates);
     expect(logged.filter((l) => l.event === 'storage.checkpoint_failed')).toEqual([]);
+  });
+
+  /**
+   * List-log writes that behave like a disk that fills up: `fullAfter` bytes more are written,
+   * the write that would pass that point writes what fits and the next one fails with ENOSPC.
+   */
+  const fillingDisk = (): { writeLogBytes: typeof writeAt; fill(room: number): void; free(): void } => {
+    let room = Infinity;
+    return {
+      fill: (bytes) => {
+        room = bytes;
+      },
+      free: () => {
+        room = Infinity;
+      },
+      writeLogBytes: (fd, buffer, offset, position) => {
+        if (room <= 0) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+        const end = Math.min(buffer.length, offset + room);
+        room -= end - offset;
+        return writeAt(fd, buffer.subarray(0, end), offset, position);
+      },
+    };
+  };
+
+  it('[J11] a copy into a list log cut short by a full disk is cut off before the retry, not appended after', async () => {
+    const { source, updates } = makeUpdates(6);
+    const disk = fillingDisk();
+    const storage = open({ writeLogBytes: disk.writeLogBytes });
+    await storage.load(LIST);
+    await storage.append(LIST, updates.slice(0, 2));
+    await storage.checkpoint();
+    await storage.append(LIST, updates.slice(2));
+    disk.fill(12);
+    await expect(storage.checkpoint()).rejects.toThrow('ENOSPC');
+    // The list is unloaded while the disk is full: its log is closed with part of a record at the end.
+    await storage.release(LIST);
+    disk.free();
+    await storage.checkpoint();
+
+    expect(await journalFiles()).toEqual([]);
+    const log = scanRecords(await readFile(path.join(dir, `${LIST}.log`)));
+    expect(log.kind).toBe('complete');
+    expect(log.records).toEqual(updates);
+    const stored = await storage.load(LIST);
+    expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+    expect(await readdir(dir)).not.toContain('quarantine');
+  });
+
+  it('[J12] a restart on a full disk serves every list from the journal, and copies it once there is room', async () => {
+    const { source, updates } = makeUpdates(6);
+    const crashed = openToCrash();
+    await crashed.append(LIST, updates.slice(0, 3));
+    const disk = fillingDisk();
+    disk.fill(0);
+    const restarted = open({ writeLogBytes: disk.writeLogBytes });
+    expect((await restarted.load(LIST)).updates).toEqual(updates.slice(0, 3));
+    expect(logged.find((l) => l.event === 'storage.journal_copy_deferred')?.fields).toMatchObject({ lists: 1 });
+    expect(await journalFiles()).toEqual(['journal.1.wal']);
+    // Still taking updates (the journal has room here), after the replayed ones.
+    await restarted.append(LIST, updates.slice(3));
+    expect((await restarted.load(LIST)).updates).toEqual(updates);
+    await expect(restarted.checkpoint()).rejects.toThrow('ENOSPC');
+
+    // A crash now would replay both segments.
+    const afterCrash = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, writeLogBytes: disk.writeLogBytes });
+    expect(itemsOf((await afterCrash.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+
+    disk.free();
+    await restarted.checkpoint();
+    expect(await journalFiles()).toEqual([]);
+    expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates);
   });
 
   it('[J10] a journal write that fails is not acknowledged; later updates go to a new segment and survive a crash', async () => {

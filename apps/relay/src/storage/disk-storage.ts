@@ -27,6 +27,8 @@ export interface DiskStorageOptions {
   readonly observer?: StorageObserver;
   /** Test seam: opens a new segment file (default: exclusive create with O_DSYNC). */
   readonly openSegment?: (filePath: string) => Promise<FileHandle>;
+  /** Test seam: one positional write into a list log (default: `writeAt`); resolves to the bytes written. */
+  readonly writeLogBytes?: (fd: number, buffer: Buffer, offset: number, position: number) => Promise<number>;
 }
 
 /** Lists copied at once during a checkpoint: enough to overlap fsyncs, few enough to leave the disk to the journal. */
@@ -39,6 +41,8 @@ const CHECKPOINT_CONCURRENCY = 2;
 interface JournalGeneration {
   segment: JournalSegment | undefined;
   readonly pending: Map<string, Uint8Array[]>;
+  /** Segment files of the previous run read into `pending`: deleted (damaged ones quarantined) once copied. */
+  readonly replayedSegments?: Array<{ readonly name: string; readonly damaged: boolean }>;
 }
 
 interface OpenLog {
@@ -83,7 +87,14 @@ export class DiskListStorage implements ListStorage {
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
   private readonly journalSegmentBytes: number;
   private readonly openSegment: (filePath: string) => Promise<FileHandle>;
+  private readonly writeLogBytes: (fd: number, buffer: Buffer, offset: number, position: number) => Promise<number>;
   private readonly observer: StorageObserver | undefined;
+  /**
+   * Lists whose log may end in part of a record: a copy cut short by a crash or by a failed write
+   * (a full disk). The tail is cut before the next append, which would otherwise land after it
+   * and be unreadable.
+   */
+  private readonly tailsToCheck = new Set<string>();
 
   constructor(options: DiskStorageOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -94,6 +105,7 @@ export class DiskListStorage implements ListStorage {
     this.checkpoints = new CoalescedRun(() => this.recovered.then(() => this.checkpointNow()));
     this.journalSegmentBytes = options.journalSegmentBytes ?? DEFAULT_STORAGE.journalSegmentBytes;
     this.openSegment = options.openSegment ?? openSegmentFile;
+    this.writeLogBytes = options.writeLogBytes ?? writeAt;
     this.observer = options.observer;
     this.recovered = this.replayJournal();
     // Every call awaits it and fails with its error: nothing is served from lists whose journal
@@ -211,42 +223,57 @@ export class DiskListStorage implements ListStorage {
     if (this.current.segment === undefined && this.checkpointing.length === 0) return;
     this.rotate();
     for (const generation of [...this.checkpointing]) {
-      const started = performance.now();
-      // No write of the segment is in flight before its records are copied or the file deleted
-      // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
-      await generation.segment?.drained();
-      const lists = [...generation.pending.keys()];
-      await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, (listId) =>
-        this.serialize(
-          listId,
-          async () => {
-            const records = generation.pending.get(listId);
-            if (records === undefined) return;
-            await this.appendNow(listId, records);
-            generation.pending.delete(listId);
-            // An unloaded list's log is opened for the copy only: thousands of idle lists must
-            // not hold a descriptor each.
-            if (!this.inUse.has(listId)) await this.closeLog(listId);
-          },
-          true,
-        ),
-      );
-      if (generation.segment !== undefined) {
-        await generation.segment.closeFile();
-        await removeIfExists(generation.segment.filePath);
-      }
-      this.checkpointing.shift();
-      const ms = performance.now() - started;
-      this.observer?.checkpointed(ms / 1000);
-      this.logger.debug('storage.checkpoint', { lists: lists.length, ms: Math.round(ms) });
+      await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true));
     }
   }
 
+  /** Copies one generation's records into their list logs, then deletes its segment files. */
+  private async copyGeneration(
+    generation: JournalGeneration,
+    runForList: (listId: string, task: () => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const started = performance.now();
+    // No write of the segment is in flight before its records are copied or the file deleted
+    // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
+    await generation.segment?.drained();
+    const lists = [...generation.pending.keys()];
+    await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, (listId) =>
+      runForList(listId, async () => {
+        const records = generation.pending.get(listId);
+        if (records === undefined) return;
+        await this.appendNow(listId, records);
+        generation.pending.delete(listId);
+        // An unloaded list's log is opened for the copy only: thousands of idle lists must
+        // not hold a descriptor each.
+        if (!this.inUse.has(listId)) await this.closeLog(listId);
+      }),
+    );
+    if (generation.segment !== undefined) {
+      await generation.segment.closeFile();
+      await removeIfExists(generation.segment.filePath);
+    }
+    const replayed = generation.replayedSegments ?? [];
+    // One at a time and forgotten once done, so a retry after a failure does not redo any.
+    for (let next = replayed[0]; next !== undefined; next = replayed[0]) {
+      const filePath = path.join(this.dataDir, next.name);
+      if (next.damaged) await this.moveToQuarantine(filePath, `${next.name}.${this.now()}`);
+      else await removeIfExists(filePath);
+      replayed.shift();
+    }
+    const index = this.checkpointing.indexOf(generation);
+    if (index !== -1) this.checkpointing.splice(index, 1);
+    const ms = performance.now() - started;
+    this.observer?.checkpointed(ms / 1000);
+    this.logger.debug('storage.checkpoint', { lists: lists.length, ms: Math.round(ms) });
+  }
+
   /**
-   * Startup: copies every segment left by the previous run into the list logs (after cutting any
-   * torn tail a crashed checkpoint left there), makes that durable, then deletes the segments.
-   * A record may already be in its log (the crash came after the copy): Yjs updates are
-   * idempotent, so appending it twice changes nothing but a few bytes.
+   * Startup: reads every segment left by the previous run back into memory, where loads find its
+   * records as they would before a checkpoint, then copies them into the list logs and deletes
+   * the segments. A record may already be in its log (the crash came after the copy): Yjs updates
+   * are idempotent, so appending it twice changes nothing but a few bytes. When the copy fails
+   * (a full disk), the relay still serves every list from the segments, and each checkpoint
+   * retries the copy.
    */
   private async replayJournal(): Promise<void> {
     const segments = (await this.dataDirNames())
@@ -256,34 +283,33 @@ export class DiskListStorage implements ListStorage {
     if (segments.length === 0) return;
     const started = this.now();
     this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
-    const byList = new Map<string, Uint8Array[]>();
-    const damaged: string[] = [];
+    const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments: [] };
     let recordCount = 0;
     for (const { name } of segments) {
       const scan = decodeSegment(readFileSync(path.join(this.dataDir, name)));
-      for (const record of scan.records) addRecord(byList, record);
+      for (const record of scan.records) addRecord(generation.pending, record);
       recordCount += scan.records.length;
+      generation.replayedSegments?.push({ name, damaged: scan.kind === 'corrupt' });
       if (scan.kind === 'corrupt') {
-        damaged.push(name);
         this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length });
       } else if (scan.kind === 'torn') {
         // A write cut short by the crash: it never returned, so nothing in it was acknowledged.
         this.logger.warn('storage.journal_torn_tail_cut', { segment: name, cutBytes: scan.cutBytes });
       }
     }
-    // Not through the per-list queues: every caller's task waits for this replay to finish, so a
-    // replay task queued behind one of them would wait for itself.
-    await forEachConcurrently([...byList.keys()], CHECKPOINT_CONCURRENCY, async (listId) => {
-      await this.loadNow(listId);
-      await this.appendNow(listId, byList.get(listId) ?? []);
-      await this.closeLog(listId);
-    });
-    for (const { name } of segments) {
-      if (damaged.includes(name)) await this.moveToQuarantine(path.join(this.dataDir, name), `${name}.${this.now()}`);
-      else await removeIfExists(path.join(this.dataDir, name));
+    // The crash may have cut a copy into any of these logs short.
+    for (const listId of generation.pending.keys()) this.tailsToCheck.add(listId);
+    this.checkpointing.push(generation);
+    const lists = generation.pending.size;
+    try {
+      // Not through the per-list queues: every caller's task waits for this replay, so a copy
+      // queued behind one of them would wait for itself.
+      await this.copyGeneration(generation, (_listId, task) => task());
+    } catch (error) {
+      this.logger.error('storage.journal_copy_deferred', { segments: segments.length, lists, error });
+      return;
     }
-    await this.dataDirSync.run();
-    this.logger.info('storage.journal_replayed', { segments: segments.length, records: recordCount, lists: byList.size, ms: this.now() - started });
+    this.logger.info('storage.journal_replayed', { segments: segments.length, records: recordCount, lists, ms: this.now() - started });
   }
 
   private serialize<T>(listId: string, task: () => Promise<T>, internal = false): Promise<T> {
@@ -310,10 +336,9 @@ export class DiskListStorage implements ListStorage {
 
   private async loadNow(listId: string): Promise<StoredList> {
     const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
-    const logPath = this.filePath(listId, LOG_SUFFIX);
     await this.removeStaleTempFiles();
     // Independent reads, so they run concurrently: a restart loads many lists at once.
-    const [snapshotBytes, logBytes] = await Promise.all([readIfExists(snapshotPath), readIfExists(logPath)]);
+    const [snapshotBytes, logBytes] = await Promise.all([readIfExists(snapshotPath), readIfExists(this.filePath(listId, LOG_SUFFIX))]);
 
     const updates: Uint8Array[] = [];
     let snapshotLength = 0;
@@ -329,23 +354,9 @@ export class DiskListStorage implements ListStorage {
       }
     }
 
-    let logLength = 0;
-    if (logBytes !== undefined) {
-      const scan = scanRecords(logBytes);
-      updates.push(...scan.records);
-      logLength = scan.validBytes;
-      if (scan.kind === 'torn') {
-        this.logger.warn('storage.log_torn_tail_cut', {
-          listId,
-          keptBytes: scan.validBytes,
-          cutBytes: logBytes.length - scan.validBytes,
-        });
-        await truncateAndSync(logPath, scan.validBytes);
-      } else if (scan.kind === 'corrupt') {
-        await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`);
-        await this.writeFileAtomically(logPath, Buffer.concat(scan.records.map(frameRecord)));
-      }
-    }
+    const log = await this.repairLog(listId, logBytes);
+    updates.push(...log.records);
+    let logLength = log.validBytes;
     // Acknowledged updates still only in the journal: oldest generation first, as written.
     for (const generation of this.uncopiedGenerations()) {
       for (const update of generation.pending.get(listId) ?? []) {
@@ -354,6 +365,27 @@ export class DiskListStorage implements ListStorage {
       }
     }
     return { updates, storedBytes: snapshotLength + logLength, logBytes: logLength };
+  }
+
+  /**
+   * The readable records of a list log (`bytes`, its contents), leaving the file ending after the
+   * last of them: a torn tail is cut; a damaged record moves the file to quarantine and the
+   * records before it are written back.
+   */
+  private async repairLog(listId: string, bytes: Buffer | undefined): Promise<{ records: Uint8Array[]; validBytes: number }> {
+    const logPath = this.filePath(listId, LOG_SUFFIX);
+    const scan = bytes === undefined ? undefined : scanRecords(bytes);
+    if (bytes !== undefined && scan?.kind === 'torn') {
+      this.logger.warn('storage.log_torn_tail_cut', { listId, keptBytes: scan.validBytes, cutBytes: bytes.length - scan.validBytes });
+      await truncateAndSync(logPath, scan.validBytes);
+    } else if (scan?.kind === 'corrupt') {
+      // A handle open on the old file would go on writing into the quarantined one.
+      await this.closeLog(listId);
+      await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`);
+      await this.writeFileAtomically(logPath, Buffer.concat(scan.records.map(frameRecord)));
+    }
+    this.tailsToCheck.delete(listId);
+    return { records: scan?.records ?? [], validBytes: scan?.validBytes ?? 0 };
   }
 
   /**
@@ -377,8 +409,17 @@ export class DiskListStorage implements ListStorage {
     // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
     // is on disk, like write + fdatasync but in one threadpool round trip instead of two.
     let written = 0;
-    while (written < batch.length) {
-      written += await writeAt(log.handle.fd, batch, written, log.bytes + written);
+    try {
+      while (written < batch.length) {
+        written += await this.writeLogBytes(log.handle.fd, batch, written, log.bytes + written);
+      }
+    } catch (error) {
+      // Part of the batch may be in the file now, past `log.bytes`. A reopened log would start
+      // at the file's end, after it: drop the handle, and the next open cuts that tail first.
+      this.tailsToCheck.add(listId);
+      this.openLogs.delete(listId);
+      await log.handle.close().catch(() => undefined);
+      throw error;
     }
     log.bytes += batch.length;
   }
@@ -388,6 +429,7 @@ export class DiskListStorage implements ListStorage {
     if (existing !== undefined) return existing;
     await this.ensureDataDir();
     const logPath = this.filePath(listId, LOG_SUFFIX);
+    if (this.tailsToCheck.has(listId)) await this.repairLog(listId, await readIfExists(logPath));
     let created = false;
     let handle: FileHandle;
     try {
