@@ -1,6 +1,6 @@
 import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -428,5 +428,34 @@ describe('write-ahead journal', () => {
     const stored = await open().load(LIST);
     expect(stored.updates).toEqual([updates[1], updates[2]]);
     expect(await journalFiles()).toEqual([]);
+  });
+
+  // Reason for the condition: /dev/full (writes fail with ENOSPC) is Linux's.
+  it.runIf(existsSync('/dev/full'))('[J14] a compaction that fails on a full disk deletes its temp file at once, and keeps every update', async () => {
+    const { source, updates } = makeUpdates(4);
+    const storage = open();
+    await storage.append(LIST, updates);
+    // The temp snapshot's writes land on /dev/full: ENOSPC, as on a disk with no room left.
+    await symlink('/dev/full', path.join(dir, `${LIST}.snapshot.tmp`));
+    await expect(storage.compact(LIST, Y.encodeStateAsUpdate(source))).rejects.toThrow(/ENOSPC/);
+    expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
+    expect(itemsOf((await storage.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('[J13] the updates of a failed journal write are not copied into the list log (never acknowledged; the room writes them again)', async () => {
+    const { updates } = makeUpdates(3);
+    let opened = 0;
+    const openSegment = (filePath: string): Promise<FileHandle> =>
+      ++opened === 1 ? fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL) : openSegmentFile(filePath);
+    const storage = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
+    storages.push(storage);
+    await expect(storage.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();
+    expect((await storage.load(LIST)).updates).toEqual([]);
+    // The room's retry: the failed update again, with what arrived meanwhile.
+    await storage.append(LIST, updates.slice(0, 2));
+    await storage.checkpoint();
+    expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates.slice(0, 2));
+    await storage.append(LIST, [updates[2] as Uint8Array]);
+    expect((await storage.load(LIST)).updates).toEqual(updates);
   });
 });

@@ -10,6 +10,7 @@ function controllableWrites() {
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('group commit', () => {
   it('[G1] updates arriving during a write share the next write, and acks carry the vector read at the cut', async () => {
@@ -70,23 +71,67 @@ describe('group commit', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('[G3] a failed write acknowledges nobody and reports the failure', async () => {
+  it('[G3] a failed write acknowledges nobody; it is written again later with what came meanwhile, then everyone is acknowledged', async () => {
+    const { calls, write } = controllableWrites();
+    const acks: Array<{ vector: string; waiters: string[] }> = [];
+    const retryDelays: Array<number | undefined> = [];
+    let version = 0;
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new TextEncoder().encode(`v${version}`),
+      onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
+      onWriteFailed: (_error, retryInMs) => retryDelays.push(retryInMs),
+      firstRetryDelayMs: 20,
+      maxRetryDelayMs: 30,
+    });
+    version = 1;
+    commit.add(new Uint8Array([1]));
+    commit.addWaiter('alice', 0);
+    await tick();
+    version = 2;
+    commit.add(new Uint8Array([2]));
+    commit.addWaiter('bob', 0);
+    calls[0]?.fail(new Error('disk full'));
+    await tick();
+    expect(retryDelays).toEqual([20]);
+    expect(commit.pendingBytes).toBe(2);
+    expect(calls).toHaveLength(1);
+    await sleep(40);
+    expect(calls[1]?.updates).toEqual([new Uint8Array([1]), new Uint8Array([2])]);
+    calls[1]?.fail(new Error('still full'));
+    await tick();
+    expect(retryDelays).toEqual([20, 30]);
+    await sleep(50);
+    expect(acks).toEqual([]);
+    calls[2]?.finish();
+    await commit.whenIdle();
+    expect(acks).toEqual([{ vector: 'v2', waiters: ['alice', 'bob'] }]);
+  });
+
+  it('[G5] close() while a write waits for its retry tries once more at once, and gives up if that fails too', async () => {
     const { calls, write } = controllableWrites();
     const acked: string[] = [];
-    const failures: unknown[] = [];
+    const retryDelays: Array<number | undefined> = [];
     const commit = new GroupCommit<string>({
       write,
       readStateVector: () => new Uint8Array(),
       onDurable: (_v, waiters) => acked.push(...waiters.keys()),
-      onWriteFailed: (error) => failures.push(error),
+      onWriteFailed: (_error, retryInMs) => retryDelays.push(retryInMs),
+      firstRetryDelayMs: 60_000,
+      maxRetryDelayMs: 60_000,
     });
     commit.add(new Uint8Array([1]));
     commit.addWaiter('alice', 0);
     await tick();
     calls[0]?.fail(new Error('disk full'));
-    await commit.whenIdle();
+    await tick();
+    const closed = commit.close();
+    await tick();
+    expect(calls).toHaveLength(2);
+    calls[1]?.fail(new Error('still full'));
+    await closed;
     expect(acked).toEqual([]);
-    expect(failures).toHaveLength(1);
+    expect(retryDelays).toEqual([60_000, undefined]);
   });
 
   it('[G4] an exclusive task (compaction) runs between writes, never during one', async () => {

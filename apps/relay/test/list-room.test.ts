@@ -13,15 +13,15 @@ function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]
   return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code) };
 }
 
-function room(storage: MemoryListStorage): ListRoom {
+function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number } = {}): ListRoom {
   return new ListRoom({
     listId: 'roomUnitTestList01',
     storage,
     logger: silentLogger,
     metrics: new RelayMetrics(),
-    now: () => 0,
+    now: options.now ?? (() => 0),
     maxListBytes: 1024 * 1024,
-    compactLogBytes: 1024 * 1024,
+    compactLogBytes: options.compactLogBytes ?? 1024 * 1024,
     onFailed: () => undefined,
     onEmpty: () => undefined,
   });
@@ -74,6 +74,42 @@ describe('list room without sockets', () => {
     expect([decoding.readVarUint(decoder), decoding.readVarUint(decoder)]).toEqual([0, 1]);
     Y.applyUpdate(answer, decoding.readVarUint8Array(decoder));
     expect(answer.getMap('items').get('eggs')).toBe('Eggs');
+    list.destroy();
+  });
+
+  it('[R3] after a failed compaction (a full disk) the next one waits 10 s instead of running at every write', async () => {
+    class NoRoomForSnapshots extends MemoryListStorage {
+      compactions = 0;
+      override compact(): Promise<void> {
+        this.compactions += 1;
+        return Promise.reject(new Error('ENOSPC: no space left on device, write'));
+      }
+    }
+    const storage = new NoRoomForSnapshots();
+    let now = 0;
+    const list = room(storage, { now: () => now, compactLogBytes: 1 });
+    await list.load();
+    const peer = fakePeer(1);
+    list.attach(peer);
+    const phone = new Y.Doc();
+    const write = async (item: string): Promise<void> => {
+      const before = Y.encodeStateVector(phone);
+      phone.getMap('items').set(item, item);
+      list.receive(peer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(phone, before) }, now);
+      await list.flush();
+      await list.compactIfLarge();
+    };
+    await write('milk');
+    await write('eggs');
+    await write('bread');
+    expect(storage.compactions).toBe(1);
+    now = 9_999;
+    await write('tea');
+    expect(storage.compactions).toBe(1);
+    now = 10_000;
+    await write('jam');
+    expect(storage.compactions).toBe(2);
+    expect(peer.closed).toEqual([]);
     list.destroy();
   });
 });

@@ -144,6 +144,9 @@ export class DiskListStorage implements ListStorage {
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
+      // Never acknowledged, and the caller writes them again: copied into the log at the
+      // checkpoint, they would only take room that a full disk has just freed.
+      written.catch(() => forgetPending(generation, listId, updates));
       if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) void this.checkpointLoggingFailure();
       return written;
     });
@@ -233,8 +236,7 @@ export class DiskListStorage implements ListStorage {
     runForList: (listId: string, task: () => Promise<void>) => Promise<void>,
   ): Promise<void> {
     const started = performance.now();
-    // No write of the segment is in flight before its records are copied or the file deleted
-    // (records of a failed write are copied too: never acknowledged, but accepted, harmless).
+    // No write of the segment is in flight before its records are copied or the file deleted.
     await generation.segment?.drained();
     const lists = [...generation.pending.keys()];
     await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, (listId) =>
@@ -456,9 +458,9 @@ export class DiskListStorage implements ListStorage {
     const framed = frameRecord(snapshot);
     const temp = await fs.open(tempPath, 'w', 0o644);
     try {
-      await temp.writeFile(framed);
+      await removingOnFailure(tempPath, () => temp.writeFile(framed));
       this.afterCompactionStep?.('temp-written', listId);
-      await temp.sync();
+      await removingOnFailure(tempPath, () => temp.sync());
       this.afterCompactionStep?.('temp-synced', listId);
     } finally {
       await temp.close();
@@ -488,8 +490,10 @@ export class DiskListStorage implements ListStorage {
     const tempPath = target + TEMP_SUFFIX;
     const handle = await fs.open(tempPath, 'w', 0o644);
     try {
-      await handle.writeFile(contents);
-      await handle.sync();
+      await removingOnFailure(tempPath, async () => {
+        await handle.writeFile(contents);
+        await handle.sync();
+      });
     } finally {
       await handle.close();
     }
@@ -575,6 +579,19 @@ function readIfExists(filePath: string): Promise<Buffer | undefined> {
   }
 }
 
+/**
+ * Runs a write into the temp file `tempPath`, deleting the file at once if the write fails: on a
+ * full disk a partial snapshot would keep the room the journal needs until the next start.
+ */
+async function removingOnFailure(tempPath: string, write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    await removeIfExists(tempPath).catch(() => undefined);
+    throw error;
+  }
+}
+
 async function removeIfExists(filePath: string): Promise<void> {
   try {
     await fs.unlink(filePath);
@@ -610,6 +627,14 @@ async function syncDirectory(dir: string): Promise<void> {
 
 function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
+}
+
+/** Takes a failed append's updates out of what the checkpoint copies into the list's log. */
+function forgetPending(generation: JournalGeneration, listId: string, updates: readonly Uint8Array[]): void {
+  const failed = new Set(updates);
+  const kept = (generation.pending.get(listId) ?? []).filter((update) => !failed.has(update));
+  if (kept.length > 0) generation.pending.set(listId, kept);
+  else generation.pending.delete(listId);
 }
 
 function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): void {

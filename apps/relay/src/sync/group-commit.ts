@@ -6,15 +6,26 @@
  * runs: at that instant the document holds exactly the updates of this batch plus everything
  * written before, so the vector describes only what will be durable once the write resolves.
  * Waiters registered after the cut belong to the next batch and are acknowledged only after it.
+ *
+ * A failed write (a full or broken disk) acknowledges nobody. Its updates and waiters go back
+ * into the open batch, in front of what arrived meanwhile, and are written again after a delay
+ * that doubles up to `maxRetryDelayMs`: the list stays served, only its acknowledgements wait.
  */
 export interface GroupCommitOptions<Waiter> {
   readonly write: (updates: readonly Uint8Array[]) => Promise<void>;
   readonly readStateVector: () => Uint8Array;
   readonly onDurable: (storedStateVector: Uint8Array, waiters: ReadonlyMap<Waiter, number>, updateCount: number) => void;
-  readonly onWriteFailed: (error: unknown) => void;
+  /** Told of each failed write, and when it is tried again (undefined: never, after `close`). */
+  readonly onWriteFailed: (error: unknown, retryInMs: number | undefined) => void;
   /** Defers the cut so updates from the same I/O turn share a batch. */
   readonly schedule?: (task: () => void) => void;
+  /** First delay before writing again after a failure (default 500 ms); doubles per failure. */
+  readonly firstRetryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
 }
+
+const DEFAULT_FIRST_RETRY_DELAY_MS = 500;
+const DEFAULT_MAX_RETRY_DELAY_MS = 15_000;
 
 interface Batch<Waiter> {
   updates: Uint8Array[];
@@ -27,7 +38,11 @@ export class GroupCommit<Waiter> {
   private open: Batch<Waiter> = emptyBatch();
   private busy = false;
   private cutScheduled = false;
-  private failed = false;
+  /** Failed writes in a row; the next attempt waits for `retryTimer`. */
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** After `close`: a failed write is not tried again, its waiters are never acknowledged. */
+  private closed = false;
   private idleResolvers: Array<() => void> = [];
   /** Exclusive tasks, each wrapped to settle its caller's promise; the wrapper never rejects. */
   private readonly exclusive: Array<() => Promise<void>> = [];
@@ -46,6 +61,7 @@ export class GroupCommit<Waiter> {
     return (
       !this.busy &&
       !this.cutScheduled &&
+      this.retryTimer === undefined &&
       this.exclusive.length === 0 &&
       this.open.updates.length === 0 &&
       this.open.waiters.size === 0
@@ -79,14 +95,29 @@ export class GroupCommit<Waiter> {
     });
   }
 
-  /** Resolves once every accepted update is durable (or the committer failed). */
+  /** Resolves once every accepted update is durable (after `close`: or its last write failed). */
   whenIdle(): Promise<void> {
-    if (this.isIdle || this.failed) return Promise.resolve();
+    if (this.isIdle) return Promise.resolve();
     return new Promise((resolve) => this.idleResolvers.push(resolve));
   }
 
+  /**
+   * For shutdown: writes what is open now without waiting out a retry delay, and resolves once
+   * that is durable or has failed once more. Updates then still unwritten were never
+   * acknowledged; their senders keep them and send them again on reconnect.
+   */
+  close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.drain();
+    }
+    return this.whenIdle();
+  }
+
   private requestCut(): void {
-    if (this.cutScheduled || this.busy || this.failed) return;
+    if (this.cutScheduled || this.busy || this.retryTimer !== undefined) return;
     this.cutScheduled = true;
     this.schedule(() => {
       this.cutScheduled = false;
@@ -95,7 +126,7 @@ export class GroupCommit<Waiter> {
   }
 
   private cut(): void {
-    if (this.busy || this.failed) return;
+    if (this.busy || this.retryTimer !== undefined) return;
     const batch = this.open;
     if (batch.updates.length === 0 && batch.waiters.size === 0) {
       this.notifyIdle();
@@ -112,16 +143,40 @@ export class GroupCommit<Waiter> {
     this.options.write(batch.updates).then(
       () => {
         this.busy = false;
+        this.failures = 0;
         this.options.onDurable(storedStateVector, batch.waiters, batch.updates.length);
         this.drain();
       },
       (error: unknown) => {
         this.busy = false;
-        this.failed = true;
-        this.options.onWriteFailed(error);
-        this.notifyIdle();
+        if (this.closed) {
+          this.options.onWriteFailed(error, undefined);
+          this.drain();
+          return;
+        }
+        this.reopen(batch);
+        const delay = Math.min(
+          (this.options.firstRetryDelayMs ?? DEFAULT_FIRST_RETRY_DELAY_MS) * 2 ** this.failures,
+          this.options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS,
+        );
+        this.failures += 1;
+        this.options.onWriteFailed(error, delay);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.drain();
+        }, delay);
+        // Shutdown goes through close(), which writes at once: the timer must not hold the process.
+        this.retryTimer.unref();
       },
     );
+  }
+
+  /** Puts a failed batch back in front of the open one: its updates are older. */
+  private reopen(failed: Batch<Waiter>): void {
+    const later = this.open;
+    const waiters = new Map(failed.waiters);
+    for (const [waiter, receivedAt] of later.waiters) if (!waiters.has(waiter)) waiters.set(waiter, receivedAt);
+    this.open = { updates: [...failed.updates, ...later.updates], bytes: failed.bytes + later.bytes, waiters };
   }
 
   /** Called whenever nothing is in flight: exclusive tasks first, then the next batch. */
@@ -142,7 +197,7 @@ export class GroupCommit<Waiter> {
   }
 
   private notifyIdle(): void {
-    if (!this.isIdle && !this.failed) return;
+    if (!this.isIdle) return;
     const resolvers = this.idleResolvers;
     this.idleResolvers = [];
     for (const resolve of resolvers) resolve();

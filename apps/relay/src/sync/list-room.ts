@@ -41,6 +41,12 @@ type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
 const RECORD_OVERHEAD_BYTES = 8;
 
 /**
+ * After a failed compaction the next size-triggered one waits this long: the log is still
+ * complete, and on a full disk a retry at every acknowledged write would only fail again.
+ */
+const COMPACTION_RETRY_DELAY_MS = 10_000;
+
+/**
  * One loaded list: its Y.Doc, the peers on it, presence, and the group commit that makes their
  * updates durable. Messages that arrive before the stored list is loaded wait, in order.
  */
@@ -57,6 +63,7 @@ export class ListRoom {
   /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
   private collecting: Uint8Array[] | undefined;
   private compaction: Promise<boolean> | undefined;
+  private compactionRetryAt = 0;
   lastActivity: number;
 
   constructor(private readonly options: ListRoomOptions) {
@@ -75,7 +82,7 @@ export class ListRoom {
       write: (updates) => this.writeBatch(updates),
       readStateVector: () => Y.encodeStateVector(this.doc),
       onDurable: (stateVector, waiters, updateCount) => this.acknowledge(stateVector, waiters, updateCount),
-      onWriteFailed: (error) => this.fail('storage write failed', error),
+      onWriteFailed: (error, retryInMs) => this.writeFailed(error, retryInMs),
     });
   }
 
@@ -186,10 +193,13 @@ export class ListRoom {
     return this.commit.whenIdle();
   }
 
-  /** Stops serving: later messages are ignored, peers are closed with `code` after the flush. */
+  /**
+   * Stops serving: later messages are ignored, peers are closed with `code` after the flush (one
+   * last attempt when writes are failing: what it cannot store was never acknowledged).
+   */
   async shutdown(code: number, reason: string): Promise<void> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
-    await this.flush();
+    await this.commit.close();
     for (const peer of [...this.peers.keys()]) peer.close(code, reason);
     this.peers.clear();
   }
@@ -207,7 +217,8 @@ export class ListRoom {
   compactIfLarge(force = false): Promise<boolean> {
     if (this.state === 'failed') return Promise.resolve(false);
     if (this.compaction !== undefined) return this.compaction;
-    const wanted = (): boolean => this.logBytes > 0 && (force || this.logBytes >= this.options.compactLogBytes);
+    const wanted = (): boolean =>
+      this.logBytes > 0 && (force || (this.logBytes >= this.options.compactLogBytes && this.options.now() >= this.compactionRetryAt));
     if (!wanted()) return Promise.resolve(false);
     this.compaction = this.commit
       .runExclusive(async () => {
@@ -221,6 +232,7 @@ export class ListRoom {
           this.logBytes = 0;
           return true;
         } catch (error) {
+          this.compactionRetryAt = this.options.now() + COMPACTION_RETRY_DELAY_MS;
           this.options.metrics.errors.inc({ kind: 'compaction_failed' });
           this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
           return false;
@@ -330,6 +342,20 @@ export class ListRoom {
     const message = encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
     for (const peer of this.peers.keys()) peer.send(message);
   };
+
+  /**
+   * The list goes on being served: phones keep syncing through the relay and keep their edits
+   * until an acknowledgement covers them, which comes once a retry succeeds.
+   */
+  private writeFailed(error: unknown, retryInMs: number | undefined): void {
+    this.options.metrics.errors.inc({ kind: 'storage_write_failed' });
+    this.options.logger.error('list.write_failed', {
+      listId: this.listId,
+      unacknowledgedBytes: this.commit.pendingBytes,
+      retryInMs: retryInMs ?? 'never (shutting down)',
+      error,
+    });
+  }
 
   private fail(reason: string, error: unknown): void {
     if (this.state === 'failed') return;

@@ -1,0 +1,81 @@
+import * as Y from 'yjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import type { Phone, RunningRelay } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, startRelay, waitFor } from './helpers.js';
+
+/** Storage that refuses every append while `failing`, like a full disk. */
+class FillingStorage extends MemoryListStorage {
+  failing = false;
+  refused = 0;
+  override append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
+    if (this.failing) {
+      this.refused += 1;
+      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    }
+    return super.append(listId, updates);
+  }
+}
+
+describe('a storage that refuses writes (a full disk)', () => {
+  const phones: Phone[] = [];
+  let running: RunningRelay | undefined;
+  afterEach(async () => {
+    for (const phone of phones.splice(0)) phone.destroy();
+    await running?.close();
+    running = undefined;
+  });
+  const itemsOf = (phone: Phone): unknown => phone.doc.getMap('items').toJSON();
+
+  it('[F1] phones stay connected and keep syncing, nothing is acknowledged, and all of it is once writes succeed', async () => {
+    const storage = new FillingStorage();
+    running = await startRelay({ storage });
+    const listId = newListId();
+    const alice = connectPhone(running.syncUrl, listId);
+    const bob = connectPhone(running.syncUrl, listId);
+    phones.push(alice, bob);
+    await waitFor(() => alice.provider.synced && bob.provider.synced, 5000, 'both synced');
+
+    let disconnects = 0;
+    for (const phone of [alice, bob]) {
+      phone.provider.on('status', ({ status }: { status: string }) => {
+        if (status === 'disconnected') disconnects += 1;
+      });
+    }
+    storage.failing = true;
+    alice.doc.getMap('items').set('milk', { checked: false });
+    bob.doc.getMap('items').set('eggs', { checked: false });
+    await waitFor(() => storage.refused >= 2, 5000, 'a refused write and its retry');
+    await waitFor(() => Object.keys(itemsOf(alice) as object).length === 2 && Object.keys(itemsOf(bob) as object).length === 2, 5000, 'both items on both phones');
+    expect(alice.isFullyStored() || bob.isFullyStored()).toBe(false);
+    expect(disconnects).toBe(0);
+
+    storage.failing = false;
+    await waitFor(() => alice.isFullyStored() && bob.isFullyStored(), 20_000, 'acknowledgements after the disk has room');
+    const stored = new Y.Doc();
+    for (const update of (await storage.load(listId)).updates) Y.applyUpdate(stored, update);
+    expect(stored.getMap('items').toJSON()).toEqual(itemsOf(alice));
+    expect(disconnects).toBe(0);
+  });
+
+  it('[F2] a shutdown while writes fail does not wait for the disk: one last attempt, sockets closed with 1012, nothing acknowledged', async () => {
+    const storage = new FillingStorage();
+    running = await startRelay({ storage });
+    const listId = newListId();
+    const alice = connectPhone(running.syncUrl, listId);
+    phones.push(alice);
+    await waitFor(() => alice.provider.synced, 5000, 'synced');
+    storage.failing = true;
+    alice.doc.getMap('items').set('bread', { checked: false });
+    await waitFor(() => storage.refused >= 1, 5000, 'a refused write');
+    const socket = alice.provider.ws as unknown as import('ws').WebSocket;
+    const closeCode = closeCodeOf(socket);
+    alice.provider.shouldConnect = false;
+    const refusedBefore = storage.refused;
+    await running.close();
+    running = undefined;
+    expect(await closeCode).toBe(1012);
+    expect(storage.refused).toBe(refusedBefore + 1);
+    expect(alice.isFullyStored()).toBe(false);
+  });
+});
