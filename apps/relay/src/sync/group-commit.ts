@@ -15,8 +15,11 @@ export interface GroupCommitOptions<Waiter> {
   readonly write: (updates: readonly Uint8Array[]) => Promise<void>;
   readonly readStateVector: () => Uint8Array;
   readonly onDurable: (storedStateVector: Uint8Array, waiters: ReadonlyMap<Waiter, number>, updateCount: number) => void;
-  /** Told of each failed write, and when it is tried again (undefined: never, after `close`). */
-  readonly onWriteFailed: (error: unknown, retryInMs: number | undefined) => void;
+  /**
+   * Told of each failed write: when it is tried again (undefined: never, after `close`) and how
+   * many bytes of accepted updates are then not durable.
+   */
+  readonly onWriteFailed: (error: unknown, retryInMs: number | undefined, unwrittenBytes: number) => void;
   /** Defers the cut so updates from the same I/O turn share a batch. */
   readonly schedule?: (task: () => void) => void;
   /** First delay before writing again after a failure (default 500 ms); doubles per failure. */
@@ -150,7 +153,7 @@ export class GroupCommit<Waiter> {
       (error: unknown) => {
         this.busy = false;
         if (this.closed) {
-          this.options.onWriteFailed(error, undefined);
+          this.options.onWriteFailed(error, undefined, batch.bytes + this.open.bytes);
           this.drain();
           return;
         }
@@ -160,7 +163,7 @@ export class GroupCommit<Waiter> {
           this.options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS,
         );
         this.failures += 1;
-        this.options.onWriteFailed(error, delay);
+        this.options.onWriteFailed(error, delay, this.open.bytes);
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.drain();

@@ -82,7 +82,7 @@ export class ListRoom {
       write: (updates) => this.writeBatch(updates),
       readStateVector: () => Y.encodeStateVector(this.doc),
       onDurable: (stateVector, waiters, updateCount) => this.acknowledge(stateVector, waiters, updateCount),
-      onWriteFailed: (error, retryInMs) => this.writeFailed(error, retryInMs),
+      onWriteFailed: (error, retryInMs, unwrittenBytes) => this.writeFailed(error, retryInMs, unwrittenBytes),
     });
   }
 
@@ -347,11 +347,11 @@ export class ListRoom {
    * The list goes on being served: phones keep syncing through the relay and keep their edits
    * until an acknowledgement covers them, which comes once a retry succeeds.
    */
-  private writeFailed(error: unknown, retryInMs: number | undefined): void {
+  private writeFailed(error: unknown, retryInMs: number | undefined, unwrittenBytes: number): void {
     this.options.metrics.errors.inc({ kind: 'storage_write_failed' });
     this.options.logger.error('list.write_failed', {
       listId: this.listId,
-      unacknowledgedBytes: this.commit.pendingBytes,
+      unacknowledgedBytes: unwrittenBytes,
       retryInMs: retryInMs ?? 'never (shutting down)',
       error,
     });
