@@ -1,6 +1,6 @@
 import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { appendFile, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,21 @@ describe('disk storage recovery', () => {
     const stored = await open().load(LIST);
     expect(stored.updates).toHaveLength(1);
     expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('a load that fails for a passing reason (DATA_DIR unreadable for a moment) does not make later loads fail', async () => {
+    const storage = open();
+    await storage.append(LIST, [new Uint8Array([0, 0])]);
+    await storage.close();
+    const restarted = open();
+    // Where DATA_DIR was, a file for a moment: listing it fails (ENOTDIR), as it would with EMFILE.
+    const moved = `${dir}.away`;
+    await rename(dir, moved);
+    await writeFile(dir, '');
+    await expect(restarted.load(LIST)).rejects.toThrow();
+    await rm(dir);
+    await rename(moved, dir);
+    expect((await restarted.load(LIST)).updates).toEqual([new Uint8Array([0, 0])]);
   });
 
   it('refuses list ids that could escape DATA_DIR', async () => {

@@ -401,7 +401,12 @@ export class DiskListStorage implements ListStorage {
       const stale = (await this.dataDirNames()).filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
       await Promise.all(stale.map((name) => removeIfExists(path.join(this.dataDir, name))));
       if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
-    })();
+    })().catch((error: unknown) => {
+      // Forgotten, not kept: a passing failure (out of file descriptors) must not fail every
+      // later load until a restart.
+      this.tempFilesRemoved = undefined;
+      throw error;
+    });
     return this.tempFilesRemoved;
   }
 
@@ -527,7 +532,14 @@ export class DiskListStorage implements ListStorage {
   }
 
   private ensureDataDir(): Promise<void> {
-    this.dataDirReady ??= fs.mkdir(this.dataDir, { recursive: true }).then(() => undefined);
+    this.dataDirReady ??= fs.mkdir(this.dataDir, { recursive: true }).then(
+      () => undefined,
+      (error: unknown) => {
+        // Tried again next time, like the stale temp file scan.
+        this.dataDirReady = undefined;
+        throw error;
+      },
+    );
     return this.dataDirReady;
   }
 }
