@@ -1,4 +1,5 @@
 import { configFromEnvironment } from './config.js';
+import { connectionsWithinFileLimit, openFileLimit } from './file-limit.js';
 import { RelayServer } from './http/relay-server.js';
 import type { Logger } from './log.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
@@ -17,8 +18,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createJsonLogger(config.logLevel);
-  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, dataDirLockWaitMs, ...limits } =
+  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, dataDirLockWaitMs, ...configured } =
     config;
+  const limits = { ...configured, maxConnections: connectionsAllowedByFileLimit(configured.maxConnections, logger) };
   if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
   const metrics = new RelayMetrics();
   const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes, observer: metrics.storageObserver });
@@ -63,6 +65,21 @@ async function main(): Promise<void> {
     logger.error('relay.listen_failed', { port, host, error });
     process.exit(1);
   }
+}
+
+/** MAX_CONNECTIONS, or fewer when the open-file limit cannot hold that many (see file-limit.ts). */
+function connectionsAllowedByFileLimit(maxConnections: number, logger: Logger): number {
+  const fileLimit = openFileLimit();
+  if (fileLimit === undefined) return maxConnections;
+  const fitting = connectionsWithinFileLimit(fileLimit);
+  if (fitting >= maxConnections) return maxConnections;
+  logger.warn('relay.file_limit_low', {
+    openFileLimit: fileLimit,
+    maxConnections,
+    connectionsAllowed: fitting,
+    note: 'raise the open-file limit (ulimit -n, or ulimits.nofile in docker-compose.yml) to hold MAX_CONNECTIONS',
+  });
+  return fitting;
 }
 
 /** Takes the one-relay-per-DATA_DIR lock before anything reads or writes there; false: refuse to start. */

@@ -2,10 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Phone } from './helpers.js';
-import { connectPhone, killLockHelper, temporaryDirectory, waitFor } from './helpers.js';
+import { connectPhone, killLockHelper, openRawSocket, temporaryDirectory, waitFor } from './helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 20);
@@ -13,6 +14,8 @@ const KILLS = Number(process.env['CRASH_KILLS'] ?? 20);
 interface RelayProcess {
   child: ChildProcess;
   syncUrl: string;
+  /** What it logged up to and including `relay.listening`. */
+  startupLog: string;
 }
 
 interface SpawnOptions {
@@ -21,10 +24,17 @@ interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Its own process group, as a relay started in a terminal is, so the group can be signalled. */
   readonly ownProcessGroup?: boolean;
+  /** Started under this open-file limit (util-linux `prlimit`). */
+  readonly openFileLimit?: number;
 }
 
-function spawnBuiltRelay(dataDir: string, { checkpointIntervalMs = 40, env = {}, ownProcessGroup = false }: SpawnOptions = {}): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [path.join(relayRoot, 'dist/main.js')], {
+function spawnBuiltRelay(
+  dataDir: string,
+  { checkpointIntervalMs = 40, env = {}, ownProcessGroup = false, openFileLimit }: SpawnOptions = {},
+): Promise<RelayProcess> {
+  const command = [process.execPath, path.join(relayRoot, 'dist/main.js')];
+  if (openFileLimit !== undefined) command.unshift('prlimit', `--nofile=${openFileLimit}`);
+  const child = spawn(command[0] as string, command.slice(1), {
     env: {
       ...process.env,
       PORT: '0',
@@ -49,12 +59,21 @@ function spawnBuiltRelay(dataDir: string, { checkpointIntervalMs = 40, env = {},
       if (match) {
         child.stdout?.off('data', onData);
         child.stdout?.resume();
-        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync` });
+        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync`, startupLog: buffered });
       }
     };
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
   });
+}
+
+/** A y-websocket sync update message, as a phone sends it. */
+function syncUpdateFrame(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, 0);
+  encoding.writeVarUint(encoder, 2);
+  encoding.writeVarUint8Array(encoder, update);
+  return encoding.toUint8Array(encoder);
 }
 
 /** The relay's exit code, and what it logs from now on. */
@@ -217,7 +236,7 @@ describe('crash safety of the built relay', () => {
   it('[C4] a second relay on the same DATA_DIR refuses to start and the first keeps serving', async () => {
     current = await spawnBuiltRelay(dataDir);
     const second = spawnBuiltRelay(dataDir, { env: { DATA_DIR_LOCK_WAIT_MS: '300' } });
-    await expect(second).rejects.toThrow(/exited early with 1: .*"event":"relay.data_dir_locked".*"pid":\d+/);
+    await expect(second).rejects.toThrow(/exited early with 1: [\s\S]*"event":"relay.data_dir_locked"[^\n]*"pid":\d+/);
     const phone = connectPhone(current.syncUrl, 'lockedDataDirList');
     phone.doc.getMap('items').set('milk', 'Milk');
     await waitFor(() => phone.isFullyStored(), 10_000, 'stored by the first relay');
@@ -246,6 +265,37 @@ describe('crash safety of the built relay', () => {
     expect(exit.output()).toContain('"event":"relay.stopped"');
     expect(exit.output()).not.toContain('relay.data_dir_lock_lost');
     phone.destroy();
+    current = undefined;
+  }, 30_000);
+
+  it('[C7] under a low open-file limit the relay holds only the connections it has files for, and keeps serving them', async () => {
+    current = await spawnBuiltRelay(dataDir, { openFileLimit: 300 });
+    expect(current.startupLog).toContain('"event":"relay.file_limit_low"');
+    expect(current.startupLog).toContain('"maxConnections":118');
+    const log = watchExit(current);
+    // Each on its own list, the worst case: every connection's list holds a log file too.
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => openRawSocket(current?.syncUrl ?? '', `fileLimitList_${String(i).padStart(4, '0')}`)),
+    );
+    const sockets = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+    expect(sockets.length).toBe(118);
+    // Every list held is written to, so each opens its log: without the cap, 200 sockets and 200
+    // logs do not fit in 300 files, and loads, journal segments and logs fail with EMFILE.
+    let acks = 0;
+    for (const [i, socket] of sockets.entries()) {
+      socket.on('message', (data: Buffer) => {
+        if (data[0] === 100) acks += 1;
+      });
+      const doc = new Y.Doc();
+      doc.getMap('items').set(`item${i}`, i);
+      socket.send(syncUpdateFrame(Y.encodeStateAsUpdate(doc)));
+    }
+    await waitFor(() => acks === sockets.length, 10_000, 'every write acknowledged at the connection cap');
+    // A checkpoint (every 40 ms here) has copied the journal into every list's log by now.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(log.output()).not.toContain('EMFILE');
+    for (const socket of sockets) socket.terminate();
+    current.child.kill('SIGKILL');
     current = undefined;
   }, 30_000);
 });
