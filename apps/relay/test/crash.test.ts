@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone } from './helpers.js';
 import { connectPhone, killLockHelper, openRawSocket, temporaryDirectory, waitFor } from './helpers.js';
 
@@ -65,15 +65,6 @@ function spawnBuiltRelay(
     child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
   });
-}
-
-/** A y-websocket sync update message, as a phone sends it. */
-function syncUpdateFrame(update: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, 0);
-  encoding.writeVarUint(encoder, 2);
-  encoding.writeVarUint8Array(encoder, update);
-  return encoding.toUint8Array(encoder);
 }
 
 /** The relay's exit code, and what it logs from now on. */
@@ -288,7 +279,7 @@ describe('crash safety of the built relay', () => {
       });
       const doc = new Y.Doc();
       doc.getMap('items').set(`item${i}`, i);
-      socket.send(syncUpdateFrame(Y.encodeStateAsUpdate(doc)));
+      socket.send(encodeSyncUpdate(Y.encodeStateAsUpdate(doc)));
     }
     await waitFor(() => acks === sockets.length, 10_000, 'every write acknowledged at the connection cap');
     // A checkpoint (every 40 ms here) has copied the journal into every list's log by now.

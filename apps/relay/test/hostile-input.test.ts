@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor } from './helpers.js';
 
@@ -17,14 +18,6 @@ function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function syncUpdateFrame(update: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, 0);
-  encoding.writeVarUint(encoder, 2);
-  encoding.writeVarUint8Array(encoder, update);
-  return encoding.toUint8Array(encoder);
 }
 
 function realUpdate(key: string): Uint8Array {
@@ -117,7 +110,7 @@ describe('hostile input', () => {
     const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`[H5] seed=${seed} (replay with FUZZ_SEED=${seed})`);
     const random = seededRandom(seed);
-    const valid = syncUpdateFrame(realUpdate('fuzzed'));
+    const valid = encodeSyncUpdate(realUpdate('fuzzed'));
     const codes: Array<number | 'open'> = [];
     for (let round = 0; round < 40; round++) {
       let frame: Uint8Array;
@@ -210,12 +203,12 @@ describe('hostile input', () => {
       const decoder = decoding.createDecoder(new Uint8Array(data));
       if (decoding.readVarUint(decoder) === 100) acks.push(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
     });
-    socket.send(syncUpdateFrame(second));
+    socket.send(encodeSyncUpdate(second));
     await waitFor(() => acks.length > 0, 5000, 'ack for the held update');
     await expectHonestPhonesStillSync();
     expect(honestB.doc.getMap('items').get('second')).toBeUndefined();
     expect(acks.at(-1)?.has(author.clientID)).toBe(false);
-    socket.send(syncUpdateFrame(first));
+    socket.send(encodeSyncUpdate(first));
     await waitFor(() => honestB.doc.getMap('items').get('second') === 'two', 5000, 'pending integrated');
     await waitFor(() => (acks.at(-1)?.get(author.clientID) ?? 0) >= 2, 5000, 'ack covers both');
   });
@@ -239,7 +232,7 @@ describe('held-back updates', () => {
         author.on('update', (u: Uint8Array) => updates.push(u));
         author.getMap('items').set('root', 'x');
         author.getMap('items').set(`held${i}`, 'y'.repeat(300));
-        socket.send(syncUpdateFrame(updates[1] as Uint8Array));
+        socket.send(encodeSyncUpdate(updates[1] as Uint8Array));
       }
       expect(await closed).toBe(4400);
       honest.doc.getMap('items').set('after', 'still works');
