@@ -4,16 +4,21 @@ import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import { closeCodeOf, connectPhone, newListId, startRelay, waitFor } from './helpers.js';
 
-/** Storage that refuses every append while `failing`, like a full disk. */
+const noSpace = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+/** Storage that refuses every append and compaction while `failing`, like a full disk. */
 class FillingStorage extends MemoryListStorage {
   failing = false;
   refused = 0;
   override append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
     if (this.failing) {
       this.refused += 1;
-      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      return Promise.reject(noSpace());
     }
     return super.append(listId, updates);
+  }
+  override compact(listId: string, snapshot: Uint8Array): Promise<void> {
+    return this.failing ? Promise.reject(noSpace()) : super.compact(listId, snapshot);
   }
 }
 
@@ -56,6 +61,33 @@ describe('a storage that refuses writes (a full disk)', () => {
     for (const update of (await storage.load(listId)).updates) Y.applyUpdate(stored, update);
     expect(stored.getMap('items').toJSON()).toEqual(itemsOf(alice));
     expect(disconnects).toBe(0);
+  });
+
+  it('[F3] a list its phones left while writes fail is unloaded after one last attempt, and loads again for a phone that comes back', async () => {
+    const storage = new FillingStorage();
+    running = await startRelay({ storage, limits: { idleUnloadMs: 50 } });
+    const listId = newListId();
+    const alice = connectPhone(running.syncUrl, listId);
+    phones.push(alice);
+    await waitFor(() => alice.provider.synced, 5000, 'synced');
+    alice.doc.getMap('items').set('stored', { checked: false });
+    await waitFor(() => alice.isFullyStored(), 5000, 'first item stored');
+    storage.failing = true;
+    alice.doc.getMap('items').set('unstored', { checked: false });
+    await waitFor(() => storage.refused >= 1, 5000, 'a refused write');
+    alice.provider.disconnect();
+    await waitFor(() => running?.relay.registry.loadedCount === 0, 5000, 'the list unloaded');
+
+    // Another phone reads the list while the disk is still full: what was stored.
+    const bob = connectPhone(running.syncUrl, listId);
+    phones.push(bob);
+    await waitFor(() => bob.provider.synced, 5000, 'bob synced while the disk is full');
+    expect(Object.keys(bob.doc.getMap('items').toJSON())).toEqual(['stored']);
+    // Alice comes back with her unacknowledged edit; once there is room it is stored.
+    storage.failing = false;
+    alice.provider.connect();
+    await waitFor(() => alice.isFullyStored(), 20_000, 'the edit stored after alice came back');
+    await waitFor(() => bob.doc.getMap('items').has('unstored'), 5000, 'bob got it');
   });
 
   it('[F2] a shutdown while writes fail does not wait for the disk: one last attempt, sockets closed with 1012, nothing acknowledged', async () => {

@@ -194,12 +194,18 @@ export class ListRoom {
   }
 
   /**
-   * Stops serving: later messages are ignored, peers are closed with `code` after the flush (one
-   * last attempt when writes are failing: what it cannot store was never acknowledged).
+   * Before the room goes away: resolves once every accepted update is durable, or, when writes
+   * are failing, after one last attempt made at once. What that cannot store was never
+   * acknowledged, so the phones that sent it still have it and send it again on reconnect.
    */
+  stopWriting(): Promise<void> {
+    return this.commit.close();
+  }
+
+  /** Stops serving: later messages are ignored, peers are closed with `code` after `stopWriting`. */
   async shutdown(code: number, reason: string): Promise<void> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
-    await this.commit.close();
+    await this.stopWriting();
     for (const peer of [...this.peers.keys()]) peer.close(code, reason);
     this.peers.clear();
   }

@@ -133,7 +133,9 @@ export class RoomRegistry {
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
     const done = Promise.all([previous, loaded]).then(async () => {
-      await room.flush();
+      // Not a plain flush: on a failing disk that would keep the list from loading again until
+      // the disk had room, even for reading.
+      await room.stopWriting();
       if (compact) await room.compactIfLarge(true);
       await this.release(room);
     });
