@@ -25,7 +25,7 @@ export function openFileLimit(readLimits: () => string = () => readFileSync('/pr
   return match === null ? undefined : Number(match[1]);
 }
 
-/** How many connections a process with `fileLimit` open files can hold. */
-export function connectionsWithinFileLimit(fileLimit: number): number {
-  return Math.max(1, Math.floor((fileLimit - RESERVED_FILES) / FILES_PER_CONNECTION));
+/** How many WebSocket connections fit in `fileLimit` open files beside `otherSockets` plain HTTP ones. */
+export function connectionsWithinFileLimit(fileLimit: number, otherSockets: number): number {
+  return Math.max(1, Math.floor((fileLimit - RESERVED_FILES - otherSockets) / FILES_PER_CONNECTION));
 }

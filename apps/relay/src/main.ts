@@ -1,6 +1,6 @@
 import { configFromEnvironment } from './config.js';
 import { connectionsWithinFileLimit, openFileLimit } from './file-limit.js';
-import { RelayServer } from './http/relay-server.js';
+import { PLAIN_HTTP_SOCKETS, RelayServer } from './http/relay-server.js';
 import type { Logger } from './log.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
 import { RelayMetrics } from './metrics.js';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
 function connectionsAllowedByFileLimit(maxConnections: number, logger: Logger): number {
   const fileLimit = openFileLimit();
   if (fileLimit === undefined) return maxConnections;
-  const fitting = connectionsWithinFileLimit(fileLimit);
+  const fitting = connectionsWithinFileLimit(fileLimit, PLAIN_HTTP_SOCKETS);
   if (fitting >= maxConnections) return maxConnections;
   logger.warn('relay.file_limit_low', {
     openFileLimit: fileLimit,

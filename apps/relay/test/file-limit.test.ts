@@ -18,9 +18,10 @@ describe('open-file limit', () => {
     ).toBeUndefined();
   });
 
-  it('leaves two files per connection (socket and list log) after a reserve for the rest', () => {
-    expect(connectionsWithinFileLimit(1024)).toBe(480);
-    expect(connectionsWithinFileLimit(300)).toBe(118);
-    expect(connectionsWithinFileLimit(10)).toBe(1);
+  it('leaves two files per connection (socket and list log) after plain HTTP sockets and a reserve for the rest', () => {
+    expect(connectionsWithinFileLimit(1024, 32)).toBe(464);
+    expect(connectionsWithinFileLimit(300, 32)).toBe(102);
+    expect(connectionsWithinFileLimit(300, 0)).toBe(118);
+    expect(connectionsWithinFileLimit(10, 32)).toBe(1);
   });
 });

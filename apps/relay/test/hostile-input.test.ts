@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { connect } from 'node:net';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
@@ -177,6 +180,32 @@ describe('hostile input', () => {
     expect(results.filter((r) => r === 'open').length).toBeLessThanOrEqual(38);
     expect(results.filter((r) => r === 'refused').length).toBeGreaterThan(0);
     await expectHonestPhonesStillSync();
+  });
+
+  it('[H11] a flood of TCP connections that never send a request is cut at the per-IP share; honest phones keep syncing', async () => {
+    const { port } = new URL(running.syncUrl);
+    const raw = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise<{ socket: Socket; closed: Promise<void> }>((resolve, reject) => {
+            const socket = connect(Number(port), '127.0.0.1', () => resolve({ socket, closed: once(socket, 'close').then(() => undefined) }));
+            socket.on('error', () => undefined);
+            socket.once('error', reject);
+          }),
+      ).map((p) => p.catch(() => undefined)),
+    );
+    const connected = raw.filter((r): r is { socket: Socket; closed: Promise<void> } => r !== undefined);
+    // The two honest phones hold 2 of the 40 + 16 sockets this IP may have.
+    let cut = 0;
+    await Promise.race([
+      Promise.all(connected.map((r) => r.closed.then(() => (cut += 1)))),
+      new Promise((resolve) => setTimeout(resolve, 1000)),
+    ]);
+    expect(cut).toBeGreaterThanOrEqual(100 - 54);
+    expect(cut).toBeLessThan(100);
+    await expectHonestPhonesStillSync();
+    for (const r of connected) r.socket.destroy();
   });
 
   it('[H8] a message flood past the rate limit closes with 1013 (transient)', async () => {

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
@@ -30,6 +30,18 @@ export interface RelayServerOptions {
 const HEARTBEAT_SLICES = 10;
 
 /**
+ * TCP sockets allowed beyond the WebSocket limits, for page loads and requests in progress: in
+ * total, and from one IP. Every socket takes a file (see file-limit.ts), and a flood of sockets
+ * that never finish a request would otherwise use up the open-file limit before any upgrade is
+ * checked.
+ */
+export const PLAIN_HTTP_SOCKETS = 32;
+const PLAIN_HTTP_SOCKETS_PER_IP = 16;
+/** A request must arrive whole within these; idle half-open sockets are not kept for Node's 60 s / 300 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
  * The relay's one HTTP server: the web app, /healthz, /metrics, and WebSocket sync at
  * /sync/<listId>. List ids and per-IP limits are checked before the upgrade, so a refused
  * request never allocates a socket, a document or a file.
@@ -41,6 +53,8 @@ export class RelayServer {
   private readonly webSockets: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
+  /** Open TCP sockets per IP, upgraded or not. */
+  private readonly socketsPerIp = new Map<string, number>();
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -89,6 +103,10 @@ export class RelayServer {
         socket.destroy();
       }
     });
+    this.httpServer.maxConnections = limits.maxConnections + PLAIN_HTTP_SOCKETS;
+    this.httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
+    this.httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.httpServer.on('connection', (socket: Socket) => this.admitSocket(socket));
     this.httpServer.on('clientError', (_error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
@@ -119,6 +137,24 @@ export class RelayServer {
       'Longest event-loop delay since the previous scrape',
       () => delayWindow.maxSeconds,
     );
+  }
+
+  /** Refuses a TCP socket past its IP's share; counts it until it closes otherwise. */
+  private admitSocket(socket: Socket): void {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const open = this.socketsPerIp.get(ip) ?? 0;
+    if (open >= this.options.limits.maxConnectionsPerIp + PLAIN_HTTP_SOCKETS_PER_IP) {
+      // No log line per socket: a flood would flood the log too. The metric counts them.
+      this.metrics.errors.inc({ kind: 'too_many_sockets' });
+      socket.destroy();
+      return;
+    }
+    this.socketsPerIp.set(ip, open + 1);
+    socket.once('close', () => {
+      const remaining = (this.socketsPerIp.get(ip) ?? 1) - 1;
+      if (remaining <= 0) this.socketsPerIp.delete(ip);
+      else this.socketsPerIp.set(ip, remaining);
+    });
   }
 
   get connectionCount(): number {
