@@ -54,6 +54,9 @@ describe('a storage that refuses writes (a full disk)', () => {
     await waitFor(() => Object.keys(itemsOf(alice) as object).length === 2 && Object.keys(itemsOf(bob) as object).length === 2, 5000, 'both items on both phones');
     expect(alice.isFullyStored() || bob.isFullyStored()).toBe(false);
     expect(disconnects).toBe(0);
+    const health = async (): Promise<{ listsWaitingForStorage: number }> =>
+      (await (await fetch(running?.syncUrl.replace('ws:', 'http:').replace('/sync', '/healthz') ?? '')).json()) as { listsWaitingForStorage: number };
+    expect((await health()).listsWaitingForStorage).toBe(1);
 
     storage.failing = false;
     await waitFor(() => alice.isFullyStored() && bob.isFullyStored(), 20_000, 'acknowledgements after the disk has room');
@@ -61,6 +64,7 @@ describe('a storage that refuses writes (a full disk)', () => {
     for (const update of (await storage.load(listId)).updates) Y.applyUpdate(stored, update);
     expect(stored.getMap('items').toJSON()).toEqual(itemsOf(alice));
     expect(disconnects).toBe(0);
+    expect((await health()).listsWaitingForStorage).toBe(0);
   });
 
   it('[F3] a list its phones left while writes fail is unloaded after one last attempt, and loads again for a phone that comes back', async () => {

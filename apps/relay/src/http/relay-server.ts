@@ -113,6 +113,11 @@ export class RelayServer {
     });
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
+    this.metrics.addGauge(
+      'basket_relay_lists_waiting_for_storage',
+      'Loaded lists whose last write failed (a full or failing disk): their newest edits are not acknowledged',
+      () => this.registry.waitingForStorageCount,
+    );
     this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
     // Every latency the relay reports includes time spent waiting for the event loop; this says
     // how much. Percentiles cannot be summed across scrapes, so each scrape reports the window
@@ -222,6 +227,8 @@ export class RelayServer {
         status: this.closing === undefined ? 'ok' : 'stopping',
         connections: this.connections.size,
         loadedLists: this.registry.loadedCount,
+        // Still 200: restarting does not give a full disk room, and would drop every phone.
+        listsWaitingForStorage: this.registry.waitingForStorageCount,
       });
       response.writeHead(this.closing === undefined ? 200 : 503, {
         'Content-Type': 'application/json',

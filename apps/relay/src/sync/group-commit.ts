@@ -60,6 +60,11 @@ export class GroupCommit<Waiter> {
     return this.open.bytes;
   }
 
+  /** True from a failed write until a write succeeds again (while its retries are waited for or run). */
+  get isFailing(): boolean {
+    return this.failures > 0;
+  }
+
   get isIdle(): boolean {
     return (
       !this.busy &&

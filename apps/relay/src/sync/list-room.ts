@@ -94,6 +94,11 @@ export class ListRoom {
     return this.state === 'ready';
   }
 
+  /** Its last write failed: its phones' latest edits wait for the storage (a full disk). */
+  get isWaitingForStorage(): boolean {
+    return this.commit.isFailing;
+  }
+
   get isIdle(): boolean {
     return this.peers.size === 0 && this.commit.isIdle;
   }

@@ -31,6 +31,13 @@ export class RoomRegistry {
 
   constructor(private readonly options: RoomRegistryOptions) {}
 
+  /** Loaded lists whose last write failed: their newest edits wait for the storage. */
+  get waitingForStorageCount(): number {
+    let waiting = 0;
+    for (const room of this.rooms.values()) if (room.isWaitingForStorage) waiting += 1;
+    return waiting;
+  }
+
   get loadedCount(): number {
     return this.rooms.size;
   }
