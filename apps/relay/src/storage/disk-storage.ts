@@ -9,6 +9,8 @@ import type { ListStorage, StorageObserver, StoredList } from './list-storage.js
 import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
+import { CoalescedRun, forEachConcurrently } from './concurrency.js';
+import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -544,103 +546,6 @@ export class DiskListStorage implements ListStorage {
   }
 }
 
-/**
- * Group commit for an fsync (or a checkpoint): a caller arriving while one is in flight waits
- * for the next one, which starts after the current one ends and so covers the caller's changes;
- * every caller arriving meanwhile shares that next one.
- */
-class CoalescedRun {
-  private inFlight: Promise<void> | undefined;
-  private next: Promise<void> | undefined;
-
-  constructor(private readonly task: () => Promise<void>) {}
-
-  get hasQueuedRun(): boolean {
-    return this.next !== undefined;
-  }
-
-  run(): Promise<void> {
-    if (this.inFlight === undefined) {
-      this.inFlight = this.task().finally(() => {
-        this.inFlight = undefined;
-      });
-      return this.inFlight;
-    }
-    this.next ??= this.inFlight
-      .catch(() => undefined)
-      .then(() => {
-        this.next = undefined;
-        return this.run();
-      });
-    return this.next;
-  }
-}
-
-/**
- * Reads one of a list's files, synchronously: it happens once per list load, never per message,
- * and loading is event-loop work anyway (applying the update). fs.readFile's four thread-pool
- * round trips (open, fstat, read, close) cost the event loop more than the read itself: 1,000
- * files of 3–9 kB took 88–92 ms of main-thread time with UV_THREADPOOL_SIZE=64 against 18–22 ms
- * read synchronously, and ~0.4 ms per list in the relay while the load benchmark ran.
- */
-function readIfExists(filePath: string): Promise<Buffer | undefined> {
-  try {
-    return Promise.resolve(readFileSync(filePath));
-  } catch (error) {
-    return isNotFound(error) ? Promise.resolve(undefined) : Promise.reject(error);
-  }
-}
-
-/**
- * Runs a write into the temp file `tempPath`, deleting the file at once if the write fails: on a
- * full disk a partial snapshot would keep the room the journal needs until the next start.
- */
-async function removingOnFailure(tempPath: string, write: () => Promise<unknown>): Promise<void> {
-  try {
-    await write();
-  } catch (error) {
-    await removeIfExists(tempPath).catch(() => undefined);
-    throw error;
-  }
-}
-
-async function removeIfExists(filePath: string): Promise<void> {
-  try {
-    await fs.unlink(filePath);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-}
-
-async function truncateAndSync(filePath: string, length: number): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await fs.open(filePath, fsConstants.O_RDWR);
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
-  try {
-    await handle.truncate(length);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, fsConstants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
-}
-
 /** Takes a failed append's updates out of what the checkpoint copies into the list's log. */
 function forgetPending(generation: JournalGeneration, listId: string, updates: readonly Uint8Array[]): void {
   const failed = new Set(updates);
@@ -653,22 +558,4 @@ function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): vo
   const list = byList.get(record.listId);
   if (list === undefined) byList.set(record.listId, [record.update]);
   else list.push(record.update);
-}
-
-/** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await task(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
 }

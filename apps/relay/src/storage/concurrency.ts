@@ -1,0 +1,51 @@
+/** Concurrency helpers of the disk storage: shared runs (fsyncs, checkpoints) and bounded parallel loops. */
+
+/**
+ * Group commit for an fsync (or a checkpoint): a caller arriving while one is in flight waits
+ * for the next one, which starts after the current one ends and so covers the caller's changes;
+ * every caller arriving meanwhile shares that next one.
+ */
+export class CoalescedRun {
+  private inFlight: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  constructor(private readonly task: () => Promise<void>) {}
+
+  get hasQueuedRun(): boolean {
+    return this.next !== undefined;
+  }
+
+  run(): Promise<void> {
+    if (this.inFlight === undefined) {
+      this.inFlight = this.task().finally(() => {
+        this.inFlight = undefined;
+      });
+      return this.inFlight;
+    }
+    this.next ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.run();
+      });
+    return this.next;
+  }
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
