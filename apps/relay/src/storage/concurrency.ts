@@ -1,4 +1,19 @@
-/** Concurrency helpers of the disk storage: shared runs (fsyncs, checkpoints) and bounded parallel loops. */
+/** Concurrency helpers of the disk storage: shared runs (fsyncs, checkpoints), one-time setup, bounded parallel loops. */
+
+/**
+ * `task` run once, its promise shared by every caller, until it fails: a failure is not kept,
+ * so a passing one (out of file descriptors) does not fail every later caller until a restart.
+ */
+export function onceItSucceeds(task: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => {
+    result ??= task().catch((error: unknown) => {
+      result = undefined;
+      throw error;
+    });
+    return result;
+  };
+}
 
 /**
  * Group commit for an fsync (or a checkpoint): a caller arriving while one is in flight waits

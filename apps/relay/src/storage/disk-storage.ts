@@ -9,7 +9,7 @@ import type { ListStorage, StorageObserver, StoredList } from './list-storage.js
 import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
-import { CoalescedRun, forEachConcurrently } from './concurrency.js';
+import { CoalescedRun, forEachConcurrently, onceItSucceeds } from './concurrency.js';
 import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
@@ -72,8 +72,10 @@ export class DiskListStorage implements ListStorage {
   private readonly inUse = new Set<string>();
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private dataDirReady: Promise<void> | undefined;
-  private tempFilesRemoved: Promise<void> | undefined;
+  /** Creates DATA_DIR before the first file in it. */
+  private readonly ensureDataDir = onceItSucceeds(() => fs.mkdir(this.dataDir, { recursive: true }).then(() => undefined));
+  /** One scan removing stale temp files before the first load (see removeStaleTempFilesNow). */
+  private readonly removeStaleTempFiles = onceItSucceeds(() => this.removeStaleTempFilesNow());
   /** Lists created at the same time share one directory fsync. */
   private readonly dataDirSync: CoalescedRun;
   private closed = false;
@@ -287,13 +289,14 @@ export class DiskListStorage implements ListStorage {
     if (segments.length === 0) return;
     const started = this.now();
     this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
-    const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments: [] };
+    const replayedSegments: Array<{ name: string; damaged: boolean }> = [];
+    const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments };
     let recordCount = 0;
     for (const { name } of segments) {
       const scan = decodeSegment(readFileSync(path.join(this.dataDir, name)));
       for (const record of scan.records) addRecord(generation.pending, record);
       recordCount += scan.records.length;
-      generation.replayedSegments?.push({ name, damaged: scan.kind === 'corrupt' });
+      replayedSegments.push({ name, damaged: scan.kind === 'corrupt' });
       if (scan.kind === 'corrupt') {
         this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length });
       } else if (scan.kind === 'torn') {
@@ -398,18 +401,10 @@ export class DiskListStorage implements ListStorage {
    * by a crash, so one directory scan before the first load removes them all, instead of one
    * unlink attempt per list load.
    */
-  private removeStaleTempFiles(): Promise<void> {
-    this.tempFilesRemoved ??= (async () => {
-      const stale = (await this.dataDirNames()).filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
-      await Promise.all(stale.map((name) => removeIfExists(path.join(this.dataDir, name))));
-      if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
-    })().catch((error: unknown) => {
-      // Forgotten, not kept: a passing failure (out of file descriptors) must not fail every
-      // later load until a restart.
-      this.tempFilesRemoved = undefined;
-      throw error;
-    });
-    return this.tempFilesRemoved;
+  private async removeStaleTempFilesNow(): Promise<void> {
+    const stale = (await this.dataDirNames()).filter((name) => name.endsWith(TEMP_SUFFIX) && isValidListId(name.split('.')[0] ?? ''));
+    await Promise.all(stale.map((name) => removeIfExists(path.join(this.dataDir, name))));
+    if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
   }
 
   private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
@@ -531,18 +526,6 @@ export class DiskListStorage implements ListStorage {
       if (isNotFound(error)) return [];
       throw error;
     }
-  }
-
-  private ensureDataDir(): Promise<void> {
-    this.dataDirReady ??= fs.mkdir(this.dataDir, { recursive: true }).then(
-      () => undefined,
-      (error: unknown) => {
-        // Tried again next time, like the stale temp file scan.
-        this.dataDirReady = undefined;
-        throw error;
-      },
-    );
-    return this.dataDirReady;
   }
 }
 
