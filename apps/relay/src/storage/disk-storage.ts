@@ -397,8 +397,8 @@ export class DiskListStorage implements ListStorage {
 
   /**
    * A temp file is a compaction (or log rewrite) that did not reach its rename: the old files
-   * are still complete, so it holds nothing that is not stored elsewhere. They can only be left
-   * by a crash, so one directory scan before the first load removes them all, instead of one
+   * are still complete, so it holds nothing that is not stored elsewhere. They are left only by a
+   * crash or a failed rename, so one directory scan before the first load removes them all, instead of one
    * unlink attempt per list load.
    */
   private async removeStaleTempFilesNow(): Promise<void> {
