@@ -109,6 +109,37 @@ describe('hostile input', () => {
     await expectHonestPhonesStillSync();
   });
 
+  it('[H12] a presence flood (made-up clients) closes with 4400 past one connection\'s share; the fakes leave with it', async () => {
+    const fakeIds = (batch: number): number[] => Array.from({ length: 10 }, (_, i) => 1000 + batch * 10 + i);
+    const isFake = (id: number): boolean => id >= 1000 && id < 1070;
+    const fakesSeen = new Set<number>();
+    honestB.provider.awareness.on('change', ({ added }: { added: number[] }) => {
+      for (const id of added) if (isFake(id)) fakesSeen.add(id);
+    });
+    const socket = await openRawSocket(running.syncUrl, listId);
+    sockets.push(socket);
+    const closed = closeCodeOf(socket, 3000);
+    for (let batch = 0; batch < 7; batch++) {
+      const inner = encoding.createEncoder();
+      encoding.writeVarUint(inner, 10);
+      for (const clientId of fakeIds(batch)) {
+        encoding.writeVarUint(inner, clientId);
+        encoding.writeVarUint(inner, 1);
+        encoding.writeVarString(inner, JSON.stringify({ name: `fake ${clientId}` }));
+      }
+      const outer = encoding.createEncoder();
+      encoding.writeVarUint(outer, 1);
+      encoding.writeVarUint8Array(outer, encoding.toUint8Array(inner));
+      socket.send(encoding.toUint8Array(outer));
+    }
+    expect(await closed).toBe(4400);
+    const fakesPresent = (): number[] => [...honestB.provider.awareness.getStates().keys()].filter(isFake);
+    // The first 60 reached the list and leave with the connection; the last 10 never arrived.
+    await waitFor(() => fakesSeen.size === 60 && fakesPresent().length === 0, 5000, 'fake presence shown, then removed');
+    expect([...fakesSeen].every((id) => id < 1060)).toBe(true);
+    await expectHonestPhonesStillSync();
+  });
+
   it('[H5] random and mutated frames never take the relay down or poison the list', async () => {
     const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`[H5] seed=${seed} (replay with FUZZ_SEED=${seed})`);

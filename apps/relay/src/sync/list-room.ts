@@ -1,4 +1,3 @@
-import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
@@ -6,8 +5,8 @@ import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import type { IncomingMessage } from './protocol.js';
+import { Presence } from './presence.js';
 import {
-  encodeAwarenessMessage,
   encodeDurableAck,
   encodeSyncStep1,
   encodeSyncStep2,
@@ -53,8 +52,8 @@ const COMPACTION_RETRY_DELAY_MS = 10_000;
 export class ListRoom {
   readonly listId: string;
   readonly doc: Y.Doc;
-  readonly awareness: awarenessProtocol.Awareness;
-  private readonly peers = new Map<RoomPeer, Set<number>>();
+  readonly presence: Presence<RoomPeer>;
+  private readonly peers = new Set<RoomPeer>();
   private readonly waitingForLoad: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
   private readonly commit: GroupCommit<RoomPeer>;
   private state: RoomState = 'loading';
@@ -71,13 +70,12 @@ export class ListRoom {
     // A given guid: Yjs would otherwise draw a random UUID, 36 crypto calls per list (~0.2 ms).
     this.doc = new Y.Doc({ gc: true, guid: options.listId });
     this.lastActivity = options.now();
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
-    // The relay itself has no presence.
-    this.awareness.setLocalState(null);
+    this.presence = new Presence(this.doc, (message) => {
+      for (const peer of this.peers) peer.send(message);
+    });
     this.doc.on('update', (update: Uint8Array) => {
       if (this.collecting !== undefined) this.collecting.push(update);
     });
-    this.awareness.on('update', this.onAwarenessUpdate);
     this.commit = new GroupCommit<RoomPeer>({
       write: (updates) => this.writeBatch(updates),
       readStateVector: () => Y.encodeStateVector(this.doc),
@@ -138,7 +136,7 @@ export class ListRoom {
     if (this.state !== 'loading') return;
     this.state = 'ready';
     this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, storedBytes: this.storedBytes });
-    for (const peer of this.peers.keys()) this.greet(peer);
+    for (const peer of this.peers) this.greet(peer);
     const waiting = this.waitingForLoad.splice(0);
     for (const { peer, message, receivedAt } of waiting) {
       if (this.peers.has(peer)) this.receive(peer, message, receivedAt);
@@ -146,20 +144,16 @@ export class ListRoom {
   }
 
   attach(peer: RoomPeer): void {
-    this.peers.set(peer, new Set());
+    this.peers.add(peer);
     this.lastActivity = this.options.now();
     if (this.state === 'ready') this.greet(peer);
   }
 
   detach(peer: RoomPeer): void {
-    const controlled = this.peers.get(peer);
-    if (controlled === undefined) return;
-    this.peers.delete(peer);
+    if (!this.peers.delete(peer)) return;
     this.commit.removeWaiter(peer);
     this.lastActivity = this.options.now();
-    if (controlled.size > 0 && this.state === 'ready') {
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...controlled], null);
-    }
+    if (this.state === 'ready') this.presence.peerLeft(peer);
     if (this.peers.size === 0) this.options.onEmpty(this);
   }
 
@@ -179,16 +173,14 @@ export class ListRoom {
         this.applyUpdate(peer, message.update, receivedAt);
         return;
       case 'awareness':
-        try {
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, peer);
-        } catch (error) {
-          this.options.metrics.errors.inc({ kind: 'awareness_rejected' });
-          this.options.logger.warn('connection.awareness_rejected', { listId: this.listId, peer: peer.id, error });
-          peer.close(CloseCode.malformedMessage, 'malformed awareness update');
+        if (this.presence.apply(peer, message.update, message.entries) === 'too-many-states') {
+          this.options.metrics.errors.inc({ kind: 'presence_limit' });
+          this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: message.entries.length });
+          peer.close(CloseCode.malformedMessage, 'too many presence states');
         }
         return;
       case 'query-awareness':
-        peer.send(this.encodeAllAwareness());
+        peer.send(this.presence.encodeAll());
         return;
     }
   }
@@ -211,13 +203,12 @@ export class ListRoom {
   async shutdown(code: number, reason: string): Promise<void> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
     await this.stopWriting();
-    for (const peer of [...this.peers.keys()]) peer.close(code, reason);
+    for (const peer of [...this.peers]) peer.close(code, reason);
     this.peers.clear();
   }
 
   destroy(): void {
-    this.awareness.off('update', this.onAwarenessUpdate);
-    this.awareness.destroy();
+    this.presence.destroy();
     this.doc.destroy();
   }
 
@@ -289,7 +280,7 @@ export class ListRoom {
     }
     for (const integrated of emitted) {
       const message = encodeSyncUpdate(integrated);
-      for (const other of this.peers.keys()) {
+      for (const other of this.peers) {
         if (other !== peer) {
           other.send(message);
           metrics.updatesOut.inc();
@@ -327,32 +318,8 @@ export class ListRoom {
 
   private greet(peer: RoomPeer): void {
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    if (this.awareness.getStates().size > 0) peer.send(this.encodeAllAwareness());
+    if (this.presence.stateCount > 0) peer.send(this.presence.encodeAll());
   }
-
-  private encodeAllAwareness(): Uint8Array {
-    return encodeAwarenessMessage(
-      awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]),
-    );
-  }
-
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    const changed = [...added, ...updated, ...removed];
-    const controlled = this.peers.get(origin as RoomPeer);
-    if (controlled !== undefined) {
-      for (const id of added) controlled.add(id);
-      for (const id of updated) controlled.add(id);
-      for (const id of removed) controlled.delete(id);
-    }
-    if (changed.length === 0) return;
-    // Echoed to the sender too, as the reference server does: a lone client's y-websocket
-    // watchdog needs a message at least every 30 s, and its own presence renewal is that message.
-    const message = encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
-    for (const peer of this.peers.keys()) peer.send(message);
-  };
 
   /**
    * The list goes on being served: phones keep syncing through the relay and keep their edits
@@ -372,7 +339,7 @@ export class ListRoom {
     if (this.state === 'failed') return;
     this.state = 'failed';
     this.options.logger.error('list.failed', { listId: this.listId, reason, error });
-    for (const peer of [...this.peers.keys()]) peer.close(CloseCode.internalError, 'list reloading');
+    for (const peer of [...this.peers]) peer.close(CloseCode.internalError, 'list reloading');
     this.peers.clear();
     this.options.onFailed(this);
   }

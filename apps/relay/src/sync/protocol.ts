@@ -16,8 +16,24 @@ export type IncomingMessage =
   | { readonly kind: 'sync-step-1'; readonly stateVector: Uint8Array }
   | { readonly kind: 'sync-step-2'; readonly update: Uint8Array }
   | { readonly kind: 'sync-update'; readonly update: Uint8Array }
-  | { readonly kind: 'awareness'; readonly update: Uint8Array }
+  | { readonly kind: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
   | { readonly kind: 'query-awareness' };
+
+/** One client's line in an awareness update: its presence state, or `null` when it left. */
+export interface AwarenessEntry {
+  readonly clientId: number;
+  readonly clock: number;
+  readonly leaves: boolean;
+}
+
+/**
+ * A y-websocket client sends one entry of its own, and echoes the entries it receives, so an
+ * update holds at most one entry per client present on the list. Beyond this it is a flood:
+ * each entry costs the relay a JSON parse and a remembered clock.
+ */
+export const MAX_AWARENESS_ENTRIES = 1024;
+/** A presence state is a name, a colour, perhaps a cursor: far below this. */
+export const MAX_AWARENESS_STATE_BYTES = 16 * 1024;
 
 /** A frame that breaks the protocol; the connection that sent it is closed. */
 export class ProtocolError extends Error {
@@ -61,8 +77,7 @@ function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingM
     }
     case MESSAGE_AWARENESS: {
       const update = decoding.readVarUint8Array(decoder);
-      assertValidAwarenessUpdate(update);
-      return { kind: 'awareness', update };
+      return { kind: 'awareness', update, entries: decodeAwarenessEntries(update) };
     }
     case MESSAGE_QUERY_AWARENESS:
       return { kind: 'query-awareness' };
@@ -79,22 +94,30 @@ function assertValidUpdate(update: Uint8Array): void {
   }
 }
 
+const utf8 = new TextDecoder();
+
 /** Awareness update: varUint count, then per client varUint id, varUint clock, JSON string. */
-function assertValidAwarenessUpdate(update: Uint8Array): void {
+function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update);
   const count = decoding.readVarUint(decoder);
-  if (count > update.length) throw new ProtocolError('awareness entry count exceeds message');
+  if (count > MAX_AWARENESS_ENTRIES) throw new ProtocolError(`awareness update with ${count} entries (at most ${MAX_AWARENESS_ENTRIES})`);
+  const entries: AwarenessEntry[] = [];
   for (let i = 0; i < count; i++) {
-    decoding.readVarUint(decoder);
-    decoding.readVarUint(decoder);
-    const json = decoding.readVarString(decoder);
+    const clientId = decoding.readVarUint(decoder);
+    const clock = decoding.readVarUint(decoder);
+    // The wire form of a string is its UTF-8 bytes with a length, so it can be measured unread.
+    const json = decoding.readVarUint8Array(decoder);
+    if (json.length > MAX_AWARENESS_STATE_BYTES) throw new ProtocolError(`awareness state of ${json.length} bytes (at most ${MAX_AWARENESS_STATE_BYTES})`);
+    let state: unknown;
     try {
-      JSON.parse(json);
+      state = JSON.parse(utf8.decode(json));
     } catch {
       throw new ProtocolError('awareness state is not JSON');
     }
+    entries.push({ clientId, clock, leaves: state === null });
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
+  return entries;
 }
 
 /** A sync message (step 1, step 2 or update) carrying one var-length payload. */
