@@ -1,0 +1,52 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, ProtocolError } from '../src/sync/protocol.js';
+
+/** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
+function concurrentInserts(clients: number): Uint8Array {
+  const updates: Uint8Array[] = [];
+  for (let i = 0; i < clients; i++) {
+    const doc = new Y.Doc();
+    doc.clientID = i + 1;
+    doc.getMap('items').set('milk', { checked: i % 2 === 0 });
+    updates.push(Y.encodeStateAsUpdate(doc));
+  }
+  return Y.mergeUpdates(updates);
+}
+
+function decodingError(update: Uint8Array): unknown {
+  try {
+    decodeIncomingMessage(encodeSyncUpdate(update));
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe('updates crafted to make Yjs conflict resolution quadratic', () => {
+  it('[Q1] 2,000 concurrent inserts at one position are refused before they reach a list', () => {
+    const bomb = concurrentInserts(2_000);
+    const error = decodingError(bomb);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(String(error)).toMatch(/one position/);
+  });
+
+  it('[Q2] up to the limit of concurrent inserts at one position passes', () => {
+    expect(decodingError(concurrentInserts(MAX_CONCURRENT_INSERTS))).toBeUndefined();
+    expect(decodingError(concurrentInserts(MAX_CONCURRENT_INSERTS + 1))).toBeInstanceOf(ProtocolError);
+  });
+
+  it('[Q3] a long history from thousands of sessions (each saw the one before) passes', () => {
+    // Every app start is a new Yjs client id: a list used for years holds thousands of them,
+    // writing the same keys and the same end of an array, one after another.
+    const history = new Y.Doc();
+    for (let session = 0; session < 2000; session++) {
+      history.clientID = session + 1;
+      history.getMap('items').set('milk', { checked: session % 2 === 0 });
+      history.getArray('order').insert(0, [`item ${session}`]);
+      history.getArray('order').push([`last ${session}`]);
+    }
+    expect(Y.decodeUpdate(Y.encodeStateAsUpdate(history)).structs.length).toBeGreaterThan(2000);
+    expect(decodingError(Y.encodeStateAsUpdate(history))).toBeUndefined();
+  });
+});
