@@ -3,6 +3,8 @@
  * relay logs events (connections, refusals, recoveries), never per message, so throughput does
  * not matter and a dependency would buy nothing.
  */
+import { TokenBucket } from './token-bucket.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type LogFields = Record<string, unknown>;
@@ -45,14 +47,60 @@ function writeToStdout(line: string): void {
   stdoutWriter(line);
 }
 
+/** Lines per second (and burst) one event may write; 0 lines per second means no limit. */
+export interface LogRate {
+  readonly linesPerSecond: number;
+  readonly burst: number;
+}
+
+/**
+ * Enough for every line an incident writes, far below a flood. Lines are per event, not per
+ * message, but a client can still cause one per connection (a refusal) as fast as it connects:
+ * unlimited, that fills the disk the lists live on (Docker keeps container logs there), and a
+ * pipe to a slow log reader blocks Node's event loop on each write.
+ */
+export const DEFAULT_LOG_RATE: LogRate = { linesPerSecond: 20, burst: 100 };
+
+/** Per event: lines left to write, and how many were dropped since the last one written. */
+class EventRateLimit {
+  private readonly events = new Map<string, { budget: TokenBucket; dropped: number }>();
+
+  constructor(
+    private readonly rate: LogRate,
+    private readonly now: () => number,
+  ) {}
+
+  /** Undefined: drop this line. Otherwise, how many lines of this event were dropped before it. */
+  take(event: string): number | undefined {
+    if (this.rate.linesPerSecond <= 0) return 0;
+    let entry = this.events.get(event);
+    if (entry === undefined) {
+      entry = { budget: new TokenBucket(this.rate.linesPerSecond, this.rate.burst, this.now), dropped: 0 };
+      this.events.set(event, entry);
+    }
+    if (!entry.budget.tryTake(1)) {
+      entry.dropped += 1;
+      return undefined;
+    }
+    const dropped = entry.dropped;
+    entry.dropped = 0;
+    return dropped;
+  }
+}
+
 export function createJsonLogger(
   minimumLevel: LogLevel,
   writeLine: (line: string) => void = writeToStdout,
   now: () => number = Date.now,
+  rate: LogRate = DEFAULT_LOG_RATE,
 ): Logger {
+  const limit = new EventRateLimit(rate, now);
   const emit = (level: LogLevel, event: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < LEVEL_RANK[minimumLevel]) return;
-    const record: LogFields = { time: new Date(now()).toISOString(), level, event, ...fields };
+    const dropped = limit.take(event);
+    if (dropped === undefined) return;
+    // The metrics count every occurrence; the log says how many lines it left out.
+    const record: LogFields = { time: new Date(now()).toISOString(), level, event, ...fields, ...(dropped > 0 ? { linesDropped: dropped } : {}) };
     let line: string;
     try {
       line = JSON.stringify(record, errorReplacer);

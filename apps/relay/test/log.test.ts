@@ -35,4 +35,20 @@ describe('log output', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(stream.attempts).toBe(1);
   });
+
+  it('writes at most its rate of lines per event, and says how many it left out', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    let clock = 0;
+    const logger = createJsonLogger('info', (line) => lines.push(JSON.parse(line) as Record<string, unknown>), () => clock, { linesPerSecond: 10, burst: 5 });
+    // A flood of refusals: 1,000 in one instant, while another event still gets through.
+    for (let i = 0; i < 1000; i++) logger.warn('connection.refused', { connection: i });
+    logger.error('list.write_failed');
+    expect(lines.filter((line) => line['event'] === 'connection.refused')).toHaveLength(5);
+    expect(lines.filter((line) => line['event'] === 'list.write_failed')).toHaveLength(1);
+    clock += 1000;
+    logger.warn('connection.refused', { connection: 1000 });
+    expect(lines.at(-1)).toMatchObject({ event: 'connection.refused', connection: 1000, linesDropped: 995 });
+    logger.warn('connection.refused', { connection: 1001 });
+    expect(lines.at(-1)).not.toHaveProperty('linesDropped');
+  });
 });

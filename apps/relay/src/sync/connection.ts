@@ -4,7 +4,7 @@ import type { RelayMetrics } from '../metrics.js';
 import { CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../token-bucket.js';
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
