@@ -140,6 +140,26 @@ describe('hostile input', () => {
     await expectHonestPhonesStillSync();
   });
 
+  it('[H13] a flood of sync requests (each answered with the whole list) is cut after a few with 1013', async () => {
+    await expectHonestPhonesStillSync();
+    const socket = await openRawSocket(running.syncUrl, listId);
+    sockets.push(socket);
+    let answers = 0;
+    socket.on('message', (data: Buffer) => {
+      const decoder = decoding.createDecoder(new Uint8Array(data));
+      if (decoding.readVarUint(decoder) === 0 && decoding.readVarUint(decoder) === 1) answers += 1;
+    });
+    const closed = closeCodeOf(socket, 3000);
+    const request = encoding.createEncoder();
+    encoding.writeVarUint(request, 0);
+    encoding.writeVarUint(request, 0);
+    encoding.writeVarUint8Array(request, Y.encodeStateVector(new Y.Doc()));
+    for (let i = 0; i < 10; i++) socket.send(encoding.toUint8Array(request));
+    expect(await closed).toBe(1013);
+    expect(answers).toBe(4);
+    await expectHonestPhonesStillSync();
+  });
+
   it('[H5] random and mutated frames never take the relay down or poison the list', async () => {
     const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
     console.log(`[H5] seed=${seed} (replay with FUZZ_SEED=${seed})`);

@@ -6,6 +6,15 @@ import type { ListRoom, RoomPeer } from './list-room.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import { TokenBucket } from '../token-bucket.js';
 
+/**
+ * Sync requests (step 1) a connection may make. Each makes the relay encode the part of the list
+ * the sender lacks, up to the whole list (~20 ms of the event loop for a 0.5 MB list, more for
+ * larger ones), so a few bytes a second of requests could keep the relay busy. A y-websocket
+ * client sends one when it connects (and one per `resyncInterval`, if set, which Basket does not).
+ */
+const SYNC_REQUEST_BURST = 4;
+const SYNC_REQUESTS_PER_SECOND = 0.2;
+
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
   readonly messagesPerSecond: number;
@@ -37,6 +46,7 @@ export class Connection implements RoomPeer {
   private readonly room: ListRoom;
   private readonly messageBudget: TokenBucket;
   private readonly byteBudget: TokenBucket;
+  private readonly syncRequestBudget: TokenBucket;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
   isAlive = true;
@@ -49,6 +59,7 @@ export class Connection implements RoomPeer {
     const { limits, now } = options;
     this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, now);
     this.byteBudget = new TokenBucket(limits.bytesPerSecond, Math.max(limits.bytesPerSecond * 2, limits.maxMessageBytes), now);
+    this.syncRequestBudget = new TokenBucket(SYNC_REQUESTS_PER_SECOND, SYNC_REQUEST_BURST, now);
     this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.socket.on('pong', () => {
       this.isAlive = true;
@@ -124,6 +135,10 @@ export class Connection implements RoomPeer {
         return;
       }
       const message = decodeIncomingMessage(frame);
+      if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) {
+        this.refuse(CloseCode.tryAgainLater, 'too many sync requests', 'sync_request_flood');
+        return;
+      }
       this.room.receive(this, message, this.options.now());
     } catch (error) {
       if (error instanceof ProtocolError) {
