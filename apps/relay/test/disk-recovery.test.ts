@@ -127,6 +127,29 @@ describe('disk storage recovery', () => {
     expect((await open().load(LIST)).updates).toEqual([updates[0]]);
   });
 
+  it('never overwrites a quarantined file: a second one at the same clock reading gets its own name', async () => {
+    const { source, updates } = makeUpdates(3);
+    await storeAndStop(updates);
+    const logPath = path.join(dir, `${LIST}.log`);
+    // Damages the second record; a damaged last record would be cut as a torn tail instead.
+    const corrupt = async (): Promise<Buffer> => {
+      const bytes = await readFile(logPath);
+      bytes[8 + (updates[0] as Uint8Array).length + 8] ^= 0xff;
+      await writeFile(logPath, bytes);
+      return bytes;
+    };
+    const first = await corrupt();
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+    // The list goes on, its log is damaged again, and the clock reads the same (it was set back).
+    await storeAndStop(makeUpdates(2, source).updates);
+    const second = await corrupt();
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+    const quarantine = path.join(dir, 'quarantine');
+    expect((await readdir(quarantine)).sort()).toEqual([`${LIST}.log.1234`, `${LIST}.log.1234.2`]);
+    expect(await readFile(path.join(quarantine, `${LIST}.log.1234`))).toEqual(first);
+    expect(await readFile(path.join(quarantine, `${LIST}.log.1234.2`))).toEqual(second);
+  });
+
   it('quarantines a corrupt snapshot instead of overwriting it', async () => {
     const { source, updates } = makeUpdates(2);
     await storeAndStop(updates, Y.encodeStateAsUpdate(source));

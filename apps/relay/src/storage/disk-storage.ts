@@ -511,7 +511,7 @@ export class DiskListStorage implements ListStorage {
   private async moveToQuarantine(filePath: string, name: string): Promise<string> {
     const quarantineDir = path.join(this.dataDir, QUARANTINE_DIR);
     await fs.mkdir(quarantineDir, { recursive: true });
-    const target = path.join(quarantineDir, name);
+    const target = path.join(quarantineDir, await unusedName(quarantineDir, name));
     await fs.rename(filePath, target);
     await syncDirectory(quarantineDir);
     await syncDirectory(this.dataDir);
@@ -541,4 +541,21 @@ function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): vo
   const list = byList.get(record.listId);
   if (list === undefined) byList.set(record.listId, [record.update]);
   else list.push(record.update);
+}
+
+/**
+ * `name`, else `name.2`, `name.3`, …: rename would silently replace a file quarantined earlier
+ * under the same name, and names hold a clock reading, which repeats (a clock set back, a board
+ * without a battery-backed clock booting). Only this relay writes here, under the DATA_DIR lock.
+ */
+async function unusedName(dir: string, name: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const candidate = attempt === 1 ? name : `${name}.${attempt}`;
+    try {
+      await fs.access(path.join(dir, candidate));
+    } catch (error) {
+      if (isNotFound(error)) return candidate;
+      throw error;
+    }
+  }
 }
