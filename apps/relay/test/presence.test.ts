@@ -134,4 +134,14 @@ describe('presence (awareness) on a list', () => {
     expect(refused([{ clientId: 1, clock: 1, state: 'x'.repeat(MAX_AWARENESS_STATE_BYTES - 2) }])).toBeUndefined();
     expect(refused([{ clientId: 1, clock: 1, state: 'x'.repeat(MAX_AWARENESS_STATE_BYTES - 1) }])).toBeInstanceOf(ProtocolError);
   });
+
+  it('[A6] a state that is not valid UTF-8 is refused at decoding, as y-protocols would fail to read it', () => {
+    const update = encoding.createEncoder();
+    encoding.writeVarUint(update, 1);
+    encoding.writeVarUint(update, 7);
+    encoding.writeVarUint(update, 1);
+    // `"\xff"`: JSON quotes around a byte that is never valid UTF-8.
+    encoding.writeVarUint8Array(update, new Uint8Array([0x22, 0xff, 0x22]));
+    expect(() => decodeIncomingMessage(encodeAwarenessMessage(encoding.toUint8Array(update)))).toThrow(ProtocolError);
+  });
 });

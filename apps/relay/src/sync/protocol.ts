@@ -131,7 +131,8 @@ function assertNoConflictFlood(structs: ReturnType<typeof Y.decodeUpdate>['struc
   }
 }
 
-const utf8 = new TextDecoder();
+/** As lib0 reads strings (y-protocols applies awareness with it): invalid UTF-8 throws. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Awareness update: varUint count, then per client varUint id, varUint clock, JSON string. */
 function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
@@ -149,7 +150,7 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     try {
       state = JSON.parse(utf8.decode(json));
     } catch {
-      throw new ProtocolError('awareness state is not JSON');
+      throw new ProtocolError('awareness state is not UTF-8 JSON');
     }
     entries.push({ clientId, clock, leaves: state === null });
   }
