@@ -134,7 +134,8 @@ describe('disk storage recovery', () => {
     // Damages the second record; a damaged last record would be cut as a torn tail instead.
     const corrupt = async (): Promise<Buffer> => {
       const bytes = await readFile(logPath);
-      bytes[8 + (updates[0] as Uint8Array).length + 8] ^= 0xff;
+      const secondRecordPayload = 8 + (updates[0] as Uint8Array).length + 8;
+      bytes[secondRecordPayload] = (bytes[secondRecordPayload] as number) ^ 0xff;
       await writeFile(logPath, bytes);
       return bytes;
     };
