@@ -29,6 +29,20 @@ const config = {
 
 type Figures = Record<string, number | string | null>;
 
+/**
+ * The Node flags our relay runs with (package.json `start`, the root `relay` script, the
+ * Dockerfile): a 64 MB young generation, see "Node flags" in the README. The reference server
+ * runs as it ships, with Node's defaults. `BENCH_RELAY_NODE_FLAGS=` (empty) measures ours with
+ * the defaults too.
+ */
+const RELAY_NODE_FLAGS = nodeFlags(process.env['BENCH_RELAY_NODE_FLAGS'] ?? '--max-semi-space-size=64 --min-semi-space-size=64');
+/** `BENCH_REFERENCE_NODE_FLAGS` gives the reference server flags too, e.g. the same as ours. */
+const REFERENCE_NODE_FLAGS = nodeFlags(process.env['BENCH_REFERENCE_NODE_FLAGS'] ?? '');
+
+function nodeFlags(spaceSeparated: string): string[] {
+  return spaceSeparated.split(' ').filter((flag) => flag !== '');
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -344,13 +358,19 @@ async function main(): Promise<void> {
   const ours: Target = {
     name: 'ours',
     start: (port, dataDir) =>
-      Promise.resolve(spawnWithFileLimit([process.execPath, path.join(relayRoot, 'dist/main.js')], oursEnvironment(port, dataDir), 'ignore')),
+      Promise.resolve(
+        spawnWithFileLimit([process.execPath, ...RELAY_NODE_FLAGS, path.join(relayRoot, 'dist/main.js')], oursEnvironment(port, dataDir), 'ignore'),
+      ),
   };
   const oursInMemory: Target = {
     name: 'oursInMemory',
     start: (port, dataDir) =>
       Promise.resolve(
-        spawnWithFileLimit([process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/memory-relay.ts')], oursEnvironment(port, dataDir), 'ignore'),
+        spawnWithFileLimit(
+          [process.execPath, ...RELAY_NODE_FLAGS, '--import', 'tsx', path.join(relayRoot, 'bench/memory-relay.ts')],
+          oursEnvironment(port, dataDir),
+          'ignore',
+        ),
       ),
   };
   const reference: Target = {
@@ -359,7 +379,7 @@ async function main(): Promise<void> {
     start: (port) =>
       Promise.resolve(
         spawnWithFileLimit(
-          [process.execPath, path.join(relayRoot, 'node_modules/@y/websocket-server/src/server.js')],
+          [process.execPath, ...REFERENCE_NODE_FLAGS, path.join(relayRoot, 'node_modules/@y/websocket-server/src/server.js')],
           { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
           'ignore',
         ),
@@ -368,7 +388,7 @@ async function main(): Promise<void> {
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
       `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
-      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_ROUNDS=${config.rounds} rounds, medians printed)`,
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_RELAY_NODE_FLAGS and BENCH_REFERENCE_NODE_FLAGS set Node flags; BENCH_ROUNDS=${config.rounds} rounds, medians printed)`,
   );
   // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
   const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,oursInMemory,reference').split(','));
