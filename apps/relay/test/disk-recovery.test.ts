@@ -461,7 +461,8 @@ describe('write-ahead journal', () => {
     await crashed.append(LIST, [updates[1] as Uint8Array]);
     await crashed.append(LIST, [updates[2] as Uint8Array]);
     expect(opened).toBe(2);
-    expect((await journalFiles()).sort()).toEqual(['journal.1.wal', 'journal.2.wal']);
+    // The failed segment held nothing acknowledged, so it is gone ([J15]).
+    expect(await journalFiles()).toEqual(['journal.2.wal']);
 
     // SIGKILL here: the acknowledged updates are in the second segment and nowhere else.
     const stored = await open().load(LIST);
@@ -479,6 +480,41 @@ describe('write-ahead journal', () => {
     await expect(storage.compact(LIST, Y.encodeStateAsUpdate(source))).rejects.toThrow(/ENOSPC/);
     expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
     expect(itemsOf((await storage.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('[J15] segments whose every write failed are deleted at once; one holding acknowledged records is kept', async () => {
+    const { updates } = makeUpdates(2);
+    let opened = 0;
+    let fourth: FileHandle | undefined;
+    // Segments 1–3 refuse every write (a full disk, and the room's retries); 4 works until its
+    // descriptor is closed under it.
+    const openSegment = async (filePath: string): Promise<FileHandle> => {
+      opened += 1;
+      if (opened <= 3) return fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL);
+      const handle = await openSegmentFile(filePath);
+      if (opened === 4) fourth = handle;
+      return handle;
+    };
+    const journalSettles = async (expected: string[]): Promise<void> => {
+      for (let attempt = 0; attempt < 100 && JSON.stringify((await journalFiles()).sort()) !== JSON.stringify(expected); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect((await journalFiles()).sort()).toEqual(expected);
+    };
+    const storage = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
+    storages.push(storage);
+    for (let retry = 0; retry < 3; retry++) await expect(storage.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();
+    await storage.append(LIST, [updates[0] as Uint8Array]);
+    await journalSettles(['journal.4.wal']);
+
+    // Segment 4 fails after an acknowledged write: that record stays until a checkpoint copies it.
+    await fourth?.close();
+    await expect(storage.append(LIST, [updates[1] as Uint8Array])).rejects.toThrow();
+    await storage.append(LIST, [updates[1] as Uint8Array]);
+    expect(opened).toBe(5);
+    await journalSettles(['journal.4.wal', 'journal.5.wal']);
+    // SIGKILL here: both acknowledged updates come back from the journal.
+    expect((await open().load(LIST)).updates).toEqual(updates);
   });
 
   it('[J13] the updates of a failed journal write are not copied into the list log (never acknowledged; the room writes them again)', async () => {

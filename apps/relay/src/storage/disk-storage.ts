@@ -140,7 +140,7 @@ export class DiskListStorage implements ListStorage {
     return this.recovered.then(() => {
       if (this.closed) throw new Error('storage is closed');
       // A failed write refuses everything after it in that segment; later updates get a new one.
-      if (this.current.segment?.failed === true) this.rotate();
+      if (this.current.segment?.failed === true) this.retireFailedSegment();
       const generation = this.current;
       const pending = generation.pending.get(listId);
       if (pending === undefined) generation.pending.set(listId, [...updates]);
@@ -217,6 +217,24 @@ export class DiskListStorage implements ListStorage {
   /** Generations whose records may not be in the list logs yet, oldest first. */
   private uncopiedGenerations(): JournalGeneration[] {
     return [...this.checkpointing, this.current];
+  }
+
+  /**
+   * After a failed write, later appends go to a new segment. One in which no write succeeded
+   * holds nothing acknowledged and is deleted at once: on a full disk every retry fails, and each
+   * would otherwise leave a file (and a generation in memory) until a checkpoint succeeds.
+   */
+  private retireFailedSegment(): void {
+    const { segment, pending } = this.current;
+    if (segment === undefined || pending.size > 0) {
+      this.rotate();
+      return;
+    }
+    this.current = { segment: undefined, pending: new Map() };
+    segment
+      .closeFile()
+      .then(() => removeIfExists(segment.filePath))
+      .catch((error: unknown) => this.logger.warn('storage.segment_remove_failed', { segment: segment.filePath, error }));
   }
 
   /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
