@@ -27,8 +27,7 @@ export type PresenceResult = 'applied' | 'too-many-states';
  */
 export class Presence<Peer extends object> {
   private readonly awareness: awarenessProtocol.Awareness;
-  /** A state can come through several connections: tabs of one browser pass it along. */
-  private readonly carriersOf = new Map<number, Set<Peer>>();
+  /** The states each connection carried; one state can come through several (tabs of one browser pass it along). */
   private readonly carriedBy = new Map<Peer, Set<number>>();
 
   constructor(
@@ -73,7 +72,6 @@ export class Presence<Peer extends object> {
     const carried = this.carriedBy.get(peer);
     this.carriedBy.delete(peer);
     if (carried === undefined || carried.size === 0) return;
-    for (const clientId of carried) this.carriersOf.get(clientId)?.delete(peer);
     awarenessProtocol.removeAwarenessStates(this.awareness, [...carried], null);
   }
 
@@ -119,12 +117,6 @@ export class Presence<Peer extends object> {
   };
 
   private carry(clientId: number, peer: Peer): void {
-    let carriers = this.carriersOf.get(clientId);
-    if (carriers === undefined) {
-      carriers = new Set();
-      this.carriersOf.set(clientId, carriers);
-    }
-    carriers.add(peer);
     let carried = this.carriedBy.get(peer);
     if (carried === undefined) {
       carried = new Set();
@@ -133,9 +125,9 @@ export class Presence<Peer extends object> {
     carried.add(clientId);
   }
 
+  /** A departure is rare and a list has few connections: no reverse index is worth keeping. */
   private drop(clientId: number): void {
-    for (const peer of this.carriersOf.get(clientId) ?? []) this.carriedBy.get(peer)?.delete(clientId);
-    this.carriersOf.delete(clientId);
+    for (const carried of this.carriedBy.values()) carried.delete(clientId);
   }
 
   /** Keeps the clocks of at most `rememberedDepartures` departed clients, the oldest go first. */
