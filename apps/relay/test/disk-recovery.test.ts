@@ -240,6 +240,23 @@ describe('write-ahead journal', () => {
   };
   /** An instance that is never closed nor checkpointed: what a SIGKILL leaves behind. */
   const openToCrash = (): DiskListStorage => new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0 });
+  /**
+   * Opens journal segments as the storage does, except the first `failing` ones: those are opened
+   * read-only, so every write to them fails (EBADF), as on a full or broken disk. `handles` holds
+   * each segment's file handle, in order.
+   */
+  const segmentsFailingFirst = (failing: number): { openSegment: (filePath: string) => Promise<FileHandle>; handles: FileHandle[] } => {
+    const handles: FileHandle[] = [];
+    const openSegment = async (filePath: string): Promise<FileHandle> => {
+      const handle =
+        handles.length < failing
+          ? await fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL)
+          : await openSegmentFile(filePath);
+      handles.push(handle);
+      return handle;
+    };
+    return { openSegment, handles };
+  };
   const journalFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.wal'));
 
   beforeEach(async () => {
@@ -452,15 +469,12 @@ describe('write-ahead journal', () => {
 
   it('[J10] a journal write that fails is not acknowledged; later updates go to a new segment and survive a crash', async () => {
     const { updates } = makeUpdates(3);
-    let opened = 0;
-    // The first segment is opened read-only: every write to it fails (EBADF), as on a broken disk.
-    const openSegment = (filePath: string): Promise<FileHandle> =>
-      ++opened === 1 ? fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL) : openSegmentFile(filePath);
+    const { openSegment, handles } = segmentsFailingFirst(1);
     const crashed = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
     await expect(crashed.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();
     await crashed.append(LIST, [updates[1] as Uint8Array]);
     await crashed.append(LIST, [updates[2] as Uint8Array]);
-    expect(opened).toBe(2);
+    expect(handles).toHaveLength(2);
     // The failed segment held nothing acknowledged, so it is gone ([J15]).
     expect(await journalFiles()).toEqual(['journal.2.wal']);
 
@@ -484,17 +498,9 @@ describe('write-ahead journal', () => {
 
   it('[J15] segments whose every write failed are deleted at once; one holding acknowledged records is kept', async () => {
     const { updates } = makeUpdates(2);
-    let opened = 0;
-    let fourth: FileHandle | undefined;
     // Segments 1–3 refuse every write (a full disk, and the room's retries); 4 works until its
     // descriptor is closed under it.
-    const openSegment = async (filePath: string): Promise<FileHandle> => {
-      opened += 1;
-      if (opened <= 3) return fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL);
-      const handle = await openSegmentFile(filePath);
-      if (opened === 4) fourth = handle;
-      return handle;
-    };
+    const { openSegment, handles } = segmentsFailingFirst(3);
     const journalSettles = async (expected: string[]): Promise<void> => {
       for (let attempt = 0; attempt < 100 && JSON.stringify((await journalFiles()).sort()) !== JSON.stringify(expected); attempt++) {
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -508,10 +514,10 @@ describe('write-ahead journal', () => {
     await journalSettles(['journal.4.wal']);
 
     // Segment 4 fails after an acknowledged write: that record stays until a checkpoint copies it.
-    await fourth?.close();
+    await handles[3]?.close();
     await expect(storage.append(LIST, [updates[1] as Uint8Array])).rejects.toThrow();
     await storage.append(LIST, [updates[1] as Uint8Array]);
-    expect(opened).toBe(5);
+    expect(handles).toHaveLength(5);
     await journalSettles(['journal.4.wal', 'journal.5.wal']);
     // SIGKILL here: both acknowledged updates come back from the journal.
     expect((await open().load(LIST)).updates).toEqual(updates);
@@ -519,9 +525,7 @@ describe('write-ahead journal', () => {
 
   it('[J13] the updates of a failed journal write are not copied into the list log (never acknowledged; the room writes them again)', async () => {
     const { updates } = makeUpdates(3);
-    let opened = 0;
-    const openSegment = (filePath: string): Promise<FileHandle> =>
-      ++opened === 1 ? fsPromises.open(filePath, fsConstants.O_RDONLY | fsConstants.O_CREAT | fsConstants.O_EXCL) : openSegmentFile(filePath);
+    const { openSegment } = segmentsFailingFirst(1);
     const storage = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
     storages.push(storage);
     await expect(storage.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();

@@ -10,7 +10,7 @@ import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 import { CoalescedRun, forEachConcurrently, onceItSucceeds } from './concurrency.js';
-import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync } from './file-ops.js';
+import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -232,8 +232,7 @@ export class DiskListStorage implements ListStorage {
     }
     this.current = { segment: undefined, pending: new Map() };
     segment
-      .closeFile()
-      .then(() => removeIfExists(segment.filePath))
+      .deleteFile()
       .catch((error: unknown) => this.logger.warn('storage.segment_remove_failed', { segment: segment.filePath, error }));
   }
 
@@ -272,10 +271,7 @@ export class DiskListStorage implements ListStorage {
         if (!this.inUse.has(listId)) await this.closeLog(listId);
       }),
     );
-    if (generation.segment !== undefined) {
-      await generation.segment.closeFile();
-      await removeIfExists(generation.segment.filePath);
-    }
+    await generation.segment?.deleteFile();
     const replayed = generation.replayedSegments ?? [];
     // One at a time and forgotten once done, so a retry after a failure does not redo any.
     for (let next = replayed[0]; next !== undefined; next = replayed[0]) {
@@ -559,21 +555,4 @@ function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): vo
   const list = byList.get(record.listId);
   if (list === undefined) byList.set(record.listId, [record.update]);
   else list.push(record.update);
-}
-
-/**
- * `name`, else `name.2`, `name.3`, …: rename would silently replace a file quarantined earlier
- * under the same name, and names hold a clock reading, which repeats (a clock set back, a board
- * without a battery-backed clock booting). Only this relay writes here, under the DATA_DIR lock.
- */
-async function unusedName(dir: string, name: string): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    const candidate = attempt === 1 ? name : `${name}.${attempt}`;
-    try {
-      await fs.access(path.join(dir, candidate));
-    } catch (error) {
-      if (isNotFound(error)) return candidate;
-      throw error;
-    }
-  }
 }

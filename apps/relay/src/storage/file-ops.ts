@@ -1,5 +1,6 @@
 /** File operations the disk storage needs that know nothing of its format: read, remove, truncate, sync. */
 import { constants as fsConstants, promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -65,4 +66,22 @@ export async function syncDirectory(dir: string): Promise<void> {
 
 export function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
+}
+
+/**
+ * `name` if `dir` has no such file, else `name.2`, `name.3`, …: rename replaces silently, and a
+ * file moved aside under a name holding a clock reading would replace an earlier one whenever the
+ * clock repeats (set back, or a board without a battery-backed clock booting). Not atomic: only
+ * for directories one process writes (the relay's, under the DATA_DIR lock).
+ */
+export async function unusedName(dir: string, name: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const candidate = attempt === 1 ? name : `${name}.${attempt}`;
+    try {
+      await fs.access(path.join(dir, candidate));
+    } catch (error) {
+      if (isNotFound(error)) return candidate;
+      throw error;
+    }
+  }
 }

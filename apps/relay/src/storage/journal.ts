@@ -2,6 +2,7 @@ import { constants as fsConstants, promises as fs, write as writeCallback } from
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
+import { removeIfExists } from './file-ops.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 
 /**
@@ -127,6 +128,12 @@ export class JournalSegment {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
+  }
+
+  /** Closes the file and deletes it: once its records are in the list logs, or it holds nothing acknowledged. */
+  async deleteFile(): Promise<void> {
+    await this.closeFile();
+    await removeIfExists(this.filePath);
   }
 
   private async pump(): Promise<void> {
