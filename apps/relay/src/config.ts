@@ -12,6 +12,8 @@ export interface RelayConfig {
   readonly maxMessageBytes: number;
   readonly messagesPerSecond: number;
   readonly bytesPerSecond: number;
+  /** After a burst, a connection's sync requests are answered at most once per this interval. */
+  readonly syncRequestIntervalMs: number;
   readonly maxConnectionsPerIp: number;
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
@@ -50,6 +52,7 @@ export const DEFAULT_LIMITS = {
   maxMessageBytes: DEFAULT_MAX_LIST_BYTES,
   messagesPerSecond: 100,
   bytesPerSecond: 1 * MiB,
+  syncRequestIntervalMs: 5_000,
   maxConnectionsPerIp: 200,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
@@ -81,6 +84,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
     messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),
     bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
+    syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1),
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),

@@ -13,12 +13,22 @@ export class TokenBucket {
   }
 
   tryTake(amount: number): boolean {
+    this.refill();
+    if (this.tokens < amount) return false;
+    this.tokens -= amount;
+    return true;
+  }
+
+  /** Milliseconds until `amount` can be taken (0: now). */
+  msUntil(amount: number): number {
+    this.refill();
+    return Math.max(0, Math.ceil(((amount - this.tokens) / this.ratePerSecond) * 1000));
+  }
+
+  private refill(): void {
     const current = this.now();
     const elapsedSeconds = Math.max(0, current - this.lastRefill) / 1000;
     this.lastRefill = current;
     this.tokens = Math.min(this.capacity, this.tokens + elapsedSeconds * this.ratePerSecond);
-    if (this.tokens < amount) return false;
-    this.tokens -= amount;
-    return true;
   }
 }

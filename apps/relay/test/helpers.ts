@@ -67,10 +67,11 @@ export interface Phone {
   destroy(): void;
 }
 
-export function connectPhone(syncUrl: string, listId: string, doc = new Y.Doc()): Phone {
+export function connectPhone(syncUrl: string, listId: string, doc = new Y.Doc(), resyncIntervalMs?: number): Phone {
   const provider = new WebsocketProvider(syncUrl, listId, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
+    ...(resyncIntervalMs === undefined ? {} : { resyncInterval: resyncIntervalMs }),
   });
   const acks: Uint8Array[] = [];
   provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder) => {

@@ -72,8 +72,8 @@ describe('y-websocket protocol with the unmodified client', () => {
     cleanups.push(() => running.close());
     return running;
   }
-  function phone(running: RunningRelay, listId: string, doc?: Y.Doc): Phone {
-    const connected = connectPhone(running.syncUrl, listId, doc);
+  function phone(running: RunningRelay, listId: string, doc?: Y.Doc, resyncIntervalMs?: number): Phone {
+    const connected = connectPhone(running.syncUrl, listId, doc, resyncIntervalMs);
     cleanups.push(() => connected.destroy());
     return connected;
   }
@@ -284,5 +284,32 @@ describe('y-websocket protocol with the unmodified client', () => {
     await closing;
     expect(await closed).toBe(1012);
     expect(storage.appendsFinished).toBeGreaterThan(0);
+  });
+
+  it('[P13] a client resyncing every 50 ms stays connected and in sync (its requests are paced, not refused)', async () => {
+    // y-websocket's resync timer reads the global WebSocket, which Node 20 lacks (browsers have it).
+    const globals = globalThis as { WebSocket?: unknown };
+    if (globals.WebSocket === undefined) {
+      globals.WebSocket = WebSocket;
+      cleanups.push(() => delete globals.WebSocket);
+    }
+    const running = await relay();
+    const listId = newListId();
+    const eager = phone(running, listId, undefined, 50);
+    const other = phone(running, listId);
+    const statuses: string[] = [];
+    eager.provider.on('status', ({ status }: { status: string }) => statuses.push(status));
+    await waitFor(() => eager.provider.synced && other.provider.synced, 5000, 'both synced');
+    for (let round = 0; round < 6; round++) {
+      other.doc.getMap('items').set(`from-other-${round}`, round);
+      eager.doc.getMap('items').set(`from-eager-${round}`, round);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await waitFor(() => eager.doc.getMap('items').get('from-other-5') === 5, 3000, 'edits reach the eager client');
+    await waitFor(() => other.doc.getMap('items').get('from-eager-5') === 5, 3000, 'edits from the eager client');
+    await waitFor(() => eager.isFullyStored(), 3000, 'eager client acknowledged');
+    expect(statuses.filter((status) => status === 'disconnected')).toEqual([]);
+    // The client did go past the burst: its requests were paced.
+    expect(running.relay.metrics.errors.get({ kind: 'sync_requests_deferred' })).toBeGreaterThan(0);
   });
 });

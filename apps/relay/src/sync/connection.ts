@@ -3,22 +3,24 @@ import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import { CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
+import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import { TokenBucket } from '../token-bucket.js';
 
 /**
- * Sync requests (step 1) a connection may make. Each makes the relay encode the part of the list
- * the sender lacks, up to the whole list (~20 ms of the event loop for a 0.5 MB list, more for
- * larger ones), so a few bytes a second of requests could keep the relay busy. A y-websocket
- * client sends one when it connects (and one per `resyncInterval`, if set, which Basket does not).
+ * Sync requests (step 1) a connection may have answered at once. Each makes the relay encode the
+ * part of the list the sender lacks, up to the whole list (~20 ms of the event loop for a 0.5 MB
+ * list, more for larger ones), so a few bytes a second of requests could keep the relay busy. A
+ * y-websocket client sends one when it connects, and one per `resyncInterval` if it sets one.
  */
 const SYNC_REQUEST_BURST = 4;
-const SYNC_REQUESTS_PER_SECOND = 0.2;
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
   readonly messagesPerSecond: number;
   readonly bytesPerSecond: number;
+  /** Past the burst, sync requests are answered at most once per this interval. */
+  readonly syncRequestIntervalMs: number;
   /** A peer whose unsent backlog grows past this is too slow to keep. */
   readonly maxBufferedBytes: number;
 }
@@ -47,6 +49,12 @@ export class Connection implements RoomPeer {
   private readonly messageBudget: TokenBucket;
   private readonly byteBudget: TokenBucket;
   private readonly syncRequestBudget: TokenBucket;
+  /**
+   * A sync request over budget, answered once the budget allows. A later one replaces it: a
+   * phone's state only grows, so the answer to its latest request covers the earlier ones.
+   */
+  private deferredSyncRequest: IncomingMessage | undefined;
+  private deferredSyncTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
   isAlive = true;
@@ -59,7 +67,7 @@ export class Connection implements RoomPeer {
     const { limits, now } = options;
     this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, now);
     this.byteBudget = new TokenBucket(limits.bytesPerSecond, Math.max(limits.bytesPerSecond * 2, limits.maxMessageBytes), now);
-    this.syncRequestBudget = new TokenBucket(SYNC_REQUESTS_PER_SECOND, SYNC_REQUEST_BURST, now);
+    this.syncRequestBudget = new TokenBucket(1000 / limits.syncRequestIntervalMs, SYNC_REQUEST_BURST, now);
     this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.socket.on('pong', () => {
       this.isAlive = true;
@@ -136,7 +144,7 @@ export class Connection implements RoomPeer {
       }
       const message = decodeIncomingMessage(frame);
       if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) {
-        this.refuse(CloseCode.tryAgainLater, 'too many sync requests', 'sync_request_flood');
+        this.deferSyncRequest(message);
         return;
       }
       this.room.receive(this, message, this.options.now());
@@ -149,6 +157,26 @@ export class Connection implements RoomPeer {
         this.close(CloseCode.internalError, 'internal error');
       }
     }
+  }
+
+  /**
+   * Rather than closing the connection (a y-websocket client with a short `resyncInterval` would
+   * reconnect and cost a full sync each time), its sync requests are merged and answered at the
+   * budget's pace: at most one waits per connection, so a flood of them costs the relay nothing.
+   */
+  private deferSyncRequest(request: IncomingMessage): void {
+    this.deferredSyncRequest = request;
+    if (this.deferredSyncTimer !== undefined) return;
+    this.options.metrics.errors.inc({ kind: 'sync_requests_deferred' });
+    this.deferredSyncTimer = setTimeout(() => {
+      this.deferredSyncTimer = undefined;
+      const deferred = this.deferredSyncRequest;
+      this.deferredSyncRequest = undefined;
+      if (deferred === undefined || this.closing) return;
+      if (this.syncRequestBudget.tryTake(1)) this.room.receive(this, deferred, this.options.now());
+      else this.deferSyncRequest(deferred);
+    }, this.syncRequestBudget.msUntil(1));
+    this.deferredSyncTimer.unref();
   }
 
   private refuse(code: number, reason: string, kind: string, fields?: Record<string, unknown>): void {
@@ -166,6 +194,9 @@ export class Connection implements RoomPeer {
 
   private onSocketClosed(): void {
     this.closing = true;
+    clearTimeout(this.deferredSyncTimer);
+    this.deferredSyncTimer = undefined;
+    this.deferredSyncRequest = undefined;
     this.room.detach(this);
     this.options.onClosed(this);
   }
