@@ -15,6 +15,8 @@ export interface RelayConfig {
   /** After a burst, a connection's sync requests are answered at most once per this interval. */
   readonly syncRequestIntervalMs: number;
   readonly maxConnectionsPerIp: number;
+  /** Messages from one IP plus the deliveries to other phones they cause, per second (burst 2×). */
+  readonly maxDeliveriesPerIpPerSecond: number;
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
   readonly maxListBytes: number;
@@ -54,6 +56,7 @@ export const DEFAULT_LIMITS = {
   bytesPerSecond: 1 * MiB,
   syncRequestIntervalMs: 5_000,
   maxConnectionsPerIp: 200,
+  maxDeliveriesPerIpPerSecond: 5_000,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
@@ -86,6 +89,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
     syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1),
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
+    maxDeliveriesPerIpPerSecond: integer(env, 'MAX_DELIVERIES_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxDeliveriesPerIpPerSecond, 1),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
     maxListBytes,

@@ -5,7 +5,7 @@ export class TokenBucket {
 
   constructor(
     private readonly ratePerSecond: number,
-    private readonly capacity: number,
+    readonly capacity: number,
     private readonly now: () => number,
   ) {
     this.tokens = capacity;
@@ -23,6 +23,11 @@ export class TokenBucket {
   msUntil(amount: number): number {
     this.refill();
     return Math.max(0, Math.ceil(((amount - this.tokens) / this.ratePerSecond) * 1000));
+  }
+
+  isFull(): boolean {
+    this.refill();
+    return this.tokens >= this.capacity;
   }
 
   private refill(): void {

@@ -29,7 +29,7 @@ export async function startRelay(
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
-    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, ...options.limits },
+    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, ...options.limits },
     storage,
     logger: silentLogger,
     staticDir: options.staticDir,
@@ -67,9 +67,15 @@ export interface Phone {
   destroy(): void;
 }
 
-export function connectPhone(syncUrl: string, listId: string, doc = new Y.Doc(), resyncIntervalMs?: number): Phone {
+export function connectPhone(
+  syncUrl: string,
+  listId: string,
+  doc = new Y.Doc(),
+  resyncIntervalMs?: number,
+  socketClass: new (url: string, protocols?: string | string[]) => WebSocket = WebSocket,
+): Phone {
   const provider = new WebsocketProvider(syncUrl, listId, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: socketClass as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     ...(resyncIntervalMs === undefined ? {} : { resyncInterval: resyncIntervalMs }),
   });

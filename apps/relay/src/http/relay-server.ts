@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from '../sync/close-codes.js';
+import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { StaticFiles } from './static-files.js';
@@ -53,6 +54,7 @@ export class RelayServer {
   private readonly webSockets: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
+  private readonly addressBudgets: AddressBudgets;
   /** Open TCP sockets per IP, upgraded or not. */
   private readonly socketsPerIp = new Map<string, number>();
   private readonly staticFiles: StaticFiles | undefined;
@@ -65,6 +67,7 @@ export class RelayServer {
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
+    this.addressBudgets = new AddressBudgets(options.limits.maxDeliveriesPerIpPerSecond, this.now);
     this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
     this.registry = new RoomRegistry({
@@ -177,7 +180,10 @@ export class RelayServer {
     const { limits } = this.options;
     this.timers.push(setInterval(() => this.heartbeat(), limits.pingIntervalMs / HEARTBEAT_SLICES).unref());
     this.timers.push(
-      setInterval(() => this.registry.sweepIdle(), Math.max(50, Math.min(limits.idleUnloadMs, 5000))).unref(),
+      setInterval(() => {
+        this.registry.sweepIdle();
+        this.addressBudgets.sweep((address) => this.connectionsPerIp.has(address));
+      }, Math.max(50, Math.min(limits.idleUnloadMs, 5000))).unref(),
     );
     if (this.staticFiles !== undefined && !(await this.staticFiles.isAvailable())) {
       this.options.logger.warn('static.missing', {
@@ -290,6 +296,7 @@ export class RelayServer {
         socket: ws,
         room,
         remoteAddress,
+        addressBudget: this.addressBudgets.forAddress(remoteAddress),
         limits,
         logger,
         metrics: this.metrics,

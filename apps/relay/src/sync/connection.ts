@@ -30,6 +30,8 @@ export interface ConnectionOptions {
   readonly socket: WebSocket;
   readonly room: ListRoom;
   readonly remoteAddress: string;
+  /** Shared by every connection from the same address (see AddressBudgets). */
+  readonly addressBudget: TokenBucket;
   readonly limits: ConnectionLimits;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
@@ -143,6 +145,11 @@ export class Connection implements RoomPeer {
         return;
       }
       const message = decodeIncomingMessage(frame);
+      const budget = this.options.addressBudget;
+      if (!budget.tryTake(Math.min(budget.capacity, 1 + this.deliveriesOf(message)))) {
+        this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded for this address', 'address_rate_limited');
+        return;
+      }
       if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) {
         this.deferSyncRequest(message);
         return;
@@ -156,6 +163,19 @@ export class Connection implements RoomPeer {
         this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
         this.close(CloseCode.internalError, 'internal error');
       }
+    }
+  }
+
+  /** How many phones the room will send `message` on to (an update only if it changes the list). */
+  private deliveriesOf(message: IncomingMessage): number {
+    switch (message.kind) {
+      case 'sync-step-2':
+      case 'sync-update':
+        return this.room.peerCount - 1;
+      case 'awareness':
+        return this.room.peerCount;
+      default:
+        return 0;
     }
   }
 
