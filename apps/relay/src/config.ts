@@ -17,6 +17,8 @@ export interface RelayConfig {
   readonly maxConnectionsPerIp: number;
   /** Messages from one IP plus the deliveries to other phones they cause, per second (burst 2×). */
   readonly maxDeliveriesPerIpPerSecond: number;
+  /** Milliseconds of the event loop one IP's messages may take per second (burst 2×). */
+  readonly maxLoopMsPerIpPerSecond: number;
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
   readonly maxListBytes: number;
@@ -57,6 +59,7 @@ export const DEFAULT_LIMITS = {
   syncRequestIntervalMs: 5_000,
   maxConnectionsPerIp: 200,
   maxDeliveriesPerIpPerSecond: 5_000,
+  maxLoopMsPerIpPerSecond: 250,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
@@ -90,6 +93,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1),
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
     maxDeliveriesPerIpPerSecond: integer(env, 'MAX_DELIVERIES_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxDeliveriesPerIpPerSecond, 1),
+    maxLoopMsPerIpPerSecond: integer(env, 'MAX_LOOP_MS_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxLoopMsPerIpPerSecond, 1),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
     maxListBytes,

@@ -19,6 +19,20 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Takes `amount` after the fact, for costs known only once paid (time spent): the balance may
+   * go negative, down to minus the capacity, and `hasCredit` is false until it refills past zero.
+   */
+  charge(amount: number): void {
+    this.refill();
+    this.tokens = Math.max(-this.capacity, this.tokens - amount);
+  }
+
+  hasCredit(): boolean {
+    this.refill();
+    return this.tokens > 0;
+  }
+
   /** Milliseconds until `amount` can be taken (0: now). */
   msUntil(amount: number): number {
     this.refill();

@@ -57,19 +57,57 @@ describe('per-address delivery budget', () => {
     await waitFor(() => alice.isFullyStored(), 5000, 'honest ack');
   });
 
-  it('[B2] an address is forgotten only once it has no connection and its budget has refilled', () => {
+  it('[B2] an address is forgotten only once it has no connection and its budgets have refilled', () => {
     let now = 0;
-    const budgets = new AddressBudgets(100, () => now);
+    const budgets = new AddressBudgets({ deliveriesPerSecond: 100, loopMsPerSecond: 50 }, () => now);
     const spent = budgets.forAddress('198.51.100.7');
-    expect(spent.tryTake(200)).toBe(true);
+    expect(spent.deliveries.tryTake(200)).toBe(true);
     expect(budgets.forAddress('198.51.100.7')).toBe(spent);
     budgets.sweep(() => false);
     // Reconnecting right away does not bring a full budget back.
-    expect(budgets.forAddress('198.51.100.7').tryTake(1)).toBe(false);
+    expect(budgets.forAddress('198.51.100.7').deliveries.tryTake(1)).toBe(false);
     now += 2_500;
     budgets.sweep(() => true);
     expect(budgets.size).toBe(1);
+    // Time spent counts too: 150 ms charged against a 100 ms burst leaves it 50 ms in debt.
+    spent.loopMs.charge(150);
+    expect(spent.loopMs.hasCredit()).toBe(false);
+    budgets.sweep(() => false);
+    expect(budgets.size).toBe(1);
+    now += 1_100;
+    expect(spent.loopMs.hasCredit()).toBe(true);
+    now += 2_000;
     budgets.sweep(() => false);
     expect(budgets.size).toBe(0);
+  });
+
+  it('[B3] an address whose messages keep the event loop busy is cut with 1013; phones at other addresses keep syncing', async () => {
+    // 2 ms a second, 4 ms burst: one update of 5,000 items takes longer than that to apply.
+    const running: RunningRelay = await startRelay({ limits: { maxLoopMsPerIpPerSecond: 2 } });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+    const honest: Phone[] = [0, 1].map(() => connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress));
+    for (const phone of honest) cleanups.push(() => phone.destroy());
+    await waitFor(() => honest.every((phone) => phone.provider.synced), 5000, 'honest phones synced');
+
+    const heavy = new Y.Doc();
+    heavy.transact(() => {
+      for (let i = 0; i < 5000; i++) heavy.getMap('items').set(`heavy-${i}`, { name: `Item ${i}`, quantity: i });
+    });
+    const socket = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => socket.terminate());
+    const closed = closeCodeOf(socket, 3000);
+    socket.send(encodeSyncUpdate(Y.encodeStateAsUpdate(heavy)));
+    socket.send(update('after-the-heavy-one'));
+    expect(await closed).toBe(1013);
+    expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBe(1);
+    // The first, paid for after the fact, was applied; the one that found the budget spent was not.
+    const [alice, bob] = honest as [Phone, Phone];
+    await waitFor(() => bob.doc.getMap('items').size >= 5000, 5000, 'the heavy update reaches the list');
+    expect(bob.doc.getMap('items').has('after-the-heavy-one')).toBe(false);
+
+    alice.doc.getMap('items').set('after', 'the busy address');
+    await waitFor(() => bob.doc.getMap('items').get('after') === 'the busy address', 5000, 'honest fan-out');
+    await waitFor(() => alice.isFullyStored(), 5000, 'honest ack');
   });
 });

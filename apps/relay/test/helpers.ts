@@ -29,7 +29,7 @@ export async function startRelay(
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
-    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, ...options.limits },
+    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, maxLoopMsPerIpPerSecond: 100_000, ...options.limits },
     storage,
     logger: silentLogger,
     staticDir: options.staticDir,

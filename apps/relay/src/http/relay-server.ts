@@ -67,7 +67,10 @@ export class RelayServer {
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
-    this.addressBudgets = new AddressBudgets(options.limits.maxDeliveriesPerIpPerSecond, this.now);
+    this.addressBudgets = new AddressBudgets(
+      { deliveriesPerSecond: options.limits.maxDeliveriesPerIpPerSecond, loopMsPerSecond: options.limits.maxLoopMsPerIpPerSecond },
+      this.now,
+    );
     this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
     this.registry = new RoomRegistry({

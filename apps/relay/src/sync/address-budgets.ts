@@ -1,29 +1,50 @@
 import { TokenBucket } from '../token-bucket.js';
 
 /**
- * What one address (IP) may make the relay do per second, counted in deliveries: each message
- * it sends is one, plus one per phone the relay forwards it to. The per-connection limits do not
- * bound this: up to `MAX_CONNECTIONS_PER_IP` connections on one list, each within its own rate,
- * would have every message sent on to all the others, hundreds of socket writes per message
- * received, enough to fill the relay's CPU from one address.
+ * What one address (IP) may make the relay do, shared by all its connections. The
+ * per-connection limits do not bound this: up to `MAX_CONNECTIONS_PER_IP` connections, each
+ * within its own rate, multiply it.
  *
  * A family behind one router, or many users behind a carrier NAT, send a few messages a second
- * each and stay far below the default; the budget is per address, not per list, so a busy
+ * each and stay far below the defaults; the budgets are per address, not per list, so a busy
  * shared list is only limited when one address drives it hard.
  */
+export interface AddressBudget {
+  /**
+   * Messages, each counting one plus one per phone the relay sends it on to: many connections
+   * on one list would otherwise have every message written to hundreds of sockets.
+   */
+  readonly deliveries: TokenBucket;
+  /**
+   * Milliseconds of the relay's event loop its messages took, charged after each. Catches what
+   * counting cannot: updates valid in every way that are slow for Yjs to apply (a conflict built
+   * up one small update at a time costs each next one more, see README).
+   */
+  readonly loopMs: TokenBucket;
+}
+
+export interface AddressLimits {
+  readonly deliveriesPerSecond: number;
+  readonly loopMsPerSecond: number;
+}
+
 export class AddressBudgets {
-  private readonly budgets = new Map<string, TokenBucket>();
+  private readonly budgets = new Map<string, AddressBudget>();
 
   constructor(
-    private readonly deliveriesPerSecond: number,
+    private readonly limits: AddressLimits,
     private readonly now: () => number,
   ) {}
 
   /** The budget every connection from `address` draws on. */
-  forAddress(address: string): TokenBucket {
+  forAddress(address: string): AddressBudget {
     let budget = this.budgets.get(address);
     if (budget === undefined) {
-      budget = new TokenBucket(this.deliveriesPerSecond, this.deliveriesPerSecond * 2, this.now);
+      const { deliveriesPerSecond, loopMsPerSecond } = this.limits;
+      budget = {
+        deliveries: new TokenBucket(deliveriesPerSecond, deliveriesPerSecond * 2, this.now),
+        loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now),
+      };
       this.budgets.set(address, budget);
     }
     return budget;
@@ -35,7 +56,7 @@ export class AddressBudgets {
    */
   sweep(hasConnections: (address: string) => boolean): void {
     for (const [address, budget] of this.budgets) {
-      if (!hasConnections(address) && budget.isFull()) this.budgets.delete(address);
+      if (!hasConnections(address) && budget.deliveries.isFull() && budget.loopMs.isFull()) this.budgets.delete(address);
     }
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import { CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
+import type { AddressBudget } from './address-budgets.js';
 import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import { TokenBucket } from '../token-bucket.js';
@@ -31,7 +32,7 @@ export interface ConnectionOptions {
   readonly room: ListRoom;
   readonly remoteAddress: string;
   /** Shared by every connection from the same address (see AddressBudgets). */
-  readonly addressBudget: TokenBucket;
+  readonly addressBudget: AddressBudget;
   readonly limits: ConnectionLimits;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
@@ -145,16 +146,22 @@ export class Connection implements RoomPeer {
         return;
       }
       const message = decodeIncomingMessage(frame);
-      const budget = this.options.addressBudget;
-      if (!budget.tryTake(Math.min(budget.capacity, 1 + this.deliveriesOf(message)))) {
+      const { deliveries, loopMs } = this.options.addressBudget;
+      if (!deliveries.tryTake(Math.min(deliveries.capacity, 1 + this.deliveriesOf(message)))) {
         this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded for this address', 'address_rate_limited');
+        return;
+      }
+      if (!loopMs.hasCredit()) {
+        this.refuse(CloseCode.tryAgainLater, 'this address keeps the relay too busy', 'address_busy');
         return;
       }
       if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) {
         this.deferSyncRequest(message);
         return;
       }
+      const started = performance.now();
       this.room.receive(this, message, this.options.now());
+      loopMs.charge(performance.now() - started);
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
