@@ -159,9 +159,7 @@ export class Connection implements RoomPeer {
         this.deferSyncRequest(message);
         return;
       }
-      const started = performance.now();
-      this.room.receive(this, message, this.options.now());
-      loopMs.charge(performance.now() - started);
+      this.handle(message);
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
@@ -170,6 +168,20 @@ export class Connection implements RoomPeer {
         this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
         this.close(CloseCode.internalError, 'internal error');
       }
+    }
+  }
+
+  /** Passes `message` to the room and charges the time it took to the address's loop budget. */
+  private handle(message: IncomingMessage): void {
+    const started = performance.now();
+    try {
+      this.room.receive(this, message, this.options.now());
+    } catch (error) {
+      this.options.metrics.errors.inc({ kind: 'handler_error' });
+      this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
+      this.close(CloseCode.internalError, 'internal error');
+    } finally {
+      this.options.addressBudget.loopMs.charge(performance.now() - started);
     }
   }
 
@@ -200,7 +212,7 @@ export class Connection implements RoomPeer {
       const deferred = this.deferredSyncRequest;
       this.deferredSyncRequest = undefined;
       if (deferred === undefined || this.closing) return;
-      if (this.syncRequestBudget.tryTake(1)) this.room.receive(this, deferred, this.options.now());
+      if (this.syncRequestBudget.tryTake(1)) this.handle(deferred);
       else this.deferSyncRequest(deferred);
     }, this.syncRequestBudget.msUntil(1));
     this.deferredSyncTimer.unref();
