@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from './log.js';
 import { parseLogLevel } from './log.js';
+import { parseTrustedProxies } from './http/client-address.js';
 
 export interface RelayConfig {
   readonly port: number;
@@ -9,6 +10,8 @@ export interface RelayConfig {
   readonly dataDir: string;
   readonly staticDir: string;
   readonly logLevel: LogLevel;
+  /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges). */
+  readonly trustedProxies: readonly string[];
   readonly maxMessageBytes: number;
   readonly messagesPerSecond: number;
   readonly bytesPerSecond: number;
@@ -86,6 +89,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
     staticDir: path.resolve(env['STATIC_DIR'] ?? defaultStaticDir()),
     logLevel: parseLogLevel(env['LOG_LEVEL']),
+    trustedProxies: parseTrustedProxies(env['TRUSTED_PROXIES']),
     // Defaults follow MAX_LIST_BYTES so that changing it alone keeps the limits consistent.
     maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
     messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),

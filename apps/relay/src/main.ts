@@ -18,13 +18,23 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createJsonLogger(config.logLevel);
-  const { port, host, dataDir, staticDir, logLevel: _logLevel, checkpointIntervalMs, journalSegmentBytes, dataDirLockWaitMs, ...configured } =
-    config;
+  const {
+    port,
+    host,
+    dataDir,
+    staticDir,
+    logLevel: _logLevel,
+    trustedProxies,
+    checkpointIntervalMs,
+    journalSegmentBytes,
+    dataDirLockWaitMs,
+    ...configured
+  } = config;
   const limits = { ...configured, maxConnections: connectionsAllowedByFileLimit(configured.maxConnections, logger) };
   if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
   const metrics = new RelayMetrics();
   const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes, observer: metrics.storageObserver });
-  const relay = new RelayServer({ limits, storage, logger, staticDir, metrics });
+  const relay = new RelayServer({ limits, storage, logger, staticDir, metrics, trustedProxies });
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -55,7 +65,7 @@ async function main(): Promise<void> {
 
   try {
     const address = await relay.listen(port, host);
-    logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits });
+    logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits, trustedProxies });
     if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
       // Checkpoints and list loads fsync and read many list files at once; libuv's default 4
       // threads make them queue behind each other. It must be set before Node starts, so we can only advise.

@@ -25,7 +25,13 @@ export interface RunningRelay {
 }
 
 export async function startRelay(
-  options: { storage?: ListStorage; limits?: Partial<RelayLimits>; staticDir?: string; metrics?: RelayMetrics } = {},
+  options: {
+    storage?: ListStorage;
+    limits?: Partial<RelayLimits>;
+    staticDir?: string;
+    metrics?: RelayMetrics;
+    trustedProxies?: readonly string[];
+  } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
@@ -34,6 +40,7 @@ export async function startRelay(
     logger: silentLogger,
     staticDir: options.staticDir,
     metrics: options.metrics,
+    trustedProxies: options.trustedProxies,
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

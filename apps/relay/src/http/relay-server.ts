@@ -12,10 +12,15 @@ import { CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
+import type { TrustedProxies } from './client-address.js';
+import { clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
 import { StaticFiles } from './static-files.js';
 
 /** Everything the server itself enforces; where and how lists are stored is the storage's configuration. */
-export type RelayLimits = Omit<RelayConfig, 'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | keyof typeof DEFAULT_STORAGE>;
+export type RelayLimits = Omit<
+  RelayConfig,
+  'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'trustedProxies' | keyof typeof DEFAULT_STORAGE
+>;
 
 export interface RelayServerOptions {
   readonly limits: RelayLimits;
@@ -25,6 +30,8 @@ export interface RelayServerOptions {
   readonly now?: () => number;
   /** Shared with the storage, which reports its journal writes there; a fresh registry if absent. */
   readonly metrics?: RelayMetrics;
+  /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; none if absent. */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** Connections are pinged in this many slices spread over the ping interval. */
@@ -55,6 +62,7 @@ export class RelayServer {
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
   private readonly addressBudgets: AddressBudgets;
+  private readonly trustedProxies: TrustedProxies;
   /** Open TCP sockets per IP, upgraded or not. */
   private readonly socketsPerIp = new Map<string, number>();
   private readonly staticFiles: StaticFiles | undefined;
@@ -67,6 +75,7 @@ export class RelayServer {
 
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
+    this.trustedProxies = trustedProxies(options.trustedProxies ?? []);
     this.addressBudgets = new AddressBudgets(
       { deliveriesPerSecond: options.limits.maxDeliveriesPerIpPerSecond, loopMsPerSecond: options.limits.maxLoopMsPerIpPerSecond },
       this.now,
@@ -152,7 +161,9 @@ export class RelayServer {
 
   /** Refuses a TCP socket past its IP's share; counts it until it closes otherwise. */
   private admitSocket(socket: Socket): void {
-    const ip = socket.remoteAddress ?? 'unknown';
+    const ip = normalizeAddress(socket.remoteAddress ?? 'unknown');
+    // A trusted proxy's sockets carry every client's: only the total limit applies to them.
+    if (this.trustedProxies.has(ip)) return;
     const open = this.socketsPerIp.get(ip) ?? 0;
     if (open >= this.options.limits.maxConnectionsPerIp + PLAIN_HTTP_SOCKETS_PER_IP) {
       // No log line per socket: a flood would flood the log too. The metric counts them.
@@ -261,7 +272,7 @@ export class RelayServer {
 
   private handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+    const remoteAddress = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], this.trustedProxies);
     const { limits, logger } = this.options;
     if (this.closing !== undefined) {
       rejectUpgrade(socket, 503, 'Service Unavailable');

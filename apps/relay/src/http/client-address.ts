@@ -1,0 +1,75 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Which address a connection comes from, for the per-address limits. Behind a reverse proxy (the
+ * usual way to give the app the HTTPS a PWA needs) every connection's TCP peer is the proxy, so
+ * without this the per-address limits would be one shared limit for every phone.
+ */
+export interface TrustedProxies {
+  /** True when `peer` (a TCP peer address) is one of the configured proxies. */
+  has(peer: string): boolean;
+}
+
+/** `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges (`127.0.0.1,172.16.0.0/12,::1`). */
+export function parseTrustedProxies(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const [address = '', prefix] = trimmed.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk) {
+      throw new Error(`TRUSTED_PROXIES: "${trimmed}" is not an IP address or CIDR range (e.g. 172.16.0.0/12)`);
+    }
+    return trimmed;
+  });
+}
+
+export function trustedProxies(entries: readonly string[]): TrustedProxies {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return {
+    has: (peer) => {
+      const family = isIP(peer);
+      return family !== 0 && list.check(peer, family === 4 ? 'ipv4' : 'ipv6');
+    },
+  };
+}
+
+/** An IPv4 client of a dual-stack socket appears as `::ffff:a.b.c.d`: the same address. */
+export function normalizeAddress(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return (mapped?.[1] ?? address).toLowerCase();
+}
+
+/**
+ * The TCP peer, unless it is a trusted proxy: then the nearest address in `X-Forwarded-For`
+ * (read from the right, where each proxy appends the peer it saw) that is not itself a trusted
+ * proxy. Entries left of that were written by the client and are never believed.
+ */
+export function clientAddress(peer: string | undefined, forwardedFor: string | string[] | undefined, trusted: TrustedProxies): string {
+  let address = normalizeAddress(peer ?? 'unknown');
+  if (!trusted.has(address) || forwardedFor === undefined) return address;
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+  for (let index = hops.length - 1; index >= 0; index--) {
+    const hop = withoutPort((hops[index] ?? '').trim());
+    if (hop === '') continue;
+    address = normalizeAddress(hop);
+    if (!trusted.has(address)) return address;
+  }
+  return address;
+}
+
+/** Some proxies write `1.2.3.4:5678` or `[2001:db8::1]:5678`. */
+function withoutPort(hop: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);
+  if (bracketed !== null) return bracketed[1] ?? hop;
+  const ipv4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(hop);
+  return ipv4WithPort?.[1] ?? hop;
+}

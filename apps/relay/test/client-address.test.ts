@@ -1,0 +1,70 @@
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { clientAddress, parseTrustedProxies, trustedProxies } from '../src/http/client-address.js';
+import type { RunningRelay } from './helpers.js';
+import { newListId, startRelay } from './helpers.js';
+
+describe('client address behind a reverse proxy', () => {
+  const proxies = trustedProxies(parseTrustedProxies('127.0.0.1, 172.16.0.0/12, ::1'));
+
+  it('[R1] a peer that is not a trusted proxy is the client, whatever X-Forwarded-For says', () => {
+    expect(clientAddress('203.0.113.9', '198.51.100.1', proxies)).toBe('203.0.113.9');
+    expect(clientAddress('::ffff:203.0.113.9', undefined, proxies)).toBe('203.0.113.9');
+  });
+
+  it('[R2] behind trusted proxies the client is the nearest untrusted hop; what the client wrote itself is ignored', () => {
+    expect(clientAddress('::ffff:127.0.0.1', '198.51.100.1', proxies)).toBe('198.51.100.1');
+    // The client claims 192.0.2.1; the proxy appended the peer it really saw.
+    expect(clientAddress('127.0.0.1', '192.0.2.1, 198.51.100.1', proxies)).toBe('198.51.100.1');
+    // Two proxies in a row (a CDN in front of a container proxy), ports and brackets as some write them.
+    expect(clientAddress('172.18.0.2', ['198.51.100.1:4711', '172.20.0.5'], proxies)).toBe('198.51.100.1');
+    expect(clientAddress('::1', '[2001:db8::7]:443', proxies)).toBe('2001:db8::7');
+    // No header, or only proxies in it: the nearest proxy is all there is to go by.
+    expect(clientAddress('127.0.0.1', undefined, proxies)).toBe('127.0.0.1');
+    expect(clientAddress('127.0.0.1', '172.18.0.9', proxies)).toBe('172.18.0.9');
+  });
+
+  it('[R3] TRUSTED_PROXIES entries that are not addresses or ranges are refused with the entry named', () => {
+    expect(parseTrustedProxies(undefined)).toEqual([]);
+    expect(() => parseTrustedProxies('127.0.0.1,proxy.local')).toThrow(/"proxy.local"/);
+    expect(() => parseTrustedProxies('10.0.0.0/33')).toThrow(/10.0.0.0\/33/);
+  });
+
+  const relays: RunningRelay[] = [];
+  const sockets: WebSocket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.terminate();
+    for (const relay of relays.splice(0)) await relay.close();
+  });
+
+  /** Resolves with 'open' or the HTTP status the upgrade was refused with. */
+  function connectAs(running: RunningRelay, listId: string, forwardedFor: string): Promise<'open' | number> {
+    return new Promise((resolve) => {
+      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': forwardedFor } });
+      sockets.push(socket);
+      socket.once('open', () => resolve('open'));
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      // A socket cut before any HTTP answer (the per-address socket share) counts as refused.
+      socket.once('error', () => resolve(0));
+    });
+  }
+
+  it('[R4] per-address limits count the forwarded client, and a trusted proxy is not held to one address\'s socket share', async () => {
+    const trusting = await startRelay({ limits: { maxConnectionsPerIp: 2 }, trustedProxies: ['127.0.0.1', '::1'] });
+    relays.push(trusting);
+    const listId = newListId();
+    // 2 connections for each of 12 clients: 24 sockets from the proxy, past its own 2 + 16.
+    const outcomes = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => connectAs(trusting, listId, `198.51.100.${Math.floor(i / 2) + 1}`)),
+    );
+    expect(outcomes.every((outcome) => outcome === 'open')).toBe(true);
+    expect(await connectAs(trusting, listId, '198.51.100.1')).toBe(429);
+
+    const notTrusting = await startRelay({ limits: { maxConnectionsPerIp: 2 } });
+    relays.push(notTrusting);
+    expect(await connectAs(notTrusting, listId, '198.51.100.1')).toBe('open');
+    expect(await connectAs(notTrusting, listId, '198.51.100.2')).toBe('open');
+    // A header from an untrusted peer is ignored: both came from 127.0.0.1.
+    expect(await connectAs(notTrusting, listId, '198.51.100.3')).toBe(429);
+  });
+});
