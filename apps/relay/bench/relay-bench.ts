@@ -38,6 +38,13 @@ type Figures = Record<string, number | string | null>;
 const RELAY_NODE_FLAGS = nodeFlags(process.env['BENCH_RELAY_NODE_FLAGS'] ?? '--max-semi-space-size=64 --min-semi-space-size=64');
 /** `BENCH_REFERENCE_NODE_FLAGS` gives the reference server flags too, e.g. the same as ours. */
 const REFERENCE_NODE_FLAGS = nodeFlags(process.env['BENCH_REFERENCE_NODE_FLAGS'] ?? '');
+/**
+ * The load generator times every message on its own event loop, so its pauses are in every
+ * latency, ours and the reference's alike. With Node's default young generation its 5,000 phones
+ * made it stop about 80 times a run for 8–10 ms; with 64 MB, about 16 times (README, seventh
+ * session). `BENCH_GENERATOR_NODE_FLAGS=` (empty) measures with the defaults.
+ */
+const GENERATOR_NODE_FLAGS = nodeFlags(process.env['BENCH_GENERATOR_NODE_FLAGS'] ?? '--max-semi-space-size=64 --min-semi-space-size=64');
 
 function nodeFlags(spaceSeparated: string): string[] {
   return spaceSeparated.split(' ').filter((flag) => flag !== '');
@@ -136,7 +143,7 @@ async function runGenerator(
   onPhase: (line: Figures, generatorPid: number | undefined) => void | Promise<void>,
 ): Promise<Figures[]> {
   const generator = spawnWithFileLimit(
-    [process.execPath, '--import', 'tsx', path.join(relayRoot, 'bench/load-generator.ts'), JSON.stringify(options)],
+    [process.execPath, ...GENERATOR_NODE_FLAGS, '--import', 'tsx', path.join(relayRoot, 'bench/load-generator.ts'), JSON.stringify(options)],
     process.env,
   );
   const lines: Figures[] = [];
@@ -390,7 +397,7 @@ async function main(): Promise<void> {
   console.log(
     `relay benchmark: ${config.connections} connections over ${config.lists} lists, ` +
       `${config.updatesPerSecond} updates/s for ${config.seconds} s, latencies measured after a ${config.warmupSeconds} s warm-up ` +
-      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_RELAY_NODE_FLAGS and BENCH_REFERENCE_NODE_FLAGS set Node flags; BENCH_ROUNDS=${config.rounds} rounds, medians printed)`,
+      `(override with BENCH_CONNECTIONS, BENCH_LISTS, BENCH_RATE, BENCH_SECONDS, BENCH_WARMUP_SECONDS; BENCH_TARGETS=ours,oursInMemory,reference picks targets; BENCH_RELAY_NODE_FLAGS, BENCH_REFERENCE_NODE_FLAGS and BENCH_GENERATOR_NODE_FLAGS set Node flags; BENCH_ROUNDS=${config.rounds} rounds, medians printed)`,
   );
   // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
   const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,oursInMemory,reference').split(','));
