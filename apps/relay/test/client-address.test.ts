@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientAddress, parseTrustedProxies, trustedProxies } from '../src/http/client-address.js';
+import { addressGroup, clientAddress, parseTrustedProxies, trustedProxies } from '../src/http/client-address.js';
 import type { RunningRelay } from './helpers.js';
 import { newListId, startRelay } from './helpers.js';
 
@@ -30,6 +30,15 @@ describe('client address behind a reverse proxy', () => {
     expect(() => parseTrustedProxies('10.0.0.0/33')).toThrow(/10.0.0.0\/33/);
   });
 
+  it('[R5] an IPv6 /64 counts as one address, however its addresses are written; IPv4 addresses stay whole', () => {
+    expect(addressGroup('198.51.100.7')).toBe('198.51.100.7');
+    const household = ['2001:db8:0:1::7', '2001:0db8:0000:0001:abcd:ef01:2345:6789', '2001:DB8:0:1:0::1', '2001:db8::1:0:0:0:2'];
+    expect(household.map(addressGroup)).toEqual(household.map(() => '2001:db8:0:1::/64'));
+    expect(addressGroup('2001:db8:0:2::7')).toBe('2001:db8:0:2::/64');
+    expect(addressGroup('::1')).toBe('0:0:0:0::/64');
+    expect(addressGroup('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+  });
+
   const relays: RunningRelay[] = [];
   const sockets: WebSocket[] = [];
   afterEach(async () => {
@@ -49,7 +58,7 @@ describe('client address behind a reverse proxy', () => {
     });
   }
 
-  it('[R4] per-address limits count the forwarded client, and a trusted proxy is not held to one address\'s socket share', async () => {
+  it('[R4] per-address limits count the forwarded client (an IPv6 /64 as one), and a trusted proxy is not held to one address\'s socket share', async () => {
     const trusting = await startRelay({ limits: { maxConnectionsPerIp: 2 }, trustedProxies: ['127.0.0.1', '::1'] });
     relays.push(trusting);
     const listId = newListId();
@@ -59,6 +68,12 @@ describe('client address behind a reverse proxy', () => {
     );
     expect(outcomes.every((outcome) => outcome === 'open')).toBe(true);
     expect(await connectAs(trusting, listId, '198.51.100.1')).toBe(429);
+
+    // Two addresses of one IPv6 /64 are one address; another /64 is another.
+    expect(await connectAs(trusting, listId, '2001:db8:0:1::a')).toBe('open');
+    expect(await connectAs(trusting, listId, '2001:db8:0:1::b')).toBe('open');
+    expect(await connectAs(trusting, listId, '2001:db8:0:1:ffff::c')).toBe(429);
+    expect(await connectAs(trusting, listId, '2001:db8:0:2::a')).toBe('open');
 
     const notTrusting = await startRelay({ limits: { maxConnectionsPerIp: 2 } });
     relays.push(notTrusting);

@@ -66,6 +66,23 @@ export function clientAddress(peer: string | undefined, forwardedFor: string | s
   return address;
 }
 
+/**
+ * What the per-address limits count as one address. An IPv6 home or phone gets a whole /64 and
+ * picks new addresses in it freely (privacy addresses), so per-address limits keyed by the full
+ * address would not bind anyone; a /64 is one household or device, like one IPv4 address.
+ */
+export function addressGroup(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  // A dotted IPv4 tail (64:ff9b::192.0.2.1) stands for two groups.
+  const tailLength = tailGroups.reduce((sum, group) => sum + (group.includes('.') ? 2 : 1), 0);
+  const zeros: string[] = tail === undefined ? [] : Array.from({ length: 8 - headGroups.length - tailLength }, () => '0');
+  const prefix = [...headGroups, ...zeros, ...tailGroups].slice(0, 4).map((group) => (group.includes('.') ? '0' : Number.parseInt(group, 16).toString(16)));
+  return `${prefix.join(':')}::/64`;
+}
+
 /** Some proxies write `1.2.3.4:5678` or `[2001:db8::1]:5678`. */
 function withoutPort(hop: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);

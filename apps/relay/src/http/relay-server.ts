@@ -13,7 +13,7 @@ import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import type { TrustedProxies } from './client-address.js';
-import { clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
+import { addressGroup, clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
 import { StaticFiles } from './static-files.js';
 
 /** Everything the server itself enforces; where and how lists are stored is the storage's configuration. */
@@ -60,10 +60,11 @@ export class RelayServer {
   private readonly httpServer: http.Server;
   private readonly webSockets: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  /** Open WebSocket connections per address group (an IPv4 address, an IPv6 /64: see addressGroup). */
   private readonly connectionsPerIp = new Map<string, number>();
   private readonly addressBudgets: AddressBudgets;
   private readonly trustedProxies: TrustedProxies;
-  /** Open TCP sockets per IP, upgraded or not. */
+  /** Open TCP sockets per address group, upgraded or not. */
   private readonly socketsPerIp = new Map<string, number>();
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
@@ -161,9 +162,10 @@ export class RelayServer {
 
   /** Refuses a TCP socket past its IP's share; counts it until it closes otherwise. */
   private admitSocket(socket: Socket): void {
-    const ip = normalizeAddress(socket.remoteAddress ?? 'unknown');
+    const peer = normalizeAddress(socket.remoteAddress ?? 'unknown');
     // A trusted proxy's sockets carry every client's: only the total limit applies to them.
-    if (this.trustedProxies.has(ip)) return;
+    if (this.trustedProxies.has(peer)) return;
+    const ip = addressGroup(peer);
     const open = this.socketsPerIp.get(ip) ?? 0;
     if (open >= this.options.limits.maxConnectionsPerIp + PLAIN_HTTP_SOCKETS_PER_IP) {
       // No log line per socket: a flood would flood the log too. The metric counts them.
@@ -285,7 +287,8 @@ export class RelayServer {
       rejectUpgrade(socket, 400, 'Bad Request');
       return;
     }
-    const fromThisIp = this.connectionsPerIp.get(remoteAddress) ?? 0;
+    const group = addressGroup(remoteAddress);
+    const fromThisIp = this.connectionsPerIp.get(group) ?? 0;
     if (fromThisIp >= limits.maxConnectionsPerIp || this.connections.size >= limits.maxConnections) {
       this.metrics.errors.inc({ kind: 'too_many_connections' });
       logger.warn('connection.too_many', { remoteAddress, fromThisIp, total: this.connections.size });
@@ -304,13 +307,13 @@ export class RelayServer {
         ws.close(CloseCode.tryAgainLater, 'busy');
         return;
       }
-      this.connectionsPerIp.set(remoteAddress, (this.connectionsPerIp.get(remoteAddress) ?? 0) + 1);
+      this.connectionsPerIp.set(group, (this.connectionsPerIp.get(group) ?? 0) + 1);
       const connection = new Connection({
         id: this.nextConnectionId++,
         socket: ws,
         room,
         remoteAddress,
-        addressBudget: this.addressBudgets.forAddress(remoteAddress),
+        addressBudget: this.addressBudgets.forAddress(group),
         limits,
         logger,
         metrics: this.metrics,
@@ -325,9 +328,10 @@ export class RelayServer {
 
   private forget(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
-    const remaining = (this.connectionsPerIp.get(connection.remoteAddress) ?? 1) - 1;
-    if (remaining <= 0) this.connectionsPerIp.delete(connection.remoteAddress);
-    else this.connectionsPerIp.set(connection.remoteAddress, remaining);
+    const group = addressGroup(connection.remoteAddress);
+    const remaining = (this.connectionsPerIp.get(group) ?? 1) - 1;
+    if (remaining <= 0) this.connectionsPerIp.delete(group);
+    else this.connectionsPerIp.set(group, remaining);
     this.options.logger.debug('connection.closed', { connection: connection.id, listId: connection.listId });
   }
 }
