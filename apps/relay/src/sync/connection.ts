@@ -58,6 +58,9 @@ export class Connection implements RoomPeer {
    */
   private deferredSyncRequest: IncomingMessage | undefined;
   private deferredSyncTimer: NodeJS.Timeout | undefined;
+  /** Decoded messages waiting for the address's budgets, oldest first (see handleHeld). */
+  private readonly held: IncomingMessage[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
   isAlive = true;
@@ -145,21 +148,8 @@ export class Connection implements RoomPeer {
         this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
         return;
       }
-      const message = decodeIncomingMessage(frame);
-      const { deliveries, loopMs } = this.options.addressBudget;
-      if (!deliveries.tryTake(Math.min(deliveries.capacity, 1 + this.deliveriesOf(message)))) {
-        this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded for this address', 'address_rate_limited');
-        return;
-      }
-      if (!loopMs.hasCredit()) {
-        this.refuse(CloseCode.tryAgainLater, 'this address keeps the relay too busy', 'address_busy');
-        return;
-      }
-      if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) {
-        this.deferSyncRequest(message);
-        return;
-      }
-      this.handle(message);
+      this.held.push(decodeIncomingMessage(frame));
+      this.handleHeld();
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
@@ -169,6 +159,53 @@ export class Connection implements RoomPeer {
         this.close(CloseCode.internalError, 'internal error');
       }
     }
+  }
+
+  /**
+   * Handles decoded messages in order while the address's budgets allow. When they do not, the
+   * socket stops being read until they have refilled: an address driving the relay too hard is
+   * slowed to its budget, and an honest phone behind it (or after a large upload) waits a moment
+   * instead of being cut off and reconnecting. Frames ws had already read are decoded and wait
+   * here, behind the first held message.
+   */
+  private handleHeld(): void {
+    if (this.holdTimer !== undefined) return;
+    for (let message = this.held[0]; message !== undefined && !this.closing; message = this.held[0]) {
+      const waitMs = this.addressBudgetWait(message);
+      if (waitMs > 0) {
+        this.socket.pause();
+        this.holdTimer = setTimeout(() => {
+          this.holdTimer = undefined;
+          this.handleHeld();
+        }, waitMs);
+        this.holdTimer.unref();
+        return;
+      }
+      this.held.shift();
+      if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) this.deferSyncRequest(message);
+      else this.handle(message);
+    }
+    if (this.socket.isPaused) this.socket.resume();
+  }
+
+  /** 0 when the address may have `message` handled now (its deliveries are then taken), else how long to wait. */
+  private addressBudgetWait(message: IncomingMessage): number {
+    const { deliveries, loopMs } = this.options.addressBudget;
+    if (!loopMs.hasCredit()) {
+      this.countThrottled('address_busy');
+      return Math.max(1, loopMs.msUntil(1));
+    }
+    const cost = Math.min(deliveries.capacity, 1 + this.deliveriesOf(message));
+    if (!deliveries.tryTake(cost)) {
+      this.countThrottled('address_rate_limited');
+      return Math.max(1, deliveries.msUntil(cost));
+    }
+    return 0;
+  }
+
+  /** Counts each time reading stops, not each retry while it is stopped. */
+  private countThrottled(kind: string): void {
+    if (!this.socket.isPaused) this.options.metrics.errors.inc({ kind });
   }
 
   /** Passes `message` to the room and charges the time it took to the address's loop budget. */
@@ -236,6 +273,9 @@ export class Connection implements RoomPeer {
     clearTimeout(this.deferredSyncTimer);
     this.deferredSyncTimer = undefined;
     this.deferredSyncRequest = undefined;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.held.length = 0;
     this.room.detach(this);
     this.options.onClosed(this);
   }
