@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RelayLimits } from '../src/http/relay-server.js';
 import { AddressBudgets } from '../src/sync/address-budgets.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
@@ -25,15 +26,20 @@ describe('per-address delivery budget', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  /** Two phones on `listId` from 127.0.0.2: an address other than the one misbehaving. */
-  async function honestPhonesAtOtherAddress(running: RunningRelay, listId: string): Promise<[Phone, Phone]> {
-    const phones: [Phone, Phone] = [
+  /** A relay with `limits`, and two phones on a list from 127.0.0.2: an address other than the one misbehaving. */
+  async function relayWithHonestPhones(
+    limits: Partial<RelayLimits>,
+  ): Promise<{ running: RunningRelay; listId: string; honest: [Phone, Phone] }> {
+    const running = await startRelay({ limits });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+    const honest: [Phone, Phone] = [
       connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress),
       connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress),
     ];
-    for (const phone of phones) cleanups.push(() => phone.destroy());
-    await waitFor(() => phones.every((phone) => phone.provider.synced), 5000, 'honest phones synced');
-    return phones;
+    for (const phone of honest) cleanups.push(() => phone.destroy());
+    await waitFor(() => honest.every((phone) => phone.provider.synced), 5000, 'honest phones synced');
+    return { running, listId, honest };
   }
 
   async function expectStillSyncing([alice, bob]: [Phone, Phone]): Promise<void> {
@@ -44,10 +50,7 @@ describe('per-address delivery budget', () => {
   }
 
   it('[B1] one address flooding a list through many connections is slowed to its budget, not cut; other addresses keep syncing', async () => {
-    const running: RunningRelay = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 1000 } });
-    cleanups.push(() => running.close());
-    const listId = newListId();
-    const honest = await honestPhonesAtOtherAddress(running, listId);
+    const { running, listId, honest } = await relayWithHonestPhones({ maxDeliveriesPerIpPerSecond: 1000 });
     const [, bob] = honest;
     const flooded = (): number => [...bob.doc.getMap('items').keys()].filter((key) => key.startsWith('flood-')).length;
 
@@ -100,10 +103,7 @@ describe('per-address delivery budget', () => {
   it('[B3] an address whose messages keep the event loop busy waits before its next one is handled; other addresses do not', async () => {
     // 2 ms a second, 4 ms burst: one update of 5,000 items takes longer than that to apply, and
     // leaves the address 4 ms in debt, so its next message waits about 2.5 s.
-    const running: RunningRelay = await startRelay({ limits: { maxLoopMsPerIpPerSecond: 2 } });
-    cleanups.push(() => running.close());
-    const listId = newListId();
-    const honest = await honestPhonesAtOtherAddress(running, listId);
+    const { running, listId, honest } = await relayWithHonestPhones({ maxLoopMsPerIpPerSecond: 2 });
     const [, bob] = honest;
 
     const heavy = new Y.Doc();
