@@ -15,24 +15,30 @@ export function parseTrustedProxies(raw: string | undefined): readonly string[] 
   if (raw === undefined || raw.trim() === '') return [];
   return raw.split(',').map((entry) => {
     const trimmed = entry.trim();
-    const [address = '', prefix] = trimmed.split('/');
-    const family = isIP(address);
-    const bits = family === 4 ? 32 : 128;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (family === 0 || !prefixOk) {
+    if (parseRange(trimmed) === undefined) {
       throw new Error(`TRUSTED_PROXIES: "${trimmed}" is not an IP address or CIDR range (e.g. 172.16.0.0/12)`);
     }
     return trimmed;
   });
 }
 
+/** `address` or `address/prefix`; undefined when it is neither. */
+function parseRange(entry: string): { address: string; prefix: number | undefined; type: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', prefix] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return undefined;
+  return { address, prefix: prefix === undefined ? undefined : Number(prefix), type: family === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** `entries` as parsed by parseTrustedProxies. */
 export function trustedProxies(entries: readonly string[]): TrustedProxies {
   const list = new BlockList();
   for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
+    const range = parseRange(entry);
+    if (range === undefined) throw new Error(`not an IP address or CIDR range: "${entry}"`);
+    if (range.prefix === undefined) list.addAddress(range.address, range.type);
+    else list.addSubnet(range.address, range.prefix, range.type);
   }
   return {
     has: (peer) => {

@@ -61,11 +61,11 @@ export class RelayServer {
   private readonly webSockets: WebSocketServer;
   private readonly connections = new Set<Connection>();
   /** Open WebSocket connections per address group (an IPv4 address, an IPv6 /64: see addressGroup). */
-  private readonly connectionsPerIp = new Map<string, number>();
+  private readonly connectionsPerIp = new OpenCounts();
   private readonly addressBudgets: AddressBudgets;
   private readonly trustedProxies: TrustedProxies;
   /** Open TCP sockets per address group, upgraded or not. */
-  private readonly socketsPerIp = new Map<string, number>();
+  private readonly socketsPerIp = new OpenCounts();
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -166,19 +166,14 @@ export class RelayServer {
     // A trusted proxy's sockets carry every client's: only the total limit applies to them.
     if (this.trustedProxies.has(peer)) return;
     const ip = addressGroup(peer);
-    const open = this.socketsPerIp.get(ip) ?? 0;
-    if (open >= this.options.limits.maxConnectionsPerIp + PLAIN_HTTP_SOCKETS_PER_IP) {
+    if (this.socketsPerIp.get(ip) >= this.options.limits.maxConnectionsPerIp + PLAIN_HTTP_SOCKETS_PER_IP) {
       // No log line per socket: a flood would flood the log too. The metric counts them.
       this.metrics.errors.inc({ kind: 'too_many_sockets' });
       socket.destroy();
       return;
     }
-    this.socketsPerIp.set(ip, open + 1);
-    socket.once('close', () => {
-      const remaining = (this.socketsPerIp.get(ip) ?? 1) - 1;
-      if (remaining <= 0) this.socketsPerIp.delete(ip);
-      else this.socketsPerIp.set(ip, remaining);
-    });
+    this.socketsPerIp.opened(ip);
+    socket.once('close', () => this.socketsPerIp.closed(ip));
   }
 
   get connectionCount(): number {
@@ -288,7 +283,7 @@ export class RelayServer {
       return;
     }
     const group = addressGroup(remoteAddress);
-    const fromThisIp = this.connectionsPerIp.get(group) ?? 0;
+    const fromThisIp = this.connectionsPerIp.get(group);
     if (fromThisIp >= limits.maxConnectionsPerIp || this.connections.size >= limits.maxConnections) {
       this.metrics.errors.inc({ kind: 'too_many_connections' });
       logger.warn('connection.too_many', { remoteAddress, fromThisIp, total: this.connections.size });
@@ -307,7 +302,7 @@ export class RelayServer {
         ws.close(CloseCode.tryAgainLater, 'busy');
         return;
       }
-      this.connectionsPerIp.set(group, (this.connectionsPerIp.get(group) ?? 0) + 1);
+      this.connectionsPerIp.opened(group);
       const connection = new Connection({
         id: this.nextConnectionId++,
         socket: ws,
@@ -328,11 +323,31 @@ export class RelayServer {
 
   private forget(connection: Connection): void {
     if (!this.connections.delete(connection)) return;
-    const group = addressGroup(connection.remoteAddress);
-    const remaining = (this.connectionsPerIp.get(group) ?? 1) - 1;
-    if (remaining <= 0) this.connectionsPerIp.delete(group);
-    else this.connectionsPerIp.set(group, remaining);
+    this.connectionsPerIp.closed(addressGroup(connection.remoteAddress));
     this.options.logger.debug('connection.closed', { connection: connection.id, listId: connection.listId });
+  }
+}
+
+/** How many of something are open per key; keys with none are not kept. */
+class OpenCounts {
+  private readonly counts = new Map<string, number>();
+
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
+
+  opened(key: string): void {
+    this.counts.set(key, this.get(key) + 1);
+  }
+
+  closed(key: string): void {
+    const remaining = this.get(key) - 1;
+    if (remaining <= 0) this.counts.delete(key);
+    else this.counts.set(key, remaining);
   }
 }
 

@@ -154,9 +154,7 @@ export class Connection implements RoomPeer {
       if (error instanceof ProtocolError) {
         this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
       } else {
-        this.options.metrics.errors.inc({ kind: 'handler_error' });
-        this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
-        this.close(CloseCode.internalError, 'internal error');
+        this.internalError(error);
       }
     }
   }
@@ -214,9 +212,7 @@ export class Connection implements RoomPeer {
     try {
       this.room.receive(this, message, this.options.now());
     } catch (error) {
-      this.options.metrics.errors.inc({ kind: 'handler_error' });
-      this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
-      this.close(CloseCode.internalError, 'internal error');
+      this.internalError(error);
     } finally {
       this.options.addressBudget.loopMs.charge(performance.now() - started);
     }
@@ -253,6 +249,13 @@ export class Connection implements RoomPeer {
       else this.deferSyncRequest(deferred);
     }, this.syncRequestBudget.msUntil(1));
     this.deferredSyncTimer.unref();
+  }
+
+  /** A bug, not the peer's fault: logged loudly, and only this connection is closed. */
+  private internalError(error: unknown): void {
+    this.options.metrics.errors.inc({ kind: 'handler_error' });
+    this.options.logger.error('connection.handler_error', { connection: this.id, listId: this.listId, error });
+    this.close(CloseCode.internalError, 'internal error');
   }
 
   private refuse(code: number, reason: string, kind: string, fields?: Record<string, unknown>): void {
