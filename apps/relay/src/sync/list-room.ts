@@ -6,6 +6,7 @@ import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import type { IncomingMessage } from './protocol.js';
 import { Presence } from './presence.js';
+import { encodeStateVectorOf } from './state-vector.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
@@ -78,7 +79,7 @@ export class ListRoom {
     });
     this.commit = new GroupCommit<RoomPeer>({
       write: (updates) => this.writeBatch(updates),
-      readStateVector: () => Y.encodeStateVector(this.doc),
+      readStateVector: () => encodeStateVectorOf(this.doc),
       onDurable: (stateVector, waiters, updateCount) => this.acknowledge(stateVector, waiters, updateCount),
       onWriteFailed: (error, retryInMs, unwrittenBytes) => this.writeFailed(error, retryInMs, unwrittenBytes),
     });

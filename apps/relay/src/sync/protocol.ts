@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
+import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
 export const MESSAGE_SYNC = 0;
@@ -186,10 +187,14 @@ export function encodeAwarenessMessage(awarenessUpdate: Uint8Array): Uint8Array 
   return encoding.toUint8Array(encoder);
 }
 
-/** Message 100: the state vector of what is durably stored for the list. */
+/**
+ * Message 100: the state vector of what is durably stored for the list. Written into an
+ * exact-size array (one per acknowledged batch) rather than through a growing encoder.
+ */
 export function encodeDurableAck(storedStateVector: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, MESSAGE_DURABLE_ACK);
-  encoding.writeVarUint8Array(encoder, storedStateVector);
-  return encoding.toUint8Array(encoder);
+  const headerBytes = varUintLength(MESSAGE_DURABLE_ACK) + varUintLength(storedStateVector.length);
+  const message = new Uint8Array(headerBytes + storedStateVector.length);
+  writeVarUint(message, writeVarUint(message, 0, MESSAGE_DURABLE_ACK), storedStateVector.length);
+  message.set(storedStateVector, headerBytes);
+  return message;
 }
