@@ -6,6 +6,7 @@ import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompactionStep } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { syncDirectory } from '../src/storage/file-ops.js';
 import { encodeJournalRecord, openSegmentFile, writeAt } from '../src/storage/journal.js';
 import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
@@ -233,7 +234,9 @@ describe('write-ahead journal', () => {
     error: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
   };
   /** An instance that is closed after the test (a clean stop). */
-  const open = (options: { journalSegmentBytes?: number; writeLogBytes?: typeof writeAt } = {}): DiskListStorage => {
+  const open = (
+    options: { journalSegmentBytes?: number; writeLogBytes?: typeof writeAt; syncDataDir?: (dataDir: string) => Promise<void> } = {},
+  ): DiskListStorage => {
     const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
     storages.push(storage);
     return storage;
@@ -465,6 +468,41 @@ describe('write-ahead journal', () => {
     await restarted.checkpoint();
     expect(await journalFiles()).toEqual([]);
     expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates);
+  });
+
+  it('[J16] the logs a checkpoint creates share one fsync of DATA_DIR, made before the segment is deleted; if it fails, the segment stays', async () => {
+    /** Each fsync of DATA_DIR, with how many journal segments existed when it was made. */
+    const dataDirSyncs: number[] = [];
+    let failDataDirSync = false;
+    const syncDataDir = async (dataDir: string): Promise<void> => {
+      dataDirSyncs.push((await journalFiles()).length);
+      if (failDataDirSync) throw new Error('EIO (test)');
+      await syncDirectory(dataDir);
+    };
+    const lists = Array.from({ length: 12 }, (_, i) => `recoveryListNew${String(i).padStart(3, '0')}`);
+    const { updates } = makeUpdates(24);
+    const storage = open({ syncDataDir });
+    for (const [i, listId] of lists.entries()) await storage.append(listId, [updates[i] as Uint8Array]);
+    dataDirSyncs.length = 0; // the segment's own creation synced DATA_DIR
+    await storage.checkpoint();
+    expect(dataDirSyncs).toEqual([1]);
+    expect(await journalFiles()).toEqual([]);
+
+    // New lists again, and the fsync of DATA_DIR fails: the copies are made, but the segment
+    // holding their records stays, so a crash now loses nothing.
+    const later = lists.map((listId) => listId.replace('New', 'Old'));
+    const crashing = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, syncDataDir });
+    for (const [i, listId] of later.entries()) await crashing.append(listId, [updates[12 + i] as Uint8Array]);
+    failDataDirSync = true;
+    await expect(crashing.checkpoint()).rejects.toThrow('EIO (test)');
+    expect(await journalFiles()).toHaveLength(1);
+    failDataDirSync = false;
+    // Its copy reached the log before the failure, so the replay appends the record twice: Yjs
+    // ignores the second.
+    const restarted = open();
+    for (const [i, listId] of later.entries()) {
+      expect(itemsOf((await restarted.load(listId)).updates)).toEqual(itemsOf([updates[12 + i] as Uint8Array]));
+    }
   });
 
   it('[J10] a journal write that fails is not acknowledged; later updates go to a new segment and survive a crash', async () => {
