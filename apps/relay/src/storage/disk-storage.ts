@@ -279,8 +279,8 @@ export class DiskListStorage implements ListStorage {
         if (!this.inUse.has(listId)) await this.closeLog(listId);
       }),
     );
-    // One directory fsync for every log this copy created, instead of one each (1,000 new lists
-    // took 25–45 % less time and CPU): only deleting the segment needs their entries durable.
+    // One directory fsync for every log this copy created instead of one each, which slowed the
+    // copy of many new lists (README, Storage): only deleting the segment needs them durable.
     if (this.logCreatedSinceDirectorySync) {
       await this.dataDirSync.run();
       this.logCreatedSinceDirectorySync = false;
