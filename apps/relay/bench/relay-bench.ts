@@ -311,14 +311,24 @@ function serverFigures(before: string, after: string): Figures {
   figures['serverUpdatesPerListBatch'] = windowMean(before, after, 'basket_relay_group_commit_updates');
   // The group commit across lists: updates carried by one O_DSYNC journal write.
   figures['serverUpdatesPerJournalWrite'] = windowMean(before, after, 'basket_relay_journal_write_records');
+  // Checkpoints ending in the window and their time: the first one creates every list's log, so
+  // a round holding it is not comparable with one that does not.
+  const checkpoints = windowCountAndSum(before, after, 'basket_relay_checkpoint_seconds');
+  figures['serverCheckpoints'] = checkpoints.count;
+  figures['serverCheckpointSeconds'] = Math.round(checkpoints.sum * 100) / 100;
   return figures;
 }
 
 /** Mean of a histogram's observations between two scrapes (null when there were none). */
 function windowMean(before: string, after: string, name: string): number | null {
+  const { count, sum } = windowCountAndSum(before, after, name);
+  return count > 0 ? Math.round((sum / count) * 100) / 100 : null;
+}
+
+/** How many observations a histogram got between two scrapes, and their sum. */
+function windowCountAndSum(before: string, after: string, name: string): { count: number; sum: number } {
   const field = (text: string, suffix: string): number => Number(new RegExp(`^${name}_${suffix} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-  const count = field(after, 'count') - field(before, 'count');
-  return count > 0 ? Math.round(((field(after, 'sum') - field(before, 'sum')) / count) * 100) / 100 : null;
+  return { count: field(after, 'count') - field(before, 'count'), sum: field(after, 'sum') - field(before, 'sum') };
 }
 
 function gaugeMs(text: string, name: string): number | null {
@@ -428,7 +438,7 @@ async function main(): Promise<void> {
     console.log(`${key.padEnd(22)}${shown(oursFigures)}${shown(floorFigures)}${shown(referenceFigures)}${ratio(key)}`);
   }
   console.log('every round:');
-  for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent', 'serverRunQueueWaitMsPerS', 'generatorRunQueueWaitMsPerS']) {
+  for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent', 'serverRunQueueWaitMsPerS', 'generatorRunQueueWaitMsPerS', 'serverCheckpointSeconds']) {
     const perRound = (name: Target['name']): string => (measured.get(name) ?? []).map((f) => String(f[key])).join(', ') || '-';
     console.log(`${key.padEnd(28)}ours ${perRound('ours')} | in memory ${perRound('oursInMemory')} | reference ${perRound('reference')}`);
   }
