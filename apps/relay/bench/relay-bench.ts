@@ -439,7 +439,7 @@ async function main(): Promise<void> {
   }
   console.log('every round:');
   for (const key of ['fanoutP99Ms', 'ackP99Ms', 'cpuStealPercent', 'serverRunQueueWaitMsPerS', 'generatorRunQueueWaitMsPerS', 'serverCheckpointSeconds']) {
-    const perRound = (name: Target['name']): string => (measured.get(name) ?? []).map((f) => String(f[key])).join(', ') || '-';
+    const perRound = (name: Target['name']): string => (measured.get(name) ?? []).map((f) => String(f[key] ?? '-')).join(', ') || '-';
     console.log(`${key.padEnd(28)}ours ${perRound('ours')} | in memory ${perRound('oursInMemory')} | reference ${perRound('reference')}`);
   }
   console.log('(in memory: our relay with MemoryListStorage — no disk, so its ack latency is what this machine and load generator cost any relay)');
