@@ -15,6 +15,8 @@ export interface ViewDelta {
   readonly nodesBefore: Map<string, ItemNode | undefined>;
   /** Groups that show as one row but are not merged in the document yet: canonical id first. */
   readonly unmergedGroups: string[][];
+  /** Items that now show as their own row although the document still has them merged (rule 7). */
+  readonly detachedMembers: string[];
 }
 
 const MAX_MERGE_DEPTH = 64;
@@ -31,12 +33,21 @@ const DELETED = 'd:';
  * merge is written), folded with their live members. A deleted item whose
  * ancestors are live is a row of Recently deleted. Members of missing items
  * (purged, or not arrived yet) are hidden.
+ *
+ * Rule 7: an item merged into another after that one was deleted was added by
+ * someone who had not seen the removal yet ("Milk" typed again on a phone
+ * still showing Milk). Hiding it under the deletion would lose that request,
+ * so it is detached: it counts as a live root of its own until the document
+ * says so too (see `detachedMembers`).
  */
 export class ListView {
   private readonly nodes = new Map<string, ItemNode>();
   private readonly children = new Map<string, Set<string>>();
   private readonly rowKeyOfNode = new Map<string, string>();
   private readonly liveRootsByGroup = new Map<string, Set<string>>();
+  /** Rule 7: members shown as live roots, by group, and each one's group. */
+  private readonly detachedRootsByGroup = new Map<string, Set<string>>();
+  private readonly groupOfDetachedRoot = new Map<string, string>();
   private readonly visibleRowByGroup = new Map<string, string>();
   private readonly groupOfVisibleRow = new Map<string, string>();
   private readonly visible = new Map<string, Item>();
@@ -101,7 +112,10 @@ export class ListView {
     return this.sortedRoots(group);
   }
 
-  /** Item `id` and every item merged into it, directly or not, alive or deleted. */
+  /**
+   * Item `id` and every item merged into it, directly or not, alive or deleted,
+   * except detached members (rule 7) and theirs: they show as rows of their own.
+   */
   subtree(id: string): string[] {
     // A set, not a list: a peer can write a merge cycle, and that must not hang us.
     const seen = new Set<string>([id]);
@@ -110,12 +124,17 @@ export class ListView {
       const kids = this.children.get(stack.pop() as string);
       if (!kids) continue;
       for (const kid of kids) {
-        if (seen.has(kid)) continue;
+        if (seen.has(kid) || this.groupOfDetachedRoot.has(kid)) continue;
         seen.add(kid);
         stack.push(kid);
       }
     }
     return Array.from(seen);
+  }
+
+  /** Rule 7: items shown as rows of their own that the document still has merged. */
+  detachedRoots(): string[] {
+    return Array.from(this.groupOfDetachedRoot.keys());
   }
 
   /** Items whose merge chain ends at a missing item (purged elsewhere or not arrived). */
@@ -134,6 +153,7 @@ export class ListView {
       rowsBefore: new Map(),
       nodesBefore: new Map(),
       unmergedGroups: [],
+      detachedMembers: [],
     };
     const direct = new Set(changedIds);
     const affected = new Set<string>();
@@ -146,11 +166,12 @@ export class ListView {
     for (const id of direct) this.reread(id, delta);
     for (const id of direct) this.collectSubtree(id, affected);
     for (const id of affected) {
-      const key = this.nodes.has(id) ? this.assign(id) : undefined;
-      if (key === undefined) this.rowKeyOfNode.delete(id);
+      const placement = this.nodes.has(id) ? this.place(id) : undefined;
+      this.setDetachedGroup(id, placement?.detachedGroup, delta);
+      if (placement === undefined) this.rowKeyOfNode.delete(id);
       else {
-        this.rowKeyOfNode.set(id, key);
-        rowKeys.add(key);
+        this.rowKeyOfNode.set(id, placement.key);
+        rowKeys.add(placement.key);
       }
     }
     const removedVisible: Item[] = [];
@@ -222,8 +243,14 @@ export class ListView {
     }
   }
 
-  /** Which row shows this item: its topmost deleted ancestor-or-self, else its root's name group. */
-  private assign(id: string): string | undefined {
+  /**
+   * Which row shows this item. Going down its merge chain from the root, a
+   * member merged in after every deletion above it starts a chain of its own
+   * (rule 7); in what is left, the topmost deleted item is the row, or if none
+   * is deleted, the name group of the chain's top. `detachedGroup` is set when
+   * the item itself is such a detached, live top.
+   */
+  private place(id: string): { key: string; detachedGroup: string | undefined } | undefined {
     const path: ItemNode[] = [];
     let current = this.nodes.get(id);
     while (current !== undefined) {
@@ -233,20 +260,51 @@ export class ListView {
       current = this.nodes.get(current.mergedInto);
     }
     if (current === undefined) return undefined;
+    let top = path.length - 1;
+    let hiddenBy: ItemNode | undefined;
+    let latestDeletion: number | undefined;
     for (let index = path.length - 1; index >= 0; index--) {
       const step = path[index] as ItemNode;
-      if (step.deletedAt !== undefined) return DELETED + step.id;
+      if (latestDeletion !== undefined && step.mergedAt !== undefined && step.mergedAt > latestDeletion) {
+        top = index;
+        hiddenBy = undefined;
+        latestDeletion = undefined;
+      }
+      if (step.deletedAt !== undefined) {
+        hiddenBy ??= step;
+        latestDeletion = Math.max(latestDeletion ?? step.deletedAt, step.deletedAt);
+      }
     }
-    return VISIBLE + current.groupKey;
+    if (hiddenBy !== undefined) return { key: DELETED + hiddenBy.id, detachedGroup: undefined };
+    const head = path[top] as ItemNode;
+    return { key: VISIBLE + head.groupKey, detachedGroup: top === 0 && path.length > 1 ? head.groupKey : undefined };
+  }
+
+  private setDetachedGroup(id: string, group: string | undefined, delta: ViewDelta): void {
+    const previous = this.groupOfDetachedRoot.get(id);
+    if (previous === group) return;
+    if (previous !== undefined) {
+      const ids = this.detachedRootsByGroup.get(previous);
+      ids?.delete(id);
+      if (ids?.size === 0) this.detachedRootsByGroup.delete(previous);
+      this.groupOfDetachedRoot.delete(id);
+    }
+    if (group === undefined) return;
+    let ids = this.detachedRootsByGroup.get(group);
+    if (!ids) this.detachedRootsByGroup.set(group, (ids = new Set()));
+    ids.add(id);
+    this.groupOfDetachedRoot.set(id, group);
+    if (previous === undefined) delta.detachedMembers.push(id);
   }
 
   private sortedRoots(group: string): ItemNode[] {
-    const ids = this.liveRootsByGroup.get(group);
-    if (!ids) return [];
     const roots: ItemNode[] = [];
-    for (const id of ids) {
-      const node = this.nodes.get(id);
-      if (node) roots.push(node);
+    for (const ids of [this.liveRootsByGroup.get(group), this.detachedRootsByGroup.get(group)]) {
+      if (!ids) continue;
+      for (const id of ids) {
+        const node = this.nodes.get(id);
+        if (node) roots.push(node);
+      }
     }
     return roots.sort(compareByAge);
   }
@@ -317,7 +375,7 @@ export class ListView {
       if (!kids) continue;
       for (const kidId of kids) {
         const kid = this.nodes.get(kidId);
-        if (kid === undefined || kid.deletedAt !== undefined) continue;
+        if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
         if (kid.addedBy.length > 0) contributors.add(kid.addedBy);
         if (!kid.absorbed) {
           quantity = Math.max(quantity, kid.quantity);

@@ -11,6 +11,23 @@ describe('normalizeName (the rule 2 duplicate key)', () => {
     ['Brussels sprout', 'brussels  sprouts'],
     ['peach', 'peaches'],
     ['Jalapeño', 'jalapeno'],
+    ['Egg', 'eggs'],
+    ['Kiwi', 'Kiwis'],
+    ['Pie', 'pies'],
+    ['taxi', 'taxis'],
+    ['Shoe', 'shoes'],
+    ['toe', 'toes'],
+    ['potato', 'potatoes'],
+    ['mango', 'mangos'],
+    ['mango', 'mangoes'],
+    ['box', 'boxes'],
+    ['glass', 'glasses'],
+    ['dish', 'dishes'],
+    ['cherry', 'cherries'],
+    ['pea', 'peas'],
+    ['cheese', 'cheeses'],
+    ['apple', 'apples'],
+    ['quiche', 'quiches'],
   ])('%j equals %j', (a, b) => {
     expect(normalizeName(a)).toBe(normalizeName(b));
   });
@@ -19,6 +36,9 @@ describe('normalizeName (the rule 2 duplicate key)', () => {
     ['Milk', 'Oat milk'],
     ['hummus', 'hummu'],
     ['glass', 'gla'],
+    ['Milk', 'Silk'],
+    ['pie', 'pi'],
+    ['oat', 'oats milk'],
   ])('%j differs from %j', (a, b) => {
     expect(normalizeName(a)).not.toBe(normalizeName(b));
   });

@@ -27,14 +27,19 @@ function computeKey(name: string): string {
   return words.map(singularStem).join(' ');
 }
 
+/**
+ * The same stem for a word and its plural, applied to both: a plural "s" goes
+ * ("shoes" → "shoe", "kiwis" → "kiwi"), then the "e" of "-oes", "-ches",
+ * "-shes", "-xes", "-zes", "-sses" ("tomatoe" and "tomato" → "tomato") and
+ * "-ie" becomes "y" ("berrie", "berry" → "berry"; "pie" → "py").
+ * "-ss" and "-us" words are singulars (glass, hummus).
+ */
 function singularStem(word: string): string {
-  if (word.length <= 3) return word;
-  if (word.endsWith('ies')) return `${word.slice(0, -3)}y`;
-  if (word.endsWith('ie')) return `${word.slice(0, -2)}y`;
-  if (word.endsWith('oes')) return word.slice(0, -2);
-  if (/(?:ch|sh|x|z|ss)es$/.test(word)) return word.slice(0, -2);
-  if (word.endsWith('s') && !/(?:ss|us|is)$/.test(word)) return word.slice(0, -1);
-  return word;
+  let stem = word;
+  if (stem.length > 2 && stem.endsWith('s') && !/(?:ss|us)$/.test(stem)) stem = stem.slice(0, -1);
+  if (stem.length > 2 && stem.endsWith('ie')) return `${stem.slice(0, -2)}y`;
+  if (/(?:o|ch|sh|x|z|ss)e$/.test(stem) && stem.length > 3) return stem.slice(0, -1);
+  return stem;
 }
 
 /** Lower-cased, trimmed, single-spaced: for prefix matching in suggestions. */

@@ -219,6 +219,11 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   purgeTombstones(): number {
+    // A detached item still points at the deleted one it was merged into: once that is gone it
+    // would count as an orphan. Normally written already (onAfterTransaction); not when the
+    // document was loaded that way.
+    const detached = this.view.detachedRoots();
+    if (detached.length > 0) this.writeDetachments(detached);
     const cutoff = this.now() - this.retentionMs;
     const doomed: string[] = [];
     let purged = 0;
@@ -334,6 +339,7 @@ export class ShoppingList implements ShoppingListApi {
     if (remote && delta !== undefined) this.noticeRemoteChanges(delta);
     // A concurrent edit can only beat one of ours in a transaction that changes a field stamp.
     if (remote && editsChanged && delta !== undefined) this.noticeOverwrittenEdits(delta);
+    if (delta !== undefined && delta.detachedMembers.length > 0) this.writeDetachments(delta.detachedMembers);
     if (delta !== undefined && delta.unmergedGroups.length > 0) this.mergeGroups(delta.unmergedGroups);
     if (this.observers.size === 0) return;
     if ((delta?.changedRowIds.size ?? 0) === 0 && !activityChanged && !titleChanged) return;
@@ -523,6 +529,23 @@ export class ShoppingList implements ShoppingListApi {
       for (const [canonical, ...others] of groups) {
         if (canonical === undefined) continue;
         this.writeMerge(canonical, others, at);
+      }
+    });
+  }
+
+  /**
+   * Rule 7: write what the view already shows, so the detached item stays its
+   * own row once the deleted item it was merged into is purged.
+   */
+  private writeDetachments(ids: readonly string[]): void {
+    this.doc.transact(() => {
+      for (const id of ids) {
+        const map = this.itemMap(id);
+        if (map === undefined || map.get(F.mergedInto) === undefined) continue;
+        map.delete(F.mergedInto);
+        map.delete(F.mergedBy);
+        map.delete(F.mergedAt);
+        map.delete(F.absorbed);
       }
     });
   }

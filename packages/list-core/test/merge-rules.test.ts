@@ -258,6 +258,89 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('rule 7, both offline: B types "Milk" while still seeing the Milk A has removed → B\'s Milk is visible, the old one in Recently deleted', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
+    sync(order, a!, b!);
+    a!.list.removeItem(oldMilk);
+    clock.advance(60_000);
+    b!.list.addItem({ name: 'milk' });
+    const newMilk = b!.doc
+      .getMap('items')
+      .toJSON() as Record<string, { mergedInto?: string; addedBy: string }>;
+    const bMilk = Object.keys(newMilk).find((id) => id !== oldMilk);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.id, item.name, item.quantity, item.addedBy])).toEqual([[bMilk, 'milk', 1, 'B']]);
+      expect(peer.list.deletedItems().map((item) => item.id)).toEqual([oldMilk]);
+    }
+    expectConverged(a!, b!);
+    // The document now says so too: purging the old Milk leaves B's.
+    for (const peer of [a!, b!]) expect(peer.doc.getMap('items').get(bMilk!)).toBeInstanceOf(Y.Map);
+    expect((a!.doc.getMap('items').get(bMilk!) as Y.Map<unknown>).has('mergedInto')).toBe(false);
+    clock.advance(31 * DAY);
+    expect(a!.list.purgeTombstones()).toBe(1);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => item.id)).toEqual([bMilk]);
+      expect(peer.list.deletedItems()).toEqual([]);
+    }
+    expectConverged(a!, b!);
+  });
+
+  it('rule 7, both offline, the other way round: B types "Milk" before A removes it → the removal wins on both', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.setChecked(milk, true);
+    sync(order, a!, b!);
+    b!.list.addItem({ name: 'Milk' });
+    clock.advance(60_000);
+    a!.list.removeItem(milk);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items()).toEqual([]);
+      expect(peer.list.deletedItems().map((item) => item.id)).toEqual([milk]);
+    }
+    expectConverged(a!, b!);
+  });
+
+  it('rule 7, offline: a replica that loads the merged document without having written the detachment still keeps B\'s Milk through the purge', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const oldMilk = a!.list.addItem({ name: 'Milk' });
+    sync(order, a!, b!);
+    a!.list.removeItem(oldMilk);
+    clock.advance(60_000);
+    b!.list.addItem({ name: 'Milk' });
+    // Both edits reach a bare document (as the relay holds them), before any model saw them together.
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, Y.encodeStateAsUpdate(a!.doc));
+    Y.applyUpdate(stored, Y.encodeStateAsUpdate(b!.doc));
+    const late = new ShoppingList(stored, { actor: 'C', now: clock.now });
+    const bMilk = late.items().map((item) => item.id);
+    expect(bMilk).toHaveLength(1);
+    expect(bMilk[0]).not.toBe(oldMilk);
+    clock.advance(31 * DAY);
+    expect(late.purgeTombstones()).toBe(1);
+    expect(late.items().map((item) => item.id)).toEqual(bMilk);
+  });
+
+  it('rule 7, offline: restoring the old Milk folds B\'s new one back into it', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
+    sync(order, a!, b!);
+    a!.list.removeItem(oldMilk);
+    clock.advance(60_000);
+    b!.list.addItem({ name: 'Milk', quantity: 3 });
+    sync(order, a!, b!);
+    a!.list.restoreItem(oldMilk);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.id, item.quantity])).toEqual([[oldMilk, 3]]);
+      expect(peer.list.deletedItems()).toEqual([]);
+    }
+    expectConverged(a!, b!);
+  });
+
   it('rule 8: A, offline past the retention, edits an item B purged → no crash, no resurrection, A told', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
