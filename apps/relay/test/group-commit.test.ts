@@ -134,6 +134,36 @@ describe('group commit', () => {
     expect(retryDelays).toEqual([60_000, undefined]);
   });
 
+  it('[G6] after a write given up at close, nothing is acknowledged: later vectors would cover the lost updates', async () => {
+    const { calls, write } = controllableWrites();
+    let version = 0;
+    const acks: Array<{ vector: string; waiters: string[] }> = [];
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new TextEncoder().encode(`v${version}`),
+      onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
+      onWriteFailed: () => undefined,
+    });
+    version = 1;
+    commit.add(new Uint8Array([1]));
+    commit.addWaiter('alice', 0);
+    await tick();
+    const closed = commit.close();
+    // Arrive while the last write is in flight (phones stay attached until the flush ends).
+    commit.addWaiter('bob', 0);
+    version = 2;
+    commit.add(new Uint8Array([2]));
+    commit.addWaiter('carol', 0);
+    calls[0]?.fail(new Error('disk full'));
+    await tick();
+    await tick();
+    // Whatever is still written, its vector (v2) covers update 1, which is not stored.
+    for (const call of calls.slice(1)) call.finish();
+    await closed;
+    await tick();
+    expect(acks).toEqual([]);
+  });
+
   it('[G4] an exclusive task (compaction) runs between writes, never during one', async () => {
     const { calls, write } = controllableWrites();
     const events: string[] = [];

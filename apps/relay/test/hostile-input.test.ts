@@ -5,8 +5,9 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { Presence } from '../src/sync/presence.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor } from './helpers.js';
@@ -137,6 +138,55 @@ describe('hostile input', () => {
     // The first 60 reached the list and leave with the connection; the last 10 never arrived.
     await waitFor(() => fakesSeen.size === 60 && fakesPresent().length === 0, 5000, 'fake presence shown, then removed');
     expect([...fakesSeen].every((id) => id < 1060)).toBe(true);
+    await expectHonestPhonesStillSync();
+  });
+
+  it('[H14] a presence state nested thousands deep closes with 4400 and never reaches the list', async () => {
+    honestA.provider.awareness.setLocalStateField('user', { name: 'A' });
+    const deep = '['.repeat(2000) + ']'.repeat(2000);
+    const inner = encoding.createEncoder();
+    encoding.writeVarUint(inner, 1);
+    encoding.writeVarUint(inner, 4242);
+    encoding.writeVarUint(inner, 1);
+    encoding.writeVarString(inner, deep);
+    const outer = encoding.createEncoder();
+    encoding.writeVarUint(outer, 1);
+    encoding.writeVarUint8Array(outer, encoding.toUint8Array(inner));
+    expect(await hostile(encoding.toUint8Array(outer))).toBe(4400);
+    // Joining sends everyone's presence: a newcomer must still get in, with the honest phones' states.
+    const newcomer = connectPhone(running.syncUrl, listId);
+    try {
+      await waitFor(() => newcomer.provider.synced, 5000, 'newcomer synced');
+      await waitFor(() => newcomer.provider.awareness.getStates().get(honestA.doc.clientID)?.['user'] !== undefined, 5000, 'newcomer sees presence');
+      expect(newcomer.provider.awareness.getStates().has(4242)).toBe(false);
+    } finally {
+      newcomer.destroy();
+    }
+    await expectHonestPhonesStillSync();
+  });
+
+  it('[H15] a join that fails while the list greets it closes with 1011 and is not counted against its address', async () => {
+    // A newcomer is sent the presence states there are: make sure there is one.
+    honestA.provider.awareness.setLocalStateField('user', { name: 'A' });
+    await waitFor(() => honestB.provider.awareness.getStates().get(honestA.doc.clientID)?.['user'] !== undefined, 5000, 'presence relayed');
+    const encodeAll = vi.spyOn(Presence.prototype, 'encodeAll').mockImplementation(() => {
+      throw new Error('injected: presence cannot be encoded');
+    });
+    const joinCloseCode = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(`${running.syncUrl}/${listId}`);
+        socket.once('close', (code) => resolve(code));
+        socket.once('unexpected-response', (_request, response) => reject(new Error(`refused with HTTP ${response.statusCode}`)));
+        socket.on('error', () => undefined);
+      });
+    try {
+      // Past the address's 40 connections, had each failed join kept its place.
+      for (let i = 0; i < 45; i++) expect(await joinCloseCode()).toBe(1011);
+    } finally {
+      encodeAll.mockRestore();
+    }
+    const socket = await openRawSocket(running.syncUrl, listId);
+    sockets.push(socket);
     await expectHonestPhonesStillSync();
   });
 
@@ -303,6 +353,34 @@ describe('hostile input', () => {
     socket.send(encodeSyncUpdate(first));
     await waitFor(() => honestB.doc.getMap('items').get('second') === 'two', 5000, 'pending integrated');
     await waitFor(() => (acks.at(-1)?.get(author.clientID) ?? 0) >= 2, 5000, 'ack covers both');
+  });
+
+  it('[H16] a held update completed by another phone is acknowledged to its own sender too', async () => {
+    const author = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    author.on('update', (u: Uint8Array) => updates.push(u));
+    author.getMap('items').set('first', 'one');
+    author.getMap('items').set('second', 'two');
+    const [first, second] = updates as [Uint8Array, Uint8Array];
+    const [waiting, completing] = [await openRawSocket(running.syncUrl, listId), await openRawSocket(running.syncUrl, listId)];
+    sockets.push(waiting, completing);
+    const acksTo = (socket: WebSocket): Array<Map<number, number>> => {
+      const acks: Array<Map<number, number>> = [];
+      socket.on('message', (data: Buffer) => {
+        const decoder = decoding.createDecoder(new Uint8Array(data));
+        if (decoding.readVarUint(decoder) === 100) acks.push(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
+      });
+      return acks;
+    };
+    const waitingAcks = acksTo(waiting);
+    const completingAcks = acksTo(completing);
+    waiting.send(encodeSyncUpdate(second));
+    await waitFor(() => waitingAcks.length > 0, 5000, 'ack for the held update');
+    expect(waitingAcks.at(-1)?.has(author.clientID)).toBe(false);
+    completing.send(encodeSyncUpdate(first));
+    await waitFor(() => (completingAcks.at(-1)?.get(author.clientID) ?? 0) >= 2, 5000, 'completing phone acknowledged');
+    // The waiting phone sends nothing more: its update is stored now, and it must be told.
+    await waitFor(() => (waitingAcks.at(-1)?.get(author.clientID) ?? 0) >= 2, 5000, 'waiting phone acknowledged');
   });
 });
 

@@ -302,19 +302,29 @@ export class RelayServer {
         ws.close(CloseCode.tryAgainLater, 'busy');
         return;
       }
+      let connection: Connection;
+      try {
+        connection = new Connection({
+          id: this.nextConnectionId++,
+          socket: ws,
+          room,
+          remoteAddress,
+          addressBudget: this.addressBudgets.forAddress(group),
+          limits,
+          logger,
+          metrics: this.metrics,
+          now: this.now,
+          onClosed: (closed) => this.forget(closed),
+        });
+      } catch (error) {
+        // Joining sends the list's state and presence at once; if that throws, the socket goes
+        // (its close handler takes it out of the room) and nothing is counted against its address.
+        this.metrics.errors.inc({ kind: 'open_failed' });
+        logger.error('connection.open_failed', { listId, remoteAddress, error });
+        ws.close(CloseCode.internalError, 'internal error');
+        return;
+      }
       this.connectionsPerIp.opened(group);
-      const connection = new Connection({
-        id: this.nextConnectionId++,
-        socket: ws,
-        room,
-        remoteAddress,
-        addressBudget: this.addressBudgets.forAddress(group),
-        limits,
-        logger,
-        metrics: this.metrics,
-        now: this.now,
-        onClosed: (closed) => this.forget(closed),
-      });
       this.connections.add(connection);
       this.metrics.connectionsOpened.inc();
       logger.debug('connection.opened', { connection: connection.id, listId, remoteAddress });

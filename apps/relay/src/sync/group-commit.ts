@@ -46,6 +46,11 @@ export class GroupCommit<Waiter> {
   private retryTimer: NodeJS.Timeout | undefined;
   /** After `close`: a failed write is not tried again, its waiters are never acknowledged. */
   private closed = false;
+  /**
+   * A write failed after `close` and was given up: the document now holds updates that are not
+   * stored, and every later state vector covers them, so nothing may be acknowledged any more.
+   */
+  private abandonedWrite = false;
   private idleResolvers: Array<() => void> = [];
   /** Exclusive tasks, each wrapped to settle its caller's promise; the wrapper never rejects. */
   private readonly exclusive: Array<() => Promise<void>> = [];
@@ -143,7 +148,7 @@ export class GroupCommit<Waiter> {
     this.open = emptyBatch();
     const storedStateVector = this.options.readStateVector();
     if (batch.updates.length === 0) {
-      this.options.onDurable(storedStateVector, batch.waiters, 0);
+      if (!this.abandonedWrite) this.options.onDurable(storedStateVector, batch.waiters, 0);
       this.drain();
       return;
     }
@@ -152,12 +157,13 @@ export class GroupCommit<Waiter> {
       () => {
         this.busy = false;
         this.failures = 0;
-        this.options.onDurable(storedStateVector, batch.waiters, batch.updates.length);
+        if (!this.abandonedWrite) this.options.onDurable(storedStateVector, batch.waiters, batch.updates.length);
         this.drain();
       },
       (error: unknown) => {
         this.busy = false;
         if (this.closed) {
+          this.abandonedWrite = true;
           this.options.onWriteFailed(error, undefined, batch.bytes + this.open.bytes);
           this.drain();
           return;

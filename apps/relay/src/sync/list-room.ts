@@ -64,6 +64,11 @@ export class ListRoom {
   private collecting: Uint8Array[] | undefined;
   private compaction: Promise<boolean> | undefined;
   private compactionRetryAt = 0;
+  /**
+   * Peers that sent an update Yjs held back: their acknowledgement so far does not cover it, and
+   * once another peer's update completes it, nothing they send may follow to earn them one.
+   */
+  private readonly heldBackSenders = new Set<RoomPeer>();
   lastActivity: number;
 
   constructor(private readonly options: ListRoomOptions) {
@@ -153,6 +158,7 @@ export class ListRoom {
   detach(peer: RoomPeer): void {
     if (!this.peers.delete(peer)) return;
     this.commit.removeWaiter(peer);
+    this.heldBackSenders.delete(peer);
     this.lastActivity = this.options.now();
     if (this.state === 'ready') this.presence.peerLeft(peer);
     if (this.peers.size === 0) this.options.onEmpty(this);
@@ -257,6 +263,7 @@ export class ListRoom {
       return;
     }
     const emitted: Uint8Array[] = [];
+    const heldBackBefore = heldBackBytes(this.doc);
     this.collecting = emitted;
     try {
       Y.applyUpdate(this.doc, update, peer);
@@ -271,7 +278,8 @@ export class ListRoom {
       return;
     }
     this.collecting = undefined;
-    if (heldBackBytes(this.doc) > this.options.maxListBytes / 4) {
+    const heldBackAfter = heldBackBytes(this.doc);
+    if (heldBackAfter > this.options.maxListBytes / 4) {
       // Updates whose dependencies never arrive are held in memory only; past this bound the
       // list is reloaded from disk, which drops them (they were never stored nor acknowledged).
       metrics.errors.inc({ kind: 'missing_dependencies' });
@@ -290,6 +298,18 @@ export class ListRoom {
       this.commit.add(integrated);
     }
     this.commit.addWaiter(peer, receivedAt);
+    if (heldBackAfter > heldBackBefore) this.heldBackSenders.add(peer);
+    else if (heldBackAfter < heldBackBefore) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
+  }
+
+  /**
+   * Something held back was integrated by this message: the peers that sent held updates wait in
+   * this batch too. Which of them it completed is not known, so all of them get the ack; an ack
+   * whose vector does not cover a phone's update yet changes nothing for that phone.
+   */
+  private acknowledgeHeldBackSenders(noneLeft: boolean, receivedAt: number): void {
+    for (const sender of this.heldBackSenders) this.commit.addWaiter(sender, receivedAt);
+    if (noneLeft) this.heldBackSenders.clear();
   }
 
   private async writeBatch(updates: readonly Uint8Array[]): Promise<void> {

@@ -35,6 +35,12 @@ export interface AwarenessEntry {
 export const MAX_AWARENESS_ENTRIES = 1024;
 /** A presence state is a name, a colour, perhaps a cursor: far below this. */
 export const MAX_AWARENESS_STATE_BYTES = 16 * 1024;
+/**
+ * Arrays and objects nested in one presence state. 16 KiB of `[[[…]]]` parses, but y-protocols
+ * re-encodes every state with JSON.stringify for each newcomer and each change, and at a few
+ * thousand levels that overflows the stack: everyone joining the list would be cut off.
+ */
+export const MAX_AWARENESS_STATE_DEPTH = 32;
 
 /** A frame that breaks the protocol; the connection that sent it is closed. */
 export class ProtocolError extends Error {
@@ -147,17 +153,54 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     // The wire form of a string is its UTF-8 bytes with a length, so it can be measured unread.
     const json = decoding.readVarUint8Array(decoder);
     if (json.length > MAX_AWARENESS_STATE_BYTES) throw new ProtocolError(`awareness state of ${json.length} bytes (at most ${MAX_AWARENESS_STATE_BYTES})`);
+    let text: string;
     let state: unknown;
     try {
-      state = JSON.parse(utf8.decode(json));
+      text = utf8.decode(json);
     } catch {
-      throw new ProtocolError('awareness state is not UTF-8 JSON');
+      throw new ProtocolError('awareness state is not UTF-8');
+    }
+    const depth = jsonNestingDepth(text);
+    if (depth > MAX_AWARENESS_STATE_DEPTH) throw new ProtocolError(`awareness state nested ${depth} deep (at most ${MAX_AWARENESS_STATE_DEPTH})`);
+    try {
+      state = JSON.parse(text);
+    } catch {
+      throw new ProtocolError('awareness state is not JSON');
     }
     entries.push({ clientId, clock, leaves: state === null });
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
   return entries;
 }
+
+/** The deepest nesting of arrays and objects in `text`, brackets inside strings not counted. */
+function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === BACKSLASH) i++;
+      else if (code === QUOTE) inString = false;
+    } else if (code === QUOTE) {
+      inString = true;
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 /** A sync message (step 1, step 2 or update) carrying one var-length payload. */
 function encodeSyncMessage(syncType: number, payload: Uint8Array): Uint8Array {
