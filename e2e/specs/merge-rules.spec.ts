@@ -166,6 +166,25 @@ for (const mode of offlineModes) {
       expect(await b.recentlyDeleted(), 'the old Milk stays deleted').toContain('Milk');
     });
 
+    test(`rule 7, B had not heard of the removal: A removes Milk, then B adds Milk again → one Milk (B's), old one in Recently deleted [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Milk', 'Bread']);
+      await allOffline([a, b], mode);
+      await a.remove('Milk');
+      // B still shows Milk and types it again: one more request for it, made after the removal.
+      await b.add('Milk');
+      await bothShowOffline(a, b);
+      expect(await b.names(), 'B cannot see the removal while offline').toContain('Milk');
+
+      await allOnline([a, b]);
+      const merged = await converge([a, b]);
+      expect(merged).toEqual(listOf(['Bread', 'Milk']));
+      expectNoDuplicates(merged);
+      expect(await a.recentlyDeleted(), 'the old Milk stays deleted').toContain('Milk');
+      expect(await b.recentlyDeleted(), 'the old Milk stays deleted').toContain('Milk');
+    });
+
     test(`rule 8: A edits an item purged while A was offline → no crash, no resurrection, A told [${mode}]`, async ({
       phones,
     }) => {
