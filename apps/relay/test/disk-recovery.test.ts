@@ -60,6 +60,53 @@ describe('record framing', () => {
     expect(scan.kind).toBe('torn');
     expect(scan.records).toHaveLength(1);
   });
+
+  it('reports a damaged length that points past the end as corrupt when valid records follow it, not as a torn tail', () => {
+    const records = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6]), new Uint8Array([7, 8, 9])];
+    for (const [index, recordStart] of [0, 11, 22].entries()) {
+      const file = Buffer.concat(records.map(frameRecord));
+      // Bit 16 of the length: 65,536 more, far past the end, as a torn append's length would be.
+      file[recordStart + 2] = (file[recordStart + 2] as number) ^ 0x01;
+      const scan = scanRecords(file);
+      // The last record has nothing after it: torn, as a short write there would look.
+      expect(scan.kind).toBe(index === records.length - 1 ? 'torn' : 'corrupt');
+      expect(scan.records).toEqual(records.slice(0, index));
+      expect(scan.validBytes).toBe(recordStart);
+    }
+  });
+
+  it('still treats a large update cut short as torn: nothing in its bytes passes for a record', () => {
+    const source = new Y.Doc();
+    source.getArray('items').push(Array.from({ length: 20_000 }, (_, i) => ({ name: `item ${i}`, quantity: i % 7, done: i % 3 === 0 })));
+    const update = Y.encodeStateAsUpdate(source);
+    const file = Buffer.concat([frameRecord(new Uint8Array([1, 2, 3])), frameRecord(update)]);
+    expect(update.length).toBeGreaterThan(300_000);
+    for (const fraction of [0.1, 0.5, 0.99]) {
+      const scan = scanRecords(file.subarray(0, Math.floor(file.length * fraction)));
+      expect(scan.kind).toBe('torn');
+      expect(scan.records).toHaveLength(1);
+    }
+  });
+
+  it('treats a last record whose data only partly reached the disk (the rest zeros) as torn', () => {
+    const payload = new Uint8Array(200 * 1024).fill(7);
+    const partly = frameRecord(payload);
+    partly.fill(0, 8 + 4096);
+    const scan = scanRecords(Buffer.concat([frameRecord(new Uint8Array([1])), partly]));
+    expect(scan.kind).toBe('torn');
+    expect(scan.records).toHaveLength(1);
+  });
+
+  it('keeps the file (corrupt) when ruling out a valid record after the damage would cost too much', () => {
+    // Every 4-byte window of this tail is a length that fits (1, 65,536, 256), and each costs a
+    // checksum: a torn tail shaped like this would take seconds to clear.
+    const tail = Buffer.alloc(256 * 1024);
+    for (let i = 0; i < tail.length; i += 4) tail[i] = 1;
+    const cutShort = Buffer.from([0xff, 0xff, 0xff, 0x00, 0, 0, 0, 0]);
+    const scan = scanRecords(Buffer.concat([frameRecord(new Uint8Array([1])), cutShort, tail]));
+    expect(scan.kind).toBe('corrupt');
+    expect(scan.records).toHaveLength(1);
+  });
 });
 
 describe('disk storage recovery', () => {
@@ -152,6 +199,18 @@ describe('disk storage recovery', () => {
     expect(await readFile(path.join(quarantine, `${LIST}.log.1234.2`))).toEqual(second);
   });
 
+  it('quarantines a log whose first record has a damaged length, instead of cutting every record as a torn tail', async () => {
+    const { updates } = makeUpdates(3);
+    await storeAndStop(updates);
+    const logPath = path.join(dir, `${LIST}.log`);
+    const bytes = await readFile(logPath);
+    bytes[2] = (bytes[2] as number) ^ 0x01;
+    await writeFile(logPath, bytes);
+    expect((await open().load(LIST)).updates).toEqual([]);
+    expect(await readdir(path.join(dir, 'quarantine'))).toEqual([`${LIST}.log.1234`]);
+    expect(await readFile(path.join(dir, 'quarantine', `${LIST}.log.1234`))).toEqual(bytes);
+  });
+
   it('quarantines a corrupt snapshot instead of overwriting it', async () => {
     const { source, updates } = makeUpdates(2);
     await storeAndStop(updates, Y.encodeStateAsUpdate(source));
@@ -162,6 +221,41 @@ describe('disk storage recovery', () => {
     const stored = await open().load(LIST);
     expect(stored.updates).toEqual([]);
     expect(await readdir(path.join(dir, 'quarantine'))).toEqual([`${LIST}.snapshot.1234`]);
+  });
+
+  it('a quarantined snapshot keeps a copy of the records after it: a compaction that leaves them out cannot lose them', async () => {
+    const { source, updates } = makeUpdates(2);
+    const snapshot = Y.encodeStateAsUpdate(source);
+    await storeAndStop(updates, snapshot);
+    // Later edits by the same phone: they build on the snapshot's.
+    const later = makeUpdates(3, source).updates;
+    const [inLog, inJournal] = [later.slice(0, 2), later.slice(2)];
+    await storeAndStop(inLog);
+    const logBytes = await readFile(path.join(dir, `${LIST}.log`));
+    const snapshotPath = path.join(dir, `${LIST}.snapshot`);
+    const damaged = await readFile(snapshotPath);
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 0x01;
+    await writeFile(snapshotPath, damaged);
+
+    const storage = open();
+    await storage.append(LIST, inJournal);
+    const stored = await storage.load(LIST);
+    expect(stored.updates).toEqual([...inLog, ...inJournal]);
+    // Without the snapshot Yjs holds them back: the room's next snapshot has none of them.
+    const loaded = new Y.Doc();
+    for (const update of stored.updates) Y.applyUpdate(loaded, update);
+    expect(loaded.store.pendingStructs).not.toBeNull();
+    await storage.compact(LIST, Y.encodeStateAsUpdate(new Y.Doc()));
+    await storage.close();
+    expect((await stat(path.join(dir, `${LIST}.log`))).size).toBe(0);
+
+    const quarantine = path.join(dir, 'quarantine');
+    expect((await readdir(quarantine)).sort()).toEqual([`${LIST}.snapshot.1234`, `${LIST}.snapshot.1234.after`]);
+    const after = await readFile(path.join(quarantine, `${LIST}.snapshot.1234.after`));
+    expect(after.subarray(0, logBytes.length)).toEqual(logBytes);
+    expect(scanRecords(after)).toMatchObject({ kind: 'complete', records: [...inLog, ...inJournal] });
+    // A human who repairs the snapshot has the whole list back.
+    expect(itemsOf([snapshot, ...scanRecords(after).records])).toEqual(source.getMap('items').toJSON());
   });
 
   const steps: CompactionStep[] = ['temp-written', 'temp-synced', 'renamed', 'directory-synced', 'log-truncated'];
@@ -574,5 +668,80 @@ describe('write-ahead journal', () => {
     expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates.slice(0, 2));
     await storage.append(LIST, [updates[2] as Uint8Array]);
     expect((await storage.load(LIST)).updates).toEqual(updates);
+  });
+  it('[J17] a damaged length in a journal record is damage, not a torn tail: the records before it are replayed, the segment is quarantined', async () => {
+    const { updates } = makeUpdates(3);
+    const crashed = openToCrash();
+    for (const update of updates) await crashed.append(LIST, [update]);
+    const [segment] = await journalFiles();
+    const segmentPath = path.join(dir, segment as string);
+    const bytes = await readFile(segmentPath);
+    // Bit 16 of the second record's length: it now points past the end, as a torn write's would.
+    const secondLength = encodeJournalRecord(LIST, updates[0] as Uint8Array).length + 2;
+    bytes[secondLength] = (bytes[secondLength] as number) ^ 0x01;
+    await writeFile(segmentPath, bytes);
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+    expect(await readdir(path.join(dir, 'quarantine'))).toEqual([`${segment}.1234`]);
+    expect(await readFile(path.join(dir, 'quarantine', `${segment}.1234`))).toEqual(bytes);
+    expect(logged.find((l) => l.event === 'storage.journal_damaged')?.fields).toMatchObject({ keptRecords: 1 });
+    expect(logged.map((l) => l.event)).not.toContain('storage.journal_torn_tail_cut');
+  });
+
+  it('[J18] a quarantined log keeps a copy of the list\'s records in the journal: replayed after its intact prefix they cannot build on it', async () => {
+    const { source, updates } = makeUpdates(5);
+    const first = open();
+    for (const update of updates.slice(0, 3)) await first.append(LIST, [update]);
+    await first.close();
+    const crashed = openToCrash();
+    await crashed.append(LIST, updates.slice(3));
+    const logPath = path.join(dir, `${LIST}.log`);
+    const damaged = await readFile(logPath);
+    const secondRecordPayload = 8 + (updates[0] as Uint8Array).length + 8;
+    damaged[secondRecordPayload] = (damaged[secondRecordPayload] as number) ^ 0xff;
+    await writeFile(logPath, damaged);
+
+    // The replay quarantines the log, writes back its first record and appends the journal's.
+    const restarted = open();
+    const stored = await restarted.load(LIST);
+    expect(stored.updates).toEqual([updates[0], ...updates.slice(3)]);
+    expect(itemsOf(stored.updates)).toEqual({ item0: 'value 0' });
+    await restarted.compact(LIST, Y.encodeStateAsUpdate(new Y.Doc()));
+    await restarted.close();
+    expect(await journalFiles()).toEqual([]);
+
+    const quarantine = path.join(dir, 'quarantine');
+    expect((await readdir(quarantine)).sort()).toEqual([`${LIST}.log.1234`, `${LIST}.log.1234.after`]);
+    expect(await readFile(path.join(quarantine, `${LIST}.log.1234`))).toEqual(damaged);
+    const after = scanRecords(await readFile(path.join(quarantine, `${LIST}.log.1234.after`)));
+    expect(after).toMatchObject({ kind: 'complete', records: updates.slice(3) });
+    expect(itemsOf([...updates.slice(0, 3), ...after.records])).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('[J19] the segments after a damaged one are quarantined too: their records may build on those after the damage', async () => {
+    const { updates } = makeUpdates(5);
+    const disk = fillingDisk();
+    disk.fill(0);
+    const crashed = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, writeLogBytes: disk.writeLogBytes });
+    for (const update of updates.slice(0, 3)) await crashed.append(LIST, [update]);
+    // The copy fails (a full disk), so the first segment stays and later updates start a second.
+    await expect(crashed.checkpoint()).rejects.toThrow('ENOSPC');
+    await crashed.append(LIST, updates.slice(3));
+    expect(await journalFiles()).toEqual(['journal.1.wal', 'journal.2.wal']);
+    const firstPath = path.join(dir, 'journal.1.wal');
+    const damaged = await readFile(firstPath);
+    const secondRecordPayload = encodeJournalRecord(LIST, updates[0] as Uint8Array).length + 8 + 3;
+    damaged[secondRecordPayload] = (damaged[secondRecordPayload] as number) ^ 0xff;
+    await writeFile(firstPath, damaged);
+    const second = await readFile(path.join(dir, 'journal.2.wal'));
+
+    const restarted = open();
+    expect((await restarted.load(LIST)).updates).toEqual([updates[0], ...updates.slice(3)]);
+    await restarted.compact(LIST, Y.encodeStateAsUpdate(new Y.Doc()));
+    await restarted.close();
+    expect(await journalFiles()).toEqual([]);
+    const quarantine = path.join(dir, 'quarantine');
+    expect((await readdir(quarantine)).sort()).toEqual(['journal.1.wal.1234', 'journal.2.wal.1234']);
+    expect(await readFile(path.join(quarantine, 'journal.1.wal.1234'))).toEqual(damaged);
+    expect(await readFile(path.join(quarantine, 'journal.2.wal.1234'))).toEqual(second);
   });
 });

@@ -10,7 +10,7 @@ import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 import { CoalescedRun, forEachConcurrently, onceItSucceeds } from './concurrency.js';
-import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName } from './file-ops.js';
+import { createDurably, isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -45,8 +45,8 @@ const CHECKPOINT_CONCURRENCY = 2;
 interface JournalGeneration {
   segment: JournalSegment | undefined;
   readonly pending: Map<string, Uint8Array[]>;
-  /** Segment files of the previous run read into `pending`: deleted (damaged ones quarantined) once copied. */
-  readonly replayedSegments?: Array<{ readonly name: string; readonly damaged: boolean }>;
+  /** Segment files of the previous run read into `pending`: deleted once copied, or quarantined (see replayJournal). */
+  readonly replayedSegments?: Array<{ readonly name: string; readonly quarantine: boolean }>;
 }
 
 interface OpenLog {
@@ -290,7 +290,7 @@ export class DiskListStorage implements ListStorage {
     // One at a time and forgotten once done, so a retry after a failure does not redo any.
     for (let next = replayed[0]; next !== undefined; next = replayed[0]) {
       const filePath = path.join(this.dataDir, next.name);
-      if (next.damaged) await this.moveToQuarantine(filePath, `${next.name}.${this.now()}`);
+      if (next.quarantine) await this.moveToQuarantine(filePath, `${next.name}.${this.now()}`);
       else await removeIfExists(filePath);
       replayed.shift();
     }
@@ -317,16 +317,22 @@ export class DiskListStorage implements ListStorage {
     if (segments.length === 0) return;
     const started = this.now();
     this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
-    const replayedSegments: Array<{ name: string; damaged: boolean }> = [];
+    const replayedSegments: Array<{ name: string; quarantine: boolean }> = [];
     const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments };
     let recordCount = 0;
-    for (const { name } of segments) {
+    let damageSeen = false;
+    for (const [index, { name }] of segments.entries()) {
       const scan = decodeSegment(readFileSync(path.join(this.dataDir, name)));
       for (const record of scan.records) addRecord(generation.pending, record);
       recordCount += scan.records.length;
-      replayedSegments.push({ name, damaged: scan.kind === 'corrupt' });
+      // The records after the damage are not replayed, and those of later segments may build on
+      // them: Yjs would hold them back and the list's next compaction drop them, so later
+      // segments are quarantined too rather than deleted once copied.
+      damageSeen ||= scan.kind === 'corrupt';
+      replayedSegments.push({ name, quarantine: damageSeen });
       if (scan.kind === 'corrupt') {
-        this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length });
+        const laterSegments = segments.length - index - 1;
+        this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length, laterSegments });
       } else if (scan.kind === 'torn') {
         // A write cut short by the crash: it never returned, so nothing in it was acknowledged.
         this.logger.warn('storage.journal_torn_tail_cut', { segment: name, cutBytes: scan.cutBytes });
@@ -375,31 +381,32 @@ export class DiskListStorage implements ListStorage {
     // Independent reads, so they run concurrently: a restart loads many lists at once.
     const [snapshotBytes, logBytes] = await Promise.all([readIfExists(snapshotPath), readIfExists(this.filePath(listId, LOG_SUFFIX))]);
 
-    const updates: Uint8Array[] = [];
-    let snapshotLength = 0;
-    if (snapshotBytes !== undefined) {
-      const scan = scanRecords(snapshotBytes);
-      const snapshot = scan.records[0];
-      if (scan.kind === 'complete' && scan.records.length === 1 && snapshot !== undefined) {
-        updates.push(snapshot);
-        snapshotLength = snapshotBytes.length;
-      } else {
-        // Snapshots are only ever renamed into place complete, so any damage is corruption.
-        await this.quarantine(listId, snapshotPath, 'snapshot', `snapshot scan: ${scan.kind}`);
-      }
-    }
-
     const log = await this.repairLog(listId, logBytes);
-    updates.push(...log.records);
-    let logLength = log.validBytes;
-    // Acknowledged updates still only in the journal: oldest generation first, as written.
-    for (const generation of this.uncopiedGenerations()) {
-      for (const update of generation.pending.get(listId) ?? []) {
-        updates.push(update);
-        logLength += RECORD_HEADER_BYTES + update.length;
-      }
-    }
+    const snapshot = snapshotBytes === undefined ? undefined : await this.readSnapshot(listId, snapshotBytes, log.records);
+    const journal = this.journalRecords(listId);
+    const logLength = journal.reduce((bytes, update) => bytes + RECORD_HEADER_BYTES + update.length, log.validBytes);
+    const snapshotLength = snapshot === undefined ? 0 : RECORD_HEADER_BYTES + snapshot.length;
+    const updates = [...(snapshot === undefined ? [] : [snapshot]), ...log.records, ...journal];
     return { updates, storedBytes: snapshotLength + logLength, logBytes: logLength };
+  }
+
+  /**
+   * The document a snapshot file holds; undefined once a damaged one is quarantined, with a copy
+   * of the records after it (`logRecords`, then the journal's).
+   */
+  private async readSnapshot(listId: string, bytes: Buffer, logRecords: readonly Uint8Array[]): Promise<Uint8Array | undefined> {
+    const scan = scanRecords(bytes);
+    const snapshot = scan.records[0];
+    if (scan.kind === 'complete' && scan.records.length === 1 && snapshot !== undefined) return snapshot;
+    // Snapshots are only ever renamed into place complete, so any damage is corruption.
+    const after = [...logRecords, ...this.journalRecords(listId)];
+    await this.quarantine(listId, this.filePath(listId, SNAPSHOT_SUFFIX), 'snapshot', `snapshot scan: ${scan.kind}`, after);
+    return undefined;
+  }
+
+  /** A list's acknowledged updates still only in the journal: oldest generation first, as written. */
+  private journalRecords(listId: string): Uint8Array[] {
+    return this.uncopiedGenerations().flatMap((generation) => generation.pending.get(listId) ?? []);
   }
 
   /**
@@ -416,7 +423,7 @@ export class DiskListStorage implements ListStorage {
     } else if (scan?.kind === 'corrupt') {
       // A handle open on the old file would go on writing into the quarantined one.
       await this.closeLog(listId);
-      await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`);
+      await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`, this.journalRecords(listId));
       await this.writeFileAtomically(logPath, Buffer.concat(scan.records.map(frameRecord)));
     }
     this.tailsToCheck.delete(listId);
@@ -528,15 +535,31 @@ export class DiskListStorage implements ListStorage {
     await syncDirectory(this.dataDir);
   }
 
-  private async quarantine(listId: string, filePath: string, kind: string, reason: string): Promise<void> {
-    const target = await this.moveToQuarantine(filePath, `${listId}.${kind}.${this.now()}`);
-    this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target });
+  /**
+   * Moves a damaged file of a list aside. `after` are the list's records stored after it (a
+   * snapshot's log, a log's records still in the journal): they may build on what the file held,
+   * and then Yjs holds them back, so the list's next compaction writes a snapshot without them and
+   * truncates the log. A copy of them, framed like a log, stays beside the file (`<name>.after`),
+   * so the damage of one file never takes intact records of another with it.
+   */
+  private async quarantine(listId: string, filePath: string, kind: string, reason: string, after: readonly Uint8Array[]): Promise<void> {
+    const copy = after.length > 0 ? Buffer.concat(after.map(frameRecord)) : undefined;
+    const target = await this.moveToQuarantine(filePath, `${listId}.${kind}.${this.now()}`, copy);
+    this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target, recordsAfter: after.length });
   }
 
-  private async moveToQuarantine(filePath: string, name: string): Promise<string> {
+  /**
+   * `companion` is written (as `<name>.after`) before the file moves: a crash in between leaves
+   * the damaged file in place, to be quarantined again, with its copy, at the next load.
+   */
+  private async moveToQuarantine(filePath: string, name: string, companion?: Buffer): Promise<string> {
     const quarantineDir = path.join(this.dataDir, QUARANTINE_DIR);
     await fs.mkdir(quarantineDir, { recursive: true });
     const target = path.join(quarantineDir, await unusedName(quarantineDir, name));
+    if (companion !== undefined) {
+      await createDurably(path.join(quarantineDir, await unusedName(quarantineDir, `${path.basename(target)}.after`)), companion);
+      await syncDirectory(quarantineDir);
+    }
     await fs.rename(filePath, target);
     await syncDirectory(quarantineDir);
     await syncDirectory(this.dataDir);

@@ -31,6 +31,19 @@ export async function removingOnFailure(tempPath: string, write: () => Promise<u
   }
 }
 
+/** Creates `filePath` holding `contents`, synced; never replaces an existing file. */
+export async function createDurably(filePath: string, contents: Uint8Array): Promise<void> {
+  const handle = await fs.open(filePath, 'wx', 0o644);
+  try {
+    await removingOnFailure(filePath, async () => {
+      await handle.writeFile(contents);
+      await handle.sync();
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function removeIfExists(filePath: string): Promise<void> {
   try {
     await fs.unlink(filePath);

@@ -33,41 +33,73 @@ export function scanRecords(bytes: Uint8Array): RecordScan {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = 0;
   while (offset < view.length) {
-    const remaining = view.length - offset;
-    if (remaining < RECORD_HEADER_BYTES) {
-      return { kind: 'torn', records, validBytes: offset };
-    }
-    const length = view.readUInt32LE(offset);
-    const storedChecksum = view.readUInt32LE(offset + 4);
-    const end = offset + RECORD_HEADER_BYTES + length;
-    if (length > MAX_RECORD_BYTES) {
-      return damaged(view, records, offset);
-    }
-    if (end > view.length) {
-      // A length that points past the end is what a torn append looks like; a flipped length
-      // in an older record would also land here, but then the CRC of later data cannot be
-      // checked anyway and cutting keeps every intact record before it.
-      return { kind: 'torn', records, validBytes: offset };
-    }
-    const payload = view.subarray(offset + RECORD_HEADER_BYTES, end);
-    if (recordChecksum(view.subarray(offset, offset + 4), payload) !== storedChecksum) {
-      return damaged(view, records, offset);
-    }
+    const payload = recordAt(view, offset);
+    if (payload === undefined) return unreadable(view, records, offset);
     records.push(new Uint8Array(payload));
-    offset = end;
+    offset += RECORD_HEADER_BYTES + payload.length;
   }
   return { kind: 'complete', records, validBytes: offset };
 }
 
+/** The payload of the record at `offset`, if it is whole and its checksum matches. */
+function recordAt(view: Buffer, offset: number): Buffer | undefined {
+  if (view.length - offset < RECORD_HEADER_BYTES) return undefined;
+  const length = view.readUInt32LE(offset);
+  const end = offset + RECORD_HEADER_BYTES + length;
+  if (length > MAX_RECORD_BYTES || end > view.length) return undefined;
+  const payload = view.subarray(offset + RECORD_HEADER_BYTES, end);
+  return recordChecksum(view.subarray(offset, offset + 4), payload) === view.readUInt32LE(offset + 4) ? payload : undefined;
+}
+
 /**
- * A bad checksum on the last record, or followed only by zeros (file size extended before the
- * data reached the disk), is a torn write; anything else is corruption.
+ * A crash during an append damages only the end of the file: the last record runs to or past
+ * the end (a short write, or a bad checksum on data that did not all reach the disk), or the
+ * file size reached the disk before the data did (zeros). That is torn. Anything else is
+ * corrupt, and so is a record that looks cut short but has a valid record after it: a flipped
+ * bit in an older record's length points past the end just like a short write, and cutting
+ * there would drop every intact record after it.
  */
-function damaged(view: Buffer, records: Uint8Array[], offset: number): RecordScan {
-  const lengthField = view.readUInt32LE(offset);
-  const end = offset + RECORD_HEADER_BYTES + lengthField;
-  const isLastRecord = end === view.length;
-  const restIsZero = view.subarray(offset).every((b) => b === 0);
-  if (isLastRecord || restIsZero) return { kind: 'torn', records, validBytes: offset };
+function unreadable(view: Buffer, records: Uint8Array[], offset: number): RecordScan {
+  const torn: RecordScan = { kind: 'torn', records, validBytes: offset };
+  // Zeros hold no valid record (see EMPTY_RECORD_CHECKSUM): no search needed.
+  if (view.subarray(offset).every((b) => b === 0)) return torn;
+  if (reachesEnd(view, offset) && !validRecordAfter(view, offset)) return torn;
   return { kind: 'corrupt', records, validBytes: offset, offset };
+}
+
+/** Whether the record at `offset` (possibly only part of its header) claims to end at or past the end of the file. */
+function reachesEnd(view: Buffer, offset: number): boolean {
+  if (view.length - offset < RECORD_HEADER_BYTES) return true;
+  const length = view.readUInt32LE(offset);
+  return length <= MAX_RECORD_BYTES && offset + RECORD_HEADER_BYTES + length >= view.length;
+}
+
+/**
+ * Checksum work the search for a valid record after a damaged one may do, in bytes (each
+ * checksum call also counts CHECKSUM_CALL_COST_BYTES, about its fixed cost): ~20 ms. Unbounded,
+ * a large tail full of lengths that fit would cost time quadratic in its size.
+ */
+const SEARCH_BUDGET_BYTES = 64 * 1024 * 1024;
+const CHECKSUM_CALL_COST_BYTES = 1024;
+/** The checksum of a record with an empty payload. Never 0, so zero-filled bytes are never a record. */
+const EMPTY_RECORD_CHECKSUM = recordChecksum(new Uint8Array(4), new Uint8Array(0));
+
+/**
+ * Whether a valid record starts anywhere after `offset`. True also when the budget runs out
+ * first: not knowing, the caller keeps the file (corrupt) rather than cutting records it could
+ * not rule out.
+ */
+function validRecordAfter(view: Buffer, offset: number): boolean {
+  let budget = SEARCH_BUDGET_BYTES;
+  for (let candidate = offset + 1; candidate + RECORD_HEADER_BYTES <= view.length; candidate++) {
+    const length = view.readUInt32LE(candidate);
+    // Most candidates end here, before any checksum: their length does not fit in the file.
+    if (candidate + RECORD_HEADER_BYTES + length > view.length) continue;
+    // Runs of zeros (a tail the data never reached) would otherwise cost a call per byte.
+    if (length === 0 && view.readUInt32LE(candidate + 4) !== EMPTY_RECORD_CHECKSUM) continue;
+    budget -= CHECKSUM_CALL_COST_BYTES + length;
+    if (budget < 0) return true;
+    if (recordAt(view, candidate) !== undefined) return true;
+  }
+  return false;
 }
