@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { AckTracker, ackStorageKey } from './ack-tracker.js';
+import { AckTracker, DELETION_MARK_MAP, ackStorageKey } from './ack-tracker.js';
 import { createMemoryStore } from './device-storage.js';
 
 const LIST = 'listlistlistlistlist';
@@ -48,13 +48,66 @@ describe('ack tracker', () => {
     expect(tracker.state().pendingChanges).toBe(1);
   });
 
-  it('a delete-only transaction stays pending until the next ack', () => {
+  it('a delete-only transaction stays pending until an ack covers it', () => {
     const doc = new Y.Doc();
     const items = doc.getMap('items');
     items.set('a', 1);
     const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
     items.delete('a');
     expect(tracker.state().pendingChanges).toBe(1);
+    tracker.acknowledge(fullVector(doc));
+    expect(tracker.state().pendingChanges).toBe(0);
+  });
+
+  it('an ack of a batch the relay cut before a deletion reached it does not cover the deletion', () => {
+    // The relay reads a batch's vector when it cuts the batch and sends the ack after the fsync:
+    // that ack can arrive after a later deletion was sent (measured: 9 ms after).
+    const doc = new Y.Doc();
+    const items = doc.getMap('items');
+    items.set('a', 1);
+    const relay = new Y.Doc();
+    Y.applyUpdate(relay, Y.encodeStateAsUpdate(doc));
+    const inFlight: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => inFlight.push(update));
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+
+    items.set('b', 2);
+    for (const update of inFlight.splice(0)) Y.applyUpdate(relay, update);
+    const earlierBatch = fullVector(relay);
+    items.delete('a');
+    expect(tracker.state().pendingChanges).toBe(2);
+
+    tracker.acknowledge(earlierBatch);
+    expect(tracker.state().pendingChanges).toBe(1);
+
+    for (const update of inFlight.splice(0)) Y.applyUpdate(relay, update);
+    tracker.acknowledge(fullVector(relay));
+    expect(tracker.state().pendingChanges).toBe(0);
+    expect(relay.getMap('items').has('a')).toBe(false);
+  });
+
+  it('the marker after a deletion is one entry outside the list and not a change of its own', () => {
+    const doc = new Y.Doc();
+    const items = doc.getMap('items');
+    items.set('a', 1);
+    items.set('b', 1);
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    items.delete('a');
+    items.delete('b');
+    expect(tracker.state().pendingChanges).toBe(2);
+    expect(doc.getMap(DELETION_MARK_MAP).size).toBe(1);
+    expect(items.toJSON()).toEqual({});
+  });
+
+  it('deletions counted by an older version are marked once the document is loaded', () => {
+    const storage = createMemoryStore();
+    storage.setItem(ackStorageKey(LIST), JSON.stringify({ acked: {}, pending: {}, pendingDeletes: 2, lastSyncedAt: null }));
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage, listId: LIST });
+    expect(tracker.state().pendingChanges).toBe(2);
+    tracker.documentLoaded();
+    tracker.acknowledge(new Map());
+    expect(tracker.state().pendingChanges).toBe(2);
     tracker.acknowledge(fullVector(doc));
     expect(tracker.state().pendingChanges).toBe(0);
   });
@@ -126,6 +179,23 @@ describe('ack tracker', () => {
     tabB.getMap('items').set('b', 1);
     trackerB.flush();
     expect(trackerB.state().pendingChanges).toBe(2);
+    trackerA.destroy();
+    trackerB.destroy();
+    const reloaded = new AckTracker(new Y.Doc(), { storage, listId: LIST });
+    expect(reloaded.state().pendingChanges).toBe(2);
+  });
+
+  it('a deletion pending in one tab is kept when another tab saves', () => {
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    tabA.getMap('items').set('a', 1);
+    const tabB = new Y.Doc();
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    const trackerB = new AckTracker(tabB, { storage, listId: LIST });
+    tabA.getMap('items').delete('a');
+    trackerA.flush();
+    tabB.getMap('items').set('b', 1);
+    trackerB.flush();
     trackerA.destroy();
     trackerB.destroy();
     const reloaded = new AckTracker(new Y.Doc(), { storage, listId: LIST });

@@ -9,8 +9,13 @@
  * the count is still right.
  *
  * Transactions that only delete (no new struct, so no clock) cannot be
- * matched against a state vector; they are covered by the next ack received
- * after they were made (the relay acks after storing what it received).
+ * matched against a state vector, and counting acks is not sound either: an
+ * ack names the stored state, not the message it answers, and the ack of a
+ * batch the relay cut before the delete reached it can arrive after the
+ * delete was sent (seen 9 ms later, with the same vector as the delete's own
+ * ack). So such a transaction is followed at once by a marker, one map entry
+ * written by this device (see markDeletions), whose clock stands for the
+ * deletions too.
  */
 import * as Y from 'yjs';
 import { isRecord, readJson, writeJson, type KeyValueStore } from './device-storage.js';
@@ -27,6 +32,10 @@ interface PersistedAcks {
   acked: Record<string, number>;
   /** clientID → end clocks of pending transactions */
   pending: Record<string, number[]>;
+  /**
+   * Delete-only transactions no marker covers yet. Only ever non-zero when read from state an
+   * older version saved, which counted deletions without a marker: documentLoaded marks them.
+   */
   pendingDeletes: number;
   lastSyncedAt: number | null;
 }
@@ -54,6 +63,13 @@ function parsePersisted(value: unknown): PersistedAcks {
 }
 
 const SAVE_DELAY_MS = 50;
+
+/**
+ * The root map (in every list's document) the marker is written to. One key, overwritten each
+ * time, so it stays one entry; the list model never reads it.
+ */
+export const DELETION_MARK_MAP = 'ackMarks';
+const DELETION_MARK_KEY = 'lastDeletion';
 
 export function ackStorageKey(listId: string): string {
   return `basket:acks:${listId}`;
@@ -112,7 +128,6 @@ export class AckTracker {
       if (remaining.length === 0) delete pending[client];
       else pending[client] = remaining;
     }
-    this.persisted.pendingDeletes = 0;
     this.ackedThisConnection = true;
     if (this.countPending() === 0) this.persisted.lastSyncedAt = this.now();
     this.changed();
@@ -138,6 +153,9 @@ export class AckTracker {
       if (remaining.length === 0) delete pending[client];
       else pending[client] = remaining;
     }
+    // Deletions counted by an older version, which the stored document now holds: the marker
+    // written now reaches the relay after them (or with them, in our sync step 2).
+    if (this.persisted.pendingDeletes > 0) this.markDeletions();
     this.replaceStored = true;
     this.changed();
   }
@@ -155,7 +173,7 @@ export class AckTracker {
   }
 
   private readonly onTransaction = (transaction: Y.Transaction): void => {
-    if (!transaction.local) return;
+    if (!transaction.local || transaction.origin === this) return;
     const client = this.doc.clientID;
     const before = transaction.beforeState.get(client) ?? 0;
     const after = transaction.afterState.get(client) ?? 0;
@@ -164,11 +182,37 @@ export class AckTracker {
       (this.persisted.pending[key] ??= []).push(after);
     } else if (transaction.deleteSet.clients.size > 0) {
       this.persisted.pendingDeletes += 1;
+      this.markDeletions();
     } else {
       return;
     }
     this.changed();
   };
+
+  /**
+   * Writes the marker and counts the pending deletions at its clock.
+   *
+   * Why that is sound: an ack covers the marker's clock only if the relay had integrated the
+   * marker when it cut that batch, and the relay stores everything it integrated before a cut.
+   * Every way our edits reach the relay brings the deletions no later than the marker: the
+   * marker's update is emitted right after theirs, in the same synchronous cleanup, so the
+   * WebSocket (and after-paint-updates.ts, which flushes its queue in order, in one go) sends
+   * the two in order on one connection, which the relay applies in order; or the socket was
+   * closed when they were emitted and both go in the next sync step 2, which carries the whole
+   * delete set. (Inside afterTransaction, transact() runs the marker's cleanup after the
+   * current one, so the marker's update never precedes the deletions'.)
+   *
+   * The marker's own transaction is not counted as a change: it is bookkeeping.
+   */
+  private markDeletions(): void {
+    const client = this.doc.clientID;
+    const clocks = (this.persisted.pending[String(client)] ??= []);
+    // One marker each: entries are merged across tabs as sets of clocks.
+    for (; this.persisted.pendingDeletes > 0; this.persisted.pendingDeletes -= 1) {
+      this.doc.transact(() => this.doc.getMap(DELETION_MARK_MAP).set(DELETION_MARK_KEY, client), this);
+      clocks.push(Y.getState(this.doc.store, client));
+    }
+  }
 
   private countPending(): number {
     let count = this.persisted.pendingDeletes;

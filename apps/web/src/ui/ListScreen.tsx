@@ -3,7 +3,7 @@
  * "Add item", the items by store section, and the undo toast and notices.
  * Everything reads and writes the local list model; nothing waits on the network.
  */
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { Item, ItemPatch, NewItem, Notice, ShoppingListApi } from '@basket/list-core';
 import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
 import type { KnownList, ListSession, Profile } from '../session/types';
@@ -80,6 +80,43 @@ function useLoaded(session: ListSession): boolean {
 
 function focusAddField(): void {
   document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`)?.focus();
+}
+
+/** The person is using the field (or left it): from then on its focus is theirs. */
+const FIELD_USED = ['input', 'pointerdown', 'blur'] as const;
+
+/**
+ * "A fresh device opening / lands on a new empty list, ready to type" (PRODUCT.md): a list that
+ * opens with nothing to show gets "Add item" focused in the commit that first shows it, not
+ * once the stored copy has loaded, so keys typed right after the page loads land in it.
+ *
+ * A list with rows does not: on a phone, focus pops the keyboard over the list for everyone who
+ * opens it just to read it. Without a cached view, rows may only show up after opening (from the
+ * stored copy, or from the family on the first visit of a share link); then the focus is given
+ * back when they arrive, unless the person has started using the field.
+ */
+function useFocusWhenOpenedEmpty(session: ListSession): void {
+  useLayoutEffect(() => {
+    const list = session.list;
+    if ((session.cachedView?.items.length ?? 0) > 0 || list.items().length > 0) return;
+    const field = document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`);
+    if (field === null) return;
+    field.focus();
+    let watching = true;
+    const stop = (): void => {
+      if (!watching) return;
+      watching = false;
+      unobserve();
+      for (const type of FIELD_USED) field.removeEventListener(type, stop);
+    };
+    const unobserve = list.observe(() => {
+      if (list.items().length === 0) return;
+      if (document.activeElement === field) field.blur();
+      stop();
+    });
+    for (const type of FIELD_USED) field.addEventListener(type, stop);
+    return stop;
+  }, [session]);
 }
 
 function DeletedItemsDialog({
@@ -176,6 +213,7 @@ export function ListScreen(props: ListScreenProps) {
   const [bannerDismissed, dismissBanner] = useNameBannerDismissed();
   const toastCount = useRef(0);
   const loaded = useLoaded(session);
+  useFocusWhenOpenedEmpty(session);
   const cached = useCachedRows(session, loaded, items);
   const { markChecked, markRemoved, unmark } = cached;
   /**

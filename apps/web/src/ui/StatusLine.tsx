@@ -1,11 +1,13 @@
 /**
- * The sync status line, the page's only role="status" element: browser tests
- * look for "Offline" and "Synced" in it (PRODUCT.md). Fixed height, so a
- * change of wording never moves the list.
+ * The sync status line. Its role="status" element is the page's only one, and holds exactly
+ * the status ("Offline…", "Syncing…", "Synced"): browser tests match its whole text
+ * (PRODUCT.md). How long ago it synced sits beside it, outside the live region, which also keeps
+ * screen readers from announcing the minutes ticking by. Fixed height, so a change of wording
+ * never moves the list.
  */
 import { memo } from 'react';
 import type { SyncStatus } from '../session/types';
-import { statusText } from './format';
+import { statusText, syncedAgoText } from './format';
 import { useNow } from './useNow';
 
 const REFRESH_MS = 30_000;
@@ -18,10 +20,14 @@ export const StatusLine = memo(function StatusLine({
   clock?: () => number;
 }) {
   const now = useNow(REFRESH_MS, clock);
+  const ago = syncedAgoText(status, Math.max(now, status.lastSyncedAt ?? 0));
   return (
-    <p className={`status-line status-${status.state}`} role="status">
+    <div className={`status-line status-${status.state}`}>
       <span className="status-dot" aria-hidden="true" />
-      {statusText(status, Math.max(now, status.lastSyncedAt ?? 0))}
-    </p>
+      <p className="status-text" role="status">
+        {statusText(status)}
+      </p>
+      {ago !== '' && <span className="status-ago">· {ago}</span>}
+    </div>
   );
 });

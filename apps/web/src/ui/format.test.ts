@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Item } from '@basket/list-core';
-import { contributorsText, initials, itemDetails, nameList, quantityText, statusText, timeAgo } from './format';
+import { contributorsText, initials, itemDetails, nameList, quantityText, statusText, syncedAgoText, timeAgo } from './format';
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 
@@ -22,36 +22,41 @@ function item(fields: Partial<Item>): Item {
 
 describe('statusText', () => {
   it('says "Offline" with the number of changes kept on this phone', () => {
-    expect(statusText({ state: 'offline', pendingChanges: 0, lastSyncedAt: null }, NOW)).toBe('Offline');
-    expect(statusText({ state: 'offline', pendingChanges: 1, lastSyncedAt: null }, NOW)).toBe(
+    expect(statusText({ state: 'offline', pendingChanges: 0, lastSyncedAt: null })).toBe('Offline');
+    expect(statusText({ state: 'offline', pendingChanges: 1, lastSyncedAt: null })).toBe(
       'Offline · 1 change on this phone',
     );
-    expect(statusText({ state: 'offline', pendingChanges: 3, lastSyncedAt: NOW }, NOW)).toBe(
+    expect(statusText({ state: 'offline', pendingChanges: 3, lastSyncedAt: NOW })).toBe(
       'Offline · 3 changes on this phone',
     );
   });
 
   it('says why when the relay refused the list for good', () => {
     expect(
-      statusText({ state: 'offline', pendingChanges: 2, lastSyncedAt: null, reason: 'The server refused this list' }, NOW),
+      statusText({ state: 'offline', pendingChanges: 2, lastSyncedAt: null, reason: 'The server refused this list' }),
     ).toBe('Offline · The server refused this list');
   });
 
   it('says "Syncing…" while changes are on their way', () => {
-    expect(statusText({ state: 'syncing', pendingChanges: 0, lastSyncedAt: null }, NOW)).toBe('Syncing…');
-    expect(statusText({ state: 'syncing', pendingChanges: 2, lastSyncedAt: null }, NOW)).toBe(
+    expect(statusText({ state: 'syncing', pendingChanges: 0, lastSyncedAt: null })).toBe('Syncing…');
+    expect(statusText({ state: 'syncing', pendingChanges: 2, lastSyncedAt: null })).toBe(
       'Syncing… · 2 changes on this phone',
     );
   });
 
-  it('says "Synced" and how long ago', () => {
-    expect(statusText({ state: 'synced', pendingChanges: 0, lastSyncedAt: null }, NOW)).toBe('Synced');
-    expect(statusText({ state: 'synced', pendingChanges: 0, lastSyncedAt: NOW - 10_000 }, NOW)).toBe(
-      'Synced · just now',
-    );
-    expect(statusText({ state: 'synced', pendingChanges: 0, lastSyncedAt: NOW - 2 * 60_000 }, NOW)).toBe(
-      'Synced · 2 min ago',
-    );
+  it('says exactly "Synced" once synced, however long ago', () => {
+    expect(statusText({ state: 'synced', pendingChanges: 0, lastSyncedAt: null })).toBe('Synced');
+    expect(statusText({ state: 'synced', pendingChanges: 0, lastSyncedAt: NOW - 2 * 60_000 })).toBe('Synced');
+  });
+});
+
+describe('syncedAgoText', () => {
+  it('says how long ago the last acknowledgement came, only while synced', () => {
+    expect(syncedAgoText({ state: 'synced', pendingChanges: 0, lastSyncedAt: NOW - 10_000 }, NOW)).toBe('just now');
+    expect(syncedAgoText({ state: 'synced', pendingChanges: 0, lastSyncedAt: NOW - 2 * 60_000 }, NOW)).toBe('2 min ago');
+    expect(syncedAgoText({ state: 'synced', pendingChanges: 0, lastSyncedAt: null }, NOW)).toBe('');
+    expect(syncedAgoText({ state: 'offline', pendingChanges: 0, lastSyncedAt: NOW }, NOW)).toBe('');
+    expect(syncedAgoText({ state: 'syncing', pendingChanges: 1, lastSyncedAt: NOW }, NOW)).toBe('');
   });
 });
 

@@ -24,10 +24,11 @@ function changesOnThisPhone(count: number): string {
 }
 
 /**
- * The status line. The words "Offline" and "Synced" are a contract
- * (PRODUCT.md): browser tests look for them.
+ * The text of the status element (role="status"). Its whole text is a contract (PRODUCT.md):
+ * browser tests match "Offline" and exactly "Synced". How long ago is syncedAgoText, shown
+ * beside it, not in it.
  */
-export function statusText(status: SyncStatus, now: number): string {
+export function statusText(status: SyncStatus): string {
   switch (status.state) {
     case 'offline':
       if (status.reason) return `Offline · ${status.reason}`;
@@ -39,10 +40,14 @@ export function statusText(status: SyncStatus, now: number): string {
         ? `Syncing… · ${changesOnThisPhone(status.pendingChanges)}`
         : 'Syncing…';
     case 'synced':
-      return status.lastSyncedAt === null
-        ? 'Synced'
-        : `Synced · ${timeAgo(status.lastSyncedAt, now)}`;
+      return 'Synced';
   }
+}
+
+/** "just now", "2 min ago" while synced (when the last acknowledgement came); "" otherwise. */
+export function syncedAgoText(status: SyncStatus, now: number): string {
+  if (status.state !== 'synced' || status.lastSyncedAt === null) return '';
+  return timeAgo(status.lastSyncedAt, now);
 }
 
 /** "2 l", "3", "" (a quantity of 1 with no unit says nothing worth showing). */
