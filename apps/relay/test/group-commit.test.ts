@@ -12,26 +12,32 @@ function controllableWrites() {
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A commit whose state vector is `v<version>`, recording each acknowledgement. */
+function recordingCommit(write: (updates: readonly Uint8Array[]) => Promise<void>) {
+  const state = { version: 0 };
+  const acks: Array<{ vector: string; waiters: string[] }> = [];
+  const commit = new GroupCommit<string>({
+    write,
+    readStateVector: () => new TextEncoder().encode(`v${state.version}`),
+    onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
+    onWriteFailed: () => undefined,
+  });
+  return { commit, acks, state };
+}
+
 describe('group commit', () => {
   it('[G1] updates arriving during a write share the next write, and acks carry the vector read at the cut', async () => {
     const { calls, write } = controllableWrites();
-    let version = 0;
-    const acks: Array<{ vector: string; waiters: string[] }> = [];
-    const commit = new GroupCommit<string>({
-      write,
-      readStateVector: () => new TextEncoder().encode(`v${version}`),
-      onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
-      onWriteFailed: () => undefined,
-    });
-    version = 1;
+    const { commit, acks, state } = recordingCommit(write);
+    state.version = 1;
     commit.add(new Uint8Array([1]));
     commit.addWaiter('alice', 0);
     await tick();
     expect(calls).toHaveLength(1);
-    version = 2;
+    state.version = 2;
     commit.add(new Uint8Array([2]));
     commit.addWaiter('bob', 0);
-    version = 3;
+    state.version = 3;
     commit.add(new Uint8Array([3]));
     commit.addWaiter('carol', 0);
     await tick();
@@ -43,7 +49,7 @@ describe('group commit', () => {
     expect(acks).toEqual([{ vector: 'v1', waiters: ['alice'] }]);
     expect(calls).toHaveLength(2);
     expect(calls[1]?.updates).toEqual([new Uint8Array([2]), new Uint8Array([3])]);
-    version = 4;
+    state.version = 4;
     calls[1]?.finish();
     await tick();
     expect(acks.at(-1)).toEqual({ vector: 'v3', waiters: ['bob', 'carol'] });
@@ -136,22 +142,15 @@ describe('group commit', () => {
 
   it('[G6] after a write given up at close, nothing is acknowledged: later vectors would cover the lost updates', async () => {
     const { calls, write } = controllableWrites();
-    let version = 0;
-    const acks: Array<{ vector: string; waiters: string[] }> = [];
-    const commit = new GroupCommit<string>({
-      write,
-      readStateVector: () => new TextEncoder().encode(`v${version}`),
-      onDurable: (vector, waiters) => acks.push({ vector: new TextDecoder().decode(vector), waiters: [...waiters.keys()] }),
-      onWriteFailed: () => undefined,
-    });
-    version = 1;
+    const { commit, acks, state } = recordingCommit(write);
+    state.version = 1;
     commit.add(new Uint8Array([1]));
     commit.addWaiter('alice', 0);
     await tick();
     const closed = commit.close();
     // Arrive while the last write is in flight (phones stay attached until the flush ends).
     commit.addWaiter('bob', 0);
-    version = 2;
+    state.version = 2;
     commit.add(new Uint8Array([2]));
     commit.addWaiter('carol', 0);
     calls[0]?.fail(new Error('disk full'));

@@ -30,6 +30,27 @@ function realUpdate(key: string): Uint8Array {
   return Y.encodeStateAsUpdate(doc);
 }
 
+/** Two updates by one author, the second building on the first. */
+function dependentUpdates(): { author: Y.Doc; first: Uint8Array; second: Uint8Array } {
+  const author = new Y.Doc();
+  const updates: Uint8Array[] = [];
+  author.on('update', (u: Uint8Array) => updates.push(u));
+  author.getMap('items').set('first', 'one');
+  author.getMap('items').set('second', 'two');
+  const [first, second] = updates as [Uint8Array, Uint8Array];
+  return { author, first, second };
+}
+
+/** The state vectors of the durable acks `socket` receives, in order. */
+function acksOf(socket: WebSocket): Array<Map<number, number>> {
+  const acks: Array<Map<number, number>> = [];
+  socket.on('message', (data: Buffer) => {
+    const decoder = decoding.createDecoder(new Uint8Array(data));
+    if (decoding.readVarUint(decoder) === 100) acks.push(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
+  });
+  return acks;
+}
+
 const PERMANENT_OR_TRANSIENT = new Set([4400, 4413, 1009, 1011, 1013]);
 
 describe('hostile input', () => {
@@ -332,19 +353,10 @@ describe('hostile input', () => {
   });
 
   it('[H9] an update with missing dependencies is held, not stored, until its dependency arrives', async () => {
-    const author = new Y.Doc();
-    const updates: Uint8Array[] = [];
-    author.on('update', (u: Uint8Array) => updates.push(u));
-    author.getMap('items').set('first', 'one');
-    author.getMap('items').set('second', 'two');
-    const [first, second] = updates as [Uint8Array, Uint8Array];
+    const { author, first, second } = dependentUpdates();
     const socket = await openRawSocket(running.syncUrl, listId);
     sockets.push(socket);
-    const acks: Array<Map<number, number>> = [];
-    socket.on('message', (data: Buffer) => {
-      const decoder = decoding.createDecoder(new Uint8Array(data));
-      if (decoding.readVarUint(decoder) === 100) acks.push(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
-    });
+    const acks = acksOf(socket);
     socket.send(encodeSyncUpdate(second));
     await waitFor(() => acks.length > 0, 5000, 'ack for the held update');
     await expectHonestPhonesStillSync();
@@ -356,24 +368,11 @@ describe('hostile input', () => {
   });
 
   it('[H16] a held update completed by another phone is acknowledged to its own sender too', async () => {
-    const author = new Y.Doc();
-    const updates: Uint8Array[] = [];
-    author.on('update', (u: Uint8Array) => updates.push(u));
-    author.getMap('items').set('first', 'one');
-    author.getMap('items').set('second', 'two');
-    const [first, second] = updates as [Uint8Array, Uint8Array];
+    const { author, first, second } = dependentUpdates();
     const [waiting, completing] = [await openRawSocket(running.syncUrl, listId), await openRawSocket(running.syncUrl, listId)];
     sockets.push(waiting, completing);
-    const acksTo = (socket: WebSocket): Array<Map<number, number>> => {
-      const acks: Array<Map<number, number>> = [];
-      socket.on('message', (data: Buffer) => {
-        const decoder = decoding.createDecoder(new Uint8Array(data));
-        if (decoding.readVarUint(decoder) === 100) acks.push(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
-      });
-      return acks;
-    };
-    const waitingAcks = acksTo(waiting);
-    const completingAcks = acksTo(completing);
+    const waitingAcks = acksOf(waiting);
+    const completingAcks = acksOf(completing);
     waiting.send(encodeSyncUpdate(second));
     await waitFor(() => waitingAcks.length > 0, 5000, 'ack for the held update');
     expect(waitingAcks.at(-1)?.has(author.clientID)).toBe(false);

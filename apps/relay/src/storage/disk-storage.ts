@@ -10,7 +10,7 @@ import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 import { CoalescedRun, forEachConcurrently, onceItSucceeds } from './concurrency.js';
-import { createDurably, isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName } from './file-ops.js';
+import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -522,15 +522,7 @@ export class DiskListStorage implements ListStorage {
 
   private async writeFileAtomically(target: string, contents: Uint8Array): Promise<void> {
     const tempPath = target + TEMP_SUFFIX;
-    const handle = await fs.open(tempPath, 'w', 0o644);
-    try {
-      await removingOnFailure(tempPath, async () => {
-        await handle.writeFile(contents);
-        await handle.sync();
-      });
-    } finally {
-      await handle.close();
-    }
+    await writeFileSynced(tempPath, contents, 'w');
     await fs.rename(tempPath, target);
     await syncDirectory(this.dataDir);
   }
@@ -557,7 +549,7 @@ export class DiskListStorage implements ListStorage {
     await fs.mkdir(quarantineDir, { recursive: true });
     const target = path.join(quarantineDir, await unusedName(quarantineDir, name));
     if (companion !== undefined) {
-      await createDurably(path.join(quarantineDir, await unusedName(quarantineDir, `${path.basename(target)}.after`)), companion);
+      await writeFileSynced(path.join(quarantineDir, await unusedName(quarantineDir, `${path.basename(target)}.after`)), companion, 'wx');
       await syncDirectory(quarantineDir);
     }
     await fs.rename(filePath, target);

@@ -31,9 +31,12 @@ export async function removingOnFailure(tempPath: string, write: () => Promise<u
   }
 }
 
-/** Creates `filePath` holding `contents`, synced; never replaces an existing file. */
-export async function createDurably(filePath: string, contents: Uint8Array): Promise<void> {
-  const handle = await fs.open(filePath, 'wx', 0o644);
+/**
+ * Writes `contents` to `filePath` and syncs it; a file it could not write whole is removed.
+ * `'wx'` never replaces an existing file (then nothing is removed either).
+ */
+export async function writeFileSynced(filePath: string, contents: Uint8Array, flags: 'w' | 'wx'): Promise<void> {
+  const handle = await fs.open(filePath, flags, 0o644);
   try {
     await removingOnFailure(filePath, async () => {
       await handle.writeFile(contents);
