@@ -379,12 +379,13 @@ export class ShoppingList implements ShoppingListApi {
         continue;
       }
       if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor) {
-        // Rule 4: removed by someone who had not seen this person's change.
-        if (this.changedUnseenByRemover(after)) {
+        // Rule 4: removed by someone who had not seen this person's change (or add, rule 7).
+        const unseen = this.unseenByRemover(after);
+        if (unseen !== undefined) {
           const by = after.deletedBy ?? 'Someone';
           this.board.add({
             kind: 'removed-your-change',
-            message: `${by} removed ${after.name} that you changed`,
+            message: `${by} removed ${after.name} that you ${unseen}`,
             itemId: id,
             itemName: after.name,
             by,
@@ -441,12 +442,25 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   private changedUnseenByRemover(node: ItemNode): boolean {
+    return this.unseenByRemover(node) === 'changed';
+  }
+
+  /**
+   * What this person did to a deleted item that its remover had not seen: changed a field
+   * (rule 4), or added it again while it was still on their list (rule 7, their add folded into
+   * it before the removal).
+   */
+  private unseenByRemover(node: ItemNode): 'changed' | 'added' | undefined {
     const seen = new Set(node.deletedSeen.split('\n'));
     for (const field of EDITABLE_FIELDS) {
       const stamp = node.stamps[field];
-      if (stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp)) return true;
+      if (stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp)) return 'changed';
     }
-    return false;
+    for (const id of this.view.subtree(node.id)) {
+      const member = this.view.node(id);
+      if (id !== node.id && member?.addedBy === this.actor && member.deletedAt === undefined && !seen.has(seenMemberEntry(id))) return 'added';
+    }
+    return undefined;
   }
 
   /**
@@ -515,9 +529,10 @@ export class ShoppingList implements ShoppingListApi {
     for (const root of this.view.liveRootsOfRow(rowId)) {
       const map = this.itemMap(root.id);
       if (map === undefined) continue;
+      const members = this.view.subtree(root.id).filter((id) => id !== root.id).map(seenMemberEntry);
       map.set(F.deletedAt, at);
       map.set(F.deletedBy, this.actor);
-      map.set(F.deletedSeen, stampsSignature(root));
+      map.set(F.deletedSeen, [stampsSignature(root), ...members].join('\n'));
     }
     this.append({ kind, itemId: rowId, itemName: shown?.name ?? '', at });
   }
@@ -617,6 +632,11 @@ export class ShoppingList implements ShoppingListApi {
     const stored: StoredEvent = { ...event, id: event.id ?? randomId(), actor: this.actor, n: this.log.nextCounter() };
     this.log.append(stored);
   }
+}
+
+/** How `deletedSeen` lists a member merged into the item when it was removed (rule 7). */
+function seenMemberEntry(id: string): string {
+  return `member:${id}`;
 }
 
 /** Did a field stamp (rule 5) change, or vanish with a purged item? */

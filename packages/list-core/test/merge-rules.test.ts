@@ -288,7 +288,7 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
-  it('rule 7, both offline, the other way round: B types "Milk" before A removes it → the removal wins on both', () => {
+  it('rule 7, both offline, the other way round: B types "Milk" before A removes it → the removal wins on both, B told', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
     a!.list.setChecked(milk, true);
@@ -301,6 +301,18 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
       expect(peer.list.items()).toEqual([]);
       expect(peer.list.deletedItems().map((item) => item.id)).toEqual([milk]);
     }
+    expect(b!.list.notices().map((notice) => [notice.message, notice.canRestore])).toEqual([['A removed Milk that you added', true]]);
+    expect(a!.list.notices()).toEqual([]);
+    // Had A seen B's add, B would not be told: A removed both knowingly.
+    const { peers: [c, d] } = makePeers(['C', 'D']);
+    const bread = c!.list.addItem({ name: 'Bread' });
+    sync(order, c!, d!);
+    d!.list.addItem({ name: 'bread' });
+    sync(order, c!, d!);
+    c!.list.removeItem(bread);
+    sync(order, c!, d!);
+    expect(d!.list.items()).toEqual([]);
+    expect(d!.list.notices()).toEqual([]);
     expectConverged(a!, b!);
   });
 
