@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import type { Item } from './api.js';
+import { amountText, convertAmount } from './amounts.js';
 import { categoryRank } from './categories.js';
 import { compareByAge, readNode, type ItemMap, type ItemNode } from './schema.js';
 import { sameItemContent } from './same-item.js';
@@ -354,8 +355,11 @@ export class ListView {
 
   /**
    * One row's snapshot: the canonical item's own fields; the largest quantity
-   * and every distinct note of its live, not yet absorbed members; everyone
-   * who added any of them. Order-independent, so every device agrees.
+   * (in the canonical item's unit) and every distinct note of its live, not
+   * yet absorbed members; everyone who added any of them. An amount in a unit
+   * that does not convert ("500 g" of pasta counted in packs) is kept as a
+   * note rather than compared as a bare number. Order-independent, so every
+   * device agrees.
    */
   private fold(roots: readonly ItemNode[]): Item {
     const canonical = roots[0] as ItemNode;
@@ -363,8 +367,14 @@ export class ListView {
     const notes = new Set<string>();
     const contributors = new Set<string>();
     const stack: ItemNode[] = [];
+    const countAmount = (node: ItemNode): void => {
+      const converted = convertAmount(node.quantity, node.unit, canonical.unit);
+      if (converted !== undefined) quantity = Math.max(quantity, converted);
+      // A bare name ("Milk": 1, no unit) asks for some, not for one of something.
+      else if (node.unit.trim().length > 0 || node.quantity !== 1) notes.add(`also ${amountText(node.quantity, node.unit)}`);
+    };
     for (const root of roots) {
-      quantity = Math.max(quantity, root.quantity);
+      countAmount(root);
       if (root.note.trim().length > 0) notes.add(root.note.trim());
       if (root.addedBy.length > 0) contributors.add(root.addedBy);
       stack.push(root);
@@ -378,7 +388,7 @@ export class ListView {
         if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
         if (kid.addedBy.length > 0) contributors.add(kid.addedBy);
         if (!kid.absorbed) {
-          quantity = Math.max(quantity, kid.quantity);
+          countAmount(kid);
           if (kid.note.trim().length > 0) notes.add(kid.note.trim());
         }
         stack.push(kid);

@@ -141,6 +141,26 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(updates).toHaveLength(0);
   });
 
+  it('rule 2 with units: the larger amount in the first item\'s unit; an amount that does not convert is kept as a note', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk', quantity: 1, unit: 'l' });
+    a!.list.addItem({ name: 'Sugar', quantity: 1, unit: 'kg' });
+    a!.list.addItem({ name: 'Pasta', quantity: 2, unit: 'packs' });
+    clock.advance(1000);
+    b!.list.addItem({ name: 'milk', quantity: 500, unit: 'ml' });
+    b!.list.addItem({ name: 'sugar', quantity: 1500, unit: 'g' });
+    b!.list.addItem({ name: 'pasta', quantity: 500, unit: 'g' });
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.name, item.quantity, item.unit, item.note])).toEqual([
+        ['Milk', 1, 'l', ''],
+        ['Pasta', 2, 'packs', 'also 500 g'],
+        ['Sugar', 1.5, 'kg', ''],
+      ]);
+    }
+    expectConverged(a!, b!);
+  });
+
   it('rule 3: A checks Bread while B removes it → deleted everywhere; restoring brings it back checked', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const bread = a!.list.addItem({ name: 'Bread' });
