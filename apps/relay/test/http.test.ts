@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RelayMetrics } from '../src/metrics.js';
@@ -85,6 +86,30 @@ describe('HTTP: web app, health and metrics', () => {
     } finally {
       phone.destroy();
     }
+  });
+
+  it('a WebSocket handshake that ws refuses (wrong method or version) loads no list', async () => {
+    const listId = newListId();
+    const handshake = (method: string, version: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest({
+          host: '127.0.0.1',
+          port: running.port,
+          path: `/sync/${listId}`,
+          method,
+          headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': version },
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('upgrade', () => reject(new Error('upgraded')));
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await handshake('POST', '13')).toBeGreaterThanOrEqual(400);
+    expect(await handshake('GET', '99')).toBeGreaterThanOrEqual(400);
+    expect(await (await get('/healthz')).json()).toMatchObject({ loadedLists: 0 });
   });
 
   it('refuses other methods', async () => {

@@ -13,14 +13,14 @@ function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]
   return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code) };
 }
 
-function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number } = {}): ListRoom {
+function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoom {
   return new ListRoom({
     listId: 'roomUnitTestList01',
     storage,
     logger: silentLogger,
     metrics: new RelayMetrics(),
     now: options.now ?? (() => 0),
-    maxListBytes: 1024 * 1024,
+    maxListBytes: options.maxListBytes ?? 1024 * 1024,
     compactLogBytes: options.compactLogBytes ?? 1024 * 1024,
     onFailed: () => undefined,
     onEmpty: () => undefined,
@@ -110,6 +110,52 @@ describe('list room without sockets', () => {
     await write('jam');
     expect(storage.compactions).toBe(2);
     expect(peer.closed).toEqual([]);
+    list.destroy();
+  });
+
+  it('[R4] on a list over its size limit, updates that add nothing pass (a reading phone stays), new content gets 4422', async () => {
+    const storage = new MemoryListStorage();
+    const stored = new Y.Doc();
+    stored.getMap('items').set('big', 'x'.repeat(3000));
+    await storage.append('roomUnitTestList01', [Y.encodeStateAsUpdate(stored)]);
+    // The limit was lowered after the list was stored.
+    const list = room(storage, { maxListBytes: 2000 });
+    await list.load();
+    const reader = fakePeer(1);
+    list.attach(reader);
+    list.receive(reader, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    list.receive(reader, { kind: 'sync-update', update: Y.encodeStateAsUpdate(stored) }, 0);
+    await list.flush();
+    expect(reader.closed).toEqual([]);
+    const writer = fakePeer(2);
+    list.attach(writer);
+    const more = new Y.Doc();
+    more.getMap('items').set('milk', 'Milk');
+    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(more) }, 0);
+    expect(writer.closed).toEqual([4422]);
+    list.destroy();
+  });
+
+  it('[R5] a list whose log (not its document) reached the size limit stays writable, and is compacted', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage, { maxListBytes: 4000 });
+    await list.load();
+    const phone = fakePeer(1);
+    list.attach(phone);
+    const author = new Y.Doc();
+    author.on('update', (update: Uint8Array) => list.receive(phone, { kind: 'sync-update', update }, 0));
+    // The same key rewritten: the document stays one value, the log grows with every write.
+    for (let i = 0; i < 60; i++) {
+      author.getMap('items').set('note', `${i} ${'y'.repeat(100)}`);
+      await list.flush();
+    }
+    expect(phone.closed).toEqual([]);
+    await list.flush();
+    const reloaded = new Y.Doc();
+    const { updates, storedBytes } = await storage.load('roomUnitTestList01');
+    for (const update of updates) Y.applyUpdate(reloaded, update);
+    expect(reloaded.getMap('items').get('note')).toBe(`59 ${'y'.repeat(100)}`);
+    expect(storedBytes).toBeLessThan(4000);
     list.destroy();
   });
 });

@@ -290,7 +290,9 @@ export class RelayServer {
       rejectUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
-    if (this.registry.acquire(listId) === undefined) {
+    // Only checked here: the list is loaded once `ws` has accepted the handshake, so a request it
+    // refuses (wrong method or version) reads nothing from disk.
+    if (!this.registry.canAcquire(listId)) {
       this.metrics.errors.inc({ kind: 'too_many_lists' });
       logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount });
       rejectUpgrade(socket, 503, 'Service Unavailable');

@@ -69,6 +69,11 @@ export class ListRoom {
    * once another peer's update completes it, nothing they send may follow to earn them one.
    */
   private readonly heldBackSenders = new Set<RoomPeer>();
+  /**
+   * The document's own encoded size, measured when the stored size (which counts the whole log)
+   * reached the limit; grows with every accepted update, forgotten after a compaction.
+   */
+  private measuredBytes: number | undefined;
   lastActivity: number;
 
   constructor(private readonly options: ListRoomOptions) {
@@ -239,6 +244,7 @@ export class ListRoom {
           await this.options.storage.compact(this.listId, snapshot);
           this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
           this.logBytes = 0;
+          this.measuredBytes = undefined;
           return true;
         } catch (error) {
           this.compactionRetryAt = this.options.now() + COMPACTION_RETRY_DELAY_MS;
@@ -256,7 +262,7 @@ export class ListRoom {
   private applyUpdate(peer: RoomPeer, update: Uint8Array, receivedAt: number): void {
     const metrics = this.options.metrics;
     metrics.updatesIn.inc();
-    if (this.storedBytes + this.commit.pendingBytes + update.length > this.options.maxListBytes) {
+    if (this.wouldExceedSizeLimit(update)) {
       metrics.errors.inc({ kind: 'list_too_large' });
       this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
       peer.close(CloseCode.listTooLarge, 'list too large');
@@ -288,6 +294,7 @@ export class ListRoom {
       return;
     }
     for (const integrated of emitted) {
+      if (this.measuredBytes !== undefined) this.measuredBytes += integrated.length + RECORD_OVERHEAD_BYTES;
       const message = encodeSyncUpdate(integrated);
       for (const other of this.peers) {
         if (other !== peer) {
@@ -310,6 +317,25 @@ export class ListRoom {
   private acknowledgeHeldBackSenders(noneLeft: boolean, receivedAt: number): void {
     for (const sender of this.heldBackSenders) this.commit.addWaiter(sender, receivedAt);
     if (noneLeft) this.heldBackSenders.clear();
+  }
+
+  /**
+   * Whether `update` would take the list past `maxListBytes`. The stored size counts every
+   * update logged since the last compaction, so near the limit the document itself is measured:
+   * a list whose edits filled the log but not the document stays writable, and is compacted.
+   * An update that adds nothing (an empty sync step, what the list already has, or deletions
+   * only) never grows the list and always passes: a phone only reading an over-limit list
+   * (the limit lowered since it was stored) must not be cut off.
+   */
+  private wouldExceedSizeLimit(update: Uint8Array): boolean {
+    const limit = this.options.maxListBytes;
+    if (this.storedBytes + this.commit.pendingBytes + update.length <= limit) return false;
+    if (!addsContent(this.doc, update)) return false;
+    if (this.measuredBytes === undefined) {
+      this.measuredBytes = encodeIntegratedState(this.doc).length + RECORD_OVERHEAD_BYTES;
+      if (this.measuredBytes + update.length <= limit) void this.compactIfLarge(true);
+    }
+    return this.measuredBytes + update.length > limit;
   }
 
   private async writeBatch(updates: readonly Uint8Array[]): Promise<void> {
@@ -364,6 +390,14 @@ export class ListRoom {
     this.peers.clear();
     this.options.onFailed(this);
   }
+}
+
+/** Whether `update` holds structs `doc` does not have yet (deletions alone never add). */
+function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
+  for (const [client, clock] of Y.parseUpdateMeta(update).to) {
+    if (clock > Y.getState(doc.store, client)) return true;
+  }
+  return false;
 }
 
 /** Bytes of updates Yjs holds back because something they build on has not arrived. */

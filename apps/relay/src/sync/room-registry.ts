@@ -46,6 +46,13 @@ export class RoomRegistry {
     return this.rooms.get(listId);
   }
 
+  /** Whether `acquire(listId)` would find a slot, without loading or evicting anything. */
+  canAcquire(listId: string): boolean {
+    if (this.rooms.has(listId) || this.rooms.size < this.options.maxLoadedLists) return true;
+    for (const room of this.rooms.values()) if (room.peerCount === 0) return true;
+    return false;
+  }
+
   /** The room for `listId`, loading it if needed; undefined when every slot is busy. */
   acquire(listId: string): ListRoom | undefined {
     const existing = this.rooms.get(listId);
