@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isListId, listPath, newListId, parseListPath, shareUrl, startListId } from './routing.js';
+import { isListId, listPath, newListId, parseListPath, routeOf, shareUrl, startListId } from './routing.js';
 
 describe('routing', () => {
   it('makes 22-character base64url list ids from 16 random bytes', () => {
@@ -42,5 +42,47 @@ describe('routing', () => {
     });
     expect(startListId('/', 'lastlastlastlastlast', makeId)).toEqual({ listId: 'lastlastlastlastlast', redirect: true });
     expect(startListId('/', null, makeId)).toEqual({ listId: 'NEWNEWNEWNEWNEWNEWNEW1', redirect: true });
+  });
+
+  describe('share links that arrive damaged', () => {
+    const id = 'AbCdEfGhIjKlMnOp_-12Zz';
+    const makeId = () => 'NEWNEWNEWNEWNEWNEWNEW1';
+
+    it('repairs slips whose fix is unambiguous, to the canonical path; working links stay as they are', () => {
+      expect(startListId(`/l/${id})`, 'lastlastlastlastlast', makeId)).toEqual({ listId: id, redirect: true });
+      expect(startListId(`/L/${id}`, null, makeId)).toEqual({ listId: id, redirect: true });
+      expect(routeOf(`/l/${id}`)).toEqual({ kind: 'list', listId: id });
+      // The query and hash are not part of the path; a trailing slash is the same list.
+      expect(routeOf(`/l/${id}/`)).toEqual({ kind: 'list', listId: id });
+      // `/L/`: a capitalised first letter (phones, dictation).
+      expect(routeOf(`/L/${id}`)).toEqual({ kind: 'repaired', listId: id });
+      // Punctuation of the sentence it was pasted from: none of it can be part of an id.
+      for (const tail of [')', '.', ',', ').', '!', ';', ':', ']', '>', '%22', '%E2%80%9D', '%20', '/)', '//']) {
+        expect(routeOf(`/l/${id}${tail}`), tail).toEqual({ kind: 'repaired', listId: id });
+      }
+    });
+
+    it('a link that names no list opens none: not a new list, not the last one', () => {
+      const broken = [
+        `/l/${id.slice(0, 14)}`, // cut short
+        `/L/${id.slice(0, 10)}.`,
+        '/l/',
+        '/l',
+        '/L',
+        `/l/${id}/items`,
+        `/l/${id.slice(0, 8)}…${id.slice(12)}`, // shortened for display by a messenger
+        `/l/${'a'.repeat(65)}`,
+        '/l/%E0%A4%A', // a bad escape: still judged, not thrown
+      ];
+      for (const path of broken) {
+        expect(startListId(path, 'lastlastlastlastlast', makeId), path).toEqual({ listId: null, redirect: false });
+        expect(routeOf(path), path).toEqual({ kind: 'broken-link' });
+      }
+      // Only paths meant as share links: `/` and the rest still land on the start list.
+      for (const path of ['/', '/index.html', '/lists', '/x/abcdefghijklmnop']) {
+        expect(routeOf(path), path).toEqual({ kind: 'start' });
+      }
+      expect(startListId('/', null, makeId)).toEqual({ listId: makeId(), redirect: true });
+    });
   });
 });

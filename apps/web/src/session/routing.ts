@@ -38,17 +38,72 @@ export function shareUrl(listId: string, origin: string = location.origin): stri
   return new URL(listPath(listId), origin).href;
 }
 
+/** Characters that can never be part of a list id (see LIST_ID), so a run of them after one is a slip. */
+const TRAILING_NON_ID = /[^A-Za-z0-9_-]+$/;
+/** `/l`, `/l/…` and `/L/…`: a path someone meant as a list's share link. */
+const LIST_LINK_LIKE = /^\/l(?:\/(.*))?$/is;
+
 /**
- * Where `/` (or any non-list path) should land: the list opened last on this
- * device, or a brand-new list id (its document is written only when someone adds).
+ * What a page path asks for:
+ * - `list`: a list's share link as the app writes it (`/l/<id>`, `/l/<id>/`).
+ * - `repaired`: a share link with a slip whose fix is unambiguous: `/L/<id>`, or punctuation
+ *   stuck to its end when it was pasted from a sentence (`(https://…/l/<id>)`, `…/l/<id>.`).
+ *   Nothing is repaired by guessing characters: an id cut short stays broken.
+ * - `broken-link`: meant as a share link (`/l…`) but names no list. Sending it to some other
+ *   list would let the person add items the family never sees, behind a "Synced".
+ * - `start`: `/` or anything else: the list opened last here, or a new one (PRODUCT.md).
  */
-export function startListId(pathname: string, lastOpenedListId: string | null, makeId: () => string = newListId): {
-  listId: string;
-  redirect: boolean;
-} {
-  const fromPath = parseListPath(pathname);
-  if (fromPath !== null) return { listId: fromPath, redirect: false };
-  return { listId: lastOpenedListId ?? makeId(), redirect: true };
+export type ListRoute =
+  | { readonly kind: 'list'; readonly listId: string }
+  | { readonly kind: 'repaired'; readonly listId: string }
+  | { readonly kind: 'broken-link' }
+  | { readonly kind: 'start' };
+
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    // A stray `%` (say, a link cut in the middle of an escape) is no reason to refuse the rest.
+    return pathname;
+  }
+}
+
+export function routeOf(pathname: string): ListRoute {
+  const exact = parseListPath(pathname);
+  if (exact !== null) return { kind: 'list', listId: exact };
+  const linkLike = LIST_LINK_LIKE.exec(decodePath(pathname));
+  if (linkLike === null) return { kind: 'start' };
+  const id = (linkLike[1] ?? '').replace(TRAILING_NON_ID, '');
+  return isListId(id) ? { kind: 'repaired', listId: id } : { kind: 'broken-link' };
+}
+
+/** Where the app opens; `listId` null: the path is a broken share link (see ListRoute). */
+export type StartList =
+  | { readonly listId: string; readonly redirect: true }
+  | { readonly listId: string; readonly redirect: false }
+  | { readonly listId: null; readonly redirect: false };
+
+/**
+ * Where a page path should land: the list it names (a repaired link is redirected to its
+ * canonical path); nowhere for a broken share link; else the list opened last on this device,
+ * or a brand-new list id (its document is written only when someone adds).
+ */
+export function startListId(
+  pathname: string,
+  lastOpenedListId: string | null,
+  makeId: () => string = newListId,
+): StartList {
+  const route = routeOf(pathname);
+  switch (route.kind) {
+    case 'list':
+      return { listId: route.listId, redirect: false };
+    case 'repaired':
+      return { listId: route.listId, redirect: true };
+    case 'broken-link':
+      return { listId: null, redirect: false };
+    case 'start':
+      return { listId: lastOpenedListId ?? makeId(), redirect: true };
+  }
 }
 
 const ROUTE_EVENT = 'basket:route';
@@ -73,4 +128,11 @@ function subscribeToRoute(onChange: () => void): () => void {
 /** The list id in the current URL (null when the URL is not a list page). */
 export function useCurrentListId(): string | null {
   return useSyncExternalStore(subscribeToRoute, () => parseListPath(location.pathname));
+}
+
+const readPathname = (): string => location.pathname;
+
+/** The current URL's path, followed through navigateToList and back/forward. */
+export function useCurrentPathname(): string {
+  return useSyncExternalStore(subscribeToRoute, readPathname);
 }

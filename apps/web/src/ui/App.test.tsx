@@ -1,8 +1,8 @@
-import { act, configure, render, screen, waitFor } from '@testing-library/react';
+import { act, configure, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemorySession, SessionOpenerContext } from '../session';
-import type { ListSession } from '../session/types';
+import type { MemoryListSession } from '../session';
 import { App } from './App';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
@@ -12,7 +12,7 @@ configure({ asyncUtilTimeout: 5_000 });
 const LIST_A = 'listAAAAAAAAAAAAAAAA';
 const LIST_B = 'listBBBBBBBBBBBBBBBB';
 
-let opened: ListSession[] = [];
+let opened: MemoryListSession[] = [];
 
 function renderApp() {
   const open = (listId: string, actor: string) => {
@@ -99,5 +99,115 @@ describe('App routing', () => {
     const hrefs = [...menu.querySelectorAll('a.list-link')].map((link) => link.getAttribute('href'));
     expect(hrefs).toContain(`/l/${LIST_A}`);
     expect(hrefs).not.toContain(`/l/${LIST_B}`);
+  });
+
+  it('leaving with changes the relay has not stored says they would be lost, and keeps the list by default', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    const first = renderApp();
+    await screen.findByRole('textbox', { name: 'Add item' });
+    first.unmount();
+    window.history.replaceState(null, '', `/l/${LIST_B}`);
+    renderApp();
+    const user = userEvent.setup();
+    const session = opened.at(-1)!;
+    act(() => session.connect());
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Milk{Enter}');
+    act(() => session.acknowledge());
+    act(() => session.disconnect());
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'Birthday cake{Enter}');
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'Candles{Enter}');
+    await waitFor(() => expect(screen.getByRole('status')).toHaveTextContent('Offline · 2 changes on this phone'));
+
+    await user.click(screen.getByRole('button', { name: 'Your lists' }));
+    await user.click(screen.getByRole('button', { name: 'Leave this list…' }));
+    const confirm = screen.getByRole('group', { name: 'Leave this list?' });
+    expect(confirm).toHaveTextContent('2 changes on this phone haven’t reached the family yet — they’ll be lost if you leave now.');
+    expect(confirm).not.toHaveTextContent('the link brings it back');
+    // The safe answer is the one a stray Enter or tap gives.
+    expect(within(confirm).getByRole('button', { name: 'Keep it' })).toHaveFocus();
+    expect(within(confirm).queryByRole('button', { name: 'Leave list' })).toBeNull();
+
+    await user.keyboard('{Enter}');
+    expect(screen.queryByRole('group', { name: 'Leave this list?' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Leave this list…' })).toBeInTheDocument();
+    expect(window.location.pathname).toBe(`/l/${LIST_B}`);
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Leave this list…' })).toHaveFocus());
+
+    // Once the relay has stored them, leaving loses nothing, and the dialog says so at once.
+    await user.click(screen.getByRole('button', { name: 'Leave this list…' }));
+    expect(screen.getByRole('button', { name: 'Leave and lose 2 changes' })).toBeInTheDocument();
+    act(() => session.connect());
+    act(() => session.acknowledge());
+    const afterSync = screen.getByRole('group', { name: 'Leave this list?' });
+    await waitFor(() => expect(afterSync).toHaveTextContent('It stays for everyone else; the link brings it back.'));
+    await user.click(within(afterSync).getByRole('button', { name: 'Leave list' }));
+    await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+  });
+
+  it('someone who really means to leave with unsent changes can, by a button that names the loss', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    const first = renderApp();
+    await screen.findByRole('textbox', { name: 'Add item' });
+    first.unmount();
+    window.history.replaceState(null, '', `/l/${LIST_B}`);
+    renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Candles{Enter}');
+    await user.click(screen.getByRole('button', { name: 'Your lists' }));
+    await user.click(screen.getByRole('button', { name: 'Leave this list…' }));
+    expect(screen.getByRole('group', { name: 'Leave this list?' })).toHaveTextContent(
+      '1 change on this phone hasn’t reached the family yet — it’ll be lost if you leave now.',
+    );
+    await user.click(screen.getByRole('button', { name: 'Leave and lose 1 change' }));
+    await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+  });
+});
+
+describe('share links that arrive damaged', () => {
+  it('a link that names no list says so, opens no list, and offers the device’s lists or a new one', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    const first = renderApp();
+    await screen.findByRole('textbox', { name: 'Add item' });
+    first.unmount();
+    const openedBefore = opened.length;
+
+    const cut = `/l/${LIST_B.slice(0, 12)}`;
+    window.history.replaceState(null, '', cut);
+    renderApp();
+    expect(await screen.findByRole('heading', { level: 1, name: 'This link doesn’t point to a list' })).toHaveFocus();
+    expect(screen.getByText(/check it was copied whole/i)).toBeInTheDocument();
+    expect(screen.queryByRole('textbox', { name: 'Add item' })).toBeNull();
+    expect(screen.queryByRole('status')).toBeNull();
+    // Nothing was opened in its place; the address stays as it came, to compare with the sent one.
+    await act(() => new Promise((resolve) => setTimeout(resolve, 50)));
+    expect(opened.length).toBe(openedBefore);
+    expect(window.location.pathname).toBe(cut);
+
+    const user = userEvent.setup();
+    const toListA = screen.getAllByRole('link').find((link) => link.getAttribute('href') === `/l/${LIST_A}`);
+    await user.click(toListA!);
+    await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+    await screen.findByRole('textbox', { name: 'Add item' });
+
+    // Back to the broken link, then start a new list from there.
+    act(() => {
+      window.history.back();
+    });
+    await waitFor(() => expect(window.location.pathname).toBe(cut));
+    await user.click(await screen.findByRole('button', { name: 'Start a new list' }));
+    await waitFor(() => expect(window.location.pathname).toMatch(/^\/l\/[A-Za-z0-9_-]{16,64}$/));
+    expect(window.location.pathname).not.toBe(`/l/${LIST_A}`);
+    await screen.findByRole('textbox', { name: 'Add item' });
+  });
+
+  it('a link with an unambiguous slip opens its list, at the canonical address', async () => {
+    for (const slipped of [`/L/${LIST_B}`, `/l/${LIST_B})`, `/l/${LIST_B}.`, `/l/${LIST_B},`]) {
+      window.history.replaceState(null, '', slipped);
+      const view = renderApp();
+      await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_B}`));
+      await screen.findByRole('textbox', { name: 'Add item' });
+      expect(opened.at(-1)?.listId).toBe(LIST_B);
+      view.unmount();
+    }
   });
 });

@@ -1,34 +1,40 @@
 /**
  * The root: the URL says which list is open (`/l/<listId>`, which is also
  * its share link); `/` goes to the list opened last on this device, or to a
- * brand-new one, at once and without a prompt.
+ * brand-new one, at once and without a prompt. A share link with an
+ * unambiguous slip (`/L/…`, a `)` pasted with it) goes to its list; one that
+ * names no list says so (BrokenLink) instead of opening another list.
  */
-import { useCallback, useEffect } from 'react';
+import { useCallback, useEffect, useMemo } from 'react';
 import {
   deviceKnownLists,
   listPath,
   navigateToList,
   shareUrl,
   startListId,
-  useCurrentListId,
   useKnownLists,
   useListSession,
   useProfile,
 } from '../session';
+// Not re-exported by ../session yet; routing.ts is pure (no storage, no network).
+import { routeOf, useCurrentPathname } from '../session/routing';
+import { BrokenLink } from './BrokenLink';
 import { ListScreen } from './ListScreen';
 import './app.css';
 
 export function App() {
-  const listId = useCurrentListId();
+  const pathname = useCurrentPathname();
+  const route = useMemo(() => routeOf(pathname), [pathname]);
+  const listId = route.kind === 'list' ? route.listId : null;
   const session = useListSession(listId);
   const [profile, setDisplayName] = useProfile();
   const deviceLists = useKnownLists();
 
   useEffect(() => {
-    if (listId !== null) return;
-    const start = startListId(window.location.pathname, deviceKnownLists().lastOpened());
-    navigateToList(start.listId, { replace: true });
-  }, [listId]);
+    if (route.kind === 'list' || route.kind === 'broken-link') return;
+    const start = startListId(pathname, deviceKnownLists().lastOpened());
+    if (start.listId !== null) navigateToList(start.listId, { replace: true });
+  }, [route, pathname]);
 
   const openList = useCallback((id: string) => navigateToList(id), []);
   const { create, forget, lists } = deviceLists;
@@ -40,6 +46,17 @@ export function App() {
     void forget(listId);
   }, [listId, lists, create, forget]);
 
+  if (route.kind === 'broken-link') {
+    return (
+      <BrokenLink
+        href={window.location.href}
+        lists={lists}
+        listHref={listPath}
+        onOpenList={openList}
+        onCreateList={createList}
+      />
+    );
+  }
   if (session === null) {
     // One frame at most: the session opens from the local copy, never from the network.
     return <div className="app" aria-busy="true" />;

@@ -4,6 +4,7 @@
  * Everything reads and writes the local list model; nothing waits on the network.
  */
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { ComponentProps } from 'react';
 import type { Item, ItemPatch, NewItem, Notice, ShoppingListApi } from '@basket/list-core';
 import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
 import type { KnownList, ListSession, Profile } from '../session/types';
@@ -149,6 +150,19 @@ function EditItemDialog({
   if (!item) return null;
   const save = (id: string, patch: ItemPatch) => list.updateItem(id, patch);
   return <ItemEditor item={item} onSave={save} onClose={onClose} />;
+}
+
+/**
+ * The lists menu, with the count of changes the relay has not stored (what leaving would
+ * lose). Its own component: the status changes often, and only this needs it besides the header.
+ */
+function SessionListsMenu({
+  session,
+  loaded,
+  ...menu
+}: Omit<ComponentProps<typeof ListsMenu>, 'pendingChanges'> & { session: ListSession; loaded: boolean }) {
+  const status = useSyncStatus(session);
+  return <ListsMenu {...menu} pendingChanges={loaded ? status.pendingChanges : null} />;
 }
 
 const Header = memo(function Header({
@@ -426,7 +440,9 @@ export function ListScreen(props: ListScreenProps) {
 
       {dialog === 'share' && <ShareDialog url={props.shareUrl} title={shownTitle} onClose={closeDialog} />}
       {dialog === 'lists' && (
-        <ListsMenu
+        <SessionListsMenu
+          session={session}
+          loaded={loaded}
           lists={props.knownLists}
           currentListId={session.listId}
           currentTitle={shownTitle}

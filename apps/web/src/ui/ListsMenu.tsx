@@ -1,18 +1,85 @@
 /**
  * The device's lists: switch, create, rename, leave; and the person's name.
- * Leaving forgets the list on this device only; it stays for the family.
+ * Leaving forgets the list on this device only: it stays for the family, but
+ * changes the relay has not stored yet exist nowhere else and go with it.
  */
-import { useState } from 'react';
-import type { FormEvent } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import type { FormEvent, ReactNode } from 'react';
 import type { KnownList } from '../session/types';
 import { Dialog } from './Dialog';
 import { timeAgo } from './format';
 import { useNow } from './useNow';
 
+function changesCount(count: number): string {
+  return count === 1 ? '1 change' : `${count} changes`;
+}
+
+/**
+ * Asks before leaving. Leaving deletes this phone's copy, and with it whatever the relay has
+ * not stored: those changes are on no other phone, so no link brings them back. Then the safe
+ * answer is the obvious one (focused, primary) and the other one names the loss. The count
+ * follows the status line live, so the words stay true while the dialog is open; the buttons
+ * keep their places, so a change of wording never moves one under a finger.
+ */
+function LeaveConfirm({
+  title,
+  pendingChanges,
+  onLeave,
+  onKeep,
+}: {
+  title: string;
+  pendingChanges: number | null;
+  onLeave: () => void;
+  onKeep: () => void;
+}) {
+  const keepButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => keepButton.current?.focus(), []);
+  const unsent = pendingChanges !== null && pendingChanges > 0;
+
+  let message: ReactNode;
+  if (pendingChanges === null) message = 'Checking for changes on this phone that haven’t reached the family…';
+  else if (unsent) {
+    const [verb, they] = pendingChanges === 1 ? ['hasn’t', 'it'] : ['haven’t', 'they'];
+    message = (
+      <>
+        <strong>
+          {changesCount(pendingChanges)} on this phone {verb} reached the family yet — {they}’ll be lost if you leave
+          now.
+        </strong>{' '}
+        The link only brings back what reached the family: keep “{title}” until it says “Synced”, then leave.
+      </>
+    );
+  } else message = `Leave “${title}” on this phone? It stays for everyone else; the link brings it back.`;
+
+  return (
+    <div className="confirm" role="group" aria-label="Leave this list?">
+      <p>{message}</p>
+      <div className="confirm-actions">
+        <button
+          type="button"
+          ref={keepButton}
+          className={unsent || pendingChanges === null ? 'primary-button' : 'text-button'}
+          onClick={onKeep}
+        >
+          Keep it
+        </button>
+        <button type="button" className="danger-button" disabled={pendingChanges === null} onClick={onLeave}>
+          {unsent ? `Leave and lose ${changesCount(pendingChanges)}` : 'Leave list'}
+        </button>
+      </div>
+    </div>
+  );
+}
+
 interface ListsMenuProps {
   lists: readonly KnownList[];
   currentListId: string;
   currentTitle: string;
+  /**
+   * The current list's changes the relay has not stored yet (the status line's count); null
+   * while the stored list is still loading, when taps kept for it are not counted yet.
+   */
+  pendingChanges: number | null;
   displayName: string;
   listHref: (id: string) => string;
   onOpen: (id: string) => void;
@@ -26,6 +93,7 @@ interface ListsMenuProps {
 export function ListsMenu(props: ListsMenuProps) {
   const { lists, currentListId, currentTitle, listHref, onOpen, onCreate, onRename, onLeave, onClose } = props;
   const [confirmingLeave, setConfirmingLeave] = useState(false);
+  const leaveButton = useRef<HTMLButtonElement>(null);
   const [name, setName] = useState(props.displayName);
   const [nameSaved, setNameSaved] = useState(false);
   const now = useNow(60_000);
@@ -67,17 +135,18 @@ export function ListsMenu(props: ListsMenuProps) {
           Rename “{currentTitle}”
         </button>
         {confirmingLeave ? (
-          <div className="confirm" role="group" aria-label="Leave this list?">
-            <p>Leave “{currentTitle}” on this phone? It stays for everyone else; the link brings it back.</p>
-            <button type="button" className="danger-button" onClick={onLeave}>
-              Leave list
-            </button>
-            <button type="button" className="text-button" onClick={() => setConfirmingLeave(false)}>
-              Keep it
-            </button>
-          </div>
+          <LeaveConfirm
+            title={currentTitle}
+            pendingChanges={props.pendingChanges}
+            onLeave={onLeave}
+            onKeep={() => {
+              setConfirmingLeave(false);
+              // The question is gone; focus goes back to where it was asked, not to <body>.
+              requestAnimationFrame(() => leaveButton.current?.focus());
+            }}
+          />
         ) : (
-          <button type="button" className="text-button" onClick={() => setConfirmingLeave(true)}>
+          <button type="button" ref={leaveButton} className="text-button" onClick={() => setConfirmingLeave(true)}>
             Leave this list…
           </button>
         )}
