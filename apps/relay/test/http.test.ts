@@ -42,6 +42,14 @@ describe('HTTP: web app, health and metrics', () => {
     expect(response.headers.get('content-type')).toContain('text/html');
   });
 
+  it('gives the app for a share link with a slip after it (a trailing dot from a sentence)', async () => {
+    for (const link of ['/l/someListIdentifier01.', '/l/someListIdentifier01).', '/l/someListIdentifier01.html']) {
+      const response = await get(link);
+      expect(response.status, link).toBe(200);
+      expect(await response.text(), link).toContain('<title>Basket</title>');
+    }
+  });
+
   it('caches hashed assets forever and the service worker and manifest never', async () => {
     const asset = await get('/assets/index-abc123.js');
     expect(asset.headers.get('cache-control')).toContain('immutable');

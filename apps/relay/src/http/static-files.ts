@@ -71,8 +71,11 @@ export class StaticFiles {
     const candidate = path.resolve(this.root, relative === '' ? 'index.html' : relative);
     if (candidate !== this.root && !candidate.startsWith(this.root + path.sep)) return false;
     if (await this.sendFile(request, response, candidate)) return true;
-    // SPA fallback: a navigation path like /l/<listId> has no file; the app routes it.
-    if (path.posix.extname(relative) === '' && !relative.startsWith('assets/')) {
+    // SPA fallback: a navigation path like /l/<listId> has no file; the app routes it. A share
+    // link is always the app's, even one that ends in '.' when pasted from a sentence: the app
+    // repairs or explains it, where a 404 would leave a fresh phone with nothing.
+    const isShareLink = relative.startsWith('l/');
+    if ((path.posix.extname(relative) === '' || isShareLink) && !relative.startsWith('assets/')) {
       return this.sendFile(request, response, path.join(this.root, 'index.html'));
     }
     return false;
