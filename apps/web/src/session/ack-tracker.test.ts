@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { AckTracker, DELETION_MARK_MAP, ackStorageKey } from './ack-tracker.js';
 import { createMemoryStore } from './device-storage.js';
+import { FROM_OTHER_TABS } from './other-tabs.js';
 
 const LIST = 'listlistlistlistlist';
 const fullVector = (doc: Y.Doc) => Y.decodeStateVector(Y.encodeStateVector(doc));
@@ -200,5 +201,93 @@ describe('ack tracker', () => {
     trackerB.destroy();
     const reloaded = new AckTracker(new Y.Doc(), { storage, listId: LIST });
     expect(reloaded.state().pendingChanges).toBe(2);
+  });
+
+  it('an edit received from another tab counts until an ack covers its clock, not just any ack', () => {
+    // The tab that made it may close before its socket opens: this tab shows it, and sends it.
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    const tabB = new Y.Doc();
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    trackerA.acknowledge(fullVector(tabA));
+    expect(trackerA.state()).toMatchObject({ pendingChanges: 0, ackedThisConnection: true });
+
+    const relayBefore = fullVector(tabA);
+    tabB.getMap('items').set('coffee', 1);
+    Y.applyUpdate(tabA, Y.encodeStateAsUpdate(tabB), FROM_OTHER_TABS);
+    expect(trackerA.state().pendingChanges).toBe(1);
+    trackerA.acknowledge(relayBefore);
+    expect(trackerA.state().pendingChanges).toBe(1);
+    trackerA.acknowledge(fullVector(tabB));
+    expect(trackerA.state().pendingChanges).toBe(0);
+  });
+
+  it('every tab shows the same count for the phone: its own edits, the other tabs\' and those they saved', () => {
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    const tabB = new Y.Doc();
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    const trackerB = new AckTracker(tabB, { storage, listId: LIST });
+    // Each tab's updates reach the other as they would over BroadcastChannel.
+    tabA.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== FROM_OTHER_TABS) Y.applyUpdate(tabB, update, FROM_OTHER_TABS);
+    });
+    tabB.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== FROM_OTHER_TABS) Y.applyUpdate(tabA, update, FROM_OTHER_TABS);
+    });
+
+    tabA.getMap('items').set('eggs', 1);
+    tabB.getMap('items').set('bread', 1);
+    tabB.getMap('items').set('milk', 2);
+    expect([trackerA.state().pendingChanges, trackerB.state().pendingChanges]).toEqual([3, 3]);
+    // Saved and read by the other tab (a storage event): the same entries, counted once.
+    trackerA.flush();
+    trackerB.storedChanged();
+    trackerB.flush();
+    trackerA.storedChanged();
+    expect([trackerA.state().pendingChanges, trackerB.state().pendingChanges]).toEqual([3, 3]);
+
+    // B acknowledged: A learns it from B's save.
+    trackerB.acknowledge(fullVector(tabB));
+    trackerB.flush();
+    trackerA.storedChanged();
+    expect([trackerA.state().pendingChanges, trackerB.state().pendingChanges]).toEqual([0, 0]);
+  });
+
+  it('a tab learns the pending changes another tab saved without saving anything itself', () => {
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    const trackerB = new AckTracker(new Y.Doc(), { storage, listId: LIST });
+    tabA.getMap('items').set('eggs', 1);
+    trackerA.flush();
+    expect(trackerB.state().pendingChanges).toBe(0);
+    trackerB.storedChanged();
+    expect(trackerB.state().pendingChanges).toBe(1);
+  });
+
+  it('a deletion from another tab is covered only by an ack of a marker written after it', () => {
+    const storage = createMemoryStore();
+    const tabA = new Y.Doc();
+    const tabB = new Y.Doc();
+    tabB.getMap('items').set('a', 1);
+    Y.applyUpdate(tabA, Y.encodeStateAsUpdate(tabB));
+    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
+    const earlierBatch = fullVector(tabA);
+    const deletion: Uint8Array[] = [];
+    tabB.on('update', (update: Uint8Array) => deletion.push(update));
+    tabB.getMap('items').delete('a');
+    for (const update of deletion) Y.applyUpdate(tabA, update, FROM_OTHER_TABS);
+    expect(tabA.getMap('items').has('a')).toBe(false);
+    expect(trackerA.state().pendingChanges).toBe(1);
+    // The same deletion again (tabs echo what they receive) deletes nothing and marks nothing.
+    const markerClock = Y.getState(tabA.store, tabA.clientID);
+    for (const update of deletion) Y.applyUpdate(tabA, update, FROM_OTHER_TABS);
+    expect(Y.getState(tabA.store, tabA.clientID)).toBe(markerClock);
+    expect(trackerA.state().pendingChanges).toBe(1);
+    trackerA.acknowledge(earlierBatch);
+    expect(trackerA.state().pendingChanges).toBe(1);
+    trackerA.acknowledge(fullVector(tabA));
+    expect(trackerA.state().pendingChanges).toBe(0);
   });
 });

@@ -16,9 +16,23 @@
  * ack). So such a transaction is followed at once by a marker, one map entry
  * written by this device (see markDeletions), whose clock stands for the
  * deletions too.
+ *
+ * Edits from other tabs of this browser (origin FROM_OTHER_TABS, see other-tabs.ts) count too,
+ * at the clocks they brought, until an ack covers them: this tab shows them, and it sends them
+ * to the relay itself, since the tab that made them may close before its own socket opens. The
+ * rule is the one for local edits, so it is as sound: "Synced" needs an ack whose vector covers
+ * every clock this tab took from another tab, i.e. a relay that stored them. A tab that made an
+ * edit records the same (client, end clock) entry as the tabs that received its update, so the
+ * union below counts it once: every tab shows the same count for the phone. (An update made of
+ * several transactions, as when tabs exchange whole states on connecting, ends at the last one's
+ * clock, which the tab that made them recorded too.) They are kept in memory only: the tab that
+ * made them stored its own entries, and anything else this tab took from other tabs is in its
+ * IndexedDB copy, which a reload sends in the sync step 2 that the first ack of its connection
+ * covers.
  */
 import * as Y from 'yjs';
 import { isRecord, readJson, writeJson, type KeyValueStore } from './device-storage.js';
+import { FROM_OTHER_TABS } from './other-tabs.js';
 
 export interface AckState {
   readonly pendingChanges: number;
@@ -87,6 +101,8 @@ export class AckTracker {
   private readonly key: string;
   private readonly now: () => number;
   private readonly persisted: PersistedAcks;
+  /** clientID → end clocks of transactions received from other tabs, not yet acknowledged. */
+  private readonly fromOtherTabs: Record<string, number[]> = {};
   private readonly listeners = new Set<() => void>();
   private snapshot: AckState;
   private ackedThisConnection = false;
@@ -122,12 +138,8 @@ export class AckTracker {
       const key = String(client);
       if (clock > (acked[key] ?? 0)) acked[key] = clock;
     }
-    for (const [client, clocks] of Object.entries(pending)) {
-      const ackedClock = acked[client] ?? 0;
-      const remaining = clocks.filter((clock) => clock > ackedClock);
-      if (remaining.length === 0) delete pending[client];
-      else pending[client] = remaining;
-    }
+    dropAcknowledged(pending, acked);
+    dropAcknowledged(this.fromOtherTabs, acked);
     this.ackedThisConnection = true;
     if (this.countPending() === 0) this.persisted.lastSyncedAt = this.now();
     this.changed();
@@ -172,7 +184,22 @@ export class AckTracker {
     this.listeners.clear();
   }
 
+  /**
+   * Another tab saved this list's state (a `storage` event): take in its pending changes and acks
+   * now rather than at this tab's next save, so every tab shows the phone's count.
+   */
+  storedChanged(): void {
+    // A save that replaces the stored state (pruned entries) is due: it must not be merged into.
+    if (this.destroyed || this.replaceStored) return;
+    if (this.mergeStored()) this.scheduleSave();
+    this.changed(false);
+  }
+
   private readonly onTransaction = (transaction: Y.Transaction): void => {
+    if (transaction.origin === FROM_OTHER_TABS) {
+      this.receivedFromOtherTab(transaction);
+      return;
+    }
     if (!transaction.local || transaction.origin === this) return;
     const client = this.doc.clientID;
     const before = transaction.beforeState.get(client) ?? 0;
@@ -188,6 +215,26 @@ export class AckTracker {
     }
     this.changed();
   };
+
+  private receivedFromOtherTab(transaction: Y.Transaction): void {
+    const { acked } = this.persisted;
+    let counted = false;
+    for (const [client, after] of transaction.afterState) {
+      const key = String(client);
+      if (after <= (transaction.beforeState.get(client) ?? 0) || after <= (acked[key] ?? 0)) continue;
+      (this.fromOtherTabs[key] ??= []).push(after);
+      counted = true;
+    }
+    if (counted) {
+      this.changed(false);
+    } else if (transaction.deleteSet.clients.size > 0) {
+      // Deletions only: the tab that made them writes a marker after them, but a marker of our
+      // own needs nothing from that tab (its update is queued behind the deletions we forward).
+      this.persisted.pendingDeletes += 1;
+      this.markDeletions();
+      this.changed();
+    }
+  }
 
   /**
    * Writes the marker and counts the pending deletions at its clock.
@@ -215,8 +262,18 @@ export class AckTracker {
   }
 
   private countPending(): number {
-    let count = this.persisted.pendingDeletes;
-    for (const clocks of Object.values(this.persisted.pending)) count += clocks.length;
+    const { pending, pendingDeletes } = this.persisted;
+    let count = pendingDeletes;
+    for (const clocks of Object.values(pending)) count += clocks.length;
+    for (const [client, clocks] of Object.entries(this.fromOtherTabs)) {
+      const stored = pending[client];
+      if (stored === undefined) {
+        count += clocks.length;
+      } else {
+        const known = new Set(stored);
+        for (const clock of clocks) if (!known.has(clock)) count += 1;
+      }
+    }
     return count;
   }
 
@@ -271,21 +328,36 @@ export class AckTracker {
    * Other tabs of this browser may have the same list open and write the same
    * key: keep the union of everyone's pending changes (they are all changes
    * on this phone) minus what any tab has seen acknowledged.
+   * Returns true when this tab holds pending changes the stored state lacks.
    */
-  private mergeStored(): void {
+  private mergeStored(): boolean {
     const stored = parsePersisted(readJson(this.storage, this.key));
     const { acked, pending } = this.persisted;
     for (const [client, clock] of Object.entries(stored.acked)) {
       if (clock > (acked[client] ?? 0)) acked[client] = clock;
     }
+    let storedLacksSome = stored.pendingDeletes < this.persisted.pendingDeletes;
     const clients = new Set([...Object.keys(pending), ...Object.keys(stored.pending)]);
     for (const client of clients) {
       const ackedClock = acked[client] ?? 0;
-      const union = new Set([...(pending[client] ?? []), ...(stored.pending[client] ?? [])]);
+      const storedClocks = new Set(stored.pending[client]);
+      const union = new Set([...(pending[client] ?? []), ...storedClocks]);
       const remaining = [...union].filter((clock) => clock > ackedClock).sort((a, b) => a - b);
+      if (remaining.some((clock) => !storedClocks.has(clock))) storedLacksSome = true;
       if (remaining.length === 0) delete pending[client];
       else pending[client] = remaining;
     }
+    dropAcknowledged(this.fromOtherTabs, acked);
     if ((stored.lastSyncedAt ?? 0) > (this.persisted.lastSyncedAt ?? 0)) this.persisted.lastSyncedAt = stored.lastSyncedAt;
+    return storedLacksSome;
+  }
+}
+
+function dropAcknowledged(entries: Record<string, number[]>, acked: Record<string, number>): void {
+  for (const [client, clocks] of Object.entries(entries)) {
+    const ackedClock = acked[client] ?? 0;
+    const remaining = clocks.filter((clock) => clock > ackedClock);
+    if (remaining.length === 0) delete entries[client];
+    else entries[client] = remaining;
   }
 }

@@ -36,4 +36,6 @@ export {
   startListId,
   navigateToList,
   useCurrentListId,
+  routeOf,
+  useCurrentPathname,
 } from './routing.js';

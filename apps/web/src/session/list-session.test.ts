@@ -283,6 +283,61 @@ describe('openListSession against a relay', () => {
     expect(fourth.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]);
   });
 
+  it('an edit from a tab that closes before its socket opens reaches the relay through another tab, which says Synced only then', async () => {
+    const relay = new FakeRelay();
+    relay.autoAck = false;
+    // Tab B's socket never opens (a slow mobile handshake); both tabs share the channel name.
+    const stalled = new FakeRelay();
+    stalled.reachable = false;
+    const listId = newId();
+    const storage = createMemoryStore();
+    const tabA = start(relay, { listId, storage, crossTab: true }).session;
+    await tabA.whenLoaded;
+    await vi.waitFor(() => expect(relay.sockets.size).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    relay.ack();
+    await vi.waitFor(() => expect(tabA.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+
+    const tabB = start(stalled, { listId, storage, crossTab: true, serverUrl: 'ws://relay.test/sync' }).session;
+    await tabB.whenLoaded;
+    tabB.list.addItem({ name: 'Coffee' });
+    await vi.waitFor(() => expect(tabA.list.items().map((item) => item.name)).toEqual(['Coffee']));
+    expect(tabA.status()).toMatchObject({ state: 'syncing', pendingChanges: 1 });
+    tabB.destroy();
+
+    await vi.waitFor(() => expect(relay.doc.getMap('items').size).toBe(1));
+    // Acks of what the relay stored before Coffee reached it cover nothing.
+    expect(tabA.status()).toMatchObject({ state: 'syncing', pendingChanges: 1 });
+    relay.ack();
+    await vi.waitFor(() => expect(tabA.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+  });
+
+  it('two tabs offline show the same count of changes on this phone', async () => {
+    const relay = new FakeRelay();
+    relay.reachable = false;
+    const network = new FakeNetwork();
+    network.online = false;
+    const listId = newId();
+    const storage = createMemoryStore();
+    const tabA = start(relay, { listId, storage, network, crossTab: true }).session;
+    const tabB = start(relay, { listId, storage, network, crossTab: true }).session;
+    await Promise.all([tabA.whenLoaded, tabB.whenLoaded]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    tabA.list.addItem({ name: 'Eggs' });
+    tabB.list.addItem({ name: 'Bread' });
+    tabB.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(tabA.list.items()).toHaveLength(3));
+    await vi.waitFor(() => expect(tabB.list.items()).toHaveLength(3));
+    expect(tabA.status()).toMatchObject({ state: 'offline', pendingChanges: 3 });
+    expect(tabB.status()).toMatchObject({ state: 'offline', pendingChanges: 3 });
+
+    relay.reachable = true;
+    network.set(true);
+    await vi.waitFor(() => expect(tabA.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    await vi.waitFor(() => expect(tabB.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    expect(relay.doc.getMap('items').size).toBe(3);
+  });
+
   it('destroy closes the connection and stops reporting', async () => {
     const relay = new FakeRelay();
     const { session } = start(relay);

@@ -9,7 +9,8 @@ import { WebsocketProvider } from 'y-websocket';
 import { removeAwarenessStates } from 'y-protocols/awareness';
 import type { Item, ListChange } from '@basket/list-core';
 import type { ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js';
-import { AckTracker } from './ack-tracker.js';
+import { AckTracker, ackStorageKey } from './ack-tracker.js';
+import { applyOtherTabsAsOwnEdits } from './other-tabs.js';
 import { deriveSyncStatus, refusalReason, sameStatus } from './sync-status.js';
 import { followNetwork, realTimers, startHeartbeat, type NetworkEvents, type Timers } from './connection-watch.js';
 import { peersFromStates, samePeers } from './peers.js';
@@ -125,6 +126,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
   });
   afterPaintUpdates.defer(provider._updateHandler);
+  applyOtherTabsAsOwnEdits(provider);
   const awareness = provider.awareness;
 
   const statusChanged = new Emitter<SyncStatus>();
@@ -213,6 +215,14 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const saveBeforeLeaving = (): void => tracker.flush();
   globalThis.addEventListener?.('pagehide', saveBeforeLeaving);
   cleanups.push(() => globalThis.removeEventListener?.('pagehide', saveBeforeLeaving));
+  // Another tab's edits and acks change the phone's count here too (Offline · 3 changes in every tab).
+  const ackKey = ackStorageKey(listId);
+  const onStorage = (event: StorageEvent): void => {
+    // Removed: the device left the list; writing our entries back would bring the key back.
+    if (event.key === ackKey && event.newValue !== null) tracker.storedChanged();
+  };
+  globalThis.addEventListener?.('storage', onStorage);
+  cleanups.push(() => globalThis.removeEventListener?.('storage', onStorage));
 
   awareness.setLocalState({ name: actor, color });
   awareness.on('change', refreshPeers);

@@ -10,14 +10,14 @@ import {
   deviceKnownLists,
   listPath,
   navigateToList,
+  routeOf,
   shareUrl,
   startListId,
+  useCurrentPathname,
   useKnownLists,
   useListSession,
   useProfile,
 } from '../session';
-// Not re-exported by ../session yet; routing.ts is pure (no storage, no network).
-import { routeOf, useCurrentPathname } from '../session/routing';
 import { BrokenLink } from './BrokenLink';
 import { ListScreen } from './ListScreen';
 import './app.css';
