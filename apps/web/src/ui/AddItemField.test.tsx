@@ -2,7 +2,7 @@ import { configure, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import type { NewItem } from '@basket/list-core';
-import { AddItemField } from './AddItemField';
+import { AddItemField, pastedLines } from './AddItemField';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
 vi.setConfig({ testTimeout: 30_000 });
@@ -72,5 +72,56 @@ describe('AddItemField suggestions', () => {
     const { user, field } = setup();
     await user.type(field, '3 apples{Enter}');
     expect(screen.getByText(/^Added 3 /)).toBeInTheDocument();
+  });
+});
+
+describe('AddItemField paste', () => {
+  it('adds one item per pasted line, each read like typed text', async () => {
+    const { user, field, added } = setup();
+    await user.click(field);
+    await user.paste('Apples\nPears\r\n\r\n  2 l milk  \n- 3 bananas\n');
+    expect(added).toEqual([
+      { name: 'Apples', quantity: 1, unit: '' },
+      { name: 'Pears', quantity: 1, unit: '' },
+      { name: 'milk', quantity: 2, unit: 'l' },
+      { name: 'bananas', quantity: 3, unit: '' },
+    ]);
+    expect(field).toHaveValue('');
+    expect(field).toHaveFocus();
+    expect(screen.getByText('Added 4 items: Apples, Pears, 2 l milk, 3 bananas')).toBeInTheDocument();
+  });
+
+  it('counts text already typed as the first line, as if the field kept line breaks', async () => {
+    const { user, field, added } = setup();
+    await user.type(field, 'Ban');
+    await user.keyboard('{Escape}');
+    await user.paste('anas\nKiwis');
+    expect(added.map((item) => item.name)).toEqual(['Bananas', 'Kiwis']);
+    expect(field).toHaveValue('');
+  });
+
+  it('leaves a one-line paste in the field as before, for Enter to add', async () => {
+    const { user, field, added } = setup();
+    await user.click(field);
+    await user.paste('Apples\n');
+    expect(added).toEqual([]);
+    expect(field).toHaveValue('Apples');
+    await user.paste(' and pears');
+    expect(added).toEqual([]);
+    expect(field).toHaveValue('Apples and pears');
+  });
+});
+
+describe('pastedLines', () => {
+  it('splits lines, drops empty ones and list markers; one line is an ordinary paste', () => {
+    expect(pastedLines('• Apples\r\n☐ Pears\n[ ] Plums\n\n* Figs\n[x] Dates')).toEqual([
+      'Apples',
+      'Pears',
+      'Plums',
+      'Figs',
+      'Dates',
+    ]);
+    expect(pastedLines('Apples')).toEqual([]);
+    expect(pastedLines('\n Apples \n\n')).toEqual([]);
   });
 });

@@ -7,15 +7,31 @@
  * aria-activedescendant. Suggestions are computed from a deferred copy of the
  * text, so a slow lookup never delays a keystroke; the field's own state
  * lives here, so typing never re-renders the list.
+ *
+ * Pasting several lines (a list copied from a note or a message) adds one item
+ * per line, each read like typed text, as Google Keep and AnyList do: a text
+ * field has no line breaks, so the browser would glue them into one name.
  */
 import { memo, useDeferredValue, useId, useMemo, useRef, useState } from 'react';
-import type { FormEvent, KeyboardEvent } from 'react';
+import type { ClipboardEvent, FormEvent, KeyboardEvent } from 'react';
 import { parseQuickAdd } from '@basket/list-core';
 import type { NewItem } from '@basket/list-core';
 import { quantityText } from './format';
 import { Icon } from './Icon';
 
 const SUGGESTION_LIMIT = 6;
+
+/** "- ", "* ", "• ", "☐ ", "[ ] "…: list markers copied along with the lines of a note. */
+const LIST_MARKER = /^(?:[-*•·◦▪–—]|[☐☑☒✓✔]|\[[ xX]?\])\s*/u;
+
+/** The items in pasted text: its non-empty lines, list markers dropped. One line → none (a normal paste). */
+export function pastedLines(text: string): string[] {
+  const lines = text
+    .split(/\r\n|\r|\n|\u2028|\u2029/)
+    .map((line) => line.trim().replace(LIST_MARKER, '').trim())
+    .filter((line) => line !== '');
+  return lines.length > 1 ? lines : [];
+}
 
 interface AddItemFieldProps {
   onAdd: (item: NewItem) => void;
@@ -44,20 +60,44 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
   const showSuggestions = suggestionsOpen && suggestions.length > 0 && text.trim() !== '';
   const activeSuggestion = showSuggestions ? suggestions[activeIndex] : undefined;
 
-  const add = (nameOverride?: string) => {
-    // The field's own value, not state: a fast Enter right after typing must add what is in the field.
-    const parsed = parseQuickAdd(inputRef.current?.value ?? text);
+  /** Adds one typed line; returns what it added, for the announcement ("" if nothing). */
+  const addLine = (line: string, nameOverride?: string): string => {
+    const parsed = parseQuickAdd(line);
     const name = (nameOverride ?? parsed.name).trim();
-    if (name === '') return;
+    if (name === '') return '';
     const item: NewItem = { name, quantity: parsed.quantity, unit: parsed.unit };
     onAdd(item);
     const amount = quantityText({ quantity: parsed.quantity, unit: parsed.unit });
-    setAnnouncement(`Added ${amount ? `${amount} ` : ''}${name}`);
+    return `${amount ? `${amount} ` : ''}${name}`;
+  };
+
+  const added = (announcement: string) => {
+    setAnnouncement(announcement);
     setText('');
     setActiveIndex(-1);
     setSuggestionsOpen(false);
     // focus() forces a style and layout pass; only the Add button or a tapped suggestion moves focus away.
     if (inputRef.current && document.activeElement !== inputRef.current) inputRef.current.focus();
+  };
+
+  const add = (nameOverride?: string) => {
+    // The field's own value, not state: a fast Enter right after typing must add what is in the field.
+    const what = addLine(inputRef.current?.value ?? text, nameOverride);
+    if (what !== '') added(`Added ${what}`);
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLInputElement>) => {
+    const pasted = event.clipboardData.getData('text/plain');
+    if (!/[\r\n\u2028\u2029]/.test(pasted)) return;
+    // What the field would hold if it kept line breaks: text typed before the paste is a line too.
+    const field = event.currentTarget;
+    const start = field.selectionStart ?? field.value.length;
+    const end = field.selectionEnd ?? start;
+    const lines = pastedLines(field.value.slice(0, start) + pasted + field.value.slice(end));
+    if (lines.length === 0) return;
+    event.preventDefault();
+    const names = lines.map((line) => addLine(line)).filter((what) => what !== '');
+    added(`Added ${names.length} items: ${names.join(', ')}`);
   };
 
   const onSubmit = (event: FormEvent) => {
@@ -110,6 +150,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
             setActiveIndex(-1);
           }}
           onKeyDown={onKeyDown}
+          onPaste={onPaste}
           onBlur={() => setSuggestionsOpen(false)}
         />
         <span id={hintId} className="visually-hidden">

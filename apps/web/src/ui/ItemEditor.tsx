@@ -2,18 +2,61 @@
  * Edit one item: name, quantity, unit, note and store section. Only the
  * fields the person actually changed are written, so a concurrent edit of
  * another field on another phone is not overwritten (merge rule 5 is per field).
+ *
+ * Saving never fails silently: a quantity that is not a number above 0 keeps
+ * the dialog open with the reason next to the field, and a new name that is
+ * the same item as another row (rule 2 would fold them into one) asks first.
  */
-import { useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
-import { CATEGORIES } from '@basket/list-core';
+import { CATEGORIES, normalizeName } from '@basket/list-core';
 import type { Item, ItemPatch } from '@basket/list-core';
 import { Dialog } from './Dialog';
 import { categoryLabel } from './sections';
 
 interface ItemEditorProps {
   item: Item;
+  /** The rows on the list, read when saving (a remote add while the dialog is open counts). */
+  visibleItems: () => readonly Item[];
   onSave: (id: string, patch: ItemPatch) => void;
   onClose: () => void;
+}
+
+export const QUANTITY_ERROR = 'Enter a number above 0';
+
+const VULGAR_FRACTIONS: Readonly<Record<string, number>> = {
+  '½': 1 / 2,
+  '⅓': 1 / 3,
+  '⅔': 2 / 3,
+  '¼': 1 / 4,
+  '¾': 3 / 4,
+  '⅛': 1 / 8,
+};
+
+/**
+ * "2", "1.5", "0,5" (decimal comma, as typed in much of Europe), "1/2", "1 1/2", "½", "1½" →
+ * the number; anything else (empty, 0, negative, "abc", "1e9") → undefined. Plain digits only:
+ * Number() would also take "1e9", "0x10" and "Infinity", which nobody means as a quantity.
+ */
+export function parseQuantity(text: string): number | undefined {
+  const value = text.trim().replace(/\s+/g, ' ');
+  let quantity: number | undefined;
+  let match: RegExpExecArray | null;
+  if ((match = /^(\d+(?:[.,]\d*)?|[.,]\d+)$/.exec(value))) {
+    quantity = Number(match[1]!.replace(',', '.'));
+  } else if ((match = /^(?:(\d+) )?(\d+)[/⁄](\d+)$/.exec(value))) {
+    quantity = Number(match[1] ?? 0) + Number(match[2]) / Number(match[3]);
+  } else if ((match = /^(?:(\d+) ?)?([½⅓⅔¼¾⅛])$/u.exec(value))) {
+    quantity = Number(match[1] ?? 0) + (VULGAR_FRACTIONS[match[2]!] ?? Number.NaN);
+  }
+  return quantity !== undefined && Number.isFinite(quantity) && quantity > 0 ? quantity : undefined;
+}
+
+/** The other row the list would fold a renamed item into (rule 2: same normalized name), if any. */
+export function sameNamedItem(item: Item, newName: string, visible: readonly Item[]): Item | undefined {
+  const key = normalizeName(newName);
+  if (key === '') return undefined;
+  return visible.find((other) => other.id !== item.id && normalizeName(other.name) === key);
 }
 
 export function changedFields(item: Item, draft: Required<ItemPatch>): ItemPatch {
@@ -29,27 +72,61 @@ export function changedFields(item: Item, draft: Required<ItemPatch>): ItemPatch
   return patch;
 }
 
-export function ItemEditor({ item, onSave, onClose }: ItemEditorProps) {
+export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorProps) {
   const [name, setName] = useState(item.name);
   const [quantity, setQuantity] = useState(String(item.quantity));
   const [unit, setUnit] = useState(item.unit);
   const [note, setNote] = useState(item.note);
   const [category, setCategory] = useState(String(item.category || 'other'));
+  const [quantityInvalid, setQuantityInvalid] = useState(false);
+  // The row a rename would merge into, once the person has been told and not yet decided.
+  const [mergeWith, setMergeWith] = useState<Item | null>(null);
+  const nameRef = useRef<HTMLInputElement>(null);
+  const quantityRef = useRef<HTMLInputElement>(null);
+  const changeNameRef = useRef<HTMLButtonElement>(null);
+  const quantityId = useId();
+  const quantityErrorId = useId();
+  const mergeWarningId = useId();
   const categories: readonly string[] = CATEGORIES.includes(category as (typeof CATEGORIES)[number])
     ? CATEGORIES
     : [...CATEGORIES, category];
 
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    const patch = changedFields(item, {
-      name,
-      quantity: Number(quantity.replace(',', '.')),
-      unit,
-      note,
-      category,
-    });
+  const save = (confirmedMerge: boolean) => {
+    const parsedQuantity = parseQuantity(quantity);
+    if (parsedQuantity === undefined) {
+      setQuantityInvalid(true);
+      setMergeWith(null);
+      // A screen reader reads the focused field with its error (aria-describedby).
+      quantityRef.current?.focus();
+      return;
+    }
+    const patch = changedFields(item, { name, quantity: parsedQuantity, unit, note, category });
+    if (patch.name !== undefined && !confirmedMerge) {
+      const other = sameNamedItem(item, patch.name, visibleItems());
+      if (other) {
+        setMergeWith(other);
+        return;
+      }
+    }
     if (Object.keys(patch).length > 0) onSave(item.id, patch);
     onClose();
+  };
+
+  useEffect(() => {
+    // The Save button is replaced by the choice, so focus would fall to <body>. "Change name"
+    // takes it: pressing Enter twice must not fold two items into one for good.
+    if (mergeWith) changeNameRef.current?.focus();
+  }, [mergeWith]);
+
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    save(false);
+  };
+
+  const changeName = () => {
+    setMergeWith(null);
+    nameRef.current?.focus();
+    nameRef.current?.select();
   };
 
   return (
@@ -58,24 +135,42 @@ export function ItemEditor({ item, onSave, onClose }: ItemEditorProps) {
         <label className="field">
           <span>Name</span>
           <input
+            ref={nameRef}
             data-autofocus
             type="text"
             required
             maxLength={200}
             value={name}
-            onChange={(event) => setName(event.target.value)}
+            aria-describedby={mergeWith ? mergeWarningId : undefined}
+            onChange={(event) => {
+              setName(event.target.value);
+              setMergeWith(null);
+            }}
           />
         </label>
         <div className="field-row">
-          <label className="field">
-            <span>Quantity</span>
+          <div className="field">
+            <label htmlFor={quantityId}>Quantity</label>
             <input
+              ref={quantityRef}
+              id={quantityId}
               type="text"
               inputMode="decimal"
               value={quantity}
-              onChange={(event) => setQuantity(event.target.value)}
+              aria-invalid={quantityInvalid || undefined}
+              aria-describedby={quantityInvalid ? quantityErrorId : undefined}
+              onChange={(event) => {
+                setQuantity(event.target.value);
+                // Once told, the message follows the text, so it goes away as soon as it is fixed.
+                if (quantityInvalid) setQuantityInvalid(parseQuantity(event.target.value) === undefined);
+              }}
             />
-          </label>
+            {quantityInvalid && (
+              <span id={quantityErrorId} className="field-error">
+                {QUANTITY_ERROR}
+              </span>
+            )}
+          </div>
           <label className="field">
             <span>Unit</span>
             <input type="text" value={unit} placeholder="l, kg, pack…" onChange={(event) => setUnit(event.target.value)} />
@@ -95,14 +190,31 @@ export function ItemEditor({ item, onSave, onClose }: ItemEditorProps) {
             ))}
           </select>
         </label>
-        <div className="dialog-actions">
-          <button type="button" className="text-button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary-button">
-            Save
-          </button>
-        </div>
+        {mergeWith ? (
+          <div className="merge-warning">
+            <p id={mergeWarningId} role="alert">
+              <span>{`${mergeWith.name} is already on the list — saving will merge them`}</span>
+              {mergeWith.checked && <span> (it’s checked off, in the cart)</span>}
+            </p>
+            <div className="dialog-actions">
+              <button ref={changeNameRef} type="button" className="text-button" onClick={changeName}>
+                Change name
+              </button>
+              <button type="button" className="primary-button" onClick={() => save(true)}>
+                Merge anyway
+              </button>
+            </div>
+          </div>
+        ) : (
+          <div className="dialog-actions">
+            <button type="button" className="text-button" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="primary-button">
+              Save
+            </button>
+          </div>
+        )}
       </form>
     </Dialog>
   );

@@ -149,7 +149,7 @@ function EditItemDialog({
   }, [item, onClose]);
   if (!item) return null;
   const save = (id: string, patch: ItemPatch) => list.updateItem(id, patch);
-  return <ItemEditor item={item} onSave={save} onClose={onClose} />;
+  return <ItemEditor item={item} visibleItems={() => list.items()} onSave={save} onClose={onClose} />;
 }
 
 /**
