@@ -79,6 +79,11 @@ export const DEFAULT_STORAGE = {
   journalSegmentBytes: 8 * MiB,
   // A relay being replaced may still be flushing on SIGTERM; a crashed one frees the lock at once.
   dataDirLockWaitMs: 10_000,
+  /**
+   * Compactions running at once, each holding its temp snapshot open (part of the open-file
+   * budget, file-limit.ts): as many as shutdown runs together (room-registry.ts).
+   */
+  maxConcurrentCompactions: 32,
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {

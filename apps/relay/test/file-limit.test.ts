@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectionsWithinFileLimit, openFileLimit } from '../src/file-limit.js';
+import { DEFAULT_STORAGE } from '../src/config.js';
+import { connectionsWithinFileLimit, listLogsWithinFileLimit, openFileLimit } from '../src/file-limit.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -18,10 +19,23 @@ describe('open-file limit', () => {
     ).toBeUndefined();
   });
 
-  it('leaves two files per connection (socket and list log) after plain HTTP sockets and a reserve for the rest', () => {
-    expect(connectionsWithinFileLimit(1024, 32)).toBe(464);
-    expect(connectionsWithinFileLimit(300, 32)).toBe(102);
-    expect(connectionsWithinFileLimit(300, 0)).toBe(118);
+  it('gives the list logs held open a quarter of the limit, at least 64 and at most 4,096', () => {
+    expect(listLogsWithinFileLimit(300)).toBe(75);
+    expect(listLogsWithinFileLimit(1024)).toBe(256);
+    expect(listLogsWithinFileLimit(65_536)).toBe(4096);
+    expect(listLogsWithinFileLimit(100)).toBe(64);
+    expect(listLogsWithinFileLimit(undefined)).toBe(4096);
+  });
+
+  it('budgets a reserve, compactions, the capped list logs and plain HTTP sockets, then one file per connection', () => {
+    // 1024 − 64 reserved − 32 compactions − 256 list logs − 32 plain HTTP sockets.
+    expect(connectionsWithinFileLimit(1024, 32)).toBe(640);
+    expect(connectionsWithinFileLimit(300, 32)).toBe(97);
+    expect(connectionsWithinFileLimit(300, 0)).toBe(129);
     expect(connectionsWithinFileLimit(10, 32)).toBe(1);
+    for (const limit of [200, 300, 1024, 4096, 65_536]) {
+      const everything = 64 + DEFAULT_STORAGE.maxConcurrentCompactions + listLogsWithinFileLimit(limit) + 32 + connectionsWithinFileLimit(limit, 32);
+      expect(everything).toBeLessThanOrEqual(limit);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { constants as fsConstants, promises as fs, readFileSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_STORAGE } from '../config.js';
+import { listLogsWithinFileLimit, openFileLimit } from '../file-limit.js';
 import { isValidListId } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -9,8 +10,10 @@ import type { ListStorage, StorageObserver, StoredList } from './list-storage.js
 import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
-import { CoalescedRun, forEachConcurrently, onceItSucceeds } from './concurrency.js';
-import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { CoalescedRun, forEachConcurrently, onceItSucceeds, Slots } from './concurrency.js';
+import type { OpenLog } from './open-logs.js';
+import { OpenLogs } from './open-logs.js';
+import { fileExists, isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -33,6 +36,10 @@ export interface DiskStorageOptions {
   readonly writeLogBytes?: (fd: number, buffer: Buffer, offset: number, position: number) => Promise<number>;
   /** Test seam: fsyncs DATA_DIR itself, making its new entries durable (default: `syncDirectory`). */
   readonly syncDataDir?: (dataDir: string) => Promise<void>;
+  /** List logs held open at once, whatever the number of loaded lists (default: what the open-file limit leaves them, file-limit.ts). */
+  readonly maxOpenLogs?: number;
+  /** Compactions run at once, each holding one file (default: `DEFAULT_STORAGE.maxConcurrentCompactions`). */
+  readonly maxConcurrentCompactions?: number;
 }
 
 /** Lists copied at once during a checkpoint: enough to overlap fsyncs, few enough to leave the disk to the journal. */
@@ -47,11 +54,6 @@ interface JournalGeneration {
   readonly pending: Map<string, Uint8Array[]>;
   /** Segment files of the previous run read into `pending`: deleted once copied, or quarantined (see replayJournal). */
   readonly replayedSegments?: Array<{ readonly name: string; readonly quarantine: boolean }>;
-}
-
-interface OpenLog {
-  handle: FileHandle;
-  bytes: number;
 }
 
 const SNAPSHOT_SUFFIX = '.snapshot';
@@ -69,8 +71,15 @@ export class DiskListStorage implements ListStorage {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly afterCompactionStep: ((step: CompactionStep, listId: string) => void) | undefined;
-  private readonly openLogs = new Map<string, OpenLog>();
-  /** Lists loaded and not yet released: only their logs stay open between checkpoints. */
+  /**
+   * The list logs held open, at most `maxOpenLogs` (least recently used closed first). Each log
+   * is used only by its list's queued tasks (and the startup replay, before any of them), so
+   * these never race: a handle is in use by one task at a time, and not closed while it is.
+   */
+  private readonly logs: OpenLogs;
+  /** Compactions in progress, bounded: each holds its temp snapshot open (its log goes through `logs`). */
+  private readonly compactions: Slots;
+  /** Lists loaded and not yet released: only their logs may stay open between checkpoints. */
   private readonly inUse = new Set<string>();
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -119,6 +128,12 @@ export class DiskListStorage implements ListStorage {
     this.openSegment = options.openSegment ?? openSegmentFile;
     this.writeLogBytes = options.writeLogBytes ?? writeAt;
     this.observer = options.observer;
+    this.logs = new OpenLogs(
+      options.maxOpenLogs ?? listLogsWithinFileLimit(openFileLimit()),
+      (listId) => this.openLogFile(listId),
+      (listId, error) => this.logger.warn('storage.log_close_failed', { listId, error }),
+    );
+    this.compactions = new Slots(options.maxConcurrentCompactions ?? DEFAULT_STORAGE.maxConcurrentCompactions);
     this.recovered = this.replayJournal();
     // Every call awaits it and fails with its error: nothing is served from lists whose journal
     // records could not be put back.
@@ -198,17 +213,23 @@ export class DiskListStorage implements ListStorage {
       if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
       await this.checkpointLoggingFailure();
       await Promise.allSettled([...this.queues.values()]);
-      const logs = [...this.openLogs.values()];
-      this.openLogs.clear();
-      await Promise.allSettled(logs.map((log) => log.handle.close()));
+      await this.logs.closeAll();
     })();
     return this.closing;
   }
 
-  private async closeLog(listId: string): Promise<void> {
-    const log = this.openLogs.get(listId);
-    this.openLogs.delete(listId);
-    if (log !== undefined) await log.handle.close();
+  /** List logs open now (test seam); never more than `maxOpenLogs`. */
+  get openLogCount(): number {
+    return this.logs.fileCount;
+  }
+
+  /** The cap on open list logs in effect. */
+  get maxOpenLogs(): number {
+    return this.logs.limit;
+  }
+
+  private closeLog(listId: string): Promise<void> {
+    return this.logs.discard(listId);
   }
 
   private newSegment(): JournalSegment {
@@ -246,9 +267,17 @@ export class DiskListStorage implements ListStorage {
 
   /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
   private rotate(): void {
-    if (this.current.segment === undefined) return;
+    const segment = this.current.segment;
+    if (segment === undefined) return;
     this.checkpointing.push(this.current);
     this.current = { segment: undefined, pending: new Map() };
+    // Nothing more is written to it (its records are in memory until copied): closed once its
+    // writes in flight return, not when it is deleted, so checkpoints failing one after another
+    // (a full disk) do not each leave a segment file open.
+    void segment
+      .drained()
+      .then(() => segment.closeFile())
+      .catch((error: unknown) => this.logger.warn('storage.segment_close_failed', { segment: segment.filePath, error }));
   }
 
   private async checkpointNow(): Promise<void> {
@@ -419,6 +448,8 @@ export class DiskListStorage implements ListStorage {
     const scan = bytes === undefined ? undefined : scanRecords(bytes);
     if (bytes !== undefined && scan?.kind === 'torn') {
       this.logger.warn('storage.log_torn_tail_cut', { listId, keptBytes: scan.validBytes, cutBytes: bytes.length - scan.validBytes });
+      // An open handle would go on appending where the file ended before the cut.
+      await this.closeLog(listId);
       await truncateAndSync(logPath, scan.validBytes);
     } else if (scan?.kind === 'corrupt') {
       // A handle open on the old file would go on writing into the quarantined one.
@@ -443,32 +474,38 @@ export class DiskListStorage implements ListStorage {
   }
 
   private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
-    const log = await this.openLog(listId);
-    const batch = Buffer.concat(updates.map(frameRecord));
-    // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
-    // is on disk, like write + fdatasync but in one threadpool round trip instead of two.
-    let written = 0;
-    try {
-      while (written < batch.length) {
-        written += await this.writeLogBytes(log.handle.fd, batch, written, log.bytes + written);
-      }
-    } catch (error) {
-      // Part of the batch may be in the file now, past `log.bytes`. A reopened log would start
-      // at the file's end, after it: drop the handle, and the next open cuts that tail first.
-      this.tailsToCheck.add(listId);
-      this.openLogs.delete(listId);
-      await log.handle.close().catch(() => undefined);
-      throw error;
+    // The log may end in part of a record (a copy cut short): cut it before appending. No handle
+    // is open then (the failed write dropped it; a replay comes before any open).
+    if (this.tailsToCheck.has(listId)) {
+      await this.closeLog(listId);
+      await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
     }
-    log.bytes += batch.length;
+    const batch = Buffer.concat(updates.map(frameRecord));
+    // The handle is held for this task until the last write returns: never closed under it.
+    await this.logs.use(listId, async (log) => {
+      // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
+      // is on disk, like write + fdatasync but in one threadpool round trip instead of two.
+      let written = 0;
+      try {
+        while (written < batch.length) {
+          written += await this.writeLogBytes(log.handle.fd, batch, written, log.bytes + written);
+        }
+      } catch (error) {
+        // Part of the batch may be in the file now, past `log.bytes`. A reopened log would start
+        // at the file's end, after it: drop the handle (closed once this task is done with it),
+        // and the next append cuts that tail first.
+        this.tailsToCheck.add(listId);
+        await this.closeLog(listId);
+        throw error;
+      }
+      log.bytes += batch.length;
+    });
   }
 
-  private async openLog(listId: string): Promise<OpenLog> {
-    const existing = this.openLogs.get(listId);
-    if (existing !== undefined) return existing;
+  /** Opens (creating if needed) a list log for `logs`, which bounds how many are open. */
+  private async openLogFile(listId: string): Promise<OpenLog> {
     await this.ensureDataDir();
     const logPath = this.filePath(listId, LOG_SUFFIX);
-    if (this.tailsToCheck.has(listId)) await this.repairLog(listId, await readIfExists(logPath));
     let handle: FileHandle;
     try {
       handle = await fs.open(logPath, fsConstants.O_RDWR | fsConstants.O_DSYNC);
@@ -479,13 +516,21 @@ export class DiskListStorage implements ListStorage {
       // syncs it once for all its new logs before the journal segment goes (copyGeneration).
       this.logCreatedSinceDirectorySync = true;
     }
-    const { size } = await handle.stat();
-    const log = { handle, bytes: size };
-    this.openLogs.set(listId, log);
-    return log;
+    try {
+      const { size } = await handle.stat();
+      return { handle, bytes: size };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
   }
 
-  private async compactNow(listId: string, snapshot: Uint8Array): Promise<void> {
+  /** One compaction, within the bound on those running at once: each holds its temp snapshot open. */
+  private compactNow(listId: string, snapshot: Uint8Array): Promise<void> {
+    return this.compactions.run(() => this.compactWithinSlot(listId, snapshot));
+  }
+
+  private async compactWithinSlot(listId: string, snapshot: Uint8Array): Promise<void> {
     await this.ensureDataDir();
     const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
     const tempPath = snapshotPath + TEMP_SUFFIX;
@@ -505,13 +550,15 @@ export class DiskListStorage implements ListStorage {
     // rename makes it durable, whoever asked for it.
     await this.dataDirSync.run();
     this.afterCompactionStep?.('directory-synced', listId);
-    const log = this.openLogs.get(listId);
-    if (log !== undefined) {
-      await log.handle.truncate(0);
-      await log.handle.datasync();
-      log.bytes = 0;
-    } else {
-      await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
+    // Through `logs`, like every use of a log: within their cap, the handle held for the
+    // truncation (never closed under it), and its next append starts at 0.
+    if (this.logs.has(listId) || (await fileExists(this.filePath(listId, LOG_SUFFIX)))) {
+      await this.logs.use(listId, async (log) => {
+        await log.handle.truncate(0);
+        await log.handle.datasync();
+        log.bytes = 0;
+      });
+      if (!this.inUse.has(listId)) await this.closeLog(listId);
     }
     this.afterCompactionStep?.('log-truncated', listId);
     // The snapshot holds every update appended before it (the caller compacts between writes),
