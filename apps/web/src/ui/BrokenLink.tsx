@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { KnownList } from '../session/types';
-import { timeAgo } from './format';
+import { KnownListLink } from './KnownListLink';
 import { useNow } from './useNow';
 
 export const BROKEN_LINK_TITLE = 'This link doesn’t point to a list';
@@ -48,18 +48,7 @@ export function BrokenLink({ href, lists, listHref, onOpenList, onCreateList }: 
             <ul className="plain-list lists">
               {sorted.map((list) => (
                 <li key={list.id}>
-                  <a
-                    className="list-link"
-                    href={listHref(list.id)}
-                    onClick={(event) => {
-                      if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
-                      event.preventDefault();
-                      onOpenList(list.id);
-                    }}
-                  >
-                    <span className="item-name">{list.title || 'Shopping list'}</span>
-                    <span className="item-details">Opened {timeAgo(list.lastOpenedAt, now)}</span>
-                  </a>
+                  <KnownListLink list={list} href={listHref(list.id)} now={now} onOpen={onOpenList} />
                 </li>
               ))}
             </ul>

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import type { KnownList } from '../session/types';
 import { Dialog } from './Dialog';
-import { timeAgo } from './format';
+import { KnownListLink } from './KnownListLink';
 import { useNow } from './useNow';
 
 function changesCount(count: number): string {
@@ -111,19 +111,7 @@ export function ListsMenu(props: ListsMenuProps) {
       <ul className="plain-list lists">
         {sorted.map((list) => (
           <li key={list.id}>
-            <a
-              className={list.id === currentListId ? 'list-link current' : 'list-link'}
-              href={listHref(list.id)}
-              aria-current={list.id === currentListId ? 'page' : undefined}
-              onClick={(event) => {
-                if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
-                event.preventDefault();
-                onOpen(list.id);
-              }}
-            >
-              <span className="item-name">{list.title || 'Shopping list'}</span>
-              <span className="item-details">Opened {timeAgo(list.lastOpenedAt, now)}</span>
-            </a>
+            <KnownListLink list={list} href={listHref(list.id)} now={now} current={list.id === currentListId} onOpen={onOpen} />
           </li>
         ))}
       </ul>
