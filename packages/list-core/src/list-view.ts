@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import type { Item } from './api.js';
 import { amountText, convertAmount } from './amounts.js';
 import { categoryRank } from './categories.js';
-import { compareByAge, readNode, type ItemMap, type ItemNode } from './schema.js';
+import { compareByAge, readNode, seenMemberEntry, type ItemMap, type ItemNode } from './schema.js';
 import { sameItemContent } from './same-item.js';
 import { patchSorted } from './sorted.js';
 
@@ -264,16 +264,26 @@ export class ListView {
     let top = path.length - 1;
     let hiddenBy: ItemNode | undefined;
     let latestDeletion: number | undefined;
+    const deletionsAbove: ItemNode[] = [];
     for (let index = path.length - 1; index >= 0; index--) {
       const step = path[index] as ItemNode;
-      if (latestDeletion !== undefined && step.mergedAt !== undefined && step.mergedAt > latestDeletion) {
+      if (
+        latestDeletion !== undefined &&
+        step.mergedAt !== undefined &&
+        step.mergedAt > latestDeletion &&
+        // A remover that saw the member removed it too, whatever the clocks say: the merging
+        // phone's clock may run ahead of the remover's.
+        !deletionsAbove.some((deleted) => sawMember(deleted, step.id))
+      ) {
         top = index;
         hiddenBy = undefined;
         latestDeletion = undefined;
+        deletionsAbove.length = 0;
       }
       if (step.deletedAt !== undefined) {
         hiddenBy ??= step;
         latestDeletion = Math.max(latestDeletion ?? step.deletedAt, step.deletedAt);
+        deletionsAbove.push(step);
       }
     }
     if (hiddenBy !== undefined) return { key: DELETED + hiddenBy.id, detachedGroup: undefined };
@@ -434,6 +444,11 @@ export class ListView {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Whether the removal of `deleted` recorded member `id` as seen (shopping-list.ts, seenMemberEntry). */
+function sawMember(deleted: ItemNode, id: string): boolean {
+  return `\n${deleted.deletedSeen}\n`.includes(`\n${seenMemberEntry(id)}\n`);
+}
 
 function isLiveRoot(node: ItemNode): boolean {
   return node.mergedInto === undefined && node.deletedAt === undefined;

@@ -128,6 +128,11 @@ function readStamps(map: ItemMap): Partial<Record<EditableField, string>> {
   return stamps;
 }
 
+/** How `deletedSeen` lists a member merged into the item when it was removed (rule 7). */
+export function seenMemberEntry(id: string): string {
+  return `member:${id}`;
+}
+
 /** All of an item's stamps in one string: what a remover records as seen, and a cheap "edited?" check. */
 export function stampsSignature(node: ItemNode): string {
   return EDITABLE_FIELDS.map((field) => node.stamps[field] ?? '').join('\n');

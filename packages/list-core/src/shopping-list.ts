@@ -24,6 +24,7 @@ import {
   MAX_NAME_LENGTH,
   SCHEMA_VERSION,
   makeStamp,
+  seenMemberEntry,
   stampActor,
   stampEventId,
   stampKey,
@@ -632,11 +633,6 @@ export class ShoppingList implements ShoppingListApi {
     const stored: StoredEvent = { ...event, id: event.id ?? randomId(), actor: this.actor, n: this.log.nextCounter() };
     this.log.append(stored);
   }
-}
-
-/** How `deletedSeen` lists a member merged into the item when it was removed (rule 7). */
-function seenMemberEntry(id: string): string {
-  return `member:${id}`;
 }
 
 /** Did a field stamp (rule 5) change, or vanish with a purged item? */

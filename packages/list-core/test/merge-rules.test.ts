@@ -356,6 +356,28 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(late.items().map((item) => item.id)).toEqual(bMilk);
   });
 
+  it('rule 7 with B\'s clock ahead: a duplicate A saw folded in before removing it goes with the removal', () => {
+    let now = 1_700_000_000_000;
+    const make = (actor: string, skewMs: number): Peer => {
+      const doc = new Y.Doc();
+      return { actor, doc, list: new ShoppingList(doc, { actor, now: () => now + skewMs }) };
+    };
+    const a = make('A', 0);
+    const b = make('B', 40);
+    a.list.addItem({ name: 'Milk' });
+    sync(order, a, b);
+    b.list.addItem({ name: 'Milk', quantity: 2 });
+    sync(order, a, b);
+    expect(a.list.items().map((item) => item.quantity)).toEqual([2]);
+    // 10 ms later by A's clock, which still reads before B's merge.
+    now += 10;
+    a.list.removeItem(a.list.items()[0]!.id);
+    expect(a.list.items()).toEqual([]);
+    sync(order, a, b);
+    for (const peer of [a, b]) expect(peer.list.items()).toEqual([]);
+    expectConverged(a, b);
+  });
+
   it('rule 7, offline: restoring the old Milk folds B\'s new one back into it', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
