@@ -157,14 +157,7 @@ export class AckTracker {
    * not contain (their updates never reached IndexedDB, so they will never be sent).
    */
   documentLoaded(): void {
-    const { pending } = this.persisted;
-    const stored = Y.decodeStateVector(Y.encodeStateVector(this.doc));
-    for (const [client, clocks] of Object.entries(pending)) {
-      const present = stored.get(Number(client)) ?? 0;
-      const remaining = clocks.filter((clock) => clock <= present);
-      if (remaining.length === 0) delete pending[client];
-      else pending[client] = remaining;
-    }
+    keepClocks(this.persisted.pending, (client, clock) => clock <= Y.getState(this.doc.store, Number(client)));
     // Deletions counted by an older version, which the stored document now holds: the marker
     // written now reaches the relay after them (or with them, in our sync step 2).
     if (this.persisted.pendingDeletes > 0) this.markDeletions();
@@ -354,9 +347,13 @@ export class AckTracker {
 }
 
 function dropAcknowledged(entries: Record<string, number[]>, acked: Record<string, number>): void {
+  keepClocks(entries, (client, clock) => clock > (acked[client] ?? 0));
+}
+
+/** Keeps the clocks `keep` accepts; a client left with none is removed. */
+function keepClocks(entries: Record<string, number[]>, keep: (client: string, clock: number) => boolean): void {
   for (const [client, clocks] of Object.entries(entries)) {
-    const ackedClock = acked[client] ?? 0;
-    const remaining = clocks.filter((clock) => clock > ackedClock);
+    const remaining = clocks.filter((clock) => keep(client, clock));
     if (remaining.length === 0) delete entries[client];
     else entries[client] = remaining;
   }

@@ -35,7 +35,6 @@ export {
   shareUrl,
   startListId,
   navigateToList,
-  useCurrentListId,
   routeOf,
   useCurrentPathname,
 } from './routing.js';

@@ -108,7 +108,7 @@ export function startListId(
 
 const ROUTE_EVENT = 'basket:route';
 
-/** Client-side navigation to a list; components using useCurrentListId() follow. */
+/** Client-side navigation to a list; components using useCurrentPathname() follow. */
 export function navigateToList(listId: string, options: { replace?: boolean } = {}): void {
   const path = listPath(listId);
   if (options.replace) history.replaceState(null, '', path);
@@ -123,11 +123,6 @@ function subscribeToRoute(onChange: () => void): () => void {
     window.removeEventListener('popstate', onChange);
     window.removeEventListener(ROUTE_EVENT, onChange);
   };
-}
-
-/** The list id in the current URL (null when the URL is not a list page). */
-export function useCurrentListId(): string | null {
-  return useSyncExternalStore(subscribeToRoute, () => parseListPath(location.pathname));
 }
 
 const readPathname = (): string => location.pathname;

@@ -7,12 +7,9 @@ import { useEffect, useRef, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import type { KnownList } from '../session/types';
 import { Dialog } from './Dialog';
+import { changesCount } from './format';
 import { KnownListLink } from './KnownListLink';
 import { useNow } from './useNow';
-
-function changesCount(count: number): string {
-  return count === 1 ? '1 change' : `${count} changes`;
-}
 
 /**
  * Asks before leaving. Leaving deletes this phone's copy, and with it whatever the relay has

@@ -19,8 +19,13 @@ export function timeAgo(at: number, now: number): string {
   return days === 1 ? 'yesterday' : `${days} days ago`;
 }
 
+/** "1 change", "3 changes": the unit of what is still only on this phone. */
+export function changesCount(count: number): string {
+  return count === 1 ? '1 change' : `${count} changes`;
+}
+
 function changesOnThisPhone(count: number): string {
-  return count === 1 ? '1 change on this phone' : `${count} changes on this phone`;
+  return `${changesCount(count)} on this phone`;
 }
 
 /**
