@@ -13,7 +13,7 @@ import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.
 import { CoalescedRun, forEachConcurrently, onceItSucceeds, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
-import { fileExists, isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -550,15 +550,18 @@ export class DiskListStorage implements ListStorage {
     // rename makes it durable, whoever asked for it.
     await this.dataDirSync.run();
     this.afterCompactionStep?.('directory-synced', listId);
-    // Through `logs`, like every use of a log: within their cap, the handle held for the
-    // truncation (never closed under it), and its next append starts at 0.
-    if (this.logs.has(listId) || (await fileExists(this.filePath(listId, LOG_SUFFIX)))) {
+    if (this.logs.has(listId)) {
+      // The open handle, held for the truncation (never closed under it): its next append starts at 0.
       await this.logs.use(listId, async (log) => {
         await log.handle.truncate(0);
         await log.handle.datasync();
         log.bytes = 0;
       });
       if (!this.inUse.has(listId)) await this.closeLog(listId);
+    } else {
+      // Opened for the truncation only, inside this compaction's slot (its temp file is closed by
+      // now), and nothing else of this list runs meanwhile (per-list queue).
+      await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
     }
     this.afterCompactionStep?.('log-truncated', listId);
     // The snapshot holds every update appended before it (the caller compacts between writes),

@@ -55,16 +55,6 @@ export async function removeIfExists(filePath: string): Promise<void> {
   }
 }
 
-export async function fileExists(filePath: string): Promise<boolean> {
-  try {
-    await fs.access(filePath);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
-
 export async function truncateAndSync(filePath: string, length: number): Promise<void> {
   let handle: FileHandle;
   try {
