@@ -3,6 +3,7 @@
  * the role=status element says exactly "Synced" once the relay stored every change. Typed the
  * way a browser test written from that sentence would: no click into the field first.
  */
+import { startSyncedList } from '../fixtures/family.js';
 import { expect, test } from '../fixtures/test.js';
 
 test('a fresh device opening / can type an item at once, without clicking the field', async ({ phones }) => {
@@ -15,10 +16,7 @@ test('a fresh device opening / can type an item at once, without clicking the fi
 });
 
 test('a list that opens with items does not take the focus (no keyboard popping up to read it)', async ({ phones }) => {
-  const a = await phones.create('phone-a');
-  await a.open('/');
-  await a.add('Milk');
-  await a.waitSynced();
+  const a = await startSyncedList(phones, ['Milk']);
   await a.coldStart(a.shareLink());
   await expect(a.item('Milk')).toBeVisible();
   await a.nextFrame();

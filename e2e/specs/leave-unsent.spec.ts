@@ -4,6 +4,7 @@
  * the default, and once they are stored leaving loses nothing (the link brings everything back).
  */
 import { expectNoSeriousViolations } from '../fixtures/accessibility.js';
+import { startSyncedList } from '../fixtures/family.js';
 import { expect, test } from '../fixtures/test.js';
 
 const EVERYTHING = ['Birthday cake', 'Candles', 'Milk'];
@@ -12,10 +13,7 @@ test('leaving with changes that never reached the family warns, keeps the list b
   phones,
   saveScreenshot,
 }) => {
-  const a = await phones.create('phone-a');
-  await a.open('/');
-  await a.add('Milk');
-  await a.waitSynced();
+  const a = await startSyncedList(phones, ['Milk']);
   const link = a.shareLink();
 
   await a.goOffline('real-loss');

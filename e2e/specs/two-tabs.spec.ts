@@ -5,7 +5,7 @@
  * on this phone in every tab.
  */
 import type { Page } from '@playwright/test';
-import { converge, listOf } from '../fixtures/family.js';
+import { converge, listOf, startSyncedList } from '../fixtures/family.js';
 import { Phone } from '../fixtures/phone.js';
 import { expect, test } from '../fixtures/test.js';
 
@@ -20,10 +20,7 @@ test('an edit from a tab that closes before its socket opens reaches the relay t
   phones,
   relay,
 }) => {
-  const a = await phones.create('phone-a');
-  await a.open('/');
-  await a.add('Milk');
-  await a.waitSynced();
+  const a = await startSyncedList(phones, ['Milk']);
   const link = a.shareLink();
 
   // Tab B's socket never opens (a slow mobile handshake): it is held until the tab closes.
@@ -56,10 +53,7 @@ test('an edit from a tab that closes before its socket opens reaches the relay t
 });
 
 test('two tabs offline show the same count of changes on this phone', async ({ phones }) => {
-  const a = await phones.create('phone-a');
-  await a.open('/');
-  await a.add('Milk');
-  await a.waitSynced();
+  const a = await startSyncedList(phones, ['Milk']);
   const link = a.shareLink();
   const tab2 = await secondTab(a);
   await tab2.open(link);

@@ -27,6 +27,14 @@ function renderApp() {
   );
 }
 
+/** This device has opened LIST_A once (it is in its lists), and nothing is rendered now. */
+async function knowListA(): Promise<void> {
+  window.history.replaceState(null, '', `/l/${LIST_A}`);
+  const first = renderApp();
+  await screen.findByRole('textbox', { name: 'Add item' });
+  first.unmount();
+}
+
 beforeEach(() => {
   opened = [];
 });
@@ -82,10 +90,7 @@ describe('App routing', () => {
   });
 
   it('leaves a list: forgets it on this device and opens another one', async () => {
-    window.history.replaceState(null, '', `/l/${LIST_A}`);
-    const first = renderApp();
-    await screen.findByRole('textbox', { name: 'Add item' });
-    first.unmount();
+    await knowListA();
     window.history.replaceState(null, '', `/l/${LIST_B}`);
     renderApp();
     const user = userEvent.setup();
@@ -102,10 +107,7 @@ describe('App routing', () => {
   });
 
   it('leaving with changes the relay has not stored says they would be lost, and keeps the list by default', async () => {
-    window.history.replaceState(null, '', `/l/${LIST_A}`);
-    const first = renderApp();
-    await screen.findByRole('textbox', { name: 'Add item' });
-    first.unmount();
+    await knowListA();
     window.history.replaceState(null, '', `/l/${LIST_B}`);
     renderApp();
     const user = userEvent.setup();
@@ -145,10 +147,7 @@ describe('App routing', () => {
   });
 
   it('someone who really means to leave with unsent changes can, by a button that names the loss', async () => {
-    window.history.replaceState(null, '', `/l/${LIST_A}`);
-    const first = renderApp();
-    await screen.findByRole('textbox', { name: 'Add item' });
-    first.unmount();
+    await knowListA();
     window.history.replaceState(null, '', `/l/${LIST_B}`);
     renderApp();
     const user = userEvent.setup();
@@ -165,10 +164,7 @@ describe('App routing', () => {
 
 describe('share links that arrive damaged', () => {
   it('a link that names no list says so, opens no list, and offers the device’s lists or a new one', async () => {
-    window.history.replaceState(null, '', `/l/${LIST_A}`);
-    const first = renderApp();
-    await screen.findByRole('textbox', { name: 'Add item' });
-    first.unmount();
+    await knowListA();
     const openedBefore = opened.length;
 
     const cut = `/l/${LIST_B.slice(0, 12)}`;
