@@ -355,6 +355,17 @@ describe('write-ahead journal', () => {
     return { openSegment, handles };
   };
   const journalFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.wal'));
+  /** `count` updates acknowledged into one journal segment by a relay that then crashed; the segment's bytes. */
+  const crashWithSegmentOf = async (
+    count: number,
+  ): Promise<{ updates: Uint8Array[]; segment: string; segmentPath: string; bytes: Buffer }> => {
+    const { updates } = makeUpdates(count);
+    const crashed = openToCrash();
+    for (const update of updates) await crashed.append(LIST, [update]);
+    const [segment] = await journalFiles();
+    const segmentPath = path.join(dir, segment as string);
+    return { updates, segment: segment as string, segmentPath, bytes: await readFile(segmentPath) };
+  };
 
   beforeEach(async () => {
     ({ dir, remove } = await temporaryDirectory('basket-journal-'));
@@ -422,12 +433,7 @@ describe('write-ahead journal', () => {
   });
 
   it('[J5] a journal damaged in the middle: the intact prefix is replayed and the segment is quarantined, not deleted', async () => {
-    const { updates } = makeUpdates(3);
-    const crashed = openToCrash();
-    for (const update of updates) await crashed.append(LIST, [update]);
-    const [segment] = await journalFiles();
-    const segmentPath = path.join(dir, segment as string);
-    const bytes = await readFile(segmentPath);
+    const { updates, segment, segmentPath, bytes } = await crashWithSegmentOf(3);
     const secondRecordPayload = encodeJournalRecord(LIST, updates[0] as Uint8Array).length + 8 + 3;
     bytes[secondRecordPayload] = (bytes[secondRecordPayload] as number) ^ 0xff;
     await writeFile(segmentPath, bytes);
@@ -670,12 +676,7 @@ describe('write-ahead journal', () => {
     expect((await storage.load(LIST)).updates).toEqual(updates);
   });
   it('[J17] a damaged length in a journal record is damage, not a torn tail: the records before it are replayed, the segment is quarantined', async () => {
-    const { updates } = makeUpdates(3);
-    const crashed = openToCrash();
-    for (const update of updates) await crashed.append(LIST, [update]);
-    const [segment] = await journalFiles();
-    const segmentPath = path.join(dir, segment as string);
-    const bytes = await readFile(segmentPath);
+    const { updates, segment, segmentPath, bytes } = await crashWithSegmentOf(3);
     // Bit 16 of the second record's length: it now points past the end, as a torn write's would.
     const secondLength = encodeJournalRecord(LIST, updates[0] as Uint8Array).length + 2;
     bytes[secondLength] = (bytes[secondLength] as number) ^ 0x01;
