@@ -355,6 +355,13 @@ describe('write-ahead journal', () => {
     return { openSegment, handles };
   };
   const journalFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.wal'));
+  /** A segment in which no write succeeded is deleted in the background, just after the failure: wait for it (up to 1 s). */
+  const journalSettles = async (expected: string[]): Promise<void> => {
+    for (let attempt = 0; attempt < 100 && JSON.stringify((await journalFiles()).sort()) !== JSON.stringify(expected); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect((await journalFiles()).sort()).toEqual(expected);
+  };
   /** `count` updates acknowledged into one journal segment by a relay that then crashed; the segment's bytes. */
   const crashWithSegmentOf = async (
     count: number,
@@ -614,7 +621,7 @@ describe('write-ahead journal', () => {
     await crashed.append(LIST, [updates[2] as Uint8Array]);
     expect(handles).toHaveLength(2);
     // The failed segment held nothing acknowledged, so it is gone ([J15]).
-    expect(await journalFiles()).toEqual(['journal.2.wal']);
+    await journalSettles(['journal.2.wal']);
 
     // SIGKILL here: the acknowledged updates are in the second segment and nowhere else.
     const stored = await open().load(LIST);
@@ -639,12 +646,6 @@ describe('write-ahead journal', () => {
     // Segments 1–3 refuse every write (a full disk, and the room's retries); 4 works until its
     // descriptor is closed under it.
     const { openSegment, handles } = segmentsFailingFirst(3);
-    const journalSettles = async (expected: string[]): Promise<void> => {
-      for (let attempt = 0; attempt < 100 && JSON.stringify((await journalFiles()).sort()) !== JSON.stringify(expected); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      expect((await journalFiles()).sort()).toEqual(expected);
-    };
     const storage = new DiskListStorage({ dataDir: dir, checkpointIntervalMs: 0, openSegment });
     storages.push(storage);
     for (let retry = 0; retry < 3; retry++) await expect(storage.append(LIST, [updates[0] as Uint8Array])).rejects.toThrow();
