@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { ShoppingList } from '@basket/list-core';
-import { ItemEditor, parseQuantity, QUANTITY_ERROR } from './ItemEditor';
+import { ItemEditor, NAME_ERROR, parseQuantity, QUANTITY_ERROR } from './ItemEditor';
 import { renderListScreen } from './test-support';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
@@ -111,6 +111,29 @@ describe('ItemEditor quantity', () => {
     const { quantityField } = setup(['Milk'], 'Milk');
     expect(quantityField).not.toHaveAttribute('aria-invalid');
     expect(quantityField).not.toHaveAccessibleDescription();
+  });
+});
+
+describe('ItemEditor name', () => {
+  it('keeps the dialog open on a name of only spaces and says so next to the field', async () => {
+    const { user, nameField, onSave, onClose, list, id } = setup(['Milk'], 'Milk');
+    await user.clear(nameField);
+    await user.type(nameField, '   ');
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+
+    expect(onClose).not.toHaveBeenCalled();
+    expect(onSave).not.toHaveBeenCalled();
+    expect(nameField).toHaveAttribute('aria-invalid', 'true');
+    expect(nameField).toHaveAccessibleDescription(NAME_ERROR);
+    expect(nameField).toHaveFocus();
+    expect(list.item(id)?.name).toBe('Milk');
+
+    await user.type(nameField, 'Oat milk');
+    expect(nameField).not.toHaveAttribute('aria-invalid');
+    expect(screen.queryByText(NAME_ERROR)).toBeNull();
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+    expect(onClose).toHaveBeenCalled();
+    expect(list.item(id)?.name).toBe('Oat milk');
   });
 });
 

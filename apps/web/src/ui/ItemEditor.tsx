@@ -3,9 +3,10 @@
  * fields the person actually changed are written, so a concurrent edit of
  * another field on another phone is not overwritten (merge rule 5 is per field).
  *
- * Saving never fails silently: a quantity that is not a number above 0 keeps
- * the dialog open with the reason next to the field, and a new name that is
- * the same item as another row (rule 2 would fold them into one) asks first.
+ * Saving never fails silently: a name of only spaces, or a quantity that is
+ * not a number above 0, keeps the dialog open with the reason next to the
+ * field, and a new name that is the same item as another row (rule 2 would
+ * fold them into one) asks first.
  */
 import { useEffect, useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
@@ -23,6 +24,7 @@ interface ItemEditorProps {
 }
 
 export const QUANTITY_ERROR = 'Enter a number above 0';
+export const NAME_ERROR = 'Enter a name';
 
 const VULGAR_FRACTIONS: Readonly<Record<string, number>> = {
   '½': 1 / 2,
@@ -79,6 +81,7 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   const [note, setNote] = useState(item.note);
   const [category, setCategory] = useState(String(item.category || 'other'));
   const [quantityInvalid, setQuantityInvalid] = useState(false);
+  const [nameInvalid, setNameInvalid] = useState(false);
   // The row a rename would merge into, once the person has been told and not yet decided.
   const [mergeWith, setMergeWith] = useState<Item | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
@@ -86,17 +89,26 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   const changeNameRef = useRef<HTMLButtonElement>(null);
   const quantityId = useId();
   const quantityErrorId = useId();
+  const nameErrorId = useId();
   const mergeWarningId = useId();
   const categories: readonly string[] = CATEGORIES.includes(category as (typeof CATEGORIES)[number])
     ? CATEGORIES
     : [...CATEGORIES, category];
 
   const save = (confirmedMerge: boolean) => {
+    // The browser's `required` stops an empty name, not one of only spaces, which saving
+    // would otherwise drop without a word (the item keeps its old name).
+    if (name.trim() === '') {
+      setNameInvalid(true);
+      setMergeWith(null);
+      // A screen reader reads the focused field with its error (aria-describedby).
+      nameRef.current?.focus();
+      return;
+    }
     const parsedQuantity = parseQuantity(quantity);
     if (parsedQuantity === undefined) {
       setQuantityInvalid(true);
       setMergeWith(null);
-      // A screen reader reads the focused field with its error (aria-describedby).
       quantityRef.current?.focus();
       return;
     }
@@ -141,12 +153,19 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
             required
             maxLength={200}
             value={name}
-            aria-describedby={mergeWith ? mergeWarningId : undefined}
+            aria-invalid={nameInvalid || undefined}
+            aria-describedby={nameInvalid ? nameErrorId : mergeWith ? mergeWarningId : undefined}
             onChange={(event) => {
               setName(event.target.value);
               setMergeWith(null);
+              if (nameInvalid) setNameInvalid(event.target.value.trim() === '');
             }}
           />
+          {nameInvalid && (
+            <span id={nameErrorId} className="field-error">
+              {NAME_ERROR}
+            </span>
+          )}
         </label>
         <div className="field-row">
           <div className="field">
