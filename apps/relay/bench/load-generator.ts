@@ -106,8 +106,24 @@ let fanoutMs = new Samples(0);
 let ackMs = new Samples(0);
 /** When each measured acked update was sent (to tell a steady tail from a few stalls). */
 let ackSentAt = new Samples(0);
-/** clientID → phone, to find when a received update was sent (its phone keeps the times). */
-const phonesByClient = new Map<number, Phone>();
+
+/**
+ * Every update of the steady phase is made before it starts (`prepareUpdates`), so the timed
+ * window holds no Yjs transactions in this process. Made in the window, they were this
+ * process's main garbage: it collected its young generation every ~1.2 s for 20–30 ms, with
+ * ~6 MB surviving each time, and each such pause delayed every message it was timing, for any
+ * server. Indexed by the update's place in the send order.
+ */
+const prepared = {
+  /** When it was sent (performance.now()), NaN until then. */
+  sentAt: new Float64Array(0),
+  /** 1 if it was sent inside the measured window. */
+  measured: new Uint8Array(0),
+  /** (clientID, clock of its item) → its index, to time an update another phone receives. */
+  indexByItem: new Map<number, number>(),
+};
+/** Item ids fit a double exactly: a clientID is below 2^32, and no phone writes 2^20 items. */
+const itemKey = (client: number, clock: number): number => client * 2 ** 20 + clock;
 let delivered = 0;
 let measuring = false;
 
@@ -116,14 +132,15 @@ class Phone {
   readonly doc: Y.Doc;
   socket: WebSocket | undefined;
   synced = false;
-  private readonly awaitingAck: Array<{ clockAfter: number; sentAt: number; measured: boolean }> = [];
-  /** clock of each measured update this phone sent → when (a phone writes a handful per run). */
-  readonly sentAtByClock = new Map<number, number>();
-  private written = 0;
+  /** This phone's prepared updates in send order: the framed message, its index, its clock after. */
+  private readonly frames: Uint8Array[] = [];
+  private readonly indexes: number[] = [];
+  private readonly clocksAfter: number[] = [];
+  private sentCount = 0;
+  private ackedCount = 0;
 
   constructor(readonly listId: string) {
     this.doc = new Y.Doc({ guid: listId });
-    phonesByClient.set(this.doc.clientID, this);
   }
 
   connect(url: string): Promise<void> {
@@ -139,23 +156,34 @@ class Phone {
     });
   }
 
-  write(): void {
-    const socket = this.socket;
-    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
-    this.written += 1;
+  /** Makes this phone's next update (one new item) now, to be sent by `sendNext`. */
+  prepare(index: number): void {
     let update: Uint8Array | undefined;
     const capture = (u: Uint8Array): void => {
       update = u;
     };
+    const number = this.frames.length + 1;
     this.doc.on('update', capture);
-    this.doc.getMap('items').set(`i${this.written}`, { name: `Item ${this.written}`, quantity: 1, checked: false });
+    this.doc.getMap('items').set(`i${number}`, { name: `Item ${number}`, quantity: 1, checked: false });
     this.doc.off('update', capture);
-    if (update === undefined) return;
-    const now = performance.now();
+    if (update === undefined) throw new Error('Yjs made no update for a new item');
     const clockAfter = Y.getState(this.doc.store, this.doc.clientID);
-    if (measuring) this.sentAtByClock.set(clockAfter - 1, now);
-    this.awaitingAck.push({ clockAfter, sentAt: now, measured: measuring });
-    socket.send(syncMessage(2, update));
+    this.frames.push(syncMessage(2, update));
+    this.indexes.push(index);
+    this.clocksAfter.push(clockAfter);
+    prepared.indexByItem.set(itemKey(this.doc.clientID, clockAfter - 1), index);
+  }
+
+  sendNext(): void {
+    const socket = this.socket;
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
+    const local = this.sentCount;
+    if (local >= this.frames.length) throw new Error('a phone ran out of prepared updates');
+    this.sentCount += 1;
+    const index = this.indexes[local] as number;
+    prepared.measured[index] = measuring ? 1 : 0;
+    prepared.sentAt[index] = performance.now();
+    socket.send(this.frames[local] as Uint8Array);
   }
 
   private onMessage(data: Buffer, onSynced: () => void): void {
@@ -163,7 +191,6 @@ class Phone {
     const type = decoding.readVarUint(decoder);
     if (type === MESSAGE_SYNC) {
       const syncType = decoding.readVarUint(decoder);
-      const payload = decoding.readVarUint8Array(decoder);
       if (syncType === 0) {
         // The server's step 1: answer with what we have that it lacks (nothing, in this benchmark).
         this.socket?.send(syncMessage(1, EMPTY_UPDATE));
@@ -173,35 +200,52 @@ class Phone {
           onSynced();
         }
       } else if (syncType === 2) {
-        this.onRemoteUpdate(payload);
+        decoding.readVarUint(decoder); // the update's length: it runs to the end of the frame
+        this.onRemoteUpdate(decoder);
       }
     } else if (type === MESSAGE_ACK) {
-      const stored = Y.decodeStateVector(decoding.readVarUint8Array(decoder)).get(this.doc.clientID) ?? 0;
-      const now = performance.now();
-      while (this.awaitingAck.length > 0 && (this.awaitingAck[0] as { clockAfter: number }).clockAfter <= stored) {
-        const acked = this.awaitingAck.shift() as { sentAt: number; measured: boolean };
-        if (acked.measured) {
-          ackMs.push(now - acked.sentAt);
-          ackSentAt.push(acked.sentAt);
-        }
+      decoding.readVarUint(decoder); // the state vector's length
+      this.onAck(storedClockOf(decoder, this.doc.clientID));
+    }
+  }
+
+  private onAck(stored: number): void {
+    const now = performance.now();
+    while (this.ackedCount < this.sentCount && (this.clocksAfter[this.ackedCount] as number) <= stored) {
+      const index = this.indexes[this.ackedCount] as number;
+      this.ackedCount += 1;
+      if (prepared.measured[index] === 1) {
+        const sentAt = prepared.sentAt[index] as number;
+        ackMs.push(now - sentAt);
+        ackSentAt.push(sentAt);
       }
     }
   }
 
-  /** Reads the first struct's (client, clock) from a v1 update to find when it was sent. */
-  private onRemoteUpdate(update: Uint8Array): void {
-    const decoder = decoding.createDecoder(update);
+  /** Reads the first struct's (client, clock) of a v1 update to find when it was sent. */
+  private onRemoteUpdate(decoder: decoding.Decoder): void {
     const clients = decoding.readVarUint(decoder);
     if (clients === 0) return;
     decoding.readVarUint(decoder);
     const client = decoding.readVarUint(decoder);
     const clock = decoding.readVarUint(decoder);
     if (client === this.doc.clientID) return; // the reference server echoes to the sender
-    const started = phonesByClient.get(client)?.sentAtByClock.get(clock);
-    if (started === undefined) return;
+    const index = prepared.indexByItem.get(itemKey(client, clock));
+    if (index === undefined || prepared.measured[index] !== 1) return;
     delivered += 1;
-    fanoutMs.push(performance.now() - started);
+    fanoutMs.push(performance.now() - (prepared.sentAt[index] as number));
   }
+}
+
+/** This phone's clock in an encoded state vector, read in place (no Map per acknowledgement). */
+function storedClockOf(decoder: decoding.Decoder, clientID: number): number {
+  const entries = decoding.readVarUint(decoder);
+  for (let i = 0; i < entries; i++) {
+    const client = decoding.readVarUint(decoder);
+    const clock = decoding.readVarUint(decoder);
+    if (client === clientID) return clock;
+  }
+  return 0;
 }
 
 function percentile(samples: Samples, p: number): number {
@@ -252,11 +296,6 @@ async function steady(options: Options): Promise<void> {
   ackMs = new Samples(expectedUpdates);
   ackSentAt = new Samples(expectedUpdates);
   fanoutMs = new Samples(expectedUpdates * Math.max(1, Math.ceil(options.connections / options.lists) - 1));
-  const intervalMs = 10;
-  const warmupEndsAt = performance.now() + options.warmupSeconds * 1000;
-  let sent = 0;
-  let measuredFrom = 0;
-  let measuredStart = 0;
   // Seeded so runs are comparable: every phone on every list writes, in a random order.
   let seed = 0x2f6b1d;
   const nextPhone = (): Phone => {
@@ -266,6 +305,24 @@ async function steady(options: Options): Promise<void> {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return phones[(((t ^ (t >>> 14)) >>> 0) % phones.length)] as Phone;
   };
+  // The pacing below never sends more than this many.
+  const updateCount = Math.floor(options.updatesPerSecond * options.seconds) + 1;
+  const senders: Phone[] = [];
+  prepared.sentAt = new Float64Array(updateCount).fill(Number.NaN);
+  prepared.measured = new Uint8Array(updateCount);
+  const prepareStart = performance.now();
+  for (let index = 0; index < updateCount; index++) {
+    const phone = nextPhone();
+    phone.prepare(index);
+    senders.push(phone);
+  }
+  await report({ phase: 'prepared', updates: updateCount, prepareMs: round(performance.now() - prepareStart) });
+
+  const intervalMs = 10;
+  const warmupEndsAt = performance.now() + options.warmupSeconds * 1000;
+  let sent = 0;
+  let measuredFrom = 0;
+  let measuredStart = 0;
   const start = performance.now();
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -284,7 +341,7 @@ async function steady(options: Options): Promise<void> {
       // Paced against the clock, so a slow tick does not lower the offered rate.
       const count = Math.floor((elapsed / 1000) * options.updatesPerSecond - sent);
       for (let i = 0; i < count; i++) {
-        nextPhone().write();
+        (senders[sent] as Phone).sendNext();
         sent += 1;
       }
     }, intervalMs);

@@ -5,7 +5,7 @@
  * same run and with the same load: ramp up BENCH_CONNECTIONS simulated phones over BENCH_LISTS
  * lists, send BENCH_RATE updates/s for BENCH_SECONDS, then restart the server and time how long
  * loading every list takes. Server and load generator run in separate processes.
- * BENCH_ROUNDS (3) rounds, each target once per round in a rotated order; medians are printed.
+ * BENCH_ROUNDS (5) rounds, each target once per round in a rotated order; medians are printed.
  * The last line of output is one JSON object: {"ours": {...}, "reference": {...}}.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -24,7 +24,7 @@ const config = {
   updatesPerSecond: Number(process.env['BENCH_RATE'] ?? 2000),
   seconds: Number(process.env['BENCH_SECONDS'] ?? 15),
   warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3),
-  rounds: Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3)),
+  rounds: Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 5)),
 };
 
 type Figures = Record<string, number | string | null>;
@@ -220,29 +220,30 @@ async function measureIn(target: Target, dataDir: string): Promise<Figures> {
     peakRss = Math.max(peakRss, rssMb(server.pid));
   }, 250);
   let serverSide: Figures = {};
-  let cpuAtRamp = NaN;
+  let cpuAtSteadyStart = NaN;
   let cpuMsPerUpdate = NaN;
-  let waitAtRamp = { server: NaN, generator: NaN, at: NaN };
+  let waitAtSteadyStart = { server: NaN, generator: NaN, at: NaN };
   let waitPerSecond = { server: NaN, generator: NaN };
   let metricsAtWarmupEnd: Promise<string | undefined> = Promise.resolve(undefined);
   const steadyLines = await runGenerator({ mode: 'steady', url, ...config }, async (line, generatorPid) => {
-    if (line['phase'] === 'ramped') {
-      waitAtRamp = { server: runQueueWaitMs(server.pid), generator: runQueueWaitMs(generatorPid), at: performance.now() };
-      rampedRss = rssMb(server.pid);
-      cpuAtRamp = cpuSeconds(server.pid);
+    if (line['phase'] === 'ramped') rampedRss = rssMb(server.pid);
+    // The generator has made every update of the steady phase and starts sending them now.
+    if (line['phase'] === 'prepared') {
+      waitAtSteadyStart = { server: runQueueWaitMs(server.pid), generator: runQueueWaitMs(generatorPid), at: performance.now() };
+      cpuAtSteadyStart = cpuSeconds(server.pid);
       await scrapeMetrics(port); // starts the event-loop window
       metricsAtWarmupEnd = new Promise((resolve) => setTimeout(resolve, config.warmupSeconds * 1000)).then(() => scrapeMetrics(port));
     }
     if (line['phase'] === 'steady-done') {
-      const seconds = (performance.now() - waitAtRamp.at) / 1000;
+      const seconds = (performance.now() - waitAtSteadyStart.at) / 1000;
       waitPerSecond = {
-        server: (runQueueWaitMs(server.pid) - waitAtRamp.server) / seconds,
-        generator: (runQueueWaitMs(generatorPid) - waitAtRamp.generator) / seconds,
+        server: (runQueueWaitMs(server.pid) - waitAtSteadyStart.server) / seconds,
+        generator: (runQueueWaitMs(generatorPid) - waitAtSteadyStart.generator) / seconds,
       };
       loadedRss = rssMb(server.pid);
       // Server CPU per update over the steady phase: steadier than latencies on a shared host.
       const sent = Number(line['updatesSent']);
-      cpuMsPerUpdate = Math.round(((cpuSeconds(server.pid) - cpuAtRamp) * 1000 * 1000) / sent) / 1000;
+      cpuMsPerUpdate = Math.round(((cpuSeconds(server.pid) - cpuAtSteadyStart) * 1000 * 1000) / sent) / 1000;
       const before = await metricsAtWarmupEnd;
       const after = await scrapeMetrics(port);
       if (before !== undefined && after !== undefined) serverSide = serverFigures(before, after);
