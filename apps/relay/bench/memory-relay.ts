@@ -1,8 +1,8 @@
 /**
- * Benchmark-only: our relay with its storage in memory (no files, no fsync), to measure what the
- * benchmark harness itself costs. Its durable-ack latency is the floor this machine and load
- * generator can show for any relay; ours-on-disk minus this is what storage costs.
- * Never a way to run the relay: acknowledgements from it mean "in memory", not "on disk".
+ * Benchmark-only (`BENCH_TARGETS=ours,oursInMemory,reference`): our relay with its storage in
+ * memory (no files, no fsync). It was meant to show what the harness alone costs, but it is no
+ * floor: since the tenth session's generator it has had higher latencies than ours on disk
+ * (README, Benchmark). Never a way to run the relay: its acknowledgements mean "in memory".
  */
 import { configFromEnvironment } from '../src/config.js';
 import { RelayServer } from '../src/http/relay-server.js';
