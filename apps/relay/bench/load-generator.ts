@@ -108,8 +108,8 @@ let ackMs = new Samples(0);
 let ackSentAt = new Samples(0);
 
 /**
- * Every update of the steady phase is made before it starts (`prepareUpdates`), so the timed
- * window holds no Yjs transactions in this process. Made in the window, they were this
+ * Every update of the steady phase is made before it starts (`Phone.prepare`, called for all of
+ * them in `steady`), so the timed window holds no Yjs transactions in this process. Made in the window, they were this
  * process's main garbage: it collected its young generation every ~1.2 s for 20–30 ms, with
  * ~6 MB surviving each time, and each such pause delayed every message it was timing, for any
  * server. Indexed by the update's place in the send order.
