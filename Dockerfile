@@ -1,6 +1,6 @@
 # Basket: the relay serving the built web app and sync on one port.
 #   docker build -t basket .
-#   docker run -p 8080:8080 -v basket-data:/data basket
+#   docker run -p 8080:8080 -v basket-data:/data --stop-timeout 30 --ulimit nofile=65536:65536 basket
 # Or: docker compose up -d   (see docker-compose.yml)
 
 FROM node:20-bookworm-slim AS build

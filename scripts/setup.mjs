@@ -4,7 +4,7 @@
 // --browser makes sure a system Chromium exists for the browser tests
 // (Playwright may not download browsers here).
 import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 
 const wantBrowser = process.argv.includes('--browser');
 const run = (cmd) => execSync(cmd, { stdio: 'inherit' });
@@ -18,6 +18,16 @@ const has = (cmd) => {
 };
 
 if (!has('pnpm')) {
+  // `npm i -g` writes to npm's global prefix: /usr or /usr/local for a distro or nodesource Node,
+  // which only root may write. Say so in one line instead of npm's EACCES stack.
+  const prefix = execSync('npm prefix -g', { encoding: 'utf8' }).trim();
+  const globalModules = process.platform === 'win32' ? prefix : `${prefix}/lib/node_modules`;
+  try {
+    accessSync(existsSync(globalModules) ? globalModules : prefix, constants.W_OK);
+  } catch {
+    console.error(`[setup] pnpm is missing and npm cannot install it into ${prefix} as this user: run \`sudo npm i -g pnpm@10\`, then run this command again.`);
+    process.exit(1);
+  }
   console.log('[setup] pnpm not found: installing pnpm@10 with npm');
   run('npm i -g pnpm@10');
 }

@@ -89,11 +89,11 @@ export const DEFAULT_STORAGE = {
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
   return {
-    port: integer(env, 'PORT', 8080, 0),
+    port: integer(env, 'PORT', 8080, 0, 65_535),
     host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
     dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
     staticDir: path.resolve(env['STATIC_DIR'] ?? defaultStaticDir()),
-    logLevel: parseLogLevel(env['LOG_LEVEL']),
+    logLevel: logLevel(env['LOG_LEVEL']),
     trustedProxies: parseTrustedProxies(env['TRUSTED_PROXIES']),
     // Defaults follow MAX_LIST_BYTES so that changing it alone keeps the limits consistent.
     maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
@@ -117,12 +117,22 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   };
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number): number {
+/** Refused when misspelt: "verbose" running silently at info would hide what was asked for. */
+function logLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined || raw.trim() === '') return 'info';
+  const level = parseLogLevel(raw.trim());
+  if (level !== raw.trim()) throw new Error(`LOG_LEVEL must be one of debug, info, warn, error, got "${raw}"`);
+  return level;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new Error(`${name} must be an integer ≥ ${minimum}, got "${raw}"`);
+  // Decimal digits only: Number() would also take "0x1f90" or "1e3".
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < minimum || value > maximum) {
+    const range = maximum === Number.MAX_SAFE_INTEGER ? `≥ ${minimum}` : `from ${minimum} to ${maximum}`;
+    throw new Error(`${name} must be an integer ${range}, got "${raw}"`);
   }
   return value;
 }

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
 
   try {
     const address = await relay.listen(port, host);
-    logger.info('relay.listening', { host: address.address, port: address.port, dataDir, staticDir, limits, trustedProxies });
+    logger.info('relay.listening', { url: localUrl(address.address, address.port), host: address.address, port: address.port, dataDir, staticDir, limits, trustedProxies });
     if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
       // Checkpoints and list loads fsync and read many list files at once; libuv's default 4
       // threads make them queue behind each other. It must be set before Node starts, so we can only advise.
@@ -121,6 +121,12 @@ async function holdDataDir(dataDir: string, waitMs: number, logger: Logger): Pro
     process.exit(1);
   });
   return true;
+}
+
+/** Where a person on this machine opens the app: "::" or "0.0.0.0" listen on every address. */
+function localUrl(host: string, port: number): string {
+  if (host === '::' || host === '0.0.0.0') return `http://localhost:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 void main();

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { configFromEnvironment } from '../src/config.js';
+
+describe('configFromEnvironment', () => {
+  it('refuses a PORT outside 0–65535 or not written in decimal', () => {
+    for (const port of ['abc', '-1', '70000', '65536', '0x1f90', '1e3', '8080.5']) {
+      expect(() => configFromEnvironment({ PORT: port }), port).toThrow(/PORT must be an integer from 0 to 65535/);
+    }
+    expect(configFromEnvironment({ PORT: '65535' }).port).toBe(65535);
+    expect(configFromEnvironment({ PORT: '0' }).port).toBe(0);
+  });
+  it('refuses limits that are negative or not numbers', () => {
+    expect(() => configFromEnvironment({ MAX_CONNECTIONS: '-1' })).toThrow(/MAX_CONNECTIONS must be an integer ≥ 1/);
+    expect(() => configFromEnvironment({ MAX_CONNECTIONS: 'lots' })).toThrow(/MAX_CONNECTIONS/);
+  });
+  it('refuses a LOG_LEVEL it does not know, instead of running at info', () => {
+    expect(() => configFromEnvironment({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
+    expect(configFromEnvironment({ LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+    expect(configFromEnvironment({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
+    expect(configFromEnvironment({}).logLevel).toBe('info');
+  });
+});
