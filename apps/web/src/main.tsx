@@ -1,5 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { applyUpdatesWhenHidden } from './app-updates';
 import { App } from './ui/App';
 import { deviceKnownLists, listPath, startListId } from './session/index.js';
 
@@ -16,17 +17,9 @@ createRoot(root).render(
 );
 
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
-  // The service worker (Workbox, generated at build) precaches the app shell so a cold start in
-  // airplane mode works. A new version activates at once; the page picks it up the next time it
-  // is hidden, never in the middle of someone typing.
-  const hadController = navigator.serviceWorker.controller !== null;
-  navigator.serviceWorker.addEventListener('controllerchange', () => {
-    if (!hadController) return;
-    const reloadWhenHidden = (): void => {
-      if (document.visibilityState === 'hidden') location.reload();
-    };
-    document.addEventListener('visibilitychange', reloadWhenHidden);
-  });
+  // The service worker precaches the app shell so a cold start in airplane mode works; a new
+  // version is picked up as app-updates.ts says.
+  applyUpdatesWhenHidden({ serviceWorker: navigator.serviceWorker, document, reload: () => location.reload() });
   window.addEventListener('load', () => {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((error: unknown) => {
       console.warn('[basket] service worker registration failed', error);

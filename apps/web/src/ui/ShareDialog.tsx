@@ -95,7 +95,11 @@ export function ShareDialog({ url, title, onClose }: ShareDialogProps) {
         ) : (
           <div className="qr-code" role="img" aria-label="QR code of the link" dangerouslySetInnerHTML={{ __html: qrSvg }} />
         )}
-        <figcaption className="muted">Scan with the other phone’s camera to open the list.</figcaption>
+        <figcaption className="muted">
+          {qrSvg === ''
+            ? 'The QR code could not be loaded here; share or copy the link instead.'
+            : 'Scan with the other phone’s camera to open the list.'}
+        </figcaption>
       </figure>
     </Dialog>
   );
