@@ -112,6 +112,8 @@ interface ItemListProps {
   items: readonly Item[];
   /** False while the local copy is still loading: an empty list is not yet known to be empty. */
   loaded?: boolean;
+  /** Shown instead of the usual "Nothing to buy yet" when the list is empty (see EmptyList). */
+  emptyState?: ReactNode;
   actions: ItemActions;
   onClearChecked: () => void;
 }
@@ -134,7 +136,7 @@ function firstRows(sections: readonly Section[], inCart: readonly Item[], rows: 
   return shown;
 }
 
-export function ItemList({ items, loaded = true, actions, onClearChecked }: ItemListProps) {
+export function ItemList({ items, loaded = true, emptyState, actions, onClearChecked }: ItemListProps) {
   const grouped = useMemo(() => groupItems(items), [items]);
   const rowCount = useProgressiveRowCount(items.length);
   const shownSections = useMemo(
@@ -153,9 +155,11 @@ export function ItemList({ items, loaded = true, actions, onClearChecked }: Item
   if (items.length === 0) {
     if (!loaded) return <div className="item-list" aria-busy="true" />;
     return (
-      <p className="empty-list">
-        Nothing to buy yet. Type what you need above — “2 l milk” works too.
-      </p>
+      emptyState ?? (
+        <p className="empty-list">
+          Nothing to buy yet. Type what you need above — “2 l milk” works too.
+        </p>
+      )
     );
   }
 

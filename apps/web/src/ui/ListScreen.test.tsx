@@ -245,6 +245,28 @@ describe('status line', () => {
   });
 });
 
+describe('an empty list', () => {
+  const OFFLINE_EMPTY = 'Nothing on this phone yet. If this list was shared with you, its items appear once you’re online.';
+  const EMPTY = 'Nothing to buy yet. Type what you need above — “2 l milk” works too.';
+
+  it('offline with nothing stored, does not claim there is nothing to buy', async () => {
+    const { session, list } = setup();
+    expect(await screen.findByText(OFFLINE_EMPTY)).toBeInTheDocument();
+    expect(screen.queryByText(EMPTY)).toBeNull();
+
+    act(() => session.connect());
+    expect(await screen.findByText(EMPTY)).toBeInTheDocument();
+    act(() => session.disconnect());
+    expect(await screen.findByText(OFFLINE_EMPTY)).toBeInTheDocument();
+
+    // Something this phone has seen (here: removed) means the list did reach it.
+    act(() => {
+      list.removeItem(list.addItem({ name: 'Milk' }));
+    });
+    expect(await screen.findByText(EMPTY)).toBeInTheDocument();
+  });
+});
+
 describe('title, presence, name', () => {
   it('renames the list by tapping its title', async () => {
     const { user, list } = setup();

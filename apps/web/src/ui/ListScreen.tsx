@@ -7,6 +7,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import type { ComponentProps } from 'react';
 import type { Item, ItemPatch, NewItem, Notice, ShoppingListApi } from '@basket/list-core';
 import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
+import { EmptyList } from './EmptyList';
 import type { KnownList, ListSession, Profile } from '../session/types';
 import { ActivityLog } from './Activity';
 import { AddItemField } from './AddItemField';
@@ -227,6 +228,7 @@ export function ListScreen(props: ListScreenProps) {
   const [bannerDismissed, dismissBanner] = useNameBannerDismissed();
   const toastCount = useRef(0);
   const loaded = useLoaded(session);
+  const emptyState = useMemo(() => <EmptyList session={session} />, [session]);
   useFocusWhenOpenedEmpty(session);
   const cached = useCachedRows(session, loaded, items);
   const { markChecked, markRemoved, unmark } = cached;
@@ -417,7 +419,13 @@ export function ListScreen(props: ListScreenProps) {
         <NameBanner onSave={onChangeName} onDismiss={dismissBanner} />
       )}
       <main className="list-main">
-        <ItemList items={cached.items ?? items} loaded={loaded} actions={actions} onClearChecked={clearChecked} />
+        <ItemList
+          items={cached.items ?? items}
+          loaded={loaded}
+          emptyState={emptyState}
+          actions={actions}
+          onClearChecked={clearChecked}
+        />
         <div className="list-footer">
           <button type="button" className="text-button" aria-haspopup="dialog" onClick={() => openDialog('deleted')}>
             Recently deleted
