@@ -17,6 +17,10 @@ export function EmptyList({ session }: { session: ListSession }) {
       </p>
     );
   }
+  return <NothingToBuy />;
+}
+
+export function NothingToBuy() {
   return (
     <p className="empty-list">
       Nothing to buy yet. Type what you need above — “2 l milk” works too.

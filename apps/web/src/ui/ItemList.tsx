@@ -8,6 +8,7 @@
 import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import type { ReactNode } from 'react';
 import type { Item } from '@basket/list-core';
+import { NothingToBuy } from './EmptyList';
 import { ItemRow } from './ItemRow';
 import type { ItemActions } from './ItemRow';
 import { groupItems, sameItems } from './sections';
@@ -154,13 +155,7 @@ export function ItemList({ items, loaded = true, emptyState, actions, onClearChe
 
   if (items.length === 0) {
     if (!loaded) return <div className="item-list" aria-busy="true" />;
-    return (
-      emptyState ?? (
-        <p className="empty-list">
-          Nothing to buy yet. Type what you need above — “2 l milk” works too.
-        </p>
-      )
-    );
+    return emptyState ?? <NothingToBuy />;
   }
 
   return (
