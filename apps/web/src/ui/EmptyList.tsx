@@ -1,5 +1,6 @@
 import type { ListSession } from '../session';
 import { useDeletedItems, useSyncStatus } from '../session';
+import { NothingToBuy } from './ItemList';
 
 /**
  * An empty list's message. Offline, a list this phone holds nothing of (no items, nothing
@@ -18,12 +19,4 @@ export function EmptyList({ session }: { session: ListSession }) {
     );
   }
   return <NothingToBuy />;
-}
-
-export function NothingToBuy() {
-  return (
-    <p className="empty-list">
-      Nothing to buy yet. Type what you need above — “2 l milk” works too.
-    </p>
-  );
 }

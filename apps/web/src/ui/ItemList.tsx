@@ -8,7 +8,6 @@
 import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import type { ReactNode } from 'react';
 import type { Item } from '@basket/list-core';
-import { NothingToBuy } from './EmptyList';
 import { ItemRow } from './ItemRow';
 import type { ItemActions } from './ItemRow';
 import { groupItems, sameItems } from './sections';
@@ -181,5 +180,14 @@ export function ItemList({ items, loaded = true, emptyState, actions, onClearChe
         ),
       )}
     </div>
+  );
+}
+
+/** The usual message of an empty list (ListScreen may show another: EmptyList). */
+export function NothingToBuy() {
+  return (
+    <p className="empty-list">
+      Nothing to buy yet. Type what you need above — “2 l milk” works too.
+    </p>
   );
 }
