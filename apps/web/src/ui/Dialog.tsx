@@ -25,12 +25,26 @@ export function Dialog({ title, onClose, children, className }: DialogProps) {
 
   useEffect(() => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    // An item row's opener may be re-created (the row moved to another section) or gone (merged):
+    // then keyboard focus goes to the same control of the row, or to "Add item", never to <body>.
+    const openerRow = opener?.matches(':focus-visible') ? opener.closest<HTMLElement>('li[data-item-id]') : null;
+    const openerRowId = openerRow?.dataset['itemId'];
+    const openerIndex = openerRow && opener ? [...openerRow.querySelectorAll('input, button')].indexOf(opener) : -1;
     const panel = panelRef.current;
     const autofocus = panel?.querySelector<HTMLElement>('[data-autofocus]');
     const first = autofocus ?? panel?.querySelector<HTMLElement>(FOCUSABLE) ?? panel;
     first?.focus();
     return () => {
-      if (opener?.isConnected) opener.focus();
+      if (opener?.isConnected) {
+        opener.focus();
+        return;
+      }
+      if (openerRowId === undefined) return;
+      const row = [...document.querySelectorAll<HTMLElement>('li[data-item-id]')].find((li) => li.dataset['itemId'] === openerRowId);
+      const target =
+        row?.querySelectorAll<HTMLElement>('input, button')[Math.max(0, openerIndex)] ??
+        document.querySelector<HTMLElement>('.add-item-input');
+      target?.focus();
     };
   }, []);
 

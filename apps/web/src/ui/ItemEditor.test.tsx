@@ -78,6 +78,7 @@ describe('ItemEditor quantity', () => {
       expect(screen.getByRole('dialog', { name: 'Edit Milk' })).toBeInTheDocument();
       expect(quantityField).toHaveAttribute('aria-invalid', 'true');
       expect(quantityField).toHaveAccessibleDescription(QUANTITY_ERROR);
+      expect(screen.getByRole('alert')).toHaveTextContent(QUANTITY_ERROR);
       expect(quantityField).toHaveFocus();
       expect(screen.getByText(QUANTITY_ERROR)).toBeVisible();
       expect(list.item(id)?.quantity).toBe(1);
@@ -125,6 +126,9 @@ describe('ItemEditor name', () => {
     expect(onSave).not.toHaveBeenCalled();
     expect(nameField).toHaveAttribute('aria-invalid', 'true');
     expect(nameField).toHaveAccessibleDescription(NAME_ERROR);
+    // Named by its label only; the error is its description, and read out at once.
+    expect(nameField).toHaveAccessibleName('Name');
+    expect(screen.getByRole('alert')).toHaveTextContent(NAME_ERROR);
     expect(nameField).toHaveFocus();
     expect(list.item(id)?.name).toBe('Milk');
 

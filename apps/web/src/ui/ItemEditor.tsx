@@ -87,6 +87,7 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   const nameRef = useRef<HTMLInputElement>(null);
   const quantityRef = useRef<HTMLInputElement>(null);
   const changeNameRef = useRef<HTMLButtonElement>(null);
+  const nameId = useId();
   const quantityId = useId();
   const quantityErrorId = useId();
   const nameErrorId = useId();
@@ -144,10 +145,11 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   return (
     <Dialog title={`Edit ${item.name}`} onClose={onClose}>
       <form className="editor" onSubmit={onSubmit}>
-        <label className="field">
-          <span>Name</span>
+        <div className="field">
+          <label htmlFor={nameId}>Name</label>
           <input
             ref={nameRef}
+            id={nameId}
             data-autofocus
             type="text"
             required
@@ -162,11 +164,11 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
             }}
           />
           {nameInvalid && (
-            <span id={nameErrorId} className="field-error">
+            <span id={nameErrorId} className="field-error" role="alert">
               {NAME_ERROR}
             </span>
           )}
-        </label>
+        </div>
         <div className="field-row">
           <div className="field">
             <label htmlFor={quantityId}>Quantity</label>
@@ -185,7 +187,7 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
               }}
             />
             {quantityInvalid && (
-              <span id={quantityErrorId} className="field-error">
+              <span id={quantityErrorId} className="field-error" role="alert">
                 {QUANTITY_ERROR}
               </span>
             )}

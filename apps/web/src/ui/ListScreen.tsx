@@ -84,6 +84,20 @@ function focusAddField(): void {
   document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`)?.focus();
 }
 
+/**
+ * Called when a control may be about to go away (toast, notice, name banner, the lists menu when
+ * switching): if it had keyboard focus and is gone next frame, focus goes to `target` rather than
+ * falling to <body>. Only for keyboard focus: a tap must not pop the phone's keyboard up.
+ */
+function focusIfLost(target: () => HTMLElement | null = () => document.querySelector(`.${ADD_ITEM_INPUT_CLASS}`)): void {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !active.matches(':focus-visible')) return;
+  requestAnimationFrame(() => {
+    const now = document.activeElement;
+    if (!active.isConnected && (now === null || now === document.body)) target()?.focus();
+  });
+}
+
 /** The person is using the field (or left it): from then on its focus is theirs. */
 const FIELD_USED = ['input', 'pointerdown', 'blur'] as const;
 
@@ -273,6 +287,7 @@ export function ListScreen(props: ListScreenProps) {
   const dismissToast = useCallback(() => {
     removedBatch.current = [];
     setToast(null);
+    focusIfLost();
   }, []);
   const showRemovedToast = useCallback(
     (item: Item) => {
@@ -379,6 +394,7 @@ export function ListScreen(props: ListScreenProps) {
       list.dismissNotice(notice.id);
       refreshNotices();
       showToast(`Restored ${notice.itemName}`);
+      focusIfLost();
     },
     [list, refreshNotices, showToast],
   );
@@ -386,6 +402,7 @@ export function ListScreen(props: ListScreenProps) {
     (notice: Notice) => {
       list.dismissNotice(notice.id);
       refreshNotices();
+      focusIfLost();
     },
     [list, refreshNotices],
   );
@@ -416,7 +433,16 @@ export function ListScreen(props: ListScreenProps) {
         <AddItemField onAdd={addItem} suggest={suggest} />
       </header>
       {!profile.nameChosen && !bannerDismissed && (
-        <NameBanner onSave={onChangeName} onDismiss={dismissBanner} />
+        <NameBanner
+          onSave={(name) => {
+            onChangeName(name);
+            focusIfLost();
+          }}
+          onDismiss={() => {
+            dismissBanner();
+            focusIfLost();
+          }}
+        />
       )}
       <main className="list-main">
         <ItemList
@@ -441,7 +467,10 @@ export function ListScreen(props: ListScreenProps) {
           summary={summary}
           onRestore={restoreFromNotice}
           onDismiss={dismissNotice}
-          onDismissSummary={() => setSummary('')}
+          onDismissSummary={() => {
+            setSummary('');
+            focusIfLost();
+          }}
         />
         {toast && <Toast toast={toast} onDismiss={dismissToast} />}
       </div>
@@ -459,6 +488,8 @@ export function ListScreen(props: ListScreenProps) {
           onOpen={(id) => {
             closeDialog();
             props.onOpenList(id);
+            // The list just opened is named by its title (the h1's button).
+            focusIfLost(() => document.querySelector('.title-button'));
           }}
           onCreate={() => {
             closeDialog();

@@ -1,11 +1,12 @@
 /**
  * The sync status line. Its role="status" element is the page's only one, and holds exactly
  * the status ("Offline…", "Syncing…", "Synced"): browser tests match its whole text
- * (PRODUCT.md). How long ago it synced sits beside it, outside the live region, which also keeps
- * screen readers from announcing the minutes ticking by. Fixed height, so a change of wording
- * never moves the list.
+ * (PRODUCT.md). How long ago it synced sits beside it. The element is not a live region
+ * (aria-live="off"): every tap goes "Syncing…" then "Synced", two interruptions per item for a
+ * screen reader. A hidden polite region announces only going offline and being synced again.
+ * Fixed height, so a change of wording never moves the list.
  */
-import { memo } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import type { SyncStatus } from '../session/types';
 import { statusText, syncedAgoText } from './format';
 import { useNow } from './useNow';
@@ -21,13 +22,32 @@ export const StatusLine = memo(function StatusLine({
 }) {
   const now = useNow(REFRESH_MS, clock);
   const ago = syncedAgoText(status, Math.max(now, status.lastSyncedAt ?? 0));
+  const [announcement, setAnnouncement] = useState('');
+  const wasOffline = useRef<boolean | null>(null);
+  useEffect(() => {
+    const offline = status.state === 'offline';
+    if (wasOffline.current === null) wasOffline.current = offline;
+    else if (offline && !wasOffline.current) {
+      wasOffline.current = true;
+      setAnnouncement('Offline');
+    } else if (wasOffline.current && status.state === 'synced') {
+      wasOffline.current = false;
+      setAnnouncement('Synced');
+    }
+  }, [status.state]);
   return (
-    <div className={`status-line status-${status.state}`}>
-      <span className="status-dot" aria-hidden="true" />
-      <p className="status-text" role="status">
-        {statusText(status)}
-      </p>
-      {ago !== '' && <span className="status-ago">· {ago}</span>}
-    </div>
+    <>
+      <div className={`status-line status-${status.state}`}>
+        <span className="status-dot" aria-hidden="true" />
+        <p className="status-text" role="status" aria-live="off">
+          {statusText(status)}
+        </p>
+        {ago !== '' && <span className="status-ago">· {ago}</span>}
+      </div>
+      {/* Outside the status line: its text stays exactly the status and the time since. */}
+      <span className="visually-hidden" aria-live="polite">
+        {announcement}
+      </span>
+    </>
   );
 });

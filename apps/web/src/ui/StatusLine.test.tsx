@@ -1,0 +1,33 @@
+import { render, screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import type { SyncStatus } from '../session/types';
+import { StatusLine } from './StatusLine';
+
+const NOW = 1_700_000_000_000;
+const status = (state: SyncStatus['state'], pendingChanges = 0): SyncStatus => ({ state, pendingChanges, lastSyncedAt: NOW });
+
+describe('StatusLine announcements', () => {
+  it('keeps the status element silent and announces only going offline and being synced again', () => {
+    const { container, rerender } = render(<StatusLine status={status('synced')} clock={() => NOW} />);
+    const statusElement = screen.getByRole('status');
+    const announced = container.querySelector('[aria-live="polite"]') as HTMLElement;
+    expect(statusElement).toHaveAttribute('aria-live', 'off');
+    expect(statusElement).toHaveTextContent(/^Synced$/);
+    expect(announced).toHaveTextContent('');
+
+    // Every tap: syncing with a change, then synced. Nothing is read out.
+    rerender(<StatusLine status={status('syncing', 1)} clock={() => NOW} />);
+    rerender(<StatusLine status={status('synced')} clock={() => NOW} />);
+    expect(announced).toHaveTextContent('');
+
+    rerender(<StatusLine status={status('offline')} clock={() => NOW} />);
+    expect(statusElement).toHaveTextContent(/^Offline$/);
+    expect(announced).toHaveTextContent(/^Offline$/);
+    rerender(<StatusLine status={status('offline', 2)} clock={() => NOW} />);
+    rerender(<StatusLine status={status('syncing', 2)} clock={() => NOW} />);
+    expect(announced).toHaveTextContent(/^Offline$/);
+    rerender(<StatusLine status={status('synced')} clock={() => NOW} />);
+    expect(announced).toHaveTextContent(/^Synced$/);
+    expect(screen.getAllByRole('status')).toHaveLength(1);
+  });
+});
