@@ -1,6 +1,9 @@
 /**
  * The undo toast after a remove or "Clear checked". It floats over the list
- * (no layout shift), never takes focus, and goes away by itself.
+ * (no layout shift), never takes focus, and goes away by itself. Ctrl+Z (⌘Z)
+ * undoes while it shows, unless typing in a field (where it undoes the typing):
+ * the Undo button is the last stop of the Tab order, too far for a keyboard
+ * user before the toast goes.
  */
 import { useEffect, useState } from 'react';
 import { Icon } from './Icon';
@@ -23,6 +26,20 @@ export function Toast({ toast, onDismiss }: { toast: ToastMessage; onDismiss: ()
     return () => clearTimeout(timer);
   }, [toast.id, onDismiss, held]);
 
+  useEffect(() => {
+    const undo = toast.undo;
+    if (undo === undefined) return;
+    const onKeyDown = (event: KeyboardEvent): void => {
+      if (event.key.toLowerCase() !== 'z' || !(event.ctrlKey || event.metaKey) || event.shiftKey || event.altKey) return;
+      if (isTextEntry(event.target)) return;
+      event.preventDefault();
+      undo();
+      onDismiss();
+    };
+    document.addEventListener('keydown', onKeyDown);
+    return () => document.removeEventListener('keydown', onKeyDown);
+  }, [toast, onDismiss]);
+
   return (
     <div
       className="toast card"
@@ -38,6 +55,7 @@ export function Toast({ toast, onDismiss }: { toast: ToastMessage; onDismiss: ()
         <button
           type="button"
           className="text-button toast-action"
+          aria-keyshortcuts="Control+Z Meta+Z"
           onClick={() => {
             toast.undo?.();
             onDismiss();
@@ -51,4 +69,10 @@ export function Toast({ toast, onDismiss }: { toast: ToastMessage; onDismiss: ()
       </button>
     </div>
   );
+}
+
+function isTextEntry(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable || target instanceof HTMLTextAreaElement) return true;
+  return target instanceof HTMLInputElement && !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(target.type);
 }
