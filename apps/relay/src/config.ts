@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from './log.js';
-import { parseLogLevel } from './log.js';
+import { isLogLevel } from './log.js';
 import { parseTrustedProxies } from './http/client-address.js';
 
 export interface RelayConfig {
@@ -119,10 +119,10 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
 
 /** Refused when misspelt: "verbose" running silently at info would hide what was asked for. */
 function logLevel(raw: string | undefined): LogLevel {
-  if (raw === undefined || raw.trim() === '') return 'info';
-  const level = parseLogLevel(raw.trim());
-  if (level !== raw.trim()) throw new Error(`LOG_LEVEL must be one of debug, info, warn, error, got "${raw}"`);
-  return level;
+  const value = raw?.trim() ?? '';
+  if (value === '') return 'info';
+  if (!isLogLevel(value)) throw new Error(`LOG_LEVEL must be one of debug, info, warn, error, got "${raw}"`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {

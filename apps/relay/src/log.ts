@@ -18,10 +18,12 @@ export interface Logger {
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+export function isLogLevel(value: string | undefined): value is LogLevel {
+  return value !== undefined && Object.hasOwn(LEVEL_RANK, value);
+}
+
 export function parseLogLevel(value: string | undefined): LogLevel {
-  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error'
-    ? value
-    : 'info';
+  return isLogLevel(value) ? value : 'info';
 }
 
 /**

@@ -7,6 +7,20 @@ import { FROM_OTHER_TABS } from './other-tabs.js';
 const LIST = 'listlistlistlistlist';
 const fullVector = (doc: Y.Doc) => Y.decodeStateVector(Y.encodeStateVector(doc));
 
+/** Two tabs of one browser on the same list: their own documents, one device storage. */
+function twoTabs() {
+  const storage = createMemoryStore();
+  const tabA = new Y.Doc();
+  const tabB = new Y.Doc();
+  return {
+    storage,
+    tabA,
+    tabB,
+    trackerA: new AckTracker(tabA, { storage, listId: LIST }),
+    trackerB: new AckTracker(tabB, { storage, listId: LIST }),
+  };
+}
+
 describe('ack tracker', () => {
   it('counts each local transaction until an ack covers it', () => {
     const doc = new Y.Doc();
@@ -170,11 +184,7 @@ describe('ack tracker', () => {
   });
 
   it('two tabs on the same list keep the union of their pending changes', () => {
-    const storage = createMemoryStore();
-    const tabA = new Y.Doc();
-    const tabB = new Y.Doc();
-    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
-    const trackerB = new AckTracker(tabB, { storage, listId: LIST });
+    const { storage, tabA, tabB, trackerA, trackerB } = twoTabs();
     tabA.getMap('items').set('a', 1);
     trackerA.flush();
     tabB.getMap('items').set('b', 1);
@@ -223,11 +233,7 @@ describe('ack tracker', () => {
   });
 
   it('every tab shows the same count for the phone: its own edits, the other tabs\' and those they saved', () => {
-    const storage = createMemoryStore();
-    const tabA = new Y.Doc();
-    const tabB = new Y.Doc();
-    const trackerA = new AckTracker(tabA, { storage, listId: LIST });
-    const trackerB = new AckTracker(tabB, { storage, listId: LIST });
+    const { tabA, tabB, trackerA, trackerB } = twoTabs();
     // Each tab's updates reach the other as they would over BroadcastChannel.
     tabA.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== FROM_OTHER_TABS) Y.applyUpdate(tabB, update, FROM_OTHER_TABS);

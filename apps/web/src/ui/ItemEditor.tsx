@@ -80,8 +80,12 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   const [unit, setUnit] = useState(item.unit);
   const [note, setNote] = useState(item.note);
   const [category, setCategory] = useState(String(item.category || 'other'));
-  const [quantityInvalid, setQuantityInvalid] = useState(false);
-  const [nameInvalid, setNameInvalid] = useState(false);
+  // Set by the first save that found a field wrong: from then on each error follows its text,
+  // so it goes away as soon as the field is fixed.
+  const [showErrors, setShowErrors] = useState(false);
+  const parsedQuantity = parseQuantity(quantity);
+  const nameInvalid = showErrors && name.trim() === '';
+  const quantityInvalid = showErrors && parsedQuantity === undefined;
   // The row a rename would merge into, once the person has been told and not yet decided.
   const [mergeWith, setMergeWith] = useState<Item | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
@@ -99,18 +103,12 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
   const save = (confirmedMerge: boolean) => {
     // The browser's `required` stops an empty name, not one of only spaces, which saving
     // would otherwise drop without a word (the item keeps its old name).
-    if (name.trim() === '') {
-      setNameInvalid(true);
+    const nameMissing = name.trim() === '';
+    if (nameMissing || parsedQuantity === undefined) {
+      setShowErrors(true);
       setMergeWith(null);
       // A screen reader reads the focused field with its error (aria-describedby).
-      nameRef.current?.focus();
-      return;
-    }
-    const parsedQuantity = parseQuantity(quantity);
-    if (parsedQuantity === undefined) {
-      setQuantityInvalid(true);
-      setMergeWith(null);
-      quantityRef.current?.focus();
+      (nameMissing ? nameRef : quantityRef).current?.focus();
       return;
     }
     const patch = changedFields(item, { name, quantity: parsedQuantity, unit, note, category });
@@ -160,7 +158,6 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
             onChange={(event) => {
               setName(event.target.value);
               setMergeWith(null);
-              if (nameInvalid) setNameInvalid(event.target.value.trim() === '');
             }}
           />
           {nameInvalid && (
@@ -180,11 +177,7 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
               value={quantity}
               aria-invalid={quantityInvalid || undefined}
               aria-describedby={quantityInvalid ? quantityErrorId : undefined}
-              onChange={(event) => {
-                setQuantity(event.target.value);
-                // Once told, the message follows the text, so it goes away as soon as it is fixed.
-                if (quantityInvalid) setQuantityInvalid(parseQuantity(event.target.value) === undefined);
-              }}
+              onChange={(event) => setQuantity(event.target.value)}
             />
             {quantityInvalid && (
               <span id={quantityErrorId} className="field-error" role="alert">

@@ -23,14 +23,13 @@ export const StatusLine = memo(function StatusLine({
   const now = useNow(REFRESH_MS, clock);
   const ago = syncedAgoText(status, Math.max(now, status.lastSyncedAt ?? 0));
   const [announcement, setAnnouncement] = useState('');
-  const wasOffline = useRef<boolean | null>(null);
+  // Offline since the last announcement (or since the page opened): "Synced" is news only then.
+  const wasOffline = useRef(status.state === 'offline');
   useEffect(() => {
-    const offline = status.state === 'offline';
-    if (wasOffline.current === null) wasOffline.current = offline;
-    else if (offline && !wasOffline.current) {
+    if (status.state === 'offline' && !wasOffline.current) {
       wasOffline.current = true;
       setAnnouncement('Offline');
-    } else if (wasOffline.current && status.state === 'synced') {
+    } else if (status.state === 'synced' && wasOffline.current) {
       wasOffline.current = false;
       setAnnouncement('Synced');
     }
