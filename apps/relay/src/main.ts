@@ -87,7 +87,7 @@ function connectionsAllowedByFileLimit(maxConnections: number, logger: Logger): 
     openFileLimit: fileLimit,
     maxConnections,
     connectionsAllowed: fitting,
-    note: 'raise the open-file limit (ulimit -n, or ulimits.nofile in docker-compose.yml) to hold MAX_CONNECTIONS',
+    note: `raise the open-file limit (ulimit -n, or ulimits.nofile in docker-compose.yml) to hold MAX_CONNECTIONS, or set MAX_CONNECTIONS=${fitting} to accept this and not be warned`,
   });
   return fitting;
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { GroupCommit } from '../src/sync/group-commit.js';
+import { directoryPerTest } from './helpers.js';
 
 /** A write whose completion the test controls. */
 function controllableWrites() {
@@ -190,5 +192,36 @@ describe('group commit', () => {
     expect(events.slice(0, 4)).toEqual(['write 1', 'durable', 'compaction', 'write 1']);
     calls[1]?.finish();
     await commit.whenIdle();
+  });
+
+  describe('with the disk storage', () => {
+    const directory = directoryPerTest('basket-group-commit-');
+
+    it('[G7] the batches of lists that receive updates in the same turn reach the journal in one write', async () => {
+      const journalWrites: number[] = [];
+      const storage = new DiskListStorage({
+        dataDir: directory(),
+        checkpointIntervalMs: 0,
+        observer: { journalWritten: (records) => void journalWrites.push(records), checkpointed: () => undefined },
+      });
+      const listIds = ['turnList000000001', 'turnList000000002', 'turnList000000003'];
+      const commits = listIds.map((listId) => recordingCommit((updates) => storage.append(listId, updates)));
+      await storage.append('turnList000000000', [new Uint8Array([0])]);
+      journalWrites.length = 0;
+      // One I/O callback, as when the messages of several phones on different lists are read in one turn.
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          for (const { commit } of commits) {
+            commit.add(new Uint8Array([1]));
+            commit.addWaiter('phone', 0);
+          }
+          resolve();
+        }, 0),
+      );
+      await Promise.all(commits.map(({ commit }) => commit.whenIdle()));
+      expect(commits.map(({ acks }) => acks.length)).toEqual([1, 1, 1]);
+      expect(journalWrites).toEqual([3]);
+      await storage.close();
+    });
   });
 });

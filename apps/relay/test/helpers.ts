@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as decoding from 'lib0/decoding';
+import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -55,6 +56,22 @@ export async function startRelay(
 export async function temporaryDirectory(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh directory for each test of the enclosing `describe`, removed after it: call the result for its path. */
+export function directoryPerTest(prefix: string): () => string {
+  let current: { dir: string; remove: () => Promise<void> } | undefined;
+  beforeEach(async () => {
+    current = await temporaryDirectory(prefix);
+  });
+  afterEach(async () => {
+    await current?.remove();
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) throw new Error('directoryPerTest: only inside a test');
+    return current.dir;
+  };
 }
 
 let listCounter = 0;

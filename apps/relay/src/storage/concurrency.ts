@@ -90,3 +90,41 @@ export class Slots {
     }
   }
 }
+
+/**
+ * Spreads the steps of a background task (a checkpoint's list copies) evenly over `spreadMs`, so
+ * its disk writes come between the journal's rather than in one burst that every durable
+ * acknowledgement queues behind. `hurry()` drops the pacing: shutdown, or a caller waiting on it.
+ */
+export class Pacer {
+  private readonly startedAt = performance.now();
+  private step = 0;
+  private hurried = false;
+  private readonly sleepers = new Set<() => void>();
+
+  constructor(
+    private readonly spreadMs: number,
+    private readonly steps: number,
+  ) {}
+
+  /** Resolves when the next step is due (at once if it is late, or once hurried). */
+  nextStep(): Promise<void> {
+    const dueAt = this.startedAt + (this.step++ * this.spreadMs) / Math.max(1, this.steps);
+    const delay = dueAt - performance.now();
+    if (this.hurried || delay <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delay);
+      this.sleepers.add(wake);
+    });
+  }
+
+  hurry(): void {
+    this.hurried = true;
+    for (const wake of [...this.sleepers]) wake();
+  }
+}

@@ -10,7 +10,7 @@ import type { ListStorage, StorageObserver, StoredList } from './list-storage.js
 import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
-import { CoalescedRun, forEachConcurrently, onceItSucceeds, Slots } from './concurrency.js';
+import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
 import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
@@ -42,8 +42,14 @@ export interface DiskStorageOptions {
   readonly maxConcurrentCompactions?: number;
 }
 
-/** Lists copied at once during a checkpoint: enough to overlap fsyncs, few enough to leave the disk to the journal. */
+/** Lists copied at once by a checkpoint in a hurry: enough to overlap fsyncs, few enough to leave the disk to the journal. */
 const CHECKPOINT_CONCURRENCY = 2;
+/**
+ * A checkpoint on the timer spreads its copies over this share of the interval, one list at a
+ * time, like a database's spread checkpoint: copied in one burst, every journal write (and so
+ * every durable acknowledgement) queued behind about a second of list log writes.
+ */
+const CHECKPOINT_SPREAD = 0.5;
 
 /**
  * The records of one journal segment not yet copied into their list logs, per list, in order.
@@ -100,6 +106,12 @@ export class DiskListStorage implements ListStorage {
   /** Callers arriving while a checkpoint runs share the next one, which covers what they wrote. */
   private readonly checkpoints: CoalescedRun;
   private readonly checkpointTimer: NodeJS.Timeout | undefined;
+  /** How long a checkpoint on the timer spreads its copies over (0: not spread). */
+  private readonly checkpointSpreadMs: number;
+  /** Set by a caller that waits for a checkpoint: the next one to start is not spread out. */
+  private checkpointWanted = false;
+  /** Paces the checkpoint in progress, if it is spread out. */
+  private checkpointPacer: Pacer | undefined;
   private readonly journalSegmentBytes: number;
   private readonly openSegment: (filePath: string) => Promise<FileHandle>;
   private readonly writeLogBytes: (fd: number, buffer: Buffer, offset: number, position: number) => Promise<number>;
@@ -139,8 +151,9 @@ export class DiskListStorage implements ListStorage {
     // records could not be put back.
     this.recovered.catch((error: unknown) => this.logger.error('storage.journal_replay_failed', { error }));
     const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
+    this.checkpointSpreadMs = interval * CHECKPOINT_SPREAD;
     if (interval > 0) {
-      this.checkpointTimer = setInterval(() => void this.checkpointLoggingFailure(), interval);
+      this.checkpointTimer = setInterval(() => void this.checkpointLoggingFailure('spread'), interval);
       this.checkpointTimer.unref();
     }
   }
@@ -174,16 +187,28 @@ export class DiskListStorage implements ListStorage {
       // Never acknowledged, and the caller writes them again: copied into the log at the
       // checkpoint, they would only take room that a full disk has just freed.
       written.catch(() => forgetPending(generation, listId, updates));
-      if (segment.bytes >= this.journalSegmentBytes && !this.checkpoints.hasQueuedRun) void this.checkpointLoggingFailure();
+      // A queued run the timer asked for would be spread out: a full segment hurries it too.
+      if (segment.bytes >= this.journalSegmentBytes && !(this.checkpoints.hasQueuedRun && this.checkpointWanted)) {
+        void this.checkpointLoggingFailure('now');
+      }
       return written;
     });
   }
 
   /**
    * Copies every journal record written so far into its list's log, then deletes the segments.
-   * Runs on a timer, when a segment is full, and on close; a failed copy is retried next time.
+   * Runs on a timer (spread out), when a segment is full, and on close; a failed copy is retried
+   * next time. A caller waiting for it, as here, hurries one that is spread out.
    */
   checkpoint(): Promise<void> {
+    return this.runCheckpoint('now');
+  }
+
+  private runCheckpoint(pace: 'spread' | 'now'): Promise<void> {
+    if (pace === 'now') {
+      this.checkpointWanted = true;
+      this.checkpointPacer?.hurry();
+    }
     return this.checkpoints.run();
   }
 
@@ -191,8 +216,8 @@ export class DiskListStorage implements ListStorage {
    * A failed checkpoint loses nothing (the segment stays until a later one succeeds, or is
    * replayed at the next start), but says so.
    */
-  private checkpointLoggingFailure(): Promise<void> {
-    return this.checkpoint().catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
+  private checkpointLoggingFailure(pace: 'spread' | 'now'): Promise<void> {
+    return this.runCheckpoint(pace).catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
@@ -211,7 +236,7 @@ export class DiskListStorage implements ListStorage {
     this.closing ??= (async () => {
       this.closed = true;
       if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
-      await this.checkpointLoggingFailure();
+      await this.checkpointLoggingFailure('now');
       await Promise.allSettled([...this.queues.values()]);
       await this.logs.closeAll();
     })();
@@ -281,24 +306,41 @@ export class DiskListStorage implements ListStorage {
   }
 
   private async checkpointNow(): Promise<void> {
+    const spread = !this.checkpointWanted && !this.closed && this.checkpointSpreadMs > 0;
+    this.checkpointWanted = false;
     if (this.current.segment === undefined && this.checkpointing.length === 0) return;
     this.rotate();
-    for (const generation of [...this.checkpointing]) {
-      await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true));
+    const generations = [...this.checkpointing];
+    // One pacer for every generation (a failed checkpoint leaves its own): hurried, none waits.
+    const steps = generations.reduce((total, generation) => total + generation.pending.size, 0);
+    const pacer = spread ? new Pacer(this.checkpointSpreadMs, steps) : undefined;
+    this.checkpointPacer = pacer;
+    try {
+      for (const generation of generations) {
+        await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true), pacer);
+      }
+    } finally {
+      this.checkpointPacer = undefined;
     }
   }
 
-  /** Copies one generation's records into their list logs, then deletes its segment files. */
+  /**
+   * Copies one generation's records into their list logs, then deletes its segment files. With a
+   * pacer, one list at a time, each when it is due (waiting outside the list's queue, so its
+   * loads and compactions do not wait for the pacing).
+   */
   private async copyGeneration(
     generation: JournalGeneration,
     runForList: (listId: string, task: () => Promise<void>) => Promise<void>,
+    pacer?: Pacer,
   ): Promise<void> {
     const started = performance.now();
     // No write of the segment is in flight before its records are copied or the file deleted.
     await generation.segment?.drained();
     const lists = [...generation.pending.keys()];
-    await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, (listId) =>
-      runForList(listId, async () => {
+    await forEachConcurrently(lists, pacer === undefined ? CHECKPOINT_CONCURRENCY : 1, async (listId) => {
+      await pacer?.nextStep();
+      await runForList(listId, async () => {
         const records = generation.pending.get(listId);
         if (records === undefined) return;
         await this.appendNow(listId, records);
@@ -306,8 +348,8 @@ export class DiskListStorage implements ListStorage {
         // An unloaded list's log is opened for the copy only: thousands of idle lists must
         // not hold a descriptor each.
         if (!this.inUse.has(listId)) await this.closeLog(listId);
-      }),
-    );
+      });
+    });
     // One directory fsync for every log this copy created instead of one each, which slowed the
     // copy of many new lists (README, Storage): only deleting the segment needs them durable.
     if (this.logCreatedSinceDirectorySync) {

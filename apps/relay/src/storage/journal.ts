@@ -69,7 +69,12 @@ interface Waiter {
 
 /**
  * One segment being written. Records queue while a write is in flight and all go out in the next
- * one: the in-flight write is what gathers a group, so a lone update is never delayed.
+ * one. The first write after a pause starts once the current task and its microtasks are done
+ * (process.nextTick from an append), not at once: the lists that cut a batch in the same turn
+ * append from one task's microtasks (see sync/turn-batch.ts), and all share it. Started at once,
+ * it carried only the first list's records and every other list waited for it: half the writes of
+ * the benchmark held one record. Deferred to the next turn (setImmediate), it would wait for that
+ * turn's I/O callbacks first.
  */
 export class JournalSegment {
   private handle: FileHandle | undefined;
@@ -108,7 +113,10 @@ export class JournalSegment {
     }
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      if (!this.writing) void this.pump();
+      if (!this.writing) {
+        this.writing = true;
+        process.nextTick(() => void this.pump());
+      }
     });
   }
 
@@ -137,7 +145,6 @@ export class JournalSegment {
   }
 
   private async pump(): Promise<void> {
-    this.writing = true;
     await this.opened;
     while (this.queued.length > 0 && this.failure === undefined) {
       const batch = Buffer.concat(this.queued);

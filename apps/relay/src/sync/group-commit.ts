@@ -11,6 +11,8 @@
  * into the open batch, in front of what arrived meanwhile, and are written again after a delay
  * that doubles up to `maxRetryDelayMs`: the list stays served, only its acknowledgements wait.
  */
+import { inThisTurn } from './turn-batch.js';
+
 export interface GroupCommitOptions<Waiter> {
   readonly write: (updates: readonly Uint8Array[]) => Promise<void>;
   readonly readStateVector: () => Uint8Array;
@@ -20,7 +22,10 @@ export interface GroupCommitOptions<Waiter> {
    * many bytes of accepted updates are then not durable.
    */
   readonly onWriteFailed: (error: unknown, retryInMs: number | undefined, unwrittenBytes: number) => void;
-  /** Defers the cut so updates from the same I/O turn share a batch. */
+  /**
+   * Defers the cut so updates from the same I/O turn share a batch (default: `inThisTurn`, shared
+   * with every list so their batches reach the journal together).
+   */
   readonly schedule?: (task: () => void) => void;
   /** First delay before writing again after a failure (default 500 ms); doubles per failure. */
   readonly firstRetryDelayMs?: number;
@@ -57,7 +62,7 @@ export class GroupCommit<Waiter> {
   private readonly schedule: (task: () => void) => void;
 
   constructor(private readonly options: GroupCommitOptions<Waiter>) {
-    this.schedule = options.schedule ?? ((task) => setImmediate(task));
+    this.schedule = options.schedule ?? inThisTurn;
   }
 
   /** Bytes accepted but not yet durable. */

@@ -19,6 +19,13 @@ import type { NewItem } from '@basket/list-core';
 import { quantityText } from './format';
 import { Icon } from './Icon';
 
+const ADD_ITEM_INPUT_CLASS = 'add-item-input';
+
+/** The "Add item" field on the screen, where keyboard focus goes when its control has gone. */
+export function findAddItemInput(): HTMLElement | null {
+  return document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`);
+}
+
 const SUGGESTION_LIMIT = 6;
 
 /** "- ", "* ", "• ", "☐ ", "[ ] "…: list markers copied along with the lines of a note. */
@@ -132,7 +139,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
         <input
           ref={inputRef}
           type="text"
-          className="add-item-input"
+          className={ADD_ITEM_INPUT_CLASS}
           aria-label="Add item"
           aria-describedby={hintId}
           aria-autocomplete="list"

@@ -6,6 +6,7 @@
  */
 import { useEffect, useId, useRef } from 'react';
 import type { KeyboardEvent, ReactNode } from 'react';
+import { findAddItemInput } from './AddItemField';
 import { Icon } from './Icon';
 
 const FOCUSABLE =
@@ -43,7 +44,7 @@ export function Dialog({ title, onClose, children, className }: DialogProps) {
       const row = [...document.querySelectorAll<HTMLElement>('li[data-item-id]')].find((li) => li.dataset['itemId'] === openerRowId);
       const target =
         row?.querySelectorAll<HTMLElement>('input, button')[Math.max(0, openerIndex)] ??
-        document.querySelector<HTMLElement>('.add-item-input');
+        findAddItemInput();
       target?.focus();
     };
   }, []);

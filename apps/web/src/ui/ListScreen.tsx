@@ -10,7 +10,7 @@ import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
 import { EmptyList } from './EmptyList';
 import type { KnownList, ListSession, Profile } from '../session/types';
 import { ActivityLog } from './Activity';
-import { AddItemField } from './AddItemField';
+import { AddItemField, findAddItemInput } from './AddItemField';
 import { ItemEditor } from './ItemEditor';
 import { ItemList } from './ItemList';
 import { checkboxId } from './ItemRow';
@@ -29,8 +29,6 @@ import { useListValue } from './useListValue';
 import { useCachedRows } from './useCachedRows';
 import { useNameBannerDismissed } from './useNameBannerDismissed';
 import { Icon } from './Icon';
-
-export const ADD_ITEM_INPUT_CLASS = 'add-item-input';
 
 type OpenDialog = 'share' | 'lists' | 'deleted' | 'activity' | null;
 
@@ -60,7 +58,7 @@ function focusAfterRowLeaves(itemId: string): () => void {
   return () => {
     const target =
       (neighbourId ? document.getElementById(neighbourId) : null) ??
-      document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`);
+      findAddItemInput();
     target?.focus();
   };
 }
@@ -81,7 +79,7 @@ function useLoaded(session: ListSession): boolean {
 }
 
 function focusAddField(): void {
-  document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`)?.focus();
+  findAddItemInput()?.focus();
 }
 
 /**
@@ -89,7 +87,7 @@ function focusAddField(): void {
  * switching): if it had keyboard focus and is gone next frame, focus goes to `target` rather than
  * falling to <body>. Only for keyboard focus: a tap must not pop the phone's keyboard up.
  */
-function focusIfLost(target: () => HTMLElement | null = () => document.querySelector(`.${ADD_ITEM_INPUT_CLASS}`)): void {
+function focusIfLost(target: () => HTMLElement | null = findAddItemInput): void {
   const active = document.activeElement;
   if (!(active instanceof HTMLElement) || !active.matches(':focus-visible')) return;
   requestAnimationFrame(() => {
@@ -115,7 +113,7 @@ function useFocusWhenOpenedEmpty(session: ListSession): void {
   useLayoutEffect(() => {
     const list = session.list;
     if ((session.cachedView?.items.length ?? 0) > 0 || list.items().length > 0) return;
-    const field = document.querySelector<HTMLElement>(`.${ADD_ITEM_INPUT_CLASS}`);
+    const field = findAddItemInput();
     if (field === null) return;
     field.focus();
     let watching = true;

@@ -3,7 +3,7 @@
  * Leaving forgets the list on this device only: it stays for the family, but
  * changes the relay has not stored yet exist nowhere else and go with it.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
 import type { KnownList } from '../session/types';
 import { Dialog } from './Dialog';
@@ -91,6 +91,14 @@ export function ListsMenu(props: ListsMenuProps) {
   const { lists, currentListId, currentTitle, listHref, onOpen, onCreate, onRename, onLeave, onClose } = props;
   const [confirmingLeave, setConfirmingLeave] = useState(false);
   const leaveButton = useRef<HTMLButtonElement>(null);
+  // "Keep it" answered: focus goes back to where the question was asked, in the same commit. A
+  // frame later (as it was), an Escape pressed meanwhile went to <body> and the dialog stayed.
+  const refocusLeave = useRef(false);
+  useLayoutEffect(() => {
+    if (confirmingLeave || !refocusLeave.current) return;
+    refocusLeave.current = false;
+    leaveButton.current?.focus();
+  }, [confirmingLeave]);
   const [name, setName] = useState(props.displayName);
   const [nameSaved, setNameSaved] = useState(false);
   const now = useNow(60_000);
@@ -125,9 +133,8 @@ export function ListsMenu(props: ListsMenuProps) {
             pendingChanges={props.pendingChanges}
             onLeave={onLeave}
             onKeep={() => {
+              refocusLeave.current = true;
               setConfirmingLeave(false);
-              // The question is gone; focus goes back to where it was asked, not to <body>.
-              requestAnimationFrame(() => leaveButton.current?.focus());
             }}
           />
         ) : (

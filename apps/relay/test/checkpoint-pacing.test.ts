@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Pacer } from '../src/storage/concurrency.js';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { writeAt } from '../src/storage/journal.js';
+import { scanRecords } from '../src/storage/record-framing.js';
+import { directoryPerTest } from './helpers.js';
+
+const recordsInLog = async (dir: string, listId: string): Promise<number> => scanRecords(await readFile(path.join(dir, `${listId}.log`))).records.length;
+
+const listIds = ['pacedList00000001', 'pacedList00000002', 'pacedList00000003', 'pacedList00000004'];
+
+describe('pacer', () => {
+  it('[CP1] makes steps due evenly over its spread, and wakes every waiting step when hurried', async () => {
+    const pacer = new Pacer(300, 3);
+    const started = performance.now();
+    await pacer.nextStep();
+    await pacer.nextStep();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(90);
+    // Hurrying is told apart by a spread far beyond any scheduling delay, not by a tight bound.
+    const slow = new Pacer(60_000, 3);
+    await slow.nextStep();
+    const second = slow.nextStep();
+    slow.hurry();
+    await second;
+    await slow.nextStep();
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('checkpoints on the timer', () => {
+  const directory = directoryPerTest('basket-pacing-');
+
+  /** A storage with checkpoints every `intervalMs` (copies spread over half of it) that notes when each list log write starts. */
+  const openTimed = (intervalMs: number): { storage: DiskListStorage; writeStarts: number[]; maxInFlight: () => number } => {
+    const writeStarts: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      checkpointIntervalMs: intervalMs,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        writeStarts.push(performance.now());
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        try {
+          return await writeAt(fd, buffer, offset, position);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    });
+    return { storage, writeStarts, maxInFlight: () => maxInFlight };
+  };
+
+
+  it('[CP2] copy one list at a time, spread over half the interval, instead of in one burst', async () => {
+    const { storage, writeStarts, maxInFlight } = openTimed(2000);
+    await Promise.all(listIds.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    // The checkpoint starts at 2 s; the last copy is due 750 ms later.
+    const giveUpAt = performance.now() + 10_000;
+    while (writeStarts.length < listIds.length && performance.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writeStarts).toHaveLength(listIds.length);
+    // Due at 0, 250, 500 and 750 ms after the checkpoint starts.
+    // (The first copy may start late, creating its log: a margin, far above a burst's few ms.)
+    expect((writeStarts.at(-1) as number) - (writeStarts[0] as number)).toBeGreaterThanOrEqual(500);
+    // Closing waits for the last copy, which may still be in flight.
+    await storage.close();
+    expect(maxInFlight()).toBe(1);
+    for (const listId of listIds) expect(await recordsInLog(directory(), listId)).toBe(1);
+  });
+
+  it('[CP3] a shutdown during a spread checkpoint does not wait out its pacing', async () => {
+    const { storage, writeStarts } = openTimed(4000);
+    await Promise.all(listIds.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    while (writeStarts.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const closing = performance.now();
+    await storage.close();
+    // Paced, the last copy would start 1.5 s after the first.
+    expect(performance.now() - closing).toBeLessThan(1000);
+    for (const listId of listIds) expect(await recordsInLog(directory(), listId)).toBe(1);
+  });
+});
+
+describe('hurrying a spread checkpoint', () => {
+  const directory = directoryPerTest('basket-pacing-hurry-');
+  const waitFor = async (condition: () => boolean): Promise<void> => {
+    const giveUpAt = performance.now() + 15_000;
+    while (!condition() && performance.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(condition()).toBe(true);
+  };
+
+  it('[CP4] a shutdown hurries every generation of a spread checkpoint, not only the one being copied', async () => {
+    let failing = true;
+    const writeStarts: number[] = [];
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      checkpointIntervalMs: 4000,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        if (failing) throw new Error('disk full');
+        writeStarts.push(performance.now());
+        return writeAt(fd, buffer, offset, position);
+      },
+    });
+    const older = listIds;
+    const newer = listIds.map((id) => id.replace('paced', 'later'));
+    await Promise.all(older.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    // A checkpoint that fails (a full disk) leaves its generation for the next one.
+    await expect(storage.checkpoint()).rejects.toThrow(/disk full/);
+    failing = false;
+    await Promise.all(newer.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    // The timer's checkpoint copies both generations, spread out.
+    await waitFor(() => writeStarts.length > 0);
+    const closing = performance.now();
+    await storage.close();
+    // Paced, the second generation's last copy would start 1.5 s after its first.
+    expect(performance.now() - closing).toBeLessThan(1000);
+    for (const listId of [...older, ...newer]) expect(await recordsInLog(directory(), listId)).toBe(1);
+  });
+
+  it('[CP5] a full segment hurries a spread checkpoint even when the timer has already queued the next one', async () => {
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const writeStarts: number[] = [];
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      checkpointIntervalMs: 2000,
+      journalSegmentBytes: 512,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        writeStarts.push(performance.now());
+        // The first copy is slow (a loaded disk): the timer fires again while it runs.
+        if (writeStarts.length === 1) await gate;
+        return writeAt(fd, buffer, offset, position);
+      },
+    });
+    await storage.append('slowList000000001', [new Uint8Array([1])]);
+    await waitFor(() => writeStarts.length === 1);
+    const checkpoints = (storage as unknown as { checkpoints: { hasQueuedRun: boolean } }).checkpoints;
+    await waitFor(() => checkpoints.hasQueuedRun);
+    // Fills the segment: the checkpoint that follows must copy at once, not spread out.
+    await Promise.all(listIds.map((listId) => storage.append(listId, [new Uint8Array(200)])));
+    openGate();
+    await waitFor(() => writeStarts.length === 1 + listIds.length);
+    // Spread, they would start over 750 ms.
+    expect((writeStarts.at(-1) as number) - (writeStarts[1] as number)).toBeLessThan(400);
+    await storage.close();
+  });
+});

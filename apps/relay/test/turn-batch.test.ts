@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { createTurnBatch } from '../src/sync/turn-batch.js';
+
+describe('turn batch', () => {
+  it('[TB1] runs the tasks of one turn in one check-phase callback, in order, before that turn’s microtasks see them', async () => {
+    const inThisTurn = createTurnBatch();
+    const ran: string[] = [];
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        inThisTurn(() => {
+          ran.push('a');
+          // Microtasks of a task run only after every task of the batch: what lets the journal gather all their appends.
+          void Promise.resolve().then(() => ran.push('a-microtask'));
+        });
+        inThisTurn(() => ran.push('b'));
+        inThisTurn(() => {
+          ran.push('c');
+          inThisTurn(() => {
+            ran.push('next turn');
+            resolve();
+          });
+        });
+      }, 0),
+    );
+    expect(ran).toEqual(['a', 'b', 'c', 'a-microtask', 'next turn']);
+  });
+});
