@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Pacer } from '../src/storage/concurrency.js';
+import { forEachConcurrently, Pacer } from '../src/storage/concurrency.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { writeAt } from '../src/storage/journal.js';
 import { scanRecords } from '../src/storage/record-framing.js';
@@ -26,6 +26,31 @@ describe('pacer', () => {
     await second;
     await slow.nextStep();
     expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('[CP7] a loop widened by a promise runs one task at a time until it resolves, then up to its limit; never resolved, it still finishes', async () => {
+    let inFlight = 0;
+    const peaks: number[] = [];
+    const task = async (): Promise<void> => {
+      peaks.push(++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight -= 1;
+    };
+    let widen!: () => void;
+    const widened = new Promise<void>((resolve) => (widen = resolve));
+    const items = Array.from({ length: 12 }, (_, i) => i);
+    const loop = forEachConcurrently(items, 3, async (item) => {
+      if (item === 4) widen();
+      await task();
+    }, widened);
+    await loop;
+    expect(Math.max(...peaks.slice(0, 4))).toBe(1);
+    expect(Math.max(...peaks)).toBe(3);
+
+    peaks.length = 0;
+    await forEachConcurrently(items, 3, task, new Promise<void>(() => undefined));
+    expect(peaks).toHaveLength(items.length);
+    expect(Math.max(...peaks)).toBe(1);
   });
 });
 
@@ -79,6 +104,36 @@ describe('checkpoints on the timer', () => {
     // Paced, the last copy would start 1.5 s after the first.
     expect(performance.now() - closing).toBeLessThan(1000);
     for (const listId of listIds) expect(await recordsInLog(directory(), listId)).toBe(1);
+  });
+
+  it('[CP6] a shutdown during a spread checkpoint copies the lists left two at a time, not one', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => `hurriedList${String(i).padStart(6, '0')}`);
+    let inFlight = 0;
+    let maxInFlightWhileClosing = 0;
+    let closing = false;
+    let writes = 0;
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      checkpointIntervalMs: 4000,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        writes += 1;
+        inFlight += 1;
+        if (closing) maxInFlightWhileClosing = Math.max(maxInFlightWhileClosing, inFlight);
+        try {
+          // A loaded disk: each copy takes a while, so copies overlap if anything lets them.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return await writeAt(fd, buffer, offset, position);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    });
+    await Promise.all(many.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    while (writes === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    closing = true;
+    await storage.close();
+    expect(maxInFlightWhileClosing).toBe(2);
+    for (const listId of many) expect(await recordsInLog(directory(), listId)).toBe(1);
   });
 });
 

@@ -47,8 +47,11 @@ export class CoalescedRun {
   }
 }
 
-/** Runs `task` over `items` with at most `limit` in flight; rejects with the first failure after all settle. */
-export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `task` over `items` with at most `limit` in flight; rejects with the first failure after
+ * all settle. With `widenWhen`, one runs at a time until that promise resolves, then up to `limit`.
+ */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>, widenWhen?: Promise<void>): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -61,7 +64,13 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const first = worker();
+  const others = Array.from({ length: Math.min(limit, items.length) - 1 }, async () => {
+    // The first worker never rejects: once it is done, there is nothing left to take.
+    if (widenWhen !== undefined) await Promise.race([widenWhen, first]);
+    await worker();
+  });
+  await Promise.all([first, ...others]);
   if (failure !== undefined) throw failure.error;
 }
 
@@ -101,6 +110,7 @@ export class Pacer {
   private step = 0;
   private hurried = false;
   private readonly sleepers = new Set<() => void>();
+  private hurriedSignal: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
 
   constructor(
     private readonly spreadMs: number,
@@ -123,8 +133,20 @@ export class Pacer {
     });
   }
 
+  /** Resolves once hurried: the paced task may then do several steps at once. */
+  whenHurried(): Promise<void> {
+    if (this.hurried) return Promise.resolve();
+    if (this.hurriedSignal === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => (resolve = done));
+      this.hurriedSignal = { promise, resolve };
+    }
+    return this.hurriedSignal.promise;
+  }
+
   hurry(): void {
     this.hurried = true;
+    this.hurriedSignal?.resolve();
     for (const wake of [...this.sleepers]) wake();
   }
 }

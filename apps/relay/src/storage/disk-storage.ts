@@ -327,7 +327,7 @@ export class DiskListStorage implements ListStorage {
   /**
    * Copies one generation's records into their list logs, then deletes its segment files. With a
    * pacer, one list at a time, each when it is due (waiting outside the list's queue, so its
-   * loads and compactions do not wait for the pacing).
+   * loads and compactions do not wait for the pacing), until the pacer is hurried.
    */
   private async copyGeneration(
     generation: JournalGeneration,
@@ -338,7 +338,8 @@ export class DiskListStorage implements ListStorage {
     // No write of the segment is in flight before its records are copied or the file deleted.
     await generation.segment?.drained();
     const lists = [...generation.pending.keys()];
-    await forEachConcurrently(lists, pacer === undefined ? CHECKPOINT_CONCURRENCY : 1, async (listId) => {
+    const widenWhen = pacer?.whenHurried();
+    await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, async (listId) => {
       await pacer?.nextStep();
       await runForList(listId, async () => {
         const records = generation.pending.get(listId);
@@ -349,7 +350,7 @@ export class DiskListStorage implements ListStorage {
         // not hold a descriptor each.
         if (!this.inUse.has(listId)) await this.closeLog(listId);
       });
-    });
+    }, widenWhen);
     // One directory fsync for every log this copy created instead of one each, which slowed the
     // copy of many new lists (README, Storage): only deleting the segment needs them durable.
     if (this.logCreatedSinceDirectorySync) {
