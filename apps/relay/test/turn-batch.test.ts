@@ -24,4 +24,25 @@ describe('turn batch', () => {
     );
     expect(ran).toEqual(['a', 'b', 'c', 'a-microtask', 'next turn']);
   });
+
+  it('[TB2] a task that throws does not keep the others of its turn from running, and every failure is reported', async () => {
+    const failures: unknown[] = [];
+    const inThisTurn = createTurnBatch((error) => failures.push(error));
+    const ran: string[] = [];
+    await new Promise<void>((resolve) => {
+      inThisTurn(() => {
+        throw new Error('first');
+      });
+      inThisTurn(() => ran.push('b'));
+      inThisTurn(() => {
+        throw new Error('second');
+      });
+      inThisTurn(() => {
+        ran.push('d');
+        resolve();
+      });
+    });
+    expect(ran).toEqual(['b', 'd']);
+    expect(failures.map((error) => (error as Error).message)).toEqual(['first', 'second']);
+  });
 });

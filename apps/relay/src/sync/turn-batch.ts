@@ -5,26 +5,31 @@
  * cut, so the journal wrote the first list's batch alone and every other list waited for it.
  * Run together, every cut's append is queued before the journal starts its write (journal.ts).
  */
-export function createTurnBatch(): (task: () => void) => void {
+export function createTurnBatch(reportFailure: (error: unknown) => void = throwOnItsOwn): (task: () => void) => void {
   let tasks: Array<() => void> = [];
   const runAll = (): void => {
     const due = tasks;
     tasks = [];
-    let failure: { error: unknown } | undefined;
     for (const task of due) {
-      // One task's failure must not leave the others' batches uncut.
+      // One task's failure must not leave the others' batches uncut, nor hide another's failure.
       try {
         task();
       } catch (error) {
-        failure ??= { error };
+        reportFailure(error);
       }
     }
-    if (failure !== undefined) throw failure.error;
   };
   return (task) => {
     if (tasks.length === 0) setImmediate(runAll);
     tasks.push(task);
   };
+}
+
+/** Throws `error` in a callback of its own, so the process's uncaughtException handler logs each one. */
+function throwOnItsOwn(error: unknown): void {
+  setImmediate(() => {
+    throw error;
+  });
 }
 
 /** The batch every list's group commit shares (one process, one event loop). */
