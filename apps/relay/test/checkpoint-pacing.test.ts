@@ -173,6 +173,38 @@ describe('hurrying a spread checkpoint', () => {
     for (const listId of [...older, ...newer]) expect(await recordsInLog(directory(), listId)).toBe(1);
   });
 
+  it('[CP8] a caller that asks for a checkpoint just as the timer starts one gets its own run unspread', async () => {
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const writeStarts: number[] = [];
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      checkpointIntervalMs: 4000,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        writeStarts.push(performance.now());
+        // The timer's run is held at its first copy until the phones below have written.
+        if (writeStarts.length === 1) await gate;
+        return writeAt(fd, buffer, offset, position);
+      },
+    });
+    await Promise.all(listIds.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    // The timer's run has started but not reached its copy (it waits a microtask for the
+    // startup replay) when the caller asks: the caller waits for the run queued after it.
+    const timerRun = (storage as unknown as { runCheckpoint: (pace: 'spread' | 'now') => Promise<void> }).runCheckpoint('spread');
+    const asked = storage.checkpoint();
+    await waitFor(() => writeStarts.length >= 1);
+    // Phones keep writing: the queued run has lists of its own to copy.
+    const later = listIds.map((id) => id.replace('paced', 'asked'));
+    await Promise.all(later.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
+    const waiting = performance.now();
+    openGate();
+    await Promise.all([timerRun, asked]);
+    // Spread, the queued run's four copies would start over 1.5 s.
+    expect(performance.now() - waiting).toBeLessThan(1000);
+    for (const listId of [...listIds, ...later]) expect(await recordsInLog(directory(), listId)).toBe(1);
+    await storage.close();
+  });
+
   it('[CP5] a full segment hurries a spread checkpoint even when the timer has already queued the next one', async () => {
     let openGate!: () => void;
     const gate = new Promise<void>((resolve) => (openGate = resolve));

@@ -307,7 +307,8 @@ export class DiskListStorage implements ListStorage {
 
   private async checkpointNow(): Promise<void> {
     const spread = !this.checkpointWanted && !this.closed && this.checkpointSpreadMs > 0;
-    this.checkpointWanted = false;
+    // A caller that arrived before this run got here waits for the queued one: it stays wanted.
+    if (!this.checkpoints.hasQueuedRun) this.checkpointWanted = false;
     if (this.current.segment === undefined && this.checkpointing.length === 0) return;
     this.rotate();
     const generations = [...this.checkpointing];
