@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { forEachConcurrently, Pacer } from '../src/storage/concurrency.js';
+import type { DiskStorageOptions } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { writeAt } from '../src/storage/journal.js';
 import { scanRecords } from '../src/storage/record-framing.js';
@@ -144,6 +145,22 @@ describe('hurrying a spread checkpoint', () => {
     while (!condition() && performance.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(condition()).toBe(true);
   };
+  /** A storage whose first list log write waits until `release()` (a copy stuck on a loaded disk); notes when each write starts. */
+  const openWithFirstCopyHeld = (options: Partial<DiskStorageOptions>): { storage: DiskListStorage; writeStarts: number[]; release: () => void } => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const writeStarts: number[] = [];
+    const storage = new DiskListStorage({
+      dataDir: directory(),
+      ...options,
+      writeLogBytes: async (fd, buffer, offset, position) => {
+        writeStarts.push(performance.now());
+        if (writeStarts.length === 1) await held;
+        return writeAt(fd, buffer, offset, position);
+      },
+    });
+    return { storage, writeStarts, release };
+  };
 
   it('[CP4] a shutdown hurries every generation of a spread checkpoint, not only the one being copied', async () => {
     let failing = true;
@@ -174,19 +191,8 @@ describe('hurrying a spread checkpoint', () => {
   });
 
   it('[CP8] a caller that asks for a checkpoint just as the timer starts one gets its own run unspread', async () => {
-    let openGate!: () => void;
-    const gate = new Promise<void>((resolve) => (openGate = resolve));
-    const writeStarts: number[] = [];
-    const storage = new DiskListStorage({
-      dataDir: directory(),
-      checkpointIntervalMs: 4000,
-      writeLogBytes: async (fd, buffer, offset, position) => {
-        writeStarts.push(performance.now());
-        // The timer's run is held at its first copy until the phones below have written.
-        if (writeStarts.length === 1) await gate;
-        return writeAt(fd, buffer, offset, position);
-      },
-    });
+    // The timer's run is held at its first copy until the phones below have written.
+    const { storage, writeStarts, release } = openWithFirstCopyHeld({ checkpointIntervalMs: 4000 });
     await Promise.all(listIds.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
     // The timer's run has started but not reached its copy (it waits a microtask for the
     // startup replay) when the caller asks: the caller waits for the run queued after it.
@@ -197,7 +203,7 @@ describe('hurrying a spread checkpoint', () => {
     const later = listIds.map((id) => id.replace('paced', 'asked'));
     await Promise.all(later.map((listId, i) => storage.append(listId, [new Uint8Array([i])])));
     const waiting = performance.now();
-    openGate();
+    release();
     await Promise.all([timerRun, asked]);
     // Spread, the queued run's four copies would start over 1.5 s.
     expect(performance.now() - waiting).toBeLessThan(1000);
@@ -206,27 +212,15 @@ describe('hurrying a spread checkpoint', () => {
   });
 
   it('[CP5] a full segment hurries a spread checkpoint even when the timer has already queued the next one', async () => {
-    let openGate!: () => void;
-    const gate = new Promise<void>((resolve) => (openGate = resolve));
-    const writeStarts: number[] = [];
-    const storage = new DiskListStorage({
-      dataDir: directory(),
-      checkpointIntervalMs: 2000,
-      journalSegmentBytes: 512,
-      writeLogBytes: async (fd, buffer, offset, position) => {
-        writeStarts.push(performance.now());
-        // The first copy is slow (a loaded disk): the timer fires again while it runs.
-        if (writeStarts.length === 1) await gate;
-        return writeAt(fd, buffer, offset, position);
-      },
-    });
+    // The first copy is slow (a loaded disk): the timer fires again while it runs.
+    const { storage, writeStarts, release } = openWithFirstCopyHeld({ checkpointIntervalMs: 2000, journalSegmentBytes: 512 });
     await storage.append('slowList000000001', [new Uint8Array([1])]);
     await waitFor(() => writeStarts.length === 1);
     const checkpoints = (storage as unknown as { checkpoints: { hasQueuedRun: boolean } }).checkpoints;
     await waitFor(() => checkpoints.hasQueuedRun);
     // Fills the segment: the checkpoint that follows must copy at once, not spread out.
     await Promise.all(listIds.map((listId) => storage.append(listId, [new Uint8Array(200)])));
-    openGate();
+    release();
     await waitFor(() => writeStarts.length === 1 + listIds.length);
     // Spread, they would start over 750 ms.
     expect((writeStarts.at(-1) as number) - (writeStarts[1] as number)).toBeLessThan(400);
