@@ -109,8 +109,8 @@ export class Pacer {
   private readonly startedAt = performance.now();
   private step = 0;
   private hurried = false;
-  private readonly sleepers = new Set<() => void>();
-  private hurriedSignal: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
+  private resolveHurried!: () => void;
+  private readonly hurriedSignal = new Promise<void>((resolve) => (this.resolveHurried = resolve));
 
   constructor(
     private readonly spreadMs: number,
@@ -123,30 +123,21 @@ export class Pacer {
     const delay = dueAt - performance.now();
     if (this.hurried || delay <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const wake = (): void => {
+      const timer = setTimeout(resolve, delay);
+      void this.hurriedSignal.then(() => {
         clearTimeout(timer);
-        this.sleepers.delete(wake);
         resolve();
-      };
-      const timer = setTimeout(wake, delay);
-      this.sleepers.add(wake);
+      });
     });
   }
 
   /** Resolves once hurried: the paced task may then do several steps at once. */
   whenHurried(): Promise<void> {
-    if (this.hurried) return Promise.resolve();
-    if (this.hurriedSignal === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((done) => (resolve = done));
-      this.hurriedSignal = { promise, resolve };
-    }
-    return this.hurriedSignal.promise;
+    return this.hurriedSignal;
   }
 
   hurry(): void {
     this.hurried = true;
-    this.hurriedSignal?.resolve();
-    for (const wake of [...this.sleepers]) wake();
+    this.resolveHurried();
   }
 }
