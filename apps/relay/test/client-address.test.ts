@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { BlockList, isIP } from 'node:net';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressGroup, clientAddress, parseTrustedProxies, trustedProxies } from '../src/http/client-address.js';
@@ -28,6 +30,29 @@ describe('client address behind a reverse proxy', () => {
     expect(parseTrustedProxies(undefined)).toEqual([]);
     expect(() => parseTrustedProxies('127.0.0.1,proxy.local')).toThrow(/"proxy.local"/);
     expect(() => parseTrustedProxies('10.0.0.0/33')).toThrow(/10.0.0.0\/33/);
+  });
+
+  it('[R6] remembered answers stay right: asked again, after many other addresses, and with no proxies at all', () => {
+    const expected = new BlockList();
+    expected.addAddress('127.0.0.1', 'ipv4');
+    expected.addSubnet('172.16.0.0', 12, 'ipv4');
+    expected.addAddress('::1', 'ipv6');
+    const none = trustedProxies([]);
+    const ipv4 = fc.tuple(fc.constantFrom(127, 172, 10), fc.nat(255), fc.nat(255), fc.nat(255)).map((parts) => parts.join('.'));
+    const address = fc.oneof(ipv4, fc.ipV6(), fc.constantFrom('::1', '127.0.0.1', 'not-an-address', ''));
+    // Enough addresses per run to pass the remembered-answer bound, each asked several times.
+    fc.assert(
+      fc.property(fc.array(address, { minLength: 1100, maxLength: 1500 }), (addresses) => {
+        for (const peer of [...addresses, ...addresses.slice().reverse()]) {
+          const family = isIP(peer);
+          const truth = family !== 0 && expected.check(peer, family === 4 ? 'ipv4' : 'ipv6');
+          if (proxies.has(peer) !== truth) return false;
+          if (none.has(peer)) return false;
+        }
+        return true;
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('[R5] an IPv6 /64 counts as one address, however its addresses are written; IPv4 addresses stay whole', () => {
