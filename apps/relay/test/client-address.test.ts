@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressGroup, clientAddress, parseTrustedProxies, trustedProxies } from '../src/http/client-address.js';
+import { createJsonLogger } from '../src/log.js';
 import type { RunningRelay } from './helpers.js';
 import { newListId, startRelay } from './helpers.js';
 
@@ -72,9 +73,9 @@ describe('client address behind a reverse proxy', () => {
   });
 
   /** Resolves with 'open' or the HTTP status the upgrade was refused with. */
-  function connectAs(running: RunningRelay, listId: string, forwardedFor: string): Promise<'open' | number> {
+  function connectAs(running: RunningRelay, listId: string, forwardedFor: string, localAddress?: string): Promise<'open' | number> {
     return new Promise((resolve) => {
-      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': forwardedFor } });
+      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': forwardedFor }, localAddress });
       sockets.push(socket);
       socket.once('open', () => resolve('open'));
       socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
@@ -106,5 +107,31 @@ describe('client address behind a reverse proxy', () => {
     expect(await connectAs(notTrusting, listId, '198.51.100.2')).toBe('open');
     // A header from an untrusted peer is ignored: both came from 127.0.0.1.
     expect(await connectAs(notTrusting, listId, '198.51.100.3')).toBe(429);
+  });
+
+  it('[R7] X-Forwarded-For from a peer not in TRUSTED_PROXIES is logged once per peer, and never from a trusted one', async () => {
+    const events: Array<{ event: string; peer?: string }> = [];
+    const logger = createJsonLogger('warn', (line) => events.push(JSON.parse(line) as { event: string; peer?: string }));
+    const notTrusting = await startRelay({ logger });
+    relays.push(notTrusting);
+    const listId = newListId();
+    for (const client of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+      expect(await connectAs(notTrusting, listId, client)).toBe('open');
+    }
+    const ignored = events.filter((entry) => entry.event === 'connection.forwarded_for_ignored');
+    expect(ignored.map((entry) => entry.peer)).toEqual(['127.0.0.1']);
+
+    // Clients sending the header themselves, from many addresses, do not flood the log.
+    for (let host = 2; host <= 30; host++) {
+      expect(await connectAs(notTrusting, listId, '198.51.100.9', `127.0.0.${host}`)).toBe('open');
+    }
+    const peers = events.filter((entry) => entry.event === 'connection.forwarded_for_ignored').map((entry) => entry.peer);
+    expect(peers).toEqual(Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 1}`));
+
+    events.length = 0;
+    const trusting = await startRelay({ logger, trustedProxies: ['127.0.0.1', '::1'] });
+    relays.push(trusting);
+    expect(await connectAs(trusting, listId, '198.51.100.4')).toBe('open');
+    expect(events.filter((entry) => entry.event === 'connection.forwarded_for_ignored')).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import * as Y from 'yjs';
 import { DEFAULT_LIMITS } from '../src/config.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { RelayServer } from '../src/http/relay-server.js';
+import type { Logger } from '../src/log.js';
 import { silentLogger } from '../src/log.js';
 import type { RelayMetrics } from '../src/metrics.js';
 import { LOCK_FILE_NAME } from '../src/storage/data-dir-lock.js';
@@ -32,13 +33,14 @@ export async function startRelay(
     staticDir?: string;
     metrics?: RelayMetrics;
     trustedProxies?: readonly string[];
+    logger?: Logger;
   } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
     limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, maxLoopMsPerIpPerSecond: 100_000, ...options.limits },
     storage,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     staticDir: options.staticDir,
     metrics: options.metrics,
     trustedProxies: options.trustedProxies,

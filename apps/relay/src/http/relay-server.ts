@@ -47,6 +47,11 @@ export const PLAIN_HTTP_SOCKETS = 32;
 const PLAIN_HTTP_SOCKETS_PER_IP = 16;
 /** A request must arrive whole within these; idle half-open sockets are not kept for Node's 60 s / 300 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Peers whose ignored X-Forwarded-For is logged (once each). A proxy is one or a few addresses;
+ * past this many the header comes from clients themselves, and a log line each would flood.
+ */
+const FORWARDED_FOR_WARNINGS = 16;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
@@ -70,6 +75,8 @@ export class RelayServer {
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
   private heartbeatTick = 0;
+  /** Untrusted peers that sent X-Forwarded-For and have been logged (see FORWARDED_FOR_WARNINGS). */
+  private readonly untrustedForwarders = new Set<string>();
   private readonly eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
@@ -269,8 +276,10 @@ export class RelayServer {
 
   private handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const remoteAddress = clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for'], this.trustedProxies);
+    const forwardedFor = request.headers['x-forwarded-for'];
+    const remoteAddress = clientAddress(request.socket.remoteAddress, forwardedFor, this.trustedProxies);
     const { limits, logger } = this.options;
+    if (forwardedFor !== undefined) this.warnIfUntrustedProxy(request.socket.remoteAddress);
     if (this.closing !== undefined) {
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
@@ -330,6 +339,22 @@ export class RelayServer {
       this.connections.add(connection);
       this.metrics.connectionsOpened.inc();
       logger.debug('connection.opened', { connection: connection.id, listId, remoteAddress });
+    });
+  }
+
+  /**
+   * A relay behind a proxy that is not in TRUSTED_PROXIES counts every phone as the proxy's one
+   * address, so the 201st phone is refused (MAX_CONNECTIONS_PER_IP) with nothing saying why.
+   * The header is still ignored (a client may send it itself), but the operator is told once.
+   */
+  private warnIfUntrustedProxy(peer: string | undefined): void {
+    const address = normalizeAddress(peer ?? 'unknown');
+    if (this.trustedProxies.has(address) || this.untrustedForwarders.has(address)) return;
+    if (this.untrustedForwarders.size >= FORWARDED_FOR_WARNINGS) return;
+    this.untrustedForwarders.add(address);
+    this.options.logger.warn('connection.forwarded_for_ignored', {
+      peer: address,
+      note: 'X-Forwarded-For from an address not in TRUSTED_PROXIES is ignored: if this is your reverse proxy, add it to TRUSTED_PROXIES, or every phone behind it shares its per-address limits',
     });
   }
 
