@@ -47,12 +47,12 @@ export const PLAIN_HTTP_SOCKETS = 32;
 const PLAIN_HTTP_SOCKETS_PER_IP = 16;
 /** A request must arrive whole within these; idle half-open sockets are not kept for Node's 60 s / 300 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 /**
  * Peers whose ignored X-Forwarded-For is logged (once each). A proxy is one or a few addresses;
  * past this many the header comes from clients themselves, and a log line each would flood.
  */
 const FORWARDED_FOR_WARNINGS = 16;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The relay's one HTTP server: the web app, /healthz, /metrics, and WebSocket sync at
