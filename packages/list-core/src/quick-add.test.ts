@@ -18,6 +18,12 @@ describe('parseQuickAdd', () => {
     ['tomatoes 400g', { quantity: 400, unit: 'g', name: 'tomatoes' }],
     ['7up', { quantity: 1, unit: '', name: '7up' }],
     ['0 milk', { quantity: 1, unit: '', name: '0 milk' }],
+    ['Pyrex x 2', { quantity: 2, unit: '', name: 'Pyrex' }],
+    ['Milk×3', { quantity: 3, unit: '', name: 'Milk' }],
+    // A name ending in "x" keeps its last letter; the number stays part of the name.
+    ['Weetabix 24', { quantity: 1, unit: '', name: 'Weetabix 24' }],
+    ['Tampax 20', { quantity: 1, unit: '', name: 'Tampax 20' }],
+    ['Xbox 2', { quantity: 1, unit: '', name: 'Xbox 2' }],
   ])('%j', (text, expected) => {
     expect(parseQuickAdd(text)).toEqual(expected);
   });

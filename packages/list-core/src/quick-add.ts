@@ -14,7 +14,8 @@ const NUMBER = String.raw`(\d+(?:[.,]\d+)?)`;
 const LEADING_WITH_UNIT = new RegExp(String.raw`^${NUMBER}\s*(${UNIT_PATTERN})\.?\s+(?:of\s+)?(.+)$`, 'i');
 const LEADING_TIMES = new RegExp(String.raw`^${NUMBER}\s*[x×]\s+(.+)$`, 'i');
 const LEADING = new RegExp(String.raw`^${NUMBER}\s+(.+)$`);
-const TRAILING_TIMES = new RegExp(String.raw`^(.+?)\s*[x×]\s*${NUMBER}$`, 'i');
+// "x" needs a space before it, or "Weetabix 24" would be 24 × "Weetabi"; "×" cannot end a word.
+const TRAILING_TIMES = new RegExp(String.raw`^(.+?)(?:\s+[x×]|\s*×)\s*${NUMBER}$`, 'i');
 const TRAILING_TIMES_AFTER = new RegExp(String.raw`^(.+?)\s+${NUMBER}\s*[x×]$`, 'i');
 const TRAILING_WITH_UNIT = new RegExp(String.raw`^(.+?)\s+${NUMBER}\s*(${UNIT_PATTERN})\.?$`, 'i');
 
