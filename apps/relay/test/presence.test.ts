@@ -10,6 +10,7 @@ import type { PresenceLimits } from '../src/sync/presence.js';
 import { Presence } from '../src/sync/presence.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
 import { decodeIncomingMessage, encodeAwarenessMessage, MAX_AWARENESS_ENTRIES, MAX_AWARENESS_STATE_BYTES, ProtocolError } from '../src/sync/protocol.js';
+import { newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 interface Entry {
   clientId: number;
@@ -143,5 +144,49 @@ describe('presence (awareness) on a list', () => {
     // `"\xff"`: JSON quotes around a byte that is never valid UTF-8.
     encoding.writeVarUint8Array(update, new Uint8Array([0x22, 0xff, 0x22]));
     expect(() => decodeIncomingMessage(encodeAwarenessMessage(encoding.toUint8Array(update)))).toThrow(ProtocolError);
+  });
+
+  it('[A7] a phone that leaves after 1,024 other departures is announced gone, and its old state stays refused', () => {
+    const { presence: list, broadcasts } = presence();
+    const alice = { name: 'alice' };
+    const bob = { name: 'bob' };
+    const hello = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
+    list.apply(alice, hello.update, hello.entries);
+    // Alice's clock is the first the relay saw; 1,024 departures since (page reloads on a long day).
+    const gone = awareness(range(1000, 1024).map((clientId) => ({ clientId, clock: 1, state: null })));
+    list.apply(bob, gone.update, gone.entries);
+    broadcasts.length = 0;
+    list.peerLeft(alice);
+    expect(list.hasState(7)).toBe(false);
+    expect(broadcasts).toHaveLength(1);
+    // Her departure is the newest one remembered: an echo of her old state crossing it is refused.
+    list.apply(bob, hello.update, hello.entries);
+    expect(list.hasState(7)).toBe(false);
+    expect(list.rememberedCount).toBeLessThanOrEqual(1025);
+    list.destroy();
+  });
+
+  it('[A8] on a relay, the connection of that phone is forgotten and the others hear it left', async () => {
+    const relay = await startRelay();
+    try {
+      const listId = newListId();
+      const watcher = await openRawSocket(relay.syncUrl, listId);
+      // Awareness messages start with type 1.
+      let presenceMessages = 0;
+      watcher.on('message', (data: Buffer) => void (data[0] === 1 && presenceMessages++));
+      const alice = await openRawSocket(relay.syncUrl, listId);
+      await waitFor(() => relay.relay.connectionCount === 2, 2000, 'two connections');
+      const hello = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
+      alice.send(encodeAwarenessMessage(hello.update));
+      await waitFor(() => presenceMessages === 1, 2000, 'the watcher hears of Alice');
+      const gone = awareness(range(1000, 1024).map((clientId) => ({ clientId, clock: 1, state: null })));
+      alice.send(encodeAwarenessMessage(gone.update));
+      alice.close();
+      await waitFor(() => relay.relay.connectionCount === 1, 2000, 'Alice forgotten');
+      await waitFor(() => presenceMessages === 2, 2000, 'the watcher hears Alice left');
+      watcher.close();
+    } finally {
+      await relay.close();
+    }
   });
 });

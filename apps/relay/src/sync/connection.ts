@@ -279,8 +279,13 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
-    this.room.detach(this);
-    this.options.onClosed(this);
+    try {
+      this.room.detach(this);
+    } finally {
+      // Whatever leaving the room threw, the server must forget this connection, or it counts
+      // against the address's and the relay's connection limits for good.
+      this.options.onClosed(this);
+    }
   }
 }
 

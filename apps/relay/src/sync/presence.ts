@@ -108,13 +108,31 @@ export class Presence<Peer extends object> {
       for (const clientId of updated) this.carry(clientId, origin);
     }
     for (const clientId of removed) this.drop(clientId);
-    if (removed.length > 0) this.forgetOldDepartures();
     const changed = [...added, ...updated, ...removed];
-    if (changed.length === 0) return;
-    // Echoed to the sender too, as the reference server does: a lone client's y-websocket
-    // watchdog needs a message at least every 30 s, and its own presence renewal is that message.
-    this.broadcast(encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)));
+    if (changed.length > 0) {
+      // Echoed to the sender too, as the reference server does: a lone client's y-websocket
+      // watchdog needs a message at least every 30 s, and its own presence renewal is that message.
+      // Encoded before any clock is forgotten: encoding reads the clocks of the departed.
+      this.broadcast(encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)));
+    }
+    if (removed.length > 0) {
+      for (const clientId of removed) this.markDepartedNow(clientId);
+      this.forgetOldDepartures();
+    }
   };
+
+  /**
+   * y-protocols keeps a client's clock where the client was first seen, so a phone present for
+   * hours would be the "oldest" departure the moment it leaves. Moving its clock to the end makes
+   * the order the order of departures, and a late echo of its state stays refused.
+   */
+  private markDepartedNow(clientId: number): void {
+    const { meta } = this.awareness;
+    const entry = meta.get(clientId);
+    if (entry === undefined) return;
+    meta.delete(clientId);
+    meta.set(clientId, entry);
+  }
 
   private carry(clientId: number, peer: Peer): void {
     let carried = this.carriedBy.get(peer);
