@@ -6,6 +6,7 @@ import { RelayMetrics } from '../src/metrics.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
+import { RoomRegistry } from '../src/sync/room-registry.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[] } {
   const sent: Uint8Array[] = [];
@@ -158,4 +159,75 @@ describe('list room without sockets', () => {
     expect(storedBytes).toBeLessThan(4000);
     list.destroy();
   });
+
+  it('[R6] a queued message whose answer throws closes only its sender; the messages behind it are answered', async () => {
+    const list = room(new MemoryListStorage());
+    const failing = fakePeer(1);
+    let sends = 0;
+    // The greeting goes out; the answer to its queued sync step 1 throws (a socket gone wrong).
+    failing.send = (message) => {
+      if (++sends > 1) throw new Error('socket gone wrong');
+      failing.sent.push(message);
+    };
+    const honest = fakePeer(2);
+    list.attach(failing);
+    list.attach(honest);
+    const empty = Y.encodeStateVector(new Y.Doc());
+    list.receive(failing, { kind: 'sync-step-1', stateVector: empty }, 0);
+    list.receive(honest, { kind: 'sync-step-1', stateVector: empty }, 0);
+    await expect(list.load()).resolves.toBeUndefined();
+    expect(list.isReady).toBe(true);
+    expect(failing.closed).toEqual([1011]);
+    expect(honest.closed).toEqual([]);
+    // The greeting and the answer to the queued step 1.
+    expect(honest.sent).toHaveLength(2);
+    list.destroy();
+  });
 });
+
+describe('room registry', () => {
+  function registry(storage: MemoryListStorage): RoomRegistry {
+    return new RoomRegistry({
+      storage,
+      logger: silentLogger,
+      metrics: new RelayMetrics(),
+      now: () => Date.now(),
+      maxLoadedLists: 10,
+      maxListBytes: 1024 * 1024,
+      compactLogBytes: 1024 * 1024,
+      idleUnloadMs: 0,
+    });
+  }
+
+  it('[R7] an unload that throws does not wedge the list: it loads and serves again', async () => {
+    const rooms = registry(new MemoryListStorage());
+    const first = rooms.acquire('registryUnitList01') as ListRoom;
+    await waitUntil(() => first.isReady);
+    first.stopWriting = () => Promise.reject(new Error('disk gone wrong'));
+    rooms.sweepIdle();
+    await rooms.whenUnloaded();
+    const again = rooms.acquire('registryUnitList01') as ListRoom;
+    expect(again).not.toBe(first);
+    await waitUntil(() => again.isReady);
+    await expect(rooms.shutdown(1012, 'restarting')).resolves.toBeUndefined();
+  });
+
+  it('[R8] a list whose shutdown throws does not keep the others from being flushed and closed', async () => {
+    const rooms = registry(new MemoryListStorage());
+    const broken = rooms.acquire('registryUnitList01') as ListRoom;
+    const fine = rooms.acquire('registryUnitList02') as ListRoom;
+    await waitUntil(() => broken.isReady && fine.isReady);
+    const peer = fakePeer(1);
+    fine.attach(peer);
+    broken.shutdown = () => Promise.reject(new Error('disk gone wrong'));
+    await expect(rooms.shutdown(1012, 'restarting')).resolves.toBeUndefined();
+    expect(peer.closed).toEqual([1012]);
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let tries = 0; !condition(); tries++) {
+    if (tries > 200) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

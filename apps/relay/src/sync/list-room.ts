@@ -142,6 +142,17 @@ export class ListRoom {
       return;
     }
     if (this.state !== 'loading') return;
+    try {
+      this.becomeReady(started);
+    } catch (error) {
+      // Whoever awaits the load (a reload of this list, the shutdown) must not see it reject:
+      // the list is unloaded and reloaded like after a failed load.
+      this.options.metrics.errors.inc({ kind: 'load_failed' });
+      this.fail('load failed', error);
+    }
+  }
+
+  private becomeReady(started: number): void {
     // Only now: while Yjs has an 'update' listener it encodes every transaction for it, and the
     // replay above would be encoded whole for nobody (83 of the 454 ms loading 1,000 lists took).
     this.doc.on('update', (update: Uint8Array) => {
@@ -152,7 +163,16 @@ export class ListRoom {
     for (const peer of this.peers) this.greet(peer);
     const waiting = this.waitingForLoad.splice(0);
     for (const { peer, message, receivedAt } of waiting) {
-      if (this.peers.has(peer)) this.receive(peer, message, receivedAt);
+      if (!this.peers.has(peer)) continue;
+      try {
+        this.receive(peer, message, receivedAt);
+      } catch (error) {
+        // As for a message that arrives after the load (Connection): only its sender is closed,
+        // and the messages queued behind it are still answered.
+        this.options.metrics.errors.inc({ kind: 'handler_error' });
+        this.options.logger.error('connection.handler_error', { connection: peer.id, listId: this.listId, error });
+        peer.close(CloseCode.internalError, 'internal error');
+      }
     }
   }
 

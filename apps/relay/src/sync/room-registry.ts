@@ -99,8 +99,14 @@ export class RoomRegistry {
     this.rooms.clear();
     const flushed = await Promise.all(
       rooms.map(async (room) => {
-        await this.loads.get(room);
-        await room.shutdown(code, reason);
+        try {
+          await this.loads.get(room);
+          await room.shutdown(code, reason);
+        } catch (error) {
+          // One list's failure must not stop the others' flushes; its journal records stay.
+          this.options.logger.error('list.shutdown_failed', { listId: room.listId, error });
+          this.options.metrics.errors.inc({ kind: 'shutdown_failed' });
+        }
         return room;
       }),
     );
@@ -146,17 +152,23 @@ export class RoomRegistry {
     this.rooms.delete(room.listId);
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
-    const done = Promise.all([previous, loaded]).then(async () => {
-      // Not a plain flush: on a failing disk that would keep the list from loading again until
-      // the disk had room, even for reading.
-      await room.stopWriting();
-      if (compact) await room.compactIfLarge(true);
-      await this.release(room);
+    const done = Promise.allSettled([previous, loaded]).then(async () => {
+      try {
+        // Not a plain flush: on a failing disk that would keep the list from loading again until
+        // the disk had room, even for reading.
+        await room.stopWriting();
+        if (compact) await room.compactIfLarge(true);
+      } catch (error) {
+        // Never rejects: the next load of this list and the shutdown wait on it. Whatever was
+        // acknowledged is in the journal, which the next load replays; the rest, phones send again.
+        this.options.logger.error('list.unload_failed', { listId: room.listId, error });
+        this.options.metrics.errors.inc({ kind: 'unload_failed' });
+      } finally {
+        await this.release(room);
+        if (this.unloading.get(room.listId) === done) this.unloading.delete(room.listId);
+      }
     });
     this.unloading.set(room.listId, done);
-    void done.then(() => {
-      if (this.unloading.get(room.listId) === done) this.unloading.delete(room.listId);
-    });
   }
 
   private async release(room: ListRoom): Promise<void> {
