@@ -183,6 +183,29 @@ describe('list room without sockets', () => {
     expect(honest.sent).toHaveLength(2);
     list.destroy();
   });
+
+  it('[R9] a phone whose held-back update another message completes is acknowledged, even if that message holds back more', async () => {
+    const list = room(new MemoryListStorage(), { maxListBytes: 32 * 1024 * 1024 });
+    await list.load();
+    const phoneA = fakePeer(1);
+    const phoneB = fakePeer(2);
+    list.attach(phoneA);
+    list.attach(phoneB);
+    const first = new Y.Doc();
+    const [u1, u2] = twoUpdates(first, (items) => items.set('a', 'one'), (items) => items.set('b', 'two'));
+    const second = new Y.Doc();
+    const [, u4] = twoUpdates(second, (items) => items.set('c', 'x'), (items) => items.set('d', 'y'.repeat(2000)));
+    // A has only u2 (it came another way): held back until u1 arrives.
+    list.receive(phoneA, { kind: 'sync-update', update: u2 }, 0);
+    await list.flush();
+    // B completes u2 with u1, and sends u4, larger and itself missing a dependency.
+    list.receive(phoneB, { kind: 'sync-update', update: Y.mergeUpdates([u1, u4]) }, 0);
+    await list.flush();
+    const u2Clock = Y.parseUpdateMeta(u2).to.get(first.clientID) ?? 0;
+    expect(Y.getState(list.doc.store, first.clientID)).toBe(u2Clock);
+    expect(acknowledgedVectors(phoneA).some((vector) => (vector.get(first.clientID) ?? 0) >= u2Clock)).toBe(true);
+    list.destroy();
+  });
 });
 
 describe('room registry', () => {
@@ -224,6 +247,28 @@ describe('room registry', () => {
     expect(peer.closed).toEqual([1012]);
   });
 });
+
+/** Two successive updates of `doc`'s items, as two messages. */
+function twoUpdates(doc: Y.Doc, first: (items: Y.Map<string>) => void, second: (items: Y.Map<string>) => void): [Uint8Array, Uint8Array] {
+  const updates: Uint8Array[] = [];
+  const collect = (update: Uint8Array): void => void updates.push(update);
+  doc.on('update', collect);
+  first(doc.getMap('items'));
+  second(doc.getMap('items'));
+  doc.off('update', collect);
+  return [updates[0] as Uint8Array, updates[1] as Uint8Array];
+}
+
+/** The state vectors of the durable acknowledgements (type 100) `peer` received. */
+function acknowledgedVectors(peer: { sent: Uint8Array[] }): Map<number, number>[] {
+  return peer.sent
+    .filter((message) => message[0] === 100)
+    .map((message) => {
+      const decoder = decoding.createDecoder(message);
+      decoding.readVarUint(decoder);
+      return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
+    });
+}
 
 async function waitUntil(condition: () => boolean): Promise<void> {
   for (let tries = 0; !condition(); tries++) {

@@ -327,14 +327,17 @@ export class ListRoom {
       this.commit.add(integrated);
     }
     this.commit.addWaiter(peer, receivedAt);
+    // Not "held back fewer bytes than before": a message can complete one phone's held update and
+    // hold back a larger one of its own.
+    if (emitted.length > 0 && this.heldBackSenders.size > 0) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
     if (heldBackAfter > heldBackBefore) this.heldBackSenders.add(peer);
-    else if (heldBackAfter < heldBackBefore) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
   }
 
   /**
-   * Something held back was integrated by this message: the peers that sent held updates wait in
-   * this batch too. Which of them it completed is not known, so all of them get the ack; an ack
-   * whose vector does not cover a phone's update yet changes nothing for that phone.
+   * This message integrated something, which may have been an update held back earlier: the peers
+   * that sent held updates wait in this batch too. Which of them it completed is not known, so all
+   * of them get the ack; an ack whose vector does not cover a phone's update yet changes nothing
+   * for that phone.
    */
   private acknowledgeHeldBackSenders(noneLeft: boolean, receivedAt: number): void {
     for (const sender of this.heldBackSenders) this.commit.addWaiter(sender, receivedAt);
