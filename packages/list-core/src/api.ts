@@ -155,6 +155,12 @@ export interface ShoppingListApi {
   onNotice(callback: (notice: Notice) => void): () => void;
   dismissNotice(id: string): void;
 
+  /**
+   * Who later edits are by (the person changed their name), without reopening the list. Edits
+   * already made keep the name they were made under, and notices about them stop being "yours".
+   */
+  setActor(actor: string): void;
+
   /** Purge tombstones older than the retention period; returns how many were purged. */
   purgeTombstones(): number;
   /** Detach observers. */

@@ -54,7 +54,7 @@ export const SHARED_TYPES = {
  */
 export class ShoppingList implements ShoppingListApi {
   readonly doc: Y.Doc;
-  readonly actor: string;
+  private currentActor: string;
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly itemsMap: Y.Map<unknown>;
@@ -70,7 +70,7 @@ export class ShoppingList implements ShoppingListApi {
 
   constructor(doc: Y.Doc, options: ShoppingListOptions) {
     this.doc = doc;
-    this.actor = options.actor;
+    this.currentActor = options.actor;
     this.now = options.now ?? Date.now;
     this.retentionMs = options.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS;
     this.itemsMap = doc.getMap(SHARED_TYPES.items);
@@ -80,6 +80,15 @@ export class ShoppingList implements ShoppingListApi {
     this.history = doc.getMap(SHARED_TYPES.history);
     this.view = new ListView(this.itemsMap, normalizeName);
     doc.on('afterTransaction', this.onAfterTransaction);
+  }
+
+  /** Who edits now: read at every edit and every notice, never kept anywhere else. */
+  get actor(): string {
+    return this.currentActor;
+  }
+
+  setActor(actor: string): void {
+    this.currentActor = actor;
   }
 
   // ---- edits ----------------------------------------------------------------

@@ -205,6 +205,28 @@ describe('ShoppingList', () => {
     expect(list.activity().find((event) => event.kind === 'renamed')).toMatchObject({ from: 'Milk', to: 'Oat milk' });
   });
 
+  it('setActor: later edits are by the new name, earlier ones keep theirs, and the list stays open', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'Guest 1A2B', now: () => 1 });
+    const changes: ListChange[] = [];
+    list.observe((change) => changes.push(change));
+    const milk = list.addItem({ name: 'Milk' });
+    list.removeItem(milk);
+    list.setActor('Dad');
+    expect(list.actor).toBe('Dad');
+    list.restoreItem(milk);
+    const eggs = list.addItem({ name: 'Eggs' });
+    expect(list.activity().map((event) => [event.kind, event.actor])).toEqual([
+      ['added', 'Dad'],
+      ['restored', 'Dad'],
+      ['removed', 'Guest 1A2B'],
+      ['added', 'Guest 1A2B'],
+    ]);
+    expect(list.item(eggs)?.addedBy).toBe('Dad');
+    expect(list.item(milk)?.addedBy).toBe('Guest 1A2B');
+    expect(changes).toHaveLength(4);
+  });
+
   it('notices can be observed and dismissed', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const butter = a!.list.addItem({ name: 'Butter' });

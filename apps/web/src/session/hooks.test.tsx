@@ -14,6 +14,7 @@ import {
 } from './hooks.js';
 import { deviceKnownLists } from './known-lists.js';
 import { useKnownLists } from './device-lists.js';
+import { deviceProfileStore } from './profile.js';
 
 const LIST_A = 'hooksAhooksAhooksAhooks';
 const LIST_B = 'hooksBhooksBhooksBhooks';
@@ -119,6 +120,38 @@ describe('useListSession', () => {
     first?.connect();
     expect(statusCalls).toBe(0);
     unmount();
+  });
+
+  it('a name change keeps the list open (the same session and document) and later edits carry it', () => {
+    const opened: MemoryListSession[] = [];
+    const storedCopies = new Map<string, Uint8Array>();
+    const opener: SessionOpener = (listId, actor) => {
+      const session = createMemorySession(listId, actor, { storedCopies });
+      opened.push(session);
+      return session;
+    };
+    const wrapper = ({ children }: { children: ReactNode }) => (
+      <SessionOpenerContext.Provider value={opener}>{children}</SessionOpenerContext.Provider>
+    );
+    const { result, unmount } = renderHook(() => useListSession(LIST_A), { wrapper });
+    const first = result.current!;
+    const milk = first.list.addItem({ name: 'Milk' });
+    first.list.removeItem(milk);
+    // What the undo toast holds: this session, from before the name change.
+    const undo = () => first.list.restoreItem(milk);
+
+    act(() => deviceProfileStore().setDisplayName('Dad'));
+    undo();
+
+    expect(result.current).toBe(first);
+    expect(opened).toHaveLength(1);
+    expect(first.list.item(milk)?.deletedAt).toBeUndefined();
+    expect(first.list.activity(1)[0]).toMatchObject({ kind: 'restored', actor: 'Dad' });
+    expect(first.peers().find((peer) => peer.isSelf)?.name).toBe('Dad');
+    unmount();
+    const reopened = createMemorySession(LIST_A, 'Dad', { storedCopies });
+    expect(reopened.list.items().map((item) => item.name)).toEqual(['Milk']);
+    reopened.destroy();
   });
 
   it('useKnownLists forgets a list on this device', async () => {

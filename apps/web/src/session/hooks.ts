@@ -1,5 +1,5 @@
 /** React bindings of the session layer. */
-import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { createContext, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Item, ShoppingListApi } from '@basket/list-core';
 import type { ListSession, Peer, SyncStatus } from './types.js';
 import { openListSession } from './list-session.js';
@@ -12,19 +12,27 @@ export type SessionOpener = (listId: string, actor: string) => ListSession;
 /** Lets tests and demos swap the real session for createMemorySession. */
 export const SessionOpenerContext = createContext<SessionOpener>(openListSession);
 
-/** Opens the list (and closes it when listId changes or on unmount); registers it on the device. */
+/**
+ * Opens the list (and closes it when listId changes or on unmount); registers it on the device.
+ * A name change reaches the open session in place (ListSession.setActor) and never reopens it:
+ * the screen keeps the session in callbacks that outlive a render (the undo toast, actions
+ * waiting for the load), and reopening would also reload the stored copy and reconnect.
+ */
 export function useListSession(listId: string | null): ListSession | null {
   const open = useContext(SessionOpenerContext);
   const [profile] = useProfile();
   const actor = profile.displayName;
   const [session, setSession] = useState<ListSession | null>(null);
+  // The name at the time of opening; not a reason to open again.
+  const actorWhenOpened = useRef(actor);
+  actorWhenOpened.current = actor;
 
   useEffect(() => {
     if (listId === null) {
       setSession(null);
       return;
     }
-    const opened = open(listId, actor);
+    const opened = open(listId, actorWhenOpened.current);
     const known = deviceKnownLists();
     known.touch(listId);
     const mirrorTitle = (): void => {
@@ -39,7 +47,11 @@ export function useListSession(listId: string | null): ListSession | null {
       meta?.unobserve(mirrorTitle);
       opened.destroy();
     };
-  }, [listId, actor, open]);
+  }, [listId, open]);
+
+  useEffect(() => {
+    session?.setActor(actor);
+  }, [session, actor]);
 
   return session !== null && session.listId === listId ? session : null;
 }

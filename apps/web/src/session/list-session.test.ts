@@ -174,6 +174,25 @@ describe('openListSession against a relay', () => {
     await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum']), { timeout: 5000 });
   });
 
+  it('a name change reaches the family in place: presence and later edits, on the same connection', async () => {
+    const relay = new FakeRelay();
+    const listId = newId();
+    const guest = start(relay, { listId, actor: 'Guest 1A2B' }).session;
+    const mum = start(relay, { listId, actor: 'Mum' }).session;
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Guest 1A2B']), { timeout: 5000 });
+    const milk = guest.list.addItem({ name: 'Milk' });
+    guest.list.removeItem(milk);
+
+    guest.setActor('Dad');
+    guest.list.restoreItem(milk);
+
+    await vi.waitFor(() => expect(mum.peers().map((peer) => peer.name)).toEqual(['Mum', 'Dad']), { timeout: 5000 });
+    expect(guest.peers().find((peer) => peer.isSelf)?.name).toBe('Dad');
+    await vi.waitFor(() => expect(mum.list.items().map((item) => item.name)).toEqual(['Milk']), { timeout: 5000 });
+    expect(mum.list.activity(1)[0]).toMatchObject({ kind: 'restored', actor: 'Dad' });
+    await vi.waitFor(() => expect(state(guest)).toBe('synced'), { timeout: 5000 });
+  });
+
   it('after a reload while offline the list and the pending count are still there', async () => {
     const { relay, network: offline, open } = offlinePhone();
     const first = open();

@@ -118,6 +118,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
       ? Promise.resolve(openCopy())
       : afterPaintAndPause().then(openCopy);
   const list = createShoppingList(doc, actor);
+  let currentActor = actor;
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
     connect: false,
@@ -312,6 +313,12 @@ export function openListSession(listId: string, actor: string, options: ListSess
     peers: () => peers,
     onPeers: (callback) => peersChanged.on(callback),
     onReconnectSummary: (callback) => summaries.on(callback),
+    setActor(next) {
+      if (destroyed || next === currentActor) return;
+      currentActor = next;
+      list.setActor(next);
+      awareness.setLocalStateField('name', next);
+    },
     destroy() {
       if (destroyed) return;
       destroyed = true;

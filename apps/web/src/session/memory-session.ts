@@ -35,10 +35,17 @@ export function createMemorySession(
     whenLoaded?: Promise<void>;
     /** Called when the screen asks for the stored document now (ListSession.loadNow). */
     onLoadNow?: () => void;
+    /**
+     * The device's stored documents by list id (what IndexedDB is to the real session): the
+     * session starts from its list's copy and keeps it up to date, so opening the list again
+     * shows what the last session saved. Without it every open starts empty.
+     */
+    storedCopies?: Map<string, Uint8Array>;
   } = {},
 ): MemoryListSession {
   const doc = new Y.Doc();
   const list = createShoppingList(doc, actor);
+  let currentActor = actor;
   const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId, ...(options.now ? { now: options.now } : {}) });
   const statusChanged = new Emitter<SyncStatus>();
   const peersChanged = new Emitter<readonly Peer[]>();
@@ -71,6 +78,15 @@ export function createMemorySession(
   };
   const stopTracking = tracker.subscribe(refreshStatus);
 
+  const storedCopies = options.storedCopies;
+  const storedCopy = storedCopies?.get(listId);
+  if (storedCopy !== undefined) Y.applyUpdate(doc, storedCopy, storedCopies);
+  const saveUpdate = (update: Uint8Array): void => {
+    const previous = storedCopies?.get(listId);
+    storedCopies?.set(listId, previous === undefined ? update : Y.mergeUpdates([previous, update]));
+  };
+  if (storedCopies !== undefined) doc.on('update', saveUpdate);
+
   let loaded = false;
   const tapsBeforeLoad = keepPendingTaps(createMemoryStore(), listId);
   const whenLoaded = (options.whenLoaded ?? Promise.resolve()).then(() => {
@@ -98,6 +114,12 @@ export function createMemorySession(
     peers: () => peers,
     onPeers: (callback) => peersChanged.on(callback),
     onReconnectSummary: (callback) => summaries.on(callback),
+    setActor(next) {
+      if (destroyed || next === currentActor) return;
+      currentActor = next;
+      list.setActor(next);
+      session.setPeers(peers.map((peer) => (peer.isSelf ? { ...peer, name: next } : peer)));
+    },
     connect() {
       connected = true;
       tracker.connectionOpened();
@@ -120,6 +142,7 @@ export function createMemorySession(
       destroyed = true;
       unregister();
       stopTracking();
+      doc.off('update', saveUpdate);
       tracker.destroy();
       list.destroy();
       doc.destroy();

@@ -69,6 +69,11 @@ export interface ListSession {
   onPeers(callback: (peers: readonly Peer[]) => void): () => void;
   /** Changes that arrived from others while this device was offline, summarised after reconnect. */
   onReconnectSummary(callback: (summary: ReconnectSummary) => void): () => void;
+  /**
+   * The person changed their name: later edits and their presence carry the new one. The
+   * document, its local copy and the connection stay as they are (undo callbacks keep working).
+   */
+  setActor(actor: string): void;
   destroy(): void;
 }
 

@@ -13,10 +13,12 @@ const LIST_A = 'listAAAAAAAAAAAAAAAA';
 const LIST_B = 'listBBBBBBBBBBBBBBBB';
 
 let opened: MemoryListSession[] = [];
+/** This device's stored lists: opening a list again shows what was saved, as in the app. */
+let storedCopies = new Map<string, Uint8Array>();
 
 function renderApp() {
   const open = (listId: string, actor: string) => {
-    const session = createMemorySession(listId, actor);
+    const session = createMemorySession(listId, actor, { storedCopies });
     opened.push(session);
     return session;
   };
@@ -37,6 +39,7 @@ async function knowListA(): Promise<void> {
 
 beforeEach(() => {
   opened = [];
+  storedCopies = new Map();
 });
 afterEach(() => {
   window.history.replaceState(null, '', '/');
@@ -160,6 +163,70 @@ describe('App routing', () => {
     );
     await user.click(screen.getByRole('button', { name: 'Leave and lose 1 change' }));
     await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+  });
+});
+
+describe('saving your name', () => {
+  async function saveNameInListsMenu(user: ReturnType<typeof userEvent.setup>, name: string): Promise<void> {
+    await user.click(screen.getByRole('button', { name: 'Your lists' }));
+    const menu = screen.getByRole('dialog', { name: 'Your lists' });
+    const field = within(menu).getByRole('textbox', { name: 'Your name (shown to the family)' });
+    await user.clear(field);
+    await user.type(field, name);
+    await user.click(within(menu).getByRole('button', { name: 'Save name' }));
+    await user.click(within(menu).getByRole('button', { name: 'Close' }));
+    expect(screen.queryByRole('dialog', { name: 'Your lists' })).toBeNull();
+  }
+
+  it('keeps the list open: Undo of a removal made before it brings the item back, into the list this phone stores', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Milk{Enter}');
+    await user.click(await screen.findByRole('button', { name: 'Remove Milk' }));
+    await waitFor(() => expect(screen.queryByRole('checkbox', { name: 'Milk' })).toBeNull());
+
+    await saveNameInListsMenu(user, 'Dad');
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+
+    expect(await screen.findByRole('checkbox', { name: 'Milk' })).toBeInTheDocument();
+    // One session all along: the restore is in the document this device stores and syncs.
+    expect(opened.filter((session) => session.listId === LIST_A)).toHaveLength(1);
+    const reopened = createMemorySession(LIST_A, 'Dad', { storedCopies });
+    await reopened.whenLoaded;
+    expect(reopened.list.items().map((item) => item.name)).toEqual(['Milk']);
+    reopened.destroy();
+  });
+
+  it('keeps the list open: Undo of "Clear checked" made before it brings the items back', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    renderApp();
+    const user = userEvent.setup();
+    const field = await screen.findByRole('textbox', { name: 'Add item' });
+    await user.type(field, 'Bread{Enter}');
+    await user.type(field, 'Eggs{Enter}');
+    await user.click(await screen.findByRole('checkbox', { name: 'Bread' }));
+    await user.click(screen.getByRole('button', { name: 'Clear checked' }));
+    await waitFor(() => expect(screen.queryByRole('checkbox', { name: 'Bread' })).toBeNull());
+
+    await saveNameInListsMenu(user, 'Gran');
+    await user.click(screen.getByRole('button', { name: 'Undo' }));
+
+    expect(await screen.findByRole('checkbox', { name: 'Bread' })).toBeChecked();
+    expect(opened.filter((session) => session.listId === LIST_A)).toHaveLength(1);
+  });
+
+  it('later edits carry the new name, in the activity and in presence', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Tea{Enter}');
+    await saveNameInListsMenu(user, 'Grandad');
+    await user.type(screen.getByRole('textbox', { name: 'Add item' }), 'Jam{Enter}');
+
+    const session = opened.at(-1)!;
+    expect(session.list.items().find((item) => item.name === 'Jam')?.addedBy).toBe('Grandad');
+    expect(session.peers().find((peer) => peer.isSelf)?.name).toBe('Grandad');
   });
 });
 
