@@ -1,10 +1,10 @@
 import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { appendFile, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CompactionStep } from '../src/storage/disk-storage.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CompactionStep, QuarantineStep } from '../src/storage/disk-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { syncDirectory } from '../src/storage/file-ops.js';
 import { encodeJournalRecord, openSegmentFile, writeAt } from '../src/storage/journal.js';
@@ -12,6 +12,7 @@ import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
 
 const LIST = 'recoveryListId0001';
+const OTHER = 'recoveryListId0002';
 
 function itemsOf(updates: readonly Uint8Array[]): unknown {
   const doc = new Y.Doc();
@@ -275,6 +276,136 @@ describe('disk storage recovery', () => {
       const recovered = itemsOf(stored.updates) as Record<string, string>;
       for (let i = 0; i < 4; i++) expect(recovered[`item${i}`]).toBe(`value ${i}`);
       expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
+    });
+  }
+
+  /** A log of three acknowledged records whose second is damaged (bit rot): its intact prefix is the first. */
+  const storeDamagedLog = async (): Promise<{ source: Y.Doc; updates: Uint8Array[]; damaged: Buffer }> => {
+    const { source, updates } = makeUpdates(3);
+    await storeAndStop(updates);
+    const logPath = path.join(dir, `${LIST}.log`);
+    const damaged = await readFile(logPath);
+    const secondRecordPayload = 8 + (updates[0] as Uint8Array).length + 8;
+    damaged[secondRecordPayload] = (damaged[secondRecordPayload] as number) ^ 0xff;
+    await writeFile(logPath, damaged);
+    return { source, updates, damaged };
+  };
+  /**
+   * A storage whose quarantine of a damaged file fails once, just after `step`. A `killed` one
+   * stands for a relay SIGKILLed there: never closed, nor used again.
+   */
+  const openFailingOnceAfter = (step: QuarantineStep, { killed = false } = {}): DiskListStorage => {
+    let failures = 1;
+    const afterQuarantineStep = (reached: QuarantineStep): void => {
+      if (reached === step && failures-- > 0) throw new Error(`simulated failure after ${step}`);
+    };
+    const storage = new DiskListStorage({ dataDir: dir, now: () => 1234, checkpointIntervalMs: 0, afterQuarantineStep });
+    if (!killed) storages.push(storage);
+    return storage;
+  };
+  /**
+   * Every file in quarantine/ is `damaged`, each with its own `.after` copy holding `after`. An
+   * attempt cut short may leave a copy with no file beside it, but never one a later attempt's
+   * file is paired with (which would then show the records of an earlier moment).
+   */
+  const expectQuarantined = async (damaged: Buffer, after: readonly Uint8Array[]): Promise<void> => {
+    const quarantine = path.join(dir, 'quarantine');
+    const names = await readdir(quarantine);
+    const files = names.filter((name) => !name.includes('.after'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const name of files) {
+      expect(await readFile(path.join(quarantine, name))).toEqual(damaged);
+      expect(scanRecords(await readFile(path.join(quarantine, `${name}.after`)))).toMatchObject({ kind: 'complete', records: after });
+    }
+    expect(names.filter((name) => name.includes('.after') && !name.endsWith('.after'))).toEqual([]);
+  };
+
+  it('a damaged log whose intact prefix cannot be written stays in place: the next load and a restart serve the prefix, and no checkpoint appends after the damage', async () => {
+    const { source, updates, damaged } = await storeDamagedLog();
+    const later = makeUpdates(2, source).updates;
+    const storage = open();
+    await storage.append(LIST, later);
+    // The one stale-temp scan runs at the first load: it would remove what stands in for the failure below.
+    await storage.load(OTHER);
+    // The prefix cannot be written (stands for ENOSPC or EIO).
+    const tempPath = path.join(dir, `${LIST}.log.tmp`);
+    await mkdir(tempPath);
+    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    const logPath = path.join(dir, `${LIST}.log`);
+    expect(await readFile(logPath)).toEqual(damaged);
+    // Appended after the damage, the journal's records would be read by no load: they stay in the journal.
+    await expect(storage.checkpoint()).rejects.toThrow('EISDIR');
+    expect(await readFile(logPath)).toEqual(damaged);
+    await rmdir(tempPath);
+    expect((await storage.load(LIST)).updates).toEqual([updates[0], ...later]);
+    await storage.close();
+    expect((await open().load(LIST)).updates).toEqual([updates[0], ...later]);
+    await expectQuarantined(damaged, later);
+  });
+
+  const logRepairSteps: QuarantineStep[] = ['prefix-written', 'after-copy-written', 'quarantined', 'prefix-renamed', 'directory-synced'];
+  for (const step of logRepairSteps) {
+    it(`keeps the intact prefix of a damaged log when its repair fails after "${step}": the next load repairs it, a restart serves it`, async () => {
+      const { source, updates, damaged } = await storeDamagedLog();
+      const later = makeUpdates(2, source).updates;
+      const storage = openFailingOnceAfter(step);
+      await storage.append(LIST, later);
+      await expect(storage.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      expect((await storage.load(LIST)).updates).toEqual([updates[0], ...later]);
+      await storage.close();
+      expect((await open().load(LIST)).updates).toEqual([updates[0], ...later]);
+      await expectQuarantined(damaged, later);
+    });
+
+    it(`keeps the intact prefix of a damaged log when the relay is killed after "${step}" of its repair`, async () => {
+      const { source, updates, damaged } = await storeDamagedLog();
+      const later = makeUpdates(2, source).updates;
+      const killed = openFailingOnceAfter(step, { killed: true });
+      await killed.append(LIST, later);
+      await expect(killed.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      const restarted = open();
+      expect((await restarted.load(LIST)).updates).toEqual([updates[0], ...later]);
+      await restarted.close();
+      expect((await open().load(LIST)).updates).toEqual([updates[0], ...later]);
+      expect(await readdir(dir)).not.toContain(`${LIST}.log.tmp`);
+      await expectQuarantined(damaged, later);
+    });
+  }
+
+  it('where the file system has no hard links, the damaged log is copied into quarantine before its prefix replaces it', async () => {
+    const { updates, damaged } = await storeDamagedLog();
+    const link = vi.spyOn(fsPromises, 'link').mockRejectedValue(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+    try {
+      expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+      expect(link).toHaveBeenCalledTimes(1);
+    } finally {
+      link.mockRestore();
+    }
+    expect(await readdir(path.join(dir, 'quarantine'))).toEqual([`${LIST}.log.1234`]);
+    expect(await readFile(path.join(dir, 'quarantine', `${LIST}.log.1234`))).toEqual(damaged);
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+  });
+
+  const snapshotQuarantineSteps: QuarantineStep[] = ['after-copy-written', 'quarantined', 'directory-synced'];
+  for (const step of snapshotQuarantineSteps) {
+    it(`a damaged snapshot whose quarantine is cut short by a kill after "${step}": a restart serves the log, and sets the snapshot aside with its own copy`, async () => {
+      const { source, updates } = makeUpdates(2);
+      await storeAndStop(updates, Y.encodeStateAsUpdate(source));
+      const edits = makeUpdates(3, source).updates;
+      const [inLog, later] = [edits.slice(0, 2), edits.slice(2)];
+      await storeAndStop(inLog);
+      const snapshotPath = path.join(dir, `${LIST}.snapshot`);
+      const damaged = await readFile(snapshotPath);
+      damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 0x01;
+      await writeFile(snapshotPath, damaged);
+      const killed = openFailingOnceAfter(step, { killed: true });
+      await killed.append(LIST, later);
+      await expect(killed.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      const restarted = open();
+      expect((await restarted.load(LIST)).updates).toEqual([...inLog, ...later]);
+      await restarted.close();
+      expect((await open().load(LIST)).updates).toEqual([...inLog, ...later]);
+      await expectQuarantined(damaged, [...inLog, ...later]);
     });
   }
 

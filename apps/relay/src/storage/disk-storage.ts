@@ -13,10 +13,17 @@ import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.
 import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
-import { isNotFound, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { isNotFound, linkOrCopy, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
+
+/**
+ * Steps of setting a damaged list file aside, in order; tests interrupt after each one. A damaged
+ * log goes through all of them; a snapshot, with nothing to write back, skips the prefix steps;
+ * `after-copy-written` only when records are stored after the file.
+ */
+export type QuarantineStep = 'prefix-written' | 'after-copy-written' | 'quarantined' | 'prefix-renamed' | 'directory-synced';
 
 export interface DiskStorageOptions {
   readonly dataDir: string;
@@ -24,6 +31,8 @@ export interface DiskStorageOptions {
   readonly now?: () => number;
   /** Test seam: called after each compaction step; throwing simulates a crash there. */
   readonly afterCompactionStep?: (step: CompactionStep, listId: string) => void;
+  /** Test seam: called after each step of quarantining a damaged file; throwing simulates a failure or a crash there. */
+  readonly afterQuarantineStep?: (step: QuarantineStep, listId: string) => void;
   /** Copy the journal into the list logs this often (ms); 0 = only when a segment is full or on close. */
   readonly checkpointIntervalMs?: number;
   /** Start a new journal segment (and checkpoint the full one) past this many bytes. */
@@ -66,6 +75,8 @@ const SNAPSHOT_SUFFIX = '.snapshot';
 const LOG_SUFFIX = '.log';
 const TEMP_SUFFIX = '.tmp';
 const QUARANTINE_DIR = 'quarantine';
+/** Beside a quarantined file: the list's records stored after it (see quarantine). */
+const AFTER_COPY_SUFFIX = '.after';
 
 /**
  * Files in DATA_DIR, per list `<id>.snapshot` (one framed record: the whole document) and
@@ -77,6 +88,7 @@ export class DiskListStorage implements ListStorage {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly afterCompactionStep: ((step: CompactionStep, listId: string) => void) | undefined;
+  private readonly afterQuarantineStep: ((step: QuarantineStep, listId: string) => void) | undefined;
   /**
    * The list logs held open, at most `maxOpenLogs` (least recently used closed first). Each log
    * is used only by its list's queued tasks (and the startup replay, before any of them), so
@@ -117,11 +129,12 @@ export class DiskListStorage implements ListStorage {
   private readonly writeLogBytes: (fd: number, buffer: Buffer, offset: number, position: number) => Promise<number>;
   private readonly observer: StorageObserver | undefined;
   /**
-   * Lists whose log may end in part of a record: a copy cut short by a crash or by a failed write
-   * (a full disk). The tail is cut before the next append, which would otherwise land after it
-   * and be unreadable.
+   * Lists whose log must be repaired before the next append, which would otherwise land after
+   * what no load can read, and be unreadable itself: a log that may end in part of a record (a
+   * copy cut short by a crash or by a failed write, a full disk), or one damaged in the middle
+   * whose repair failed (it is still in place, damage included).
    */
-  private readonly tailsToCheck = new Set<string>();
+  private readonly logsToRepair = new Set<string>();
   /**
    * A list log was created since DATA_DIR was last fsynced: its directory entry may not be
    * durable yet, so the journal segment holding its records must stay until it is.
@@ -133,6 +146,7 @@ export class DiskListStorage implements ListStorage {
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.afterCompactionStep = options.afterCompactionStep;
+    this.afterQuarantineStep = options.afterQuarantineStep;
     const syncDataDir = options.syncDataDir ?? syncDirectory;
     this.dataDirSync = new CoalescedRun(() => syncDataDir(this.dataDir));
     this.checkpoints = new CoalescedRun(() => this.recovered.then(() => this.checkpointNow()));
@@ -412,7 +426,7 @@ export class DiskListStorage implements ListStorage {
       }
     }
     // The crash may have cut a copy into any of these logs short.
-    for (const listId of generation.pending.keys()) this.tailsToCheck.add(listId);
+    for (const listId of generation.pending.keys()) this.logsToRepair.add(listId);
     this.checkpointing.push(generation);
     const lists = generation.pending.size;
     try {
@@ -498,10 +512,12 @@ export class DiskListStorage implements ListStorage {
     } else if (scan?.kind === 'corrupt') {
       // A handle open on the old file would go on writing into the quarantined one.
       await this.closeLog(listId);
-      await this.quarantine(listId, logPath, 'log', `damaged record at byte ${scan.offset}`, this.journalRecords(listId));
-      await this.writeFileAtomically(logPath, Buffer.concat(scan.records.map(frameRecord)));
+      // Should the repair fail, the damaged log stays in place: an append repairs it first rather
+      // than land after the damage, where no load would read it.
+      this.logsToRepair.add(listId);
+      await this.replaceDamagedLog(listId, scan.records, `damaged record at byte ${scan.offset}`);
     }
-    this.tailsToCheck.delete(listId);
+    this.logsToRepair.delete(listId);
     return { records: scan?.records ?? [], validBytes: scan?.validBytes ?? 0 };
   }
 
@@ -518,9 +534,10 @@ export class DiskListStorage implements ListStorage {
   }
 
   private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
-    // The log may end in part of a record (a copy cut short): cut it before appending. No handle
-    // is open then (the failed write dropped it; a replay comes before any open).
-    if (this.tailsToCheck.has(listId)) {
+    // The log may end in part of a record (a copy cut short), or still hold damage (a failed
+    // repair): repair it before appending. No handle is open then (the failed write or the repair
+    // dropped it; a replay comes before any open).
+    if (this.logsToRepair.has(listId)) {
       await this.closeLog(listId);
       await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
     }
@@ -538,7 +555,7 @@ export class DiskListStorage implements ListStorage {
         // Part of the batch may be in the file now, past `log.bytes`. A reopened log would start
         // at the file's end, after it: drop the handle (closed once this task is done with it),
         // and the next append cuts that tail first.
-        this.tailsToCheck.add(listId);
+        this.logsToRepair.add(listId);
         await this.closeLog(listId);
         throw error;
       }
@@ -614,41 +631,93 @@ export class DiskListStorage implements ListStorage {
     for (const generation of this.uncopiedGenerations()) generation.pending.delete(listId);
   }
 
-  private async writeFileAtomically(target: string, contents: Uint8Array): Promise<void> {
-    const tempPath = target + TEMP_SUFFIX;
-    await writeFileSynced(tempPath, contents, 'w');
-    await fs.rename(tempPath, target);
-    await syncDirectory(this.dataDir);
+  /**
+   * Writes the intact records of a damaged log (`prefix`) back in its place, the damaged file kept
+   * in quarantine. The damaged log stays where it is until the prefix is renamed over it: a
+   * failure or a crash at any step before leaves it there, to be repaired again by the next load
+   * or the next start. Until this order, the log was moved first: a failed write (a full disk) or
+   * a crash left no log, and the next load served the list without the prefix's acknowledged
+   * records. A prefix written but not renamed is a stale temp file like any other.
+   */
+  private async replaceDamagedLog(listId: string, prefix: readonly Uint8Array[], reason: string): Promise<void> {
+    const logPath = this.filePath(listId, LOG_SUFFIX);
+    const tempPath = logPath + TEMP_SUFFIX;
+    await writeFileSynced(tempPath, Buffer.concat(prefix.map(frameRecord)), 'w');
+    this.afterQuarantineStep?.('prefix-written', listId);
+    // On a full disk the prefix would hold the room the journal needs until the next start.
+    await removingOnFailure(tempPath, async () => {
+      await this.quarantine(listId, logPath, 'log', reason, this.journalRecords(listId));
+      await fs.rename(tempPath, logPath);
+    });
+    this.afterQuarantineStep?.('prefix-renamed', listId);
+    await this.dataDirSync.run();
+    this.afterQuarantineStep?.('directory-synced', listId);
   }
 
   /**
-   * Moves a damaged file of a list aside. `after` are the list's records stored after it (a
+   * Sets a damaged file of a list aside. `after` are the list's records stored after it (a
    * snapshot's log, a log's records still in the journal): they may build on what the file held,
    * and then Yjs holds them back, so the list's next compaction writes a snapshot without them and
    * truncates the log. A copy of them, framed like a log, stays beside the file (`<name>.after`),
-   * so the damage of one file never takes intact records of another with it.
+   * so the damage of one file never takes intact records of another with it. A snapshot is moved
+   * (nothing of it is written back); a log stays in place, for its intact prefix to replace
+   * (replaceDamagedLog).
    */
-  private async quarantine(listId: string, filePath: string, kind: string, reason: string, after: readonly Uint8Array[]): Promise<void> {
+  private async quarantine(listId: string, filePath: string, kind: 'log' | 'snapshot', reason: string, after: readonly Uint8Array[]): Promise<void> {
     const copy = after.length > 0 ? Buffer.concat(after.map(frameRecord)) : undefined;
-    const target = await this.moveToQuarantine(filePath, `${listId}.${kind}.${this.now()}`, copy);
+    const name = `${listId}.${kind}.${this.now()}`;
+    const reached = (step: QuarantineStep): void => this.afterQuarantineStep?.(step, listId);
+    const target =
+      kind === 'log' ? await this.copyToQuarantine(filePath, name, copy, reached) : await this.moveToQuarantine(filePath, name, copy, reached);
     this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target, recordsAfter: after.length });
   }
 
   /**
-   * `companion` is written (as `<name>.after`) before the file moves: a crash in between leaves
-   * the damaged file in place, to be quarantined again, with its copy, at the next load.
+   * Puts the file in quarantine/ and leaves it in place too (a hard link: no room needed on a full
+   * disk). Linked, the two names share the file: nothing writes into the damaged log before its
+   * prefix replaces it (its handle is closed, and an append repairs it first).
    */
-  private async moveToQuarantine(filePath: string, name: string, companion?: Buffer): Promise<string> {
-    const quarantineDir = path.join(this.dataDir, QUARANTINE_DIR);
-    await fs.mkdir(quarantineDir, { recursive: true });
-    const target = path.join(quarantineDir, await unusedName(quarantineDir, name));
-    if (companion !== undefined) {
-      await writeFileSynced(path.join(quarantineDir, await unusedName(quarantineDir, `${path.basename(target)}.after`)), companion, 'wx');
-      await syncDirectory(quarantineDir);
-    }
+  private async copyToQuarantine(filePath: string, name: string, afterCopy: Buffer | undefined, reached: (step: QuarantineStep) => void): Promise<string> {
+    const target = await this.prepareQuarantine(name, afterCopy, reached);
+    await linkOrCopy(filePath, target);
+    await syncDirectory(path.dirname(target));
+    reached('quarantined');
+    return target;
+  }
+
+  /** Moves the file into quarantine/: one rename, so it is in one place or the other, never in neither. */
+  private async moveToQuarantine(
+    filePath: string,
+    name: string,
+    afterCopy?: Buffer,
+    reached: (step: QuarantineStep) => void = () => undefined,
+  ): Promise<string> {
+    const target = await this.prepareQuarantine(name, afterCopy, reached);
     await fs.rename(filePath, target);
-    await syncDirectory(quarantineDir);
-    await syncDirectory(this.dataDir);
+    await syncDirectory(path.dirname(target));
+    reached('quarantined');
+    await this.dataDirSync.run();
+    reached('directory-synced');
+    return target;
+  }
+
+  /**
+   * A free path in quarantine/ for a file, with its `afterCopy` written and synced beside it
+   * first: a crash before the file arrives leaves it where it was, to be quarantined again, with
+   * a new copy, at the next load. No name is used whose `.after` is taken (such a copy, left with
+   * no file by an attempt cut short, would pass for the new file's).
+   */
+  private async prepareQuarantine(name: string, afterCopy: Buffer | undefined, reached: (step: QuarantineStep) => void): Promise<string> {
+    const quarantineDir = path.join(this.dataDir, QUARANTINE_DIR);
+    const created = await fs.mkdir(quarantineDir, { recursive: true });
+    // Its entry in DATA_DIR must be durable before a file set aside in it counts on it.
+    if (created !== undefined) await this.dataDirSync.run();
+    const target = path.join(quarantineDir, await unusedName(quarantineDir, name, [AFTER_COPY_SUFFIX]));
+    if (afterCopy !== undefined) {
+      await writeFileSynced(target + AFTER_COPY_SUFFIX, afterCopy, 'wx');
+      await syncDirectory(quarantineDir);
+      reached('after-copy-written');
+    }
     return target;
   }
 

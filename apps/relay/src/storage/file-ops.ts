@@ -87,17 +87,63 @@ export function isNotFound(error: unknown): boolean {
 /**
  * `name` if `dir` has no such file, else `name.2`, `name.3`, …: rename replaces silently, and a
  * file moved aside under a name holding a clock reading would replace an earlier one whenever the
- * clock repeats (set back, or a board without a battery-backed clock booting). Not atomic: only
+ * clock repeats (set back, or a board without a battery-backed clock booting). A name is taken as
+ * well when `name` + one of `companionSuffixes` exists: a companion left by an attempt cut short
+ * would otherwise pass for the one that goes with the next file of that name. Not atomic: only
  * for directories one process writes (the relay's, under the DATA_DIR lock).
  */
-export async function unusedName(dir: string, name: string): Promise<string> {
+export async function unusedName(dir: string, name: string, companionSuffixes: readonly string[] = []): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const candidate = attempt === 1 ? name : `${name}.${attempt}`;
+    const names = [candidate, ...companionSuffixes.map((suffix) => candidate + suffix)];
+    if (!(await anyExists(dir, names))) return candidate;
+  }
+}
+
+async function anyExists(dir: string, names: readonly string[]): Promise<boolean> {
+  for (const name of names) {
     try {
-      await fs.access(path.join(dir, candidate));
+      await fs.access(path.join(dir, name));
+      return true;
     } catch (error) {
-      if (isNotFound(error)) return candidate;
-      throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
+  return false;
+}
+
+/** What `link` fails with where the file system has no hard links (FAT, some FUSE and SMB mounts), or not across these directories. */
+const NO_HARD_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EMLINK', 'ENOSYS']);
+
+/**
+ * Gives the file at `filePath` a second name, `target`, leaving it in place: a hard link, which
+ * needs no room on a full disk, or where there are none, a copy, synced. Never replaces `target`.
+ */
+export async function linkOrCopy(filePath: string, target: string): Promise<void> {
+  try {
+    await fs.link(filePath, target);
+    return;
+  } catch (error) {
+    if (!NO_HARD_LINK.has(errorCode(error))) throw error;
+  }
+  try {
+    await fs.copyFile(filePath, target, fsConstants.COPYFILE_EXCL);
+  } catch (error) {
+    // A copy cut short (a full disk) is removed; a `target` that was there before is not.
+    if (errorCode(error) !== 'EEXIST') await removeIfExists(target).catch(() => undefined);
+    throw error;
+  }
+  await removingOnFailure(target, async () => {
+    const handle = await fs.open(target, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+function errorCode(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : '';
 }
