@@ -620,6 +620,24 @@ describe('write-ahead journal', () => {
     for (const listId of lists) expect((await storage.load(listId)).updates).toHaveLength(1);
   });
 
+  // Reason for the condition: open descriptors are counted through /proc (Linux).
+  it.runIf(existsSync('/proc/self/fd'))('[J20] a journal segment whose directory entry cannot be made durable is closed, not leaked at every retry', async () => {
+    let failDataDirSync = true;
+    const syncDataDir = async (dataDir: string): Promise<void> => {
+      if (failDataDirSync) throw new Error('EIO (test)');
+      await syncDirectory(dataDir);
+    };
+    const storage = open({ syncDataDir });
+    const { updates } = makeUpdates(21);
+    const openFiles = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    for (const update of updates.slice(0, 20)) await expect(storage.append(LIST, [update])).rejects.toThrow('EIO (test)');
+    expect(openFiles() - before).toBeLessThan(5);
+    failDataDirSync = false;
+    await storage.append(LIST, [updates[20] as Uint8Array]);
+    expect((await storage.load(LIST)).updates).toEqual([updates[20]]);
+  });
+
   it('[J8] a full segment is checkpointed at once, so the journal stays bounded', async () => {
     const { updates } = makeUpdates(200);
     const storage = open({ journalSegmentBytes: 4096 });

@@ -276,8 +276,15 @@ export class DiskListStorage implements ListStorage {
     return new JournalSegment(segmentPath(this.dataDir, sequence), async (filePath) => {
       await this.ensureDataDir();
       const handle = await this.openSegment(filePath);
-      // The new directory entry must be durable before any write in it is acknowledged.
-      await this.dataDirSync.run();
+      try {
+        // The new directory entry must be durable before any write in it is acknowledged.
+        await this.dataDirSync.run();
+      } catch (error) {
+        // The segment is given up (the next append makes another): its handle with it, or every
+        // retry on a failing disk would keep one more open.
+        await handle.close().catch(() => undefined);
+        throw error;
+      }
       return handle;
     }, this.observer?.journalWritten.bind(this.observer));
   }
