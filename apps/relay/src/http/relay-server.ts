@@ -308,8 +308,9 @@ export class RelayServer {
       return;
     }
     this.webSockets.handleUpgrade(request, socket, head, (ws) => {
-      const room = this.registry.acquire(listId);
-      if (room === undefined || this.closing !== undefined) {
+      // Closing first: during a shutdown, acquiring would load a list nobody flushes or releases.
+      const room = this.closing === undefined ? this.registry.acquire(listId) : undefined;
+      if (room === undefined) {
         ws.close(CloseCode.tryAgainLater, 'busy');
         return;
       }
