@@ -365,11 +365,11 @@ export class ListView {
 
   /**
    * One row's snapshot: the canonical item's own fields; the largest quantity
-   * (in the canonical item's unit) and every distinct note of its live, not
-   * yet absorbed members; everyone who added any of them. An amount in a unit
-   * that does not convert ("500 g" of pasta counted in packs) is kept as a
-   * note rather than compared as a bare number. Order-independent, so every
-   * device agrees.
+   * (in the canonical item's unit) of its live members whose amount is not yet
+   * absorbed, and every distinct note of those whose note is not; everyone who
+   * added any of them. An amount in a unit that does not convert ("500 g" of
+   * pasta counted in packs) is kept as a note rather than compared as a bare
+   * number, so it goes with the note. Order-independent, so every device agrees.
    */
   private fold(roots: readonly ItemNode[]): Item {
     const canonical = roots[0] as ItemNode;
@@ -377,15 +377,17 @@ export class ListView {
     const notes = new Set<string>();
     const contributors = new Set<string>();
     const stack: ItemNode[] = [];
-    const countAmount = (node: ItemNode): void => {
+    const count = (node: ItemNode, amount: boolean, note: boolean): void => {
       const converted = convertAmount(node.quantity, node.unit, canonical.unit);
-      if (converted !== undefined) quantity = Math.max(quantity, converted);
+      if (converted !== undefined) {
+        if (amount) quantity = Math.max(quantity, converted);
+      }
       // A bare name ("Milk": 1, no unit) asks for some, not for one of something.
-      else if (node.unit.trim().length > 0 || node.quantity !== 1) notes.add(`also ${amountText(node.quantity, node.unit)}`);
+      else if (note && (node.unit.trim().length > 0 || node.quantity !== 1)) notes.add(`also ${amountText(node.quantity, node.unit)}`);
+      if (note && node.note.trim().length > 0) notes.add(node.note.trim());
     };
     for (const root of roots) {
-      countAmount(root);
-      if (root.note.trim().length > 0) notes.add(root.note.trim());
+      count(root, true, true);
       if (root.addedBy.length > 0) contributors.add(root.addedBy);
       stack.push(root);
     }
@@ -397,10 +399,7 @@ export class ListView {
         const kid = this.nodes.get(kidId);
         if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
         if (kid.addedBy.length > 0) contributors.add(kid.addedBy);
-        if (!kid.absorbed) {
-          countAmount(kid);
-          if (kid.note.trim().length > 0) notes.add(kid.note.trim());
-        }
+        count(kid, !kid.absorbedQuantity, !kid.absorbedNote);
         stack.push(kid);
       }
     }

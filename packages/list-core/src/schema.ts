@@ -21,7 +21,14 @@ export const F = {
   mergedInto: 'mergedInto',
   mergedBy: 'mergedBy',
   mergedAt: 'mergedAt',
-  /** Rule 2: this member's quantity and note were copied into its root by a later edit. */
+  /**
+   * Rule 2: a person edited the merged item's quantity or unit after this member was folded in,
+   * so the member's amount no longer counts: the item's own quantity is what they chose.
+   */
+  absorbedQuantity: 'absorbedQuantity',
+  /** Rule 2: the same for the item's note: the member's note (and any "also <amount>") no longer counts. */
+  absorbedNote: 'absorbedNote',
+  /** Rule 2, written by older versions only: both of the above. */
   absorbed: 'absorbed',
   /** Rule 4: the field stamps (see stampKey) the remover had seen, newline-separated. */
   deletedSeen: 'deletedSeen',
@@ -76,7 +83,8 @@ export interface ItemNode {
   readonly checkedBy: string | undefined;
   readonly mergedInto: string | undefined;
   readonly mergedAt: number | undefined;
-  readonly absorbed: boolean;
+  readonly absorbedQuantity: boolean;
+  readonly absorbedNote: boolean;
   /** Rule 4: the stamps the remover had seen when tombstoning. */
   readonly deletedSeen: string;
   /** Rule 5: per editable field, the id of the event that wrote its current value. */
@@ -113,7 +121,8 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     checkedBy: readString(map, F.checkedBy),
     mergedInto: readString(map, F.mergedInto),
     mergedAt: readNumber(map, F.mergedAt),
-    absorbed: map.get(F.absorbed) === true,
+    absorbedQuantity: map.get(F.absorbedQuantity) === true || map.get(F.absorbed) === true,
+    absorbedNote: map.get(F.absorbedNote) === true || map.get(F.absorbed) === true,
     deletedSeen: readString(map, F.deletedSeen) ?? '',
     stamps: readStamps(map),
   };

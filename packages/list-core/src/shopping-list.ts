@@ -133,10 +133,20 @@ export class ShoppingList implements ShoppingListApi {
     if (shown === undefined || root === undefined) return;
     const changes = this.validPatch(shown, patch);
     if (changes.length === 0) return;
+    const edited = new Set(changes.map(([field]) => field));
+    const ownQuantity = this.view.node(rowId)?.quantity;
+    if (edited.has('unit') && !edited.has('quantity') && ownQuantity !== shown.quantity) {
+      // The members' amounts stop counting (below): keep the quantity the person saw as an
+      // edit of its own, stamped, so a concurrent quantity change meets it under rule 5.
+      changes.push(['quantity', shown.quantity]);
+    }
     const at = this.now();
     this.doc.transact(() => {
       this.mergeVisibleGroup(rowId, at);
-      this.absorbMembers(rowId, shown);
+      this.absorbMembers(rowId, {
+        quantity: edited.has('quantity') || edited.has('unit'),
+        note: edited.has('note'),
+      });
       for (const [field, value] of changes) {
         const eventId = randomId();
         const previousStamp = root.get(stampKey(field));
@@ -571,6 +581,8 @@ export class ShoppingList implements ShoppingListApi {
         map.delete(F.mergedBy);
         map.delete(F.mergedAt);
         map.delete(F.absorbed);
+        map.delete(F.absorbedQuantity);
+        map.delete(F.absorbedNote);
       }
     });
   }
@@ -594,27 +606,27 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   /**
-   * Before a person edits a merged item, copy the folded quantity and notes
-   * into it and mark the members absorbed: from now on the item's own fields
-   * are what they edit. Members merged concurrently stay unabsorbed and count.
+   * A person editing a merged item's quantity (or unit) or note starts from the
+   * folded value and writes the one they want into the item itself, so the
+   * members' part of that field stops counting; the other field's part still
+   * counts. Nothing folded is copied into the item: an unstamped copy written
+   * with a note edit could beat another phone's concurrent quantity edit while
+   * the stamp still named that edit (rule 5). Members merged concurrently stay
+   * unabsorbed and count.
    */
-  private absorbMembers(rowId: string, shown: Item): void {
-    const root = this.itemMap(rowId);
-    if (root === undefined) return;
-    let absorbedAny = false;
-    for (const group of this.view.liveRootsOfRow(rowId).length > 0 ? this.view.liveRootsOfRow(rowId) : [this.view.node(rowId)]) {
+  private absorbMembers(rowId: string, fields: { quantity: boolean; note: boolean }): void {
+    if (!fields.quantity && !fields.note) return;
+    const roots = this.view.liveRootsOfRow(rowId);
+    for (const group of roots.length > 0 ? roots : [this.view.node(rowId)]) {
       if (group === undefined) continue;
       for (const id of this.view.subtree(group.id)) {
-        if (id === rowId) continue;
         const node = this.view.node(id);
-        if (node === undefined || node.absorbed || node.deletedAt !== undefined) continue;
-        this.itemMap(id)?.set(F.absorbed, true);
-        absorbedAny = true;
+        const map = this.itemMap(id);
+        if (id === rowId || node === undefined || map === undefined || node.deletedAt !== undefined) continue;
+        if (fields.quantity && !node.absorbedQuantity) map.set(F.absorbedQuantity, true);
+        if (fields.note && !node.absorbedNote) map.set(F.absorbedNote, true);
       }
     }
-    if (!absorbedAny) return;
-    if (root.get(F.quantity) !== shown.quantity) root.set(F.quantity, shown.quantity);
-    if (root.get(F.note) !== shown.note) root.set(F.note, shown.note);
   }
 
   private validPatch(shown: Item, patch: ItemPatch): [EditableField, string | number][] {

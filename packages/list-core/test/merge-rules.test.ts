@@ -5,6 +5,11 @@ import { ORDERS, makePeers, namesOf, visibleState, type Order, type Peer } from 
 import { exchange, sendState } from './support/test-network.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+/** Yjs client ids for A and B, both ways round: they decide which of two concurrent writes to one key wins. */
+const CLIENT_ID_ORDERS = [
+  [1, 2],
+  [2, 1],
+] as const;
 
 /** Full exchange between a and b, the first message going in the given direction. */
 function sync(order: Order, a: Peer, b: Peer, ...more: Peer[]): void {
@@ -243,6 +248,51 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     sync(order, a!, b!);
     expect(a!.list.activity().filter((event) => event.overwrittenBy !== undefined)).toEqual([]);
     expect(a!.list.notices()).toEqual([]);
+  });
+
+  it('rule 5: A lowers a merged Milk\'s quantity while B edits only its note → both edits stand, nothing overwritten', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+      a!.list.addItem({ name: 'Milk', quantity: 1 });
+      clock.advance(10);
+      b!.list.addItem({ name: 'Milk', quantity: 3 });
+      sync(order, a!, b!);
+      const row = a!.list.items()[0]!;
+      expect(row.quantity).toBe(3);
+      clock.advance(1000);
+      a!.list.updateItem(row.id, { quantity: 2 });
+      b!.list.updateItem(row.id, { note: 'organic' });
+      sync(order, a!, b!);
+      for (const peer of [a!, b!]) {
+        expect(peer.list.items().map((item) => [item.quantity, item.note])).toEqual([[2, 'organic']]);
+        expect(peer.list.activity().filter((event) => event.overwrittenBy !== undefined)).toEqual([]);
+        expect(peer.list.notices().filter((notice) => notice.kind === 'overwritten')).toEqual([]);
+      }
+      expectConverged(a!, b!);
+    }
+  });
+
+  it('rule 5: A changes only the unit of a merged Milk while B changes its quantity → the shown quantity is the winning edit\'s', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+      a!.list.addItem({ name: 'Milk', quantity: 1 });
+      clock.advance(10);
+      b!.list.addItem({ name: 'Milk', quantity: 3 });
+      sync(order, a!, b!);
+      const row = a!.list.items()[0]!.id;
+      clock.advance(1000);
+      a!.list.updateItem(row, { unit: 'l' });
+      expect(a!.list.items().map((item) => [item.quantity, item.unit])).toEqual([[3, 'l']]);
+      b!.list.updateItem(row, { quantity: 2 });
+      sync(order, a!, b!);
+      expectConverged(a!, b!);
+      const shown = a!.list.items()[0]!;
+      expect(shown.unit).toBe('l');
+      const quantityEdits = a!.list.activity().filter((event) => event.field === 'quantity');
+      expect(quantityEdits.map((event) => event.actor).sort()).toEqual(['A', 'B']);
+      const standing = quantityEdits.filter((event) => event.overwrittenBy === undefined);
+      expect(standing.map((event) => event.to)).toEqual([shown.quantity]);
+    }
   });
 
   it('rule 6: A clears checked items while B, offline, checks Eggs → only what A saw checked is removed', () => {

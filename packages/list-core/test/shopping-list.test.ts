@@ -118,6 +118,38 @@ describe('ShoppingList', () => {
     expect(a!.list.item(milk)?.id).toBe(row.id);
   });
 
+  it('editing a merged item\'s note leaves its quantity folded, and a rename leaves both', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Pasta', quantity: 1, unit: 'packs', note: 'penne' });
+    clock.advance(10);
+    b!.list.addItem({ name: 'pasta', quantity: 3, unit: 'packs', note: 'fusilli' });
+    b!.list.addItem({ name: 'pasta', quantity: 500, unit: 'g' });
+    exchange(a!.doc, b!.doc);
+    const row = a!.list.items()[0]!.id;
+    expect(a!.list.items().map((item) => [item.quantity, item.note])).toEqual([[3, 'also 500 g; fusilli; penne']]);
+    a!.list.updateItem(row, { name: 'Pasta shells' });
+    expect(a!.list.items().map((item) => [item.quantity, item.note])).toEqual([[3, 'also 500 g; fusilli; penne']]);
+    a!.list.updateItem(row, { note: 'any shape' });
+    expect(a!.list.items().map((item) => [item.quantity, item.note])).toEqual([[3, 'any shape']]);
+    a!.list.updateItem(row, { quantity: 2 });
+    exchange(a!.doc, b!.doc);
+    for (const peer of [a!, b!]) expect(peer.list.items().map((item) => [item.quantity, item.note])).toEqual([[2, 'any shape']]);
+  });
+
+  it('a member an older version marked absorbed (absorbed: true) counts for neither quantity nor note', () => {
+    const doc = new Y.Doc();
+    for (const [id, quantity, note, extra] of [
+      ['aaaaaaaaaaaa', 2, 'semi', {}],
+      ['bbbbbbbbbbbb', 4, 'oat', { mergedInto: 'aaaaaaaaaaaa', mergedAt: 6, absorbed: true }],
+    ] as const) {
+      const map = new Y.Map<unknown>();
+      for (const [key, value] of Object.entries({ name: 'Milk', quantity, note, addedBy: 'A', addedAt: 5, ...extra })) map.set(key, value);
+      doc.getMap('items').set(id, map);
+    }
+    const list = new ShoppingList(doc, { actor: 'C', now: () => 10 });
+    expect(list.items().map((item) => [item.id, item.quantity, item.note])).toEqual([['aaaaaaaaaaaa', 2, 'semi']]);
+  });
+
   it('clearChecked returns the ids it removed and restoreItems undoes it', () => {
     const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
     const bread = list.addItem({ name: 'Bread' });

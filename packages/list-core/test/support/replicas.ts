@@ -9,14 +9,22 @@ export interface Peer {
   readonly list: ShoppingList;
 }
 
-/** Separate replicas sharing one fake clock, each its own Y.Doc. */
-export function makePeers(actors: readonly string[], options: { retentionMs?: number } = {}): {
+/**
+ * Separate replicas sharing one fake clock, each its own Y.Doc. `clientIds` fixes the Yjs
+ * client ids, which decide which of two concurrent writes to one key wins.
+ */
+export function makePeers(
+  actors: readonly string[],
+  options: { retentionMs?: number; clientIds?: readonly number[] } = {},
+): {
   clock: FakeClock;
   peers: Peer[];
 } {
   const clock = new FakeClock();
-  const peers = actors.map((actor) => {
+  const peers = actors.map((actor, index) => {
     const doc = new Y.Doc();
+    const clientId = options.clientIds?.[index];
+    if (clientId !== undefined) doc.clientID = clientId;
     const list = new ShoppingList(doc, {
       actor,
       now: clock.now,
