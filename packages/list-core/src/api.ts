@@ -37,6 +37,7 @@ export interface Item {
   /** Everyone who added this item, including duplicates merged into it (rule 2). */
   readonly contributors: readonly string[];
   readonly checkedBy?: string;
+  /** When the shown tick or untick was made; absent when the state comes from an add or an older version. */
   readonly checkedAt?: number;
 }
 

@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import type { Item } from './api.js';
 import { amountText, convertAmount } from './amounts.js';
 import { categoryRank } from './categories.js';
-import { compareByAge, readNode, seenMemberEntry, type ItemMap, type ItemNode } from './schema.js';
+import { checkTime, compareByAge, readNode, seenMemberEntry, type ItemMap, type ItemNode } from './schema.js';
 import { sameItemContent } from './same-item.js';
 import { patchSorted } from './sorted.js';
 
@@ -131,6 +131,19 @@ export class ListView {
       }
     }
     return Array.from(seen);
+  }
+
+  /**
+   * The latest check time (schema.ts, checkTime) among the items a row shows: a tick or untick
+   * must be later than this to show, whatever the clocks of the phones that wrote the others.
+   */
+  checkTimeOfRow(rowId: string): number | undefined {
+    const visibleRoots = this.liveRootsOfRow(rowId);
+    const node = this.nodes.get(rowId);
+    const roots = visibleRoots.length > 0 ? visibleRoots : node === undefined ? [] : [node];
+    let latest: number | undefined;
+    for (const shown of [...roots, ...this.liveMembers(roots)]) latest = Math.max(latest ?? -Infinity, checkTime(shown));
+    return latest;
   }
 
   /** Rule 7: items shown as rows of their own that the document still has merged. */
@@ -369,14 +382,15 @@ export class ListView {
    * absorbed, and every distinct note of those whose note is not; everyone who
    * added any of them. An amount in a unit that does not convert ("500 g" of
    * pasta counted in packs) is kept as a note rather than compared as a bare
-   * number, so it goes with the note. Order-independent, so every device agrees.
+   * number, so it goes with the note. Checked as the latest of them says (see
+   * `shownCheck`). Order-independent, so every device agrees.
    */
   private fold(roots: readonly ItemNode[]): Item {
     const canonical = roots[0] as ItemNode;
+    const members = this.liveMembers(roots);
     let quantity = canonical.quantity;
     const notes = new Set<string>();
     const contributors = new Set<string>();
-    const stack: ItemNode[] = [];
     const count = (node: ItemNode, amount: boolean, note: boolean): void => {
       const converted = convertAmount(node.quantity, node.unit, canonical.unit);
       if (converted !== undefined) {
@@ -389,20 +403,12 @@ export class ListView {
     for (const root of roots) {
       count(root, true, true);
       if (root.addedBy.length > 0) contributors.add(root.addedBy);
-      stack.push(root);
     }
-    while (stack.length > 0) {
-      const current = stack.pop() as ItemNode;
-      const kids = this.children.get(current.id);
-      if (!kids) continue;
-      for (const kidId of kids) {
-        const kid = this.nodes.get(kidId);
-        if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
-        if (kid.addedBy.length > 0) contributors.add(kid.addedBy);
-        count(kid, !kid.absorbedQuantity, !kid.absorbedNote);
-        stack.push(kid);
-      }
+    for (const member of members) {
+      if (member.addedBy.length > 0) contributors.add(member.addedBy);
+      count(member, !member.absorbedQuantity, !member.absorbedNote);
     }
+    const check = shownCheck(canonical, [...roots, ...members]);
     const others = Array.from(contributors)
       .filter((actor) => actor !== canonical.addedBy)
       .sort();
@@ -413,15 +419,33 @@ export class ListView {
       unit: canonical.unit,
       note: Array.from(notes).sort().join('; '),
       category: canonical.category,
-      checked: canonical.checked,
+      checked: check.checked,
       addedBy: canonical.addedBy,
       addedAt: canonical.addedAt,
       contributors: canonical.addedBy.length > 0 ? [canonical.addedBy, ...others] : others,
     };
-    if (canonical.checkedBy !== undefined) item.checkedBy = canonical.checkedBy;
+    if (check.checkedBy !== undefined) item.checkedBy = check.checkedBy;
+    if (check.checkedAt !== undefined) item.checkedAt = check.checkedAt;
     if (canonical.deletedAt !== undefined) item.deletedAt = canonical.deletedAt;
     if (canonical.deletedBy !== undefined) item.deletedBy = canonical.deletedBy;
     return Object.freeze(item);
+  }
+
+  /** The live members folded into these roots, at any depth; not deleted ones, nor what hangs under them. */
+  private liveMembers(roots: readonly ItemNode[]): ItemNode[] {
+    const members: ItemNode[] = [];
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const kids = this.children.get((stack.pop() as ItemNode).id);
+      if (!kids) continue;
+      for (const kidId of kids) {
+        const kid = this.nodes.get(kidId);
+        if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
+        members.push(kid);
+        stack.push(kid);
+      }
+    }
+    return members;
   }
 
   private reuseIfEqual(before: Item | undefined, after: Item): Item {
@@ -447,6 +471,22 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Whether the removal of `deleted` recorded member `id` as seen (shopping-list.ts, seenMemberEntry). */
 function sawMember(deleted: ItemNode, id: string): boolean {
   return `\n${deleted.deletedSeen}\n`.includes(`\n${seenMemberEntry(id)}\n`);
+}
+
+/**
+ * Whose tick a row shows: the item among those it folds that was ticked, unticked or added last
+ * (ties by id), so a tick on any duplicate sticks and a later add asks again, whoever typed
+ * first. Documents from older versions carry no check times: they show the canonical item's,
+ * as they did then.
+ */
+function shownCheck(canonical: ItemNode, nodes: readonly ItemNode[]): ItemNode {
+  if (!nodes.some((node) => node.checkedAt !== undefined)) return canonical;
+  let latest = canonical;
+  for (const node of nodes) {
+    const byTime = checkTime(node) - checkTime(latest);
+    if (byTime > 0 || (byTime === 0 && node.id > latest.id)) latest = node;
+  }
+  return latest;
 }
 
 function isLiveRoot(node: ItemNode): boolean {

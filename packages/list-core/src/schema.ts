@@ -17,6 +17,8 @@ export const F = {
   deletedBy: 'deletedBy',
 
   checkedBy: 'checkedBy',
+  /** Rule 2: when `checked` was last written (ms), so a merged item shows its latest tick or untick. */
+  checkedAt: 'checkedAt',
   /** Rule 2: this item was folded into the item with this id; it is never shown on its own again. */
   mergedInto: 'mergedInto',
   mergedBy: 'mergedBy',
@@ -81,6 +83,7 @@ export interface ItemNode {
   readonly deletedAt: number | undefined;
   readonly deletedBy: string | undefined;
   readonly checkedBy: string | undefined;
+  readonly checkedAt: number | undefined;
   readonly mergedInto: string | undefined;
   readonly mergedAt: number | undefined;
   readonly absorbedQuantity: boolean;
@@ -119,6 +122,7 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     deletedAt: readNumber(map, F.deletedAt),
     deletedBy: readString(map, F.deletedBy),
     checkedBy: readString(map, F.checkedBy),
+    checkedAt: readNumber(map, F.checkedAt),
     mergedInto: readString(map, F.mergedInto),
     mergedAt: readNumber(map, F.mergedAt),
     absorbedQuantity: map.get(F.absorbedQuantity) === true || map.get(F.absorbed) === true,
@@ -145,6 +149,14 @@ export function seenMemberEntry(id: string): string {
 /** All of an item's stamps in one string: what a remover records as seen, and a cheap "edited?" check. */
 export function stampsSignature(node: ItemNode): string {
   return EDITABLE_FIELDS.map((field) => node.stamps[field] ?? '').join('\n');
+}
+
+/**
+ * When a node last said whether it is wanted: ticked or unticked at `checkedAt`, else added at
+ * `addedAt` (an add asks for the item, so it counts as unticked then).
+ */
+export function checkTime(node: ItemNode): number {
+  return node.checkedAt ?? node.addedAt;
 }
 
 /** Deterministic "older first" order used to pick a group's canonical item on every device. */

@@ -97,6 +97,7 @@ export class ShoppingList implements ShoppingListApi {
     const name = cleanName(input.name);
     const id = randomId();
     const existingRow = this.view.visibleRowForGroup(normalizeName(name));
+    const askAgain = existingRow !== undefined && this.view.item(existingRow)?.checked === true;
     const at = this.now();
     this.doc.transact(() => {
       this.ensureMeta(at);
@@ -116,7 +117,10 @@ export class ShoppingList implements ShoppingListApi {
         map.set(F.mergedBy, this.actor);
         map.set(F.mergedAt, at);
         const root = this.itemMap(existingRow);
-        if (root !== undefined && root.get(F.checked) === true) root.set(F.checked, false);
+        if (root !== undefined && askAgain) {
+          root.set(F.checked, false);
+          root.set(F.checkedAt, this.nextCheckTime(existingRow, at));
+        }
       }
       this.itemsMap.set(id, map);
       this.remember(name, at);
@@ -181,6 +185,7 @@ export class ShoppingList implements ShoppingListApi {
     this.doc.transact(() => {
       root.set(F.checked, checked);
       root.set(F.checkedBy, this.actor);
+      root.set(F.checkedAt, this.nextCheckTime(rowId, at));
       this.append({ kind: checked ? 'checked' : 'unchecked', itemId: rowId, itemName: shown.name, at });
     });
   }
@@ -536,6 +541,15 @@ export class ShoppingList implements ShoppingListApi {
   private itemMap(id: string): ItemMap | undefined {
     const map = this.itemsMap.get(id);
     return map instanceof Y.Map ? (map as ItemMap) : undefined;
+  }
+
+  /**
+   * A merged row shows its latest tick, untick or add (list-view.ts, shownCheck): a new one
+   * must be later than those, even when another phone's clock runs ahead of this one.
+   */
+  private nextCheckTime(rowId: string, at: number): number {
+    const shownSince = this.view.checkTimeOfRow(rowId);
+    return shownSince === undefined ? at : Math.max(at, shownSince + 1);
   }
 
   private ensureMeta(at: number): void {

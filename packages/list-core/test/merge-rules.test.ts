@@ -166,6 +166,33 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('rule 2: B adds Milk, A (offline) adds Milk later and checks it off → one Milk, checked, everywhere', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    b!.list.addItem({ name: 'Milk' });
+    clock.advance(60_000);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    clock.advance(60_000);
+    a!.list.setChecked(milk, true);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.name, item.checked, item.checkedBy])).toEqual([['Milk', true, 'A']]);
+    }
+    expectConverged(a!, b!);
+  });
+
+  it('rule 2: A checks off Milk while B (offline) adds Milk again later → one Milk, not checked: B asked for more', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk' });
+    clock.advance(60_000);
+    const milk = a!.list.items()[0]!.id;
+    a!.list.setChecked(milk, true);
+    clock.advance(60_000);
+    b!.list.addItem({ name: 'Milk' });
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) expect(peer.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', false]]);
+    expectConverged(a!, b!);
+  });
+
   it('rule 3: A checks Bread while B removes it → deleted everywhere; restoring brings it back checked', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const bread = a!.list.addItem({ name: 'Bread' });

@@ -164,6 +164,57 @@ describe('ShoppingList', () => {
     expect(namesOf(list.items())).toEqual(['Milk', 'Bread', 'Eggs']);
   });
 
+  it('undoing Clear checked after someone added the item again brings it back to buy, not checked', () => {
+    const { clock, peers: [mum, dad] } = makePeers(['Mum', 'Dad']);
+    const bread = mum!.list.addItem({ name: 'Bread' });
+    mum!.list.setChecked(bread, true);
+    exchange(mum!.doc, dad!.doc);
+    clock.advance(1000);
+    const cleared = mum!.list.clearChecked();
+    exchange(mum!.doc, dad!.doc);
+    clock.advance(2000);
+    dad!.list.addItem({ name: 'Bread' });
+    exchange(mum!.doc, dad!.doc);
+    clock.advance(2000);
+    mum!.list.restoreItems(cleared);
+    exchange(mum!.doc, dad!.doc);
+    for (const peer of [mum!, dad!]) expect(peer.list.items().map((item) => [item.name, item.checked])).toEqual([['Bread', false]]);
+  });
+
+  it('unticking an item ticked on a phone whose clock runs ahead takes effect', () => {
+    const { clock, peers: [a] } = makePeers(['A']);
+    const b = new ShoppingList(new Y.Doc(), { actor: 'B', now: () => clock.now() + 10 * 60_000 });
+    const milk = a!.list.addItem({ name: 'Milk' });
+    clock.advance(1);
+    b.setChecked(b.addItem({ name: 'Milk' }), true);
+    exchange(a!.doc, b.doc);
+    expect(a!.list.item(milk)?.checked).toBe(true);
+    clock.advance(1);
+    a!.list.setChecked(milk, false);
+    expect(a!.list.item(milk)?.checked).toBe(false);
+    exchange(a!.doc, b.doc);
+    expect(b.item(milk)?.checked).toBe(false);
+    b.setChecked(milk, true);
+    exchange(a!.doc, b.doc);
+    clock.advance(1);
+    a!.list.addItem({ name: 'milk' });
+    expect(a!.list.item(milk)?.checked).toBe(false);
+  });
+
+  it('a merged item checked by an older version (no checkedAt) stays checked', () => {
+    const doc = new Y.Doc();
+    for (const [id, extra] of [
+      ['aaaaaaaaaaaa', { addedAt: 5, checked: true, checkedBy: 'A' }],
+      ['bbbbbbbbbbbb', { addedAt: 6, checked: false, mergedInto: 'aaaaaaaaaaaa', mergedAt: 6 }],
+    ] as const) {
+      const map = new Y.Map<unknown>();
+      for (const [key, value] of Object.entries({ name: 'Milk', quantity: 1, addedBy: 'A', ...extra })) map.set(key, value);
+      doc.getMap('items').set(id, map);
+    }
+    const list = new ShoppingList(doc, { actor: 'C', now: () => 10 });
+    expect(list.items().map((item) => [item.id, item.checked, item.checkedBy])).toEqual([['aaaaaaaaaaaa', true, 'A']]);
+  });
+
   it('deletedItems() is newest first', () => {
     let now = 1;
     const list = new ShoppingList(new Y.Doc(), { actor: 'A', now: () => now++ });
