@@ -10,7 +10,7 @@ import type {
   ShoppingListApi,
   ShoppingListOptions,
 } from './api.js';
-import { deriveActivity, winningChain, type StoredEvent } from './activity-log.js';
+import { compareOldestFirst, deriveActivity, winningChain, type StoredEvent } from './activity-log.js';
 import { ActivityStore } from './activity-store.js';
 import { builtInCategory } from './categories.js';
 import { randomId } from './ids.js';
@@ -36,6 +36,15 @@ import {
 import { suggestNames, historyKey, type HistoryEntry } from './suggestions.js';
 
 export const DEFAULT_TOMBSTONE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Rule 8: the activity that counts as having changed an item, as "Milk, which you …, was removed" says it. */
+const CHANGE_WORDS: Partial<Record<ActivityKind, string>> = {
+  checked: 'checked off',
+  unchecked: 'changed',
+  restored: 'restored',
+  updated: 'changed',
+  renamed: 'changed',
+};
 
 /** Names of the shared types in the Y.Doc. `items` and `meta` are PRODUCT.md contracts. */
 export const SHARED_TYPES = {
@@ -390,10 +399,11 @@ export class ShoppingList implements ShoppingListApi {
       const after = this.view.node(id);
       if (after === undefined) {
         // Rule 8: an item this person changed was purged before the change got through.
-        if (before.deletedAt === undefined && this.changedUnseenByRemover(before)) {
+        const did = before.deletedAt === undefined ? this.ownChangeToPurged(before) : undefined;
+        if (did !== undefined) {
           this.board.add({
             kind: 'edited-purged',
-            message: `${before.name}, which you changed, was removed`,
+            message: `${before.name}, which you ${did}, was removed`,
             itemId: id,
             itemName: before.name,
             by: before.deletedBy ?? '',
@@ -466,8 +476,19 @@ export class ShoppingList implements ShoppingListApi {
     return undefined;
   }
 
-  private changedUnseenByRemover(node: ItemNode): boolean {
-    return this.unseenByRemover(node) === 'changed';
+  /**
+   * Rule 8: how this person changed an item that was purged while they still had it: a field
+   * edit the remover had not seen, else their latest tick, untick, restore or edit in the
+   * activity log (a tick or a restore leaves no stamp), as the notice words it.
+   */
+  private ownChangeToPurged(node: ItemNode): string | undefined {
+    if (this.unseenByRemover(node) === 'changed') return 'changed';
+    let latest: StoredEvent | undefined;
+    for (const event of this.log.events().values()) {
+      if (event.itemId !== node.id || event.actor !== this.actor || CHANGE_WORDS[event.kind] === undefined) continue;
+      if (latest === undefined || compareOldestFirst(latest, event) < 0) latest = event;
+    }
+    return latest === undefined ? undefined : CHANGE_WORDS[latest.kind];
   }
 
   /**

@@ -493,6 +493,58 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('rule 8: A, offline past the retention, only ticks off an item B purged → A told', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.addItem({ name: 'Eggs' });
+    sync(order, a!, b!);
+    b!.list.removeItem(milk);
+    clock.advance(31 * DAY);
+    expect(b!.list.purgeTombstones()).toBe(1);
+    a!.list.setChecked(milk, true);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) expect(namesOf(peer.list.items())).toEqual(['Eggs']);
+    expect(a!.list.notices().map((notice) => [notice.kind, notice.message])).toEqual([
+      ['edited-purged', 'Milk, which you checked off, was removed'],
+    ]);
+    expect(b!.list.notices()).toEqual([]);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 8: A, offline, restores an item B removed; B purges it before A is back → A told', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.addItem({ name: 'Eggs' });
+    sync(order, a!, b!);
+    b!.list.removeItem(milk);
+    sync(order, a!, b!);
+    clock.advance(29 * DAY);
+    a!.list.restoreItem(milk);
+    clock.advance(2 * DAY);
+    expect(b!.list.purgeTombstones()).toBe(1);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) expect(namesOf(peer.list.items())).toEqual(['Eggs']);
+    expect(a!.list.notices().map((notice) => [notice.kind, notice.message])).toEqual([
+      ['edited-purged', 'Milk, which you restored, was removed'],
+    ]);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 8: a purge of an item this person only added, or had seen removed, tells them nothing', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const milk = a!.list.addItem({ name: 'Milk' });
+    const eggs = a!.list.addItem({ name: 'Eggs' });
+    a!.list.setChecked(eggs, true);
+    sync(order, a!, b!);
+    b!.list.removeItem(milk);
+    b!.list.removeItem(eggs);
+    sync(order, a!, b!);
+    clock.advance(31 * DAY);
+    expect(b!.list.purgeTombstones()).toBe(2);
+    sync(order, a!, b!);
+    expect(a!.list.notices()).toEqual([]);
+  });
+
   it('rule 8: tombstones younger than the retention are kept', () => {
     const { clock, peers: [a] } = makePeers(['A'], { retentionMs: 10 * DAY });
     const milk = a!.list.addItem({ name: 'Milk' });
