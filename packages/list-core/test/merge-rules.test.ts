@@ -472,11 +472,17 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
-  it('rule 8: A, offline past the retention, edits an item B purged → no crash, no resurrection, A told', () => {
+  /** Two phones that both have Milk and Eggs (A added them): where the rule 8 cases start. */
+  const milkAndEggsSynced = () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
     a!.list.addItem({ name: 'Eggs' });
     sync(order, a!, b!);
+    return { clock, a, b, milk };
+  };
+
+  it('rule 8: A, offline past the retention, edits an item B purged → no crash, no resurrection, A told', () => {
+    const { clock, a, b, milk } = milkAndEggsSynced();
     b!.list.removeItem(milk);
     clock.advance(31 * DAY);
     expect(b!.list.purgeTombstones()).toBe(1);
@@ -494,10 +500,7 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
   });
 
   it('rule 8: A, offline past the retention, only ticks off an item B purged → A told', () => {
-    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
-    const milk = a!.list.addItem({ name: 'Milk' });
-    a!.list.addItem({ name: 'Eggs' });
-    sync(order, a!, b!);
+    const { clock, a, b, milk } = milkAndEggsSynced();
     b!.list.removeItem(milk);
     clock.advance(31 * DAY);
     expect(b!.list.purgeTombstones()).toBe(1);
@@ -512,10 +515,7 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
   });
 
   it('rule 8: A, offline, restores an item B removed; B purges it before A is back → A told', () => {
-    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
-    const milk = a!.list.addItem({ name: 'Milk' });
-    a!.list.addItem({ name: 'Eggs' });
-    sync(order, a!, b!);
+    const { clock, a, b, milk } = milkAndEggsSynced();
     b!.list.removeItem(milk);
     sync(order, a!, b!);
     clock.advance(29 * DAY);
