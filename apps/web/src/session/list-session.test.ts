@@ -369,3 +369,75 @@ describe('openListSession against a relay', () => {
     expect(calls).toBe(0);
   });
 });
+
+/**
+ * IndexedDB that answers `open` only `ms` later (a phone just restarted, a long list, a slow
+ * disk): past the 1.5 s after which the list is shown without its stored copy.
+ */
+function answerIndexedDbOpenLate(ms: number): () => void {
+  const factory = globalThis.indexedDB;
+  const realOpen = factory.open.bind(factory);
+  factory.open = ((name: string, version?: number) => {
+    const request = realOpen(name, version);
+    Object.defineProperty(request, 'onsuccess', {
+      configurable: true,
+      get: () => null,
+      set: (handler: ((event: Event) => void) | null) => {
+        request.addEventListener('success', (event) => setTimeout(() => handler?.(event), ms), { once: true });
+      },
+    });
+    return request;
+  }) as typeof factory.open;
+  return () => void (factory.open = realOpen as typeof factory.open);
+}
+
+describe('a stored copy that loads after the list is shown', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('keeps counting an edit it has not applied yet, and sends it to the relay once it has', async () => {
+    const phone = offlinePhone();
+    const first = phone.open();
+    await first.whenLoaded;
+    first.list.addItem({ name: 'Apples' });
+    await sleep(60);
+    first.destroy();
+
+    const answerOnTime = answerIndexedDbOpenLate(2000);
+    let second: ListSession;
+    try {
+      second = phone.open();
+      await second.whenLoaded;
+      // Shown by the timeout; Apples is still only on the device's disk.
+      expect(second.status()).toMatchObject({ state: 'offline', pendingChanges: 1 });
+    } finally {
+      answerOnTime();
+    }
+    phone.relay.reachable = true;
+    phone.network.set(true);
+    await vi.waitFor(() => expect(second.list.items().map((item) => item.name)).toEqual(['Apples']), { timeout: 4000 });
+    await vi.waitFor(() => expect(state(second)).toBe('synced'), { timeout: 4000 });
+    expect(phone.relay.doc.getMap('items').size).toBe(1);
+  }, 15000);
+
+  it('applies a tap on a cached row once the stored copy brings its item', async () => {
+    const phone = offlinePhone();
+    const neverPause = () => new Promise<void>(() => {});
+    const first = phone.open({ pauseBeforeLoad: neverPause });
+    first.loadNow();
+    await first.whenLoaded;
+    const milk = first.list.addItem({ name: 'Milk' });
+    await sleep(60);
+    first.destroy();
+
+    const answerOnTime = answerIndexedDbOpenLate(2000);
+    try {
+      const second = phone.open({ pauseBeforeLoad: neverPause });
+      expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Milk']);
+      second.applyWhenLoaded({ kind: 'check', id: milk, checked: true });
+      await second.whenLoaded;
+      await vi.waitFor(() => expect(second.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]), { timeout: 4000 });
+    } finally {
+      answerOnTime();
+    }
+  }, 15000);
+});

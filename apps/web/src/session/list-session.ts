@@ -19,7 +19,7 @@ import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
 import { AfterPaintUpdates, afterNextPaint } from './after-paint-updates.js';
 import { keepEarlyEdits } from './early-edits.js';
-import { applyTap, keepPendingTaps } from './pending-taps.js';
+import { applyTap, keepPendingTaps, tapTargetsPresent } from './pending-taps.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
 import { createMemoryStore, deviceStorage, type KeyValueStore } from './device-storage.js';
@@ -108,7 +108,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const afterPaintUpdates = new AfterPaintUpdates(doc);
   const openCopy = (): LocalCopy | null => {
     if (destroyed) return null;
-    localCopy = openLocalCopy(listId, doc);
+    localCopy = openLocalCopy(listId, doc, undefined, () => !provider.wsconnected && !provider.wsconnecting);
     if (localCopy.persistence) afterPaintUpdates.defer(localCopy.persistence._storeUpdate);
     return localCopy;
   };
@@ -135,6 +135,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const summaries = new Emitter<ReconnectSummary>();
   const cleanups: Array<() => void> = [];
   let loaded = false;
+  let storedCopyApplied = false;
   let refusal: string | null = null;
   // Online at open: the first attempt starts as soon as the local copy is loaded.
   let attempting = network.isOnline();
@@ -264,16 +265,26 @@ export function openListSession(listId: string, actor: string, options: ListSess
       cleanups.push(() => clearTimeout(clearLater));
     }),
   );
+  // What the device stored is in the document only now, which can be after whenLoaded (its
+  // timeout): only now can taps on cached rows find their items, and can the tracker tell an
+  // edit the device still holds from one it lost.
+  void localCopyOpened
+    .then((opened) => opened?.whenApplied)
+    .then(() => {
+      if (destroyed) return;
+      storedCopyApplied = true;
+      pendingTaps.applyAll(list);
+      // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
+      const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
+      cleanups.push(() => clearTimeout(clearTapsLater));
+      tracker.documentLoaded();
+      list.purgeTombstones();
+      refreshStatus();
+    });
   const whenLoaded = localCopyOpened.then((opened) => opened?.whenLoaded).then(() => {
     if (destroyed) return;
     mark('basket:local-loaded');
     loaded = true;
-    pendingTaps.applyAll(list);
-    // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
-    const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
-    cleanups.push(() => clearTimeout(clearTapsLater));
-    tracker.documentLoaded();
-    list.purgeTombstones();
     // Connect only now, so sync step 1 carries the stored state vector and the relay sends only
     // what is missing; and after the list has painted, so answering the relay's sync step 1
     // (a diff over the whole history) never delays the first screen.
@@ -301,7 +312,9 @@ export function openListSession(listId: string, actor: string, options: ListSess
     cachedView,
     loadNow: () => loadNow(),
     applyWhenLoaded(tap) {
-      if (loaded) {
+      // After a late load's timeout the rows shown are the document's, and a tap on one applies
+      // at once; one naming an item the stored copy has not brought yet waits for it.
+      if (loaded && (storedCopyApplied || tapTargetsPresent(list, tap))) {
         applyTap(list, tap);
         return;
       }

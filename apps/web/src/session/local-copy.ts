@@ -29,8 +29,18 @@ export const COMPACT_AT_RECORDS = 50;
 
 export interface LocalCopy {
   readonly persistence: IndexeddbPersistence | null;
-  /** Resolves when the stored document is applied (or after timeoutMs when IndexedDB does not answer). */
+  /**
+   * Resolves when the stored document is applied, or after timeoutMs when IndexedDB has not
+   * answered by then: enough to show the list and let the person edit it, not to rely on what the
+   * stored copy holds (see whenApplied).
+   */
   readonly whenLoaded: Promise<void>;
+  /**
+   * Resolves once the stored document is in the Y.Doc, however long IndexedDB takes, or once
+   * IndexedDB turns out unusable (nothing stored to apply). Never before: until then, what the
+   * device stored is neither in the document nor known to be anywhere else.
+   */
+  readonly whenApplied: Promise<void>;
   /** Merges the update log into one record when it has grown; true when it did. */
   compact(force?: boolean): Promise<boolean>;
   /** How many records the update log holds (0 without IndexedDB). */
@@ -38,19 +48,34 @@ export interface LocalCopy {
   destroy(): void;
 }
 
-export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500): LocalCopy {
+/**
+ * `skipLoadUpdate` says whether the load's one big update may be kept from the document's
+ * 'update' listeners (see skipUpdateEventOfLoad): not when a late load finds the relay connection
+ * open, which would otherwise never be sent what the device stored.
+ */
+export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skipLoadUpdate: () => boolean = () => true): LocalCopy {
   if (!indexedDbAvailable()) {
     return {
       persistence: null,
       whenLoaded: Promise.resolve(),
+      whenApplied: Promise.resolve(),
       compact: () => Promise.resolve(false),
       recordCount: () => Promise.resolve(0),
       destroy: () => {},
     };
   }
   const persistence = new IndexeddbPersistence(localDatabaseName(listId), doc);
-  const stopSkipping = skipUpdateEventOfLoad(doc, persistence);
+  const stopSkipping = skipUpdateEventOfLoad(doc, persistence, skipLoadUpdate);
   void persistence.whenSynced.then(stopSkipping);
+  // y-indexeddb's whenSynced never settles when the database cannot be opened (private mode in
+  // some browsers, a broken profile): then there is nothing stored to wait for.
+  const whenApplied = Promise.race([
+    persistence.whenSynced.then(() => undefined),
+    persistence._db.then(
+      () => new Promise<void>(() => {}),
+      () => undefined,
+    ),
+  ]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const whenLoaded = Promise.race([
     persistence.whenSynced.then(() => undefined),
@@ -61,6 +86,7 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500): Loc
   return {
     persistence,
     whenLoaded,
+    whenApplied,
     async recordCount() {
       const db = await persistence._db;
       const [updates] = idb.transact(db, ['updates'], 'readonly');
@@ -89,9 +115,11 @@ type Listeners = Set<unknown>;
  * state through the sync handshake, which starts only after the load), and
  * encoding it again cost ~330 ms for 5,000 items with 100k edits (2.6 MB).
  * So for that one transaction the 'update' listeners are set aside, and put
- * back before anything else runs (the next transaction's observers).
+ * back before anything else runs (the next transaction's observers). Only
+ * while `skipLoadUpdate()` says so: a load later than the timeout can find
+ * the handshake done, and then the relay needs that update.
  */
-export function skipUpdateEventOfLoad(doc: Y.Doc, persistence: IndexeddbPersistence): () => void {
+export function skipUpdateEventOfLoad(doc: Y.Doc, persistence: IndexeddbPersistence, skipLoadUpdate: () => boolean = () => true): () => void {
   const observers = (doc as unknown as { _observers?: unknown })._observers;
   if (!(observers instanceof Map)) return () => {};
   const registry = observers as Map<string, Listeners>;
@@ -106,7 +134,7 @@ export function skipUpdateEventOfLoad(doc: Y.Doc, persistence: IndexeddbPersiste
     setAside = null;
   };
   const beforeUpdateEvent = (transaction: Y.Transaction): void => {
-    if (transaction.origin !== persistence || persistence.synced) return;
+    if (transaction.origin !== persistence || persistence.synced || !skipLoadUpdate()) return;
     setAside = new Map();
     for (const name of ['update', 'updateV2']) {
       const listeners = registry.get(name);

@@ -59,6 +59,20 @@ export function applyTap(list: ShoppingListApi, tap: PendingTap): void {
   }
 }
 
+/** Whether every item `tap` names is in the document, so applying it now does what it says. */
+export function tapTargetsPresent(list: ShoppingListApi, tap: PendingTap): boolean {
+  switch (tap.kind) {
+    case 'check':
+    case 'remove':
+      return list.item(tap.id) !== undefined;
+    case 'restore':
+      return tap.ids.every((id) => list.item(id) !== undefined);
+    case 'clear-checked':
+    case 'rename':
+      return true;
+  }
+}
+
 export interface PendingTaps {
   /** Keeps `tap` (synchronously) until `applyAll`. */
   add(tap: PendingTap): void;
