@@ -99,7 +99,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
     messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),
     bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
-    syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1),
+    syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1, MAX_TIMER_MS),
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
     maxDeliveriesPerIpPerSecond: integer(env, 'MAX_DELIVERIES_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxDeliveriesPerIpPerSecond, 1),
     maxLoopMsPerIpPerSecond: integer(env, 'MAX_LOOP_MS_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxLoopMsPerIpPerSecond, 1),
@@ -108,12 +108,12 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxListBytes,
     maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, 1024),
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
-    idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0),
-    pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100),
-    shutdownCompactMs: integer(env, 'SHUTDOWN_COMPACT_MS', DEFAULT_LIMITS.shutdownCompactMs, 0),
-    checkpointIntervalMs: integer(env, 'CHECKPOINT_INTERVAL_MS', DEFAULT_STORAGE.checkpointIntervalMs, 10),
+    idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0, MAX_TIMER_MS),
+    pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100, MAX_TIMER_MS),
+    shutdownCompactMs: integer(env, 'SHUTDOWN_COMPACT_MS', DEFAULT_LIMITS.shutdownCompactMs, 0, MAX_TIMER_MS),
+    checkpointIntervalMs: integer(env, 'CHECKPOINT_INTERVAL_MS', DEFAULT_STORAGE.checkpointIntervalMs, 10, MAX_TIMER_MS),
     journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
-    dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0),
+    dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0, MAX_TIMER_MS),
   };
 }
 
@@ -124,6 +124,12 @@ function logLevel(raw: string | undefined): LogLevel {
   if (!isLogLevel(value)) throw new Error(`LOG_LEVEL must be one of debug, info, warn, error, got "${raw}"`);
   return value;
 }
+
+/**
+ * The longest delay Node's timers take (2^31 − 1 ms, about 24.8 days): a longer one is run after
+ * 1 ms instead, with only a warning, so "practically never" would become "all the time".
+ */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];

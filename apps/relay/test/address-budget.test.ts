@@ -122,4 +122,17 @@ describe('per-address delivery budget', () => {
     expect(socket.readyState).toBe(WebSocket.OPEN);
     expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBe(1);
   });
+
+  it('[B4] a connection its address budget holds unread longer than the ping interval is not dropped as dead', async () => {
+    const running = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 1, pingIntervalMs: 1000 } });
+    cleanups.push(() => running.close());
+    // A ws client answers every ping at once; its pongs wait unread while the relay holds it.
+    const socket = await openRawSocket(running.syncUrl, newListId());
+    cleanups.push(() => socket.terminate());
+    for (let clock = 1; clock <= 8; clock++) socket.send(update(`slowed-${clock}`));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(running.relay.metrics.errors.get({ kind: 'address_rate_limited' })).toBeGreaterThan(0);
+    expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
 });

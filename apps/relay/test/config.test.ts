@@ -13,6 +13,14 @@ describe('configFromEnvironment', () => {
     expect(() => configFromEnvironment({ MAX_CONNECTIONS: '-1' })).toThrow(/MAX_CONNECTIONS must be an integer ≥ 1/);
     expect(() => configFromEnvironment({ MAX_CONNECTIONS: 'lots' })).toThrow(/MAX_CONNECTIONS/);
   });
+  it('refuses a delay longer than Node timers take (they would run every millisecond instead)', () => {
+    const delays = ['SYNC_REQUEST_INTERVAL_MS', 'IDLE_UNLOAD_MS', 'PING_INTERVAL_MS', 'SHUTDOWN_COMPACT_MS', 'CHECKPOINT_INTERVAL_MS', 'DATA_DIR_LOCK_WAIT_MS'];
+    for (const name of delays) {
+      expect(() => configFromEnvironment({ [name]: '2147483648' }), name).toThrow(new RegExp(`${name} must be an integer from \\d+ to 2147483647`));
+      expect(() => configFromEnvironment({ [name]: '2147483647' }), name).not.toThrow();
+    }
+    expect(configFromEnvironment({ PING_INTERVAL_MS: '2147483647' }).pingIntervalMs).toBe(2147483647);
+  });
   it('refuses a LOG_LEVEL it does not know, instead of running at info', () => {
     expect(() => configFromEnvironment({ LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
     expect(configFromEnvironment({ LOG_LEVEL: 'warn' }).logLevel).toBe('warn');

@@ -117,6 +117,12 @@ export class Connection implements RoomPeer {
 
   /** Sends a ping, or drops the socket if the previous ping went unanswered. */
   heartbeat(): void {
+    if (this.holdTimer !== undefined) {
+      // Its address's budget holds the socket unread, pongs included: that says nothing of the
+      // phone, and a phone slowed this way must not be cut off as gone.
+      this.isAlive = true;
+      return;
+    }
     if (!this.isAlive) {
       this.options.metrics.errors.inc({ kind: 'dead_socket' });
       this.options.logger.info('connection.dead', { connection: this.id, listId: this.listId });
