@@ -21,6 +21,26 @@ describe('known lists', () => {
     expect(createKnownListsStore(storage).lists().map((list) => list.id)).toEqual([A, B]);
   });
 
+  it('keeps a list another window registered: each change starts from what is stored', () => {
+    const storage = createMemoryStore();
+    const installedApp = createKnownListsStore(storage, () => 1000);
+    installedApp.touch(A);
+    // A browser tab opened from a share link, with its own copy of the registry.
+    const tab = createKnownListsStore(storage, () => 2000);
+    tab.touch(B);
+    installedApp.setTitle(A, 'Groceries');
+    expect(createKnownListsStore(storage).lists().map((list) => [list.id, list.title])).toEqual([
+      [B, ''],
+      [A, 'Groceries'],
+    ]);
+    let heard = 0;
+    installedApp.subscribe(() => heard++);
+    tab.forget(B);
+    installedApp.refresh();
+    expect(heard).toBe(1);
+    expect(installedApp.lists().map((list) => list.id)).toEqual([A]);
+  });
+
   it('orders lists opened within the same millisecond by opening order', () => {
     const store = createKnownListsStore(createMemoryStore(), () => 5);
     store.touch(A);

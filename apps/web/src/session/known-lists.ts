@@ -18,6 +18,8 @@ export interface KnownListsStore {
   setTitle(id: string, title: string): void;
   forget(id: string): void;
   subscribe(onChange: () => void): () => void;
+  /** Reads the registry again (another window of the app changed it) and tells subscribers. */
+  refresh(): void;
 }
 
 function parseKnownLists(value: unknown): KnownList[] {
@@ -38,15 +40,27 @@ function parseKnownLists(value: unknown): KnownList[] {
 
 export function createKnownListsStore(storage: KeyValueStore, now: () => number = Date.now): KnownListsStore {
   const listeners = new Set<() => void>();
-  let lists: readonly KnownList[] = sorted(parseKnownLists(readJson(storage, KNOWN_LISTS_KEY)));
+  const stored = (): KnownList[] => sorted(parseKnownLists(readJson(storage, KNOWN_LISTS_KEY)));
+  let lists: readonly KnownList[] = stored();
 
   function sorted(entries: KnownList[]): KnownList[] {
     return entries.sort((a, b) => b.lastOpenedAt - a.lastOpenedAt || a.id.localeCompare(b.id));
   }
+  function notify(): void {
+    for (const listener of [...listeners]) listener();
+  }
   function commit(next: KnownList[]): void {
     lists = sorted(next);
     writeJson(storage, KNOWN_LISTS_KEY, lists);
-    for (const listener of [...listeners]) listener();
+    notify();
+  }
+  /**
+   * Every change starts from what is stored, not from this window's copy: another window of the
+   * app (the installed app and a browser tab opened from a share link) may have added a list
+   * since, and writing this window's copy back would drop it.
+   */
+  function reread(): void {
+    lists = stored();
   }
 
   return {
@@ -54,16 +68,19 @@ export function createKnownListsStore(storage: KeyValueStore, now: () => number 
     lastOpened: () => lists[0]?.id ?? null,
     touch(id) {
       if (!isListId(id)) return;
+      reread();
       const existing = lists.find((list) => list.id === id);
       const others = lists.filter((list) => list.id !== id);
       commit([...others, { id, title: existing?.title ?? '', lastOpenedAt: Math.max(now(), (lists[0]?.lastOpenedAt ?? 0) + 1) }]);
     },
     setTitle(id, title) {
+      reread();
       const existing = lists.find((list) => list.id === id);
       if (!existing || existing.title === title) return;
       commit(lists.map((list) => (list.id === id ? { ...list, title } : list)));
     },
     forget(id) {
+      reread();
       if (!lists.some((list) => list.id === id)) return;
       commit(lists.filter((list) => list.id !== id));
     },
@@ -71,12 +88,23 @@ export function createKnownListsStore(storage: KeyValueStore, now: () => number 
       listeners.add(onChange);
       return () => void listeners.delete(onChange);
     },
+    refresh() {
+      reread();
+      notify();
+    },
   };
 }
 
 let deviceLists: KnownListsStore | null = null;
 
 export function deviceKnownLists(): KnownListsStore {
-  deviceLists ??= createKnownListsStore(deviceStorage());
+  if (deviceLists === null) {
+    const store = createKnownListsStore(deviceStorage());
+    // Another window of the app registered, renamed or left a list: the lists menu shows it.
+    globalThis.addEventListener?.('storage', (event: StorageEvent) => {
+      if (event.key === KNOWN_LISTS_KEY || event.key === null) store.refresh();
+    });
+    deviceLists = store;
+  }
   return deviceLists;
 }
