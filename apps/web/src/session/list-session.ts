@@ -314,7 +314,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     applyWhenLoaded(tap) {
       // After a late load's timeout the rows shown are the document's, and a tap on one applies
       // at once; one naming an item the stored copy has not brought yet waits for it.
-      if (loaded && (storedCopyApplied || tapTargetsPresent(list, tap))) {
+      if (storedCopyApplied || (loaded && tapTargetsPresent(list, tap))) {
         applyTap(list, tap);
         return;
       }
