@@ -26,6 +26,10 @@ export interface RelayConfig {
   readonly maxLoadedLists: number;
   readonly maxListBytes: number;
   readonly maxBufferedBytes: number;
+  /** Unsent bytes all connections from one address may hold together (see SendBacklogs). */
+  readonly maxBufferedBytesPerIp: number;
+  /** Unsent bytes all connections may hold together. */
+  readonly maxBufferedBytesTotal: number;
   readonly compactLogBytes: number;
   readonly idleUnloadMs: number;
   readonly pingIntervalMs: number;
@@ -54,6 +58,17 @@ export function defaultStaticDir(): string {
  */
 const DEFAULT_MAX_LIST_BYTES = 32 * MiB;
 const BUFFER_HEADROOM_BYTES = 8 * MiB;
+const DEFAULT_MAX_BUFFERED_BYTES = DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTES;
+/**
+ * Unsent bytes shared by an address's connections: a family's phones downloading a large list at
+ * once each hold one list-sized answer, so a few per-connection bounds; without it the 200
+ * connections an address may open could hold 40 MiB each (8 GB).
+ */
+const BUFFERED_CONNECTIONS_PER_IP = 4;
+/** Unsent bytes of all connections: a few addresses' worth, a fraction of a small server's memory. */
+const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 512 * MiB;
+/** Beyond this a buffered-bytes setting is a typo rather than a machine's memory. */
+const MAX_BUFFERED_BYTES_SETTING = 64 * 1024 * MiB;
 
 export const DEFAULT_LIMITS = {
   maxMessageBytes: DEFAULT_MAX_LIST_BYTES,
@@ -66,7 +81,9 @@ export const DEFAULT_LIMITS = {
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
-  maxBufferedBytes: DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTES,
+  maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
+  maxBufferedBytesPerIp: DEFAULT_MAX_BUFFERED_BYTES * BUFFERED_CONNECTIONS_PER_IP,
+  maxBufferedBytesTotal: DEFAULT_MAX_BUFFERED_BYTES_TOTAL,
   compactLogBytes: 1 * MiB,
   idleUnloadMs: 30_000,
   pingIntervalMs: 30_000,
@@ -89,6 +106,7 @@ export const DEFAULT_STORAGE = {
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
   return {
+    ...bufferedBytesLimits(env, maxListBytes),
     port: integer(env, 'PORT', 8080, 0, 65_535),
     host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
     dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
@@ -106,7 +124,6 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
     maxListBytes,
-    maxBufferedBytes: integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, 1024),
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0, MAX_TIMER_MS),
     pingIntervalMs: integer(env, 'PING_INTERVAL_MS', DEFAULT_LIMITS.pingIntervalMs, 100, MAX_TIMER_MS),
@@ -115,6 +132,22 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
     dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0, MAX_TIMER_MS),
   };
+}
+
+/**
+ * The three bounds on unsent bytes, each at least the one before it: a connection must be able to
+ * hold one list-sized answer, whichever bound counts it. Defaults follow MAX_LIST_BYTES.
+ */
+function bufferedBytesLimits(
+  env: NodeJS.ProcessEnv,
+  maxListBytes: number,
+): Pick<RelayConfig, 'maxBufferedBytes' | 'maxBufferedBytesPerIp' | 'maxBufferedBytesTotal'> {
+  const maxBufferedBytes = integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, 1024, MAX_BUFFERED_BYTES_SETTING);
+  const perIpDefault = Math.min(maxBufferedBytes * BUFFERED_CONNECTIONS_PER_IP, MAX_BUFFERED_BYTES_SETTING);
+  const maxBufferedBytesPerIp = integer(env, 'MAX_BUFFERED_BYTES_PER_IP', perIpDefault, maxBufferedBytes, MAX_BUFFERED_BYTES_SETTING);
+  const totalDefault = Math.max(DEFAULT_MAX_BUFFERED_BYTES_TOTAL, maxBufferedBytesPerIp);
+  const maxBufferedBytesTotal = integer(env, 'MAX_BUFFERED_BYTES_TOTAL', totalDefault, maxBufferedBytesPerIp, MAX_BUFFERED_BYTES_SETTING);
+  return { maxBufferedBytes, maxBufferedBytesPerIp, maxBufferedBytesTotal };
 }
 
 /** Refused when misspelt: "verbose" running silently at info would hide what was asked for. */

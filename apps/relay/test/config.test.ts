@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configFromEnvironment } from '../src/config.js';
+import { configFromEnvironment, DEFAULT_LIMITS } from '../src/config.js';
 
 describe('configFromEnvironment', () => {
   it('refuses a PORT outside 0–65535 or not written in decimal', () => {
@@ -26,5 +26,19 @@ describe('configFromEnvironment', () => {
     expect(configFromEnvironment({ LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
     expect(configFromEnvironment({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
     expect(configFromEnvironment({}).logLevel).toBe('info');
+  });
+  it('bounds unsent bytes per connection, per address and in all, each at least the one before', () => {
+    const MiB = 1024 * 1024;
+    const defaults = configFromEnvironment({});
+    expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([40 * MiB, 160 * MiB, 512 * MiB]);
+    expect(DEFAULT_LIMITS.maxBufferedBytesPerIp).toBe(defaults.maxBufferedBytesPerIp);
+    // Following a larger MAX_LIST_BYTES, the defaults stay in order.
+    const large = configFromEnvironment({ MAX_LIST_BYTES: String(200 * MiB) });
+    expect(large.maxBufferedBytesPerIp).toBe(4 * large.maxBufferedBytes);
+    expect(large.maxBufferedBytesTotal).toBe(large.maxBufferedBytesPerIp);
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_PER_IP: String(10 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_PER_IP must be an integer from 41943040/);
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(100 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL must be an integer from 167772160/);
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(65 * 1024 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL/);
+    expect(configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(2048 * MiB) }).maxBufferedBytesTotal).toBe(2048 * MiB);
   });
 });

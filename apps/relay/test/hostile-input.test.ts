@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { Presence } from '../src/sync/presence.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
@@ -413,6 +414,77 @@ describe('held-back updates', () => {
       other.destroy();
       await running.close();
       await remove();
+    }
+  }, 20_000);
+});
+
+/** A y-websocket polyfill whose sockets come from another loopback address than the test's others. */
+class FromOtherAddress extends WebSocket {
+  constructor(url: string, protocols?: string | string[]) {
+    super(url, protocols, { localAddress: '127.0.0.2' });
+  }
+}
+
+/** A sync step 1 from a phone that has nothing: its answer is the whole list. */
+function emptySyncRequest(): Uint8Array {
+  const request = encoding.createEncoder();
+  encoding.writeVarUint(request, 0);
+  encoding.writeVarUint(request, 0);
+  encoding.writeVarUint8Array(request, Y.encodeStateVector(new Y.Doc()));
+  return encoding.toUint8Array(request);
+}
+
+describe('send backlog', () => {
+  const MiB = 1024 * 1024;
+
+  it('[H18] sockets that never read hold at most one answer each, and no more than their address\'s bound in all; other addresses keep syncing', async () => {
+    // One 8 MB string: cheap for Yjs to encode, so each ~10-byte request asks the relay for 8 MB.
+    const storage = new MemoryListStorage();
+    const listId = newListId();
+    const list = new Y.Doc();
+    list.getText('t').insert(0, 'y'.repeat(8_000_000));
+    await storage.append(listId, [Y.encodeStateAsUpdate(list)]);
+    const maxBufferedBytesPerIp = 24 * MiB;
+    const running = await startRelay({ storage, limits: { maxBufferedBytesPerIp } });
+    const sockets: WebSocket[] = [];
+    const answerBytes = Y.encodeStateAsUpdate(list).length;
+    const backlogs = (): number[] =>
+      [...(running.relay as unknown as { connections: Set<{ socket: WebSocket }> }).connections].map((connection) => connection.socket.bufferedAmount);
+    try {
+      // Before the fix each of these 8 sockets had all 4 requests answered at once (32 MB each,
+      // about 22 MB of it held by the relay once the kernel's buffers were full): ~180 MB.
+      for (let i = 0; i < 8; i++) {
+        const socket = await openRawSocket(running.syncUrl, listId);
+        sockets.push(socket);
+        (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+        for (let request = 0; request < 4; request++) socket.send(emptySyncRequest());
+      }
+      // Long enough for a request waiting for its socket to drain to be looked at again.
+      let largestInAll = 0;
+      let largestOfOne = 0;
+      const deadline = performance.now() + 2500;
+      while (performance.now() < deadline) {
+        const now = backlogs();
+        largestInAll = Math.max(largestInAll, now.reduce((sum, bytes) => sum + bytes, 0));
+        largestOfOne = Math.max(largestOfOne, ...now);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(largestInAll, 'bytes held for all the sockets').toBeLessThanOrEqual(maxBufferedBytesPerIp);
+      // One answer, plus less than the 64 KiB below which the next request would be answered.
+      expect(largestOfOne, 'bytes held for one socket').toBeLessThan(answerBytes + 64 * 1024);
+      // The sockets that would have taken the address past its bound were dropped as slow consumers.
+      expect(running.relay.metrics.errors.get({ kind: 'slow_consumer_address' })).toBeGreaterThan(0);
+
+      // A phone elsewhere still gets the whole list.
+      const phone = connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress);
+      try {
+        await waitFor(() => phone.doc.getText('t').length === 8_000_000, 10_000, 'the list at another address');
+      } finally {
+        phone.destroy();
+      }
+    } finally {
+      for (const socket of sockets) socket.terminate();
+      await running.close();
     }
   }, 20_000);
 });

@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { closeCodeOf, connectPhone, newListId, startRelay, waitFor } from './helpers.js';
+import * as encoding from 'lib0/encoding';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 describe('dead and slow connections', () => {
   it('[L1] a socket that stops answering pings is dropped; the list stays usable', async () => {
@@ -56,4 +58,28 @@ describe('dead and slow connections', () => {
       await running.close();
     }
   }, 30_000);
+
+  it('[L3] a message that would take the backlog past MAX_BUFFERED_BYTES is counted before it is queued', async () => {
+    const storage = new MemoryListStorage();
+    const listId = newListId();
+    const list = new Y.Doc();
+    list.getText('t').insert(0, 'y'.repeat(1_500_000));
+    await storage.append(listId, [Y.encodeStateAsUpdate(list)]);
+    const running = await startRelay({ storage, limits: { maxBufferedBytes: 1024 * 1024 } });
+    try {
+      const socket = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(socket, 5000);
+      const request = encoding.createEncoder();
+      encoding.writeVarUint(request, 0);
+      encoding.writeVarUint(request, 0);
+      encoding.writeVarUint8Array(request, Y.encodeStateVector(new Y.Doc()));
+      socket.send(encoding.toUint8Array(request));
+      // The backlog is empty, but the answer alone is over the bound (checking the backlog alone let
+      // a connection hold its bound plus one list-sized message).
+      expect(await closed).toBe(1006);
+      expect(running.relay.metrics.errors.get({ kind: 'slow_consumer' })).toBe(1);
+    } finally {
+      await running.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
+import { SendBacklogs } from '../sync/send-backlog.js';
 import type { TrustedProxies } from './client-address.js';
 import { addressGroup, clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
 import { StaticFiles } from './static-files.js';
@@ -68,6 +69,7 @@ export class RelayServer {
   /** Open WebSocket connections per address group (an IPv4 address, an IPv6 /64: see addressGroup). */
   private readonly connectionsPerIp = new OpenCounts();
   private readonly addressBudgets: AddressBudgets;
+  private readonly sendBacklogs: SendBacklogs;
   private readonly trustedProxies: TrustedProxies;
   /** Open TCP sockets per address group, upgraded or not. */
   private readonly socketsPerIp = new OpenCounts();
@@ -90,6 +92,7 @@ export class RelayServer {
     );
     this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
+    this.sendBacklogs = new SendBacklogs(limits);
     this.registry = new RoomRegistry({
       storage: options.storage,
       logger: options.logger,
@@ -140,6 +143,11 @@ export class RelayServer {
       'basket_relay_lists_waiting_for_storage',
       'Loaded lists whose last write failed (a full or failing disk): their newest edits are not acknowledged',
       () => this.registry.waitingForStorageCount,
+    );
+    this.metrics.addGauge(
+      'basket_relay_send_backlog_bytes',
+      'Bytes queued for peers that have not read them, as counted at each connection\'s last send (at least the true figure)',
+      () => this.sendBacklogs.bufferedBytes,
     );
     this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
     // Every latency the relay reports includes time spent waiting for the event loop; this says
@@ -322,6 +330,7 @@ export class RelayServer {
           room,
           remoteAddress,
           addressBudget: this.addressBudgets.forAddress(group),
+          sendBacklog: this.sendBacklogs.open(group, () => ws.bufferedAmount),
           limits,
           logger,
           metrics: this.metrics,

@@ -4,6 +4,7 @@ import type { RelayMetrics } from '../metrics.js';
 import { CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
 import type { AddressBudget } from './address-budgets.js';
+import type { BacklogBound, BacklogShare } from './send-backlog.js';
 import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import { TokenBucket } from '../token-bucket.js';
@@ -15,6 +16,23 @@ import { TokenBucket } from '../token-bucket.js';
  * y-websocket client sends one when it connects, and one per `resyncInterval` if it sets one.
  */
 const SYNC_REQUEST_BURST = 4;
+
+/**
+ * A sync request is answered only while the connection's send backlog is below this: the answer
+ * can be the whole list, and a peer that does not read would otherwise have the relay hold one
+ * list-sized answer per request it sends (a request costs it ~10 bytes). Far above what an honest
+ * phone's edits, acks and presence leave unsent, far below a list.
+ */
+const SYNC_ANSWER_MAX_BACKLOG_BYTES = 64 * 1024;
+/** How often a sync request waiting for its connection's backlog to drain looks again. */
+const DRAIN_CHECK_MS = 1000;
+
+/** The `errors_total` kind counting connections dropped for each bound on unsent bytes. */
+const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
+  connection: 'slow_consumer',
+  address: 'slow_consumer_address',
+  relay: 'slow_consumer_relay',
+};
 
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
@@ -33,6 +51,8 @@ export interface ConnectionOptions {
   readonly remoteAddress: string;
   /** Shared by every connection from the same address (see AddressBudgets). */
   readonly addressBudget: AddressBudget;
+  /** This connection's part of the unsent bytes its address and the relay may hold (see SendBacklogs). */
+  readonly sendBacklog: BacklogShare;
   readonly limits: ConnectionLimits;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
@@ -53,8 +73,9 @@ export class Connection implements RoomPeer {
   private readonly byteBudget: TokenBucket;
   private readonly syncRequestBudget: TokenBucket;
   /**
-   * A sync request over budget, answered once the budget allows. A later one replaces it: a
-   * phone's state only grows, so the answer to its latest request covers the earlier ones.
+   * A sync request over budget, or sent while an answer is still unsent, answered once the budget
+   * allows and the backlog has drained. A later one replaces it: a phone's state only grows, so
+   * the answer to its latest request covers the earlier ones.
    */
   private deferredSyncRequest: IncomingMessage | undefined;
   private deferredSyncTimer: NodeJS.Timeout | undefined;
@@ -91,19 +112,13 @@ export class Connection implements RoomPeer {
 
   send(message: Uint8Array): void {
     if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > this.options.limits.maxBufferedBytes) {
-      this.options.metrics.errors.inc({ kind: 'slow_consumer' });
-      this.options.logger.warn('connection.slow_consumer', {
-        connection: this.id,
-        listId: this.listId,
-        bufferedBytes: this.socket.bufferedAmount,
-      });
-      // A close frame would queue behind the backlog it is meant to stop.
-      this.closing = true;
-      this.socket.terminate();
+    const boundPassed = this.backlogBoundPassedBy(message.length);
+    if (boundPassed !== undefined) {
+      this.dropAsSlowConsumer(boundPassed, message.length);
       return;
     }
     this.socket.send(message, { binary: true });
+    this.options.sendBacklog.update();
     this.options.metrics.bytesOut.inc(undefined, message.length);
   }
 
@@ -186,7 +201,7 @@ export class Connection implements RoomPeer {
         return;
       }
       this.held.shift();
-      if (message.kind === 'sync-step-1' && !this.syncRequestBudget.tryTake(1)) this.deferSyncRequest(message);
+      if (message.kind === 'sync-step-1' && !this.mayAnswerSyncRequest()) this.deferSyncRequest(message);
       else this.handle(message);
     }
     if (this.socket.isPaused) this.socket.resume();
@@ -240,21 +255,68 @@ export class Connection implements RoomPeer {
   /**
    * Rather than closing the connection (a y-websocket client with a short `resyncInterval` would
    * reconnect and cost a full sync each time), its sync requests are merged and answered at the
-   * budget's pace: at most one waits per connection, so a flood of them costs the relay nothing.
+   * budget's pace, each once the previous answer has been read: at most one waits per connection,
+   * so a flood of them costs the relay nothing.
    */
   private deferSyncRequest(request: IncomingMessage): void {
     this.deferredSyncRequest = request;
     if (this.deferredSyncTimer !== undefined) return;
     this.options.metrics.errors.inc({ kind: 'sync_requests_deferred' });
+    this.answerDeferredSyncRequestLater();
+  }
+
+  /** Looks again when the budget has refilled or, while an answer is unsent, every DRAIN_CHECK_MS. */
+  private answerDeferredSyncRequestLater(): void {
+    const waitMs = this.answerStillUnsent() ? DRAIN_CHECK_MS : this.syncRequestBudget.msUntil(1);
     this.deferredSyncTimer = setTimeout(() => {
       this.deferredSyncTimer = undefined;
       const deferred = this.deferredSyncRequest;
-      this.deferredSyncRequest = undefined;
       if (deferred === undefined || this.closing) return;
-      if (this.syncRequestBudget.tryTake(1)) this.handle(deferred);
-      else this.deferSyncRequest(deferred);
-    }, this.syncRequestBudget.msUntil(1));
+      if (!this.mayAnswerSyncRequest()) {
+        this.answerDeferredSyncRequestLater();
+        return;
+      }
+      this.deferredSyncRequest = undefined;
+      this.handle(deferred);
+    }, waitMs);
     this.deferredSyncTimer.unref();
+  }
+
+  /** Takes one from the sync request budget if the backlog allows an answer and the budget has one. */
+  private mayAnswerSyncRequest(): boolean {
+    return !this.answerStillUnsent() && this.syncRequestBudget.tryTake(1);
+  }
+
+  /** Whether an earlier answer (or anything list-sized) still waits to be read by the peer. */
+  private answerStillUnsent(): boolean {
+    return this.socket.bufferedAmount > SYNC_ANSWER_MAX_BACKLOG_BYTES;
+  }
+
+  /**
+   * Which bound sending `messageBytes` more would pass: this connection's own, its address's or
+   * the relay's. The message counts: checking the backlog alone let one connection hold its bound
+   * plus a list-sized message.
+   */
+  private backlogBoundPassedBy(messageBytes: number): 'connection' | BacklogBound | undefined {
+    if (this.socket.bufferedAmount + messageBytes > this.options.limits.maxBufferedBytes) return 'connection';
+    return this.options.sendBacklog.boundPassedBy(messageBytes);
+  }
+
+  private dropAsSlowConsumer(bound: 'connection' | BacklogBound, messageBytes: number): void {
+    this.options.metrics.errors.inc({ kind: SLOW_CONSUMER_KIND[bound] });
+    this.options.logger.warn('connection.slow_consumer', {
+      connection: this.id,
+      listId: this.listId,
+      remoteAddress: this.remoteAddress,
+      bound,
+      bufferedBytes: this.socket.bufferedAmount,
+      messageBytes,
+    });
+    // A close frame would queue behind the backlog it is meant to stop. The peer sees 1006 and
+    // reconnects (transient); what it held is freed with the socket, so it is no longer counted.
+    this.closing = true;
+    this.socket.terminate();
+    this.options.sendBacklog.release();
   }
 
   /** A bug, not the peer's fault: logged loudly, and only this connection is closed. */
@@ -285,6 +347,7 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
+    this.options.sendBacklog.release();
     try {
       this.room.detach(this);
     } finally {
