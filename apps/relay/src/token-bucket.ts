@@ -19,6 +19,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Gives back `amount` taken for something that turned out to cost nothing. */
+  refund(amount: number): void {
+    this.refill();
+    this.tokens = Math.min(this.capacity, this.tokens + amount);
+  }
+
   /**
    * Takes `amount` after the fact, for costs known only once paid (time spent): the balance may
    * go negative, down to minus the capacity, and `hasCredit` is false until it refills past zero.

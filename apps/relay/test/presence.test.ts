@@ -7,10 +7,10 @@ import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import type { PresenceLimits } from '../src/sync/presence.js';
-import { Presence } from '../src/sync/presence.js';
+import { DEFAULT_PRESENCE_LIMITS, Presence } from '../src/sync/presence.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
 import { decodeIncomingMessage, encodeAwarenessMessage, MAX_AWARENESS_ENTRIES, MAX_AWARENESS_STATE_BYTES, ProtocolError } from '../src/sync/protocol.js';
-import { newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 interface Entry {
   clientId: number;
@@ -69,7 +69,7 @@ describe('presence (awareness) on a list', () => {
   });
 
   it('[A3] one connection carries at most its share of states; echoes of other phones do not count', () => {
-    const { presence: list, broadcasts } = presence({ statesPerPeer: 4, rememberedDepartures: 1024 });
+    const { presence: list, broadcasts } = presence({ ...DEFAULT_PRESENCE_LIMITS, statesPerPeer: 4 });
     const flooder = { name: 'flooder' };
     const tooMany = awareness(range(1, 5).map((clientId) => ({ clientId, clock: 1, state: { name: `fake ${clientId}` } })));
     expect(list.apply(flooder, tooMany.update, tooMany.entries)).toBe('too-many-states');
@@ -186,6 +186,128 @@ describe('presence (awareness) on a list', () => {
       await waitFor(() => presenceMessages === 2, 2000, 'the watcher hears Alice left');
       watcher.close();
     } finally {
+      await relay.close();
+    }
+  });
+  it('[A9] a list holds at most 256 states and 128 KiB of them; past either an update is refused whole, echoes still pass', () => {
+    const [statesPerPeer, statesPerList, stateBytesPerList] = [64, 256, 128 * 1024];
+    const { presence: list, broadcasts } = presence();
+    const small = (from: number): Entry[] => range(from, statesPerPeer).map((clientId) => ({ clientId, clock: 1, state: { name: `fake ${clientId}` } }));
+    const tabs = range(1, statesPerList / statesPerPeer).map((tab) => ({ name: `tab ${tab}` }));
+    for (const [i, tab] of tabs.entries()) {
+      const full = awareness(small(1000 * (i + 1)));
+      expect(list.apply(tab, full.update, full.entries)).toBe('applied');
+    }
+    expect(list.stateCount).toBe(statesPerList);
+    broadcasts.length = 0;
+    const newcomer = { name: 'newcomer' };
+    const one = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
+    expect(list.apply(newcomer, one.update, one.entries)).toBe('too-many-states-on-list');
+    expect(list.hasState(7)).toBe(false);
+    expect(broadcasts).toHaveLength(0);
+    // An echo of states the list has changes nothing, so a full list does not refuse it.
+    const echo = awareness(small(1000));
+    expect(list.apply(newcomer, echo.update, echo.entries)).toBe('unchanged');
+    list.peerLeft(tabs[0]!);
+    expect(list.apply(newcomer, one.update, one.entries)).toBe('applied');
+    list.destroy();
+
+    // The bytes: states of 1,000 bytes of JSON fill the list's share long before 256 of them.
+    const { presence: bytes } = presence();
+    const large = (clientId: number, clock = 1): Entry => ({ clientId, clock, state: 'x'.repeat(998) });
+    let added = 0;
+    for (let peer = 0; added + statesPerPeer <= Math.floor(stateBytesPerList / 1000); peer++, added += statesPerPeer) {
+      const full = awareness(range(1000 * (peer + 1), statesPerPeer).map((clientId) => large(clientId)));
+      expect(bytes.apply({ name: `tab ${peer}` }, full.update, full.entries)).toBe('applied');
+    }
+    const last = { name: 'last' };
+    const fits = awareness(range(9000, Math.floor(stateBytesPerList / 1000) - added).map((clientId) => large(clientId)));
+    expect(bytes.apply(last, fits.update, fits.entries)).toBe('applied');
+    expect(bytes.stateBytes).toBeLessThanOrEqual(stateBytesPerList);
+    const over = awareness([large(8999)]);
+    expect(bytes.apply(last, over.update, over.entries)).toBe('too-many-states-on-list');
+    // Present states may not grow past the share either (4 × 24 bytes more, 72 left), but may shrink.
+    expect(stateBytesPerList - bytes.stateBytes).toBe(72);
+    const grown = awareness(range(9000, 4).map((clientId) => ({ clientId, clock: 2, state: 'x'.repeat(1022) })));
+    expect(bytes.apply(last, grown.update, grown.entries)).toBe('too-many-states-on-list');
+    const shrunk = awareness([{ clientId: 9000, clock: 2, state: { name: 'Bob' } }]);
+    expect(bytes.apply(last, shrunk.update, shrunk.entries)).toBe('applied');
+    expect(bytes.apply(last, over.update, over.entries)).toBe('applied');
+    bytes.destroy();
+  });
+
+  it('[A10] a join is sent at most the list\'s share of presence: 10 connections of 64 states of 1,000 bytes', async () => {
+    const relay = await startRelay();
+    try {
+      const listId = newListId();
+      const statesOnList = (): number => relay.relay.registry.get(listId)?.presence.stateCount ?? 0;
+      const closes: number[] = [];
+      for (let connection = 0; connection < 10; connection++) {
+        const socket = await openRawSocket(relay.syncUrl, listId);
+        socket.on('close', (code) => closes.push(code));
+        const [before, closedBefore] = [statesOnList(), closes.length];
+        const states = range(100_000 + connection * 100, 64).map((clientId) => ({ clientId, clock: 1, state: 'x'.repeat(998) }));
+        socket.send(encodeAwarenessMessage(awareness(states).update));
+        await waitFor(() => statesOnList() === before + 64 || closes.length > closedBefore, 5000, 'states applied or refused');
+      }
+      const newcomer = await openRawSocket(relay.syncUrl, listId);
+      const greeting = await new Promise<Buffer>((resolve) => newcomer.on('message', (data: Buffer) => data[0] === 1 && resolve(data)));
+      newcomer.close();
+      // Before the limit, every join was sent all 640 states: 640 kB here, 30 MB in the review.
+      expect(greeting.length).toBeLessThan(128 * 1024 + 8 * 256);
+      // Each connection is within its own share; past the list's (2 × 64 of these), the rest are refused.
+      expect(statesOnList()).toBe(128);
+      expect(closes).toEqual(Array.from({ length: 8 }, () => 4400));
+      expect(relay.relay.metrics.errors.get({ kind: 'presence_list_limit' })).toBe(8);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('[A11] echoes change nothing: not applied, not relayed, and a message of no entries is not one', () => {
+    const { presence: list, broadcasts } = presence();
+    const alice = { name: 'alice' };
+    const bob = { name: 'bob' };
+    const hello = awareness([{ clientId: 7, clock: 3, state: { name: 'Alice' } }]);
+    expect(list.isEcho(hello.entries)).toBe(false);
+    list.apply(alice, hello.update, hello.entries);
+    broadcasts.length = 0;
+    // Bob's client re-sends what it was sent, or an older clock that crossed a newer one.
+    const older = awareness([{ clientId: 7, clock: 2, state: { name: 'Al' } }]);
+    for (const echo of [hello, older]) {
+      expect(list.isEcho(echo.entries)).toBe(true);
+      expect(list.apply(bob, echo.update, echo.entries)).toBe('unchanged');
+    }
+    expect(broadcasts).toHaveLength(0);
+    expect(list.isEcho(awareness([]).entries)).toBe(false);
+    // A departure at the present clock is not an echo: it removes the state.
+    const leaves = awareness([{ clientId: 7, clock: 3, state: null }]);
+    expect(list.isEcho(leaves.entries)).toBe(false);
+    list.destroy();
+  });
+
+  it('[A12] an unmodified phone echoing another member\'s presence at its allowed rate is not closed for its echoes', async () => {
+    // Production per-address budgets: echoes still pay them.
+    const relay = await startRelay({ limits: { maxConnectionsPerIp: 200, maxDeliveriesPerIpPerSecond: 5000, maxLoopMsPerIpPerSecond: 250 } });
+    const listId = newListId();
+    const phone = connectPhone(relay.syncUrl, listId);
+    try {
+      await waitFor(() => phone.provider.synced, 5000, 'synced');
+      const closes: number[] = [];
+      phone.provider.on('connection-close', (event) => void (event && closes.push(event.code)));
+      // Three connections of another member, each under its own 100 messages a second; the phone
+      // echoes every change, ~255 a second, more than its own rate allows.
+      const others = await Promise.all([1, 2, 3].map(() => openRawSocket(relay.syncUrl, listId)));
+      const started = Date.now();
+      for (let clock = 1; Date.now() - started < 2500 && closes.length === 0; clock++) {
+        others.forEach((socket, i) => socket.send(encodeAwarenessMessage(awareness([{ clientId: 4242 + i, clock, state: { name: `x${clock}` } }]).update)));
+        await new Promise((resolve) => setTimeout(resolve, 11));
+      }
+      expect(closes).toEqual([]);
+      expect(relay.relay.metrics.errors.get({ kind: 'rate_limited' })).toBe(0);
+      for (const socket of others) socket.close();
+    } finally {
+      phone.destroy();
       await relay.close();
     }
   });

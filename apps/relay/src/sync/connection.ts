@@ -231,12 +231,23 @@ export class Connection implements RoomPeer {
   private handle(message: IncomingMessage): void {
     const started = performance.now();
     try {
+      if (this.isPresenceEcho(message)) this.messageBudget.refund(1);
       this.room.receive(this, message, this.options.now());
     } catch (error) {
       this.internalError(error);
     } finally {
       this.options.addressBudget.loopMs.charge(performance.now() - started);
     }
+  }
+
+  /**
+   * y-websocket re-sends every presence change it receives, so a phone sends as many messages as
+   * the others on the list make changes: counted against its own rate, another member's allowed
+   * rate got it closed with 1013. An echo changes nothing and is not relayed (Presence.apply), and
+   * its bytes and the address's budgets are still charged, so it cannot buy anything for free.
+   */
+  private isPresenceEcho(message: IncomingMessage): boolean {
+    return message.kind === 'awareness' && this.room.isReady && this.room.presence.isEcho(message.entries);
   }
 
   /** How many phones the room will send `message` on to (an update only if it changes the list). */

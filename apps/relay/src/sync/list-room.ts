@@ -4,7 +4,7 @@ import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
-import type { IncomingMessage } from './protocol.js';
+import type { AwarenessEntry, IncomingMessage } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
 import {
@@ -207,11 +207,7 @@ export class ListRoom {
         this.applyUpdate(peer, message.update, receivedAt);
         return;
       case 'awareness':
-        if (this.presence.apply(peer, message.update, message.entries) === 'too-many-states') {
-          this.options.metrics.errors.inc({ kind: 'presence_limit' });
-          this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: message.entries.length });
-          peer.close(CloseCode.malformedMessage, 'too many presence states');
-        }
+        this.applyPresence(peer, message.update, message.entries);
         return;
       case 'query-awareness':
         peer.send(this.presence.encodeAll());
@@ -385,6 +381,26 @@ export class ListRoom {
     }
     if (updateCount > 0 && this.logBytes >= this.options.compactLogBytes) {
       void this.compactIfLarge();
+    }
+  }
+
+  /** A peer whose update would take it, or the list, past a presence limit is closed; nothing is applied. */
+  private applyPresence(peer: RoomPeer, update: Uint8Array, entries: readonly AwarenessEntry[]): void {
+    const result = this.presence.apply(peer, update, entries);
+    if (result === 'too-many-states') {
+      this.options.metrics.errors.inc({ kind: 'presence_limit' });
+      this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: entries.length });
+      peer.close(CloseCode.malformedMessage, 'too many presence states');
+    } else if (result === 'too-many-states-on-list') {
+      this.options.metrics.errors.inc({ kind: 'presence_list_limit' });
+      this.options.logger.warn('connection.presence_list_limit', {
+        listId: this.listId,
+        peer: peer.id,
+        entries: entries.length,
+        states: this.presence.stateCount,
+        stateBytes: this.presence.stateBytes,
+      });
+      peer.close(CloseCode.malformedMessage, 'too many presence states on the list');
     }
   }
 

@@ -15,11 +15,25 @@ export interface PresenceLimits {
    * client ids (a removal costs 3 bytes on the wire) would grow the relay's memory without end.
    */
   readonly rememberedDepartures: number;
+  /**
+   * Presence states on one list, whoever carries them. Every newcomer is sent all of them at
+   * once, a cost no budget of its own charges: before this limit, 30 connections' 1,920 states of
+   * 16 KiB made each join send 30 MB and stall the relay 150–230 ms.
+   */
+  readonly statesPerList: number;
+  /** Those states' JSON, summed: what one join costs to encode and send. */
+  readonly stateBytesPerList: number;
 }
 
-export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = { statesPerPeer: 64, rememberedDepartures: 1024 };
+export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
+  statesPerPeer: 64,
+  rememberedDepartures: 1024,
+  statesPerList: 256,
+  stateBytesPerList: 128 * 1024,
+};
 
-export type PresenceResult = 'applied' | 'too-many-states';
+/** 'unchanged': every entry was at a clock the relay already has (an echo); nothing was applied. */
+export type PresenceResult = 'applied' | 'unchanged' | 'too-many-states' | 'too-many-states-on-list';
 
 /**
  * Who is on a list right now (y-protocols awareness), and which connections carried each
@@ -29,6 +43,9 @@ export class Presence<Peer extends object> {
   private readonly awareness: awarenessProtocol.Awareness;
   /** The states each connection carried; one state can come through several (tabs of one browser pass it along). */
   private readonly carriedBy = new Map<Peer, Set<number>>();
+  /** The JSON size of each present state, and their sum. */
+  private readonly bytesOf = new Map<number, number>();
+  private totalStateBytes = 0;
 
   constructor(
     doc: Y.Doc,
@@ -50,17 +67,39 @@ export class Presence<Peer extends object> {
     return this.awareness.meta.size;
   }
 
+  /** The JSON of every present state, summed: what a newcomer is sent. */
+  get stateBytes(): number {
+    return this.totalStateBytes;
+  }
+
   hasState(clientId: number): boolean {
     return this.awareness.getStates().has(clientId);
   }
 
   /**
+   * True when `entries` would change nothing: all at clocks the relay already has. A y-websocket
+   * client echoes every presence change it receives, so most of what it sends is this.
+   */
+  isEcho(entries: readonly AwarenessEntry[]): boolean {
+    return entries.length > 0 && this.takenFrom(entries).size === 0;
+  }
+
+  /**
    * Applies one awareness update from `peer` (its entries already decoded and checked), unless
-   * it would leave the peer carrying more states than allowed: then nothing is applied.
+   * it would leave the peer, or the list, carrying more states than allowed: then nothing is
+   * applied. An update that changes nothing is not handed to y-protocols (which would parse every
+   * state again) and is not relayed.
    */
   apply(peer: Peer, update: Uint8Array, entries: readonly AwarenessEntry[]): PresenceResult {
-    if (this.carriedAfter(peer, entries) > this.limits.statesPerPeer) return 'too-many-states';
+    const taken = this.takenFrom(entries);
+    if (taken.size === 0) return 'unchanged';
+    if (this.carriedAfter(peer, taken) > this.limits.statesPerPeer) return 'too-many-states';
+    if (this.exceedsListLimits(taken)) return 'too-many-states-on-list';
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer);
+    for (const [clientId, entry] of taken) {
+      if (entry.leaves) this.forgetBytes(clientId);
+      else this.recordBytes(clientId, entry.stateBytes);
+    }
     // Removals of clients the relay never saw change nothing and emit no event, but y-protocols
     // still records their clocks.
     this.forgetOldDepartures();
@@ -86,17 +125,57 @@ export class Presence<Peer extends object> {
   }
 
   /**
-   * How many states `peer` would carry once `entries` are applied. Only entries that will take
-   * count: a y-websocket client echoes every state it receives, at a clock the relay already has.
+   * The entries y-protocols will apply, the last per client: a newer clock, or a departure at the
+   * clock of a present state. A y-websocket client echoes every state it receives, at a clock the
+   * relay already has; those are left out.
    */
-  private carriedAfter(peer: Peer, entries: readonly AwarenessEntry[]): number {
-    const carried = this.carriedBy.get(peer);
-    const gained = new Set<number>();
-    for (const { clientId, clock, leaves } of entries) {
-      const known = this.awareness.meta.get(clientId)?.clock ?? 0;
-      if (!leaves && clock > known && carried?.has(clientId) !== true) gained.add(clientId);
+  private takenFrom(entries: readonly AwarenessEntry[]): Map<number, AwarenessEntry> {
+    const taken = new Map<number, AwarenessEntry>();
+    for (const entry of entries) {
+      const earlier = taken.get(entry.clientId);
+      const known = earlier?.clock ?? this.awareness.meta.get(entry.clientId)?.clock ?? 0;
+      const present = earlier === undefined ? this.hasState(entry.clientId) : !earlier.leaves;
+      if (entry.clock > known || (entry.clock === known && entry.leaves && present)) taken.set(entry.clientId, entry);
     }
-    return (carried?.size ?? 0) + gained.size;
+    return taken;
+  }
+
+  /** How many states `peer` would carry once `taken` is applied. */
+  private carriedAfter(peer: Peer, taken: ReadonlyMap<number, AwarenessEntry>): number {
+    const carried = this.carriedBy.get(peer);
+    let gained = 0;
+    for (const [clientId, { leaves }] of taken) {
+      if (!leaves && carried?.has(clientId) !== true) gained += 1;
+    }
+    return (carried?.size ?? 0) + gained;
+  }
+
+  /** Whether the list would hold more states, or more bytes of them, once `taken` is applied. */
+  private exceedsListLimits(taken: ReadonlyMap<number, AwarenessEntry>): boolean {
+    let states = this.stateCount;
+    let bytes = this.totalStateBytes;
+    for (const [clientId, entry] of taken) {
+      if (this.hasState(clientId)) {
+        states -= 1;
+        bytes -= this.bytesOf.get(clientId) ?? 0;
+      }
+      if (!entry.leaves) {
+        states += 1;
+        bytes += entry.stateBytes;
+      }
+    }
+    return states > this.limits.statesPerList || bytes > this.limits.stateBytesPerList;
+  }
+
+  private recordBytes(clientId: number, bytes: number): void {
+    this.forgetBytes(clientId);
+    this.bytesOf.set(clientId, bytes);
+    this.totalStateBytes += bytes;
+  }
+
+  private forgetBytes(clientId: number): void {
+    this.totalStateBytes -= this.bytesOf.get(clientId) ?? 0;
+    this.bytesOf.delete(clientId);
   }
 
   private readonly onUpdate = (
@@ -107,7 +186,10 @@ export class Presence<Peer extends object> {
       for (const clientId of added) this.carry(clientId, origin);
       for (const clientId of updated) this.carry(clientId, origin);
     }
-    for (const clientId of removed) this.drop(clientId);
+    for (const clientId of removed) {
+      this.drop(clientId);
+      this.forgetBytes(clientId);
+    }
     const changed = [...added, ...updated, ...removed];
     if (changed.length > 0) {
       // Echoed to the sender too, as the reference server does: a lone client's y-websocket

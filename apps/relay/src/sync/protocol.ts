@@ -25,6 +25,8 @@ export interface AwarenessEntry {
   readonly clientId: number;
   readonly clock: number;
   readonly leaves: boolean;
+  /** The state's JSON as sent: what the relay holds and re-sends to every newcomer for it. */
+  readonly stateBytes: number;
 }
 
 /**
@@ -33,12 +35,16 @@ export interface AwarenessEntry {
  * each entry costs the relay a JSON parse and a remembered clock.
  */
 export const MAX_AWARENESS_ENTRIES = 1024;
-/** A presence state is a name, a colour, perhaps a cursor: far below this. */
-export const MAX_AWARENESS_STATE_BYTES = 16 * 1024;
 /**
- * Arrays and objects nested in one presence state. 16 KiB of `[[[…]]]` parses, but y-protocols
+ * Basket's presence state is a name of at most 40 characters and a colour, under 200 bytes of
+ * JSON. Each state is held by the relay and sent to every newcomer, so anything larger only costs.
+ */
+export const MAX_AWARENESS_STATE_BYTES = 1024;
+/**
+ * Arrays and objects nested in one presence state. `[[[…]]]` thousands deep parses, but y-protocols
  * re-encodes every state with JSON.stringify for each newcomer and each change, and at a few
- * thousand levels that overflows the stack: everyone joining the list would be cut off.
+ * thousand levels that overflows the stack: everyone joining the list would be cut off. (The
+ * size limit, once 16 KiB, now stops such a state too; this keeps it stopped if that limit grows.)
  */
 export const MAX_AWARENESS_STATE_DEPTH = 32;
 
@@ -167,7 +173,7 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     } catch {
       throw new ProtocolError('awareness state is not JSON');
     }
-    entries.push({ clientId, clock, leaves: state === null });
+    entries.push({ clientId, clock, leaves: state === null, stateBytes: json.length });
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
   return entries;
