@@ -69,6 +69,8 @@ export class ListRoom {
    * once another peer's update completes it, nothing they send may follow to earn them one.
    */
   private readonly heldBackSenders = new Set<RoomPeer>();
+  /** Peers whose presence was refused for a full list: logged once each (their renewals come every 15 s). */
+  private readonly presenceRefused = new WeakSet<RoomPeer>();
   /**
    * The document's own encoded size, measured when the stored size (which counts the whole log)
    * reached the limit; grows with every accepted update, forgotten after a compaction.
@@ -392,7 +394,11 @@ export class ListRoom {
       this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: entries.length });
       peer.close(CloseCode.malformedMessage, 'too many presence states');
     } else if (result === 'too-many-states-on-list') {
+      // Whoever filled the list is not this phone, which may be an honest newcomer: its presence
+      // is not shown, but it stays and syncs. Closing it (4400) would stop it for good.
       this.options.metrics.errors.inc({ kind: 'presence_list_limit' });
+      if (this.presenceRefused.has(peer)) return;
+      this.presenceRefused.add(peer);
       this.options.logger.warn('connection.presence_list_limit', {
         listId: this.listId,
         peer: peer.id,
@@ -400,7 +406,6 @@ export class ListRoom {
         states: this.presence.stateCount,
         stateBytes: this.presence.stateBytes,
       });
-      peer.close(CloseCode.malformedMessage, 'too many presence states on the list');
     }
   }
 
