@@ -277,13 +277,19 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(a!.list.notices()).toEqual([]);
   });
 
+  /** A's Milk (1) and B's Milk (3), added apart and merged into one row of 3; A's is the older. */
+  const mergedMilk = (clientIds: readonly number[]) => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+    a!.list.addItem({ name: 'Milk', quantity: 1 });
+    clock.advance(10);
+    b!.list.addItem({ name: 'Milk', quantity: 3 });
+    sync(order, a!, b!);
+    return { clock, a, b };
+  };
+
   it('rule 5: A lowers a merged Milk\'s quantity while B edits only its note → both edits stand, nothing overwritten', () => {
     for (const clientIds of CLIENT_ID_ORDERS) {
-      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
-      a!.list.addItem({ name: 'Milk', quantity: 1 });
-      clock.advance(10);
-      b!.list.addItem({ name: 'Milk', quantity: 3 });
-      sync(order, a!, b!);
+      const { clock, a, b } = mergedMilk(clientIds);
       const row = a!.list.items()[0]!;
       expect(row.quantity).toBe(3);
       clock.advance(1000);
@@ -301,11 +307,7 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
 
   it('rule 5: A changes only the unit of a merged Milk while B changes its quantity → the shown quantity is the winning edit\'s', () => {
     for (const clientIds of CLIENT_ID_ORDERS) {
-      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
-      a!.list.addItem({ name: 'Milk', quantity: 1 });
-      clock.advance(10);
-      b!.list.addItem({ name: 'Milk', quantity: 3 });
-      sync(order, a!, b!);
+      const { clock, a, b } = mergedMilk(clientIds);
       const row = a!.list.items()[0]!.id;
       clock.advance(1000);
       a!.list.updateItem(row, { unit: 'l' });
