@@ -1,9 +1,10 @@
+import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { AddressBudgets } from '../src/sync/address-budgets.js';
-import { encodeSyncUpdate } from '../src/sync/protocol.js';
+import { encodeAwarenessMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import { connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
@@ -134,5 +135,30 @@ describe('per-address delivery budget', () => {
     expect(running.relay.metrics.errors.get({ kind: 'address_rate_limited' })).toBeGreaterThan(0);
     expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);
     expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('[B5] presence echoes, which change nothing and go to nobody, cost their address one delivery each, not one per phone', async () => {
+    const running = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 10 } });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+    for (let watcher = 0; watcher < 10; watcher++) {
+      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { localAddress: '127.0.0.2' });
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      cleanups.push(() => socket.terminate());
+    }
+    const phone = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => phone.terminate());
+    const entries = encoding.createEncoder();
+    encoding.writeVarUint(entries, 1);
+    encoding.writeVarUint(entries, 4242);
+    encoding.writeVarUint(entries, 1);
+    encoding.writeVarString(entries, JSON.stringify({ name: 'Mum' }));
+    const presence = encodeAwarenessMessage(encoding.toUint8Array(entries));
+    phone.send(presence);
+    await waitFor(() => running.relay.registry.get(listId)?.presence.hasState(4242) === true, 2000, 'presence applied');
+    // What y-websocket sends when told of its own state again: the same clock.
+    for (let echo = 0; echo < 5; echo++) phone.send(presence);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(running.relay.metrics.errors.get({ kind: 'address_rate_limited' })).toBe(0);
   });
 });

@@ -257,7 +257,8 @@ export class Connection implements RoomPeer {
       case 'sync-update':
         return this.room.peerCount - 1;
       case 'awareness':
-        return this.room.peerCount;
+        // An echo changes nothing and is relayed to nobody (Presence.apply).
+        return this.isPresenceEcho(message) ? 0 : this.room.peerCount;
       default:
         return 0;
     }
