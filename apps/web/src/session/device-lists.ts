@@ -10,7 +10,7 @@ import { deviceKnownLists, type KnownListsStore } from './known-lists.js';
 import { openSessionsOf } from './open-sessions.js';
 import { deleteLocalCopy, openLocalCopy } from './local-copy.js';
 import { forgetCachedView } from './view-cache.js';
-import { forgetEarlyEdits } from './early-edits.js';
+import { forgetKeptEdits } from './kept-edits.js';
 import { forgetPendingTaps } from './pending-taps.js';
 import { ackStorageKey } from './ack-tracker.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
@@ -60,7 +60,7 @@ export async function forgetList(
   known.forget(id);
   storage.removeItem(ackStorageKey(id));
   forgetCachedView(storage, id);
-  forgetEarlyEdits(storage, id);
+  forgetKeptEdits(storage, id);
   forgetPendingTaps(storage, id);
   await deleteLocalCopy(id);
 }

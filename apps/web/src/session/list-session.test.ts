@@ -229,7 +229,9 @@ describe('openListSession against a relay', () => {
     const second = open({ pauseBeforeLoad: never });
     expect(second.cachedView?.title).toBe('Market');
     expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Apples']);
-    expect(second.list.items()).toEqual([]);
+    // Apples was never acknowledged (the relay is unreachable): kept in localStorage as well, it
+    // is back before the stored copy is.
+    expect(second.list.items().map((item) => item.name)).toEqual(['Apples']);
     second.list.addItem({ name: 'Pears' });
     await second.whenLoaded;
     expect(second.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
@@ -244,7 +246,7 @@ describe('openListSession against a relay', () => {
   });
 
   it('an item added in the first moment of a cold start survives the page closing before IndexedDB opens', async () => {
-    const { open } = offlinePhone();
+    const { open, relay, network } = offlinePhone();
     const first = open();
     await first.whenLoaded;
     first.list.addItem({ name: 'Bread' });
@@ -258,13 +260,18 @@ describe('openListSession against a relay', () => {
     second.destroy(); // at once: the IndexedDB copy has not opened
 
     const third = open({ pauseBeforeLoad: never });
-    expect(third.list.items().map((item) => item.name)).toEqual(['Eggs']);
+    // Both kept, as neither has reached the relay.
+    expect(third.list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Eggs']);
     third.loadNow();
     await third.whenLoaded;
     expect(third.list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Eggs']);
-    // Once IndexedDB holds them, the kept copies are dropped (and the list still has them).
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    // Once the relay has acknowledged them, the kept copies are dropped (and the list still has them).
+    relay.reachable = true;
+    network.set(true);
+    await vi.waitFor(() => expect(state(third)).toBe('synced'), { timeout: 4000 });
     third.destroy();
+    relay.reachable = false;
+    network.set(false);
     const fourth = open({ pauseBeforeLoad: never });
     expect(fourth.list.items()).toEqual([]);
     fourth.loadNow();
@@ -440,4 +447,54 @@ describe('a stored copy that loads after the list is shown', () => {
       answerOnTime();
     }
   }, 15000);
+});
+
+describe("this device's edits kept until the relay has them", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('an edit IndexedDB could not store (the phone is full) is still there after a reload', async () => {
+    const phone = offlinePhone();
+    const first = phone.open();
+    await first.whenLoaded;
+    await sleep(50);
+    // Every IndexedDB write now fails, as when the origin's quota is used up.
+    const realAdd = IDBObjectStore.prototype.add;
+    IDBObjectStore.prototype.add = function () {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      first.list.addItem({ name: 'Eggs' });
+      await sleep(50);
+      expect(first.status()).toMatchObject({ state: 'offline', pendingChanges: 1 });
+      first.destroy();
+    } finally {
+      IDBObjectStore.prototype.add = realAdd;
+      warn.mockRestore();
+      error.mockRestore();
+    }
+    const second = phone.open();
+    await second.whenLoaded;
+    expect(second.list.items().map((item) => item.name)).toEqual(['Eggs']);
+    expect(second.status()).toMatchObject({ pendingChanges: 1 });
+    phone.relay.reachable = true;
+    phone.network.set(true);
+    await vi.waitFor(() => expect(state(second)).toBe('synced'), { timeout: 4000 });
+    expect(phone.relay.doc.getMap('items').size).toBe(1);
+  });
+
+  it('many edits made offline are kept merged, and all come back', async () => {
+    const phone = offlinePhone();
+    const first = phone.open();
+    await first.whenLoaded;
+    for (let n = 0; n < 150; n++) first.list.addItem({ name: `Item ${n}` });
+    await sleep(50);
+    first.destroy();
+    const kept = JSON.parse(phone.storage.getItem(`basket:early-edits:${phone.listId}`) ?? '[]') as unknown[];
+    expect(kept.length).toBeLessThanOrEqual(64);
+    const second = phone.open({ pauseBeforeLoad: () => new Promise<void>(() => {}) });
+    // Back from the kept copies alone, before the stored copy is read.
+    expect(second.list.items()).toHaveLength(150);
+  });
 });

@@ -18,7 +18,7 @@ import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
 import { AfterPaintUpdates, afterNextPaint } from './after-paint-updates.js';
-import { keepEarlyEdits } from './early-edits.js';
+import { keepLocalEdits } from './kept-edits.js';
 import { applyTap, keepPendingTaps, tapTargetsPresent } from './pending-taps.js';
 import { keepViewCached, readCachedView } from './view-cache.js';
 import { afterInputQuiet } from './input-quiet.js';
@@ -80,8 +80,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const doc = new Y.Doc();
   let destroyed = false;
   const persist = options.persist !== false;
-  // Edits made before the IndexedDB copy is open live in localStorage until it holds them.
-  const earlyEdits = persist && indexedDbAvailable() ? keepEarlyEdits(storage, listId, doc) : null;
+  // This device's edits are kept in localStorage too until the relay has them (kept-edits.ts).
+  const keptEdits = persist && indexedDbAvailable() ? keepLocalEdits(storage, listId, doc) : null;
   // Taps on cached rows wait for the load; kept in localStorage meanwhile (see pending-taps.ts).
   const pendingTaps = keepPendingTaps(persist ? storage : createMemoryStore(), listId);
   // The rows shown last time, painted while the document loads (see view-cache.ts).
@@ -214,6 +214,10 @@ export function openListSession(listId: string, actor: string, options: ListSess
     refreshStatus();
   });
   const stopTracking = tracker.subscribe(refreshStatus);
+  // Every edit of this device is on the relay: the kept copies are no longer needed.
+  const stopClearingKeptEdits = tracker.subscribe(() => {
+    if (keptEdits !== null && !keptEdits.isEmpty && tracker.state().pendingChanges === 0) keptEdits.clear();
+  });
   const saveBeforeLeaving = (): void => tracker.flush();
   globalThis.addEventListener?.('pagehide', saveBeforeLeaving);
   cleanups.push(() => globalThis.removeEventListener?.('pagehide', saveBeforeLeaving));
@@ -256,15 +260,6 @@ export function openListSession(listId: string, actor: string, options: ListSess
   );
   const stopHeartbeat = startHeartbeat(provider, { timers });
 
-  void localCopyOpened.then((opened) =>
-    opened?.persistence?.whenSynced.then(() => {
-      earlyEdits?.stop();
-      // y-indexeddb stored the whole document (early edits included) when its database opened;
-      // its transaction commits within moments, after which the kept copies are redundant.
-      const clearLater = setTimeout(() => earlyEdits?.clear(), 1000);
-      cleanups.push(() => clearTimeout(clearLater));
-    }),
-  );
   // What the device stored is in the document only now, which can be after whenLoaded (its
   // timeout): only now can taps on cached rows find their items, and can the tracker tell an
   // edit the device still holds from one it lost.
@@ -335,12 +330,13 @@ export function openListSession(listId: string, actor: string, options: ListSess
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      earlyEdits?.stop();
+      keptEdits?.stop();
       unregister();
       for (const cleanup of cleanups) cleanup();
       stopHeartbeat();
       stopFollowingNetwork();
       stopTracking();
+      stopClearingKeptEdits();
       stopObservingList();
       removeAwarenessStates(awareness, [doc.clientID], 'session closed');
       awareness.off('change', refreshPeers);
