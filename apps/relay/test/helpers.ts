@@ -78,6 +78,20 @@ export function directoryPerTest(prefix: string): () => string {
 
 let listCounter = 0;
 /** A fresh valid list id per call. */
+/**
+ * A stored list holding one string of `chars` characters: cheap for Yjs to encode, so each sync
+ * request of a few bytes asks the relay for that many. `update` is the whole list.
+ */
+export async function storedTextList(chars: number): Promise<{ storage: MemoryListStorage; listId: string; update: Uint8Array }> {
+  const storage = new MemoryListStorage();
+  const listId = newListId();
+  const list = new Y.Doc();
+  list.getText('t').insert(0, 'y'.repeat(chars));
+  const update = Y.encodeStateAsUpdate(list);
+  await storage.append(listId, [update]);
+  return { storage, listId, update };
+}
+
 export function newListId(): string {
   listCounter += 1;
   return `testList_${process.pid}_${listCounter}_${Math.random().toString(36).slice(2, 8)}`;

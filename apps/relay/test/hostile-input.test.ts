@@ -7,11 +7,10 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { Presence } from '../src/sync/presence.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, storedTextList, temporaryDirectory, waitFor } from './helpers.js';
 
 /** mulberry32: small seeded generator so a failing run can be replayed from its printed seed. */
 function seededRandom(seed: number): () => number {
@@ -438,16 +437,12 @@ describe('send backlog', () => {
   const MiB = 1024 * 1024;
 
   it('[H18] sockets that never read hold at most one answer each, and no more than their address\'s bound in all; other addresses keep syncing', async () => {
-    // One 8 MB string: cheap for Yjs to encode, so each ~10-byte request asks the relay for 8 MB.
-    const storage = new MemoryListStorage();
-    const listId = newListId();
-    const list = new Y.Doc();
-    list.getText('t').insert(0, 'y'.repeat(8_000_000));
-    await storage.append(listId, [Y.encodeStateAsUpdate(list)]);
+    // Each ~10-byte request asks the relay for 8 MB.
+    const { storage, listId, update } = await storedTextList(8_000_000);
     const maxBufferedBytesPerIp = 24 * MiB;
     const running = await startRelay({ storage, limits: { maxBufferedBytesPerIp } });
     const sockets: WebSocket[] = [];
-    const answerBytes = Y.encodeStateAsUpdate(list).length;
+    const answerBytes = update.length;
     const backlogs = (): number[] =>
       [...(running.relay as unknown as { connections: Set<{ socket: WebSocket }> }).connections].map((connection) => connection.socket.bufferedAmount);
     try {

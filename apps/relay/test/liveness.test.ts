@@ -2,8 +2,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import * as encoding from 'lib0/encoding';
-import { MemoryListStorage } from '../src/storage/memory-storage.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, storedTextList, waitFor } from './helpers.js';
 
 describe('dead and slow connections', () => {
   it('[L1] a socket that stops answering pings is dropped; the list stays usable', async () => {
@@ -60,11 +59,7 @@ describe('dead and slow connections', () => {
   }, 30_000);
 
   it('[L3] a message that would take the backlog past MAX_BUFFERED_BYTES is counted before it is queued', async () => {
-    const storage = new MemoryListStorage();
-    const listId = newListId();
-    const list = new Y.Doc();
-    list.getText('t').insert(0, 'y'.repeat(1_500_000));
-    await storage.append(listId, [Y.encodeStateAsUpdate(list)]);
+    const { storage, listId } = await storedTextList(1_500_000);
     const running = await startRelay({ storage, limits: { maxBufferedBytes: 1024 * 1024 } });
     try {
       const socket = await openRawSocket(running.syncUrl, listId);

@@ -642,9 +642,9 @@ export class DiskListStorage implements ListStorage {
    * Writes the intact records of a damaged log (`prefix`) back in its place, the damaged file kept
    * in quarantine. The damaged log stays where it is until the prefix is renamed over it: a
    * failure or a crash at any step before leaves it there, to be repaired again by the next load
-   * or the next start. Until this order, the log was moved first: a failed write (a full disk) or
-   * a crash left no log, and the next load served the list without the prefix's acknowledged
-   * records. A prefix written but not renamed is a stale temp file like any other.
+   * or the next start. Moved first, a failed write (a full disk) or a crash would leave no log, and
+   * the next load would serve the list without the prefix's acknowledged records. A prefix written
+   * but not renamed is a stale temp file like any other.
    */
   private async replaceDamagedLog(listId: string, prefix: readonly Uint8Array[], reason: string): Promise<void> {
     const logPath = this.filePath(listId, LOG_SUFFIX);

@@ -386,7 +386,10 @@ export class ListRoom {
     }
   }
 
-  /** A peer whose update would take it, or the list, past a presence limit is closed; nothing is applied. */
+  /**
+   * Nothing is applied past a presence limit. A peer past its own share is closed (4400); one whose
+   * state does not fit a full list stays, unseen.
+   */
   private applyPresence(peer: RoomPeer, update: Uint8Array, entries: readonly AwarenessEntry[]): void {
     const result = this.presence.apply(peer, update, entries);
     if (result === 'too-many-states') {

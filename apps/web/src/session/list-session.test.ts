@@ -41,6 +41,7 @@ function start(
 }
 
 const state = (session: ListSession) => session.status().state;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One phone that stays offline (the relay unreachable), opening the same list again and again. */
 function offlinePhone() {
@@ -399,7 +400,6 @@ function answerIndexedDbOpenLate(ms: number): () => void {
 }
 
 describe('a stored copy that loads after the list is shown', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('keeps counting an edit it has not applied yet, and sends it to the relay once it has', async () => {
     const phone = offlinePhone();
@@ -450,7 +450,6 @@ describe('a stored copy that loads after the list is shown', () => {
 });
 
 describe("this device's edits kept until the relay has them", () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('an edit IndexedDB could not store (the phone is full) is still there after a reload', async () => {
     const phone = offlinePhone();

@@ -118,7 +118,6 @@ export function openListSession(listId: string, actor: string, options: ListSess
       ? Promise.resolve(openCopy())
       : afterPaintAndPause().then(openCopy);
   const list = createShoppingList(doc, actor);
-  let currentActor = actor;
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
     connect: false,
@@ -322,8 +321,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
     onPeers: (callback) => peersChanged.on(callback),
     onReconnectSummary: (callback) => summaries.on(callback),
     setActor(next) {
-      if (destroyed || next === currentActor) return;
-      currentActor = next;
+      // The name presence carries is the one in use: an unchanged name sends nothing.
+      if (destroyed || awareness.getLocalState()?.['name'] === next) return;
       list.setActor(next);
       awareness.setLocalStateField('name', next);
     },

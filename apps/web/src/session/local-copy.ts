@@ -78,7 +78,7 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
   ]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const whenLoaded = Promise.race([
-    persistence.whenSynced.then(() => undefined),
+    whenApplied,
     new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
     }),

@@ -45,7 +45,6 @@ export function createMemorySession(
 ): MemoryListSession {
   const doc = new Y.Doc();
   const list = createShoppingList(doc, actor);
-  let currentActor = actor;
   const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId, ...(options.now ? { now: options.now } : {}) });
   const statusChanged = new Emitter<SyncStatus>();
   const peersChanged = new Emitter<readonly Peer[]>();
@@ -115,10 +114,11 @@ export function createMemorySession(
     onPeers: (callback) => peersChanged.on(callback),
     onReconnectSummary: (callback) => summaries.on(callback),
     setActor(next) {
-      if (destroyed || next === currentActor) return;
-      currentActor = next;
+      if (destroyed) return;
       list.setActor(next);
-      session.setPeers(peers.map((peer) => (peer.isSelf ? { ...peer, name: next } : peer)));
+      if (peers.some((peer) => peer.isSelf && peer.name !== next)) {
+        session.setPeers(peers.map((peer) => (peer.isSelf ? { ...peer, name: next } : peer)));
+      }
     },
     connect() {
       connected = true;
