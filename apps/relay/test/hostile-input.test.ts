@@ -482,4 +482,59 @@ describe('send backlog', () => {
       await running.close();
     }
   }, 20_000);
+
+  it('[H19] sockets that never read and fill the relay\'s bound are dropped to make room for honest phones, not the phones', async () => {
+    // The hog asks for a 12 MB list; the kernel takes some of the answer, the relay holds the rest.
+    const { storage, listId: hogList } = await storedTextList(12_000_000);
+    const maxBufferedBytesTotal = 16 * MiB;
+    const running = await startRelay({ storage, limits: { maxBufferedBytesTotal } });
+    const connections = (): Array<{ socket: WebSocket }> => [...(running.relay as unknown as { connections: Set<{ socket: WebSocket }> }).connections];
+    const held = (): number => connections().reduce((sum, connection) => sum + connection.socket.bufferedAmount, 0);
+    const settled = async (): Promise<number> => {
+      let last = -1;
+      for (let now = held(); now !== last; now = held()) {
+        last = now;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return last;
+    };
+    const hog = await openRawSocket(running.syncUrl, hogList);
+    const filler = await openRawSocket(running.syncUrl, hogList);
+    const phones: Phone[] = [];
+    try {
+      (hog as unknown as { _socket: { pause(): void } })._socket.pause();
+      hog.send(emptySyncRequest());
+      // Then an update relayed to the hog fills the relay's bound to within a few hundred bytes,
+      // as an attacker's would: a message of the size left.
+      const left = maxBufferedBytesTotal - (await settled());
+      const author = new Y.Doc();
+      author.getText('fill').insert(0, 'f'.repeat(left));
+      const overhead = encodeSyncUpdate(Y.encodeStateAsUpdate(author)).length - left;
+      author.getText('fill').delete(0, overhead + 200);
+      filler.send(encodeSyncUpdate(Y.encodeStateAsUpdate(author)));
+      const room = maxBufferedBytesTotal - (await settled());
+      expect(room, 'bytes left under the relay\'s bound').toBeGreaterThan(0);
+      expect(room, 'bytes left under the relay\'s bound').toBeLessThan(300);
+
+      // Two phones of a family on their own list, at another address.
+      const listId = newListId();
+      const mum = connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress);
+      const dad = connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, FromOtherAddress);
+      phones.push(mum, dad);
+      // More than the room left: its update, relayed to Dad, would pass the bound.
+      mum.doc.getMap('items').set('milk', `Milk ${'and a note '.repeat(40)}`);
+      // Before the fix every message to them that did not fit dropped them instead, at each reconnect.
+      await waitFor(() => dad.doc.getMap('items').get('milk') !== undefined, 10_000, 'Dad to get Mum\'s Milk');
+      await waitFor(() => mum.isFullyStored(), 10_000, 'Mum\'s Milk to be acknowledged');
+      // The hog went instead (its paused socket cannot tell yet), and what it held with it.
+      expect(running.relay.metrics.errors.get({ kind: 'slow_consumer_relay' })).toBe(1);
+      expect(held()).toBeLessThan(64 * 1024);
+      expect(connections()).toHaveLength(3);
+    } finally {
+      for (const phone of phones) phone.destroy();
+      hog.terminate();
+      filler.terminate();
+      await running.close();
+    }
+  }, 30_000);
 });

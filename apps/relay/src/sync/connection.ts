@@ -103,6 +103,8 @@ export class Connection implements RoomPeer {
     this.socket.on('error', (error) => {
       this.options.logger.debug('connection.socket_error', { connection: this.id, error });
     });
+    // Before joining: joining sends, and a send may need the room another connection holds.
+    options.sendBacklog.evictWith((bound) => this.dropAsSlowConsumer(bound));
     this.room.attach(this);
   }
 
@@ -306,15 +308,17 @@ export class Connection implements RoomPeer {
 
   /**
    * Which bound sending `messageBytes` more would pass: this connection's own, its address's or
-   * the relay's. The message counts: checking the backlog alone let one connection hold its bound
-   * plus a list-sized message.
+   * the relay's, once connections holding more than this one have been dropped to make room
+   * under the shared ones (see SendBacklogs). The message counts: checking the backlog alone let
+   * one connection hold its bound plus a list-sized message.
    */
   private backlogBoundPassedBy(messageBytes: number): 'connection' | BacklogBound | undefined {
     if (this.socket.bufferedAmount + messageBytes > this.options.limits.maxBufferedBytes) return 'connection';
-    return this.options.sendBacklog.boundPassedBy(messageBytes);
+    return this.options.sendBacklog.makeRoomFor(messageBytes);
   }
 
-  private dropAsSlowConsumer(bound: 'connection' | BacklogBound, messageBytes: number): void {
+  /** `messageBytes`: what this connection was about to send; none when another's send needed the room. */
+  private dropAsSlowConsumer(bound: 'connection' | BacklogBound, messageBytes?: number): void {
     this.options.metrics.errors.inc({ kind: SLOW_CONSUMER_KIND[bound] });
     this.options.logger.warn('connection.slow_consumer', {
       connection: this.id,
@@ -322,7 +326,7 @@ export class Connection implements RoomPeer {
       remoteAddress: this.remoteAddress,
       bound,
       bufferedBytes: this.socket.bufferedAmount,
-      messageBytes,
+      ...(messageBytes === undefined ? { evictedForAnotherConnection: true } : { messageBytes }),
     });
     // A close frame would queue behind the backlog it is meant to stop. The peer sees 1006 and
     // reconnects (transient); what it held is freed with the socket, so it is no longer counted.

@@ -8,6 +8,11 @@
  * its last send. A backlog only grows by sending and shrinks as the peer reads, so the sums are
  * never below the truth; only when one would pass its bound are the sockets of that address (or
  * of the relay) asked for their real backlog, and the sums corrected.
+ *
+ * When a send would pass a shared bound, the connections with the largest backlogs under it are
+ * dropped first, the sender only if its own is the largest. Dropping the sender, whoever it was,
+ * let a few sockets that never read fill the relay's bound and then cost every honest phone its
+ * connection at its next message, again after every reconnect, while they stayed.
  */
 export interface SendBacklogLimits {
   readonly maxBufferedBytesPerIp: number;
@@ -22,6 +27,9 @@ interface AddressBacklog {
   bytes: number;
   readonly shares: Set<BacklogShare>;
 }
+
+/** Drops a connection to free what it holds; it must release its share before returning. */
+export type Evict = (bound: BacklogBound) => void;
 
 export class SendBacklogs {
   private totalBytes = 0;
@@ -51,14 +59,23 @@ export class SendBacklogs {
     this.totalBytes += delta;
   }
 
-  /** @internal */ boundPassed(address: AddressBacklog, messageBytes: number): BacklogBound | undefined {
-    if (address.bytes + messageBytes > this.limits.maxBufferedBytesPerIp) {
+  /**
+   * Makes room for `sender` to send `messageBytes` more under both shared bounds, evicting larger
+   * backlogs than the sender's would be; returns the bound it could not make room under.
+   */
+  /** @internal */ makeRoom(sender: BacklogShare, address: AddressBacklog, messageBytes: number): BacklogBound | undefined {
+    const over = (bound: BacklogBound): boolean =>
+      bound === 'address'
+        ? address.bytes + messageBytes > this.limits.maxBufferedBytesPerIp
+        : this.totalBytes + messageBytes > this.limits.maxBufferedBytesTotal;
+    if (over('address')) {
       this.recount(address);
-      if (address.bytes + messageBytes > this.limits.maxBufferedBytesPerIp) return 'address';
+      if (!this.evictLargerUntil(sender, messageBytes, address.shares, () => over('address'), 'address')) return 'address';
     }
-    if (this.totalBytes + messageBytes > this.limits.maxBufferedBytesTotal) {
+    if (over('relay')) {
       for (const other of this.addresses.values()) this.recount(other);
-      if (this.totalBytes + messageBytes > this.limits.maxBufferedBytesTotal) return 'relay';
+      const all = [...this.addresses.values()].flatMap((other) => [...other.shares]);
+      if (!this.evictLargerUntil(sender, messageBytes, all, () => over('relay'), 'relay')) return 'relay';
     }
     return undefined;
   }
@@ -71,6 +88,26 @@ export class SendBacklogs {
   private recount(address: AddressBacklog): void {
     for (const share of address.shares) share.update();
   }
+
+  /** Evicts the largest of `candidates` while `stillOver`; false once the sender's would be the largest left. */
+  private evictLargerUntil(
+    sender: BacklogShare,
+    messageBytes: number,
+    candidates: Iterable<BacklogShare>,
+    stillOver: () => boolean,
+    bound: BacklogBound,
+  ): boolean {
+    // Largest first, once: each eviction only lowers the sums, and a candidate's backlog cannot
+    // grow meanwhile (nothing is sent while this runs).
+    const larger = [...candidates]
+      .filter((share) => share !== sender && share.bytes > sender.bytes + messageBytes)
+      .sort((a, b) => b.bytes - a.bytes);
+    for (const share of larger) {
+      if (!stillOver()) return true;
+      share.evict(bound);
+    }
+    return !stillOver();
+  }
 }
 
 /** One connection's part of the shared backlog. */
@@ -79,19 +116,41 @@ export class BacklogShare {
   private countedBytes = 0;
   private released = false;
 
+  private evictor: Evict | undefined;
+
   constructor(
     private readonly backlogs: SendBacklogs,
     private readonly address: AddressBacklog,
     private readonly readBacklog: () => number,
   ) {}
 
+  /** The bytes this connection is counted for. */
+  get bytes(): number {
+    return this.countedBytes;
+  }
+
+  /** How to drop this connection when another's send needs the room it holds. */
+  evictWith(evict: Evict): void {
+    this.evictor = evict;
+  }
+
   /**
-   * Which shared bound sending `messageBytes` more would pass, if any. Counts this socket's
-   * backlog as it is now first: most of what it was counted for may have been read since.
+   * Makes room under the shared bounds to send `messageBytes` more, dropping connections that
+   * hold more than this one would; returns the bound it could not make room under, if any.
+   * Counts this socket's backlog as it is now first: most of what it was counted for may have
+   * been read since.
    */
-  boundPassedBy(messageBytes: number): BacklogBound | undefined {
+  makeRoomFor(messageBytes: number): BacklogBound | undefined {
     this.update();
-    return this.backlogs.boundPassed(this.address, messageBytes);
+    return this.backlogs.makeRoom(this, this.address, messageBytes);
+  }
+
+  /** @internal */ evict(bound: BacklogBound): void {
+    // Not yet a connection that can be dropped (it is being opened): kept, and not counted as freed.
+    if (this.evictor === undefined) return;
+    this.evictor(bound);
+    // Whatever the evictor did, what this socket holds is no longer counted against the others.
+    this.release();
   }
 
   /** Counts this socket's backlog as it is now (after a send, or when the sums are recounted). */
