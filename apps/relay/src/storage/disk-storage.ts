@@ -7,8 +7,8 @@ import { isValidListId } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { ListStorage, StorageObserver, StoredList } from './list-storage.js';
-import type { JournalRecord } from './journal.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
+import { PendingRecords } from './pending-records.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
@@ -66,7 +66,7 @@ const CHECKPOINT_SPREAD = 0.5;
  */
 interface JournalGeneration {
   segment: JournalSegment | undefined;
-  readonly pending: Map<string, Uint8Array[]>;
+  readonly pending: Map<string, PendingRecords>;
   /** Segment files of the previous run read into `pending`: deleted once copied, or quarantined (see replayJournal). */
   readonly replayedSegments?: Array<{ readonly name: string; readonly quarantine: boolean }>;
 }
@@ -192,15 +192,15 @@ export class DiskListStorage implements ListStorage {
       // A failed write refuses everything after it in that segment; later updates get a new one.
       if (this.current.segment?.failed === true) this.retireFailedSegment();
       const generation = this.current;
-      const pending = generation.pending.get(listId);
-      if (pending === undefined) generation.pending.set(listId, [...updates]);
-      else pending.push(...updates);
+      const pending = pendingFor(generation, listId);
+      const start = pending.push(updates);
       generation.segment ??= this.newSegment();
       const segment = generation.segment;
       const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
       // Never acknowledged, and the caller writes them again: copied into the log at the
-      // checkpoint, they would only take room that a full disk has just freed.
-      written.catch(() => forgetPending(generation, listId, updates));
+      // checkpoint, they would only take room that a full disk has just freed. A failed write
+      // fails every later one in its segment too, so they are all at the end.
+      written.catch(() => forgetPendingFrom(generation, listId, pending, start));
       // A queued run the timer asked for would be spread out: a full segment hurries it too.
       if (segment.bytes >= this.journalSegmentBytes && !(this.checkpoints.hasQueuedRun && this.checkpointWanted)) {
         void this.checkpointLoggingFailure('now');
@@ -366,7 +366,7 @@ export class DiskListStorage implements ListStorage {
       await runForList(listId, async () => {
         const records = generation.pending.get(listId);
         if (records === undefined) return;
-        await this.appendNow(listId, records);
+        await this.appendNow(listId, records.framed());
         generation.pending.delete(listId);
         // An unloaded list's log is opened for the copy only: thousands of idle lists must
         // not hold a descriptor each.
@@ -417,7 +417,7 @@ export class DiskListStorage implements ListStorage {
     let damageSeen = false;
     for (const [index, { name }] of segments.entries()) {
       const scan = decodeSegment(readFileSync(path.join(this.dataDir, name)));
-      for (const record of scan.records) addRecord(generation.pending, record);
+      for (const record of scan.records) pendingFor(generation, record.listId).push([record.update]);
       recordCount += scan.records.length;
       // The records after the damage are not replayed, and those of later segments may build on
       // them: Yjs would hold them back and the list's next compaction drop them, so later
@@ -500,7 +500,7 @@ export class DiskListStorage implements ListStorage {
 
   /** A list's acknowledged updates still only in the journal: oldest generation first, as written. */
   private journalRecords(listId: string): Uint8Array[] {
-    return this.uncopiedGenerations().flatMap((generation) => generation.pending.get(listId) ?? []);
+    return this.uncopiedGenerations().flatMap((generation) => generation.pending.get(listId)?.updates() ?? []);
   }
 
   /**
@@ -540,7 +540,8 @@ export class DiskListStorage implements ListStorage {
     if (stale.length > 0) this.logger.info('storage.stale_temp_files_removed', { count: stale.length });
   }
 
-  private async appendNow(listId: string, updates: readonly Uint8Array[]): Promise<void> {
+  /** Appends `batch`, records framed as the log stores them. */
+  private async appendNow(listId: string, batch: Buffer): Promise<void> {
     // The log may end in part of a record (a copy cut short), or still hold damage (a failed
     // repair): repair it before appending. No handle is open then (the failed write or the repair
     // dropped it; a replay comes before any open).
@@ -548,7 +549,6 @@ export class DiskListStorage implements ListStorage {
       await this.closeLog(listId);
       await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
     }
-    const batch = Buffer.concat(updates.map(frameRecord));
     // The handle is held for this task until the last write returns: never closed under it.
     await this.logs.use(listId, async (log) => {
       // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
@@ -740,15 +740,17 @@ export class DiskListStorage implements ListStorage {
 }
 
 /** Takes a failed append's updates out of what the checkpoint copies into the list's log. */
-function forgetPending(generation: JournalGeneration, listId: string, updates: readonly Uint8Array[]): void {
-  const failed = new Set(updates);
-  const kept = (generation.pending.get(listId) ?? []).filter((update) => !failed.has(update));
-  if (kept.length > 0) generation.pending.set(listId, kept);
-  else generation.pending.delete(listId);
+function pendingFor(generation: JournalGeneration, listId: string): PendingRecords {
+  let pending = generation.pending.get(listId);
+  if (pending === undefined) {
+    pending = new PendingRecords();
+    generation.pending.set(listId, pending);
+  }
+  return pending;
 }
 
-function addRecord(byList: Map<string, Uint8Array[]>, record: JournalRecord): void {
-  const list = byList.get(record.listId);
-  if (list === undefined) byList.set(record.listId, [record.update]);
-  else list.push(record.update);
+function forgetPendingFrom(generation: JournalGeneration, listId: string, pending: PendingRecords, offset: number): void {
+  pending.truncate(offset);
+  // A compaction or a copy may have dropped this list's records, and a later append started anew.
+  if (pending.byteLength === 0 && generation.pending.get(listId) === pending) generation.pending.delete(listId);
 }

@@ -10,10 +10,16 @@ export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 export function frameRecord(payload: Uint8Array): Buffer {
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
-  record.writeUInt32LE(payload.length, 0);
-  record.writeUInt32LE(recordChecksum(record.subarray(0, 4), payload), 4);
-  record.set(payload, RECORD_HEADER_BYTES);
+  frameInto(record, 0, payload);
   return record;
+}
+
+/** Writes `payload` framed into `target` at `offset`, which must have room; returns the bytes written. */
+export function frameInto(target: Buffer, offset: number, payload: Uint8Array): number {
+  target.writeUInt32LE(payload.length, offset);
+  target.writeUInt32LE(recordChecksum(target.subarray(offset, offset + 4), payload), offset + 4);
+  target.set(payload, offset + RECORD_HEADER_BYTES);
+  return RECORD_HEADER_BYTES + payload.length;
 }
 
 function recordChecksum(lengthBytes: Uint8Array, payload: Uint8Array): number {
