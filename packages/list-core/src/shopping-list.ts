@@ -244,7 +244,7 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   setTitle(name: string): void {
-    const title = name.trim().slice(0, MAX_NAME_LENGTH);
+    const title = cutToLength(name.trim());
     if (title === this.title()) return;
     this.doc.transact(() => {
       this.ensureMeta(this.now());
@@ -702,9 +702,21 @@ function revisionsChanged(delta: ViewDelta, view: ListView): boolean {
 }
 
 function cleanName(name: string): string {
-  const trimmed = String(name ?? '').trim().replace(/\s+/g, ' ').slice(0, MAX_NAME_LENGTH);
+  const trimmed = cutToLength(String(name ?? '').trim().replace(/\s+/g, ' '));
   if (trimmed.length === 0) throw new Error('An item needs a name');
   return trimmed;
+}
+
+/**
+ * At most MAX_NAME_LENGTH characters, still trimmed (PRODUCT.md: a name is trimmed, 1–200
+ * chars): the cut can land just after a space, which would leave one at the end, or between
+ * the two halves of an emoji, which would leave a broken character.
+ */
+function cutToLength(text: string): string {
+  if (text.length <= MAX_NAME_LENGTH) return text;
+  let cut = text.slice(0, MAX_NAME_LENGTH);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut.trimEnd();
 }
 
 function cleanQuantity(quantity: number | undefined): number | undefined {
