@@ -283,7 +283,10 @@ export class ListView {
       if (
         latestDeletion !== undefined &&
         step.mergedAt !== undefined &&
-        step.mergedAt > latestDeletion &&
+        // Equal times (one millisecond, as two phones' edits in a test on the default clock) say
+        // nothing about the order, and the remover had not seen the member (below): keeping the
+        // request visible loses nothing, where hiding it would drop B's new Milk (rule 7).
+        step.mergedAt >= latestDeletion &&
         // A remover that saw the member removed it too, whatever the clocks say: the merging
         // phone's clock may run ahead of the remover's.
         !deletionsAbove.some((deleted) => sawMember(deleted, step.id))

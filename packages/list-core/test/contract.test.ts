@@ -35,3 +35,33 @@ describe('document contract: name is trimmed, 1–200 chars', () => {
     expect(storedName(doc, id)).toBe('c'.repeat(199));
   });
 });
+
+/** Both ways, as Y.applyUpdate with state vectors, like y-websocket's sync steps. */
+function syncDocs(a: Y.Doc, b: Y.Doc): void {
+  Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)));
+  Y.applyUpdate(a, Y.encodeStateAsUpdate(b, Y.encodeStateVector(a)));
+}
+
+describe('merge rule 7 within one millisecond', () => {
+  // A test on the default clock makes its edits in a row, usually in the same millisecond of
+  // Date.now: the frozen clock makes that certain.
+  for (const now of [undefined, () => 1_700_000_000_000]) {
+    it(`A removes Milk, B (offline, still seeing it) adds "Milk" right after → B's Milk visible on both, the old one in Recently deleted (${now === undefined ? 'Date.now' : 'frozen clock'})`, () => {
+      const docA = new Y.Doc();
+      const docB = new Y.Doc();
+      const a = new ShoppingList(docA, now === undefined ? { actor: 'A' } : { actor: 'A', now });
+      const b = new ShoppingList(docB, now === undefined ? { actor: 'B' } : { actor: 'B', now });
+      const oldMilk = a.addItem({ name: 'Milk' });
+      syncDocs(docA, docB);
+      a.removeItem(oldMilk);
+      b.addItem({ name: 'Milk' });
+      syncDocs(docA, docB);
+      for (const list of [a, b]) {
+        expect(list.items().map((item) => [item.name, item.addedBy])).toEqual([['Milk', 'B']]);
+        expect(list.deletedItems().map((item) => item.id)).toEqual([oldMilk]);
+      }
+      // B's Milk is on the list: nothing to tell B.
+      expect(b.notices()).toEqual([]);
+    });
+  }
+});
