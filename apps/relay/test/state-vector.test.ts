@@ -65,6 +65,16 @@ describe('state vector written directly', () => {
     );
   });
 
+  it('[V5] byte for byte what Y.encodeStateVector writes (PRODUCT.md: the ack payload is exactly it), whatever order clients arrived in', () => {
+    fc.assert(
+      fc.property(editsArbitrary, (edits) => {
+        const doc = docFrom(edits);
+        expect(encodeStateVectorOf(doc)).toEqual(Y.encodeStateVector(doc));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('[V3] an update held back for a missing dependency is not counted, as in Yjs', () => {
     const phone = new Y.Doc();
     phone.clientID = 7;

@@ -7,17 +7,19 @@ import * as Y from 'yjs';
  * The relay reads it for every acknowledged batch, about once per update. `Y.encodeStateVector`
  * builds a Map of every client, sorts its entries and grows an encoder: about 2.8 kB of garbage
  * and 5 µs per call with a few clients, against one small array and under 1 µs here. Entries
- * come in the store's order instead of sorted; a decoder reads them into a map either way. Only
- * integrated structs count (`Y.getState`), as in Yjs: held-back updates are not in the store.
+ * are sorted by client id, highest first, as Yjs writes them: PRODUCT.md promises the ack payload
+ * is exactly `Y.encodeStateVector(stored state)`, so a client may compare the bytes with its own
+ * (the store's order is the order clients first arrived in). Only integrated structs count
+ * (`Y.getState`), as in Yjs: held-back updates are not in the store.
  */
 export function encodeStateVectorOf(doc: Y.Doc): Uint8Array {
   const store = doc.store;
-  const clients = store.clients;
-  let length = varUintLength(clients.size);
-  for (const client of clients.keys()) length += varUintLength(client) + varUintLength(Y.getState(store, client));
+  const clients = Array.from(store.clients.keys()).sort((a, b) => b - a);
+  let length = varUintLength(clients.length);
+  for (const client of clients) length += varUintLength(client) + varUintLength(Y.getState(store, client));
   const bytes = new Uint8Array(length);
-  let position = writeVarUint(bytes, 0, clients.size);
-  for (const client of clients.keys()) {
+  let position = writeVarUint(bytes, 0, clients.length);
+  for (const client of clients) {
     position = writeVarUint(bytes, position, client);
     position = writeVarUint(bytes, position, Y.getState(store, client));
   }
