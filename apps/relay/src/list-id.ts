@@ -18,3 +18,8 @@ export function listIdFromSyncUrl(url: string | undefined): string | undefined {
   const candidate = url.slice(SYNC_PREFIX.length, queryStart === -1 ? undefined : queryStart);
   return isValidListId(candidate) ? candidate : undefined;
 }
+
+/** Whether the URL asks for sync at all (`/sync/...`), whatever follows: see listIdFromSyncUrl. */
+export function isSyncUrl(url: string | undefined): boolean {
+  return url !== undefined && url.startsWith(SYNC_PREFIX);
+}

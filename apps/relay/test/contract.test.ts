@@ -2,6 +2,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { WebsocketProvider } from 'y-websocket';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { newListId, startRelay, type RunningRelay } from './helpers.js';
@@ -42,5 +43,27 @@ describe('relay contract, over a plain socket', () => {
     }
     expect(acks.at(-1)).toEqual(Y.encodeStateVector(stored));
     socket.close();
+  });
+
+  it('a list id outside ^[A-Za-z0-9_-]{16,64}$ is a permanent refusal: closed with a code in 4400–4499, and an unmodified y-websocket stops reconnecting', async () => {
+    running = await startRelay();
+    for (const id of ['short', 'a'.repeat(65), 'has.a.dot.in.the.id', '']) {
+      const socket = new WebSocket(`${running.syncUrl}/${id}`);
+      socket.on('error', () => {});
+      const code = await new Promise<number>((resolve) => socket.once('close', (closeCode: number) => resolve(closeCode)));
+      expect(code, id).toBeGreaterThanOrEqual(4400);
+      expect(code, id).toBeLessThan(4500);
+    }
+    const provider = new WebsocketProvider(running.syncUrl, 'short', new Y.Doc(), {
+      WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+      disableBc: true,
+    });
+    const stopped = new Promise<number>((resolve) => provider.once('closed', (event: { code: number }) => resolve(event.code)));
+    try {
+      expect(await stopped).toBe(4400);
+    } finally {
+      provider.destroy();
+    }
+    expect(await (await fetch(`http://127.0.0.1:${running.port}/healthz`)).json()).toMatchObject({ loadedLists: 0 });
   });
 });

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import type { DEFAULT_STORAGE, RelayConfig } from '../config.js';
-import { listIdFromSyncUrl } from '../list-id.js';
+import { isSyncUrl, listIdFromSyncUrl } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
@@ -292,19 +292,26 @@ export class RelayServer {
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    const listId = listIdFromSyncUrl(request.url);
-    if (listId === undefined) {
-      this.metrics.errors.inc({ kind: 'invalid_list_id' });
-      logger.warn('connection.invalid_list_id', { remoteAddress, url: (request.url ?? '').slice(0, 200) });
-      rejectUpgrade(socket, 400, 'Bad Request');
-      return;
-    }
     const group = addressGroup(remoteAddress);
     const fromThisIp = this.connectionsPerIp.get(group);
     if (fromThisIp >= limits.maxConnectionsPerIp || this.connections.size >= limits.maxConnections) {
       this.metrics.errors.inc({ kind: 'too_many_connections' });
       logger.warn('connection.too_many', { remoteAddress, fromThisIp, total: this.connections.size });
       rejectUpgrade(socket, 429, 'Too Many Requests');
+      return;
+    }
+    const listId = listIdFromSyncUrl(request.url);
+    if (listId === undefined) {
+      this.metrics.errors.inc({ kind: 'invalid_list_id' });
+      logger.warn('connection.invalid_list_id', { remoteAddress, url: (request.url ?? '').slice(0, 200) });
+      if (isSyncUrl(request.url)) {
+        // A permanent refusal (PRODUCT.md): closed with 4400 so y-websocket stops for good. An HTTP
+        // 400 reaches it as 1006, and it would retry the same id forever. The socket is closed at
+        // once and the id is never used: no document, no file.
+        this.webSockets.handleUpgrade(request, socket, head, (ws) => ws.close(CloseCode.invalidListId, 'invalid list id'));
+      } else {
+        rejectUpgrade(socket, 400, 'Bad Request');
+      }
       return;
     }
     // Only checked here: the list is loaded once `ws` has accepted the handshake, so a request it

@@ -11,6 +11,8 @@ export const CloseCode = {
   internalError: 1011,
   /** Permanent: a frame that is not valid y-websocket protocol (or a text frame). */
   malformedMessage: 4400,
+  /** Permanent: the URL's list id does not match the contract's pattern (list-id.ts); it never will. */
+  invalidListId: 4400,
   /** Permanent: a single message larger than MAX_MESSAGE_BYTES. */
   messageTooLarge: 4413,
   /** Permanent: the list reached MAX_LIST_BYTES; more updates would be refused again. */
