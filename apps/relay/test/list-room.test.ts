@@ -206,6 +206,38 @@ describe('list room without sockets', () => {
     expect(acknowledgedVectors(phoneA).some((vector) => (vector.get(first.clientID) ?? 0) >= u2Clock)).toBe(true);
     list.destroy();
   });
+
+  it('[R10] an update whose forwarding throws (a socket gone wrong) is still stored before any ack covers it', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage);
+    await list.load();
+    const author = fakePeer(1);
+    const broken = fakePeer(2);
+    const reader = fakePeer(3);
+    list.attach(author);
+    list.attach(broken);
+    list.attach(reader);
+    // The greeting went out; what comes next (the forwarded update) throws.
+    broken.send = () => {
+      throw new Error('socket gone wrong');
+    };
+    const phone = new Y.Doc();
+    phone.getMap('items').set('milk', 'Milk');
+    // Connection.handle catches this and closes the author's socket (1011).
+    expect(() => list.receive(author, { kind: 'sync-update', update: Y.encodeStateAsUpdate(phone) }, 0)).toThrow('socket gone wrong');
+    await list.flush();
+    // Another phone's empty sync step 2 earns it an ack of the list's state.
+    list.receive(reader, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    await list.flush();
+    const milkClock = Y.getState(phone.store, phone.clientID);
+    const acked = acknowledgedVectors(reader).some((vector) => (vector.get(phone.clientID) ?? 0) >= milkClock);
+    const stored = new Y.Doc();
+    for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(stored, update);
+    // Whatever an ack covers must be stored.
+    if (acked) expect(stored.getMap('items').get('milk')).toBe('Milk');
+    expect(acked).toBe(true);
+    list.destroy();
+  });
 });
 
 describe('room registry', () => {

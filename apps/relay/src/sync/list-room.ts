@@ -313,15 +313,11 @@ export class ListRoom {
       this.fail('too many held-back updates', new Error('pending structs over limit'));
       return;
     }
+    // Queued for storage before anything is forwarded: the document holds these updates now, and
+    // every later batch's state vector covers them, so if a send below throws (a socket gone
+    // wrong; Connection closes this sender) they must still be written before that ack goes out.
     for (const integrated of emitted) {
       if (this.measuredBytes !== undefined) this.measuredBytes += integrated.length + RECORD_OVERHEAD_BYTES;
-      const message = encodeSyncUpdate(integrated);
-      for (const other of this.peers) {
-        if (other !== peer) {
-          other.send(message);
-          metrics.updatesOut.inc();
-        }
-      }
       this.commit.add(integrated);
     }
     this.commit.addWaiter(peer, receivedAt);
@@ -329,6 +325,15 @@ export class ListRoom {
     // hold back a larger one of its own.
     if (emitted.length > 0 && this.heldBackSenders.size > 0) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
     if (heldBackAfter > heldBackBefore) this.heldBackSenders.add(peer);
+    for (const integrated of emitted) {
+      const message = encodeSyncUpdate(integrated);
+      for (const other of this.peers) {
+        if (other !== peer) {
+          other.send(message);
+          metrics.updatesOut.inc();
+        }
+      }
+    }
   }
 
   /**
