@@ -13,7 +13,7 @@ import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.
 import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
-import { isNotFound, linkOrCopy, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -102,7 +102,13 @@ export class DiskListStorage implements ListStorage {
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Creates DATA_DIR before the first file in it. */
-  private readonly ensureDataDir = onceItSucceeds(() => fs.mkdir(this.dataDir, { recursive: true }).then(() => undefined));
+  /**
+   * A DATA_DIR the relay creates is synced into its parents before anything in it is
+   * acknowledged: else a power loss could take it away, with every file it holds.
+   */
+  private readonly ensureDataDir = onceItSucceeds(async () => {
+    for (const parent of await makeDirectory(this.dataDir)) await syncDirectory(parent);
+  });
   /** One scan removing stale temp files before the first load (see removeStaleTempFilesNow). */
   private readonly removeStaleTempFiles = onceItSucceeds(() => this.removeStaleTempFilesNow());
   /** Lists created at the same time share one directory fsync. */

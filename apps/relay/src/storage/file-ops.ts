@@ -147,3 +147,20 @@ function errorCode(error: unknown): string {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : '';
 }
+
+/**
+ * Creates `dir` and any missing parents. Returns the directories holding a new entry (the
+ * parent of each directory made), deepest first: a new directory's entry is durable only once
+ * its parent is synced.
+ */
+export async function makeDirectory(dir: string): Promise<string[]> {
+  const firstCreated = await fs.mkdir(dir, { recursive: true });
+  if (firstCreated === undefined) return [];
+  const top = path.dirname(path.resolve(firstCreated));
+  const parents: string[] = [];
+  for (let created = path.resolve(dir); path.dirname(created) !== created; created = path.dirname(created)) {
+    parents.push(path.dirname(created));
+    if (path.dirname(created) === top) break;
+  }
+  return parents;
+}
