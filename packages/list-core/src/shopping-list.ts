@@ -436,6 +436,10 @@ export class ShoppingList implements ShoppingListApi {
       const before = delta.rowsBefore.get(rowId)?.contributors ?? [];
       const added = after.contributors.filter((actor) => !before.includes(actor));
       if (added.length === 0) continue;
+      // News only if this person's own entry was on the list before this transaction: a list
+      // loaded from the device's copy (every reopen) or joined on another device arrives in one
+      // remote transaction with the merge already in it, and must not tell it again.
+      if (!this.ownEntryWasShown(rowId, delta)) continue;
       // Rule 2: someone else's duplicate was folded together with this person's item.
       const by = added.find((actor) => actor !== this.actor) ?? after.contributors.find((actor) => actor !== this.actor);
       if (by === undefined) continue;
@@ -463,6 +467,19 @@ export class ShoppingList implements ShoppingListApi {
       else list.push(event);
     }
     return result;
+  }
+
+  /** Did the row hold a live entry this person added that existed before the transaction of `delta`? */
+  private ownEntryWasShown(rowId: string, delta: ViewDelta): boolean {
+    for (const root of this.view.liveRootsOfRow(rowId)) {
+      for (const id of this.view.subtree(root.id)) {
+        const node = this.view.node(id);
+        if (node === undefined || node.addedBy !== this.actor || node.deletedAt !== undefined) continue;
+        // nodesBefore holds undefined for an item this transaction created; absent = untouched.
+        if (!delta.nodesBefore.has(id) || delta.nodesBefore.get(id) !== undefined) return true;
+      }
+    }
+    return false;
   }
 
   /** The name this person typed for their own entry in a merged row ("your Milk", not "their milks"). */

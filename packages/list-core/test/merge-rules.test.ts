@@ -51,6 +51,18 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(b!.list.notices().map((notice) => notice.message)).toContain('A merged your milks with theirs');
   });
 
+  it('rule 2: the merge is told once: not again when the list is loaded from the stored copy or on another device', () => {
+    const { peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Milk' });
+    b!.list.addItem({ name: 'milks', quantity: 3 });
+    sync(order, a!, b!);
+    const reopened = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    Y.applyUpdate(reopened.doc, Y.encodeStateAsUpdate(a!.doc), 'stored copy');
+    expect(reopened.items()).toHaveLength(1);
+    expect(reopened.notices()).toEqual([]);
+    reopened.destroy();
+  });
+
   it('rule 2: tomato/tomatoes and berry/berries on three replicas merge the same way everywhere', () => {
     const { clock, peers: [a, b, c] } = makePeers(['A', 'B', 'C']);
     a!.list.addItem({ name: 'tomato', quantity: 2 });

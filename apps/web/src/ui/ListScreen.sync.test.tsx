@@ -51,6 +51,32 @@ describe('after a merge', () => {
     expect(checkboxes[0]).toHaveAccessibleDescription(/Mum \+ Dad|Dad \+ Mum/);
   });
 
+  it('explains a merged duplicate once: once dismissed, reopening the list does not tell it again (rule 2)', async () => {
+    const storedCopies = new Map<string, Uint8Array>();
+    const mum = renderListScreen({ actor: 'Mum', session: { storedCopies } });
+    const dad = createMemorySession(TEST_LIST_ID, 'Dad');
+    cleanups.push(() => dad.destroy());
+    act(() => {
+      mum.list.addItem({ name: 'Milk' });
+      dad.list.addItem({ name: 'milk', quantity: 2 });
+      exchange(mum.session.doc, dad.doc);
+    });
+    expect(screen.getAllByText('Dad merged your Milk with theirs')).toHaveLength(1);
+    await userEvent
+      .setup()
+      .click(screen.getByRole('button', { name: 'Dismiss', description: 'Dad merged your Milk with theirs' }));
+    mum.unmount();
+    mum.session.destroy();
+
+    const reopened = renderListScreen({ actor: 'Mum', session: { storedCopies } });
+    cleanups.push(() => {
+      reopened.unmount();
+      reopened.session.destroy();
+    });
+    expect(screen.getAllByRole('checkbox')).toHaveLength(1);
+    expect(screen.queryByText('Dad merged your Milk with theirs')).toBeNull();
+  });
+
   it('tells Mum that Dad removed the item she changed, with a one-tap Restore that keeps her change (rule 4)', async () => {
     const { mum, dad, user } = setup();
     let id = '';
