@@ -19,6 +19,11 @@ interface ItemEditorProps {
   item: Item;
   /** The rows on the list, read when saving (a remote add while the dialog is open counts). */
   visibleItems: () => readonly Item[];
+  /**
+   * Set once someone removed the item while the editor is open (their name; '' if unknown): the
+   * editor says so, and saving is putting the item back with the edit (onSave restores it).
+   */
+  removedBy?: string | undefined;
   onSave: (id: string, patch: ItemPatch) => void;
   onClose: () => void;
 }
@@ -74,7 +79,7 @@ export function changedFields(item: Item, draft: Required<ItemPatch>): ItemPatch
   return patch;
 }
 
-export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorProps) {
+export function ItemEditor({ item, visibleItems, removedBy, onSave, onClose }: ItemEditorProps) {
   const [name, setName] = useState(item.name);
   const [quantity, setQuantity] = useState(String(item.quantity));
   const [unit, setUnit] = useState(item.unit);
@@ -119,7 +124,8 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
         return;
       }
     }
-    if (Object.keys(patch).length > 0) onSave(item.id, patch);
+    // A removed item is put back even with nothing changed: that is what the button says.
+    if (Object.keys(patch).length > 0 || removedBy !== undefined) onSave(item.id, patch);
     onClose();
   };
 
@@ -204,6 +210,11 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
             ))}
           </select>
         </label>
+        {removedBy !== undefined && (
+          <p className="field-error" role="alert">
+            {`${removedBy || 'Someone'} removed ${item.name} while you were editing`}
+          </p>
+        )}
         {mergeWith ? (
           <div className="merge-warning">
             <p id={mergeWarningId} role="alert">
@@ -225,7 +236,7 @@ export function ItemEditor({ item, visibleItems, onSave, onClose }: ItemEditorPr
               Cancel
             </button>
             <button type="submit" className="primary-button">
-              Save
+              {removedBy !== undefined ? 'Put back and save' : 'Save'}
             </button>
           </div>
         )}

@@ -100,6 +100,29 @@ describe('after a merge', () => {
     expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
   });
 
+  it('tells Mum when Dad removes the item she is editing, and saving puts it back with her change', async () => {
+    const { mum, dad, user } = setup();
+    act(() => {
+      mum.list.addItem({ name: 'Butter' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    await user.click(screen.getByRole('button', { name: 'Edit Butter' }));
+    act(() => {
+      dad.list.removeItem(dad.list.items()[0]!.id);
+      exchange(mum.session.doc, dad.doc);
+    });
+    const dialog = screen.getByRole('dialog', { name: 'Edit Butter' });
+    expect(within(dialog).getByRole('alert')).toHaveTextContent('Dad removed Butter while you were editing');
+    const quantity = within(dialog).getByRole('textbox', { name: 'Quantity' });
+    await user.clear(quantity);
+    await user.type(quantity, '3');
+    await user.click(within(dialog).getByRole('button', { name: 'Put back and save' }));
+
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toHaveAccessibleDescription('3');
+    act(() => exchange(mum.session.doc, dad.doc));
+    expect(dad.list.items().map((item) => [item.name, item.quantity])).toEqual([['Butter', 3]]);
+  });
+
   it("lists Dad's edits in the activity view", async () => {
     const { mum, dad, user } = setup();
     act(() => {

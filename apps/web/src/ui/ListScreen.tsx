@@ -157,12 +157,38 @@ function EditItemDialog({
 }) {
   // Read once: the editor edits a draft; a remote change meanwhile merges per field on save.
   const [item] = useState(() => list.item(itemId));
+  // Someone may remove the item while the editor is open: saving would then write into the
+  // deleted item and close, the edit gone from the list without a word. The editor says so, and
+  // saving puts the item back with the edit (as Restore does for rule 4).
+  const [removedBy, setRemovedBy] = useState(() => removerOf(list, itemId));
+  useEffect(() => {
+    const refresh = (): void => setRemovedBy(removerOf(list, itemId));
+    refresh();
+    return list.observe(refresh);
+  }, [list, itemId]);
   useEffect(() => {
     if (!item) onClose();
   }, [item, onClose]);
   if (!item) return null;
-  const save = (id: string, patch: ItemPatch) => list.updateItem(id, patch);
-  return <ItemEditor item={item} visibleItems={() => list.items()} onSave={save} onClose={onClose} />;
+  const save = (id: string, patch: ItemPatch) => {
+    if (removerOf(list, id) !== undefined) list.restoreItem(id);
+    list.updateItem(id, patch);
+  };
+  return (
+    <ItemEditor
+      item={item}
+      visibleItems={() => list.items()}
+      removedBy={removedBy}
+      onSave={save}
+      onClose={onClose}
+    />
+  );
+}
+
+/** Who removed the item (its row in Recently deleted), or undefined while it is on the list. */
+function removerOf(list: ShoppingListApi, itemId: string): string | undefined {
+  const item = list.item(itemId);
+  return item?.deletedAt === undefined ? undefined : (item.deletedBy ?? '');
 }
 
 /**
