@@ -12,6 +12,7 @@ import { deleteLocalCopy, openLocalCopy } from './local-copy.js';
 import { forgetCachedView } from './view-cache.js';
 import { forgetKeptEdits } from './kept-edits.js';
 import { forgetPendingTaps } from './pending-taps.js';
+import { forgetKeptNotices } from './kept-notices.js';
 import { ackStorageKey } from './ack-tracker.js';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
 import { createShoppingList } from './list-model.js';
@@ -62,6 +63,7 @@ export async function forgetList(
   forgetCachedView(storage, id);
   forgetKeptEdits(storage, id);
   forgetPendingTaps(storage, id);
+  forgetKeptNotices(storage, id);
   await deleteLocalCopy(id);
 }
 

@@ -27,6 +27,7 @@ export {
 export { useProfile, PEER_COLORS, MAX_DISPLAY_NAME_LENGTH } from './profile.js';
 export { useKnownLists, createList, renameList, forgetList, type DeviceLists } from './device-lists.js';
 export { deviceKnownLists } from './known-lists.js';
+export { useKeptNotices } from './kept-notices.js';
 export {
   newListId,
   isListId,

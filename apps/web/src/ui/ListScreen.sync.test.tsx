@@ -100,6 +100,66 @@ describe('after a merge', () => {
     expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
   });
 
+  it('still tells Mum after a reload that Dad removed the item she changed, once, until she acts on it (rule 4)', async () => {
+    const storedCopies = new Map<string, Uint8Array>();
+    const mum = renderListScreen({ actor: 'Mum', session: { storedCopies } });
+    const dad = createMemorySession(TEST_LIST_ID, 'Dad');
+    cleanups.push(() => dad.destroy());
+    let id = '';
+    act(() => {
+      id = mum.list.addItem({ name: 'Butter' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    act(() => {
+      mum.list.updateItem(id, { quantity: 3 });
+      dad.list.removeItem(id);
+      exchange(mum.session.doc, dad.doc);
+    });
+    expect(screen.getByText('Dad removed Butter that you changed')).toBeInTheDocument();
+    // The phone discards the page before Mum looks.
+    mum.unmount();
+    mum.session.destroy();
+
+    const reopen = () => {
+      const page = renderListScreen({ actor: 'Mum', session: { storedCopies } });
+      cleanups.push(() => {
+        page.unmount();
+        page.session.destroy();
+      });
+      return page;
+    };
+    const later = reopen();
+    expect(screen.getAllByText('Dad removed Butter that you changed')).toHaveLength(1);
+    await userEvent.setup().click(screen.getByRole('button', { name: 'Restore' }));
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toHaveAccessibleDescription('3');
+    expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
+    later.unmount();
+    later.session.destroy();
+
+    reopen();
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toBeInTheDocument();
+    expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
+  });
+
+  it('drops a kept removal notice once the item is back, restored another way', async () => {
+    const { mum, dad, user } = setup();
+    let id = '';
+    act(() => {
+      id = mum.list.addItem({ name: 'Butter' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    act(() => {
+      mum.list.updateItem(id, { quantity: 3 });
+      dad.list.removeItem(id);
+      exchange(mum.session.doc, dad.doc);
+    });
+    expect(screen.getByText('Dad removed Butter that you changed')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Recently deleted' }));
+    await user.click(screen.getByRole('button', { name: 'Restore Butter' }));
+    expect(screen.queryByText('Dad removed Butter that you changed')).toBeNull();
+    expect(localStorage.getItem(`basket:notices:${TEST_LIST_ID}`)).toBeNull();
+  });
+
   it('tells Mum when Dad removes the item she is editing, and saving puts it back with her change', async () => {
     const { mum, dad, user } = setup();
     act(() => {

@@ -3,6 +3,8 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { createMemorySession } from '../session';
+import type { MemoryListSession } from '../session';
+import type { Notice } from '@basket/list-core';
 import { renderListScreen, TEST_LIST_ID } from './test-support';
 import { TOAST_MS } from './Toast';
 
@@ -362,12 +364,14 @@ describe('undo toast', () => {
  * A list as stored on the device (`stored`), its cached view, and a screen whose session has
  * not loaded the stored document yet; `load()` applies it, as IndexedDB would.
  */
-function coldStart() {
+/** `prepare` may change the stored list (and this device's storage) before the page opens. */
+function coldStart(prepare?: (stored: MemoryListSession) => void) {
   const stored = createMemorySession(TEST_LIST_ID, 'Mum');
   stored.list.setTitle('Weekend');
   for (const name of ['Milk', 'Bread', 'Apples']) stored.list.addItem({ name });
   const apples = stored.list.items().find((item) => item.name === 'Apples')!;
   stored.list.setChecked(apples.id, true);
+  prepare?.(stored);
   const cachedView = { title: stored.list.title(), items: stored.list.items(), savedAt: 1 };
 
   let finishLoading: () => void = () => {};
@@ -388,7 +392,7 @@ function coldStart() {
       await whenLoaded;
     });
   };
-  const idOf = (name: string) => stored.list.items().find((item) => item.name === name)!.id;
+  const idOf = (name: string) => [...stored.list.items(), ...stored.list.deletedItems()].find((item) => item.name === name)!.id;
   return { ...rendered, load, idOf, loadRequests, user: userEvent.setup() };
 }
 
@@ -420,6 +424,28 @@ describe('cold start from the cached view', () => {
     expect(list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Eggs', 'Milk']);
     expect(screen.getByRole('checkbox', { name: 'Milk' })).toBeChecked();
     expect(screen.queryByRole('checkbox', { name: 'Bread' })).toBeNull();
+  });
+
+  it('Restore on a notice kept from the last page, tapped before the list has loaded, restores the item once it has', async () => {
+    const { list, load, idOf, user } = coldStart((stored) => {
+      const bread = stored.list.items().find((item) => item.name === 'Bread')!;
+      stored.list.removeItem(bread.id);
+      const notice: Notice = {
+        id: 'n1',
+        kind: 'removed-your-change',
+        message: 'Dad removed Bread that you changed',
+        itemId: bread.id,
+        itemName: 'Bread',
+        by: 'Dad',
+        at: 1,
+        canRestore: true,
+      };
+      localStorage.setItem(`basket:notices:${TEST_LIST_ID}`, JSON.stringify([notice]));
+    });
+    await user.click(screen.getByRole('button', { name: 'Restore', description: 'Dad removed Bread that you changed' }));
+    await load();
+    await waitFor(() => expect(list.item(idOf('Bread'))?.deletedAt).toBeUndefined());
+    expect(screen.getByRole('checkbox', { name: 'Bread' })).toBeInTheDocument();
   });
 
   it('undo of a removal made before the load brings the item back', async () => {

@@ -6,7 +6,7 @@
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ComponentProps } from 'react';
 import type { Item, ItemPatch, NewItem, Notice, ShoppingListApi } from '@basket/list-core';
-import { useDeletedItems, useItems, usePeers, useSyncStatus } from '../session';
+import { useDeletedItems, useItems, useKeptNotices, usePeers, useSyncStatus } from '../session';
 import { EmptyList } from './EmptyList';
 import type { KnownList, ListSession, Profile } from '../session/types';
 import { ActivityLog } from './Activity';
@@ -45,7 +45,6 @@ export interface ListScreenProps {
 }
 
 const readTitle = (list: ShoppingListApi) => list.title();
-const readNotices = (list: ShoppingListApi) => list.notices();
 
 /** After a row disappears, focus goes to its neighbour (or the add field), never to <body>. */
 function focusAfterRowLeaves(itemId: string): () => void {
@@ -257,7 +256,8 @@ export function ListScreen(props: ListScreenProps) {
   const list = session.list;
   const items = useItems(list);
   const [title, refreshTitle] = useListValue(list, readTitle);
-  const [notices, refreshNotices] = useListValue(list, readNotices);
+  // Kept until dismissed, across reloads: news that arrived in the background is still told.
+  const [notices, forgetNotice] = useKeptNotices(session);
   const [summary, setSummary] = useState('');
   const [toast, setToast] = useState<ToastMessage | null>(null);
   const [dialog, setDialog] = useState<OpenDialog>(null);
@@ -289,7 +289,6 @@ export function ListScreen(props: ListScreenProps) {
     [session],
   );
 
-  useEffect(() => list.onNotice(refreshNotices), [list, refreshNotices]);
   useEffect(
     () =>
       session.onReconnectSummary((next) => {
@@ -414,21 +413,21 @@ export function ListScreen(props: ListScreenProps) {
 
   const restoreFromNotice = useCallback(
     (notice: Notice) => {
-      list.restoreItem(notice.itemId);
-      list.dismissNotice(notice.id);
-      refreshNotices();
+      // A notice kept from the last page shows before the stored list has loaded: the restore
+      // then waits for its item (applied at once when loaded already).
+      session.applyWhenLoaded({ kind: 'restore', ids: [notice.itemId] });
+      forgetNotice(notice);
       showToast(`Restored ${notice.itemName}`);
       focusIfLost();
     },
-    [list, refreshNotices, showToast],
+    [session, forgetNotice, showToast],
   );
   const dismissNotice = useCallback(
     (notice: Notice) => {
-      list.dismissNotice(notice.id);
-      refreshNotices();
+      forgetNotice(notice);
       focusIfLost();
     },
-    [list, refreshNotices],
+    [forgetNotice],
   );
 
   // Recently deleted, Activity and the others read the document: no reason to wait for a pause.
