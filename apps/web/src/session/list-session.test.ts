@@ -159,6 +159,42 @@ describe('openListSession against a relay', () => {
     expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: ['Butter'], by: expect.arrayContaining(['Dad']) });
   });
 
+  it("does not tell Mum what she did herself on her other device while this phone was offline", async () => {
+    const relay = new FakeRelay();
+    const { session, network } = start(relay, { actor: 'Mum' });
+    session.list.addItem({ name: 'Jam' });
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    const summaries: ReconnectSummary[] = [];
+    session.onReconnectSummary((summary) => summaries.push(summary));
+
+    network.set(false);
+    // Mum, on her laptop, adds Tea and ticks Jam; Dad adds Cheese.
+    const laptop = new Y.Doc();
+    Y.applyUpdate(laptop, Y.encodeStateAsUpdate(relay.doc));
+    const items = laptop.getMap<Y.Map<unknown>>('items');
+    laptop.transact(() => {
+      const add = (id: string, name: string, by: string) => {
+        const item = new Y.Map<unknown>();
+        item.set('name', name);
+        item.set('addedBy', by);
+        item.set('addedAt', 5);
+        items.set(id, item);
+      };
+      add('tea-id', 'Tea', 'Mum');
+      add('cheese-id', 'Cheese', 'Dad');
+      for (const item of items.values()) {
+        if (item.get('name') !== 'Jam') continue;
+        item.set('checked', true);
+        item.set('checkedBy', 'Mum');
+      }
+    });
+    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(laptop, Y.encodeStateVector(relay.doc)));
+
+    network.set(true);
+    await vi.waitFor(() => expect(summaries).toHaveLength(1));
+    expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: [], by: ['Dad'] });
+  });
+
   it('shows who else has the list open', async () => {
     const relay = new FakeRelay();
     const listId = newId();

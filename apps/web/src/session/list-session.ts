@@ -178,6 +178,12 @@ export function openListSession(listId: string, actor: string, options: ListSess
     peersChanged.emit(peers);
   }
 
+  /** The person's name now: presence carries the one in use (setActor). */
+  const nameInUse = (): string | undefined => {
+    const name = awareness.getLocalState()?.['name'];
+    return typeof name === 'string' ? name : undefined;
+  };
+
   // "While you were offline": remote changes applied between the socket opening and the first sync.
   let catchUp: { before: Map<string, Item>; changed: Set<string> } | null = null;
   const stopObservingList = list.observe((change: ListChange) => {
@@ -199,7 +205,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     if (isSynced && catchUp) {
       const { before, changed } = catchUp;
       catchUp = null;
-      const summary = before.size > 0 ? summarizeRemoteChanges(before, changed, (id) => list.item(id)) : null;
+      const summary = before.size > 0 ? summarizeRemoteChanges(before, changed, (id) => list.item(id), nameInUse()) : null;
       if (summary) summaries.emit(summary);
     }
     refreshStatus();

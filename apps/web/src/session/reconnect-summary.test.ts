@@ -29,6 +29,22 @@ describe('reconnect summary', () => {
     expect(summary).toEqual({ added: ['Milk'], checked: ['Bread'], removed: ['Eggs'], by: ['Dad', 'Kid'] });
   });
 
+  it("leaves out what this person did on another of their devices", () => {
+    const before = snapshotItems([item('Bread'), item('Eggs')], []);
+    const now = new Map<string, Item>([
+      ['Tea', item('Tea', { addedBy: 'Mum' })],
+      ['Bread', item('Bread', { checked: true, checkedBy: 'Mum' })],
+      ['Eggs', item('Eggs', { deletedAt: 5, deletedBy: 'Mum' })],
+    ]);
+    expect(summarizeRemoteChanges(before, ['Tea', 'Bread', 'Eggs'], (id) => now.get(id), 'Mum')).toBeNull();
+    expect(summarizeRemoteChanges(before, ['Tea', 'Bread', 'Eggs'], (id) => now.get(id), 'Dad')).toEqual({
+      added: ['Tea'],
+      checked: ['Bread'],
+      removed: ['Eggs'],
+      by: ['Mum'],
+    });
+  });
+
   it('says nothing when nothing a person would notice changed', () => {
     const before = snapshotItems([item('Bread')], []);
     const summary = summarizeRemoteChanges(before, ['Bread'], () => item('Bread', { quantity: 2 }));

@@ -9,7 +9,13 @@ export function summarizeRemoteChanges(
   before: ReadonlyMap<string, Item>,
   changedIds: Iterable<string>,
   current: (id: string) => Item | undefined,
+  /**
+   * This person's name: what they did on another of their devices (the laptop at home, then the
+   * phone in the shop) is not news to them, and "While you were offline, Mum added Tea" told Mum.
+   */
+  self?: string,
 ): ReconnectSummary | null {
+  const byOthers = (actor: string | undefined): boolean => self === undefined || actor !== self;
   const added: string[] = [];
   const checked: string[] = [];
   const removed: string[] = [];
@@ -20,14 +26,15 @@ export function summarizeRemoteChanges(
     if (now === undefined) continue;
     const wasVisible = was !== undefined && was.deletedAt === undefined;
     if (now.deletedAt !== undefined) {
-      if (wasVisible) {
+      if (wasVisible && byOthers(now.deletedBy)) {
         removed.push(now.name);
         if (now.deletedBy) by.add(now.deletedBy);
       }
     } else if (was === undefined) {
+      if (!byOthers(now.addedBy)) continue;
       added.push(now.name);
       by.add(now.addedBy);
-    } else if (now.checked && !was.checked) {
+    } else if (now.checked && !was.checked && byOthers(now.checkedBy)) {
       checked.push(now.name);
       if (now.checkedBy) by.add(now.checkedBy);
     }
