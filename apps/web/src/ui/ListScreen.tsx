@@ -77,10 +77,6 @@ function useLoaded(session: ListSession): boolean {
   return loaded;
 }
 
-function focusAddField(): void {
-  findAddItemInput()?.focus();
-}
-
 /**
  * Called when a control may be about to go away (toast, notice, name banner, the lists menu when
  * switching): if it had keyboard focus and is gone next frame, focus goes to `target` rather than
@@ -387,7 +383,9 @@ export function ListScreen(props: ListScreenProps) {
     }
     if (ids.length === 0) return;
     showToast(ids.length === 1 ? 'Cleared 1 item from the cart' : `Cleared ${ids.length} items from the cart`, undo);
-    requestAnimationFrame(focusAddField);
+    // The button goes with the cart section. Keyboard focus goes to "Add item" rather than
+    // <body>; a tap leaves focus alone, or the phone's keyboard would pop up over the list.
+    focusIfLost();
   }, [list, session, markRemoved, unmark, showToast]);
 
   const rename = useCallback(
