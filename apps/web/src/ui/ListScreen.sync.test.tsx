@@ -27,6 +27,20 @@ function exchange(a: Y.Doc, b: Y.Doc): void {
   Y.applyUpdate(a, toA, 'remote');
 }
 
+/** Rule 4's story: Mum adds Butter, both phones have it; then Mum changes it while Dad removes it. */
+function mumChangesButterDadRemovesIt(mum: { list: MemoryListSession['list']; session: { doc: Y.Doc } }, dad: MemoryListSession): void {
+  let id = '';
+  act(() => {
+    id = mum.list.addItem({ name: 'Butter' });
+    exchange(mum.session.doc, dad.doc);
+  });
+  act(() => {
+    mum.list.updateItem(id, { quantity: 3 });
+    dad.list.removeItem(id);
+    exchange(mum.session.doc, dad.doc);
+  });
+}
+
 function setup() {
   const mum = renderListScreen({ actor: 'Mum' });
   const dad: MemoryListSession = createMemorySession(TEST_LIST_ID, 'Dad');
@@ -79,16 +93,7 @@ describe('after a merge', () => {
 
   it('tells Mum that Dad removed the item she changed, with a one-tap Restore that keeps her change (rule 4)', async () => {
     const { mum, dad, user } = setup();
-    let id = '';
-    act(() => {
-      id = mum.list.addItem({ name: 'Butter' });
-      exchange(mum.session.doc, dad.doc);
-    });
-    act(() => {
-      mum.list.updateItem(id, { quantity: 3 });
-      dad.list.removeItem(dad.list.items()[0]!.id);
-      exchange(mum.session.doc, dad.doc);
-    });
+    mumChangesButterDadRemovesIt(mum, dad);
     expect(screen.queryByRole('checkbox', { name: 'Butter' })).toBeNull();
     const message = screen.getByText('Dad removed Butter that you changed');
     const restore = screen.getByRole('button', { name: 'Restore' });
@@ -105,16 +110,7 @@ describe('after a merge', () => {
     const mum = renderListScreen({ actor: 'Mum', session: { storedCopies } });
     const dad = createMemorySession(TEST_LIST_ID, 'Dad');
     cleanups.push(() => dad.destroy());
-    let id = '';
-    act(() => {
-      id = mum.list.addItem({ name: 'Butter' });
-      exchange(mum.session.doc, dad.doc);
-    });
-    act(() => {
-      mum.list.updateItem(id, { quantity: 3 });
-      dad.list.removeItem(id);
-      exchange(mum.session.doc, dad.doc);
-    });
+    mumChangesButterDadRemovesIt(mum, dad);
     expect(screen.getByText('Dad removed Butter that you changed')).toBeInTheDocument();
     // The phone discards the page before Mum looks.
     mum.unmount();
@@ -143,16 +139,7 @@ describe('after a merge', () => {
 
   it('drops a kept removal notice once the item is back, restored another way', async () => {
     const { mum, dad, user } = setup();
-    let id = '';
-    act(() => {
-      id = mum.list.addItem({ name: 'Butter' });
-      exchange(mum.session.doc, dad.doc);
-    });
-    act(() => {
-      mum.list.updateItem(id, { quantity: 3 });
-      dad.list.removeItem(id);
-      exchange(mum.session.doc, dad.doc);
-    });
+    mumChangesButterDadRemovesIt(mum, dad);
     expect(screen.getByText('Dad removed Butter that you changed')).toBeInTheDocument();
     await user.click(screen.getByRole('button', { name: 'Recently deleted' }));
     await user.click(screen.getByRole('button', { name: 'Restore Butter' }));
