@@ -381,6 +381,31 @@ describe('hostile input', () => {
     // The waiting phone sends nothing more: its update is stored now, and it must be told.
     await waitFor(() => (waitingAcks.at(-1)?.get(author.clientID) ?? 0) >= 2, 5000, 'waiting phone acknowledged');
   });
+
+  it('[H20] an invalid frame sent after a refused handshake (a bad list id) is no uncaught error, and honest phones keep syncing', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      const socket = connect(Number(new URL(running.syncUrl).port), '127.0.0.1');
+      await once(socket, 'connect');
+      const closed = once(socket, 'close');
+      socket.write(
+        'GET /sync/not-a-list HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      await once(socket, 'data'); // the 101 and the 4400 close frame
+      socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff])); // reserved bits set: not a frame
+      await closed;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(uncaught).toEqual([]);
+      await expectHonestPhonesStillSync();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
 });
 
 describe('held-back updates', () => {

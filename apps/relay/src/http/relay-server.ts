@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import type { DEFAULT_STORAGE, RelayConfig } from '../config.js';
 import { isSyncUrl, listIdFromSyncUrl } from '../list-id.js';
@@ -308,7 +309,7 @@ export class RelayServer {
         // A permanent refusal (PRODUCT.md): closed with 4400 so y-websocket stops for good. An HTTP
         // 400 reaches it as 1006, and it would retry the same id forever. The socket is closed at
         // once and the id is never used: no document, no file.
-        this.webSockets.handleUpgrade(request, socket, head, (ws) => ws.close(CloseCode.invalidListId, 'invalid list id'));
+        this.webSockets.handleUpgrade(request, socket, head, (ws) => refuseAfterHandshake(ws, CloseCode.invalidListId, 'invalid list id'));
       } else {
         rejectUpgrade(socket, 400, 'Bad Request');
       }
@@ -326,7 +327,7 @@ export class RelayServer {
       // Closing first: during a shutdown, acquiring would load a list nobody flushes or releases.
       const room = this.closing === undefined ? this.registry.acquire(listId) : undefined;
       if (room === undefined) {
-        ws.close(CloseCode.tryAgainLater, 'busy');
+        refuseAfterHandshake(ws, CloseCode.tryAgainLater, 'busy');
         return;
       }
       let connection: Connection;
@@ -403,6 +404,16 @@ class OpenCounts {
     if (remaining <= 0) this.counts.delete(key);
     else this.counts.set(key, remaining);
   }
+}
+
+/**
+ * Closes a socket the relay will not serve. Until the close handshake ends `ws` still reads what
+ * the peer sends, and an invalid frame is then an 'error' event: with no listener, an uncaught
+ * exception, logged as a relay bug, for two packets from anyone.
+ */
+function refuseAfterHandshake(ws: WebSocket, code: number, reason: string): void {
+  ws.on('error', () => undefined);
+  ws.close(code, reason);
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

@@ -101,10 +101,9 @@ export class DiskListStorage implements ListStorage {
   private readonly inUse = new Set<string>();
   /** Calls for one list run one after another; different lists run concurrently. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** Creates DATA_DIR before the first file in it. */
   /**
-   * A DATA_DIR the relay creates is synced into its parents before anything in it is
-   * acknowledged: else a power loss could take it away, with every file it holds.
+   * Creates DATA_DIR before the first file in it, synced into its parents before anything in it
+   * is acknowledged: else a power loss could take it away, with every file it holds.
    */
   private readonly ensureDataDir = onceItSucceeds(async () => {
     for (const parent of await makeDirectory(this.dataDir)) await syncDirectory(parent);
@@ -745,7 +744,6 @@ export class DiskListStorage implements ListStorage {
   }
 }
 
-/** Takes a failed append's updates out of what the checkpoint copies into the list's log. */
 function pendingFor(generation: JournalGeneration, listId: string): PendingRecords {
   let pending = generation.pending.get(listId);
   if (pending === undefined) {
@@ -755,6 +753,7 @@ function pendingFor(generation: JournalGeneration, listId: string): PendingRecor
   return pending;
 }
 
+/** Takes a failed append's updates, and those after it, out of what the checkpoint copies into the list's log. */
 function forgetPendingFrom(generation: JournalGeneration, listId: string, pending: PendingRecords, offset: number): void {
   pending.truncate(offset);
   // A compaction or a copy may have dropped this list's records, and a later append started anew.

@@ -4,10 +4,10 @@ const INITIAL_BYTES = 1024;
 
 /**
  * One list's journal records not yet copied into its log, framed as the log stores them, in one
- * growing buffer. They live until the next checkpoint, seconds away: held as an array of updates,
- * each one's JavaScript objects survived two young-generation collections and were copied by
- * both, and those copies are what the relay's collection pauses are made of (README, "What limits
- * the tail here"). One buffer's bytes live outside the JavaScript heap.
+ * growing buffer whose bytes live outside the JavaScript heap. They live until the next
+ * checkpoint, seconds away: held as an array of updates, each one's few small objects survived two
+ * young-generation collections and were copied by both. Under the benchmark's load each
+ * collection copied 15–22 % less this way (README, "Sixteenth session").
  */
 export class PendingRecords {
   private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
