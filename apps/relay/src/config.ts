@@ -109,8 +109,11 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     ...bufferedBytesLimits(env, maxListBytes),
     port: integer(env, 'PORT', 8080, 0, 65_535),
     host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
-    dataDir: path.resolve(env['DATA_DIR'] ?? './data'),
-    staticDir: path.resolve(env['STATIC_DIR'] ?? defaultStaticDir()),
+    // An empty value is unset, as for HOST and the numbers: `DATA_DIR=` (an unset variable in an
+    // env file or `docker run -e`) resolved to the working directory, and the relay wrote its
+    // journal, lock and lists among the repository's (or the image's) own files.
+    dataDir: path.resolve(nonEmpty(env['DATA_DIR']) ?? './data'),
+    staticDir: path.resolve(nonEmpty(env['STATIC_DIR']) ?? defaultStaticDir()),
     logLevel: logLevel(env['LOG_LEVEL']),
     trustedProxies: parseTrustedProxies(env['TRUSTED_PROXIES']),
     // Defaults follow MAX_LIST_BYTES so that changing it alone keeps the limits consistent.
@@ -163,6 +166,10 @@ function logLevel(raw: string | undefined): LogLevel {
  * 1 ms instead, with only a warning, so "practically never" would become "all the time".
  */
 const MAX_TIMER_MS = 2_147_483_647;
+
+function nonEmpty(raw: string | undefined): string | undefined {
+  return raw === undefined || raw.trim() === '' ? undefined : raw;
+}
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];

@@ -1,5 +1,6 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFromEnvironment, DEFAULT_LIMITS } from '../src/config.js';
+import { configFromEnvironment, DEFAULT_LIMITS, defaultStaticDir } from '../src/config.js';
 
 describe('configFromEnvironment', () => {
   it('refuses a PORT outside 0–65535 or not written in decimal', () => {
@@ -8,6 +9,17 @@ describe('configFromEnvironment', () => {
     }
     expect(configFromEnvironment({ PORT: '65535' }).port).toBe(65535);
     expect(configFromEnvironment({ PORT: '0' }).port).toBe(0);
+  });
+  it('takes an empty DATA_DIR or STATIC_DIR as unset, never as the working directory', () => {
+    // `DATA_DIR=` (an unset variable in an env file, `docker run -e DATA_DIR=`) resolved to the
+    // working directory: the relay's journal, lock and lists went into the repository root.
+    for (const empty of ['', '  ']) {
+      const config = configFromEnvironment({ DATA_DIR: empty, STATIC_DIR: empty });
+      expect(config.dataDir).toBe(path.resolve('data'));
+      expect(config.staticDir).toBe(path.resolve(defaultStaticDir()));
+    }
+    expect(configFromEnvironment({}).dataDir).toBe(path.resolve('data'));
+    expect(configFromEnvironment({ DATA_DIR: '/srv/basket' }).dataDir).toBe('/srv/basket');
   });
   it('refuses limits that are negative or not numbers', () => {
     expect(() => configFromEnvironment({ MAX_CONNECTIONS: '-1' })).toThrow(/MAX_CONNECTIONS must be an integer ≥ 1/);
