@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RelayMetrics } from '../src/metrics.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
@@ -56,6 +57,56 @@ describe('HTTP: web app, health and metrics', () => {
     expect(asset.headers.get('content-type')).toContain('javascript');
     expect((await get('/sw.js')).headers.get('cache-control')).toBe('no-cache');
     expect((await get('/manifest.webmanifest')).headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('sends text compressed (brotli, else gzip) to a browser that takes it, and as is otherwise', async () => {
+    const script = `const basket = ${JSON.stringify(Array.from({ length: 400 }, (_, i) => `item ${i}`))};\n`;
+    await writeFile(path.join(staticDir, 'assets', 'app-def456.js'), script);
+    await writeFile(path.join(staticDir, 'assets', 'icon-1.png'), Buffer.alloc(4096, 7));
+    const raw = (pathname: string, acceptEncoding?: string) =>
+      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+        const request = httpRequest(
+          { host: '127.0.0.1', port: running.port, path: pathname, headers: acceptEncoding === undefined ? {} : { 'Accept-Encoding': acceptEncoding } },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+          },
+        );
+        request.on('error', reject);
+        request.end();
+      });
+    const br = await raw('/assets/app-def456.js', 'gzip, deflate, br');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers['vary']).toBe('Accept-Encoding');
+    expect(Number(br.headers['content-length'])).toBe(br.body.length);
+    expect(br.body.length).toBeLessThan(script.length / 3);
+    expect(brotliDecompressSync(br.body).toString()).toBe(script);
+    const gz = await raw('/assets/app-def456.js', 'gzip');
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gz.body).toString()).toBe(script);
+    for (const refused of [undefined, 'identity', 'gzip;q=0']) {
+      const plain = await raw('/assets/app-def456.js', refused);
+      expect(plain.headers['content-encoding'], String(refused)).toBeUndefined();
+      expect(plain.body.toString(), String(refused)).toBe(script);
+    }
+    // Already compressed images, and tiny files, go as they are.
+    expect((await raw('/assets/icon-1.png', 'br')).headers['content-encoding']).toBeUndefined();
+    expect((await raw('/sw.js', 'br')).headers['content-encoding']).toBeUndefined();
+  });
+
+  it('answers a revalidation of an unchanged file with 304, and of a changed one with the file', async () => {
+    const first = await get('/sw.js');
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    const unchanged = await get('/sw.js', { headers: { 'If-None-Match': etag ?? '' } });
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+    expect(unchanged.headers.get('cache-control')).toBe('no-cache');
+    await writeFile(path.join(staticDir, 'sw.js'), 'self.addEventListener("fetch", () => { /* v2 */ });');
+    const changed = await get('/sw.js', { headers: { 'If-None-Match': etag ?? '' } });
+    expect(changed.status).toBe(200);
+    expect(await changed.text()).toContain('v2');
   });
 
   it('answers 404 for a missing asset instead of the SPA page', async () => {

@@ -1,6 +1,8 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { ContentEncoding } from './compressed-files.js';
+import { CompressedFiles, isCompressible, preferredEncoding } from './compressed-files.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -44,6 +46,7 @@ function cacheControlFor(relativePath: string): string {
 
 export class StaticFiles {
   private readonly root: string;
+  private readonly compressed = new CompressedFiles();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -90,12 +93,34 @@ export class StaticFiles {
     }
     if (!stat.isFile()) return false;
     const relative = path.relative(this.root, filePath).split(path.sep).join('/');
-    response.writeHead(200, {
-      'Content-Type': CONTENT_TYPES[path.extname(filePath).toLowerCase()] ?? 'application/octet-stream',
-      'Content-Length': stat.size,
+    const extension = path.extname(filePath).toLowerCase();
+    const version = `${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}`;
+    const compressible = isCompressible(extension, stat.size);
+    const encoding = compressible ? preferredEncoding(request.headers['accept-encoding']) : undefined;
+    const headersFor = (served: ContentEncoding | undefined): Record<string, string> => ({
+      'Content-Type': CONTENT_TYPES[extension] ?? 'application/octet-stream',
       'Cache-Control': cacheControlFor(relative),
+      // index.html and the service worker are checked on every start ("no-cache"): unchanged,
+      // the answer is a 304 of a few bytes instead of the file again.
+      ETag: `"${version}${served === undefined ? '' : `-${served}`}"`,
+      'Last-Modified': stat.mtime.toUTCString(),
       'X-Content-Type-Options': 'nosniff',
+      ...(compressible ? { Vary: 'Accept-Encoding' } : {}),
     });
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, headersFor(encoding)['ETag'] ?? '')) {
+      response.writeHead(304, headersFor(encoding));
+      response.end();
+      return true;
+    }
+    // A copy that cannot be made (the file went meanwhile) is no reason not to try the file itself.
+    const body = encoding === undefined ? undefined : await this.compressed.get(filePath, version, encoding).catch(() => undefined);
+    if (encoding !== undefined && body !== undefined) {
+      response.writeHead(200, { ...headersFor(encoding), 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
+      response.end(request.method === 'HEAD' ? undefined : body);
+      return true;
+    }
+    response.writeHead(200, { ...headersFor(undefined), 'Content-Length': String(stat.size) });
     if (request.method === 'HEAD') {
       response.end();
       return true;
@@ -111,4 +136,12 @@ export class StaticFiles {
     });
     return true;
   }
+}
+
+/** If-None-Match holds the ETag (or `*`); weak validators compare equal to strong ones for a GET. */
+function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  return ifNoneMatch
+    .split(',')
+    .map((candidate) => candidate.trim().replace(/^W\//, ''))
+    .some((candidate) => candidate === '*' || candidate === etag);
 }
