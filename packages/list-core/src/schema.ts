@@ -32,7 +32,10 @@ export const F = {
   absorbedNote: 'absorbedNote',
   /** Rule 2, written by older versions only: both of the above. */
   absorbed: 'absorbed',
-  /** Rule 4: the field stamps (see stampKey) the remover had seen, newline-separated. */
+  /**
+   * Rule 4: the field stamps (see stampKey) the remover had seen, newline-separated; also the
+   * members (seenMemberEntry), for older versions, which read them only here.
+   */
   deletedSeen: 'deletedSeen',
 } as const;
 
@@ -88,7 +91,10 @@ export interface ItemNode {
   readonly mergedAt: number | undefined;
   readonly absorbedQuantity: boolean;
   readonly absorbedNote: boolean;
-  /** Rule 4: the stamps the remover had seen when tombstoning. */
+  /**
+   * Rule 4: the stamps the remover had seen when tombstoning, newline-separated, and rule 7: the
+   * members any remover had seen (`deletedSeen` and the seenMemberKey keys together).
+   */
   readonly deletedSeen: string;
   /** Rule 5: per editable field, the id of the event that wrote its current value. */
   readonly stamps: Readonly<Partial<Record<EditableField, string>>>;
@@ -127,7 +133,7 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     mergedAt: readNumber(map, F.mergedAt),
     absorbedQuantity: map.get(F.absorbedQuantity) === true || map.get(F.absorbed) === true,
     absorbedNote: map.get(F.absorbedNote) === true || map.get(F.absorbed) === true,
-    deletedSeen: readString(map, F.deletedSeen) ?? '',
+    deletedSeen: readDeletedSeen(map),
     stamps: readStamps(map),
   };
 }
@@ -144,6 +150,29 @@ function readStamps(map: ItemMap): Partial<Record<EditableField, string>> {
 /** How `deletedSeen` lists a member merged into the item when it was removed (rule 7). */
 export function seenMemberEntry(id: string): string {
   return `member:${id}`;
+}
+
+/**
+ * Rule 7: one key per member a remover saw. `deletedSeen` is one value: of two phones removing
+ * the item concurrently only one phone's list is kept, and a member the other one saw (its own
+ * "Milk" typed again, then removed) would count as unseen and come back. Keys add up.
+ */
+export function seenMemberKey(id: string): string {
+  return `${SEEN_MEMBER_PREFIX}${seenMemberEntry(id)}`;
+}
+
+const SEEN_MEMBER_PREFIX = `${F.deletedSeen}.`;
+
+export function isSeenMemberKey(key: string): boolean {
+  return key.startsWith(SEEN_MEMBER_PREFIX);
+}
+
+function readDeletedSeen(map: ItemMap): string {
+  let seen = readString(map, F.deletedSeen) ?? '';
+  for (const key of map.keys()) {
+    if (isSeenMemberKey(key)) seen += `\n${key.slice(SEEN_MEMBER_PREFIX.length)}`;
+  }
+  return seen;
 }
 
 /** All of an item's stamps in one string: what a remover records as seen, and a cheap "edited?" check. */

@@ -24,7 +24,9 @@ import {
   MAX_NAME_LENGTH,
   SCHEMA_VERSION,
   makeStamp,
+  isSeenMemberKey,
   seenMemberEntry,
+  seenMemberKey,
   stampActor,
   stampEventId,
   stampKey,
@@ -225,6 +227,7 @@ export class ShoppingList implements ShoppingListApi {
         map.delete(F.deletedAt);
         map.delete(F.deletedBy);
         map.delete(F.deletedSeen);
+        for (const key of Array.from(map.keys())) if (isSeenMemberKey(key)) map.delete(key);
         this.append({ kind: 'restored', itemId: rowId, itemName: readName(map), at });
       }
     });
@@ -601,10 +604,12 @@ export class ShoppingList implements ShoppingListApi {
     for (const root of this.view.liveRootsOfRow(rowId)) {
       const map = this.itemMap(root.id);
       if (map === undefined) continue;
-      const members = this.view.subtree(root.id).filter((id) => id !== root.id).map(seenMemberEntry);
+      const members = this.view.subtree(root.id).filter((id) => id !== root.id);
       map.set(F.deletedAt, at);
       map.set(F.deletedBy, this.actor);
-      map.set(F.deletedSeen, [stampsSignature(root), ...members].join('\n'));
+      map.set(F.deletedSeen, [stampsSignature(root), ...members.map(seenMemberEntry)].join('\n'));
+      // Also one key each, which a concurrent removal by another phone cannot overwrite (rule 7).
+      for (const id of members) map.set(seenMemberKey(id), true);
     }
     this.append({ kind, itemId: rowId, itemName: shown?.name ?? '', at });
   }

@@ -469,6 +469,24 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a, b);
   });
 
+  it('rule 7, two removals: A types "Milk" again and then removes Milk while B, offline, removed it earlier → gone on both, whoever\'s removal is kept', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+      const milk = a!.list.addItem({ name: 'Milk' });
+      sync(order, a!, b!);
+      b!.list.removeItem(milk);
+      clock.advance(5 * 60_000);
+      // A's phone still shows Milk: the second "Milk" folds into it, and A then removes the row with both.
+      expect(a!.list.addItem({ name: 'milk', quantity: 2 })).toBe(milk);
+      clock.advance(60_000);
+      a!.list.removeItem(milk);
+      expect(a!.list.items()).toEqual([]);
+      sync(order, a!, b!);
+      for (const peer of [a!, b!]) expect({ clientIds, items: namesOf(peer.list.items()) }).toEqual({ clientIds, items: [] });
+      expectConverged(a!, b!);
+    }
+  });
+
   it('rule 7, offline: restoring the old Milk folds B\'s new one back into it', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
