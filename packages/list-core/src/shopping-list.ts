@@ -402,7 +402,7 @@ export class ShoppingList implements ShoppingListApi {
       const after = this.view.node(id);
       if (after === undefined) {
         // Rule 8: an item this person changed was purged before the change got through.
-        const did = before.deletedAt === undefined ? this.ownChangeToPurged(before) : undefined;
+        const did = before.deletedAt === undefined ? (this.ownChangeToPurged(before) ?? this.ownAddToPurged(id, delta)) : undefined;
         if (did !== undefined) {
           this.board.add({
             kind: 'edited-purged',
@@ -509,6 +509,26 @@ export class ShoppingList implements ShoppingListApi {
       if (latest === undefined || compareOldestFirst(latest, event) < 0) latest = event;
     }
     return latest === undefined ? undefined : CHANGE_WORDS[latest.kind];
+  }
+
+  /**
+   * Rule 8: this person typed the name again while the purged item still showed on their phone,
+   * so their add was folded into it (a member, at any depth, gone with it or left orphaned).
+   * That request went with the purge: without a word it would vanish from their list.
+   */
+  private ownAddToPurged(rootId: string, delta: ViewDelta): 'added' | undefined {
+    const nodeOf = (id: string): ItemNode | undefined => this.view.node(id) ?? delta.nodesBefore.get(id);
+    const candidates = new Set(this.view.subtree(rootId));
+    for (const [id, before] of delta.nodesBefore) if (before !== undefined && this.view.node(id) === undefined) candidates.add(id);
+    for (const id of candidates) {
+      const node = nodeOf(id);
+      if (id === rootId || node === undefined || node.addedBy !== this.actor || node.deletedAt !== undefined) continue;
+      // Walk up the merge chain (bounded: a peer can write a cycle) to see whether it ends at the purged item.
+      let parent = node.mergedInto;
+      for (let depth = 0; parent !== undefined && parent !== rootId && depth < 64; depth++) parent = nodeOf(parent)?.mergedInto;
+      if (parent === rootId) return 'added';
+    }
+    return undefined;
   }
 
   /**

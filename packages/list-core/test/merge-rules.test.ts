@@ -531,6 +531,22 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('rule 8: A, offline past the retention, types "Milk" again while it still shows; B had removed and purged it → A told, nothing comes back', () => {
+    const { clock, a, b, milk } = milkAndEggsSynced();
+    b!.list.removeItem(milk);
+    clock.advance(31 * DAY);
+    expect(b!.list.purgeTombstones()).toBe(1);
+    // A's phone still shows Milk: the new "milk" folds into it.
+    expect(a!.list.addItem({ name: 'milk', quantity: 2 })).toBe(milk);
+    expect(() => sync(order, a!, b!)).not.toThrow();
+    for (const peer of [a!, b!]) expect(namesOf(peer.list.items())).toEqual(['Eggs']);
+    expect(a!.list.notices().map((notice) => [notice.kind, notice.message])).toEqual([
+      ['edited-purged', 'Milk, which you added, was removed'],
+    ]);
+    expect(b!.list.notices()).toEqual([]);
+    expectConverged(a!, b!);
+  });
+
   it('rule 8: A, offline past the retention, only ticks off an item B purged → A told', () => {
     const { clock, a, b, milk } = milkAndEggsSynced();
     b!.list.removeItem(milk);
