@@ -434,18 +434,25 @@ export class ListView {
     return Object.freeze(item);
   }
 
-  /** The live members folded into these roots, at any depth; not deleted ones, nor what hangs under them. */
+  /**
+   * The live members folded into these roots, at any depth; not deleted ones, nor what hangs
+   * under them. A deleted root also folds the members removed with it (`deletedWith`): they
+   * were part of the row its remover saw, and its restore brings them back.
+   */
   private liveMembers(roots: readonly ItemNode[]): ItemNode[] {
     const members: ItemNode[] = [];
-    const stack = [...roots];
-    while (stack.length > 0) {
-      const kids = this.children.get((stack.pop() as ItemNode).id);
-      if (!kids) continue;
-      for (const kidId of kids) {
-        const kid = this.nodes.get(kidId);
-        if (kid === undefined || kid.deletedAt !== undefined || this.groupOfDetachedRoot.has(kidId)) continue;
-        members.push(kid);
-        stack.push(kid);
+    for (const root of roots) {
+      const stack = [root];
+      while (stack.length > 0) {
+        const kids = this.children.get((stack.pop() as ItemNode).id);
+        if (!kids) continue;
+        for (const kidId of kids) {
+          const kid = this.nodes.get(kidId);
+          if (kid === undefined || this.groupOfDetachedRoot.has(kidId)) continue;
+          if (kid.deletedAt !== undefined && (root.deletedAt === undefined || kid.deletedWith !== root.id)) continue;
+          members.push(kid);
+          stack.push(kid);
+        }
       }
     }
     return members;

@@ -37,6 +37,13 @@ export const F = {
    * members (seenMemberEntry), for older versions, which read them only here.
    */
   deletedSeen: 'deletedSeen',
+  /**
+   * Rule 2/7: on a member, the id of the item whose removal tombstoned it with the row. A member
+   * the remover saw gets its own `deletedAt`: its `mergedInto` is one value, and another phone
+   * merging the same duplicate into its own item at the same time can win it, which without the
+   * member's own tombstone showed the removed duplicate again in that item's row.
+   */
+  deletedWith: 'deletedWith',
 } as const;
 
 /**
@@ -85,6 +92,8 @@ export interface ItemNode {
   readonly addedAt: number;
   readonly deletedAt: number | undefined;
   readonly deletedBy: string | undefined;
+  /** Removed as a member of this item's row (F.deletedWith). */
+  readonly deletedWith: string | undefined;
   readonly checkedBy: string | undefined;
   readonly checkedAt: number | undefined;
   readonly mergedInto: string | undefined;
@@ -127,6 +136,7 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     addedAt: readNumber(map, F.addedAt) ?? 0,
     deletedAt: readNumber(map, F.deletedAt),
     deletedBy: readString(map, F.deletedBy),
+    deletedWith: readString(map, F.deletedWith),
     checkedBy: readString(map, F.checkedBy),
     checkedAt: readNumber(map, F.checkedAt),
     mergedInto: readString(map, F.mergedInto),

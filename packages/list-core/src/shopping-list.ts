@@ -224,10 +224,14 @@ export class ShoppingList implements ShoppingListApi {
       for (const rowId of rows) {
         const map = this.itemMap(rowId);
         if (map === undefined) continue;
-        map.delete(F.deletedAt);
-        map.delete(F.deletedBy);
-        map.delete(F.deletedSeen);
-        for (const key of Array.from(map.keys())) if (isSeenMemberKey(key)) map.delete(key);
+        untombstone(map);
+        // The members removed with it, as the row in Recently deleted shows them.
+        for (const id of this.view.subtree(rowId)) {
+          const member = this.view.node(id);
+          const memberMap = this.itemMap(id);
+          if (id === rowId || member?.deletedWith !== rowId || memberMap === undefined || this.view.rowIdOf(id) !== rowId) continue;
+          untombstone(memberMap);
+        }
         this.append({ kind: 'restored', itemId: rowId, itemName: readName(map), at });
       }
     });
@@ -416,7 +420,8 @@ export class ShoppingList implements ShoppingListApi {
         }
         continue;
       }
-      if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor) {
+      // A member removed with its row (deletedWith) is told about with the row's item, once.
+      if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor && after.deletedWith === undefined) {
         // Rule 4: removed by someone who had not seen this person's change (or add, rule 7).
         const unseen = this.unseenByRemover(after);
         if (unseen !== undefined) {
@@ -630,6 +635,16 @@ export class ShoppingList implements ShoppingListApi {
       map.set(F.deletedSeen, [stampsSignature(root), ...members.map(seenMemberEntry)].join('\n'));
       // Also one key each, which a concurrent removal by another phone cannot overwrite (rule 7).
       for (const id of members) map.set(seenMemberKey(id), true);
+      // Each member shown in the row gets a tombstone of its own (F.deletedWith says why).
+      for (const id of members) {
+        const member = this.view.node(id);
+        const memberMap = this.itemMap(id);
+        if (member === undefined || memberMap === undefined || member.deletedAt !== undefined || this.view.rowIdOf(id) !== rowId) continue;
+        memberMap.set(F.deletedAt, at);
+        memberMap.set(F.deletedBy, this.actor);
+        memberMap.set(F.deletedSeen, stampsSignature(member));
+        memberMap.set(F.deletedWith, root.id);
+      }
     }
     this.append({ kind, itemId: rowId, itemName: shown?.name ?? '', at });
   }
@@ -763,6 +778,15 @@ function cutToLength(text: string): string {
 
 function cleanQuantity(quantity: number | undefined): number | undefined {
   return typeof quantity === 'number' && Number.isFinite(quantity) && quantity > 0 ? quantity : undefined;
+}
+
+/** Undoes a removal on one item map: its tombstone and what the remover had seen. */
+function untombstone(map: ItemMap): void {
+  map.delete(F.deletedAt);
+  map.delete(F.deletedBy);
+  map.delete(F.deletedSeen);
+  map.delete(F.deletedWith);
+  for (const key of Array.from(map.keys())) if (isSeenMemberKey(key)) map.delete(key);
 }
 
 function readName(map: ItemMap): string {

@@ -487,6 +487,35 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     }
   });
 
+  it('rule 2 with a removal: Dad removes Milk with Mum\'s duplicate folded in while Kid, offline, folds Mum\'s into her own Milk → only Kid\'s Milk, whichever merge is kept', () => {
+    for (const clientIds of [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]]) {
+      const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
+      dad!.list.addItem({ name: 'Milk' });
+      clock.advance(30_000);
+      kid!.list.addItem({ name: 'milk' });
+      clock.advance(30_000);
+      mum!.list.addItem({ name: 'Milk', quantity: 3 });
+      // Mum's Milk reaches Dad and Kid, who each fold it into their own (older) Milk.
+      sendState(mum!.doc, dad!.doc);
+      sendState(mum!.doc, kid!.doc);
+      clock.advance(60_000);
+      dad!.list.removeItem(dad!.list.items()[0]!.id);
+      expect(dad!.list.deletedItems().map((item) => item.quantity)).toEqual([3]);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      for (const peer of [mum!, dad!, kid!]) {
+        expect({ clientIds, items: peer.list.items().map((item) => [item.name, item.quantity, item.contributors]) }).toEqual({
+          clientIds,
+          items: [['milk', 1, ['Kid']]],
+        });
+      }
+      expectConverged(mum!, dad!, kid!);
+      // Restoring what Dad removed brings Mum's 3 back.
+      for (const row of dad!.list.deletedItems()) dad!.list.restoreItem(row.id);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      for (const peer of [mum!, dad!, kid!]) expect(peer.list.items().map((item) => item.quantity)).toEqual([3]);
+    }
+  });
+
   it('rule 7, offline: restoring the old Milk folds B\'s new one back into it', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
