@@ -464,11 +464,15 @@ export class ShoppingList implements ShoppingListApi {
     }
   }
 
-  /** This person's field edits that currently stand overwritten, by item and field. */
+  /**
+   * This person's field edits that currently stand overwritten by someone else, by item and
+   * field. One person on two devices (phone and laptop, the same name) overwriting themselves is
+   * in the activity log, but is no news to tell them.
+   */
   private ownOverwrittenEdits(): Map<string, ActivityEvent[]> {
     const result = new Map<string, ActivityEvent[]>();
     for (const event of this.activity()) {
-      if (event.actor !== this.actor || event.overwrittenBy === undefined) continue;
+      if (event.actor !== this.actor || event.overwrittenBy === undefined || event.overwrittenBy === this.actor) continue;
       const key = `${event.itemId}\u0000${event.field ?? ''}`;
       const list = result.get(key);
       if (list === undefined) result.set(key, [event]);

@@ -278,6 +278,22 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(winning.list.notices()).toEqual([]);
   });
 
+  it('rule 5: Mum changes Milk\'s quantity on her phone and, offline, on her laptop → one value, the other in the activity log, and no notice telling Mum she replaced herself', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [phone, laptop] } = makePeers(['Mum', 'Mum'], { clientIds });
+      const milk = phone!.list.addItem({ name: 'Milk' });
+      sync(order, phone!, laptop!);
+      clock.advance(1000);
+      phone!.list.updateItem(milk, { quantity: 2 });
+      laptop!.list.updateItem(milk, { quantity: 3 });
+      sync(order, phone!, laptop!);
+      expectConverged(phone!, laptop!);
+      const lost = phone!.list.activity().filter((event) => event.overwrittenBy !== undefined);
+      expect(lost.map((event) => [event.actor, event.overwrittenBy])).toEqual([['Mum', 'Mum']]);
+      for (const device of [phone!, laptop!]) expect({ clientIds, notices: device.list.notices().map((notice) => notice.message) }).toEqual({ clientIds, notices: [] });
+    }
+  });
+
   it('rule 5: sequential edits are not "overwritten"', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
