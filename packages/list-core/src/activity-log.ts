@@ -167,7 +167,9 @@ function findOverwritten(
       for (let guard = 0; fork !== undefined && guard <= list.length; guard++) {
         const winner = winningByPrev.get(fork);
         if (winner !== undefined) {
-          result.set(event.id, winner.actor);
+          // Two phones writing the same value replaced nothing: no "replaced by", no notice
+          // telling someone their 2 was replaced by a 2.
+          if (winner.to !== event.to) result.set(event.id, winner.actor);
           break;
         }
         fork = byId.get(fork)?.prev;

@@ -294,6 +294,25 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     }
   });
 
+  it('rule 5: A and B both change Milk\'s quantity to 2 offline → 2 everywhere; nobody is told their 2 was replaced by a 2', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+      const milk = a!.list.addItem({ name: 'Milk' });
+      sync(order, a!, b!);
+      clock.advance(1000);
+      a!.list.updateItem(milk, { quantity: 2, note: 'semi-skimmed' });
+      b!.list.updateItem(milk, { quantity: 2, note: 'oat' });
+      sync(order, a!, b!);
+      expectConverged(a!, b!);
+      expect(a!.list.items()[0]!.quantity).toBe(2);
+      // The notes differ: that loser is replaced. The quantities are the same: nothing was.
+      const replaced = a!.list.activity().filter((event) => event.overwrittenBy !== undefined);
+      expect({ clientIds, replaced: replaced.map((event) => event.field) }).toEqual({ clientIds, replaced: ['note'] });
+      const told = [...a!.list.notices(), ...b!.list.notices()].map((notice) => notice.message);
+      expect({ clientIds, told: told.filter((message) => message.includes('quantity')) }).toEqual({ clientIds, told: [] });
+    }
+  });
+
   it('rule 5: sequential edits are not "overwritten"', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
