@@ -1,6 +1,7 @@
 /**
  * A phone reloads, and cold-starts, in airplane mode: the service worker
- * serves the app, IndexedDB the list; offline edits survive, editing goes on,
+ * serves the app, IndexedDB the list; offline edits survive, the status still counts them
+ * ("Offline · N changes on this phone"), editing goes on,
  * and everything merges on reconnect.
  */
 import { converge, listOf, startSharedList } from '../fixtures/family.js';
@@ -17,6 +18,7 @@ for (const mode of offlineModes) {
     await a.waitOfflineShown();
     await a.add('Milk');
     await a.check('Bread');
+    await expect(a.status).toHaveText('Offline · 2 changes on this phone');
 
     await a.reload();
     expect(await a.readList(), 'after an offline reload').toEqual(
@@ -25,13 +27,18 @@ for (const mode of offlineModes) {
         { name: 'Bread', checked: true },
       ]),
     );
-    await a.waitOfflineShown();
+    await expect(a.status, 'the changes still only on this phone, after an offline reload').toHaveText(
+      'Offline · 2 changes on this phone',
+    );
     await a.add('Eggs');
 
     await a.coldStart(shareLink);
     expect(await a.names(), 'after an offline cold start').toEqual(expect.arrayContaining(['Bread', 'Eggs', 'Milk']));
-    await a.waitOfflineShown();
+    await expect(a.status, 'the changes still only on this phone, after an offline cold start').toHaveText(
+      'Offline · 3 changes on this phone',
+    );
     await a.add('Tea');
+    await expect(a.status).toHaveText('Offline · 4 changes on this phone');
     await b.add('Coffee');
 
     await a.goOnline();
