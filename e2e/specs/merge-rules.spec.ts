@@ -103,26 +103,42 @@ for (const mode of offlineModes) {
       }
     });
 
-    test(`rule 5: A and B rename the same item → one name wins everywhere, the other is in the activity log [${mode}]`, async ({
+    test(`rule 5: A and B rename, and re-quantify, the same item → one value wins everywhere, the other is in the activity log [${mode}]`, async ({
       phones,
     }) => {
-      const { a, b } = await startSharedList(phones, ['Bread']);
+      const { a, b } = await startSharedList(phones, ['Bread', 'Eggs']);
       await allOffline([a, b], mode);
       await a.edit('Bread', { name: 'Rye bread' });
       await b.edit('Bread', { name: 'White bread' });
+      await a.edit('Eggs', { quantity: 2 });
+      await b.edit('Eggs', { quantity: 5 });
       await bothShowOffline(a, b);
 
       await allOnline([a, b]);
       const merged = await converge([a, b]);
-      expect(merged).toHaveLength(1);
-      const winner = merged[0]?.name;
+      expect(merged).toHaveLength(2);
+      const winner = merged.find((item) => item.name !== 'Eggs')?.name;
       expect(['Rye bread', 'White bread'], 'one of the two names wins').toContain(winner);
       const loser = winner === 'Rye bread' ? 'White bread' : 'Rye bread';
+      const overwrittenQuantities = new Set<string>();
       for (const phone of [a, b]) {
-        const overwritten = (await phone.activityEntries()).filter(
-          (entry) => entry.includes(loser) && /replaced/i.test(entry),
-        );
+        const entries = await phone.activityEntries();
+        const overwritten = entries.filter((entry) => entry.includes(loser) && /replaced/i.test(entry));
         expect(overwritten, `${phone.label}: the overwritten name is in the activity log, marked replaced`).toHaveLength(1);
+        const quantities = entries
+          .filter((entry) => entry.includes("Eggs's quantity") && /replaced/i.test(entry))
+          .map((entry) => /from 1 to (\d+)/.exec(entry)?.[1] ?? entry);
+        expect(quantities, `${phone.label}: the overwritten quantity is in the activity log, marked replaced`).toHaveLength(1);
+        overwrittenQuantities.add(quantities[0] ?? '');
+      }
+      expect([...overwrittenQuantities], 'the same quantity lost on both phones').toHaveLength(1);
+      const lostQuantity = [...overwrittenQuantities][0];
+      expect(['2', '5'], 'one of the two quantities lost').toContain(lostQuantity);
+      const wonQuantity = lostQuantity === '2' ? '5' : '2';
+      for (const phone of [a, b]) {
+        await expect(phone.item('Eggs'), `${phone.label}: the winning quantity`).toHaveAccessibleDescription(
+          new RegExp(`^${wonQuantity}\\b`),
+        );
       }
     });
 
