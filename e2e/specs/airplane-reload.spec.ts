@@ -39,6 +39,12 @@ for (const mode of offlineModes) {
     );
     await a.add('Tea');
     await expect(a.status).toHaveText('Offline · 4 changes on this phone');
+
+    // Opened from its home-screen icon (the manifest's start_url, "/"), still in airplane mode.
+    await a.coldStart('/');
+    expect(a.shareLink(), 'the app opens the list this phone had open').toBe(shareLink);
+    expect(await a.names(), 'after an offline start from "/"').toEqual(expect.arrayContaining(['Bread', 'Eggs', 'Milk', 'Tea']));
+    await expect(a.status).toHaveText('Offline · 4 changes on this phone');
     await b.add('Coffee');
 
     await a.goOnline();
