@@ -35,20 +35,28 @@ for (const mode of offlineModes) {
     test(`rule 2: A and B both add Milk → one Milk, larger quantity, stays one [${mode}]`, async ({ phones }) => {
       const { a, b } = await startSharedList(phones, ['Bread']);
       await allOffline([a, b], mode);
+      // The larger quantity comes from B for Milk and from A for Eggs (each added after A's).
       await a.add('Milk');
+      await a.add('3 eggs');
       await b.add('2 milk');
+      await b.add('egg');
       await bothShowOffline(a, b);
 
       await allOnline([a, b]);
       const merged = await converge([a, b]);
       const milks = merged.filter((item) => /^milk$/i.test(item.name));
       expect(milks, 'one visible Milk').toHaveLength(1);
+      const eggs = merged.filter((item) => /^eggs?$/i.test(item.name));
+      expect(eggs, 'one visible Eggs').toHaveLength(1);
       expectNoDuplicates(merged);
       const milkName = milks[0]?.name ?? 'Milk';
       for (const phone of [a, b]) {
         // The row's description: "2 · <A's name> + <B's name>".
         await expect(phone.item(milkName), `${phone.label}: larger quantity, both contributors`).toHaveAccessibleDescription(
           /^2 · .+ \+ .+$/,
+        );
+        await expect(phone.item(eggs[0]?.name ?? 'Eggs'), `${phone.label}: larger quantity, both contributors`).toHaveAccessibleDescription(
+          /^3 · .+ \+ .+$/,
         );
       }
 
