@@ -88,3 +88,23 @@ test('never "Synced" while the relay is frozen (SIGSTOP), then killed and restar
   await relay.restart();
   expect(await converge([a, b])).toEqual(listOf(['Bread', 'Tea']));
 });
+
+test('opened while the relay is unreachable (the network says online): Offline, not an endless Syncing…, then Synced', async ({
+  phones,
+  relay,
+}) => {
+  const { a, b } = await startSharedList(phones, ['Bread']);
+  await a.waitServiceWorkerInControl();
+  await relay.kill();
+  await a.waitOfflineShown();
+
+  // Store Wi-Fi with no way through: navigator.onLine stays true, every connection attempt fails.
+  await a.reload();
+  await expect(a.item('Bread')).toHaveCount(1);
+  await a.waitOfflineShown();
+  await a.add('Milk');
+  await expect(a.status).toHaveText('Offline · 1 change on this phone');
+
+  await relay.restart();
+  expect(await converge([a, b])).toEqual(listOf(['Bread', 'Milk']));
+});
