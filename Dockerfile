@@ -5,7 +5,8 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-RUN npm install -g pnpm@10
+# The pnpm the lockfile was written and tested with: a later 10.x could resolve or deploy differently.
+RUN npm install -g pnpm@10.34.9
 # Manifests first, so the dependency layer is cached across source edits.
 COPY package.json pnpm-workspace.yaml pnpm-lock.yaml .npmrc ./
 COPY packages/list-core/package.json packages/list-core/
