@@ -17,7 +17,15 @@ function setup() {
     prefixes.push(prefix);
     return HISTORY.filter((name) => name.toLowerCase().includes(prefix.toLowerCase())).slice(0, limit);
   };
-  render(<AddItemField onAdd={(item) => added.push(item)} suggest={suggest} />);
+  render(
+    <AddItemField
+      onAdd={(item) => {
+        added.push(item);
+        return 'new-row';
+      }}
+      suggest={suggest}
+    />,
+  );
   return { added, prefixes, user: userEvent.setup(), field: screen.getByRole('textbox', { name: 'Add item' }) };
 }
 

@@ -40,8 +40,11 @@ export function pastedLines(text: string): string[] {
   return lines.length > 1 ? lines : [];
 }
 
+/** Whether an add made a row of its own, or was folded into one already shown (and the screen said so). */
+export type AddResult = 'new-row' | 'folded';
+
 interface AddItemFieldProps {
-  onAdd: (item: NewItem) => void;
+  onAdd: (item: NewItem) => AddResult;
   suggest: (prefix: string, limit: number) => readonly string[];
 }
 
@@ -67,15 +70,15 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
   const showSuggestions = suggestionsOpen && suggestions.length > 0 && text.trim() !== '';
   const activeSuggestion = showSuggestions ? suggestions[activeIndex] : undefined;
 
-  /** Adds one typed line; returns what it added, for the announcement ("" if nothing). */
-  const addLine = (line: string, nameOverride?: string): string => {
+  /** Adds one typed line; returns what it added, for the announcement ("" if nothing), and how. */
+  const addLine = (line: string, nameOverride?: string): { what: string; result: AddResult } => {
     const parsed = parseQuickAdd(line);
     const name = (nameOverride ?? parsed.name).trim();
-    if (name === '') return '';
+    if (name === '') return { what: '', result: 'new-row' };
     const item: NewItem = { name, quantity: parsed.quantity, unit: parsed.unit };
-    onAdd(item);
+    const result = onAdd(item);
     const amount = quantityText({ quantity: parsed.quantity, unit: parsed.unit });
-    return `${amount ? `${amount} ` : ''}${name}`;
+    return { what: `${amount ? `${amount} ` : ''}${name}`, result };
   };
 
   const added = (announcement: string) => {
@@ -89,8 +92,9 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
 
   const add = (nameOverride?: string) => {
     // The field's own value, not state: a fast Enter right after typing must add what is in the field.
-    const what = addLine(inputRef.current?.value ?? text, nameOverride);
-    if (what !== '') added(`Added ${what}`);
+    const { what, result } = addLine(inputRef.current?.value ?? text, nameOverride);
+    // A folded add is told by the screen (its toast is announced too): said twice otherwise.
+    if (what !== '') added(result === 'folded' ? '' : `Added ${what}`);
   };
 
   const onPaste = (event: ClipboardEvent<HTMLInputElement>) => {
@@ -103,7 +107,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
     const lines = pastedLines(field.value.slice(0, start) + pasted + field.value.slice(end));
     if (lines.length === 0) return;
     event.preventDefault();
-    const names = lines.map((line) => addLine(line)).filter((what) => what !== '');
+    const names = lines.map((line) => addLine(line).what).filter((what) => what !== '');
     added(`Added ${names.length} items: ${names.join(', ')}`);
   };
 

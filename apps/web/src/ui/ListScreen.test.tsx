@@ -102,6 +102,26 @@ describe('adding items', () => {
     await user.click(screen.getByRole('button', { name: 'Add' }));
     expect(visibleNames(list)).toEqual(['Eggs']);
   });
+
+  it('says where an add went when the name is already on the list, or in the cart, instead of "Added"', async () => {
+    const { user, list } = setup();
+    const field = screen.getByRole('textbox', { name: 'Add item' });
+    await user.type(field, 'Milk{Enter}');
+    expect(screen.getByText('Added Milk')).toBeInTheDocument();
+    await user.type(field, 'milks{Enter}');
+    expect(visibleNames(list)).toEqual(['Milk']);
+    expect(screen.getAllByRole('checkbox')).toHaveLength(1);
+    expect(screen.getByText('Milk is already on the list')).toBeInTheDocument();
+    expect(screen.queryByText('Added milks')).toBeNull();
+    await user.type(field, '3 milk{Enter}');
+    expect(screen.getByText('Milk is already on the list, now 3')).toBeInTheDocument();
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    await user.type(field, 'milk{Enter}');
+    expect(screen.getByText(/^Milk is back on the list/)).toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).not.toBeChecked();
+    await user.type(field, 'Eggs{Enter}');
+    expect(screen.getByText('Added Eggs')).toBeInTheDocument();
+  });
 });
 
 describe('items', () => {

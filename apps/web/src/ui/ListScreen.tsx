@@ -11,6 +11,8 @@ import { EmptyList } from './EmptyList';
 import type { KnownList, ListSession, Profile } from '../session/types';
 import { ActivityLog } from './Activity';
 import { AddItemField, findAddItemInput } from './AddItemField';
+import { quantityText } from './format';
+import type { AddResult } from './AddItemField';
 import { ItemEditor } from './ItemEditor';
 import { ItemList } from './ItemList';
 import { checkboxId } from './ItemRow';
@@ -45,6 +47,15 @@ export interface ListScreenProps {
 }
 
 const readTitle = (list: ShoppingListApi) => list.title();
+
+/** "Milk is already on the list, now 2", "Milk is back on the list": an add folded into a row shown before. */
+export function foldedAddMessage(before: Item, after: Item | undefined): string {
+  const name = after?.name ?? before.name;
+  const place = before.checked && after?.checked !== true ? 'is back on the list' : 'is already on the list';
+  const amountChanged = after !== undefined && (after.quantity !== before.quantity || after.unit !== before.unit);
+  const amount = amountChanged ? quantityText(after) : '';
+  return `${name} ${place}${amount === '' ? '' : `, now ${amount}`}`;
+}
 
 /** After a row disappears, focus goes to its neighbour (or the add field), never to <body>. */
 function focusAfterRowLeaves(itemId: string): () => void {
@@ -359,7 +370,19 @@ export function ListScreen(props: ListScreenProps) {
     [list, session, showRemovedToast, markChecked, markRemoved, whenReady],
   );
 
-  const addItem = useCallback((item: NewItem) => void list.addItem(item), [list]);
+  // A name already on the list is folded into its row (rule 2): no new row appears, so the
+  // person is told where their Milk went instead of "Added Milk" and an unchanged screen.
+  const addItem = useCallback(
+    (item: NewItem): AddResult => {
+      const rowsBefore = new Map(list.items().map((row) => [row.id, row]));
+      const id = list.addItem(item);
+      const before = rowsBefore.get(id);
+      if (before === undefined) return 'new-row';
+      showToast(foldedAddMessage(before, list.items().find((row) => row.id === id)));
+      return 'folded';
+    },
+    [list, showToast],
+  );
   const suggest = useCallback((prefix: string, limit: number) => list.suggest(prefix, limit), [list]);
 
   const clearChecked = useCallback(() => {
