@@ -32,6 +32,11 @@ export function describeActivity(event: ActivityEvent): string {
     case 'renamed':
       return `${actor} renamed ${valueText(event.from)} to ${valueText(event.to)}`;
     case 'updated':
+      // Changing only the unit of a merged row also writes the quantity the person saw, so that
+      // a concurrent quantity change meets it under rule 5: that write changed nothing.
+      if (event.from !== undefined && event.from === event.to) {
+        return `${actor} kept ${itemName}'s ${event.field ?? 'details'} at ${valueText(event.to)}`;
+      }
       return `${actor} changed ${itemName}'s ${event.field ?? 'details'} from ${valueText(event.from)} to ${valueText(event.to)}`;
     case 'merged':
       return `${actor} also added ${itemName} (merged into one)`;
