@@ -519,6 +519,49 @@ describe("this device's edits kept until the relay has them", () => {
     expect(phone.relay.doc.getMap('items').size).toBe(1);
   });
 
+  it('an edit IndexedDB could not store is still on the phone after the relay acknowledged it', async () => {
+    // The phone's storage is full: IndexedDB aborts the write (QuotaExceededError), y-indexeddb
+    // only logs it. The relay stores and acknowledges the edit; the next offline start must
+    // still show it, since "on this phone" is what the status said while it was pending.
+    const phone = offlinePhone();
+    phone.relay.reachable = true;
+    phone.network.online = true;
+    const first = phone.open();
+    await vi.waitFor(() => expect(state(first)).toBe('synced'), { timeout: 3000 });
+    await sleep(50);
+    const realAdd = IDBObjectStore.prototype.add;
+    IDBObjectStore.prototype.add = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['add']>) {
+      const request = realAdd.apply(this, args);
+      // As a quota failure does: the write's transaction aborts, asynchronously.
+      this.transaction.abort();
+      return request;
+    };
+    const onUnhandled = (): void => {};
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      first.list.addItem({ name: 'Eggs' });
+      await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+      await sleep(50);
+      first.destroy();
+    } finally {
+      IDBObjectStore.prototype.add = realAdd;
+    }
+    await sleep(20);
+    process.off('unhandledRejection', onUnhandled);
+
+    phone.relay.reachable = false;
+    phone.network.online = false;
+    const second = phone.open();
+    await second.whenLoaded;
+    expect(second.list.items().map((item) => item.name)).toEqual(['Eggs']);
+
+    // Stored by this healthy copy at its load: once the relay has everything, no longer kept twice.
+    phone.relay.reachable = true;
+    phone.network.set(true);
+    await vi.waitFor(() => expect(state(second)).toBe('synced'), { timeout: 3000 });
+    await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
+  });
+
   it('many edits made offline are kept merged, and all come back', async () => {
     const phone = offlinePhone();
     const first = phone.open();

@@ -219,9 +219,13 @@ export function openListSession(listId: string, actor: string, options: ListSess
     refreshStatus();
   });
   const stopTracking = tracker.subscribe(refreshStatus);
-  // Every edit of this device is on the relay: the kept copies are no longer needed.
+  // Every edit of this device is on the relay: the kept copies are no longer needed, unless the
+  // IndexedDB copy failed to store some (storage full): then they are the device's only copy of
+  // those edits, which the next offline start must still show.
   const stopClearingKeptEdits = tracker.subscribe(() => {
-    if (keptEdits !== null && !keptEdits.isEmpty && tracker.state().pendingChanges === 0) keptEdits.clear();
+    if (keptEdits === null || keptEdits.isEmpty || tracker.state().pendingChanges !== 0) return;
+    if (localCopy?.writeFailed === true) return;
+    keptEdits.clear();
   });
   const saveBeforeLeaving = (): void => tracker.flush();
   globalThis.addEventListener?.('pagehide', saveBeforeLeaving);

@@ -45,6 +45,11 @@ export interface LocalCopy {
   compact(force?: boolean): Promise<boolean>;
   /** How many records the update log holds (0 without IndexedDB). */
   recordCount(): Promise<number>;
+  /**
+   * True once a write to the IndexedDB copy failed while this copy was open (the phone's storage
+   * is full, another tab deleted the database): what this page edited may be missing from it.
+   */
+  readonly writeFailed: boolean;
   destroy(): void;
 }
 
@@ -61,10 +66,12 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
       whenApplied: Promise.resolve(),
       compact: () => Promise.resolve(false),
       recordCount: () => Promise.resolve(0),
+      writeFailed: false,
       destroy: () => {},
     };
   }
   const persistence = new IndexeddbPersistence(localDatabaseName(listId), doc);
+  const writes = watchWriteFailures(persistence, doc);
   const stopSkipping = skipUpdateEventOfLoad(doc, persistence, skipLoadUpdate);
   void persistence.whenSynced.then(stopSkipping);
   // y-indexeddb's whenSynced never settles when the database cannot be opened (private mode in
@@ -87,6 +94,9 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
     persistence,
     whenLoaded,
     whenApplied,
+    get writeFailed() {
+      return writes.failed;
+    },
     async recordCount() {
       const db = await persistence._db;
       const [updates] = idb.transact(db, ['updates'], 'readonly');
@@ -101,7 +111,54 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
     },
     destroy() {
       stopSkipping();
+      writes.stop();
       void persistence.destroy();
+    },
+  };
+}
+
+/**
+ * y-indexeddb only logs a write it could not make (an unhandled rejection): a quota failure
+ * aborts the write's transaction after the fact, and a database closed by another tab (leaving
+ * the list there) throws at once. Both are noticed here, so the session keeps this device's
+ * edits elsewhere (kept-edits.ts) instead of trusting a copy that does not hold them.
+ */
+function watchWriteFailures(persistence: IndexeddbPersistence, doc: Y.Doc): { readonly failed: boolean; stop(): void } {
+  const state = { failed: false };
+  const markFailed = (): void => {
+    state.failed = true;
+  };
+  // A transaction's abort event bubbles to its database (IndexedDB spec), whichever write it was.
+  let database: IDBDatabase | null = null;
+  let stopped = false;
+  persistence._db.then(
+    (db) => {
+      if (stopped) return;
+      database = db;
+      db.addEventListener('abort', markFailed);
+    },
+    () => undefined,
+  );
+  const storeUpdate = persistence._storeUpdate;
+  const storeUpdateWatched = (update: Uint8Array, origin: unknown): void => {
+    try {
+      storeUpdate(update, origin);
+    } catch (error) {
+      markFailed();
+      throw error;
+    }
+  };
+  // Replaced before anyone takes it from the document's listeners (after-paint-updates.ts).
+  doc.off('update', storeUpdate);
+  persistence._storeUpdate = storeUpdateWatched;
+  doc.on('update', storeUpdateWatched);
+  return {
+    get failed() {
+      return state.failed;
+    },
+    stop() {
+      stopped = true;
+      database?.removeEventListener('abort', markFailed);
     },
   };
 }
