@@ -38,26 +38,33 @@ function readKept(store: KeyValueStore, key: string): string[] {
   return Array.isArray(parsed) ? parsed.filter((entry): entry is string => typeof entry === 'string') : [];
 }
 
-/** Applies the edits kept by an earlier page to `doc`, then keeps this page's own until `clear`. */
+/**
+ * Applies the edits kept by an earlier page to `doc`, then keeps this page's own until `clear`.
+ *
+ * Tabs of a list share the one key, and each may add to it: every write starts from what is
+ * stored, never from this page's copy, or a tab's edit overwrites the other tab's (which may be
+ * the only copy of it when IndexedDB is failing).
+ */
 export function keepLocalEdits(store: KeyValueStore, listId: string, doc: Y.Doc): KeptEdits {
   const key = KEY_PREFIX + listId;
-  const kept = readKept(store, key);
   const restoring = Symbol('kept edits');
-  for (const encoded of kept) {
+  for (const encoded of readKept(store, key)) {
     try {
       Y.applyUpdate(doc, fromBase64(encoded), restoring);
     } catch (error) {
       console.warn('[basket] skipped an unreadable kept edit', error);
     }
   }
-  if (kept.length > MERGE_AT_KEPT_EDITS) kept.splice(0, kept.length, ...mergeKept(kept));
+  const write = (kept: string[]): void => {
+    if (kept.length === 0) store.removeItem(key);
+    else writeJson(store, key, kept.length > MERGE_AT_KEPT_EDITS ? mergeKept(kept) : kept);
+  };
+  write(readKept(store, key));
   let stopped = false;
   // Only this device's edits: what the relay or the stored copy brought is safe where it came from.
   const onUpdate = (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction): void => {
     if (stopped || origin === restoring || !transaction.local) return;
-    kept.push(toBase64(update));
-    if (kept.length > MERGE_AT_KEPT_EDITS) kept.splice(0, kept.length, ...mergeKept(kept));
-    writeJson(store, key, kept);
+    write([...readKept(store, key), toBase64(update)]);
   };
   doc.on('update', onUpdate);
   return {
@@ -66,14 +73,30 @@ export function keepLocalEdits(store: KeyValueStore, listId: string, doc: Y.Doc)
       doc.off('update', onUpdate);
     },
     clear() {
-      if (kept.length === 0 && store.getItem(key) === null) return;
-      kept.length = 0;
-      store.removeItem(key);
+      const kept = readKept(store, key);
+      if (kept.length === 0) return;
+      // Only what this document holds is known to be on the relay; another tab's edit that has
+      // not reached this one stays kept.
+      const held = Y.decodeStateVector(Y.encodeStateVector(doc));
+      write(kept.filter((encoded) => !heldBy(held, encoded)));
     },
     get isEmpty() {
-      return kept.length === 0;
+      // write() removes the key rather than store an empty list.
+      return store.getItem(key) === null;
     },
   };
+}
+
+/** Whether everything `encoded` inserts is in a document whose state vector is `held`. */
+function heldBy(held: Map<number, number>, encoded: string): boolean {
+  try {
+    const needed = Y.encodeStateVectorFromUpdate(fromBase64(encoded));
+    for (const [client, clock] of Y.decodeStateVector(needed)) if ((held.get(client) ?? 0) < clock) return false;
+    return true;
+  } catch {
+    // Unreadable: it can never be put back, so it is not worth keeping.
+    return true;
+  }
 }
 
 /** The kept edits as one; as they are if one of them cannot be read. */

@@ -562,6 +562,34 @@ describe("this device's edits kept until the relay has them", () => {
     await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
   });
 
+  it("two tabs' edits IndexedDB could not store are both kept: one tab's does not overwrite the other's", async () => {
+    const phone = offlinePhone();
+    const tabA = start(phone.relay, { listId: phone.listId, storage: phone.storage, network: phone.network, crossTab: true }).session;
+    const tabB = start(phone.relay, { listId: phone.listId, storage: phone.storage, network: phone.network, crossTab: true }).session;
+    await Promise.all([tabA.whenLoaded, tabB.whenLoaded]);
+    await sleep(50);
+    const realAdd = IDBObjectStore.prototype.add;
+    IDBObjectStore.prototype.add = function () {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    };
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      tabA.list.addItem({ name: 'Eggs' });
+      await vi.waitFor(() => expect(tabB.list.items()).toHaveLength(1));
+      tabB.list.addItem({ name: 'Milk' });
+      await vi.waitFor(() => expect(tabA.list.items()).toHaveLength(2));
+      await sleep(50);
+      tabA.destroy();
+      tabB.destroy();
+    } finally {
+      IDBObjectStore.prototype.add = realAdd;
+      error.mockRestore();
+    }
+    const reopened = phone.open();
+    await reopened.whenLoaded;
+    expect(reopened.list.items().map((item) => item.name).sort()).toEqual(['Eggs', 'Milk']);
+  });
+
   it('many edits made offline are kept merged, and all come back', async () => {
     const phone = offlinePhone();
     const first = phone.open();
