@@ -512,6 +512,7 @@ describe("this device's edits kept until the relay has them", () => {
     const second = phone.open();
     await second.whenLoaded;
     expect(second.list.items().map((item) => item.name)).toEqual(['Eggs']);
+    expect(second.status().deviceCopyFailed).toBeUndefined();
     expect(second.status()).toMatchObject({ pendingChanges: 1 });
     phone.relay.reachable = true;
     phone.network.set(true);
@@ -539,8 +540,11 @@ describe("this device's edits kept until the relay has them", () => {
     const onUnhandled = (): void => {};
     process.on('unhandledRejection', onUnhandled);
     try {
+      expect(first.status().deviceCopyFailed).toBeUndefined();
       first.list.addItem({ name: 'Eggs' });
       await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+      // The person is told (StatusLine's alert), not only the console.
+      await vi.waitFor(() => expect(first.status().deviceCopyFailed).toBe(true));
       await sleep(50);
       first.destroy();
     } finally {
@@ -554,6 +558,7 @@ describe("this device's edits kept until the relay has them", () => {
     const second = phone.open();
     await second.whenLoaded;
     expect(second.list.items().map((item) => item.name)).toEqual(['Eggs']);
+    expect(second.status().deviceCopyFailed).toBeUndefined();
 
     // Stored by this healthy copy at its load: once the relay has everything, no longer kept twice.
     phone.relay.reachable = true;

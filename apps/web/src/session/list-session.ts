@@ -109,6 +109,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const openCopy = (): LocalCopy | null => {
     if (destroyed) return null;
     localCopy = openLocalCopy(listId, doc, undefined, () => !provider.wsconnected && !provider.wsconnecting);
+    // Told on the status line; localCopy.destroy() drops the listener.
+    localCopy.onWriteFailed(refreshStatus);
     if (localCopy.persistence) afterPaintUpdates.defer(localCopy.persistence._storeUpdate);
     return localCopy;
   };
@@ -159,6 +161,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
       pendingChanges: acks.pendingChanges,
       lastSyncedAt: acks.lastSyncedAt,
       ackedThisConnection: acks.ackedThisConnection,
+      deviceCopyFailed: localCopy?.writeFailed === true,
     });
   }
   function refreshStatus(): void {

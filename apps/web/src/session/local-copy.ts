@@ -6,6 +6,7 @@ import type * as Y from 'yjs';
 import { IndexeddbPersistence, clearDocument, storeState } from 'y-indexeddb';
 import * as idb from 'lib0/indexeddb';
 import { deviceStorage, type KeyValueStore } from './device-storage.js';
+import { Emitter } from './emitter.js';
 
 export function localDatabaseName(listId: string): string {
   return `basket-list-${listId}`;
@@ -50,6 +51,8 @@ export interface LocalCopy {
    * is full, another tab deleted the database): what this page edited may be missing from it.
    */
   readonly writeFailed: boolean;
+  /** Calls `callback` once, when `writeFailed` turns true. */
+  onWriteFailed(callback: () => void): () => void;
   destroy(): void;
 }
 
@@ -67,6 +70,7 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
       compact: () => Promise.resolve(false),
       recordCount: () => Promise.resolve(0),
       writeFailed: false,
+      onWriteFailed: () => () => {},
       destroy: () => {},
     };
   }
@@ -97,6 +101,7 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
     get writeFailed() {
       return writes.failed;
     },
+    onWriteFailed: (callback) => writes.failures.on(callback),
     async recordCount() {
       const db = await persistence._db;
       const [updates] = idb.transact(db, ['updates'], 'readonly');
@@ -123,10 +128,16 @@ export function openLocalCopy(listId: string, doc: Y.Doc, timeoutMs = 1500, skip
  * the list there) throws at once. Both are noticed here, so the session keeps this device's
  * edits elsewhere (kept-edits.ts) instead of trusting a copy that does not hold them.
  */
-function watchWriteFailures(persistence: IndexeddbPersistence, doc: Y.Doc): { readonly failed: boolean; stop(): void } {
+function watchWriteFailures(
+  persistence: IndexeddbPersistence,
+  doc: Y.Doc,
+): { readonly failed: boolean; readonly failures: Emitter<void>; stop(): void } {
   const state = { failed: false };
+  const failures = new Emitter<void>();
   const markFailed = (): void => {
+    if (state.failed) return;
     state.failed = true;
+    failures.emit();
   };
   // A transaction's abort event bubbles to its database (IndexedDB spec), whichever write it was.
   let database: IDBDatabase | null = null;
@@ -156,8 +167,10 @@ function watchWriteFailures(persistence: IndexeddbPersistence, doc: Y.Doc): { re
     get failed() {
       return state.failed;
     },
+    failures,
     stop() {
       stopped = true;
+      failures.clear();
       database?.removeEventListener('abort', markFailed);
     },
   };

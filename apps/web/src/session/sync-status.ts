@@ -23,9 +23,16 @@ export interface ConnectionFacts {
   readonly pendingChanges: number;
   readonly lastSyncedAt: number | null;
   readonly ackedThisConnection: boolean;
+  /** A write to this phone's copy of the list failed (LocalCopy.writeFailed). */
+  readonly deviceCopyFailed?: boolean;
 }
 
 export function deriveSyncStatus(facts: ConnectionFacts): SyncStatus {
+  const status = connectionStatus(facts);
+  return facts.deviceCopyFailed === true ? { ...status, deviceCopyFailed: true } : status;
+}
+
+function connectionStatus(facts: ConnectionFacts): SyncStatus {
   const { pendingChanges, lastSyncedAt } = facts;
   if (facts.refusal !== null) return { state: 'offline', pendingChanges, lastSyncedAt, reason: facts.refusal };
   if (!facts.online) return { state: 'offline', pendingChanges, lastSyncedAt };
@@ -43,7 +50,8 @@ export function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
     a.state === b.state &&
     a.pendingChanges === b.pendingChanges &&
     a.lastSyncedAt === b.lastSyncedAt &&
-    a.reason === b.reason
+    a.reason === b.reason &&
+    a.deviceCopyFailed === b.deviceCopyFailed
   );
 }
 

@@ -20,6 +20,12 @@ export interface SyncStatus {
   readonly lastSyncedAt: number | null;
   /** Why the list cannot sync at all (the relay refused it for good); absent otherwise. */
   readonly reason?: string;
+  /**
+   * A write to this phone's own copy of the list failed (its storage is full, or the browser
+   * closed the database): what arrives from now on may be missing at the next offline start.
+   * Absent while the copy is healthy.
+   */
+  readonly deviceCopyFailed?: true;
 }
 
 /** Someone who has this list open right now (awareness). */

@@ -31,3 +31,13 @@ describe('StatusLine announcements', () => {
     expect(screen.getAllByRole('status')).toHaveLength(1);
   });
 });
+
+describe('StatusLine when the phone cannot store the list', () => {
+  it('says so in an alert beside the status, whose text stays exactly the status', () => {
+    const { rerender } = render(<StatusLine status={status('synced')} clock={() => NOW} />);
+    expect(screen.queryByRole('alert')).toBeNull();
+    rerender(<StatusLine status={{ ...status('synced'), deviceCopyFailed: true }} clock={() => NOW} />);
+    expect(screen.getByRole('alert')).toHaveTextContent(/storage may be full.*may not open offline/);
+    expect(screen.getByRole('status')).toHaveTextContent(/^Synced$/);
+  });
+});

@@ -43,6 +43,14 @@ export const StatusLine = memo(function StatusLine({
         </p>
         {ago !== '' && <span className="status-ago">· {ago}</span>}
       </div>
+      {status.deviceCopyFailed === true && (
+        // Outside the status element, whose text stays exactly the status. An alert: rare, and
+        // the person can act on it (free up space) before they need the list offline.
+        <p className="status-warning" role="alert">
+          This phone couldn’t save the list (its storage may be full), so it may not open offline.
+          Your changes still reach the family while you’re online.
+        </p>
+      )}
       {/* Outside the status line: its text stays exactly the status and the time since. */}
       <span className="visually-hidden" aria-live="polite">
         {announcement}
