@@ -19,6 +19,7 @@ const TRIM_SLACK = 50;
 export class ActivityStore {
   private live: Map<string, StoredEvent> | undefined;
   private highestCounter = 0;
+  private latestAt = 0;
 
   constructor(private readonly map: Y.Map<unknown>) {}
 
@@ -40,11 +41,18 @@ export class ActivityStore {
     return this.highestCounter + 1;
   }
 
+  /** The latest time any device stamped an event with (ms since epoch; 0 for an empty log). */
+  latestTime(): number {
+    this.index();
+    return this.latestAt;
+  }
+
   /** Call inside a transaction. Trims the oldest events once the log is well past the cap. */
   append(event: StoredEvent): void {
     this.map.set(event.id, event);
     const live = this.index();
     this.highestCounter = Math.max(this.highestCounter, event.n ?? 0);
+    this.noteTime(event.at);
     live.set(event.id, event);
     if (live.size <= ACTIVITY_CAP + TRIM_SLACK) return;
     const oldestFirst = Array.from(live.values()).sort(compareOldestFirst);
@@ -64,8 +72,14 @@ export class ActivityStore {
       else {
         this.live.set(key, event);
         this.highestCounter = Math.max(this.highestCounter, event.n ?? 0);
+        this.noteTime(event.at);
       }
     }
+  }
+
+  /** A peer's event may carry any number: one that is not a time moves nothing. */
+  private noteTime(at: number): void {
+    if (Number.isFinite(at) && at > this.latestAt) this.latestAt = at;
   }
 
   private index(): Map<string, StoredEvent> {
@@ -76,6 +90,7 @@ export class ActivityStore {
         if (event === undefined || event.id !== key) continue;
         this.live.set(key, event);
         this.highestCounter = Math.max(this.highestCounter, event.n ?? 0);
+        this.noteTime(event.at);
       }
     }
     return this.live;

@@ -44,6 +44,13 @@ export const F = {
    * member's own tombstone showed the removed duplicate again in that item's row.
    */
   deletedWith: 'deletedWith',
+  /**
+   * Purge: on a removal whose `deletedAt` (the remover's clock) is well before the latest time
+   * the remover's document held, that time. A phone whose clock is months behind otherwise writes
+   * removals every other phone purges at once, out of Recently deleted and past any Undo.
+   * `deletedAt` itself stays the remover's time: rule 7 compares it with other phones' adds.
+   */
+  deletedAfter: 'deletedAfter',
 } as const;
 
 /**
@@ -94,6 +101,8 @@ export interface ItemNode {
   readonly deletedBy: string | undefined;
   /** Removed as a member of this item's row (F.deletedWith). */
   readonly deletedWith: string | undefined;
+  /** F.deletedAfter: the removal is no older than this, whatever the remover's clock said. */
+  readonly deletedAfter: number | undefined;
   readonly checkedBy: string | undefined;
   readonly checkedAt: number | undefined;
   readonly mergedInto: string | undefined;
@@ -137,6 +146,7 @@ export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) =>
     deletedAt: readNumber(map, F.deletedAt),
     deletedBy: readString(map, F.deletedBy),
     deletedWith: readString(map, F.deletedWith),
+    deletedAfter: readNumber(map, F.deletedAfter),
     checkedBy: readString(map, F.checkedBy),
     checkedAt: readNumber(map, F.checkedAt),
     mergedInto: readString(map, F.mergedInto),

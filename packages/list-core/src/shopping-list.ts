@@ -38,6 +38,12 @@ import {
 import { suggestNames, historyKey, type HistoryEntry } from './suggestions.js';
 
 export const DEFAULT_TOMBSTONE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+/**
+ * A remover's clock this far behind the latest time its document held is recorded
+ * (F.deletedAfter). Less skew moves a purge by less than this, which does not matter against a
+ * retention of days, and is not worth a write kept in the document's history for good.
+ */
+const CLOCK_BEHIND_WORTH_RECORDING_MS = 60 * 60 * 1000;
 
 /** Rule 8: the activity that counts as having changed an item, as "Milk, which you …, was removed" says it. */
 const CHANGE_WORDS: Partial<Record<ActivityKind, string>> = {
@@ -269,7 +275,8 @@ export class ShoppingList implements ShoppingListApi {
     const doomed: string[] = [];
     let purged = 0;
     for (const item of this.view.deletedItems()) {
-      if ((item.deletedAt ?? Infinity) < cutoff) {
+      const deletedAfter = this.view.node(item.id)?.deletedAfter ?? -Infinity;
+      if (Math.max(item.deletedAt ?? Infinity, deletedAfter) < cutoff) {
         doomed.push(...this.view.subtree(item.id));
         purged++;
       }
@@ -630,11 +637,13 @@ export class ShoppingList implements ShoppingListApi {
 
   private tombstoneRow(rowId: string, kind: ActivityKind, at: number): void {
     const shown = this.view.item(rowId);
+    const knownLatest = this.log.latestTime();
     for (const root of this.view.liveRootsOfRow(rowId)) {
       const map = this.itemMap(root.id);
       if (map === undefined) continue;
       const members = this.view.subtree(root.id).filter((id) => id !== root.id);
       map.set(F.deletedAt, at);
+      if (knownLatest - at > CLOCK_BEHIND_WORTH_RECORDING_MS) map.set(F.deletedAfter, knownLatest);
       map.set(F.deletedBy, this.actor);
       map.set(F.deletedSeen, [stampsSignature(root), ...members.map(seenMemberEntry)].join('\n'));
       // Also one key each, which a concurrent removal by another phone cannot overwrite (rule 7).
@@ -787,6 +796,7 @@ function cleanQuantity(quantity: number | undefined): number | undefined {
 /** Undoes a removal on one item map: its tombstone and what the remover had seen. */
 function untombstone(map: ItemMap): void {
   map.delete(F.deletedAt);
+  map.delete(F.deletedAfter);
   map.delete(F.deletedBy);
   map.delete(F.deletedSeen);
   map.delete(F.deletedWith);

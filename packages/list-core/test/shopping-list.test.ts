@@ -354,3 +354,49 @@ describe('ShoppingList', () => {
     expect(() => list.purgeTombstones()).not.toThrow();
   });
 });
+
+describe('a phone whose clock is wrong', () => {
+  const DAY = 24 * 60 * 60 * 1000;
+
+  it('removes an item that then stays in Recently deleted on every phone for the retention period, not purged at once', () => {
+    let trueTime = 1_750_000_000_000;
+    const docA = new Y.Doc();
+    const docB = new Y.Doc();
+    const a = new ShoppingList(docA, { actor: 'A', now: () => trueTime });
+    // B's clock is two months behind (a phone whose date was reset).
+    const b = new ShoppingList(docB, { actor: 'B', now: () => trueTime - 60 * DAY });
+    const milk = a.addItem({ name: 'Milk' });
+    exchange(docA, docB);
+    trueTime += 1000;
+    b.removeItem(milk);
+    exchange(docA, docB);
+    expect(a.purgeTombstones()).toBe(0);
+    expect(namesOf(a.deletedItems())).toEqual(['Milk']);
+    exchange(docA, docB);
+    expect(namesOf(b.deletedItems())).toEqual(['Milk']);
+    // Past the retention period (from when A saw it go), it goes as any removal does.
+    trueTime += 31 * DAY;
+    expect(a.purgeTombstones()).toBe(1);
+    expect(a.deletedItems()).toEqual([]);
+  });
+
+  it('still records its removals at its own time, and one with a right clock records nothing more', () => {
+    let trueTime = 1_750_000_000_000;
+    const docA = new Y.Doc();
+    const docB = new Y.Doc();
+    const a = new ShoppingList(docA, { actor: 'A', now: () => trueTime });
+    const b = new ShoppingList(docB, { actor: 'B', now: () => trueTime - 60 * DAY });
+    const milk = a.addItem({ name: 'Milk' });
+    const eggs = a.addItem({ name: 'Eggs' });
+    exchange(docA, docB);
+    trueTime += 1000;
+    b.removeItem(milk);
+    a.removeItem(eggs);
+    exchange(docA, docB);
+    const removedAt = new Map(a.deletedItems().map((item) => [item.name, item.deletedAt]));
+    expect(removedAt.get('Milk')).toBe(trueTime - 60 * DAY);
+    expect(removedAt.get('Eggs')).toBe(trueTime);
+    const eggsMap = docA.getMap('items').get(eggs) as Y.Map<unknown>;
+    expect([...eggsMap.keys()].filter((key) => key.startsWith('deleted')).sort()).toEqual(['deletedAt', 'deletedBy', 'deletedSeen']);
+  });
+});
