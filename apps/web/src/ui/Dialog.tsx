@@ -60,7 +60,10 @@ export function Dialog({ title, onClose, children, className }: DialogProps) {
     const first = focusable[0];
     const last = focusable[focusable.length - 1];
     if (!first || !last) return;
-    if (event.shiftKey && document.activeElement === first) {
+    // The panel itself holds focus when the control that had it went away (Recently deleted's
+    // last restored row): Shift+Tab from there would leave for the page behind the dialog.
+    const onPanel = document.activeElement === panelRef.current;
+    if (event.shiftKey && (document.activeElement === first || onPanel)) {
       event.preventDefault();
       last.focus();
     } else if (!event.shiftKey && document.activeElement === last) {

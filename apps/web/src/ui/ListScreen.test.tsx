@@ -248,6 +248,25 @@ describe('recently deleted', () => {
     expect(screen.getByRole('checkbox', { name: 'Butter' })).toBeInTheDocument();
   });
 
+  it('restoring the last row by keyboard keeps Shift+Tab and Escape in the dialog', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Butter' });
+    });
+    await user.click(screen.getByRole('button', { name: 'Remove Butter' }));
+    const opener = screen.getByRole('button', { name: 'Recently deleted' });
+    await user.click(opener);
+    const dialog = screen.getByRole('dialog', { name: 'Recently deleted' });
+    within(dialog).getByRole('button', { name: 'Restore Butter' }).focus();
+    await user.keyboard('{Enter}');
+
+    await user.tab({ shift: true });
+    expect(dialog).toContainElement(document.activeElement as HTMLElement);
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(opener).toHaveFocus();
+  });
+
   it('says so when nothing was deleted', async () => {
     const { user } = setup();
     await user.click(screen.getByRole('button', { name: 'Recently deleted' }));
