@@ -167,6 +167,25 @@ describe('items', () => {
     expect(screen.queryByText('Removed Butter')).toBeNull();
   });
 
+  it('removing by keyboard the only row of a section moves focus to the next row, not back to the top', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Apples', category: 'produce' });
+      list.addItem({ name: 'Bread', category: 'bakery' });
+      list.addItem({ name: 'Soap', category: 'household' });
+    });
+    const sectionOf = (name: string) => screen.getByRole('checkbox', { name }).closest('section');
+    expect(sectionOf('Bread')).not.toBe(sectionOf('Soap'));
+    screen.getByRole('button', { name: 'Remove Bread' }).focus();
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(screen.getByRole('checkbox', { name: 'Soap' })).toHaveFocus());
+
+    // The last row of the list: the row before it.
+    screen.getByRole('button', { name: 'Remove Soap' }).focus();
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(screen.getByRole('checkbox', { name: 'Apples' })).toHaveFocus());
+  });
+
   it('clears checked items, and Undo restores exactly those', async () => {
     const { user, list } = setup();
     act(() => {

@@ -57,13 +57,20 @@ export function foldedAddMessage(before: Item, after: Item | undefined): string 
   return `${name} ${place}${amount === '' ? '' : `, now ${amount}`}`;
 }
 
-/** After a row disappears, focus goes to its neighbour (or the add field), never to <body>. */
+/**
+ * After a row disappears, focus goes to the next row of the list (or the one before it, or the
+ * add field), never to <body>. The next row in the whole list, not only in its section: the
+ * only row of "Bakery" is followed by "Dairy"'s first, and the add field at the top would make
+ * a keyboard user find their place again after every such removal.
+ */
 function focusAfterRowLeaves(itemId: string): () => void {
   const checkbox = document.getElementById(checkboxId(itemId));
-  const row = checkbox?.closest('li');
+  const row = checkbox?.closest('li[data-item-id]');
   const hadFocus = !!row && row.contains(document.activeElement);
   if (!hadFocus) return () => {};
-  const neighbour = row.nextElementSibling ?? row.previousElementSibling;
+  const rows = [...document.querySelectorAll('li[data-item-id]')];
+  const index = rows.indexOf(row);
+  const neighbour = rows[index + 1] ?? rows[index - 1];
   const neighbourId = neighbour?.querySelector('input[type="checkbox"]')?.id;
   return () => {
     const target =
