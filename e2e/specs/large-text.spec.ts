@@ -1,5 +1,6 @@
 /**
- * Large text (WCAG 1.4.4, 1.4.10), measured in real Chromium: jsdom does no layout.
+ * Large text (WCAG 1.4.4, 1.4.10) and visible focus on the undo toast (1.4.11 for focus
+ * indicators), measured in real Chromium: jsdom does no layout and no cascade.
  *
  * Text at 200 % is set as the root font size, which is what a phone's "font size" setting
  * does to this app (app.css sizes everything in rem from the browser's default size).
@@ -31,3 +32,45 @@ test('at 200 % text on a 360 px phone, the toast keeps "Undo" whole, not drawn o
   await expect(undo).toBeVisible();
   expect(await overflowsItsBox(undo), '"Undo" fits its button').toBe(false);
 });
+
+function luminance([r, g, b]: readonly number[]): number {
+  const [lr, lg, lb] = [r!, g!, b!].map((channel) => {
+    const c = channel / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  return 0.2126 * lr + 0.7152 * lg + 0.0722 * lb;
+}
+
+function contrast(a: readonly number[], b: readonly number[]): number {
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (high + 0.05) / (low + 0.05);
+}
+
+for (const colorScheme of ['light', 'dark'] as const) {
+  test(`the focus ring on the toast's buttons stands out from the toast (${colorScheme})`, async ({ phones }) => {
+    const a = await phones.create('phone-a');
+    await a.page.emulateMedia({ colorScheme });
+    await a.open('/');
+    await a.addAll(['Milk', 'Eggs']);
+    await a.removeByKeyboard('Eggs');
+    const toast = a.page.locator('.toast');
+    for (const name of ['Undo', 'Dismiss']) {
+      const button = toast.getByRole('button', { name });
+      // The last input was a key press, so focus shows as keyboard focus (:focus-visible).
+      await button.focus();
+      const colours = await button.evaluate((element) => {
+        const rgb = (colour: string) => (colour.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+        const style = getComputedStyle(element);
+        return {
+          focusVisible: element.matches(':focus-visible'),
+          ring: rgb(style.outlineColor),
+          ringWidth: parseFloat(style.outlineWidth),
+          toast: rgb(getComputedStyle(element.closest('.toast')!).backgroundColor),
+        };
+      });
+      expect(colours.focusVisible).toBe(true);
+      expect(colours.ringWidth).toBeGreaterThanOrEqual(2);
+      expect(contrast(colours.ring, colours.toast), `${name}: focus ring against the toast, at least 3:1`).toBeGreaterThanOrEqual(3);
+    }
+  });
+}
