@@ -33,6 +33,15 @@ test('at 200 % text on a 360 px phone, the toast keeps "Undo" whole, not drawn o
   expect(await overflowsItsBox(undo), '"Undo" fits its button').toBe(false);
 });
 
+test('at 200 % text on a 360 px phone, the list title is shown whole, not cut to "Shopp…"', async ({ phones }) => {
+  const a = await phones.create('phone-a');
+  await a.open('/');
+  await textAt200Percent(a.page);
+  const title = a.page.getByRole('button', { name: /, rename list$/ });
+  await expect(title).toHaveText('Shopping list');
+  expect(await overflowsItsBox(title), 'the title fits its box').toBe(false);
+});
+
 function luminance([r, g, b]: readonly number[]): number {
   const [lr, lg, lb] = [r!, g!, b!].map((channel) => {
     const c = channel / 255;
