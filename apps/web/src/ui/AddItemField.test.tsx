@@ -133,3 +133,23 @@ describe('pastedLines', () => {
     expect(pastedLines('\n Apples \n\n')).toEqual([]);
   });
 });
+
+describe('AddItemField announcements', () => {
+  // A screen reader speaks a live region when its content changes: the same words set again
+  // change nothing in the DOM, and the second "Added Milk" (Milk added, removed, added again)
+  // went unsaid, as if Enter had done nothing.
+  it('announces the same add twice in a row', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'Milk{Enter}');
+    const region = screen.getByText('Added Milk').closest('[aria-live]');
+    expect(region).not.toBeNull();
+    const changes: MutationRecord[] = [];
+    const observer = new MutationObserver((records) => changes.push(...records));
+    observer.observe(region!, { childList: true, subtree: true, characterData: true });
+    await user.type(field, 'Milk{Enter}');
+    await Promise.resolve();
+    observer.disconnect();
+    expect(region).toHaveTextContent('Added Milk');
+    expect(changes.length, 'the region was updated').toBeGreaterThan(0);
+  });
+});

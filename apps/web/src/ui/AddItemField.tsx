@@ -52,7 +52,9 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
   const [text, setText] = useState('');
   const [activeIndex, setActiveIndex] = useState(-1);
   const [suggestionsOpen, setSuggestionsOpen] = useState(false);
-  const [announcement, setAnnouncement] = useState('');
+  // Numbered so that the same words said twice ("Added Milk", removed, "Added Milk") are a new
+  // node in the live region: a screen reader speaks changes, and equal text changes nothing.
+  const [announcement, setAnnouncement] = useState({ text: '', count: 0 });
   const inputRef = useRef<HTMLInputElement>(null);
   const listboxId = useId();
   const hintId = useId();
@@ -82,7 +84,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
   };
 
   const added = (announcement: string) => {
-    setAnnouncement(announcement);
+    setAnnouncement((previous) => ({ text: announcement, count: previous.count + 1 }));
     setText('');
     setActiveIndex(-1);
     setSuggestionsOpen(false);
@@ -190,7 +192,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
         <Icon name="plus" />
       </button>
       <span className="visually-hidden" aria-live="polite">
-        {announcement}
+        <span key={announcement.count}>{announcement.text}</span>
       </span>
     </form>
   );
