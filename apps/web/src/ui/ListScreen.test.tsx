@@ -391,6 +391,27 @@ describe('notices and summaries', () => {
 });
 
 describe('undo toast', () => {
+  it('is read out again when the same message comes twice ("Milk is already on the list", Enter again)', async () => {
+    const { user, list } = setup();
+    act(() => {
+      list.addItem({ name: 'Milk' });
+    });
+    const field = screen.getByRole('textbox', { name: 'Add item' });
+    await user.type(field, 'milk{Enter}');
+    const message = screen.getByText('Milk is already on the list');
+    const tray = message.closest('[aria-live]');
+    expect(tray).not.toBeNull();
+    const changes: MutationRecord[] = [];
+    const observer = new MutationObserver((records) => changes.push(...records));
+    observer.observe(tray!, { childList: true, subtree: true, characterData: true });
+    await user.type(field, 'milk{Enter}');
+    observer.disconnect();
+    expect(screen.getByText('Milk is already on the list')).toBeInTheDocument();
+    // A live region is read when it changes; the same text left in place says nothing.
+    expect(changes.length, 'the tray was updated').toBeGreaterThan(0);
+  });
+
+
   it('undoes several quick removals at once', async () => {
     const { user, list } = setup();
     act(() => {

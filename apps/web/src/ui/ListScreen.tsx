@@ -523,7 +523,9 @@ export function ListScreen(props: ListScreenProps) {
             focusIfLost();
           }}
         />
-        {toast && <Toast toast={toast} onDismiss={dismissToast} />}
+        {/* A new element per toast: the tray is a live region, and the same message again
+            ("Milk is already on the list") left in place would not be read out again. */}
+        {toast && <Toast key={toast.id} toast={toast} onDismiss={dismissToast} />}
       </div>
 
       {dialog === 'share' && <ShareDialog url={props.shareUrl} title={shownTitle} onClose={closeDialog} />}
