@@ -21,6 +21,25 @@ function update(key: string): Uint8Array {
   return encodeSyncUpdate(Y.encodeStateAsUpdate(doc));
 }
 
+/**
+ * An update of `structs` one-clock GC structs (2 bytes each) whose delete set claims clients it
+ * does not hold: Yjs builds every struct before it finds the end missing, about 0.25 s per MiB
+ * here, and the relay refuses it as malformed (4400).
+ */
+function costlyMalformedUpdate(structs: number): Uint8Array {
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 1);
+  encoding.writeVarUint(update, structs);
+  encoding.writeVarUint(update, 1 + Math.floor(Math.random() * 1_000_000));
+  encoding.writeVarUint(update, 0);
+  for (let i = 0; i < structs; i++) {
+    encoding.writeUint8(update, 0);
+    encoding.writeVarUint(update, 1);
+  }
+  encoding.writeVarUint(update, 5);
+  return encodeSyncUpdate(encoding.toUint8Array(update));
+}
+
 describe('per-address delivery budget', () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
@@ -123,6 +142,26 @@ describe('per-address delivery budget', () => {
     expect(socket.readyState).toBe(WebSocket.OPEN);
     expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBe(1);
   });
+
+  it('[B6] decoding a frame is charged to its address too, even one refused as malformed: fresh connections do not escape the budget', async () => {
+    // 20 ms a second, 40 ms burst; each frame takes Yjs far longer than that to find malformed.
+    const { running, listId, honest } = await relayWithHonestPhones({ maxLoopMsPerIpPerSecond: 20 });
+    const frame = costlyMalformedUpdate(512 * 1024);
+    // A refused sender just reconnects: three fresh connections stand for that.
+    const sockets = await Promise.all(Array.from({ length: 3 }, () => openRawSocket(running.syncUrl, listId)));
+    for (const socket of sockets) cleanups.push(() => socket.terminate());
+    const refusedAt = sockets.map(
+      (socket) => new Promise<number>((resolve) => socket.once('close', (code) => resolve(code === 4400 ? performance.now() : Number.NaN))),
+    );
+    for (const socket of sockets) socket.send(frame);
+    const times = await Promise.all(refusedAt);
+    expect(times.every((time) => !Number.isNaN(time))).toBe(true);
+    // Each decode leaves the address in debt, so the next frame waits (about 2 s) before Yjs sees
+    // it. Uncharged, the three were decoded back to back, as fast as Yjs could.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(1500);
+    expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBeGreaterThan(0);
+    await expectStillSyncing(honest);
+  }, 20_000);
 
   it('[B4] a connection its address budget holds unread longer than the ping interval is not dropped as dead', async () => {
     const running = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 1, pingIntervalMs: 1000 } });

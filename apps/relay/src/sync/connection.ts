@@ -79,8 +79,14 @@ export class Connection implements RoomPeer {
    */
   private deferredSyncRequest: IncomingMessage | undefined;
   private deferredSyncTimer: NodeJS.Timeout | undefined;
-  /** Decoded messages waiting for the address's budgets, oldest first (see handleHeld). */
-  private readonly held: IncomingMessage[] = [];
+  /**
+   * Frames read but not yet handled, oldest first, still undecoded: decoding is part of what a
+   * message costs the event loop (a crafted 4 MiB update takes Yjs ~0.8 s to decode), so it waits
+   * for the address's budget like the rest (see handleHeld).
+   */
+  private readonly held: Uint8Array[] = [];
+  /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
+  private decodedHead: IncomingMessage | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
@@ -171,57 +177,93 @@ export class Connection implements RoomPeer {
         this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
         return;
       }
-      this.held.push(decodeIncomingMessage(frame));
+      this.held.push(frame);
       this.handleHeld();
     } catch (error) {
-      if (error instanceof ProtocolError) {
-        this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
-      } else {
-        this.internalError(error);
-      }
+      this.internalError(error);
     }
   }
 
   /**
-   * Handles decoded messages in order while the address's budgets allow. When they do not, the
-   * socket stops being read until they have refilled: an address driving the relay too hard is
-   * slowed to its budget, and an honest phone behind it (or after a large upload) waits a moment
-   * instead of being cut off and reconnecting. Frames ws had already read are decoded and wait
-   * here, behind the first held message.
+   * Decodes and handles held frames in order while the address's budgets allow. When they do not,
+   * the socket stops being read until they have refilled: an address driving the relay too hard
+   * is slowed to its budget, and an honest phone behind it (or after a large upload) waits a moment
+   * instead of being cut off and reconnecting. Frames ws had already read wait here, undecoded.
+   *
+   * Decoding is checked and charged like handling: it can cost as much (Yjs builds every struct of
+   * an update to validate it), and a frame refused as malformed costs its sender only a reconnect,
+   * so uncharged, one address could keep the event loop busy without ever being slowed.
    */
   private handleHeld(): void {
     if (this.holdTimer !== undefined) return;
-    for (let message = this.held[0]; message !== undefined && !this.closing; message = this.held[0]) {
-      const waitMs = this.addressBudgetWait(message);
-      if (waitMs > 0) {
-        this.socket.pause();
-        this.holdTimer = setTimeout(() => {
-          this.holdTimer = undefined;
-          this.handleHeld();
-        }, waitMs);
-        this.holdTimer.unref();
+    while (!this.closing && (this.decodedHead !== undefined || this.held.length > 0)) {
+      if (this.decodedHead === undefined) {
+        // One check of the event-loop budget per message, before its decoding: the message is
+        // then decoded and handled whatever it costs, and the address pays it off afterwards.
+        const busyMs = this.loopBudgetWait();
+        if (busyMs > 0) {
+          this.holdFor(busyMs);
+          return;
+        }
+        this.decodedHead = this.decodeCharged(this.held.shift() as Uint8Array);
+        // Refused: the loop ends, and the socket is read again for the close handshake.
+        if (this.decodedHead === undefined) continue;
+      }
+      const message = this.decodedHead;
+      const rateLimitedMs = this.deliveryBudgetWait(message);
+      if (rateLimitedMs > 0) {
+        this.holdFor(rateLimitedMs);
         return;
       }
-      this.held.shift();
+      this.decodedHead = undefined;
       if (message.kind === 'sync-step-1' && !this.mayAnswerSyncRequest()) this.deferSyncRequest(message);
       else this.handle(message);
     }
     if (this.socket.isPaused) this.socket.resume();
   }
 
-  /** 0 when the address may have `message` handled now (its deliveries are then taken), else how long to wait. */
-  private addressBudgetWait(message: IncomingMessage): number {
-    const { deliveries, loopMs } = this.options.addressBudget;
-    if (!loopMs.hasCredit()) {
-      this.countThrottled('address_busy');
-      return Math.max(1, loopMs.msUntil(1));
+  /** Stops reading the socket for `waitMs`, then goes on with the held frames. */
+  private holdFor(waitMs: number): void {
+    this.socket.pause();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.handleHeld();
+    }, waitMs);
+    this.holdTimer.unref();
+  }
+
+  /** Decodes `frame`, charging the time to the address; undefined (and the socket refused) if malformed. */
+  private decodeCharged(frame: Uint8Array): IncomingMessage | undefined {
+    const started = performance.now();
+    try {
+      return decodeIncomingMessage(frame);
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
+      } else {
+        this.internalError(error);
+      }
+      return undefined;
+    } finally {
+      this.options.addressBudget.loopMs.charge(performance.now() - started);
     }
+  }
+
+  /** 0 when the address has event-loop time left, else how long until it has. */
+  private loopBudgetWait(): number {
+    const { loopMs } = this.options.addressBudget;
+    if (loopMs.hasCredit()) return 0;
+    this.countThrottled('address_busy');
+    return Math.max(1, loopMs.msUntil(1));
+  }
+
+  /** 0 when the address may have `message` delivered now (the deliveries are then taken), else how long to wait. */
+  private deliveryBudgetWait(message: IncomingMessage): number {
+    const { deliveries } = this.options.addressBudget;
     const cost = Math.min(deliveries.capacity, 1 + this.deliveriesOf(message));
-    if (!deliveries.tryTake(cost)) {
-      this.countThrottled('address_rate_limited');
-      return Math.max(1, deliveries.msUntil(cost));
-    }
-    return 0;
+    if (deliveries.tryTake(cost)) return 0;
+    this.countThrottled('address_rate_limited');
+    return Math.max(1, deliveries.msUntil(cost));
   }
 
   /** Counts each time reading stops, not each retry while it is stopped. */
@@ -363,6 +405,7 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
+    this.decodedHead = undefined;
     this.options.sendBacklog.release();
     try {
       this.room.detach(this);
