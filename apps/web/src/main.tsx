@@ -3,6 +3,10 @@ import { createRoot } from 'react-dom/client';
 import { applyUpdatesWhenHidden } from './app-updates';
 import { App } from './ui/App';
 import { deviceKnownLists, listPath, startListId } from './session/index.js';
+import { captureEarlyTyping } from './ui/early-typing';
+
+// "Ready to type" from the page's load on: keys typed before "Add item" exists are kept for it.
+captureEarlyTyping(document);
 
 // `/` lands on the last list opened here, or a brand-new one, without asking anything.
 const start = startListId(location.pathname, deviceKnownLists().lastOpened());

@@ -12,10 +12,11 @@
  * per line, each read like typed text, as Google Keep and AnyList do: a text
  * field has no line breaks, so the browser would glue them into one name.
  */
-import { memo, useDeferredValue, useId, useMemo, useRef, useState } from 'react';
+import { memo, useDeferredValue, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ClipboardEvent, FormEvent, KeyboardEvent } from 'react';
 import { parseQuickAdd } from '@basket/list-core';
 import type { NewItem } from '@basket/list-core';
+import { takeEarlyTyping } from './early-typing';
 import { quantityText } from './format';
 import { Icon } from './Icon';
 
@@ -98,6 +99,26 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
     // A folded add is told by the screen (its toast is announced too): said twice otherwise.
     if (what !== '') added(result === 'folded' ? '' : `Added ${what}`);
   };
+
+  // Keys typed before this field existed (early-typing.ts) are its, the first time it is focused:
+  // lines ended with Enter are added, the rest waits in the field.
+  const takeTypedEarly = useRef<() => void>(() => {});
+  takeTypedEarly.current = () => {
+    const early = takeEarlyTyping();
+    const names = early.lines.map((line) => addLine(line).what).filter((what) => what !== '');
+    if (names.length > 0) added(`Added ${names.join(', ')}`);
+    if (early.text !== '') setText(early.text);
+  };
+  useLayoutEffect(() => {
+    const field = inputRef.current;
+    if (field === null) return;
+    const onFirstFocus = (): void => {
+      field.removeEventListener('focus', onFirstFocus);
+      takeTypedEarly.current();
+    };
+    field.addEventListener('focus', onFirstFocus);
+    return () => field.removeEventListener('focus', onFirstFocus);
+  }, []);
 
   const onPaste = (event: ClipboardEvent<HTMLInputElement>) => {
     const pasted = event.clipboardData.getData('text/plain');

@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import { createMemorySession } from '../session';
 import type { MemoryListSession } from '../session';
 import type { Notice } from '@basket/list-core';
+import { captureEarlyTyping, dropEarlyTyping } from './early-typing';
 import { renderListScreen, TEST_LIST_ID } from './test-support';
 import { TOAST_MS } from './Toast';
 
@@ -68,6 +69,38 @@ describe('opening a list', () => {
     act(() => Y.applyUpdate(typing.session.doc, fromDad, 'relay'));
     expect(addField()).toHaveFocus();
     expect(addField()).toHaveValue('Eg');
+  });
+});
+
+describe('keys typed before the list screen exists (early-typing.ts)', () => {
+  const addField = () => screen.getByRole('textbox', { name: 'Add item' });
+  /** Typed while nothing has focus, as right after the page's load event, before React's commit. */
+  const typeOnBody = (keys: readonly string[]) => {
+    (document.activeElement as HTMLElement | null)?.blur();
+    for (const key of keys) document.body.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+  };
+  afterEach(() => dropEarlyTyping());
+
+  it('an empty list takes them: lines ended with Enter are added, the rest waits in the field', () => {
+    captureEarlyTyping(document);
+    typeOnBody(['M', 'i', 'l', 'x', 'Backspace', 'k', 'Enter', 'E', 'g', 'Shift', 'g']);
+    const { list } = setup();
+    expect(visibleNames(list)).toEqual(['Milk']);
+    expect(addField()).toHaveFocus();
+    expect(addField()).toHaveValue('Egg');
+  });
+
+  it('a list that opens with rows drops them, and a later tap into the field finds it empty', async () => {
+    const stored = createMemorySession(TEST_LIST_ID, 'Mum');
+    stored.list.addItem({ name: 'Bread' });
+    const cachedView = { title: '', items: stored.list.items(), savedAt: 1 };
+    stored.destroy();
+    captureEarlyTyping(document);
+    typeOnBody(['M', 'i', 'l', 'k', 'Enter', 'E', 'g']);
+    const { user, list } = setup({ session: { cachedView } });
+    await user.click(addField());
+    expect(addField()).toHaveValue('');
+    expect(visibleNames(list)).not.toContain('Milk');
   });
 });
 

@@ -11,6 +11,7 @@ import { EmptyList } from './EmptyList';
 import type { KnownList, ListSession, Profile } from '../session/types';
 import { ActivityLog } from './Activity';
 import { AddItemField, findAddItemInput } from './AddItemField';
+import { dropEarlyTyping } from './early-typing';
 import { quantityText } from './format';
 import type { AddResult } from './AddItemField';
 import { ItemEditor } from './ItemEditor';
@@ -125,9 +126,14 @@ const FIELD_USED = ['input', 'pointerdown', 'blur'] as const;
 function useFocusWhenOpenedEmpty(session: ListSession): void {
   useLayoutEffect(() => {
     const list = session.list;
-    if ((session.cachedView?.items.length ?? 0) > 0 || list.items().length > 0) return;
+    if ((session.cachedView?.items.length ?? 0) > 0 || list.items().length > 0) {
+      // Nothing was ready to type into: keys typed at load must not turn up later in the field.
+      dropEarlyTyping();
+      return;
+    }
     const field = findAddItemInput();
     if (field === null) return;
+    // The field takes any keys typed before it existed as it gets focus (AddItemField).
     field.focus();
     let watching = true;
     const stop = (): void => {
