@@ -128,8 +128,12 @@ export interface ShoppingListApi {
   setChecked(id: string, checked: boolean): void;
   removeItem(id: string): void;
   restoreItem(id: string): void;
-  /** Tombstones exactly the items this replica sees checked; returns their ids (for undo). */
-  clearChecked(): string[];
+  /**
+   * Tombstones exactly the items this replica sees checked; returns their ids (for undo). With
+   * `onlyIds`, only those of them (rule 6: what the person saw checked, when that was a screen
+   * drawn before the document loaded); ids not checked or not found are left alone.
+   */
+  clearChecked(onlyIds?: readonly string[]): string[];
   /** Undo for clearChecked/removeItem: restores the given ids. */
   restoreItems(ids: readonly string[]): void;
 

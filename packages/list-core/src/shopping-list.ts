@@ -243,10 +243,11 @@ export class ShoppingList implements ShoppingListApi {
     });
   }
 
-  clearChecked(): string[] {
+  clearChecked(onlyIds?: readonly string[]): string[] {
+    const seen = onlyIds === undefined ? undefined : new Set(onlyIds.map((id) => this.view.rowIdOf(id) ?? id));
     const checked = this.view
       .items()
-      .filter((item) => item.checked)
+      .filter((item) => item.checked && (seen === undefined || seen.has(item.id)))
       .map((item) => item.id);
     if (checked.length === 0) return [];
     const at = this.now();

@@ -400,3 +400,17 @@ describe('a phone whose clock is wrong', () => {
     expect([...eggsMap.keys()].filter((key) => key.startsWith('deleted')).sort()).toEqual(['deletedAt', 'deletedBy', 'deletedSeen']);
   });
 });
+
+describe('clearChecked with the ids a person saw checked', () => {
+  it('clears only those still checked, leaving what was checked since and what was unticked', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'Mum' });
+    const tea = list.addItem({ name: 'Tea' });
+    const rice = list.addItem({ name: 'Rice' });
+    const eggs = list.addItem({ name: 'Eggs' });
+    list.setChecked(tea, true);
+    list.setChecked(eggs, true);
+    expect(list.clearChecked([tea, rice, 'no-such-item'])).toEqual([tea]);
+    expect(namesOf(list.items())).toEqual(['Rice', 'Eggs']);
+    expect(list.clearChecked()).toEqual([eggs]);
+  });
+});

@@ -35,6 +35,21 @@ describe('pending taps', () => {
     expect(store.getItem('basket:pending-taps:list2')).toBeNull();
   });
 
+  it('clear checked tapped on cached rows clears only the rows shown checked, not what others checked meanwhile (rule 6)', () => {
+    const store = createMemoryStore();
+    const list = createShoppingList(new Y.Doc(), 'Mum');
+    const tea = list.addItem({ name: 'Tea' });
+    const eggs = list.addItem({ name: 'Eggs' });
+    list.setChecked(tea, true);
+    // Mum's cached screen showed only Tea checked; Dad ticked Eggs in the shop since.
+    list.setChecked(eggs, true);
+    const taps = keepPendingTaps(store, 'list4');
+    taps.add({ kind: 'clear-checked', ids: [tea] });
+    keepPendingTaps(store, 'list4').applyAll(list);
+    expect(list.items().map((item) => [item.name, item.checked])).toEqual([['Eggs', true]]);
+    expect(list.deletedItems().map((item) => item.name)).toEqual(['Tea']);
+  });
+
   it('keeps clear checked and a rename like any other tap', () => {
     const store = createMemoryStore();
     const list = createShoppingList(new Y.Doc(), 'Mum');

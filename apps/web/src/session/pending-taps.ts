@@ -15,7 +15,8 @@ export type PendingTap =
   | { readonly kind: 'check'; readonly id: string; readonly checked: boolean }
   | { readonly kind: 'remove'; readonly id: string }
   | { readonly kind: 'restore'; readonly ids: readonly string[] }
-  | { readonly kind: 'clear-checked' }
+  /** `ids`: the rows shown checked when it was tapped (rule 6); absent in taps kept by older versions. */
+  | { readonly kind: 'clear-checked'; readonly ids?: readonly string[] }
   | { readonly kind: 'rename'; readonly title: string };
 
 const KEY_PREFIX = 'basket:pending-taps:';
@@ -31,7 +32,7 @@ function isTap(value: unknown): value is PendingTap {
     case 'restore':
       return Array.isArray(tap['ids']) && tap['ids'].every((id) => typeof id === 'string');
     case 'clear-checked':
-      return true;
+      return tap['ids'] === undefined || (Array.isArray(tap['ids']) && tap['ids'].every((id) => typeof id === 'string'));
     case 'rename':
       return typeof tap['title'] === 'string';
     default:
@@ -51,7 +52,7 @@ export function applyTap(list: ShoppingListApi, tap: PendingTap): void {
       list.restoreItems(tap.ids);
       break;
     case 'clear-checked':
-      list.clearChecked();
+      list.clearChecked(tap.ids);
       break;
     case 'rename':
       list.setTitle(tap.title);
@@ -68,6 +69,7 @@ export function tapTargetsPresent(list: ShoppingListApi, tap: PendingTap): boole
     case 'restore':
       return tap.ids.every((id) => list.item(id) !== undefined);
     case 'clear-checked':
+      return tap.ids === undefined || tap.ids.every((id) => list.item(id) !== undefined);
     case 'rename':
       return true;
   }

@@ -518,7 +518,7 @@ function coldStart(prepare?: (stored: MemoryListSession) => void) {
     });
   };
   const idOf = (name: string) => [...stored.list.items(), ...stored.list.deletedItems()].find((item) => item.name === name)!.id;
-  return { ...rendered, load, idOf, loadRequests, user: userEvent.setup() };
+  return { ...rendered, stored, load, idOf, loadRequests, user: userEvent.setup() };
 }
 
 describe('cold start from the cached view', () => {
@@ -607,6 +607,18 @@ describe('cold start from the cached view', () => {
     expect(list.items().map((item) => item.name).sort()).toEqual(['Bread', 'Milk']);
     expect(list.deletedItems().map((item) => item.name)).toEqual(['Apples']);
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Saturday');
+  });
+
+  it('clear checked on cached rows clears only the rows shown checked: an item checked in the stored copy since stays (rule 6)', async () => {
+    const { list, stored, load, idOf, user } = coldStart();
+    // The stored copy is newer than the rows painted: Milk was ticked since (another tab, the family).
+    const storedMilk = idOf('Milk');
+    stored.list.setChecked(storedMilk, true);
+    await user.click(screen.getByRole('button', { name: 'Clear checked' }));
+    expect(screen.getByText('Cleared 1 item from the cart')).toBeInTheDocument();
+    await load();
+    await waitFor(() => expect(list.deletedItems().map((item) => item.name)).toEqual(['Apples']));
+    expect(list.item(storedMilk)?.checked).toBe(true);
   });
 
   it('undo of clear checked made before the load brings the items back', async () => {

@@ -406,11 +406,12 @@ export function ListScreen(props: ListScreenProps) {
       ids = list.clearChecked();
       undo = () => list.restoreItems(ids);
     } else {
-      // On cached rows: hide the checked ones now; the list clears what is checked once loaded.
+      // On cached rows: hide the checked ones now; once loaded, the list clears those of them
+      // still checked, not what others checked meanwhile (rule 6: only what the person saw).
       ids = rows.filter((item) => item.checked).map((item) => item.id);
       if (ids.length > 0) {
         ids.forEach(markRemoved);
-        session.applyWhenLoaded({ kind: 'clear-checked' });
+        session.applyWhenLoaded({ kind: 'clear-checked', ids });
       }
       undo = () => {
         unmark(ids);
