@@ -358,16 +358,21 @@ describe('ShoppingList', () => {
 describe('a phone whose clock is wrong', () => {
   const DAY = 24 * 60 * 60 * 1000;
 
-  it('removes an item that then stays in Recently deleted on every phone for the retention period, not purged at once', () => {
-    let trueTime = 1_750_000_000_000;
+  /** A with a right clock, B with one two months behind (a phone whose date was reset). */
+  function skewedPair() {
+    const clock = { trueTime: 1_750_000_000_000 };
     const docA = new Y.Doc();
     const docB = new Y.Doc();
-    const a = new ShoppingList(docA, { actor: 'A', now: () => trueTime });
-    // B's clock is two months behind (a phone whose date was reset).
-    const b = new ShoppingList(docB, { actor: 'B', now: () => trueTime - 60 * DAY });
+    const a = new ShoppingList(docA, { actor: 'A', now: () => clock.trueTime });
+    const b = new ShoppingList(docB, { actor: 'B', now: () => clock.trueTime - 60 * DAY });
+    return { clock, docA, docB, a, b };
+  }
+
+  it('removes an item that then stays in Recently deleted on every phone for the retention period, not purged at once', () => {
+    const { clock, docA, docB, a, b } = skewedPair();
     const milk = a.addItem({ name: 'Milk' });
     exchange(docA, docB);
-    trueTime += 1000;
+    clock.trueTime += 1000;
     b.removeItem(milk);
     exchange(docA, docB);
     expect(a.purgeTombstones()).toBe(0);
@@ -375,27 +380,23 @@ describe('a phone whose clock is wrong', () => {
     exchange(docA, docB);
     expect(namesOf(b.deletedItems())).toEqual(['Milk']);
     // Past the retention period (from when A saw it go), it goes as any removal does.
-    trueTime += 31 * DAY;
+    clock.trueTime += 31 * DAY;
     expect(a.purgeTombstones()).toBe(1);
     expect(a.deletedItems()).toEqual([]);
   });
 
   it('still records its removals at its own time, and one with a right clock records nothing more', () => {
-    let trueTime = 1_750_000_000_000;
-    const docA = new Y.Doc();
-    const docB = new Y.Doc();
-    const a = new ShoppingList(docA, { actor: 'A', now: () => trueTime });
-    const b = new ShoppingList(docB, { actor: 'B', now: () => trueTime - 60 * DAY });
+    const { clock, docA, docB, a, b } = skewedPair();
     const milk = a.addItem({ name: 'Milk' });
     const eggs = a.addItem({ name: 'Eggs' });
     exchange(docA, docB);
-    trueTime += 1000;
+    clock.trueTime += 1000;
     b.removeItem(milk);
     a.removeItem(eggs);
     exchange(docA, docB);
     const removedAt = new Map(a.deletedItems().map((item) => [item.name, item.deletedAt]));
-    expect(removedAt.get('Milk')).toBe(trueTime - 60 * DAY);
-    expect(removedAt.get('Eggs')).toBe(trueTime);
+    expect(removedAt.get('Milk')).toBe(clock.trueTime - 60 * DAY);
+    expect(removedAt.get('Eggs')).toBe(clock.trueTime);
     const eggsMap = docA.getMap('items').get(eggs) as Y.Map<unknown>;
     expect([...eggsMap.keys()].filter((key) => key.startsWith('deleted')).sort()).toEqual(['deletedAt', 'deletedBy', 'deletedSeen']);
   });
