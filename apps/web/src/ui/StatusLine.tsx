@@ -3,7 +3,8 @@
  * the status ("Offline…", "Syncing…", "Synced"): browser tests match its whole text
  * (PRODUCT.md). How long ago it synced sits beside it. The element is not a live region
  * (aria-live="off"): every tap goes "Syncing…" then "Synced", two interruptions per item for a
- * screen reader. A hidden polite region announces only going offline and being synced again.
+ * screen reader. A hidden polite region announces only going offline (once it has lasted
+ * OFFLINE_ANNOUNCE_DELAY_MS) and being synced again.
  * Fixed height, so a change of wording never moves the list.
  */
 import { memo, useEffect, useRef, useState } from 'react';
@@ -12,6 +13,11 @@ import { statusText, syncedAgoText } from './format';
 import { useNow } from './useNow';
 
 const REFRESH_MS = 30_000;
+/**
+ * How long the list must stay offline before a screen reader is told. A phone on flaky Wi-Fi
+ * flips between offline and synced every few seconds; each flip read out interrupts the person.
+ */
+export const OFFLINE_ANNOUNCE_DELAY_MS = 3_000;
 
 export const StatusLine = memo(function StatusLine({
   status,
@@ -27,12 +33,18 @@ export const StatusLine = memo(function StatusLine({
   const wasOffline = useRef(status.state === 'offline');
   useEffect(() => {
     if (status.state === 'offline' && !wasOffline.current) {
-      wasOffline.current = true;
-      setAnnouncement('Offline');
-    } else if (status.state === 'synced' && wasOffline.current) {
+      // Told once it has lasted: back within the delay, nothing was worth interrupting for.
+      const announceLater = setTimeout(() => {
+        wasOffline.current = true;
+        setAnnouncement('Offline');
+      }, OFFLINE_ANNOUNCE_DELAY_MS);
+      return () => clearTimeout(announceLater);
+    }
+    if (status.state === 'synced' && wasOffline.current) {
       wasOffline.current = false;
       setAnnouncement('Synced');
     }
+    return undefined;
   }, [status.state]);
   return (
     <>
