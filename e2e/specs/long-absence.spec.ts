@@ -10,7 +10,9 @@ import { expect, test } from '../fixtures/test.js';
 const mergeBudgetMs = 10_000;
 
 test('long absence: 300 offline edits on B while A edits, merged within seconds', async ({ phones }, testInfo) => {
-  test.setTimeout(240_000);
+  // Typing 300 edits through the UI takes about 3 minutes here on its own; what is under test is
+  // the merge's 10 s budget below, not the typing, which a busier machine slows past 4 minutes.
+  test.setTimeout(360_000);
   const { a, b } = await startSharedList(phones, ['Bread', 'Eggs']);
 
   await b.goOffline('real-loss');
