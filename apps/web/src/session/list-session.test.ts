@@ -118,6 +118,23 @@ describe('openListSession against a relay', () => {
     expect(relay.doc.getMap('items').size).toBe(1);
   });
 
+  it('after a reconnect says Synced only once an ack arrived on the new connection, not on an ack of the old one', async () => {
+    // The relay may have lost what it held (restored from a backup): what this phone sends in the
+    // new connection's sync step 2 is on the relay only once the relay acknowledges it.
+    const relay = new FakeRelay();
+    const { session } = start(relay);
+    session.list.addItem({ name: 'Tea' });
+    await vi.waitFor(() => expect(session.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+    relay.autoAck = false;
+    relay.dropAll();
+    await vi.waitFor(() => expect(state(session)).not.toBe('synced'));
+    await vi.waitFor(() => expect(relay.sockets.size).toBe(1), { timeout: 3000 });
+    await sleep(50);
+    expect(state(session)).toBe('syncing');
+    relay.ack();
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+  });
+
   it('stops trying when the relay refuses the list for good, and says why', async () => {
     const relay = new FakeRelay();
     relay.refuseWith = 4403;
