@@ -363,6 +363,29 @@ describe('openListSession against a relay', () => {
     expect(fourth.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]);
   });
 
+  it('a tap on a cached row whose item only the stored copy holds waits for it, and is applied once loaded', async () => {
+    // Milk reached the relay, so it is no longer kept aside: until the stored copy is applied the
+    // document does not have it, and a tap applied at once would do nothing.
+    const { open, relay, network, storage, listId } = offlinePhone();
+    relay.reachable = true;
+    network.online = true;
+    const first = open();
+    const milk = first.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    await vi.waitFor(() => expect(storage.getItem(`basket:early-edits:${listId}`)).toBeNull());
+    await sleep(50);
+    first.destroy();
+    relay.reachable = false;
+    network.online = false;
+
+    const second = open({ pauseBeforeLoad: () => new Promise<void>(() => {}) });
+    expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Milk']);
+    expect(second.list.items()).toEqual([]);
+    second.applyWhenLoaded({ kind: 'check', id: milk, checked: true });
+    await second.whenLoaded;
+    await vi.waitFor(() => expect(second.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]));
+  });
+
   it('an edit from a tab that closes before its socket opens reaches the relay through another tab, which says Synced only then', async () => {
     const relay = new FakeRelay();
     relay.autoAck = false;
