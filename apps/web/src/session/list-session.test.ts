@@ -523,6 +523,31 @@ describe('a stored copy that loads after the list is shown', () => {
       answerOnTime();
     }
   }, 15000);
+  it('a tap on a cached row made after the timeout waits for the stored copy when only it holds the item', async () => {
+    const phone = offlinePhone();
+    phone.relay.reachable = true;
+    phone.network.online = true;
+    const first = phone.open();
+    const milk = first.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
+    await sleep(50);
+    first.destroy();
+    phone.relay.reachable = false;
+    phone.network.online = false;
+
+    const answerOnTime = answerIndexedDbOpenLate(2000);
+    try {
+      const second = phone.open();
+      await second.whenLoaded;
+      // Shown by the timeout: the rows are the cached view's, Milk is not in the document yet.
+      expect(second.list.items()).toEqual([]);
+      second.applyWhenLoaded({ kind: 'check', id: milk, checked: true });
+      await vi.waitFor(() => expect(second.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]), { timeout: 4000 });
+    } finally {
+      answerOnTime();
+    }
+  }, 15000);
 });
 
 describe("this device's edits kept until the relay has them", () => {
