@@ -299,6 +299,31 @@ describe('openListSession against a relay', () => {
     expect(third.cachedView?.items.map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
   });
 
+  it('connects only once the stored copy is loaded, also when the network comes back before that', async () => {
+    // Sync step 1 must carry the stored state vector (and the catch-up summary must start from the stored list).
+    const { open, relay, network } = offlinePhone();
+    relay.reachable = true;
+    network.online = true;
+    const first = open();
+    first.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(state(first)).toBe('synced'), { timeout: 3000 });
+    await sleep(50);
+    first.destroy();
+    const attemptsBefore = relay.attempts;
+
+    const second = open({ pauseBeforeLoad: () => new Promise<void>(() => {}) });
+    expect(second.cachedView).not.toBeNull();
+    await sleep(100);
+    network.set(false);
+    network.set(true);
+    await sleep(100);
+    expect(relay.attempts).toBe(attemptsBefore);
+    second.loadNow();
+    await second.whenLoaded;
+    await vi.waitFor(() => expect(state(second)).toBe('synced'), { timeout: 3000 });
+    expect(relay.attempts).toBe(attemptsBefore + 1);
+  });
+
   it('an item added in the first moment of a cold start survives the page closing before IndexedDB opens', async () => {
     const { open, relay, network } = offlinePhone();
     const first = open();
