@@ -4,6 +4,7 @@ import { openListSession, relayUrl, type ListSessionOptions } from './list-sessi
 import { createMemoryStore, type KeyValueStore } from './device-storage.js';
 import { FakeRelay } from './testing/fake-relay.js';
 import type { ListSession, ReconnectSummary } from './types.js';
+import type { Timers } from './connection-watch.js';
 
 let counter = 0;
 const newId = () => `sessiontest${String(++counter).padStart(6, '0')}x`;
@@ -133,6 +134,32 @@ describe('openListSession against a relay', () => {
     expect(state(session)).toBe('syncing');
     relay.ack();
     await vi.waitFor(() => expect(state(session)).toBe('synced'));
+  });
+
+  it('replaces a socket that went silent (dead, though the browser keeps it open) within seconds, not y-websocket\'s 30 s', async () => {
+    const relay = new FakeRelay();
+    // The heartbeat's clock and interval, driven by hand; the socket's own times are real.
+    let skew = 0;
+    const ticks = new Set<() => void>();
+    const timers: Timers = {
+      now: () => Date.now() + skew,
+      setInterval: (callback) => (ticks.add(callback), callback),
+      clearInterval: (handle) => void ticks.delete(handle as () => void),
+    };
+    const { session } = start(relay, { timers });
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    const attempts = relay.attempts;
+    // Store Wi-Fi dropped the path: nothing reaches the phone any more, and no close arrives.
+    for (const socket of relay.sockets) socket.deliver = () => {};
+    skew += 3000;
+    for (const tick of [...ticks]) tick();
+    expect(relay.attempts).toBe(attempts);
+    skew += 6000;
+    for (const tick of [...ticks]) tick();
+    await vi.waitFor(() => expect(relay.attempts).toBe(attempts + 1));
+    session.list.addItem({ name: 'Tea' });
+    await vi.waitFor(() => expect(session.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }));
+    expect(relay.doc.getMap('items').size).toBe(1);
   });
 
   it('stops trying when the relay refuses the list for good, and says why', async () => {
