@@ -237,6 +237,17 @@ describe('ack tracker', () => {
     expect(trackerA.state().pendingChanges).toBe(0);
   });
 
+  it("another phone's edit that a tab brings, which the relay already acknowledged, is not counted as on this phone", () => {
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    const dad = new Y.Doc();
+    dad.getMap('items').set('bread', 1);
+    // The relay stored Dad's edit (its ack names his clock); this tab gets the edit from another tab.
+    tracker.acknowledge(fullVector(dad));
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(dad), FROM_OTHER_TABS);
+    expect(tracker.state().pendingChanges).toBe(0);
+  });
+
   it('every tab shows the same count for the phone: its own edits, the other tabs\' and those they saved', () => {
     const { tabA, tabB, trackerA, trackerB } = twoTabs();
     // Each tab's updates reach the other as they would over BroadcastChannel.
