@@ -159,6 +159,9 @@ describe('ack tracker', () => {
     expect(second.state().pendingChanges).toBe(1);
     second.documentLoaded();
     expect(second.state().pendingChanges).toBe(0);
+    // Another tab saving before this one saves the pruned state does not bring them back.
+    second.storedChanged();
+    expect(second.state().pendingChanges).toBe(0);
     // Saved as dropped, not merged back from what was stored: else "Syncing…" for ever.
     second.flush();
     expect(second.state().pendingChanges).toBe(0);
