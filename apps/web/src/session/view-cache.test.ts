@@ -60,11 +60,14 @@ describe('view cache', () => {
     const store = createMemoryStore();
     const list = listWithItems(['Milk', '2 l juice']);
     list.setTitle('Weekend');
+    // A row ticked off is painted ticked off at the next cold start.
+    list.setChecked(list.items()[0]!.id, true);
     expect(writeCachedView(store, A, { title: list.title(), items: list.items(), savedAt: 7 })).toBe(true);
     const view = readCachedView(store, A);
     expect(view?.title).toBe('Weekend');
     expect(view?.savedAt).toBe(7);
     expect(view?.items).toEqual(list.items());
+    expect(view?.items.filter((item) => item.checked)).toHaveLength(1);
     expect(readCachedView(store, B)).toBeNull();
   });
 
