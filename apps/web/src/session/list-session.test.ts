@@ -405,6 +405,8 @@ describe('openListSession against a relay', () => {
     third.loadNow();
     await third.whenLoaded;
     expect(third.list.items().map((item) => [item.name, item.checked])).toEqual([['Milk', true]]);
+    // Applied, but not yet known to be in IndexedDB (its write runs after the next paint): still kept.
+    expect(storage.getItem(`basket:pending-taps:${listId}`)).not.toBeNull();
     // Once IndexedDB holds them, the kept taps are dropped (and the list keeps them).
     await new Promise((resolve) => setTimeout(resolve, 1200));
     expect(storage.getItem(`basket:pending-taps:${listId}`)).toBeNull();
