@@ -423,6 +423,75 @@ describe('disk storage recovery', () => {
     expect(itemsOf(stored.updates)).toEqual(source.getMap('items').toJSON());
   });
 
+  /**
+   * Records, in order, the durable steps a compaction takes: each fsync of a file (FileHandle
+   * `sync`/`datasync`), each truncation, each rename and each fsync of DATA_DIR. A crash (or a power
+   * loss) between any two must leave the old snapshot with the full log, or the new snapshot.
+   */
+  const recordCompaction = async (
+    run: (storage: DiskListStorage) => Promise<void>,
+    atTruncate: (events: readonly string[]) => void = () => undefined,
+  ): Promise<string[]> => {
+    const events: string[] = [];
+    const probe = await fsPromises.open(path.join(dir, 'probe'), 'w');
+    const handlePrototype = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    await rm(path.join(dir, 'probe'));
+    const { sync, datasync, truncate } = handlePrototype;
+    const spies: Array<{ mockRestore(): void }> = [
+      vi.spyOn(handlePrototype, 'sync').mockImplementation(function (this: FileHandle) {
+        events.push('file-synced');
+        return sync.call(this);
+      }),
+      vi.spyOn(handlePrototype, 'datasync').mockImplementation(function (this: FileHandle) {
+        events.push('file-synced');
+        return datasync.call(this);
+      }),
+      vi.spyOn(handlePrototype, 'truncate').mockImplementation(function (this: FileHandle, length?: number) {
+        events.push('truncated');
+        atTruncate(events);
+        return truncate.call(this, length);
+      }),
+    ];
+    const rename = fsPromises.rename;
+    spies.push(
+      vi.spyOn(fsPromises, 'rename').mockImplementation(async (from, to) => {
+        events.push(`renamed ${path.basename(String(from))}`);
+        return rename(from, to);
+      }),
+    );
+    const storage = new DiskListStorage({
+      dataDir: dir,
+      now: () => 1234,
+      afterCompactionStep: (step) => events.push(step),
+      syncDataDir: async (dataDir) => {
+        events.push('data-dir-synced');
+        await syncDirectory(dataDir);
+      },
+    });
+    storages.push(storage);
+    try {
+      await run(storage);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    return events;
+  };
+
+  it('[J21] a compaction fsyncs its temp snapshot before renaming it over the old one: renamed unsynced, a power loss could leave an empty snapshot and a truncated log', async () => {
+    const { source, updates } = makeUpdates(4);
+    const events = await recordCompaction(async (storage) => {
+      await storage.append(LIST, updates);
+      await storage.checkpoint();
+      await storage.compact(LIST, Y.encodeStateAsUpdate(source));
+    });
+    const written = events.indexOf('temp-written');
+    const renamed = events.indexOf(`renamed ${LIST}.snapshot.tmp`);
+    expect(written).toBeGreaterThanOrEqual(0);
+    expect(renamed).toBeGreaterThan(written);
+    expect(events.slice(written, renamed)).toContain('file-synced');
+  });
+
   it('a load that fails for a passing reason (DATA_DIR unreadable for a moment) does not make later loads fail', async () => {
     const storage = open();
     await storage.append(LIST, [new Uint8Array([0, 0])]);
