@@ -1,4 +1,4 @@
-import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync } from 'node:fs';
+import { constants as fsConstants, existsSync, promises as fsPromises, readdirSync, readFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { appendFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -490,6 +490,43 @@ describe('disk storage recovery', () => {
     expect(written).toBeGreaterThanOrEqual(0);
     expect(renamed).toBeGreaterThan(written);
     expect(events.slice(written, renamed)).toContain('file-synced');
+  });
+
+  it('[J22] a compaction truncates the log only once the new snapshot is renamed into place and DATA_DIR fsynced: earlier, a crash leaves neither', async () => {
+    const { source, updates } = makeUpdates(4);
+    const firstItems = itemsOf(updates);
+    const snapshotPath = path.join(dir, `${LIST}.snapshot`);
+    const snapshotAtTruncate: Array<Buffer | undefined> = [];
+    const events = await recordCompaction(
+      async (storage) => {
+        await storage.append(LIST, updates);
+        await storage.checkpoint();
+        // Loaded, the log stays open and is truncated through its handle; then as a list no longer loaded.
+        await storage.load(LIST);
+        await storage.compact(LIST, Y.encodeStateAsUpdate(source));
+        await storage.release(LIST);
+        source.getMap('items').set('later', 'value');
+        await storage.append(LIST, [updates.at(-1) as Uint8Array]);
+        await storage.checkpoint();
+        await storage.compact(LIST, Y.encodeStateAsUpdate(source));
+      },
+      () => snapshotAtTruncate.push(existsSync(snapshotPath) ? readFileSync(snapshotPath) : undefined),
+    );
+    const compactions = events.filter((event) => event === 'truncated');
+    expect(compactions).toHaveLength(2);
+    let from = 0;
+    for (const [i, expected] of [firstItems, source.getMap('items').toJSON()].entries()) {
+      const renamed = events.indexOf(`renamed ${LIST}.snapshot.tmp`, from);
+      const truncated = events.indexOf('truncated', from);
+      expect(renamed).toBeGreaterThanOrEqual(from);
+      expect(truncated).toBeGreaterThan(renamed);
+      // The rename is durable (an fsync of DATA_DIR started after it) before the log goes.
+      expect(events.slice(renamed, truncated)).toContain('data-dir-synced');
+      const onDisk = snapshotAtTruncate[i];
+      expect(onDisk).toBeDefined();
+      expect(itemsOf(scanRecords(onDisk as Buffer).records)).toEqual(expected);
+      from = truncated + 1;
+    }
   });
 
   it('a load that fails for a passing reason (DATA_DIR unreadable for a moment) does not make later loads fail', async () => {
