@@ -238,6 +238,32 @@ describe('list room without sockets', () => {
     expect(acked).toBe(true);
     list.destroy();
   });
+
+  it('[R11] an update refused for the size limit (4422) reaches no other phone and is not stored: forwarded, every phone holding it would be refused too', async () => {
+    const storage = new MemoryListStorage();
+    const stored = new Y.Doc();
+    stored.getMap('items').set('big', 'x'.repeat(1500));
+    await storage.append('roomUnitTestList01', [Y.encodeStateAsUpdate(stored)]);
+    const list = room(storage, { maxListBytes: 2000 });
+    await list.load();
+    const writer = fakePeer(1);
+    const reader = fakePeer(2);
+    list.attach(writer);
+    list.attach(reader);
+    const greeted = reader.sent.length;
+    const more = new Y.Doc();
+    more.getMap('items').set('note', 'y'.repeat(1000));
+    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(more) }, 0);
+    await list.flush();
+    expect(writer.closed).toEqual([4422]);
+    // Nothing went to the other phone: no update (0, 2), nor anything else.
+    expect(reader.sent.slice(greeted)).toEqual([]);
+    expect(list.doc.getMap('items').get('note')).toBeUndefined();
+    const reloaded = new Y.Doc();
+    for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(reloaded, update);
+    expect(reloaded.getMap('items').get('note')).toBeUndefined();
+    list.destroy();
+  });
 });
 
 describe('room registry', () => {
