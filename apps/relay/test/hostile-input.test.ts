@@ -408,6 +408,34 @@ describe('hostile input', () => {
   });
 });
 
+describe('byte rate', () => {
+  it('[H21] a connection sending more bytes a second than it may, in few valid messages, closes with 1013 (transient); honest phones keep syncing', async () => {
+    // A burst of 4 KiB (the message size bound), refilling at 2 KiB/s; the message rate is far off.
+    const running = await startRelay({ limits: { maxMessageBytes: 4096, bytesPerSecond: 2048, messagesPerSecond: 1000 } });
+    const listId = newListId();
+    const honestA = connectPhone(running.syncUrl, listId);
+    const honestB = connectPhone(running.syncUrl, listId);
+    try {
+      await waitFor(() => honestA.provider.synced && honestB.provider.synced, 5000, 'honest sync');
+      const socket = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(socket, 5000);
+      // About 3 KB (the key is stored twice): the second goes past the burst.
+      const frame = encodeSyncUpdate(realUpdate('y'.repeat(1400)));
+      expect(frame.length).toBeGreaterThan(2048);
+      expect(frame.length).toBeLessThan(4096);
+      for (let i = 0; i < 4; i++) socket.send(frame);
+      expect(await closed).toBe(1013);
+      honestA.doc.getMap('items').set('after', 'still works');
+      await waitFor(() => honestB.doc.getMap('items').get('after') === 'still works', 5000, 'honest fan-out');
+      await waitFor(() => honestA.isFullyStored(), 5000, 'honest ack');
+    } finally {
+      honestA.destroy();
+      honestB.destroy();
+      await running.close();
+    }
+  });
+});
+
 describe('held-back updates', () => {
   it('[H10] updates whose dependencies never arrive are bounded: the list reloads and honest phones resync', async () => {
     const { dir, remove } = await temporaryDirectory('basket-heldback-');
