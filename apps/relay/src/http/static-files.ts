@@ -108,15 +108,16 @@ export class StaticFiles {
       ...(compressible ? { Vary: 'Accept-Encoding' } : {}),
     });
     const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, headersFor(encoding)['ETag'] ?? '')) {
-      response.writeHead(304, headersFor(encoding));
+    const preferred = headersFor(encoding);
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, preferred['ETag'] ?? '')) {
+      response.writeHead(304, preferred);
       response.end();
       return true;
     }
     // A copy that cannot be made (the file went meanwhile) is no reason not to try the file itself.
     const body = encoding === undefined ? undefined : await this.compressed.get(filePath, version, encoding).catch(() => undefined);
     if (encoding !== undefined && body !== undefined) {
-      response.writeHead(200, { ...headersFor(encoding), 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
+      response.writeHead(200, { ...preferred, 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
       response.end(request.method === 'HEAD' ? undefined : body);
       return true;
     }

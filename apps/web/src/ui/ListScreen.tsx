@@ -387,11 +387,12 @@ export function ListScreen(props: ListScreenProps) {
   // person is told where their Milk went instead of "Added Milk" and an unchanged screen.
   const addItem = useCallback(
     (item: NewItem): AddResult => {
-      const rowsBefore = new Map(list.items().map((row) => [row.id, row]));
+      // The rows as they were (the model's cached array; an add makes a new one).
+      const rowsBefore = list.items();
       const id = list.addItem(item);
-      const before = rowsBefore.get(id);
+      const before = rowsBefore.find((row) => row.id === id);
       if (before === undefined) return 'new-row';
-      showToast(foldedAddMessage(before, list.items().find((row) => row.id === id)));
+      showToast(foldedAddMessage(before, list.item(id)));
       return 'folded';
     },
     [list, showToast],
