@@ -386,6 +386,7 @@ async function main(): Promise<void> {
     MAX_CONNECTIONS_PER_IP: '100000',
     MAX_DELIVERIES_PER_IP_PER_SECOND: '100000000',
     MAX_LOOP_MS_PER_IP_PER_SECOND: '100000',
+    MAX_STORED_BYTES_PER_IP_PER_HOUR: String(Number.MAX_SAFE_INTEGER),
     MAX_LOADED_LISTS: String(Math.max(10_000, config.lists * 2)),
   });
   const ours: Target = {

@@ -22,6 +22,8 @@ export interface RelayConfig {
   readonly maxDeliveriesPerIpPerSecond: number;
   /** Milliseconds of the event loop one IP's messages may take per second (burst 2×). */
   readonly maxLoopMsPerIpPerSecond: number;
+  /** Bytes one IP's updates may add to the lists on disk in any hour (also the burst). */
+  readonly maxStoredBytesPerIpPerHour: number;
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
   readonly maxListBytes: number;
@@ -67,6 +69,12 @@ const DEFAULT_MAX_BUFFERED_BYTES = DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTE
 const BUFFERED_CONNECTIONS_PER_IP = 4;
 /** Unsent bytes of all connections: a few addresses' worth, a fraction of a small server's memory. */
 const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 512 * MiB;
+/**
+ * An address may fill this many lists to the size limit in an hour: a family's first uploads
+ * of their largest lists pass at once, while one address can no longer fill the disk list after
+ * list (each list has its own limit).
+ */
+const STORED_LISTS_PER_IP_PER_HOUR = 2;
 /** Beyond this a buffered-bytes setting is a typo rather than a machine's memory. */
 const MAX_BUFFERED_BYTES_SETTING = 64 * 1024 * MiB;
 
@@ -78,6 +86,7 @@ export const DEFAULT_LIMITS = {
   maxConnectionsPerIp: 200,
   maxDeliveriesPerIpPerSecond: 5_000,
   maxLoopMsPerIpPerSecond: 250,
+  maxStoredBytesPerIpPerHour: STORED_LISTS_PER_IP_PER_HOUR * DEFAULT_MAX_LIST_BYTES,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
@@ -124,6 +133,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxConnectionsPerIp: integer(env, 'MAX_CONNECTIONS_PER_IP', DEFAULT_LIMITS.maxConnectionsPerIp, 1),
     maxDeliveriesPerIpPerSecond: integer(env, 'MAX_DELIVERIES_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxDeliveriesPerIpPerSecond, 1),
     maxLoopMsPerIpPerSecond: integer(env, 'MAX_LOOP_MS_PER_IP_PER_SECOND', DEFAULT_LIMITS.maxLoopMsPerIpPerSecond, 1),
+    maxStoredBytesPerIpPerHour: integer(env, 'MAX_STORED_BYTES_PER_IP_PER_HOUR', STORED_LISTS_PER_IP_PER_HOUR * maxListBytes, 1024),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
     maxListBytes,

@@ -98,7 +98,7 @@ describe('per-address delivery budget', () => {
 
   it('[B2] an address is forgotten only once it has no connection and its budgets have refilled', () => {
     let now = 0;
-    const budgets = new AddressBudgets({ deliveriesPerSecond: 100, loopMsPerSecond: 50 }, () => now);
+    const budgets = new AddressBudgets({ deliveriesPerSecond: 100, loopMsPerSecond: 50, storedBytesPerHour: 3600 }, () => now);
     const spent = budgets.forAddress('198.51.100.7');
     expect(spent.deliveries.tryTake(200)).toBe(true);
     expect(budgets.forAddress('198.51.100.7')).toBe(spent);
@@ -116,6 +116,11 @@ describe('per-address delivery budget', () => {
     now += 1_100;
     expect(spent.loopMs.hasCredit()).toBe(true);
     now += 2_000;
+    // Stored bytes too: 1,800 bytes charged against 3,600 an hour take half an hour to refill.
+    spent.storedBytes.charge(1800);
+    budgets.sweep(() => false);
+    expect(budgets.size).toBe(1);
+    now += 30 * 60 * 1000;
     budgets.sweep(() => false);
     expect(budgets.size).toBe(0);
   });
@@ -162,6 +167,43 @@ describe('per-address delivery budget', () => {
     expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBeGreaterThan(0);
     await expectStillSyncing(honest);
   }, 20_000);
+
+  it('[B7] an address that stored its hourly budget has its next update wait, not refused, until the budget refills; other addresses keep storing', async () => {
+    let clockOffsetMs = 0;
+    const running = await startRelay({ limits: { maxStoredBytesPerIpPerHour: 3600 }, now: () => Date.now() + clockOffsetMs });
+    cleanups.push(() => running.close());
+    const honestList = newListId();
+    const honest: [Phone, Phone] = [
+      connectPhone(running.syncUrl, honestList, new Y.Doc(), undefined, FromOtherAddress),
+      connectPhone(running.syncUrl, honestList, new Y.Doc(), undefined, FromOtherAddress),
+    ];
+    for (const phone of honest) cleanups.push(() => phone.destroy());
+    await waitFor(() => honest.every((phone) => phone.provider.synced), 5000, 'honest phones synced');
+    const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
+
+    // One list-sized upload passes on credit, whatever its size, and leaves the address in debt.
+    const firstList = newListId();
+    const first = await openRawSocket(running.syncUrl, firstList);
+    cleanups.push(() => first.terminate());
+    first.send(update('x'.repeat(6000)));
+    await waitFor(() => storedIn(firstList, 'x'.repeat(6000)) !== undefined, 5000, 'the first upload stored');
+
+    // A new list from the same address through a fresh connection: its content waits.
+    const secondList = newListId();
+    const second = await openRawSocket(running.syncUrl, secondList);
+    cleanups.push(() => second.terminate());
+    second.send(update('second-list'));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(storedIn(secondList, 'second-list')).toBeUndefined();
+    expect(running.relay.metrics.errors.get({ kind: 'address_storage_limited' })).toBeGreaterThan(0);
+    await expectStillSyncing(honest);
+
+    // Once the budget has refilled (3,600 bytes an hour), the waiting update is stored: slowed, not lost.
+    clockOffsetMs += 3 * 3600 * 1000;
+    await waitFor(() => storedIn(secondList, 'second-list') === 'second-list', 3000, 'the held update, once the budget refilled');
+    expect(second.readyState).toBe(WebSocket.OPEN);
+    expect(first.readyState).toBe(WebSocket.OPEN);
+  });
 
   it('[B4] a connection its address budget holds unread longer than the ping interval is not dropped as dead', async () => {
     const running = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 1, pingIntervalMs: 1000 } });

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFromEnvironment, DEFAULT_LIMITS, defaultStaticDir } from '../src/config.js';
 
+const MiB = 1024 * 1024;
+
 describe('configFromEnvironment', () => {
   it('refuses a PORT outside 0–65535 or not written in decimal', () => {
     for (const port of ['abc', '-1', '70000', '65536', '0x1f90', '1e3', '8080.5']) {
@@ -39,8 +41,16 @@ describe('configFromEnvironment', () => {
     expect(configFromEnvironment({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
     expect(configFromEnvironment({}).logLevel).toBe('info');
   });
+  it('lets one address store two full-size lists an hour by default, following MAX_LIST_BYTES', () => {
+    expect(configFromEnvironment({}).maxStoredBytesPerIpPerHour).toBe(64 * MiB);
+    expect(DEFAULT_LIMITS.maxStoredBytesPerIpPerHour).toBe(64 * MiB);
+    expect(configFromEnvironment({ MAX_LIST_BYTES: String(8 * MiB) }).maxStoredBytesPerIpPerHour).toBe(16 * MiB);
+    expect(configFromEnvironment({ MAX_STORED_BYTES_PER_IP_PER_HOUR: '5000000' }).maxStoredBytesPerIpPerHour).toBe(5_000_000);
+    expect(() => configFromEnvironment({ MAX_STORED_BYTES_PER_IP_PER_HOUR: '100' })).toThrow(/MAX_STORED_BYTES_PER_IP_PER_HOUR must be an integer ≥ 1024/);
+  });
+
   it('bounds unsent bytes per connection, per address and in all, each at least the one before', () => {
-    const MiB = 1024 * 1024;
+
     const defaults = configFromEnvironment({});
     expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([40 * MiB, 160 * MiB, 512 * MiB]);
     expect(DEFAULT_LIMITS.maxBufferedBytesPerIp).toBe(defaults.maxBufferedBytesPerIp);

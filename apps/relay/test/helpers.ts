@@ -34,16 +34,18 @@ export async function startRelay(
     metrics?: RelayMetrics;
     trustedProxies?: readonly string[];
     logger?: Logger;
+    now?: () => number;
   } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
   const relay = new RelayServer({
-    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, maxLoopMsPerIpPerSecond: 100_000, ...options.limits },
+    limits: { ...DEFAULT_LIMITS, maxConnectionsPerIp: 10_000, maxDeliveriesPerIpPerSecond: 1_000_000, maxLoopMsPerIpPerSecond: 100_000, maxStoredBytesPerIpPerHour: Number.MAX_SAFE_INTEGER, ...options.limits },
     storage,
     logger: options.logger ?? silentLogger,
     staticDir: options.staticDir,
     metrics: options.metrics,
     trustedProxies: options.trustedProxies,
+    now: options.now,
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

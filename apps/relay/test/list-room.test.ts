@@ -8,10 +8,19 @@ import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 
-function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[] } {
+function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[] } {
   const sent: Uint8Array[] = [];
   const closed: number[] = [];
-  return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code) };
+  const storedBytes: number[] = [];
+  return {
+    id,
+    sent,
+    closed,
+    storedBytes,
+    send: (m) => sent.push(m),
+    close: (code) => closed.push(code),
+    chargeStoredBytes: (bytes) => storedBytes.push(bytes),
+  };
 }
 
 function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoom {
@@ -262,6 +271,33 @@ describe('list room without sockets', () => {
     const reloaded = new Y.Doc();
     for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(reloaded, update);
     expect(reloaded.getMap('items').get('note')).toBeUndefined();
+    list.destroy();
+  });
+
+  it('[R12] the bytes an update adds to the log are charged to its sender; content the list has, and an update refused for size, cost nothing', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage, { maxListBytes: 4000 });
+    await list.load();
+    const writer = fakePeer(1);
+    const other = fakePeer(2);
+    list.attach(writer);
+    list.attach(other);
+    const milk = new Y.Doc();
+    milk.getMap('items').set('milk', 'Milk');
+    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(milk) }, 0);
+    await list.flush();
+    // What the log holds, each record counted with its 8-byte frame as the size limit counts it.
+    const { updates } = await storage.load('roomUnitTestList01');
+    expect(writer.storedBytes).toEqual([updates.reduce((total, u) => total + u.length + 8, 0)]);
+
+    // Another phone sending what the list already has (its first sync) adds nothing.
+    list.receive(other, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(milk) }, 0);
+    const tooLarge = new Y.Doc();
+    tooLarge.getMap('items').set('huge', 'z'.repeat(5000));
+    list.receive(other, { kind: 'sync-update', update: Y.encodeStateAsUpdate(tooLarge) }, 0);
+    await list.flush();
+    expect(other.closed).toEqual([4422]);
+    expect(other.storedBytes).toEqual([]);
     list.destroy();
   });
 });

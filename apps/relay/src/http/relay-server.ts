@@ -88,7 +88,11 @@ export class RelayServer {
     this.now = options.now ?? Date.now;
     this.trustedProxies = trustedProxies(options.trustedProxies ?? []);
     this.addressBudgets = new AddressBudgets(
-      { deliveriesPerSecond: options.limits.maxDeliveriesPerIpPerSecond, loopMsPerSecond: options.limits.maxLoopMsPerIpPerSecond },
+      {
+        deliveriesPerSecond: options.limits.maxDeliveriesPerIpPerSecond,
+        loopMsPerSecond: options.limits.maxLoopMsPerIpPerSecond,
+        storedBytesPerHour: options.limits.maxStoredBytesPerIpPerHour,
+      },
       this.now,
     );
     this.metrics = options.metrics ?? new RelayMetrics();

@@ -21,11 +21,19 @@ export interface AddressBudget {
    * up one small update at a time costs each next one more, see README).
    */
   readonly loopMs: TokenBucket;
+  /**
+   * Bytes its updates added to the lists on disk, charged once accepted: each list has its own
+   * size limit, so without this one address could fill the disk by creating list after list,
+   * and a full disk stops acknowledgements for everyone.
+   */
+  readonly storedBytes: TokenBucket;
 }
 
 export interface AddressLimits {
   readonly deliveriesPerSecond: number;
   readonly loopMsPerSecond: number;
+  /** Also the burst: what an address may store in any one hour. */
+  readonly storedBytesPerHour: number;
 }
 
 export class AddressBudgets {
@@ -40,10 +48,11 @@ export class AddressBudgets {
   forAddress(address: string): AddressBudget {
     let budget = this.budgets.get(address);
     if (budget === undefined) {
-      const { deliveriesPerSecond, loopMsPerSecond } = this.limits;
+      const { deliveriesPerSecond, loopMsPerSecond, storedBytesPerHour } = this.limits;
       budget = {
         deliveries: new TokenBucket(deliveriesPerSecond, deliveriesPerSecond * 2, this.now),
         loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now),
+        storedBytes: new TokenBucket(storedBytesPerHour / 3600, storedBytesPerHour, this.now),
       };
       this.budgets.set(address, budget);
     }
@@ -56,7 +65,8 @@ export class AddressBudgets {
    */
   sweep(hasConnections: (address: string) => boolean): void {
     for (const [address, budget] of this.budgets) {
-      if (!hasConnections(address) && budget.deliveries.isFull() && budget.loopMs.isFull()) this.budgets.delete(address);
+      const refilled = budget.deliveries.isFull() && budget.loopMs.isFull() && budget.storedBytes.isFull();
+      if (!hasConnections(address) && refilled) this.budgets.delete(address);
     }
   }
 

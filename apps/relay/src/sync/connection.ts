@@ -26,6 +26,8 @@ const SYNC_REQUEST_BURST = 4;
 const SYNC_ANSWER_MAX_BACKLOG_BYTES = 64 * 1024;
 /** How often a sync request waiting for its connection's backlog to drain looks again. */
 const DRAIN_CHECK_MS = 1000;
+/** How often a connection its address's budgets hold unread looks at them again, at most. */
+const HOLD_RECHECK_MS = 1000;
 
 /** The `errors_total` kind counting connections dropped for each bound on unsent bytes. */
 const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
@@ -210,6 +212,11 @@ export class Connection implements RoomPeer {
         if (this.decodedHead === undefined) continue;
       }
       const message = this.decodedHead;
+      const storageLimitedMs = this.storageBudgetWait(message);
+      if (storageLimitedMs > 0) {
+        this.holdFor(storageLimitedMs);
+        return;
+      }
       const rateLimitedMs = this.deliveryBudgetWait(message);
       if (rateLimitedMs > 0) {
         this.holdFor(rateLimitedMs);
@@ -222,13 +229,17 @@ export class Connection implements RoomPeer {
     if (this.socket.isPaused) this.socket.resume();
   }
 
-  /** Stops reading the socket for `waitMs`, then goes on with the held frames. */
+  /**
+   * Stops reading the socket for `waitMs`, then goes on with the held frames. Looked at again at
+   * least every HOLD_RECHECK_MS: a storage wait can be most of an hour, and the clock the budgets
+   * read may be stepped meanwhile.
+   */
   private holdFor(waitMs: number): void {
     this.socket.pause();
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined;
       this.handleHeld();
-    }, waitMs);
+    }, Math.min(waitMs, HOLD_RECHECK_MS));
     this.holdTimer.unref();
   }
 
@@ -255,6 +266,24 @@ export class Connection implements RoomPeer {
     if (loopMs.hasCredit()) return 0;
     this.countThrottled('address_busy');
     return Math.max(1, loopMs.msUntil(1));
+  }
+
+  /**
+   * 0 unless `message` carries an update and the address has stored its budget's worth: then how
+   * long until it may store again. Only updates wait for it, as nothing else adds to the disk;
+   * whether one adds anything is known only once applied, so each is let through on credit.
+   */
+  private storageBudgetWait(message: IncomingMessage): number {
+    if (message.kind !== 'sync-update' && message.kind !== 'sync-step-2') return 0;
+    const { storedBytes } = this.options.addressBudget;
+    if (storedBytes.hasCredit()) return 0;
+    this.countThrottled('address_storage_limited');
+    return Math.max(1, storedBytes.msUntil(1));
+  }
+
+  /** Called by the room for what this connection's update added to the list's stored log. */
+  chargeStoredBytes(bytes: number): void {
+    this.options.addressBudget.storedBytes.charge(bytes);
   }
 
   /** 0 when the address may have `message` delivered now (the deliveries are then taken), else how long to wait. */

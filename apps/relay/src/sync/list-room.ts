@@ -19,6 +19,8 @@ export interface RoomPeer {
   readonly id: number;
   send(message: Uint8Array): void;
   close(code: number, reason: string): void;
+  /** What this peer's update added to the list's log, for its address's storage budget. */
+  chargeStoredBytes(bytes: number): void;
 }
 
 export interface ListRoomOptions {
@@ -316,10 +318,13 @@ export class ListRoom {
     // Queued for storage before anything is forwarded: the document holds these updates now, and
     // every later batch's state vector covers them, so if a send below throws (a socket gone
     // wrong; Connection closes this sender) they must still be written before that ack goes out.
+    let addedBytes = 0;
     for (const integrated of emitted) {
-      if (this.measuredBytes !== undefined) this.measuredBytes += integrated.length + RECORD_OVERHEAD_BYTES;
+      addedBytes += integrated.length + RECORD_OVERHEAD_BYTES;
       this.commit.add(integrated);
     }
+    if (this.measuredBytes !== undefined) this.measuredBytes += addedBytes;
+    if (addedBytes > 0) peer.chargeStoredBytes(addedBytes);
     this.commit.addWaiter(peer, receivedAt);
     // Not "held back fewer bytes than before": a message can complete one phone's held update and
     // hold back a larger one of its own.
