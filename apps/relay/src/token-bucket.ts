@@ -1,4 +1,7 @@
-/** Allows `ratePerSecond` on average with bursts up to `capacity`; time comes from `now`. */
+/**
+ * Allows `ratePerSecond` on average with bursts up to `capacity`; time comes from `now`. Costs
+ * charged after the fact may leave it up to `maxDebt` below zero (by default the capacity).
+ */
 export class TokenBucket {
   private tokens: number;
   private lastRefill: number;
@@ -7,6 +10,7 @@ export class TokenBucket {
     private readonly ratePerSecond: number,
     readonly capacity: number,
     private readonly now: () => number,
+    private readonly maxDebt = capacity,
   ) {
     this.tokens = capacity;
     this.lastRefill = now();
@@ -27,11 +31,11 @@ export class TokenBucket {
 
   /**
    * Takes `amount` after the fact, for costs known only once paid (time spent): the balance may
-   * go negative, down to minus the capacity, and `hasCredit` is false until it refills past zero.
+   * go negative, down to minus `maxDebt`, and `hasCredit` is false until it refills past zero.
    */
   charge(amount: number): void {
     this.refill();
-    this.tokens = Math.max(-this.capacity, this.tokens - amount);
+    this.tokens = Math.max(-this.maxDebt, this.tokens - amount);
   }
 
   hasCredit(): boolean {

@@ -29,6 +29,16 @@ export interface AddressBudget {
   readonly storedBytes: TokenBucket;
 }
 
+/**
+ * How many seconds of its event-loop budget an address may owe. A message is handled whatever it
+ * costs, so with debt capped at the burst one that took seconds (a valid update of millions of
+ * tiny structs takes Yjs 13 s for 16 MiB) was charged half a second, and an address sending such
+ * messages one after another held the event loop most of the time. Owing up to a minute, it pays
+ * for all but the most extreme ones, and its share over time stays near its budget; an honest
+ * phone after uploading a large list the relay lacks (1–2 s to apply) waits a few seconds.
+ */
+const LOOP_DEBT_SECONDS = 60;
+
 export interface AddressLimits {
   readonly deliveriesPerSecond: number;
   readonly loopMsPerSecond: number;
@@ -51,7 +61,7 @@ export class AddressBudgets {
       const { deliveriesPerSecond, loopMsPerSecond, storedBytesPerHour } = this.limits;
       budget = {
         deliveries: new TokenBucket(deliveriesPerSecond, deliveriesPerSecond * 2, this.now),
-        loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now),
+        loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now, loopMsPerSecond * LOOP_DEBT_SECONDS),
         storedBytes: new TokenBucket(storedBytesPerHour / 3600, storedBytesPerHour, this.now),
       };
       this.budgets.set(address, budget);
