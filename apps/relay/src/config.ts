@@ -28,10 +28,14 @@ export interface RelayConfig {
   readonly maxLoadedLists: number;
   readonly maxListBytes: number;
   readonly maxBufferedBytes: number;
-  /** Unsent bytes all connections from one address may hold together (see SendBacklogs). */
+  /** Unsent bytes all connections from one address may hold together (see SharedBacklogs). */
   readonly maxBufferedBytesPerIp: number;
   /** Unsent bytes all connections may hold together. */
   readonly maxBufferedBytesTotal: number;
+  /** Bytes read and not yet handled (frames still arriving or waiting) all connections from one address may hold together. */
+  readonly maxIncomingBytesPerIp: number;
+  /** Bytes read and not yet handled all connections may hold together. */
+  readonly maxIncomingBytesTotal: number;
   readonly compactLogBytes: number;
   readonly idleUnloadMs: number;
   readonly pingIntervalMs: number;
@@ -75,6 +79,11 @@ const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 512 * MiB;
  * list (each list has its own limit).
  */
 const STORED_LISTS_PER_IP_PER_HOUR = 2;
+/**
+ * Incoming bytes shared by an address's connections: a family's phones uploading their largest
+ * lists at once each hold one list-sized frame while it arrives.
+ */
+const INCOMING_FRAMES_PER_IP = 4;
 /** Beyond this a buffered-bytes setting is a typo rather than a machine's memory. */
 const MAX_BUFFERED_BYTES_SETTING = 64 * 1024 * MiB;
 
@@ -93,6 +102,8 @@ export const DEFAULT_LIMITS = {
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   maxBufferedBytesPerIp: DEFAULT_MAX_BUFFERED_BYTES * BUFFERED_CONNECTIONS_PER_IP,
   maxBufferedBytesTotal: DEFAULT_MAX_BUFFERED_BYTES_TOTAL,
+  maxIncomingBytesPerIp: INCOMING_FRAMES_PER_IP * maxReadableFrameBytes(DEFAULT_MAX_LIST_BYTES),
+  maxIncomingBytesTotal: DEFAULT_MAX_BUFFERED_BYTES_TOTAL,
   compactLogBytes: 1 * MiB,
   idleUnloadMs: 30_000,
   pingIntervalMs: 30_000,
@@ -114,6 +125,7 @@ export const DEFAULT_STORAGE = {
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
+  const maxMessageBytes = integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64);
   return {
     ...bufferedBytesLimits(env, maxListBytes),
     port: integer(env, 'PORT', 8080, 0, 65_535),
@@ -126,7 +138,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     logLevel: logLevel(env['LOG_LEVEL']),
     trustedProxies: parseTrustedProxies(env['TRUSTED_PROXIES']),
     // Defaults follow MAX_LIST_BYTES so that changing it alone keeps the limits consistent.
-    maxMessageBytes: integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64),
+    maxMessageBytes,
+    ...incomingBytesLimits(env, maxMessageBytes),
     messagesPerSecond: integer(env, 'MAX_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond, 1),
     bytesPerSecond: integer(env, 'MAX_BYTES_PER_SECOND', DEFAULT_LIMITS.bytesPerSecond, 1024),
     syncRequestIntervalMs: integer(env, 'SYNC_REQUEST_INTERVAL_MS', DEFAULT_LIMITS.syncRequestIntervalMs, 1, MAX_TIMER_MS),
@@ -161,6 +174,27 @@ function bufferedBytesLimits(
   const totalDefault = Math.max(DEFAULT_MAX_BUFFERED_BYTES_TOTAL, maxBufferedBytesPerIp);
   const maxBufferedBytesTotal = integer(env, 'MAX_BUFFERED_BYTES_TOTAL', totalDefault, maxBufferedBytesPerIp, MAX_BUFFERED_BYTES_SETTING);
   return { maxBufferedBytes, maxBufferedBytesPerIp, maxBufferedBytesTotal };
+}
+
+/**
+ * The two bounds on bytes read and not yet handled, the second at least the first: an address
+ * must be able to send one frame of the largest size `ws` reads. Defaults follow MAX_MESSAGE_BYTES.
+ */
+function incomingBytesLimits(env: NodeJS.ProcessEnv, maxMessageBytes: number): Pick<RelayConfig, 'maxIncomingBytesPerIp' | 'maxIncomingBytesTotal'> {
+  const oneFrame = maxReadableFrameBytes(maxMessageBytes);
+  const perIpDefault = Math.min(oneFrame * INCOMING_FRAMES_PER_IP, MAX_BUFFERED_BYTES_SETTING);
+  const maxIncomingBytesPerIp = integer(env, 'MAX_INCOMING_BYTES_PER_IP', perIpDefault, oneFrame, MAX_BUFFERED_BYTES_SETTING);
+  const totalDefault = Math.max(DEFAULT_MAX_BUFFERED_BYTES_TOTAL, maxIncomingBytesPerIp);
+  const maxIncomingBytesTotal = integer(env, 'MAX_INCOMING_BYTES_TOTAL', totalDefault, maxIncomingBytesPerIp, MAX_BUFFERED_BYTES_SETTING);
+  return { maxIncomingBytesPerIp, maxIncomingBytesTotal };
+}
+
+/**
+ * The largest frame `ws` reads: frames a little over MAX_MESSAGE_BYTES are read and refused with a
+ * clear 4413; beyond this `ws` drops the socket itself (1009) before buffering the frame.
+ */
+export function maxReadableFrameBytes(maxMessageBytes: number): number {
+  return Math.min(maxMessageBytes * 4, maxMessageBytes + 1024 * 1024);
 }
 
 /** Refused when misspelt: "verbose" running silently at info would hide what was asked for. */

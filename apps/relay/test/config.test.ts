@@ -49,8 +49,22 @@ describe('configFromEnvironment', () => {
     expect(() => configFromEnvironment({ MAX_STORED_BYTES_PER_IP_PER_HOUR: '100' })).toThrow(/MAX_STORED_BYTES_PER_IP_PER_HOUR must be an integer ≥ 1024/);
   });
 
-  it('bounds unsent bytes per connection, per address and in all, each at least the one before', () => {
+  it('bounds bytes read and not yet handled per address (four of the largest frames ws reads) and in all', () => {
+    const defaults = configFromEnvironment({});
+    expect([defaults.maxIncomingBytesPerIp, defaults.maxIncomingBytesTotal]).toEqual([4 * 33 * MiB, 512 * MiB]);
+    expect(DEFAULT_LIMITS.maxIncomingBytesPerIp).toBe(defaults.maxIncomingBytesPerIp);
+    // Following MAX_MESSAGE_BYTES: one frame of the largest size ws reads must always fit.
+    const small = configFromEnvironment({ MAX_MESSAGE_BYTES: String(MiB) });
+    expect(small.maxIncomingBytesPerIp).toBe(4 * 2 * MiB);
+    expect(() => configFromEnvironment({ MAX_MESSAGE_BYTES: String(MiB), MAX_INCOMING_BYTES_PER_IP: String(MiB) })).toThrow(
+      /MAX_INCOMING_BYTES_PER_IP must be an integer from 2097152/,
+    );
+    expect(() => configFromEnvironment({ MAX_INCOMING_BYTES_PER_IP: String(200 * MiB), MAX_INCOMING_BYTES_TOTAL: String(100 * MiB) })).toThrow(
+      /MAX_INCOMING_BYTES_TOTAL must be an integer from 209715200/,
+    );
+  });
 
+  it('bounds unsent bytes per connection, per address and in all, each at least the one before', () => {
     const defaults = configFromEnvironment({});
     expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([40 * MiB, 160 * MiB, 512 * MiB]);
     expect(DEFAULT_LIMITS.maxBufferedBytesPerIp).toBe(defaults.maxBufferedBytesPerIp);

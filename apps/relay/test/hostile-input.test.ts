@@ -436,6 +436,94 @@ describe('byte rate', () => {
   });
 });
 
+/** Sends the header of a `payloadBytes` binary frame and `sentBytes` of its payload, and no more. */
+function sendPartOfFrame(socket: WebSocket, payloadBytes: number, sentBytes: number): void {
+  const header = Buffer.alloc(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt(payloadBytes), 2);
+  // Mask key 0: the payload goes as it is.
+  const raw = (socket as unknown as { _socket: Socket })._socket;
+  raw.write(header);
+  raw.write(Buffer.alloc(sentBytes, 7));
+}
+
+describe('frames still arriving', () => {
+  const KiB = 1024;
+
+  it('[H22] sockets from one address that each send most of a large frame and stop hold no more than the address\'s bound; phones elsewhere keep syncing', async () => {
+    const running = await startRelay({ limits: { maxMessageBytes: 256 * KiB, maxIncomingBytesPerIp: 700 * KiB, maxIncomingBytesTotal: 64 * 1024 * KiB } });
+    const listId = newListId();
+    const honestA = connectPhone(running.syncUrl, listId);
+    const honestB = connectPhone(running.syncUrl, listId);
+    const sockets: WebSocket[] = [];
+    try {
+      await waitFor(() => honestA.provider.synced && honestB.provider.synced, 5000, 'honest sync');
+      const dropped: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const socket = new WebSocket(`${running.syncUrl}/${listId}`, { localAddress: '127.0.0.3' });
+        await once(socket, 'open');
+        socket.on('close', (code) => dropped.push(code));
+        sockets.push(socket);
+        sendPartOfFrame(socket, 256 * KiB, 200 * KiB);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Three unfinished frames of 200 KiB fit under 700 KiB; the others were dropped as they
+      // passed it (1006: terminated, as the socket's buffers are freed only once it is gone).
+      await waitFor(() => dropped.length >= 5, 5000, 'sockets past the bound dropped');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(dropped.length).toBe(5);
+      expect(dropped.every((code) => code === 1006)).toBe(true);
+      expect(running.relay.metrics.errors.get({ kind: 'incoming_over_address' })).toBe(5);
+      honestA.doc.getMap('items').set('after', 'still works');
+      await waitFor(() => honestB.doc.getMap('items').get('after') === 'still works', 5000, 'honest fan-out');
+      await waitFor(() => honestA.isFullyStored(), 5000, 'honest ack');
+    } finally {
+      for (const socket of sockets) socket.terminate();
+      honestA.destroy();
+      honestB.destroy();
+      await running.close();
+    }
+  });
+
+  it('[H23] unfinished frames from many addresses hold no more than the relay\'s bound: the largest are dropped first, and a phone still uploads a large list', async () => {
+    const running = await startRelay({ limits: { maxMessageBytes: 256 * KiB, maxIncomingBytesPerIp: 64 * 1024 * KiB, maxIncomingBytesTotal: 800 * KiB } });
+    const listId = newListId();
+    const sockets: WebSocket[] = [];
+    const closedBy = new Map<WebSocket, number>();
+    try {
+      // Four addresses, each with one socket holding 200 KiB of an unfinished frame (240 KiB
+      // from 127.0.0.3): 840 KiB.
+      for (let address = 2; address <= 5; address++) {
+        const socket = new WebSocket(`${running.syncUrl}/${listId}`, { localAddress: `127.0.0.${address}` });
+        await once(socket, 'open');
+        socket.on('close', (code) => closedBy.set(socket, code));
+        sockets.push(socket);
+        sendPartOfFrame(socket, 256 * KiB, (address === 3 ? 240 : 200) * KiB);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // The one holding the most (240 KiB, from 127.0.0.3) goes, whoever read last.
+      await waitFor(() => closedBy.size >= 1, 5000, 'a socket dropped');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect([...closedBy.keys()]).toEqual([sockets[1]]);
+      expect(running.relay.metrics.errors.get({ kind: 'incoming_over_relay' })).toBe(1);
+
+      // A phone uploading a list in one 150 KiB frame, with 600 KiB held by the others.
+      const big = new Y.Doc();
+      big.getMap('items').set('notes', 'n'.repeat(150 * KiB));
+      const uploader = connectPhone(running.syncUrl, newListId(), big);
+      try {
+        await waitFor(() => uploader.isFullyStored(), 10_000, 'the large upload stored');
+      } finally {
+        uploader.destroy();
+      }
+    } finally {
+      for (const socket of sockets) socket.terminate();
+      await running.close();
+    }
+  });
+});
+
 describe('held-back updates', () => {
   it('[H10] updates whose dependencies never arrive are bounded: the list reloads and honest phones resync', async () => {
     const { dir, remove } = await temporaryDirectory('basket-heldback-');

@@ -1,7 +1,6 @@
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configFromEnvironment, DEFAULT_LIMITS } from '../src/config.js';
-import { maxReadableFrameBytes } from '../src/http/relay-server.js';
+import { configFromEnvironment, DEFAULT_LIMITS, maxReadableFrameBytes } from '../src/config.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { connectPhone, newListId, startRelay, stateVectorCovers, temporaryDirectory, waitFor } from './helpers.js';
 

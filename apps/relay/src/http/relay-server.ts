@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import type { DEFAULT_STORAGE, RelayConfig } from '../config.js';
+import { maxReadableFrameBytes } from '../config.js';
 import { isSyncUrl, listIdFromSyncUrl } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
@@ -13,7 +14,7 @@ import { CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { RoomRegistry } from '../sync/room-registry.js';
-import { SendBacklogs } from '../sync/send-backlog.js';
+import { SharedBacklogs } from '../sync/shared-backlogs.js';
 import type { TrustedProxies } from './client-address.js';
 import { addressGroup, clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
 import { StaticFiles } from './static-files.js';
@@ -70,7 +71,8 @@ export class RelayServer {
   /** Open WebSocket connections per address group (an IPv4 address, an IPv6 /64: see addressGroup). */
   private readonly connectionsPerIp = new OpenCounts();
   private readonly addressBudgets: AddressBudgets;
-  private readonly sendBacklogs: SendBacklogs;
+  private readonly sendBacklogs: SharedBacklogs;
+  private readonly incomingBacklogs: SharedBacklogs;
   private readonly trustedProxies: TrustedProxies;
   /** Open TCP sockets per address group, upgraded or not. */
   private readonly socketsPerIp = new OpenCounts();
@@ -97,7 +99,8 @@ export class RelayServer {
     );
     this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
-    this.sendBacklogs = new SendBacklogs(limits);
+    this.sendBacklogs = new SharedBacklogs({ perAddressBytes: limits.maxBufferedBytesPerIp, totalBytes: limits.maxBufferedBytesTotal });
+    this.incomingBacklogs = new SharedBacklogs({ perAddressBytes: limits.maxIncomingBytesPerIp, totalBytes: limits.maxIncomingBytesTotal });
     this.registry = new RoomRegistry({
       storage: options.storage,
       logger: options.logger,
@@ -152,7 +155,12 @@ export class RelayServer {
     this.metrics.addGauge(
       'basket_relay_send_backlog_bytes',
       'Bytes queued for peers that have not read them, as counted at each connection\'s last send (at least the true figure)',
-      () => this.sendBacklogs.bufferedBytes,
+      () => this.sendBacklogs.countedBytes,
+    );
+    this.metrics.addGauge(
+      'basket_relay_incoming_bytes',
+      'Bytes read from peers and not yet handled (frames still arriving, frames waiting for their address\'s budgets), as counted at each connection\'s last read (at least the true figure)',
+      () => this.incomingBacklogs.countedBytes,
     );
     this.metrics.addGauge('basket_relay_rss_bytes', 'Resident set size of the relay process', () => process.memoryUsage.rss());
     // Every latency the relay reports includes time spent waiting for the event loop; this says
@@ -343,6 +351,7 @@ export class RelayServer {
           remoteAddress,
           addressBudget: this.addressBudgets.forAddress(group),
           sendBacklog: this.sendBacklogs.open(group, () => ws.bufferedAmount),
+          openIncoming: (readIncoming) => this.incomingBacklogs.open(group, readIncoming),
           limits,
           logger,
           metrics: this.metrics,
@@ -428,7 +437,3 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   }
 }
 
-/** Largest frame read (and refused with 4413) rather than dropped by ws: 4×, at most +1 MiB. */
-export function maxReadableFrameBytes(maxMessageBytes: number): number {
-  return Math.min(maxMessageBytes * 4, maxMessageBytes + 1024 * 1024);
-}

@@ -4,7 +4,8 @@ import type { RelayMetrics } from '../metrics.js';
 import { CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
 import type { AddressBudget } from './address-budgets.js';
-import type { BacklogBound, BacklogShare } from './send-backlog.js';
+import type { BacklogBound, BacklogShare } from './shared-backlogs.js';
+import { rawSocketOf, unhandledIncomingBytes } from './ws-incoming.js';
 import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import { TokenBucket } from '../token-bucket.js';
@@ -36,6 +37,12 @@ const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
   relay: 'slow_consumer_relay',
 };
 
+/** The `errors_total` kind counting connections dropped for each bound on bytes read and not yet handled. */
+const INCOMING_BOUND_KIND: Record<BacklogBound, string> = {
+  address: 'incoming_over_address',
+  relay: 'incoming_over_relay',
+};
+
 export interface ConnectionLimits {
   readonly maxMessageBytes: number;
   readonly messagesPerSecond: number;
@@ -53,8 +60,13 @@ export interface ConnectionOptions {
   readonly remoteAddress: string;
   /** Shared by every connection from the same address (see AddressBudgets). */
   readonly addressBudget: AddressBudget;
-  /** This connection's part of the unsent bytes its address and the relay may hold (see SendBacklogs). */
+  /** This connection's part of the unsent bytes its address and the relay may hold (see SharedBacklogs). */
   readonly sendBacklog: BacklogShare;
+  /**
+   * Opens this connection's part of the bytes read and not yet handled that its address and the
+   * relay may hold; `readIncoming` says how much it holds now.
+   */
+  readonly openIncoming: (readIncoming: () => number) => BacklogShare;
   readonly limits: ConnectionLimits;
   readonly logger: Logger;
   readonly metrics: RelayMetrics;
@@ -87,6 +99,9 @@ export class Connection implements RoomPeer {
    * for the address's budget like the rest (see handleHeld).
    */
   private readonly held: Uint8Array[] = [];
+  private heldBytes = 0;
+  /** What this connection holds of frames read and not yet handled, against its address's and the relay's bounds. */
+  private readonly incoming: BacklogShare;
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
   private decodedHead: IncomingMessage | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -111,6 +126,10 @@ export class Connection implements RoomPeer {
     this.socket.on('error', (error) => {
       this.options.logger.debug('connection.socket_error', { connection: this.id, error });
     });
+    this.incoming = options.openIncoming(() => unhandledIncomingBytes(this.socket) + this.heldBytes);
+    this.incoming.evictWith((bound) => this.dropForIncoming(bound, true));
+    // Added after ws's own listener, so it runs once ws has parsed what was read.
+    rawSocketOf(this.socket)?.on('data', () => this.onBytesRead());
     // Before joining: joining sends, and a send may need the room another connection holds.
     options.sendBacklog.evictWith((bound) => this.dropAsSlowConsumer(bound));
     this.room.attach(this);
@@ -180,6 +199,7 @@ export class Connection implements RoomPeer {
         return;
       }
       this.held.push(frame);
+      this.heldBytes += frame.length;
       this.handleHeld();
     } catch (error) {
       this.internalError(error);
@@ -207,7 +227,9 @@ export class Connection implements RoomPeer {
           this.holdFor(busyMs);
           return;
         }
-        this.decodedHead = this.decodeCharged(this.held.shift() as Uint8Array);
+        const frame = this.held.shift() as Uint8Array;
+        this.heldBytes -= frame.length;
+        this.decodedHead = this.decodeCharged(frame);
         // Refused: the loop ends, and the socket is read again for the close handshake.
         if (this.decodedHead === undefined) continue;
       }
@@ -380,7 +402,7 @@ export class Connection implements RoomPeer {
   /**
    * Which bound sending `messageBytes` more would pass: this connection's own, its address's or
    * the relay's, once connections holding more than this one have been dropped to make room
-   * under the shared ones (see SendBacklogs). The message counts: checking the backlog alone let
+   * under the shared ones (see SharedBacklogs). The message counts: checking the backlog alone let
    * one connection hold its bound plus a list-sized message.
    */
   private backlogBoundPassedBy(messageBytes: number): 'connection' | BacklogBound | undefined {
@@ -404,6 +426,38 @@ export class Connection implements RoomPeer {
     this.closing = true;
     this.socket.terminate();
     this.options.sendBacklog.release();
+  }
+
+  /**
+   * Each read may take what this connection holds of unfinished and waiting frames past its
+   * address's or the relay's bound: connections holding more are dropped to make room, or this
+   * one if it holds the most.
+   */
+  private onBytesRead(): void {
+    if (this.closing) return;
+    const bound = this.incoming.makeRoomFor(0);
+    if (bound !== undefined) this.dropForIncoming(bound, false);
+  }
+
+  /**
+   * Without this bound, 40 sockets from one address each sending 29 of a 30 MiB frame and
+   * stopping took the relay to 1.2 GB, and 200 (MAX_CONNECTIONS_PER_IP) would take 6 GB. Dropped
+   * like a slow consumer: a close frame would wait behind nothing here, but the socket's buffers
+   * are only freed once it is gone, and the peer reconnects on 1006 either way.
+   */
+  private dropForIncoming(bound: BacklogBound, evictedForAnotherConnection: boolean): void {
+    this.options.metrics.errors.inc({ kind: INCOMING_BOUND_KIND[bound] });
+    this.options.logger.warn('connection.incoming_bound', {
+      connection: this.id,
+      listId: this.listId,
+      remoteAddress: this.remoteAddress,
+      bound,
+      incomingBytes: this.incoming.bytes,
+      ...(evictedForAnotherConnection ? { evictedForAnotherConnection } : {}),
+    });
+    this.closing = true;
+    this.socket.terminate();
+    this.incoming.release();
   }
 
   /** A bug, not the peer's fault: logged loudly, and only this connection is closed. */
@@ -434,8 +488,10 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
+    this.heldBytes = 0;
     this.decodedHead = undefined;
     this.options.sendBacklog.release();
+    this.incoming.release();
     try {
       this.room.detach(this);
     } finally {

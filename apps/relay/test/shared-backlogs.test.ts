@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BacklogBound, type BacklogShare, SendBacklogs } from '../src/sync/send-backlog.js';
+import { type BacklogBound, type BacklogShare, SharedBacklogs } from '../src/sync/shared-backlogs.js';
 
 /** A socket's backlog the test sets by hand, as the peer reads or the relay sends. */
 function socketBacklog(): { bytes: number; read: () => number } {
@@ -8,7 +8,7 @@ function socketBacklog(): { bytes: number; read: () => number } {
 }
 
 /** Opens a share whose evictions are recorded in `evicted` (the connection would drop its socket). */
-function openShare(backlogs: SendBacklogs, address: string, read: () => number, evicted: Array<[string, BacklogBound]>, name: string): BacklogShare {
+function openShare(backlogs: SharedBacklogs, address: string, read: () => number, evicted: Array<[string, BacklogBound]>, name: string): BacklogShare {
   const share = backlogs.open(address, read);
   share.evictWith((bound) => evicted.push([name, bound]));
   return share;
@@ -16,7 +16,7 @@ function openShare(backlogs: SendBacklogs, address: string, read: () => number, 
 
 describe('send backlog across connections', () => {
   it('[S1] a send that would take its address past its bound drops a larger backlog of that address, or is refused if its own is the largest; other addresses are not touched', () => {
-    const backlogs = new SendBacklogs({ maxBufferedBytesPerIp: 100, maxBufferedBytesTotal: 1000 });
+    const backlogs = new SharedBacklogs({ perAddressBytes: 100, totalBytes: 1000 });
     const evicted: Array<[string, BacklogBound]> = [];
     const first = socketBacklog();
     const a1 = openShare(backlogs, 'a', first.read, evicted, 'a1');
@@ -29,15 +29,15 @@ describe('send backlog across connections', () => {
     expect(a2.makeRoomFor(61)).toBe('address');
     expect(evicted).toEqual([]);
     expect(b.makeRoomFor(100)).toBeUndefined();
-    expect(backlogs.bufferedBytes).toBe(60);
+    expect(backlogs.countedBytes).toBe(60);
     // 41 fits once a1, holding more, is dropped.
     expect(a2.makeRoomFor(41)).toBeUndefined();
     expect(evicted).toEqual([['a1', 'address']]);
-    expect(backlogs.bufferedBytes).toBe(0);
+    expect(backlogs.countedBytes).toBe(0);
   });
 
   it('[S2] what a peer has read since its last send is recounted before anything is dropped', () => {
-    const backlogs = new SendBacklogs({ maxBufferedBytesPerIp: 100, maxBufferedBytesTotal: 1000 });
+    const backlogs = new SharedBacklogs({ perAddressBytes: 100, totalBytes: 1000 });
     const evicted: Array<[string, BacklogBound]> = [];
     const reader = socketBacklog();
     const quiet = openShare(backlogs, 'a', reader.read, evicted, 'quiet');
@@ -45,14 +45,14 @@ describe('send backlog across connections', () => {
     reader.bytes = 90;
     quiet.update();
     reader.bytes = 0; // read by its peer; nothing sent to it since
-    expect(backlogs.bufferedBytes).toBe(90);
+    expect(backlogs.countedBytes).toBe(90);
     expect(busy.makeRoomFor(50)).toBeUndefined();
     expect(evicted).toEqual([]);
-    expect(backlogs.bufferedBytes).toBe(0);
+    expect(backlogs.countedBytes).toBe(0);
   });
 
   it('[S3] the relay bound counts every address and drops the largest backlogs first, only as many as needed; a closed connection no longer counts', () => {
-    const backlogs = new SendBacklogs({ maxBufferedBytesPerIp: 100, maxBufferedBytesTotal: 150 });
+    const backlogs = new SharedBacklogs({ perAddressBytes: 100, totalBytes: 150 });
     const evicted: Array<[string, BacklogBound]> = [];
     const hogs = [socketBacklog(), socketBacklog(), socketBacklog()];
     const shares = hogs.map((hog, i) => openShare(backlogs, `hog${i}`, hog.read, evicted, `hog${i}`));
@@ -68,18 +68,18 @@ describe('send backlog across connections', () => {
     // 145 held; 30 more passes 150: the largest (70) goes, and that is enough.
     expect(phone.makeRoomFor(30)).toBeUndefined();
     expect(evicted).toEqual([['hog1', 'relay']]);
-    expect(backlogs.bufferedBytes).toBe(75);
+    expect(backlogs.countedBytes).toBe(75);
     // 80 more: the phone's 85 would be the largest, so it is refused and nobody else goes.
     expect(phone.makeRoomFor(80)).toBe('relay');
     expect(evicted).toHaveLength(1);
     shares[0]?.release();
-    expect(backlogs.bufferedBytes).toBe(35);
+    expect(backlogs.countedBytes).toBe(35);
     shares[0]?.update(); // a late event on the closed connection changes nothing
-    expect(backlogs.bufferedBytes).toBe(35);
+    expect(backlogs.countedBytes).toBe(35);
   });
 
   it('[S4] a share opened but not yet able to be dropped is passed over, not counted as freed', () => {
-    const backlogs = new SendBacklogs({ maxBufferedBytesPerIp: 1000, maxBufferedBytesTotal: 100 });
+    const backlogs = new SharedBacklogs({ perAddressBytes: 1000, totalBytes: 100 });
     const evicted: Array<[string, BacklogBound]> = [];
     const opening = socketBacklog();
     const unready = backlogs.open('x', opening.read);
@@ -87,6 +87,6 @@ describe('send backlog across connections', () => {
     unready.update();
     const phone = openShare(backlogs, 'y', socketBacklog().read, evicted, 'phone');
     expect(phone.makeRoomFor(20)).toBe('relay');
-    expect(backlogs.bufferedBytes).toBe(90);
+    expect(backlogs.countedBytes).toBe(90);
   });
 });

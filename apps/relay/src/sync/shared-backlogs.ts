@@ -1,25 +1,28 @@
 /**
- * Bytes the relay holds for peers that have not read them yet, per address and in all. `ws`
- * knows only each socket's own backlog (`bufferedAmount`), and the per-connection bound
- * (`MAX_BUFFERED_BYTES`) alone lets `MAX_CONNECTIONS_PER_IP` sockets that never read hold that
- * much each: 200 × 40 MiB from one address.
+ * Bytes the relay holds for its connections, per address and in all, in one direction: unsent
+ * bytes waiting for peers that have not read them (the send backlog, `ws`'s `bufferedAmount`),
+ * or bytes read from peers and not yet handled (a frame still arriving, frames waiting for their
+ * address's budgets). `ws` bounds only each socket's own, and that alone lets the
+ * `MAX_CONNECTIONS_PER_IP` sockets of one address hold that much each: 200 × 40 MiB unsent, or
+ * 200 × 33 MiB of frames sent but never finished.
  *
- * Kept cheap, as it runs on every send: each connection is counted for the backlog it had after
- * its last send. A backlog only grows by sending and shrinks as the peer reads, so the sums are
- * never below the truth; only when one would pass its bound are the sockets of that address (or
- * of the relay) asked for their real backlog, and the sums corrected.
+ * Kept cheap, as it runs on every send or read: each connection is counted for the bytes it held
+ * when last looked at. What it holds grows only by a send or a read, and it is looked at after
+ * each, so the sums are never below the truth; only when one would pass its bound are the connections of
+ * that address (or of the relay) asked for what they hold now, and the sums corrected.
  *
- * When a send would pass a shared bound, the connections with the largest backlogs under it are
- * dropped first, the sender only if its own is the largest. Dropping the sender, whoever it was,
- * let a few sockets that never read fill the relay's bound and then cost every honest phone its
- * connection at its next message, again after every reconnect, while they stayed.
+ * When a connection would pass a shared bound, the connections holding the most under it are
+ * dropped first, this one only if its own is the largest. Dropping the connection that passed it,
+ * whoever it was, let a few sockets that never read fill the relay's bound and then cost every
+ * honest phone its connection at its next message, again after every reconnect, while they
+ * stayed.
  */
-export interface SendBacklogLimits {
-  readonly maxBufferedBytesPerIp: number;
-  readonly maxBufferedBytesTotal: number;
+export interface SharedBacklogLimits {
+  readonly perAddressBytes: number;
+  readonly totalBytes: number;
 }
 
-/** Which shared bound a send would pass. */
+/** Which shared bound a connection would pass. */
 export type BacklogBound = 'address' | 'relay';
 
 interface AddressBacklog {
@@ -31,13 +34,13 @@ interface AddressBacklog {
 /** Drops a connection to free what it holds; it must release its share before returning. */
 export type Evict = (bound: BacklogBound) => void;
 
-export class SendBacklogs {
+export class SharedBacklogs {
   private totalBytes = 0;
   private readonly addresses = new Map<string, AddressBacklog>();
 
-  constructor(private readonly limits: SendBacklogLimits) {}
+  constructor(private readonly limits: SharedBacklogLimits) {}
 
-  /** A connection's share of its address's and the relay's backlog; `readBacklog` is its socket's `bufferedAmount`. */
+  /** A connection's share of its address's and the relay's backlog; `readBacklog` reads what it holds now. */
   open(address: string, readBacklog: () => number): BacklogShare {
     let backlog = this.addresses.get(address);
     if (backlog === undefined) {
@@ -49,8 +52,8 @@ export class SendBacklogs {
     return share;
   }
 
-  /** Bytes counted as unsent across all connections (an upper bound, see above). */
-  get bufferedBytes(): number {
+  /** Bytes counted across all connections (an upper bound, see above). */
+  get countedBytes(): number {
     return this.totalBytes;
   }
 
@@ -60,14 +63,14 @@ export class SendBacklogs {
   }
 
   /**
-   * Makes room for `sender` to send `messageBytes` more under both shared bounds, evicting larger
+   * Makes room for `sender` to hold `messageBytes` more under both shared bounds, evicting larger
    * backlogs than the sender's would be; returns the bound it could not make room under.
    */
   /** @internal */ makeRoom(sender: BacklogShare, address: AddressBacklog, messageBytes: number): BacklogBound | undefined {
     const over = (bound: BacklogBound): boolean =>
       bound === 'address'
-        ? address.bytes + messageBytes > this.limits.maxBufferedBytesPerIp
-        : this.totalBytes + messageBytes > this.limits.maxBufferedBytesTotal;
+        ? address.bytes + messageBytes > this.limits.perAddressBytes
+        : this.totalBytes + messageBytes > this.limits.totalBytes;
     if (over('address')) {
       this.recount(address);
       if (!this.evictLargerUntil(sender, messageBytes, address.shares, () => over('address'), 'address')) return 'address';
@@ -119,7 +122,7 @@ export class BacklogShare {
   private evictor: Evict | undefined;
 
   constructor(
-    private readonly backlogs: SendBacklogs,
+    private readonly backlogs: SharedBacklogs,
     private readonly address: AddressBacklog,
     private readonly readBacklog: () => number,
   ) {}
@@ -129,13 +132,13 @@ export class BacklogShare {
     return this.countedBytes;
   }
 
-  /** How to drop this connection when another's send needs the room it holds. */
+  /** How to drop this connection when another needs the room it holds. */
   evictWith(evict: Evict): void {
     this.evictor = evict;
   }
 
   /**
-   * Makes room under the shared bounds to send `messageBytes` more, dropping connections that
+   * Makes room under the shared bounds to hold `messageBytes` more, dropping connections that
    * hold more than this one would; returns the bound it could not make room under, if any.
    * Counts this socket's backlog as it is now first: most of what it was counted for may have
    * been read since.
@@ -153,7 +156,7 @@ export class BacklogShare {
     this.release();
   }
 
-  /** Counts this socket's backlog as it is now (after a send, or when the sums are recounted). */
+  /** Counts what this connection holds now (after a send or read, or when the sums are recounted). */
   update(): void {
     if (this.released) return;
     const bytes = this.readBacklog();
