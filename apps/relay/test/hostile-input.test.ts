@@ -486,6 +486,42 @@ describe('frames still arriving', () => {
     }
   });
 
+  it('[H24] whole frames waiting for their address\'s event-loop budget count too: past the bound, sockets are dropped instead of queueing more', async () => {
+    // 1 ms a second: after the heavy update the address is in debt, and every frame waits, read.
+    const running = await startRelay({
+      limits: { maxMessageBytes: 512 * KiB, maxIncomingBytesPerIp: 700 * KiB, maxIncomingBytesTotal: 64 * 1024 * KiB, maxLoopMsPerIpPerSecond: 1 },
+    });
+    const listId = newListId();
+    const sockets: WebSocket[] = [];
+    try {
+      const heavy = new Y.Doc();
+      heavy.transact(() => {
+        for (let i = 0; i < 5000; i++) heavy.getMap('items').set(`heavy-${i}`, i);
+      });
+      const first = await openRawSocket(running.syncUrl, listId);
+      sockets.push(first);
+      first.send(encodeSyncUpdate(Y.encodeStateAsUpdate(heavy)));
+      await waitFor(() => running.relay.registry.get(listId)?.doc.getMap('items').size === 5000, 5000, 'the heavy update applied');
+      const dropped: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const socket = await openRawSocket(running.syncUrl, listId);
+        socket.on('close', (code) => dropped.push(code));
+        sockets.push(socket);
+        socket.send(encodeSyncUpdate(realUpdate(`w${i}`.repeat(50 * KiB))));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Each waits whole (about 200 KiB: the key is stored twice): three fit under 700 KiB, the
+      // other three are dropped.
+      await waitFor(() => dropped.length >= 3, 5000, 'sockets past the bound dropped');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(dropped).toEqual([1006, 1006, 1006]);
+      expect(running.relay.metrics.errors.get({ kind: 'incoming_over_address' })).toBe(3);
+    } finally {
+      for (const socket of sockets) socket.terminate();
+      await running.close();
+    }
+  });
+
   it('[H23] unfinished frames from many addresses hold no more than the relay\'s bound: the largest are dropped first, and a phone still uploads a large list', async () => {
     const running = await startRelay({ limits: { maxMessageBytes: 256 * KiB, maxIncomingBytesPerIp: 64 * 1024 * KiB, maxIncomingBytesTotal: 800 * KiB } });
     const listId = newListId();
