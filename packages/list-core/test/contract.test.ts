@@ -34,6 +34,18 @@ describe('document contract: name is trimmed, 1–200 chars', () => {
     const id = list.addItem({ name: `${'c'.repeat(199)}🍞🍞` });
     expect(storedName(doc, id)).toBe('c'.repeat(199));
   });
+
+  it('a name longer than 200 characters written by another phone shows cut to 200', () => {
+    const peer = new Y.Doc();
+    const item = new Y.Map<unknown>();
+    peer.getMap('items').set('longnamefrompeer', item);
+    item.set('name', 'd'.repeat(300));
+    item.set('quantity', 1);
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(peer));
+    expect(list.items().map((shown) => shown.name)).toEqual(['d'.repeat(200)]);
+  });
 });
 
 /** Both ways, as Y.applyUpdate with state vectors, like y-websocket's sync steps. */

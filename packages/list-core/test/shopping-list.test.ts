@@ -39,6 +39,15 @@ describe('ShoppingList', () => {
     expect(doc.getMap('items').get(id)).toBe(map);
   });
 
+  it('trims the spaces a person typed around the unit and the note', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'Mum' });
+    const id = list.addItem({ name: 'Milk', unit: ' l  ', note: '  semi-skimmed ' });
+    const map = doc.getMap('items').get(id) as Y.Map<unknown>;
+    expect([map.get('unit'), map.get('note')]).toEqual(['l', 'semi-skimmed']);
+    expect(list.item(id)).toMatchObject({ unit: 'l', note: 'semi-skimmed' });
+  });
+
   it('rejects an empty name and ignores invalid quantities', () => {
     const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
     expect(() => list.addItem({ name: '   ' })).toThrow();
@@ -335,6 +344,30 @@ describe('ShoppingList', () => {
     list.destroy();
     doc.getMap('items').set('x', new Y.Map());
     expect(calls).toBe(1);
+  });
+
+  it('shows a peer\'s item with no, zero or negative quantity as 1, and with no category under Other', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    doc.transact(() => {
+      for (const [id, name, quantity] of [
+        ['zero', 'Bread', 0],
+        ['negative', 'Eggs', -2],
+        ['missing', 'Milk', undefined],
+      ] as const) {
+        const map = new Y.Map<unknown>();
+        map.set('name', name);
+        if (quantity !== undefined) map.set('quantity', quantity);
+        map.set('addedBy', 'B');
+        map.set('addedAt', 1);
+        doc.getMap('items').set(id, map);
+      }
+    });
+    expect(list.items().map((item) => [item.name, item.quantity, item.category])).toEqual([
+      ['Bread', 1, 'other'],
+      ['Eggs', 1, 'other'],
+      ['Milk', 1, 'other'],
+    ]);
   });
 
   it('ignores garbage written by a misbehaving peer', () => {
