@@ -173,6 +173,25 @@ describe('ShoppingList', () => {
     expect(namesOf(list.items())).toEqual(['Milk', 'Bread', 'Eggs']);
   });
 
+  it('a restored item carries no trace of its removal, in the document or on screen', () => {
+    const { clock, peers: [mum, dad] } = makePeers(['Mum', 'Dad']);
+    const milk = mum!.list.addItem({ name: 'Milk' });
+    clock.advance(1);
+    dad!.list.addItem({ name: 'milk' });
+    exchange(mum!.doc, dad!.doc);
+    dad!.list.removeItem(milk);
+    exchange(mum!.doc, dad!.doc);
+    mum!.list.restoreItem(milk);
+    exchange(mum!.doc, dad!.doc);
+    for (const peer of [mum!, dad!]) {
+      const shown = peer.list.items();
+      expect(shown.map((item) => [item.name, item.deletedAt, item.deletedBy])).toEqual([['Milk', undefined, undefined]]);
+      for (const [id, map] of peer.doc.getMap('items').entries()) {
+        expect([id, [...(map as Y.Map<unknown>).keys()].filter((key) => key.startsWith('deleted'))]).toEqual([id, []]);
+      }
+    }
+  });
+
   it('undoing Clear checked after someone added the item again brings it back to buy, not checked', () => {
     const { clock, peers: [mum, dad] } = makePeers(['Mum', 'Dad']);
     const bread = mum!.list.addItem({ name: 'Bread' });
@@ -432,6 +451,22 @@ describe('a phone whose clock is wrong', () => {
     expect(removedAt.get('Eggs')).toBe(clock.trueTime);
     const eggsMap = docA.getMap('items').get(eggs) as Y.Map<unknown>;
     expect([...eggsMap.keys()].filter((key) => key.startsWith('deleted')).sort()).toEqual(['deletedAt', 'deletedBy', 'deletedSeen']);
+  });
+
+  it('a removal it made and someone restored leaves no trace of it in the document', () => {
+    const { clock, docA, docB, a, b } = skewedPair();
+    const milk = a.addItem({ name: 'Milk' });
+    exchange(docA, docB);
+    clock.trueTime += 1000;
+    b.removeItem(milk);
+    exchange(docA, docB);
+    a.restoreItem(milk);
+    exchange(docA, docB);
+    for (const doc of [docA, docB]) {
+      const map = doc.getMap('items').get(milk) as Y.Map<unknown>;
+      expect([...map.keys()].filter((key) => key.startsWith('deleted'))).toEqual([]);
+    }
+    expect(namesOf(b.items())).toEqual(['Milk']);
   });
 });
 
