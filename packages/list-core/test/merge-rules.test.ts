@@ -667,4 +667,16 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(a!.list.purgeTombstones()).toBe(1);
     expect(a!.list.deletedItems()).toEqual([]);
   });
+
+  it('rule 8: a tombstone exactly as old as the retention is kept; one millisecond older, it is purged', () => {
+    const { clock, peers: [a] } = makePeers(['A'], { retentionMs: 10 * DAY });
+    const milk = a!.list.addItem({ name: 'Milk' });
+    a!.list.removeItem(milk);
+    clock.advance(10 * DAY);
+    expect(a!.list.purgeTombstones()).toBe(0);
+    expect(namesOf(a!.list.deletedItems())).toEqual(['Milk']);
+    clock.advance(1);
+    expect(a!.list.purgeTombstones()).toBe(1);
+    expect(a!.doc.getMap('items').has(milk)).toBe(false);
+  });
 });
