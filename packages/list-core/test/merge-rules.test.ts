@@ -668,6 +668,31 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(a!.list.deletedItems()).toEqual([]);
   });
 
+  it('rule 8: an old duplicate merged into an item that has not reached this phone yet survives a purge and counts when it arrives', () => {
+    const { clock, peers: [a, b, c, d] } = makePeers(['A', 'B', 'C', 'D'], { retentionMs: 10 * DAY });
+    // D typed Milk first, offline; B typed milk, which reached A and C.
+    d!.list.addItem({ name: 'Milk' });
+    clock.advance(1);
+    b!.list.addItem({ name: 'milk', quantity: 3 });
+    sync(order, a!, b!, c!);
+    clock.advance(20 * DAY);
+    // D's list reaches C, which folds B's old milk into D's older Milk. Only C's merge reaches
+    // A: D's Milk itself is still on its way.
+    const written: Uint8Array[] = [];
+    c!.doc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) => {
+      if (transaction.local) written.push(update);
+    });
+    sendState(d!.doc, c!.doc);
+    expect(written.length).toBeGreaterThan(0);
+    for (const update of written) Y.applyUpdate(a!.doc, update);
+    expect(a!.list.items()).toEqual([]);
+    expect(a!.list.purgeTombstones()).toBe(0);
+    sync(order, a!, b!, c!, d!);
+    for (const peer of [a!, b!, c!, d!]) {
+      expect(peer.list.items().map((item) => [item.name, item.quantity, [...item.contributors].sort()])).toEqual([['Milk', 3, ['B', 'D']]]);
+    }
+  });
+
   it('rule 8: a tombstone exactly as old as the retention is kept; one millisecond older, it is purged', () => {
     const { clock, peers: [a] } = makePeers(['A'], { retentionMs: 10 * DAY });
     const milk = a!.list.addItem({ name: 'Milk' });
