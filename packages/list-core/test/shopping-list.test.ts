@@ -39,13 +39,15 @@ describe('ShoppingList', () => {
     expect(doc.getMap('items').get(id)).toBe(map);
   });
 
-  it('trims the spaces a person typed around the unit and the note', () => {
+  it('trims the spaces a person typed around the unit and the note, and in the name', () => {
     const doc = new Y.Doc();
     const list = new ShoppingList(doc, { actor: 'Mum' });
-    const id = list.addItem({ name: 'Milk', unit: ' l  ', note: '  semi-skimmed ' });
+    const id = list.addItem({ name: ' Oat   milk ', unit: ' l  ', note: '  semi-skimmed ' });
     const map = doc.getMap('items').get(id) as Y.Map<unknown>;
-    expect([map.get('unit'), map.get('note')]).toEqual(['l', 'semi-skimmed']);
-    expect(list.item(id)).toMatchObject({ unit: 'l', note: 'semi-skimmed' });
+    expect([map.get('name'), map.get('unit'), map.get('note')]).toEqual(['Oat milk', 'l', 'semi-skimmed']);
+    expect(list.item(id)).toMatchObject({ name: 'Oat milk', unit: 'l', note: 'semi-skimmed' });
+    list.updateItem(id, { name: 'Soy \t milk' });
+    expect(map.get('name')).toBe('Soy milk');
   });
 
   it('rejects an empty name and ignores invalid quantities', () => {
