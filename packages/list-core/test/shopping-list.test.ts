@@ -59,6 +59,18 @@ describe('ShoppingList', () => {
     expect(list.item(id)?.quantity).toBe(1);
   });
 
+  it('saving an item without changing anything writes nothing and logs nothing', () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    const id = list.addItem({ name: 'Milk', quantity: 2, unit: 'l', note: 'semi' });
+    const updates: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => updates.push(update));
+    const activity = list.activity();
+    list.updateItem(id, { name: ' Milk ', quantity: 2, unit: 'l', note: 'semi ', category: 'dairy' });
+    expect(updates).toHaveLength(0);
+    expect(list.activity()).toEqual(activity);
+  });
+
   it('keeps unknown fields written by newer versions', () => {
     const doc = new Y.Doc();
     const list = new ShoppingList(doc, { actor: 'A' });
