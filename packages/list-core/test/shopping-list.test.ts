@@ -280,6 +280,15 @@ describe('ShoppingList', () => {
     expect(b!.list.item(again)?.category).toBe('dairy');
   });
 
+  it('renaming an item and moving it to another section in one edit remembers the section for the new name', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    const id = list.addItem({ name: 'Tofu' });
+    list.updateItem(id, { name: 'Smoked tofu', category: 'pantry' });
+    expect(list.item(id)?.category).toBe('pantry');
+    expect(list.categoryFor('smoked tofu')).toBe('pantry');
+    expect(list.categoryFor('tofu')).toBe('meat-fish');
+  });
+
   it('suggests previously added names, most frequent first, including deleted ones', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
