@@ -304,6 +304,16 @@ describe('ShoppingList', () => {
     expect(a!.list.suggest('room')).toEqual(['Mushrooms']);
   });
 
+  it('suggests the name a person added more often before a more recent one', () => {
+    const { clock, peers: [a] } = makePeers(['A']);
+    for (let time = 0; time < 2; time++) {
+      a!.list.removeItem(a!.list.addItem({ name: 'Mint' }));
+      clock.advance(1);
+    }
+    a!.list.addItem({ name: 'Milk' });
+    expect(a!.list.suggest('mi')).toEqual(['Mint', 'Milk']);
+  });
+
   it('keeps the activity log capped, newest first, and concurrent trims converge', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
