@@ -17,7 +17,14 @@ describe('deriveActivity', () => {
   });
 
   it('leaves sequential edits alone and ignores malformed entries from peers', () => {
-    const events: unknown[] = [edit('a1', 'A', '', 'Oat', 1), edit('b1', 'B', 'a1', 'Soy', 2), { kind: 'added' }, 42, null];
+    const events: unknown[] = [
+      edit('a1', 'A', '', 'Oat', 1),
+      edit('b1', 'B', 'a1', 'Soy', 2),
+      { kind: 'added' },
+      42,
+      null,
+      { id: 'x1', kind: 'teleported', actor: 'A', at: 3, itemId: 'item', itemName: 'Milk' },
+    ];
     const derived = deriveActivity(events, () => 'b1');
     expect(derived.map((event) => event.overwrittenBy)).toEqual([undefined, undefined]);
   });
@@ -25,5 +32,10 @@ describe('deriveActivity', () => {
   it('collapses the same merge written by several devices', () => {
     const merge = (id: string, actor: string): StoredEvent => ({ id, kind: 'merged', actor, at: 5, itemId: 'root', itemName: 'Milk', from: 'member', to: 'root' });
     expect(deriveActivity([merge('m1', 'A'), merge('m2', 'B')], () => undefined)).toHaveLength(1);
+  });
+
+  it('keeps the merges of two different duplicates into one item', () => {
+    const merge = (id: string, from: string): StoredEvent => ({ id, kind: 'merged', actor: 'A', at: 5, itemId: 'root', itemName: 'Milk', from, to: 'root' });
+    expect(deriveActivity([merge('m1', 'first'), merge('m2', 'second')], () => undefined).map((event) => event.from)).toEqual(['second', 'first']);
   });
 });

@@ -10,6 +10,8 @@ describe('convertAmount (rule 2 amounts in different units)', () => {
     [2, 'kg', 'g', 2000],
     [3, 'cl', 'dl', 0.3],
     [2, 'packs', 'pack', 2],
+    [4, 'rolls', 'roll', 4],
+    [1, 'oz', 'g', 28.349523],
     [3, '', '', 3],
   ])('%d %s in %s is %d', (quantity, unit, target, expected) => {
     expect(convertAmount(quantity, unit, target)).toBe(expected);

@@ -28,6 +28,7 @@ describe('normalizeName (the rule 2 duplicate key)', () => {
     ['cheese', 'cheeses'],
     ['apple', 'apples'],
     ['quiche', 'quiches'],
+    ['spritz', 'spritzes'],
   ])('%j equals %j', (a, b) => {
     expect(normalizeName(a)).toBe(normalizeName(b));
   });

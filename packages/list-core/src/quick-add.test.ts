@@ -4,6 +4,8 @@ import { parseQuickAdd } from './quick-add.js';
 describe('parseQuickAdd', () => {
   it.each([
     ['2 l milk', { quantity: 2, unit: 'l', name: 'milk' }],
+    ['2 L Milk', { quantity: 2, unit: 'l', name: 'Milk' }],
+    ['Flour 1KG', { quantity: 1, unit: 'kg', name: 'Flour' }],
     ['milk x2', { quantity: 2, unit: '', name: 'milk' }],
     ['Milk ×3', { quantity: 3, unit: '', name: 'Milk' }],
     ['3 apples', { quantity: 3, unit: '', name: 'apples' }],
