@@ -93,6 +93,30 @@ describe('ShoppingList', () => {
     expect(namesOf(list.items())).toEqual(['Bread', 'Butter', 'milk', 'Toilet paper', 'Apples']);
   });
 
+  it('orders names within a section alphabetically, whatever their case', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    for (const name of ['Milk', 'eggs', 'Cheese', 'butter']) list.addItem({ name });
+    expect(namesOf(list.items())).toEqual(['butter', 'Cheese', 'eggs', 'Milk']);
+  });
+
+  it('lists an item in a section of the family\'s own with Other, at the end', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    list.addItem({ name: 'Tomato seeds', category: 'garden' });
+    list.addItem({ name: 'Flux capacitor' });
+    list.addItem({ name: 'Rice' });
+    expect(namesOf(list.items())).toEqual(['Rice', 'Flux capacitor', 'Tomato seeds']);
+  });
+
+  it('moving an item to another section shows it there at once', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'A' });
+    const tofu = list.addItem({ name: 'Tofu' });
+    list.addItem({ name: 'Rice' });
+    expect(namesOf(list.items())).toEqual(['Tofu', 'Rice']);
+    list.updateItem(tofu, { category: 'household' });
+    expect(list.item(tofu)?.category).toBe('household');
+    expect(namesOf(list.items())).toEqual(['Rice', 'Tofu']);
+  });
+
   it('items() is cached: unchanged rows keep their identity, changed ones are reported', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
