@@ -510,6 +510,18 @@ describe('a phone whose clock is wrong', () => {
     expect([...eggsMap.keys()].filter((key) => key.startsWith('deleted')).sort()).toEqual(['deletedAt', 'deletedBy', 'deletedSeen']);
   });
 
+  it('that wrote something before it heard from the others still keeps its removal in Recently deleted', () => {
+    const { clock, docA, docB, a, b } = skewedPair();
+    b.addItem({ name: 'Eggs' });
+    const milk = a.addItem({ name: 'Milk' });
+    exchange(docA, docB);
+    clock.trueTime += 1000;
+    b.removeItem(milk);
+    exchange(docA, docB);
+    expect(a.purgeTombstones()).toBe(0);
+    expect(namesOf(a.deletedItems())).toEqual(['Milk']);
+  });
+
   it('a removal it made and someone restored leaves no trace of it in the document', () => {
     const { clock, docA, docB, a, b } = skewedPair();
     const milk = a.addItem({ name: 'Milk' });
