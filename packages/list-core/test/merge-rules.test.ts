@@ -222,6 +222,22 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('concurrent ticks: A and B tick Bread in the same millisecond → both phones say the same person ticked it', () => {
+    for (const clientIds of CLIENT_ID_ORDERS) {
+      const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
+      const bread = a!.list.addItem({ name: 'Bread' });
+      sync(order, a!, b!);
+      clock.advance(1000);
+      a!.list.setChecked(bread, true);
+      b!.list.setChecked(bread, true);
+      sync(order, a!, b!);
+      const checkedBy = [a!, b!].map((peer) => peer.list.item(bread)?.checkedBy);
+      expect({ clientIds, checkedBy }).toEqual({ clientIds, checkedBy: [checkedBy[0], checkedBy[0]] });
+      expect(['A', 'B']).toContain(checkedBy[0]);
+      expectConverged(a!, b!);
+    }
+  });
+
   it('rule 4: A changes Butter\'s quantity while B removes it → deleted, A told, restore keeps A\'s quantity', () => {
     const { peers: [a, b] } = makePeers(['A', 'B']);
     const butter = a!.list.addItem({ name: 'Butter' });
