@@ -373,6 +373,31 @@ describe('ShoppingList', () => {
     expect(list.activity().find((event) => event.kind === 'renamed')).toMatchObject({ from: 'Milk', to: 'Oat milk' });
   });
 
+  it('logs a tick and an untick as what they are', () => {
+    const list = new ShoppingList(new Y.Doc(), { actor: 'Kid', now: () => 1 });
+    const id = list.addItem({ name: 'Milk' });
+    list.setChecked(id, true);
+    list.setChecked(id, false);
+    expect(list.activity().map((event) => [event.kind, event.actor, event.itemName])).toEqual([
+      ['unchecked', 'Kid', 'Milk'],
+      ['checked', 'Kid', 'Milk'],
+      ['added', 'Kid', 'Milk'],
+    ]);
+  });
+
+  it('removing an item that is already in Recently deleted changes nothing', () => {
+    const { clock, peers: [mum, dad] } = makePeers(['Mum', 'Dad']);
+    const milk = mum!.list.addItem({ name: 'Milk' });
+    mum!.list.removeItem(milk);
+    exchange(mum!.doc, dad!.doc);
+    const updates: Uint8Array[] = [];
+    dad!.doc.on('update', (update: Uint8Array) => updates.push(update));
+    clock.advance(1000);
+    dad!.list.removeItem(milk);
+    expect(updates).toHaveLength(0);
+    expect(dad!.list.deletedItems().map((item) => [item.name, item.deletedBy])).toEqual([['Milk', 'Mum']]);
+  });
+
   it('setActor: later edits are by the new name, earlier ones keep theirs, and the list stays open', () => {
     const doc = new Y.Doc();
     const list = new ShoppingList(doc, { actor: 'Guest 1A2B', now: () => 1 });
