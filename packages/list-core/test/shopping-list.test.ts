@@ -267,6 +267,27 @@ describe('ShoppingList', () => {
     expect(a!.list.item(milk)?.checked).toBe(false);
   });
 
+  it('a Milk ticked on one phone and typed again on another in the same millisecond shows the same tick whichever arrived first', () => {
+    const rows = [['ticked', 'typed'], ['typed', 'ticked']].map((order) => {
+      const doc = new Y.Doc();
+      const list = new ShoppingList(doc, { actor: 'C', now: () => 100 });
+      const write = (id: string, fields: Record<string, unknown>): void => {
+        const map = new Y.Map<unknown>();
+        for (const [key, value] of Object.entries({ name: 'Milk', quantity: 1, checked: false, ...fields })) map.set(key, value);
+        doc.getMap('items').set(id, map);
+      };
+      write('aaaaaaaaaaaa', { addedBy: 'A', addedAt: 1 });
+      const duplicates = {
+        ticked: () => write('bbbbbbbbbbbb', { addedBy: 'B', addedAt: 2, checked: true, checkedBy: 'B', checkedAt: 5, mergedInto: 'aaaaaaaaaaaa', mergedAt: 6 }),
+        typed: () => write('cccccccccccc', { addedBy: 'C', addedAt: 5, mergedInto: 'aaaaaaaaaaaa', mergedAt: 6 }),
+      };
+      for (const which of order) duplicates[which as keyof typeof duplicates]();
+      return list.items();
+    });
+    expect(rows[0]).toHaveLength(1);
+    expect(rows[1]).toEqual(rows[0]);
+  });
+
   it('a merged item checked by an older version (no checkedAt) stays checked', () => {
     const doc = new Y.Doc();
     for (const [id, extra] of [
