@@ -178,6 +178,22 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!);
   });
 
+  it('rule 2 with units: a duplicate typed as a bare name ("Eggs") asks for some and adds no "also" note; "3 eggs" does', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    a!.list.addItem({ name: 'Eggs', quantity: 1, unit: 'box' });
+    a!.list.addItem({ name: 'Rice', quantity: 1, unit: 'bag' });
+    clock.advance(1000);
+    b!.list.addItem({ name: 'eggs' });
+    b!.list.addItem({ name: 'rice', quantity: 3 });
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items().map((item) => [item.name, item.quantity, item.unit, item.note])).toEqual([
+        ['Eggs', 1, 'box', ''],
+        ['Rice', 1, 'bag', 'also 3'],
+      ]);
+    }
+  });
+
   it('rule 2: B adds Milk, A (offline) adds Milk later and checks it off → one Milk, checked, everywhere', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     b!.list.addItem({ name: 'Milk' });
