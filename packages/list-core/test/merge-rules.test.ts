@@ -583,6 +583,30 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     }
   });
 
+  it('rule 2 with a removal, then Kid removes her Milk → her row in Recently deleted shows only what her removal took, not Mum\'s 3 that Dad removed', () => {
+    for (const clientIds of [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]]) {
+      const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
+      dad!.list.addItem({ name: 'Milk' });
+      clock.advance(30_000);
+      const kidsMilk = kid!.list.addItem({ name: 'milk' });
+      clock.advance(30_000);
+      mum!.list.addItem({ name: 'Milk', quantity: 3 });
+      sendState(mum!.doc, dad!.doc);
+      sendState(mum!.doc, kid!.doc);
+      clock.advance(60_000);
+      dad!.list.removeItem(dad!.list.items()[0]!.id);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      clock.advance(60_000);
+      kid!.list.removeItem(kidsMilk);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      for (const peer of [mum!, dad!, kid!]) {
+        const kidsRow = peer.list.deletedItems().find((item) => item.id === kidsMilk);
+        expect({ clientIds, kidsRow: [kidsRow?.quantity, kidsRow?.contributors] }).toEqual({ clientIds, kidsRow: [1, ['Kid']] });
+      }
+      expectConverged(mum!, dad!, kid!);
+    }
+  });
+
   it('rule 7, offline: restoring the old Milk folds B\'s new one back into it', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const oldMilk = a!.list.addItem({ name: 'Milk', quantity: 2 });
