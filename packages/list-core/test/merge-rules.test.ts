@@ -536,6 +536,21 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a, b);
   });
 
+  it('rule 7 with B\'s clock ahead, in a document an older version wrote (the seen duplicate has no tombstone of its own) → still gone with the removal', () => {
+    const doc = new Y.Doc();
+    for (const [id, fields] of [
+      ['aaaaaaaaaaaa', { addedAt: 50, deletedAt: 100, deletedBy: 'A', deletedSeen: '\n\n\n\n\nmember:bbbbbbbbbbbb' }],
+      ['bbbbbbbbbbbb', { addedBy: 'B', addedAt: 140, mergedInto: 'aaaaaaaaaaaa', mergedAt: 140 }],
+    ] as const) {
+      const map = new Y.Map<unknown>();
+      for (const [key, value] of Object.entries({ name: 'Milk', quantity: 1, checked: false, addedBy: 'A', ...fields })) map.set(key, value);
+      doc.getMap('items').set(id, map);
+    }
+    const list = new ShoppingList(doc, { actor: 'C', now: () => 200 });
+    expect(list.items()).toEqual([]);
+    expect(list.deletedItems().map((item) => item.id)).toEqual(['aaaaaaaaaaaa']);
+  });
+
   it('rule 7, two removals: A types "Milk" again and then removes Milk while B, offline, removed it earlier → gone on both, whoever\'s removal is kept', () => {
     for (const clientIds of CLIENT_ID_ORDERS) {
       const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
