@@ -1,5 +1,6 @@
 /** Renders the list screen over an in-memory session (no IndexedDB, no network). */
 import { render } from '@testing-library/react';
+import { vi } from 'vitest';
 import { createMemorySession } from '../session';
 import type { MemoryListSession } from '../session';
 import type { Profile } from '../session/types';
@@ -38,4 +39,17 @@ export function renderListScreen(
   };
   const view = render(<ListScreen {...props} />);
   return { ...view, session, list: session.list, props };
+}
+
+/**
+ * As a browser does for a keyboard user: the focused control matches :focus-visible while Enter
+ * or Space activates it. jsdom matches it only right after Tab, so without this the keyboard
+ * paths of "focus goes to …, not <body>" (focusIfLost) cannot be exercised. Returns the undo.
+ */
+export function focusVisibleWhileFocused(): () => void {
+  const matches = Element.prototype.matches;
+  const spy = vi.spyOn(Element.prototype, 'matches').mockImplementation(function (this: Element, selector: string) {
+    return selector === ':focus-visible' ? this === document.activeElement : matches.call(this, selector);
+  });
+  return () => spy.mockRestore();
 }
