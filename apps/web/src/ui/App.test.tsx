@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemorySession, SessionOpenerContext } from '../session';
 import type { MemoryListSession } from '../session';
 import { App } from './App';
+import { focusVisibleWhileFocused } from './test-support';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
 vi.setConfig({ testTimeout: 30_000 });
@@ -90,6 +91,29 @@ describe('App routing', () => {
     await waitFor(() => expect(window.location.pathname).not.toBe(`/l/${LIST_A}`));
     expect(window.location.pathname).toMatch(/^\/l\/[A-Za-z0-9_-]{16,64}$/);
     await waitFor(() => expect(`/l/${opened.at(-1)?.listId}`).toBe(window.location.pathname));
+  });
+
+  it('switching lists from the keyboard leaves the focus on the opened list’s title, not on the page', async () => {
+    window.history.replaceState(null, '', `/l/${LIST_A}`);
+    const first = renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Milk{Enter}');
+    await user.click(screen.getByRole('button', { name: 'Shopping list, rename list' }));
+    await user.type(screen.getByRole('textbox', { name: 'List name' }), '{Control>}a{/Control}Groceries{Enter}');
+    first.unmount();
+    window.history.replaceState(null, '', `/l/${LIST_B}`);
+    renderApp();
+    await user.click(await screen.findByRole('button', { name: 'Your lists' }));
+    const menu = screen.getByRole('dialog', { name: 'Your lists' });
+    const endKeyboardUse = focusVisibleWhileFocused();
+    try {
+      within(menu).getByRole('link', { name: /^Groceries/ }).focus();
+      await user.keyboard('{Enter}');
+      await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+      await waitFor(() => expect(screen.getByRole('button', { name: 'Groceries, rename list' })).toHaveFocus());
+    } finally {
+      endKeyboardUse();
+    }
   });
 
   it('leaves a list: forgets it on this device and opens another one', async () => {
