@@ -170,6 +170,25 @@ describe('after a merge', () => {
     expect(dad.list.items().map((item) => [item.name, item.quantity])).toEqual([['Butter', 3]]);
   });
 
+  it('"Put back and save" puts the item back even when Mum changed nothing', async () => {
+    const { mum, dad, user } = setup();
+    act(() => {
+      mum.list.addItem({ name: 'Butter' });
+      exchange(mum.session.doc, dad.doc);
+    });
+    await user.click(screen.getByRole('button', { name: 'Edit Butter' }));
+    act(() => {
+      dad.list.removeItem(dad.list.items()[0]!.id);
+      exchange(mum.session.doc, dad.doc);
+    });
+    const dialog = screen.getByRole('dialog', { name: 'Edit Butter' });
+    await user.click(within(dialog).getByRole('button', { name: 'Put back and save' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(screen.getByRole('checkbox', { name: 'Butter' })).toBeInTheDocument();
+    act(() => exchange(mum.session.doc, dad.doc));
+    expect(dad.list.items().map((item) => item.name)).toEqual(['Butter']);
+  });
+
   it("lists Dad's edits in the activity view", async () => {
     const { mum, dad, user } = setup();
     act(() => {
