@@ -58,6 +58,25 @@ describe('AddItemField suggestions', () => {
     expect(screen.queryByRole('listbox')).toBeNull();
   });
 
+  it('ArrowUp from the field goes to the last suggestion, and the arrows wrap around', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'mi');
+    await screen.findByRole('listbox');
+    await user.keyboard('{ArrowUp}');
+    expect(screen.getByRole('option', { name: 'Oat milk' })).toHaveAttribute('aria-selected', 'true');
+    await user.keyboard('{ArrowDown}');
+    expect(screen.getByRole('option', { name: 'Milk' })).toHaveAttribute('aria-selected', 'true');
+    await user.keyboard('{ArrowUp}');
+    expect(field).toHaveAttribute('aria-activedescendant', screen.getByRole('option', { name: 'Oat milk' }).id);
+  });
+
+  it('does not suggest the very name typed, only longer ones', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'milk');
+    await screen.findByRole('listbox');
+    expect(screen.getAllByRole('option').map((option) => option.textContent)).toEqual(['Oat milk']);
+  });
+
   it('adds a tapped suggestion and keeps focus in the field', async () => {
     const { user, field, added } = setup();
     await user.type(field, 'oat');
