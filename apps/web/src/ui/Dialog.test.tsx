@@ -28,6 +28,13 @@ describe('Dialog keyboard trap', () => {
     expect(screen.getByRole('button', { name: 'Inside' })).toHaveFocus();
   });
 
+  it('Tab from its last control goes back to its first, not to the page behind', async () => {
+    const { user } = renderDialogOverPage();
+    screen.getByRole('button', { name: 'Inside' }).focus();
+    await user.tab();
+    expect(screen.getByRole('button', { name: 'Close' })).toHaveFocus();
+  });
+
   it('Tab from the panel itself goes to its first control', async () => {
     const { user, panel } = renderDialogOverPage();
     panel.focus();

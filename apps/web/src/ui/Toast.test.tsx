@@ -28,6 +28,16 @@ describe('Toast', () => {
     expect(undo).toHaveBeenCalledTimes(2);
   });
 
+  it('leaves Ctrl+Shift+Z (redo) and Ctrl+Alt+Z alone', async () => {
+    const { undo, onDismiss, user } = setup();
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    await user.keyboard('{Control>}{Shift>}z{/Shift}{/Control}');
+    await user.keyboard('{Meta>}{Shift>}z{/Shift}{/Meta}');
+    await user.keyboard('{Control>}{Alt>}z{/Alt}{/Control}');
+    expect(undo).not.toHaveBeenCalled();
+    expect(onDismiss).not.toHaveBeenCalled();
+  });
+
   it('leaves Ctrl+Z to a text field being typed in', async () => {
     const { undo, user } = setup();
     await user.click(screen.getByRole('textbox', { name: 'Add item' }));
