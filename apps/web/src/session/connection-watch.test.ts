@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { followNetwork, startHeartbeat, type Timers, type WatchedProvider } from './connection-watch.js';
+import { followNetwork, startHeartbeat, type PageLifecycle, type Timers, type WatchedProvider } from './connection-watch.js';
 
 function fakeTimers() {
   let now = 0;
@@ -27,7 +27,28 @@ function fakeTimers() {
     }
     now = end;
   };
-  return { timers, advance, active: () => intervals.size, now: () => now };
+  /**
+   * The page is frozen for `ms` (screen off, tab frozen): the clock moves on, no timer runs; on
+   * resume each overdue interval runs once, as browsers do, and keeps its period from then on.
+   */
+  const freeze = (ms: number) => {
+    now += ms;
+    for (const interval of intervals.values()) if (interval.next < now) interval.next = now;
+    advance(0);
+  };
+  return { timers, advance, freeze, active: () => intervals.size, now: () => now };
+}
+
+/** A page whose resume (visibilitychange to visible, pageshow, resume) the test fires. */
+function fakePage() {
+  const listeners = new Set<() => void>();
+  const page: PageLifecycle = {
+    onResume(callback) {
+      listeners.add(callback);
+      return () => void listeners.delete(callback);
+    },
+  };
+  return { page, resume: () => [...listeners].forEach((listener) => listener()), listening: () => listeners.size };
 }
 
 function fakeProvider(clock: () => number) {
@@ -95,6 +116,89 @@ describe('heartbeat', () => {
     expect(provider.reconnects).toBe(1);
     provider.disconnect();
     time.advance(60000);
+    expect(provider.reconnects).toBe(1);
+  });
+});
+
+describe('heartbeat after the page was frozen in the background', () => {
+  const options = { intervalMs: 3000, silentAfterMs: 8000 };
+
+  it('does not restart a working socket on resume: the frozen minutes are not the relay\'s silence', () => {
+    const time = fakeTimers();
+    const { page } = fakePage();
+    const { provider, sent } = fakeProvider(time.now);
+    let dead = 0;
+    startHeartbeat(provider, { ...options, timers: time.timers, page, onDeadSocket: () => dead++ });
+    time.advance(3000);
+    provider.wsLastMessageReceived = time.now();
+    // Screen off for a minute: nothing ran, nothing was read from the socket.
+    time.freeze(60_000);
+    expect(provider.reconnects).toBe(0);
+    // The socket is asked at once whether it still works ...
+    expect(sent).toHaveLength(2);
+    // ... and it answers, as a live relay does within a round trip.
+    provider.wsLastMessageReceived = time.now();
+    for (let i = 0; i < 10; i++) {
+      time.advance(3000);
+      provider.wsLastMessageReceived = time.now();
+    }
+    expect(provider.reconnects).toBe(0);
+    expect(dead).toBe(0);
+  });
+
+  it('restarts a socket that died while the page was frozen once it stays silent after the resume', () => {
+    const time = fakeTimers();
+    const { page } = fakePage();
+    const { provider, sent } = fakeProvider(time.now);
+    startHeartbeat(provider, { ...options, timers: time.timers, page });
+    time.advance(3000);
+    provider.wsLastMessageReceived = time.now();
+    time.freeze(60_000);
+    const probesAtResume = sent.length;
+    // Probed again on the next ticks, silent since the resume: 3 s, 6 s ...
+    time.advance(6000);
+    expect(sent.length).toBe(probesAtResume + 2);
+    expect(provider.reconnects).toBe(0);
+    // ... and restarted at the first tick past 8 s, as any silent socket is.
+    time.advance(3000);
+    expect(provider.reconnects).toBe(1);
+  });
+
+  it('counts silence afresh from the page being shown again, and probes at once', () => {
+    const time = fakeTimers();
+    const { page, resume, listening } = fakePage();
+    const { provider, sent } = fakeProvider(time.now);
+    const stop = startHeartbeat(provider, { ...options, timers: time.timers, page });
+    // Ticks ran (hidden, not frozen) but the socket's messages were not read meanwhile.
+    time.advance(6000);
+    expect(sent).toHaveLength(2);
+    resume();
+    expect(sent).toHaveLength(3);
+    // 9 s after the last message, but only 3 s after the page came back: not yet dead.
+    time.advance(3000);
+    expect(provider.reconnects).toBe(0);
+    time.advance(6000);
+    expect(provider.reconnects).toBe(1);
+    stop();
+    expect(listening()).toBe(0);
+    expect(time.active()).toBe(0);
+  });
+
+  it('gives a connection attempt that was underway when the page froze its full time again', () => {
+    const time = fakeTimers();
+    const { page } = fakePage();
+    const { provider } = fakeProvider(time.now);
+    provider.wsconnected = false;
+    provider.wsconnecting = true;
+    startHeartbeat(provider, { ...options, connectTimeoutMs: 7000, timers: time.timers, page });
+    time.advance(3000);
+    time.freeze(60_000);
+    expect(provider.reconnects).toBe(0);
+    // Hanging for 6 s since the resume: still within its 7 s ...
+    time.advance(6000);
+    expect(provider.reconnects).toBe(0);
+    // ... restarted at the first tick past them.
+    time.advance(3000);
     expect(provider.reconnects).toBe(1);
   });
 });

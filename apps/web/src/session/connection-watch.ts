@@ -6,6 +6,14 @@
  * ask the relay for awareness (query-awareness, type 3; the relay answers with
  * an awareness message) and reconnect when nothing at all has arrived for a
  * while. A connection attempt that hangs is restarted the same way.
+ *
+ * Silence is only counted while the page runs. A phone whose screen was off, or a tab the
+ * browser froze, runs no timers and reads no socket: on resume the last message looks minutes
+ * old although the connection is fine (the relay cannot answer a page that is not running).
+ * Restarting it then flashed "Syncing…" at every unlock. So after a freeze (a tick far later
+ * than its interval, or the page's resume / visibilitychange / pageshow events) the socket is
+ * probed at once and judged on what arrives from then on: a live one answers within a round
+ * trip, a dead one is restarted `silentAfterMs` after the resume, as any silent socket is.
  */
 import * as encoding from 'lib0/encoding';
 
@@ -41,8 +49,46 @@ export interface HeartbeatOptions {
   silentAfterMs?: number;
   /** How long a connection attempt may hang. */
   connectTimeoutMs?: number;
+  /**
+   * A tick this much later than the one before means the page was frozen or throttled in the
+   * background meanwhile; default twice the interval.
+   */
+  frozenAfterMs?: number;
   timers?: Timers;
+  /** Tells when the page is shown or resumed again; default the browser's page events. */
+  page?: PageLifecycle;
   onDeadSocket?: () => void;
+}
+
+/** When a page that may have been frozen or hidden runs again. */
+export interface PageLifecycle {
+  /** Calls `callback` each time the page is resumed or shown again; returns stop. */
+  onResume(callback: () => void): () => void;
+}
+
+/**
+ * Chromium fires `resume` on the document after unfreezing a page; every browser fires
+ * `visibilitychange` when a hidden page is shown and `pageshow` when one comes back from the
+ * back/forward cache. Timers may run before or after these events, which is why the tick gap
+ * is watched as well.
+ */
+export function browserPageLifecycle(): PageLifecycle {
+  return {
+    onResume(callback) {
+      if (typeof document === 'undefined' || typeof window === 'undefined') return () => {};
+      const onVisibilityChange = (): void => {
+        if (document.visibilityState === 'visible') callback();
+      };
+      document.addEventListener('resume', callback);
+      document.addEventListener('visibilitychange', onVisibilityChange);
+      window.addEventListener('pageshow', callback);
+      return () => {
+        document.removeEventListener('resume', callback);
+        document.removeEventListener('visibilitychange', onVisibilityChange);
+        window.removeEventListener('pageshow', callback);
+      };
+    },
+  };
 }
 
 function queryAwarenessMessage(): Uint8Array {
@@ -54,8 +100,14 @@ function queryAwarenessMessage(): Uint8Array {
 /** Starts the heartbeat; returns stop. */
 export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOptions = {}): () => void {
   const { intervalMs = 3000, silentAfterMs = 8000, connectTimeoutMs = 7000, timers = realTimers } = options;
+  const frozenAfterMs = options.frozenAfterMs ?? 2 * intervalMs;
+  const page = options.page ?? browserPageLifecycle();
   const probe = queryAwarenessMessage();
   let connectingSince: number | null = null;
+  let lastTickAt = timers.now();
+  // The relay's silence is counted from the later of its last message and the page's last
+  // resume: time the page spent frozen is not silence the relay can be blamed for.
+  let resumedAt = Number.NEGATIVE_INFINITY;
 
   const restart = (): void => {
     connectingSince = null;
@@ -64,23 +116,40 @@ export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOpti
     provider.connect();
   };
 
+  const sendProbe = (): void => {
+    try {
+      provider.ws?.send(probe);
+    } catch {
+      restart();
+    }
+  };
+
+  const resumed = (): void => {
+    resumedAt = timers.now();
+    // A connection attempt is given its full time again too: it could not progress while frozen.
+    connectingSince = provider.wsconnecting ? resumedAt : null;
+    if (provider.shouldConnect && provider.wsconnected) sendProbe();
+  };
+
   const handle = timers.setInterval(() => {
+    const now = timers.now();
+    const sinceLastTick = now - lastTickAt;
+    lastTickAt = now;
     if (!provider.shouldConnect) {
       connectingSince = null;
       return;
     }
-    const now = timers.now();
+    if (sinceLastTick > frozenAfterMs) {
+      resumed();
+      return;
+    }
     if (provider.wsconnected) {
       connectingSince = null;
-      if (now - provider.wsLastMessageReceived > silentAfterMs) {
+      if (now - Math.max(provider.wsLastMessageReceived, resumedAt) > silentAfterMs) {
         restart();
         return;
       }
-      try {
-        provider.ws?.send(probe);
-      } catch {
-        restart();
-      }
+      sendProbe();
     } else if (provider.wsconnecting) {
       connectingSince ??= now;
       if (now - connectingSince > connectTimeoutMs) restart();
@@ -88,8 +157,12 @@ export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOpti
       connectingSince = null;
     }
   }, intervalMs);
+  const stopFollowingPage = page.onResume(resumed);
 
-  return () => timers.clearInterval(handle);
+  return () => {
+    timers.clearInterval(handle);
+    stopFollowingPage();
+  };
 }
 
 export interface NetworkEvents {

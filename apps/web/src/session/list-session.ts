@@ -270,6 +270,11 @@ export function openListSession(listId: string, actor: string, options: ListSess
     network,
     refreshStatus,
   );
+  // y-websocket's own watchdog (every 3 s: no message for 30 s closes the socket) is replaced by
+  // the heartbeat, which finds a dead socket sooner. Left running, it closed a working socket at
+  // every resume after a freeze of more than 30 s (screen off): it cannot tell frozen time from
+  // the relay's silence.
+  clearInterval(provider._checkInterval);
   const stopHeartbeat = startHeartbeat(provider, { timers });
 
   // What the device stored is in the document only now, which can be after whenLoaded (its
