@@ -77,3 +77,42 @@ test('two tabs offline show the same count of changes on this phone', async ({ p
   await b.open(link);
   expect(await converge([b]), 'the relay has every change of both tabs').toEqual(listOf(['Bread', 'Eggs'], ['Milk']));
 });
+
+test('leaving the list in one tab closes it in the other, which says so and keeps nothing of it on the phone', async ({
+  phones,
+}) => {
+  const a = await startSyncedList(phones, ['Milk']);
+  const link = a.shareLink();
+  const listId = new URL(link).pathname.split('/').pop()!;
+  const tab2 = await secondTab(a);
+  await tab2.open(link);
+  await expect(tab2.item('Milk')).toHaveCount(1);
+  await tab2.waitSynced();
+
+  await a.page.getByRole('button', { name: 'Your lists', exact: true }).click();
+  await a.page.getByRole('button', { name: 'Leave this list…' }).click();
+  await a.page.getByRole('button', { name: 'Leave list', exact: true }).click();
+  await expect.poll(() => a.page.url(), { message: 'tab A left the list' }).not.toBe(link);
+
+  // Tab 2 no longer takes edits that no copy on the phone would keep: it says the list was left.
+  await expect(tab2.page.getByRole('heading', { level: 1, name: 'You left this list on this phone' })).toBeVisible();
+  await expect(tab2.addItemField).toHaveCount(0);
+  expect(tab2.page.url(), 'the address is still the list’s link').toBe(link);
+  // Nothing of it is left on the phone: no IndexedDB copy, no localStorage entry (what tab 2
+  // saved while closing is deleted again).
+  await expect
+    .poll(
+      () =>
+        tab2.page.evaluate(async (id) => {
+          const databases = (await indexedDB.databases()).map((database) => database.name ?? '');
+          return [...databases, ...Object.keys(localStorage)].filter((name) => name.includes(id));
+        }, listId),
+      { message: 'the phone keeps nothing of the left list' },
+    )
+    .toEqual([]);
+
+  // The link brings it back, from the family.
+  await tab2.page.getByRole('button', { name: 'Open it again' }).click();
+  await expect(tab2.item('Milk')).toHaveCount(1);
+  await tab2.waitSynced();
+});

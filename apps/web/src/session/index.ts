@@ -25,7 +25,15 @@ export {
   type SessionOpener,
 } from './hooks.js';
 export { useProfile, PEER_COLORS, MAX_DISPLAY_NAME_LENGTH } from './profile.js';
-export { useKnownLists, createList, renameList, forgetList, type DeviceLists } from './device-lists.js';
+export {
+  useKnownLists,
+  useListLeftElsewhere,
+  createList,
+  renameList,
+  forgetList,
+  type DeviceLists,
+  type ListLeftElsewhere,
+} from './device-lists.js';
 export { deviceKnownLists } from './known-lists.js';
 export { useKeptNotices } from './kept-notices.js';
 export {

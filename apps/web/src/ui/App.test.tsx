@@ -190,6 +190,67 @@ describe('App routing', () => {
   });
 });
 
+describe('a list left in another window of the app', () => {
+  /** What another tab (or the installed app) says on the device when it leaves a list. */
+  function leaveInAnotherWindow(listId: string): void {
+    // It forgets the list in the device's registry (this window hears of it by a storage event) ...
+    const registry = JSON.parse(localStorage.getItem('basket:lists') ?? '[]') as Array<{ id: string }>;
+    localStorage.setItem('basket:lists', JSON.stringify(registry.filter((entry) => entry.id !== listId)));
+    window.dispatchEvent(new StorageEvent('storage', { key: 'basket:lists' }));
+    // ... and tells the other windows before it deletes the list's copy.
+    const otherWindow = new BroadcastChannel('basket:left-lists');
+    otherWindow.postMessage({ type: 'left', listId });
+    otherWindow.close();
+  }
+
+  it('closes it here and says so, instead of taking edits with no copy on the phone; it can be opened again', async () => {
+    await knowListA();
+    window.history.replaceState(null, '', `/l/${LIST_B}`);
+    renderApp();
+    const user = userEvent.setup();
+    await user.type(await screen.findByRole('textbox', { name: 'Add item' }), 'Candles{Enter}');
+    const session = opened.at(-1)!;
+    act(() => session.list.setTitle('Party'));
+    const statuses: string[] = [];
+    session.onStatus((status) => statuses.push(status.state));
+
+    // Another list left elsewhere changes nothing here.
+    leaveInAnotherWindow(LIST_A);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.getByRole('textbox', { name: 'Add item' })).toBeInTheDocument();
+
+    leaveInAnotherWindow(LIST_B);
+    const heading = await screen.findByRole('heading', { level: 1, name: 'You left “Party” on this phone' });
+    await waitFor(() => expect(heading).toHaveFocus());
+    expect(screen.queryByRole('textbox', { name: 'Add item' })).toBeNull();
+    // The session is closed: going online no longer reports anything for the left list.
+    act(() => session.connect());
+    expect(statuses).toEqual([]);
+    // The address stays: it is still this list's share link.
+    expect(window.location.pathname).toBe(`/l/${LIST_B}`);
+
+    await user.click(screen.getByRole('button', { name: 'Open it again' }));
+    await screen.findByRole('textbox', { name: 'Add item' });
+    expect(opened.at(-1)).not.toBe(session);
+    expect(opened.at(-1)?.listId).toBe(LIST_B);
+  });
+
+  it('offers the device\'s other lists and a new one', async () => {
+    await knowListA();
+    window.history.replaceState(null, '', `/l/${LIST_B}`);
+    renderApp();
+    const user = userEvent.setup();
+    await screen.findByRole('textbox', { name: 'Add item' });
+    leaveInAnotherWindow(LIST_B);
+    await screen.findByRole('heading', { level: 1, name: 'You left this list on this phone' });
+    const links = [...document.querySelectorAll('a.list-link')];
+    expect(links.map((link) => link.getAttribute('href'))).toEqual([`/l/${LIST_A}`]);
+    await user.click(links[0]!);
+    await waitFor(() => expect(window.location.pathname).toBe(`/l/${LIST_A}`));
+    await screen.findByRole('textbox', { name: 'Add item' });
+  });
+});
+
 describe('saving your name', () => {
   async function saveNameInListsMenu(user: ReturnType<typeof userEvent.setup>, name: string): Promise<void> {
     await user.click(screen.getByRole('button', { name: 'Your lists' }));

@@ -3,7 +3,8 @@
  * its share link); `/` goes to the list opened last on this device, or to a
  * brand-new one, at once and without a prompt. A share link with an
  * unambiguous slip (`/L/…`, a `)` pasted with it) goes to its list; one that
- * names no list says so (BrokenLink) instead of opening another list.
+ * names no list says so (BrokenLink) instead of opening another list. A list left
+ * in another window of the app is closed here and says so (LeftList).
  */
 import { useCallback, useEffect, useMemo } from 'react';
 import {
@@ -15,17 +16,22 @@ import {
   startListId,
   useCurrentPathname,
   useKnownLists,
+  useListLeftElsewhere,
   useListSession,
   useProfile,
 } from '../session';
 import { BrokenLink } from './BrokenLink';
+import { LeftList } from './LeftList';
 import { ListScreen } from './ListScreen';
 import './app.css';
 
 export function App() {
   const pathname = useCurrentPathname();
   const route = useMemo(() => routeOf(pathname), [pathname]);
-  const listId = route.kind === 'list' ? route.listId : null;
+  const routeListId = route.kind === 'list' ? route.listId : null;
+  const { left: leftElsewhere, reopen } = useListLeftElsewhere(routeListId);
+  // Left in another window: closed here until the person opens it again.
+  const listId = leftElsewhere === null ? routeListId : null;
   const session = useListSession(listId);
   const [profile, setDisplayName] = useProfile();
   const deviceLists = useKnownLists();
@@ -52,6 +58,18 @@ export function App() {
         href={window.location.href}
         lists={lists}
         listHref={listPath}
+        onOpenList={openList}
+        onCreateList={createList}
+      />
+    );
+  }
+  if (leftElsewhere !== null) {
+    return (
+      <LeftList
+        title={leftElsewhere.title}
+        lists={lists}
+        listHref={listPath}
+        onReopen={reopen}
         onOpenList={openList}
         onCreateList={createList}
       />
