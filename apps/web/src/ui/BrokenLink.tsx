@@ -5,8 +5,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { KnownList } from '../session/types';
-import { KnownListLink } from './KnownListLink';
-import { useNow } from './useNow';
+import { ListChoices } from './ListChoices';
 
 export const BROKEN_LINK_TITLE = 'This link doesn’t point to a list';
 
@@ -21,8 +20,6 @@ interface BrokenLinkProps {
 
 export function BrokenLink({ href, lists, listHref, onOpenList, onCreateList }: BrokenLinkProps) {
   const heading = useRef<HTMLHeadingElement>(null);
-  const now = useNow(60_000);
-  const sorted = [...lists].sort((a, b) => b.lastOpenedAt - a.lastOpenedAt);
 
   useEffect(() => {
     // Screen readers start at the explanation, not at the top of an unfamiliar page.
@@ -42,21 +39,7 @@ export function BrokenLink({ href, lists, listHref, onOpenList, onCreateList }: 
         <p className="muted">
           You opened <span className="broken-href">{href}</span>
         </p>
-        {sorted.length > 0 && (
-          <>
-            <h2>Your lists</h2>
-            <ul className="plain-list lists">
-              {sorted.map((list) => (
-                <li key={list.id}>
-                  <KnownListLink list={list} href={listHref(list.id)} now={now} onOpen={onOpenList} />
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-        <button type="button" className="primary-button" onClick={onCreateList}>
-          Start a new list
-        </button>
+        <ListChoices lists={lists} listHref={listHref} onOpenList={onOpenList} onCreateList={onCreateList} />
       </main>
     </div>
   );

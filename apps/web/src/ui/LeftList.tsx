@@ -6,8 +6,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { KnownList } from '../session/types';
-import { KnownListLink } from './KnownListLink';
-import { useNow } from './useNow';
+import { ListChoices } from './ListChoices';
 
 export function leftListTitle(title: string): string {
   return title === '' ? 'You left this list on this phone' : `You left “${title}” on this phone`;
@@ -25,8 +24,6 @@ interface LeftListProps {
 
 export function LeftList({ title, lists, listHref, onReopen, onOpenList, onCreateList }: LeftListProps) {
   const heading = useRef<HTMLHeadingElement>(null);
-  const now = useNow(60_000);
-  const sorted = [...lists].sort((a, b) => b.lastOpenedAt - a.lastOpenedAt);
 
   useEffect(() => {
     // The list vanished from under the person: start them (and a screen reader) at why.
@@ -43,21 +40,7 @@ export function LeftList({ title, lists, listHref, onReopen, onOpenList, onCreat
         <button type="button" className="text-button" onClick={onReopen}>
           Open it again
         </button>
-        {sorted.length > 0 && (
-          <>
-            <h2>Your lists</h2>
-            <ul className="plain-list lists">
-              {sorted.map((list) => (
-                <li key={list.id}>
-                  <KnownListLink list={list} href={listHref(list.id)} now={now} onOpen={onOpenList} />
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-        <button type="button" className="primary-button" onClick={onCreateList}>
-          Start a new list
-        </button>
+        <ListChoices lists={lists} listHref={listHref} onOpenList={onOpenList} onCreateList={onCreateList} />
       </main>
     </div>
   );
