@@ -192,15 +192,7 @@ describe('per-address delivery budget', () => {
 
   it('[B7] an address that stored its hourly budget has its next update wait, not refused, until the budget refills; other addresses keep storing', async () => {
     let clockOffsetMs = 0;
-    const running = await startRelay({ limits: { maxStoredBytesPerIpPerHour: 3600 }, now: () => Date.now() + clockOffsetMs });
-    cleanups.push(() => running.close());
-    const honestList = newListId();
-    const honest: [Phone, Phone] = [
-      connectPhone(running.syncUrl, honestList, new Y.Doc(), undefined, FromOtherAddress),
-      connectPhone(running.syncUrl, honestList, new Y.Doc(), undefined, FromOtherAddress),
-    ];
-    for (const phone of honest) cleanups.push(() => phone.destroy());
-    await waitFor(() => honest.every((phone) => phone.provider.synced), 5000, 'honest phones synced');
+    const { running, honest } = await relayWithHonestPhones({ maxStoredBytesPerIpPerHour: 3600 }, () => Date.now() + clockOffsetMs);
     const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
 
     // One list-sized upload passes on credit, whatever its size, and leaves the address in debt.
