@@ -58,27 +58,31 @@ export function defaultStaticDir(): string {
 
 /**
  * A phone's first full sync of a list is one message holding the whole document, so a single
- * message must be allowed to be as large as the list may be (a 5,000-item list with history is
- * 3–7 MB); likewise a newcomer's sync step 2 is one message of that size, so the send backlog
- * tolerated before a peer counts as a slow consumer must hold one such message plus headroom.
+ * message must be allowed to be as large as the list may be; likewise a newcomer's sync step 2 is
+ * one message of that size, so the send backlog tolerated before a peer counts as a slow consumer
+ * must hold one such message plus headroom. A family adding 40 items a week reaches about 1 MB in
+ * three years, 100 a week 1.6 MB in two (`bench/list-growth.mjs`), so 8 MiB is a decade or more
+ * of honest use. Larger costs every other list: one valid 8 MiB message of the slowest kind holds
+ * the event loop 3–9 s and takes the relay to ~1 GB, a 32 MiB one 14–34 s and 2.4–2.8 GB
+ * (`bench/slow-update-freeze.mjs`).
  */
-const DEFAULT_MAX_LIST_BYTES = 32 * MiB;
+const DEFAULT_MAX_LIST_BYTES = 8 * MiB;
 const BUFFER_HEADROOM_BYTES = 8 * MiB;
 const DEFAULT_MAX_BUFFERED_BYTES = DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTES;
 /**
  * Unsent bytes shared by an address's connections: a family's phones downloading a large list at
  * once each hold one list-sized answer, so a few per-connection bounds; without it the 200
- * connections an address may open could hold 40 MiB each (8 GB).
+ * connections an address may open could hold 16 MiB each (3.2 GB).
  */
 const BUFFERED_CONNECTIONS_PER_IP = 4;
 /** Unsent bytes of all connections: a few addresses' worth, a fraction of a small server's memory. */
 const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 512 * MiB;
 /**
- * An address may fill this many lists to the size limit in an hour: a family's first uploads
- * of their largest lists pass at once, while one address can no longer fill the disk list after
- * list (each list has its own limit).
+ * An address may fill this many lists to the size limit in an hour (64 MiB at the default): a
+ * family's first uploads of their largest lists pass at once, while one address can no longer
+ * fill the disk list after list (each list has its own limit).
  */
-const STORED_LISTS_PER_IP_PER_HOUR = 2;
+const STORED_LISTS_PER_IP_PER_HOUR = 8;
 /**
  * Incoming bytes shared by an address's connections: a family's phones uploading their largest
  * lists at once each hold one list-sized frame while it arrives.

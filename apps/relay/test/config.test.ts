@@ -41,17 +41,17 @@ describe('configFromEnvironment', () => {
     expect(configFromEnvironment({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
     expect(configFromEnvironment({}).logLevel).toBe('info');
   });
-  it('lets one address store two full-size lists an hour by default, following MAX_LIST_BYTES', () => {
+  it('lets one address store eight full-size lists (64 MiB) an hour by default, following MAX_LIST_BYTES', () => {
     expect(configFromEnvironment({}).maxStoredBytesPerIpPerHour).toBe(64 * MiB);
     expect(DEFAULT_LIMITS.maxStoredBytesPerIpPerHour).toBe(64 * MiB);
-    expect(configFromEnvironment({ MAX_LIST_BYTES: String(8 * MiB) }).maxStoredBytesPerIpPerHour).toBe(16 * MiB);
+    expect(configFromEnvironment({ MAX_LIST_BYTES: String(2 * MiB) }).maxStoredBytesPerIpPerHour).toBe(16 * MiB);
     expect(configFromEnvironment({ MAX_STORED_BYTES_PER_IP_PER_HOUR: '5000000' }).maxStoredBytesPerIpPerHour).toBe(5_000_000);
     expect(() => configFromEnvironment({ MAX_STORED_BYTES_PER_IP_PER_HOUR: '100' })).toThrow(/MAX_STORED_BYTES_PER_IP_PER_HOUR must be an integer ≥ 1024/);
   });
 
   it('bounds bytes read and not yet handled per address (four of the largest frames ws reads) and in all', () => {
     const defaults = configFromEnvironment({});
-    expect([defaults.maxIncomingBytesPerIp, defaults.maxIncomingBytesTotal]).toEqual([4 * 33 * MiB, 512 * MiB]);
+    expect([defaults.maxIncomingBytesPerIp, defaults.maxIncomingBytesTotal]).toEqual([4 * 9 * MiB, 512 * MiB]);
     expect(DEFAULT_LIMITS.maxIncomingBytesPerIp).toBe(defaults.maxIncomingBytesPerIp);
     // Following MAX_MESSAGE_BYTES: one frame of the largest size ws reads must always fit.
     const small = configFromEnvironment({ MAX_MESSAGE_BYTES: String(MiB) });
@@ -66,14 +66,14 @@ describe('configFromEnvironment', () => {
 
   it('bounds unsent bytes per connection, per address and in all, each at least the one before', () => {
     const defaults = configFromEnvironment({});
-    expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([40 * MiB, 160 * MiB, 512 * MiB]);
+    expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([16 * MiB, 64 * MiB, 512 * MiB]);
     expect(DEFAULT_LIMITS.maxBufferedBytesPerIp).toBe(defaults.maxBufferedBytesPerIp);
     // Following a larger MAX_LIST_BYTES, the defaults stay in order.
     const large = configFromEnvironment({ MAX_LIST_BYTES: String(200 * MiB) });
     expect(large.maxBufferedBytesPerIp).toBe(4 * large.maxBufferedBytes);
     expect(large.maxBufferedBytesTotal).toBe(large.maxBufferedBytesPerIp);
-    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_PER_IP: String(10 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_PER_IP must be an integer from 41943040/);
-    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(100 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL must be an integer from 167772160/);
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_PER_IP: String(10 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_PER_IP must be an integer from 16777216/);
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(50 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL must be an integer from 67108864/);
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(65 * 1024 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL/);
     expect(configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(2048 * MiB) }).maxBufferedBytesTotal).toBe(2048 * MiB);
   });

@@ -664,7 +664,8 @@ describe('send backlog', () => {
     // The hog asks for a 12 MB list; the kernel takes some of the answer, the relay holds the rest.
     const { storage, listId: hogList } = await storedTextList(12_000_000);
     const maxBufferedBytesTotal = 16 * MiB;
-    const running = await startRelay({ storage, limits: { maxBufferedBytesTotal } });
+    // Room on the list and in the hog's own backlog for the filler's update: only the relay's bound is tested.
+    const running = await startRelay({ storage, limits: { maxBufferedBytesTotal, maxListBytes: 32 * MiB, maxBufferedBytes: 40 * MiB } });
     const connections = (): Array<{ socket: WebSocket }> => [...(running.relay as unknown as { connections: Set<{ socket: WebSocket }> }).connections];
     const held = (): number => connections().reduce((sum, connection) => sum + connection.socket.bufferedAmount, 0);
     const settled = async (): Promise<number> => {

@@ -57,6 +57,35 @@ describe('a large list syncs with the default limits', () => {
     expect(other.doc.getMap('items').size).toBeGreaterThan(5000);
   }, 60_000);
 
+  it('[L3] by default a list stops growing at 8 MiB: a second phone whose edits would take it past that gets 4422, and they are neither stored nor passed on', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-large-');
+    cleanups.push(remove);
+    const storage = new DiskListStorage({ dataDir: dir });
+    const running = await startRelay({ storage });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+
+    // A list far larger than honest use makes (bench/list-growth.mjs) still syncs…
+    const first = connectPhone(running.syncUrl, listId, largeDocument(4.5 * 1024 * 1024));
+    cleanups.push(() => first.destroy());
+    await waitFor(() => first.isFullyStored(), 30_000, 'first phone acknowledged');
+
+    // …but another 4.5 MiB of edits would take it past the default limit.
+    const second = connectPhone(running.syncUrl, listId, largeDocument(4.5 * 1024 * 1024));
+    cleanups.push(() => second.destroy());
+    const closes: number[] = [];
+    second.provider.on('connection-close', (event: { code: number } | null) => {
+      if (event !== null) closes.push(event.code);
+    });
+    await waitFor(() => closes.length > 0, 30_000, 'second phone closed');
+    expect(closes[0]).toBe(4422);
+    expect(second.isFullyStored()).toBe(false);
+    const storedDoc = new Y.Doc();
+    for (const update of (await storage.load(listId)).updates) Y.applyUpdate(storedDoc, update);
+    expect(Y.encodeStateVector(storedDoc)).toEqual(Y.encodeStateVector(first.doc));
+    expect(Y.decodeStateVector(Y.encodeStateVector(first.doc)).has(second.doc.clientID)).toBe(false);
+  }, 90_000);
+
   it('[L2] one message may be as large as a list; the send backlog holds one such message', () => {
     expect(DEFAULT_LIMITS.maxMessageBytes).toBe(DEFAULT_LIMITS.maxListBytes);
     expect(DEFAULT_LIMITS.maxBufferedBytes).toBeGreaterThan(DEFAULT_LIMITS.maxListBytes);

@@ -3,8 +3,8 @@
  * bytes waiting for peers that have not read them (the send backlog, `ws`'s `bufferedAmount`),
  * or bytes read from peers and not yet handled (a frame still arriving, frames waiting for their
  * address's budgets). `ws` bounds only each socket's own, and that alone lets the
- * `MAX_CONNECTIONS_PER_IP` sockets of one address hold that much each: 200 × 40 MiB unsent, or
- * 200 × 33 MiB of frames sent but never finished.
+ * `MAX_CONNECTIONS_PER_IP` sockets of one address hold that much each: 200 × 16 MiB unsent, or
+ * 200 × 9 MiB of frames sent but never finished (at the defaults).
  *
  * Kept cheap, as it runs on every send or read: each connection is counted for the bytes it held
  * when last looked at. What it holds grows only by a send or a read, and it is looked at after

@@ -1,0 +1,114 @@
+/**
+ * What one valid but slow update costs the built relay: `node bench/slow-update-freeze.mjs`
+ * (after `pnpm build`), with MAX_LIST_BYTES taken from the environment like the relay's own.
+ * The update is the largest message the relay accepts, made of one-clock GC structs (2 bytes
+ * each, stored as a few bytes, so the list-size limit never sees them) and sent as a sync step 2.
+ * While the relay works on it, /healthz is asked every 50 ms; the longest answer is how long every
+ * other list waited. Prints that and the relay's peak RSS (VmHWM).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as encoding from 'lib0/encoding';
+import WebSocket from 'ws';
+import { configFromEnvironment } from '../dist/config.js';
+
+const relayDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const { maxMessageBytes, maxListBytes } = configFromEnvironment(process.env);
+const port = 20_000 + Math.floor(Math.random() * 20_000);
+const dataDir = await mkdtemp(path.join(tmpdir(), 'basket-freeze-'));
+
+/** A sync step 2 holding one client's run of GC structs, as large as the relay accepts. */
+function gcFloodMessage(messageBytes) {
+  const structs = Math.floor((messageBytes - 32) / 2);
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 1); // one client
+  encoding.writeVarUint(update, structs);
+  encoding.writeVarUint(update, 424242); // its client id
+  encoding.writeVarUint(update, 0); // first clock
+  for (let i = 0; i < structs; i++) {
+    encoding.writeUint8(update, 0); // a GC struct…
+    encoding.writeVarUint(update, 1); // …one clock long
+  }
+  encoding.writeVarUint(update, 0); // empty delete set
+  const message = encoding.createEncoder();
+  encoding.writeVarUint(message, 0); // sync
+  encoding.writeVarUint(message, 1); // step 2
+  encoding.writeVarUint8Array(message, encoding.toUint8Array(update));
+  return { structs, bytes: encoding.toUint8Array(message) };
+}
+
+async function healthy(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('relay did not start');
+}
+
+const relay = spawn(process.execPath, ['dist/main.js'], {
+  cwd: relayDir,
+  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+try {
+  await healthy(10_000);
+  const { structs, bytes } = gcFloodMessage(maxMessageBytes);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/sync/freeze-measure-0000001`);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  let closeCode;
+  socket.on('close', (code) => (closeCode = code));
+
+  let worstHealthzMs = 0;
+  const failures = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      const asked = performance.now();
+      // A reset connection is counted too: its wait was part of the freeze.
+      await fetch(`http://127.0.0.1:${port}/healthz`).catch((error) => failures.push(String(error.cause ?? error)));
+      worstHealthzMs = Math.max(worstHealthzMs, performance.now() - asked);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  socket.send(bytes);
+  // The relay is done once it answers quickly again for a while.
+  const sent = performance.now();
+  let quietSince = performance.now();
+  let seenWorst = 0;
+  while (performance.now() - quietSince < 2_000 && performance.now() - sent < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (worstHealthzMs > seenWorst) {
+      seenWorst = worstHealthzMs;
+      quietSince = performance.now();
+    }
+  }
+  polling = false;
+  await poll;
+  const status = await readFile(`/proc/${relay.pid}/status`, 'utf8');
+  const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  socket.terminate();
+  console.log(
+    JSON.stringify({
+      maxListMiB: +(maxListBytes / 1024 / 1024).toFixed(2),
+      messageMiB: +(bytes.length / 1024 / 1024).toFixed(2),
+      structs,
+      worstHealthzMs: Math.round(worstHealthzMs),
+      peakRssMb,
+      closeCode: closeCode ?? 'open',
+      relayExit: relay.exitCode ?? relay.signalCode ?? 'running',
+      healthzFailures: failures.length === 0 ? undefined : failures.slice(0, 3),
+    }),
+  );
+} finally {
+  relay.kill('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+}
