@@ -47,6 +47,8 @@ export interface RelayConfig {
   readonly journalSegmentBytes: number;
   /** How long a starting relay waits for another to release DATA_DIR before refusing to start. */
   readonly dataDirLockWaitMs: number;
+  /** Free disk bytes kept for lists already stored: below it, lists with nothing stored wait (0: off). */
+  readonly newListReserveBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -125,6 +127,11 @@ export const DEFAULT_STORAGE = {
    * budget, file-limit.ts): as many as shutdown runs together (room-registry.ts).
    */
   maxConcurrentCompactions: 32,
+  /**
+   * Lists already stored grow slowly (a family's is about 1 MB after three years), so this is
+   * weeks of their growth, journal segments and compactions included, after new lists stop.
+   */
+  newListReserveBytes: 256 * MiB,
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
@@ -161,6 +168,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     checkpointIntervalMs: integer(env, 'CHECKPOINT_INTERVAL_MS', DEFAULT_STORAGE.checkpointIntervalMs, 10, MAX_TIMER_MS),
     journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
     dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0, MAX_TIMER_MS),
+    newListReserveBytes: integer(env, 'NEW_LIST_RESERVE_BYTES', DEFAULT_STORAGE.newListReserveBytes, 0),
   };
 }
 

@@ -28,12 +28,20 @@ async function main(): Promise<void> {
     checkpointIntervalMs,
     journalSegmentBytes,
     dataDirLockWaitMs,
+    newListReserveBytes,
     ...configured
   } = config;
   const limits = { ...configured, maxConnections: connectionsAllowedByFileLimit(configured.maxConnections, logger) };
   if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
   const metrics = new RelayMetrics();
-  const storage = new DiskListStorage({ dataDir, logger, checkpointIntervalMs, journalSegmentBytes, observer: metrics.storageObserver });
+  const storage = new DiskListStorage({
+    dataDir,
+    logger,
+    checkpointIntervalMs,
+    journalSegmentBytes,
+    newListReserveBytes,
+    observer: metrics.storageObserver,
+  });
   const relay = new RelayServer({ limits, storage, logger, staticDir, metrics, trustedProxies });
 
   let stopping = false;

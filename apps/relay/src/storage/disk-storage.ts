@@ -13,6 +13,7 @@ import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.
 import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from './concurrency.js';
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
+import { NewListReserve } from './new-list-reserve.js';
 import { isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
@@ -49,6 +50,10 @@ export interface DiskStorageOptions {
   readonly maxOpenLogs?: number;
   /** Compactions run at once, each holding one file (default: `DEFAULT_STORAGE.maxConcurrentCompactions`). */
   readonly maxConcurrentCompactions?: number;
+  /** Free bytes kept for lists already stored: below it a list with nothing stored is not written (default 0: off; see NewListReserve). */
+  readonly newListReserveBytes?: number;
+  /** Test seam: free bytes on the disk holding DATA_DIR (default: statfs). */
+  readonly freeBytes?: (directory: string) => Promise<number>;
 }
 
 /** Lists copied at once by a checkpoint in a hurry: enough to overlap fsyncs, few enough to leave the disk to the journal. */
@@ -145,6 +150,9 @@ export class DiskListStorage implements ListStorage {
    * durable yet, so the journal segment holding its records must stay until it is.
    */
   private logCreatedSinceDirectorySync = false;
+  private readonly newListReserve: NewListReserve;
+  /** Lists loaded with nothing stored and not written since: their first write must pass the reserve. */
+  private readonly storedNothing = new Set<string>();
 
   constructor(options: DiskStorageOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -165,6 +173,13 @@ export class DiskListStorage implements ListStorage {
       (listId, error) => this.logger.warn('storage.log_close_failed', { listId, error }),
     );
     this.compactions = new Slots(options.maxConcurrentCompactions ?? DEFAULT_STORAGE.maxConcurrentCompactions);
+    this.newListReserve = new NewListReserve({
+      dataDir: this.dataDir,
+      reserveBytes: options.newListReserveBytes ?? 0,
+      logger: this.logger,
+      freeBytes: options.freeBytes,
+      now: this.now,
+    });
     this.recovered = this.replayJournal();
     // Every call awaits it and fails with its error: nothing is served from lists whose journal
     // records could not be put back.
@@ -178,9 +193,12 @@ export class DiskListStorage implements ListStorage {
   }
 
   load(listId: string): Promise<StoredList> {
-    return this.serialize(listId, () => {
+    return this.serialize(listId, async () => {
       this.inUse.add(listId);
-      return this.loadNow(listId);
+      const stored = await this.loadNow(listId);
+      if (stored.updates.length === 0) this.storedNothing.add(listId);
+      else this.storedNothing.delete(listId);
+      return stored;
     });
   }
 
@@ -192,26 +210,37 @@ export class DiskListStorage implements ListStorage {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
     if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
     if (updates.length === 0) return this.recovered;
-    return this.recovered.then(() => {
-      if (this.closed) throw new Error('storage is closed');
-      // A failed write refuses everything after it in that segment; later updates get a new one.
-      if (this.current.segment?.failed === true) this.retireFailedSegment();
-      const generation = this.current;
-      const pending = pendingFor(generation, listId);
-      const start = pending.push(updates);
-      generation.segment ??= this.newSegment();
-      const segment = generation.segment;
-      const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
-      // Never acknowledged, and the caller writes them again: copied into the log at the
-      // checkpoint, they would only take room that a full disk has just freed. A failed write
-      // fails every later one in its segment too, so they are all at the end.
-      written.catch(() => forgetPendingFrom(generation, listId, pending, start));
-      // A queued run the timer asked for would be spread out: a full segment hurries it too.
-      if (segment.bytes >= this.journalSegmentBytes && !(this.checkpoints.hasQueuedRun && this.checkpointWanted)) {
-        void this.checkpointLoggingFailure('now');
-      }
-      return written;
-    });
+    if (this.storedNothing.has(listId)) {
+      // A list's writes come one at a time (group commit), so waiting here keeps them in order.
+      return this.recovered
+        .then(() => this.newListReserve.admitNewList())
+        .then(() => this.appendToJournal(listId, updates))
+        .then(() => {
+          this.storedNothing.delete(listId);
+        });
+    }
+    return this.recovered.then(() => this.appendToJournal(listId, updates));
+  }
+
+  private appendToJournal(listId: string, updates: readonly Uint8Array[]): Promise<void> {
+    if (this.closed) throw new Error('storage is closed');
+    // A failed write refuses everything after it in that segment; later updates get a new one.
+    if (this.current.segment?.failed === true) this.retireFailedSegment();
+    const generation = this.current;
+    const pending = pendingFor(generation, listId);
+    const start = pending.push(updates);
+    generation.segment ??= this.newSegment();
+    const segment = generation.segment;
+    const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
+    // Never acknowledged, and the caller writes them again: copied into the log at the
+    // checkpoint, they would only take room that a full disk has just freed. A failed write
+    // fails every later one in its segment too, so they are all at the end.
+    written.catch(() => forgetPendingFrom(generation, listId, pending, start));
+    // A queued run the timer asked for would be spread out: a full segment hurries it too.
+    if (segment.bytes >= this.journalSegmentBytes && !(this.checkpoints.hasQueuedRun && this.checkpointWanted)) {
+      void this.checkpointLoggingFailure('now');
+    }
+    return written;
   }
 
   /**
@@ -246,6 +275,7 @@ export class DiskListStorage implements ListStorage {
   release(listId: string): Promise<void> {
     return this.serialize(listId, () => {
       this.inUse.delete(listId);
+      this.storedNothing.delete(listId);
       return this.closeLog(listId);
     });
   }

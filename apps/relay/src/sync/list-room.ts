@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
+import { isNewListsPaused } from '../storage/new-list-reserve.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import type { AwarenessEntry, IncomingMessage } from './protocol.js';
@@ -432,6 +433,12 @@ export class ListRoom {
    * until an acknowledgement covers them, which comes once a retry succeeds.
    */
   private writeFailed(error: unknown, retryInMs: number | undefined, unwrittenBytes: number): void {
+    if (isNewListsPaused(error)) {
+      // Not a failure: the disk is near full and this list has nothing stored yet (NewListReserve).
+      this.options.metrics.errors.inc({ kind: 'new_list_waiting_for_disk' });
+      this.options.logger.warn('list.new_list_waiting_for_disk', { listId: this.listId, unacknowledgedBytes: unwrittenBytes, retryInMs: retryInMs ?? 'never (shutting down)' });
+      return;
+    }
     this.options.metrics.errors.inc({ kind: 'storage_write_failed' });
     this.options.logger.error('list.write_failed', {
       listId: this.listId,
