@@ -55,7 +55,7 @@ export function ActivityLog({ list, onClose }: { list: ShoppingListApi; onClose:
       {events.length === 0 ? (
         <p className="muted">No activity yet.</p>
       ) : (
-        <ol className="plain-list activity-list">
+        <ol className="plain-list activity-list" role="list">
           {events.map((event) => (
             <li key={event.id} className="activity-row">
               <span>{describeActivity(event)}</span>

@@ -92,7 +92,7 @@ const ItemSection = memo(
           <h2 id={headingId}>{label}</h2>
           {headerAction}
         </div>
-        <ul className="item-rows">
+        <ul className="item-rows" role="list">
           {chunks.map((chunk) => (
             <Rows key={chunk.key} items={chunk.items} actions={actions} />
           ))}

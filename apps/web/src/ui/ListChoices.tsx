@@ -21,7 +21,7 @@ export function ListChoices({ lists, listHref, onOpenList, onCreateList }: ListC
       {sorted.length > 0 && (
         <>
           <h2>Your lists</h2>
-          <ul className="plain-list lists">
+          <ul className="plain-list lists" role="list">
             {sorted.map((list) => (
               <li key={list.id}>
                 <KnownListLink list={list} href={listHref(list.id)} now={now} onOpen={onOpenList} />

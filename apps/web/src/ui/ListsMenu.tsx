@@ -113,7 +113,7 @@ export function ListsMenu(props: ListsMenuProps) {
 
   return (
     <Dialog title="Your lists" onClose={onClose}>
-      <ul className="plain-list lists">
+      <ul className="plain-list lists" role="list">
         {sorted.map((list) => (
           <li key={list.id}>
             <KnownListLink list={list} href={listHref(list.id)} now={now} current={list.id === currentListId} onOpen={onOpen} />

@@ -17,7 +17,7 @@ export function RecentlyDeleted({ items, onRestore, onClose }: RecentlyDeletedPr
       {items.length === 0 ? (
         <p className="muted">Nothing deleted recently.</p>
       ) : (
-        <ul className="plain-list">
+        <ul className="plain-list" role="list">
           {items.map((item) => {
             const details = itemDetails(item);
             const who = item.deletedBy ? `Removed by ${item.deletedBy}` : 'Removed';
