@@ -1,8 +1,8 @@
-import { configure, render, screen } from '@testing-library/react';
+import { configure, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import type { NewItem } from '@basket/list-core';
-import { AddItemField, pastedLines } from './AddItemField';
+import { AddItemField, pastedLines, suggestionCountText } from './AddItemField';
 
 // Component tests type key by key; on a loaded 2-core machine the 5 s default is too tight.
 vi.setConfig({ testTimeout: 30_000 });
@@ -170,5 +170,66 @@ describe('AddItemField announcements', () => {
     observer.disconnect();
     expect(region).toHaveTextContent('Added Milk');
     expect(changes.length, 'the region was updated').toBeGreaterThan(0);
+  });
+});
+
+describe('AddItemField suggestion count', () => {
+  /** The hidden polite region that says how many suggestions show (not the "Added …" one). */
+  async function countRegion(text: string): Promise<HTMLElement> {
+    const region = (await screen.findByText(text)).closest<HTMLElement>('[aria-live]');
+    expect(region).not.toBeNull();
+    return region!;
+  }
+
+  it('tells a screen reader how many suggestions show, and nothing once there are none', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'mi');
+    const region = await countRegion('4 suggestions');
+    expect(region).toHaveAttribute('aria-live', 'polite');
+    expect(region).toHaveClass('visually-hidden');
+    // Not a status: the page has exactly one role="status" (the sync status line).
+    expect(region).not.toHaveAttribute('role');
+    expect(screen.getAllByRole('option')).toHaveLength(4);
+
+    await user.type(field, 'lk');
+    await waitFor(() => expect(region).toHaveTextContent(/^1 suggestion$/));
+    expect(screen.getAllByRole('option')).toHaveLength(1);
+
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('listbox')).toBeNull();
+    expect(region.textContent).toBe('');
+
+    await user.keyboard('{ArrowDown}');
+    await waitFor(() => expect(region).toHaveTextContent(/^1 suggestion$/));
+
+    await user.clear(field);
+    await user.type(field, 'xyz');
+    await waitFor(() => expect(region.textContent).toBe(''));
+    expect(screen.queryByRole('listbox')).toBeNull();
+  });
+
+  it('says nothing after an add, while "Added …" is said in its own region', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'mi');
+    const region = await countRegion('4 suggestions');
+    await user.keyboard('{Enter}');
+    expect(region.textContent).toBe('');
+    const added = screen.getByText('Added mi').closest('[aria-live]');
+    expect(added).not.toBe(region);
+  });
+
+  it('keeps the field a text field, not a combobox (PRODUCT.md; aria-expanded on a textbox is an axe critical)', async () => {
+    const { user, field } = setup();
+    await user.type(field, 'mi');
+    await screen.findByRole('listbox');
+    expect(screen.getByRole('textbox', { name: 'Add item' })).toBe(field);
+    expect(screen.queryByRole('combobox')).toBeNull();
+    expect(field).not.toHaveAttribute('aria-expanded');
+  });
+
+  it('counts in words: none, one, several', () => {
+    expect(suggestionCountText(0)).toBe('');
+    expect(suggestionCountText(1)).toBe('1 suggestion');
+    expect(suggestionCountText(6)).toBe('6 suggestions');
   });
 });

@@ -4,9 +4,12 @@
  *
  * The input keeps the textbox role (browser tests find it as a text field
  * named "Add item") and points at the suggestions with aria-controls and
- * aria-activedescendant. Suggestions are computed from a deferred copy of the
- * text, so a slow lookup never delays a keystroke; the field's own state
- * lives here, so typing never re-renders the list.
+ * aria-activedescendant; a polite live region says how many suggestions
+ * there are ("3 suggestions"). It is not a combobox: PRODUCT.md names it a
+ * text field, and aria-expanded on a textbox is an axe critical.
+ * Suggestions are computed from a deferred copy of the text, so a slow lookup
+ * never delays a keystroke; the field's own state lives here, so typing never
+ * re-renders the list.
  *
  * Pasting several lines (a list copied from a note or a message) adds one item
  * per line, each read like typed text, as Google Keep and AnyList do: a text
@@ -41,6 +44,15 @@ export function pastedLines(text: string): string[] {
   return lines.length > 1 ? lines : [];
 }
 
+/**
+ * What the suggestions' live region says: a screen reader hears how many there are (the listbox
+ * itself is not announced while focus stays in the field), and nothing when there are none.
+ */
+export function suggestionCountText(count: number): string {
+  if (count === 0) return '';
+  return count === 1 ? '1 suggestion' : `${count} suggestions`;
+}
+
 /** Whether an add made a row of its own, or was folded into one already shown (and the screen said so). */
 export type AddResult = 'new-row' | 'folded';
 
@@ -72,6 +84,7 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
 
   const showSuggestions = suggestionsOpen && suggestions.length > 0 && text.trim() !== '';
   const activeSuggestion = showSuggestions ? suggestions[activeIndex] : undefined;
+  const shownCount = showSuggestions ? suggestions.length : 0;
 
   /** Adds one typed line; returns what it added, for the announcement ("" if nothing), and how. */
   const addLine = (line: string, nameOverride?: string): { what: string; result: AddResult } => {
@@ -214,6 +227,10 @@ export const AddItemField = memo(function AddItemField({ onAdd, suggest }: AddIt
       </button>
       <span className="visually-hidden" aria-live="polite">
         <span key={announcement.count}>{announcement.text}</span>
+      </span>
+      {/* Its own region: emptied when the suggestions close (an add does), it must not cut "Added Milk" short. */}
+      <span className="visually-hidden" aria-live="polite">
+        {suggestionCountText(shownCount)}
       </span>
     </form>
   );
