@@ -409,6 +409,8 @@ export class ShoppingList implements ShoppingListApi {
   };
 
   private noticeRemoteChanges(delta: ViewDelta): void {
+    // Rule 4, by removed row: what this person did that its remover had not seen.
+    const removedRows = new Map<string, { did: 'changed' | 'added'; by: string | undefined; name: string }>();
     for (const [id, before] of delta.nodesBefore) {
       if (before === undefined) continue;
       const after = this.view.node(id);
@@ -428,23 +430,30 @@ export class ShoppingList implements ShoppingListApi {
         }
         continue;
       }
-      // A member removed with its row (deletedWith) is told about with the row's item, once.
-      if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor && after.deletedWith === undefined) {
-        // Rule 4: removed by someone who had not seen this person's change (or add, rule 7).
-        const unseen = this.unseenByRemover(after);
-        if (unseen !== undefined) {
-          const by = after.deletedBy ?? 'Someone';
-          this.board.add({
-            kind: 'removed-your-change',
-            message: `${by} removed ${after.name} that you ${unseen}`,
-            itemId: id,
-            itemName: after.name,
-            by,
-            at: this.now(),
-            canRestore: this.view.isDeletedRow(this.view.rowIdOf(id) ?? ''),
-          });
-        }
+      if (before.deletedAt === undefined && after.deletedAt !== undefined && after.deletedBy !== this.actor) {
+        // A member removed with its row (deletedWith) is one of the row's duplicates: a change of
+        // this person's on it counts for the row, as on the row's own item. Only the row's item
+        // records the members its remover saw, so only it can tell an unseen add (rule 7).
+        const did = after.deletedWith === undefined ? this.unseenByRemover(after) : this.ownChangeUnseen(after) ? 'changed' : undefined;
+        if (did === undefined) continue;
+        const rowId = this.view.rowIdOf(id) ?? id;
+        const known = removedRows.get(rowId);
+        if (known === undefined) removedRows.set(rowId, { did, by: after.deletedBy, name: after.name });
+        else if (did === 'changed') known.did = 'changed';
       }
+    }
+    for (const [rowId, removed] of removedRows) {
+      const by = removed.by ?? 'Someone';
+      const name = this.view.item(rowId)?.name ?? removed.name;
+      this.board.add({
+        kind: 'removed-your-change',
+        message: `${by} removed ${name} that you ${removed.did}`,
+        itemId: rowId,
+        itemName: name,
+        by,
+        at: this.now(),
+        canRestore: this.view.isDeletedRow(rowId),
+      });
     }
     for (const rowId of delta.changedRowIds) {
       const after = this.view.isVisibleRow(rowId) ? this.view.item(rowId) : undefined;
@@ -519,7 +528,7 @@ export class ShoppingList implements ShoppingListApi {
    * activity log (a tick or a restore leaves no stamp), as the notice words it.
    */
   private ownChangeToPurged(node: ItemNode): string | undefined {
-    if (this.unseenByRemover(node) === 'changed') return 'changed';
+    if (this.ownChangeUnseen(node)) return 'changed';
     let latest: StoredEvent | undefined;
     for (const event of this.log.events().values()) {
       if (event.itemId !== node.id || event.actor !== this.actor || CHANGE_WORDS[event.kind] === undefined) continue;
@@ -548,17 +557,23 @@ export class ShoppingList implements ShoppingListApi {
     return undefined;
   }
 
+  /** Rule 4: a field of this deleted item holds an edit of this person's that its remover had not seen. */
+  private ownChangeUnseen(node: ItemNode): boolean {
+    const seen = new Set(node.deletedSeen.split('\n'));
+    return EDITABLE_FIELDS.some((field) => {
+      const stamp = node.stamps[field];
+      return stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp);
+    });
+  }
+
   /**
    * What this person did to a deleted item that its remover had not seen: changed a field
    * (rule 4), or added it again while it was still on their list (rule 7, their add folded into
    * it before the removal).
    */
   private unseenByRemover(node: ItemNode): 'changed' | 'added' | undefined {
+    if (this.ownChangeUnseen(node)) return 'changed';
     const seen = new Set(node.deletedSeen.split('\n'));
-    for (const field of EDITABLE_FIELDS) {
-      const stamp = node.stamps[field];
-      if (stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp)) return 'changed';
-    }
     for (const id of this.view.subtree(node.id)) {
       const member = this.view.node(id);
       if (id !== node.id && member?.addedBy === this.actor && member.deletedAt === undefined && !seen.has(seenMemberEntry(id))) return 'added';

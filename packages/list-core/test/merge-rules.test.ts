@@ -284,6 +284,55 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(a!.list.notices()).toEqual([]);
   });
 
+  it('rule 4 with a duplicate: B folds A\'s Butter into B\'s own and removes the row while A, offline, changes A\'s quantity → A told once, restore keeps A\'s quantity', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    b!.list.addItem({ name: 'Butter' });
+    clock.advance(10);
+    const aButter = a!.list.addItem({ name: 'butter' });
+    // A's Butter reaches B, who folds it into B's older Butter: one row, B's.
+    sendState(a!.doc, b!.doc);
+    expect(b!.list.items().map((item) => item.contributors)).toEqual([['B', 'A']]);
+    clock.advance(60_000);
+    a!.list.updateItem(aButter, { quantity: 4 });
+    b!.list.removeItem(b!.list.items()[0]!.id);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) {
+      expect(peer.list.items()).toEqual([]);
+      expect(namesOf(peer.list.deletedItems())).toEqual(['Butter']);
+    }
+    const told = a!.list.notices().filter((notice) => notice.kind === 'removed-your-change');
+    expect(told.map((notice) => [notice.message, notice.canRestore])).toEqual([['B removed Butter that you changed', true]]);
+    expect(b!.list.notices().filter((notice) => notice.kind === 'removed-your-change')).toEqual([]);
+    a!.list.restoreItem(told[0]!.itemId);
+    sync(order, a!, b!);
+    expect(b!.list.items().map((item) => [item.name, item.quantity])).toEqual([['Butter', 4]]);
+    expectConverged(a!, b!);
+  });
+
+  it('rule 4 with a duplicate: A changed both the row B removed and the duplicate B had folded into it → A told once, not once per duplicate', () => {
+    const { clock, peers: [a, b, c] } = makePeers(['A', 'B', 'C']);
+    c!.list.addItem({ name: 'Butter' });
+    clock.advance(10);
+    const bButter = b!.list.addItem({ name: 'butter' });
+    sync(order, a!, b!);
+    // C's older Butter reaches B first: B folds its own into it.
+    sendState(c!.doc, b!.doc);
+    clock.advance(60_000);
+    a!.list.updateItem(bButter, { quantity: 4 });
+    // Then A gets C's too, folds the same way, and changes the row (now C's Butter).
+    sendState(c!.doc, a!.doc);
+    const row = a!.list.items()[0]!.id;
+    expect(row).not.toBe(bButter);
+    clock.advance(1000);
+    a!.list.updateItem(row, { note: 'unsalted' });
+    b!.list.removeItem(row);
+    sync(order, a!, b!, c!);
+    for (const peer of [a!, b!, c!]) expect(peer.list.items()).toEqual([]);
+    const told = a!.list.notices().filter((notice) => notice.kind === 'removed-your-change');
+    expect(told.map((notice) => [notice.message, notice.itemId])).toEqual([['B removed Butter that you changed', row]]);
+    expectConverged(a!, b!, c!);
+  });
+
   it('rule 5: concurrent renames and re-quantities → one winner everywhere, the loser marked in the activity log', () => {
     const { clock, peers: [a, b] } = makePeers(['A', 'B']);
     const milk = a!.list.addItem({ name: 'Milk' });
