@@ -85,6 +85,23 @@ export const MAX_NAME_LENGTH = 200;
 
 export type ItemMap = Y.Map<unknown>;
 
+/**
+ * At most MAX_NAME_LENGTH UTF-16 units (the web app's `maxLength` counts them too), cut between two code
+ * points, still trimmed (PRODUCT.md: a name is trimmed, 1–200 chars). A plain slice can land
+ * between the two halves of an emoji and leave a lone surrogate, which shows as a broken
+ * character and makes `encodeURIComponent` throw; the cut can also land just after a space.
+ * Used on what this phone writes and on what it reads from peers alike.
+ */
+export function cutToLength(text: string): string {
+  if (text.length <= MAX_NAME_LENGTH) return text;
+  let end = 0;
+  for (const codePoint of text) {
+    if (end + codePoint.length > MAX_NAME_LENGTH) break;
+    end += codePoint.length;
+  }
+  return text.slice(0, end).trimEnd();
+}
+
 /** One item's fields as read from the document, validated: peers are untrusted. */
 export interface ItemNode {
   readonly id: string;
@@ -129,7 +146,7 @@ export function readNumber(map: ItemMap, key: string): number | undefined {
 }
 
 export function readNode(id: string, map: ItemMap, groupKeyOf: (name: string) => string): ItemNode {
-  const name = (readString(map, F.name) ?? '').slice(0, MAX_NAME_LENGTH);
+  const name = cutToLength(readString(map, F.name) ?? '');
   const quantity = readNumber(map, F.quantity);
   const normalized = groupKeyOf(name);
   return {

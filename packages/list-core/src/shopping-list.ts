@@ -21,8 +21,8 @@ import { normalizeName } from './normalize.js';
 import {
   EDITABLE_FIELDS,
   F,
-  MAX_NAME_LENGTH,
   SCHEMA_VERSION,
+  cutToLength,
   makeStamp,
   isSeenMemberKey,
   seenMemberEntry,
@@ -791,18 +791,6 @@ function cleanName(name: string): string {
   const trimmed = cutToLength(String(name ?? '').trim().replace(/\s+/g, ' '));
   if (trimmed.length === 0) throw new Error('An item needs a name');
   return trimmed;
-}
-
-/**
- * At most MAX_NAME_LENGTH characters, still trimmed (PRODUCT.md: a name is trimmed, 1–200
- * chars): the cut can land just after a space, which would leave one at the end, or between
- * the two halves of an emoji, which would leave a broken character.
- */
-function cutToLength(text: string): string {
-  if (text.length <= MAX_NAME_LENGTH) return text;
-  let cut = text.slice(0, MAX_NAME_LENGTH);
-  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
-  return cut.trimEnd();
 }
 
 function cleanQuantity(quantity: number | undefined): number | undefined {

@@ -46,6 +46,19 @@ describe('document contract: name is trimmed, 1–200 chars', () => {
     Y.applyUpdate(doc, Y.encodeStateAsUpdate(peer));
     expect(list.items().map((shown) => shown.name)).toEqual(['d'.repeat(200)]);
   });
+
+  it('a name from another phone cut at 200 characters never splits a character made of two UTF-16 halves', () => {
+    const peer = new Y.Doc();
+    const item = new Y.Map<unknown>();
+    peer.getMap('items').set('emojinamefrompeer', item);
+    // The 200th UTF-16 unit is the first half of the second 🧀.
+    item.set('name', `${'e'.repeat(197)}🧀🧀`);
+    item.set('quantity', 1);
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A' });
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(peer));
+    expect(list.items().map((shown) => shown.name)).toEqual([`${'e'.repeat(197)}🧀`]);
+  });
 });
 
 /** Both ways, as Y.applyUpdate with state vectors, like y-websocket's sync steps. */
