@@ -18,6 +18,13 @@ function sync(order: Order, a: Peer, b: Peer, ...more: Peer[]): void {
 }
 
 
+/** Writes an item straight into a document, as another phone (or an older version) left it. */
+function writeItem(doc: Y.Doc, id: string, fields: Record<string, unknown>): void {
+  const map = new Y.Map<unknown>();
+  for (const [key, value] of Object.entries({ name: 'Milk', quantity: 1, checked: false, ...fields })) map.set(key, value);
+  doc.getMap('items').set(id, map);
+}
+
 function expectConverged(...peers: Peer[]): void {
   const [first, ...rest] = peers;
   for (const peer of rest) expect(visibleState(peer.list)).toEqual(visibleState(first!.list));
@@ -156,6 +163,44 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     const list = new ShoppingList(merged, { actor: 'C', now: () => 10 });
     expect(list.items().map((item) => [item.id, item.quantity])).toEqual([['aaaaaaaaaaaa', 2]]);
     expect(updates).toHaveLength(0);
+  });
+
+  it('rule 2: renaming the first Milk on a list opened with two Milks not yet merged in the document → still one item, renamed', () => {
+    const doc = new Y.Doc();
+    const items = [
+      ['aaaaaaaaaaaa', { addedBy: 'A', addedAt: 5 }],
+      ['bbbbbbbbbbbb', { name: ' milks', quantity: 2, addedBy: 'B', addedAt: 6 }],
+    ] as const;
+    for (const [id, fields] of order === 'A→B first' ? items : [...items].reverse()) writeItem(doc, id, fields);
+    const list = new ShoppingList(doc, { actor: 'C', now: () => 10 });
+    expect(list.items().map((item) => [item.id, item.quantity])).toEqual([['aaaaaaaaaaaa', 2]]);
+    // The rename moves the first Milk out of the name group: the other must be merged into it first.
+    list.updateItem('aaaaaaaaaaaa', { name: 'Oat milk' });
+    expect(list.items().map((item) => [item.name, item.quantity, item.contributors])).toEqual([['Oat milk', 2, ['A', 'B']]]);
+    const other = new ShoppingList(new Y.Doc(), { actor: 'D', now: () => 20 });
+    sendState(doc, other.doc);
+    expect(other.items().map((item) => [item.name, item.quantity])).toEqual([['Oat milk', 2]]);
+  });
+
+  it('rule 2: a tick on a merged Milk shows although a phone whose clock runs ahead added its duplicate "later", whichever of the two ids is larger', () => {
+    for (const [older, newer] of [
+      ['aaaaaaaaaaaa', 'zzzzzzzzzzzz'],
+      ['zzzzzzzzzzzz', 'aaaaaaaaaaaa'],
+    ] as const) {
+      const doc = new Y.Doc();
+      const items = [
+        [older, { addedBy: 'A', addedAt: 100 }],
+        [newer, { addedBy: 'B', addedAt: 5_000, mergedInto: older, mergedAt: 5_000 }],
+      ] as const;
+      for (const [id, fields] of order === 'A→B first' ? items : [...items].reverse()) writeItem(doc, id, fields);
+      // A's clock reads 1 000: the tick must still come after B's add at 5 000, not tie with it.
+      const list = new ShoppingList(doc, { actor: 'A', now: () => 1_000 });
+      list.setChecked(older, true);
+      expect({ older, shown: list.items().map((item) => [item.id, item.checked, item.checkedBy]) }).toEqual({
+        older,
+        shown: [[older, true, 'A']],
+      });
+    }
   });
 
   it('rule 2 with units: the larger amount in the first item\'s unit; an amount that does not convert is kept as a note', () => {
@@ -331,6 +376,30 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     const told = a!.list.notices().filter((notice) => notice.kind === 'removed-your-change');
     expect(told.map((notice) => [notice.message, notice.itemId])).toEqual([['B removed Butter that you changed', row]]);
     expectConverged(a!, b!, c!);
+  });
+
+  it('rule 4/7: A removed A\'s own Milk, which D had folded into B\'s; B, who never saw A\'s, removes B\'s Milk → A is not told B removed what A added', () => {
+    const { clock, peers: [a, b, d] } = makePeers(['A', 'B', 'D']);
+    const bMilk = b!.list.addItem({ name: 'Milk' });
+    clock.advance(10);
+    const aMilk = a!.list.addItem({ name: 'milk' });
+    // D sees both and folds A's into B's older Milk.
+    sendState(a!.doc, d!.doc);
+    sendState(b!.doc, d!.doc);
+    clock.advance(60_000);
+    a!.list.removeItem(aMilk);
+    // B's Milk reaches A after A's own is gone: nothing to fold there.
+    sendState(b!.doc, a!.doc);
+    expect(a!.list.items().map((item) => item.id)).toEqual([bMilk]);
+    clock.advance(60_000);
+    b!.list.removeItem(bMilk);
+    // D's merge first, so B's removal meets A's removed Milk already under B's.
+    sendState(d!.doc, a!.doc);
+    sendState(b!.doc, a!.doc);
+    sync(order, a!, b!, d!);
+    for (const peer of [a!, b!, d!]) expect(peer.list.items()).toEqual([]);
+    expect(a!.list.notices().filter((notice) => notice.kind === 'removed-your-change')).toEqual([]);
+    expectConverged(a!, b!, d!);
   });
 
   it('rule 5: concurrent renames and re-quantities → one winner everywhere, the loser marked in the activity log', () => {
@@ -811,6 +880,20 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     for (const peer of [a!, b!, c!, d!]) {
       expect(peer.list.items().map((item) => [item.name, item.quantity, [...item.contributors].sort()])).toEqual([['Milk', 3, ['B', 'D']]]);
     }
+  });
+
+  it('rule 8: a duplicate merged into an item that never arrived, merged exactly the retention ago, is kept; one millisecond older, it is purged', () => {
+    const doc = new Y.Doc();
+    // Added long before it was merged: the merge time, not the add time, counts.
+    writeItem(doc, 'bbbbbbbbbbbb', { addedBy: 'B', addedAt: 500, mergedInto: 'aaaaaaaaaaaa', mergedAt: 1_000 });
+    let now = 1_000 + 10 * DAY;
+    const list = new ShoppingList(doc, { actor: 'C', now: () => now, tombstoneRetentionMs: 10 * DAY });
+    expect(list.items()).toEqual([]);
+    expect(list.purgeTombstones()).toBe(0);
+    expect(doc.getMap('items').has('bbbbbbbbbbbb')).toBe(true);
+    now += 1;
+    expect(list.purgeTombstones()).toBe(1);
+    expect(doc.getMap('items').has('bbbbbbbbbbbb')).toBe(false);
   });
 
   it('rule 8: a tombstone exactly as old as the retention is kept; one millisecond older, it is purged', () => {
