@@ -378,6 +378,41 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!, c!);
   });
 
+  it('rule 4: Mum changes Butter\'s quantity on her phone while her laptop, offline, removes it → deleted, and no notice telling Mum she removed her own change', () => {
+    const { peers: [phone, laptop] } = makePeers(['Mum', 'Mum']);
+    const butter = phone!.list.addItem({ name: 'Butter' });
+    sync(order, phone!, laptop!);
+    phone!.list.updateItem(butter, { quantity: 4 });
+    laptop!.list.removeItem(butter);
+    sync(order, phone!, laptop!);
+    for (const device of [phone!, laptop!]) {
+      expect(device.list.items()).toEqual([]);
+      expect(device.list.notices()).toEqual([]);
+    }
+  });
+
+  it('rule 4 with a duplicate: A changed A\'s Butter, which B folded into B\'s, then typed "Butter" again into the row; B removes it → A told once, that B removed what A changed', () => {
+    const { clock, peers: [a, b] } = makePeers(['A', 'B']);
+    const bButter = b!.list.addItem({ name: 'Butter' });
+    clock.advance(10);
+    const aButter = a!.list.addItem({ name: 'butter' });
+    sendState(a!.doc, b!.doc);
+    clock.advance(60_000);
+    a!.list.updateItem(aButter, { quantity: 4 });
+    // B's Butter (and B's merge) reach A before B removes it; A's change does not reach B.
+    sendState(b!.doc, a!.doc);
+    clock.advance(1);
+    expect(a!.list.addItem({ name: 'Butter' })).toBe(bButter);
+    clock.advance(60_000);
+    b!.list.removeItem(bButter);
+    sync(order, a!, b!);
+    for (const peer of [a!, b!]) expect(peer.list.items()).toEqual([]);
+    // Both are news to B's removal: A's second Butter (an add, under B's) and A's quantity (a
+    // change, on A's duplicate). The change is what rule 4 tells.
+    const told = a!.list.notices().filter((notice) => notice.kind === 'removed-your-change');
+    expect(told.map((notice) => [notice.message, notice.itemId])).toEqual([['B removed Butter that you changed', bButter]]);
+  });
+
   it('rule 4/7: A removed A\'s own Milk, which D had folded into B\'s; B, who never saw A\'s, removes B\'s Milk → A is not told B removed what A added', () => {
     const { clock, peers: [a, b, d] } = makePeers(['A', 'B', 'D']);
     const bMilk = b!.list.addItem({ name: 'Milk' });
@@ -669,6 +704,21 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expect(list.deletedItems().map((item) => item.id)).toEqual(['aaaaaaaaaaaa']);
   });
 
+  it('rule 7, two removals on one merge chain: a duplicate folded in between them goes with the later removal, which had not seen it', () => {
+    const doc = new Y.Doc();
+    const items = [
+      ['aaaaaaaaaaaa', { addedBy: 'A', addedAt: 10, deletedAt: 100, deletedBy: 'A' }],
+      ['bbbbbbbbbbbb', { addedBy: 'B', addedAt: 20, mergedInto: 'aaaaaaaaaaaa', mergedAt: 50, deletedAt: 300, deletedBy: 'C' }],
+      ['cccccccccccc', { addedBy: 'D', addedAt: 200, mergedInto: 'bbbbbbbbbbbb', mergedAt: 200 }],
+    ] as const;
+    for (const [id, fields] of order === 'A→B first' ? items : [...items].reverse()) writeItem(doc, id, fields);
+    // D's Milk came after A's removal of the top item but before C's removal of the one it was
+    // folded into: C's removal, the latest above it, decides, as for B's Milk in rule 7 above.
+    const list = new ShoppingList(doc, { actor: 'E', now: () => 400 });
+    expect(list.items()).toEqual([]);
+    expect(list.deletedItems().map((item) => item.id)).toEqual(['aaaaaaaaaaaa']);
+  });
+
   it('rule 7, two removals: A types "Milk" again and then removes Milk while B, offline, removed it earlier → gone on both, whoever\'s removal is kept', () => {
     for (const clientIds of CLIENT_ID_ORDERS) {
       const { clock, peers: [a, b] } = makePeers(['A', 'B'], { clientIds });
@@ -735,6 +785,34 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
       for (const peer of [mum!, dad!, kid!]) {
         const kidsRow = peer.list.deletedItems().find((item) => item.id === kidsMilk);
         expect({ clientIds, kidsRow: [kidsRow?.quantity, kidsRow?.contributors] }).toEqual({ clientIds, kidsRow: [1, ['Kid']] });
+      }
+      expectConverged(mum!, dad!, kid!);
+    }
+  });
+
+  it('rule 2 with a removal, then Kid removes her Milk and restores it → her Milk comes back without Mum\'s 3, which Dad removed', () => {
+    for (const clientIds of [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]]) {
+      const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
+      dad!.list.addItem({ name: 'Milk' });
+      clock.advance(30_000);
+      const kidsMilk = kid!.list.addItem({ name: 'milk' });
+      clock.advance(30_000);
+      mum!.list.addItem({ name: 'Milk', quantity: 3 });
+      sendState(mum!.doc, dad!.doc);
+      sendState(mum!.doc, kid!.doc);
+      clock.advance(60_000);
+      dad!.list.removeItem(dad!.list.items()[0]!.id);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      clock.advance(60_000);
+      kid!.list.removeItem(kidsMilk);
+      clock.advance(60_000);
+      kid!.list.restoreItem(kidsMilk);
+      exchange(mum!.doc, dad!.doc, kid!.doc);
+      for (const peer of [mum!, dad!, kid!]) {
+        expect({ clientIds, items: peer.list.items().map((item) => [item.id, item.quantity, item.contributors]) }).toEqual({
+          clientIds,
+          items: [[kidsMilk, 1, ['Kid']]],
+        });
       }
       expectConverged(mum!, dad!, kid!);
     }
