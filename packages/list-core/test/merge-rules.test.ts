@@ -378,6 +378,32 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     expectConverged(a!, b!, c!);
   });
 
+  it('rule 4 with duplicates: B opens the list with two Butters not yet merged in the document and removes the row at once, both holding changes of A\'s → A told once', () => {
+    const { clock, peers: [a, c] } = makePeers(['A', 'C']);
+    const cButter = c!.list.addItem({ name: 'Butter' });
+    clock.advance(10);
+    const aButter = a!.list.addItem({ name: 'butter' });
+    // Both reach B's stored copy before B's phone opens it; opening a list writes nothing.
+    const bDoc = new Y.Doc();
+    Y.applyUpdate(bDoc, Y.encodeStateAsUpdate(c!.doc));
+    Y.applyUpdate(bDoc, Y.encodeStateAsUpdate(a!.doc));
+    const b: Peer = { actor: 'B', doc: bDoc, list: new ShoppingList(bDoc, { actor: 'B', now: clock.now }) };
+    expect(b.list.items().map((item) => item.id)).toEqual([cButter]);
+    clock.advance(60_000);
+    a!.list.updateItem(aButter, { quantity: 4 });
+    // C's Butter reaches A, who folds A's into it and changes the row.
+    sendState(c!.doc, a!.doc);
+    clock.advance(1);
+    a!.list.updateItem(cButter, { note: 'unsalted' });
+    clock.advance(60_000);
+    b.list.removeItem(cButter);
+    sync(order, a!, b, c!);
+    for (const peer of [a!, b, c!]) expect(peer.list.items()).toEqual([]);
+    const told = a!.list.notices().filter((notice) => notice.kind === 'removed-your-change');
+    expect(told.map((notice) => [notice.message, notice.itemId])).toEqual([['B removed Butter that you changed', cButter]]);
+    expectConverged(a!, b, c!);
+  });
+
   it('rule 4: Mum changes Butter\'s quantity on her phone while her laptop, offline, removes it → deleted, and no notice telling Mum she removed her own change', () => {
     const { peers: [phone, laptop] } = makePeers(['Mum', 'Mum']);
     const butter = phone!.list.addItem({ name: 'Butter' });
