@@ -86,9 +86,9 @@ export const MAX_NAME_LENGTH = 200;
 export type ItemMap = Y.Map<unknown>;
 
 /**
- * At most MAX_NAME_LENGTH UTF-16 units (the web app's `maxLength` counts them too), cut between two code
- * points, still trimmed (PRODUCT.md: a name is trimmed, 1–200 chars). A plain slice can land
- * between the two halves of an emoji and leave a lone surrogate, which shows as a broken
+ * At most MAX_NAME_LENGTH UTF-16 units (the web app's `maxLength` counts them too), cut between
+ * two code points, still trimmed (PRODUCT.md: a name is trimmed, 1–200 chars). A plain slice can
+ * land between the two halves of an emoji and leave a lone surrogate, which shows as a broken
  * character and makes `encodeURIComponent` throw; the cut can also land just after a space.
  * Used on what this phone writes and on what it reads from peers alike.
  */

@@ -409,7 +409,8 @@ export class ShoppingList implements ShoppingListApi {
   };
 
   private noticeRemoteChanges(delta: ViewDelta): void {
-    // Rule 4, by removed row: what this person did that its remover had not seen.
+    // Rule 4, by removed row: what this person did that its remover had not seen. The person saw
+    // one Butter, so they hear once, whichever of its duplicates (rule 2) held their change.
     const removedRows = new Map<string, { did: 'changed' | 'added'; by: string | undefined; name: string }>();
     for (const [id, before] of delta.nodesBefore) {
       if (before === undefined) continue;
@@ -439,6 +440,7 @@ export class ShoppingList implements ShoppingListApi {
         const rowId = this.view.rowIdOf(id) ?? id;
         const known = removedRows.get(rowId);
         if (known === undefined) removedRows.set(rowId, { did, by: after.deletedBy, name: after.name });
+        // As in unseenByRemover: a change is what rule 4 tells; an unseen add alone is rule 7's.
         else if (did === 'changed') known.did = 'changed';
       }
     }
