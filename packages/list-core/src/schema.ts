@@ -86,17 +86,17 @@ export const MAX_NAME_LENGTH = 200;
 export type ItemMap = Y.Map<unknown>;
 
 /**
- * At most MAX_NAME_LENGTH UTF-16 units (the web app's `maxLength` counts them too), cut between
+ * At most `maxLength` (default MAX_NAME_LENGTH) UTF-16 units (the web app's `maxLength` counts them too), cut between
  * two code points, still trimmed (PRODUCT.md: a name is trimmed, 1–200 chars). A plain slice can
  * land between the two halves of an emoji and leave a lone surrogate, which shows as a broken
  * character and makes `encodeURIComponent` throw; the cut can also land just after a space.
  * Used on what this phone writes and on what it reads from peers alike.
  */
-export function cutToLength(text: string): string {
-  if (text.length <= MAX_NAME_LENGTH) return text;
+export function cutToLength(text: string, maxLength = MAX_NAME_LENGTH): string {
+  if (text.length <= maxLength) return text;
   let end = 0;
   for (const codePoint of text) {
-    if (end + codePoint.length > MAX_NAME_LENGTH) break;
+    if (end + codePoint.length > maxLength) break;
     end += codePoint.length;
   }
   return text.slice(0, end).trimEnd();

@@ -20,4 +20,14 @@ describe('peers from awareness', () => {
     expect(samePeers(peers, peersFromStates(states, 1))).toBe(true);
     expect(samePeers(peers, peers.slice(1))).toBe(false);
   });
+
+  it('cuts a long name to 40 UTF-16 units between code points, never leaving half an emoji', () => {
+    // 39 letters then an emoji (two units): a plain slice at 40 kept its first half only.
+    const long = `${'a'.repeat(39)}🧺 and more`;
+    const [peer] = peersFromStates(new Map([[2, { name: long, color: '#112233' }]]), 1);
+    expect(peer?.name).toBe('a'.repeat(39));
+    expect(() => encodeURIComponent(peer?.name ?? '')).not.toThrow();
+    const [whole] = peersFromStates(new Map([[2, { name: `${'a'.repeat(38)}🧺 and more`, color: '#112233' }]]), 1);
+    expect(whole?.name).toBe(`${'a'.repeat(38)}🧺`);
+  });
 });

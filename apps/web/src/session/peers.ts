@@ -2,6 +2,7 @@
  * Who has this list open right now, from awareness states. Remote states are
  * untrusted: only a string name and a #rrggbb colour are taken.
  */
+import { cutToLength } from '@basket/list-core';
 import type { Peer } from './types.js';
 
 const FALLBACK_COLOR = '#888888';
@@ -20,7 +21,8 @@ export function peersFromStates(states: ReadonlyMap<number, unknown>, selfClient
     if (typeof name !== 'string' || name.trim() === '') continue;
     peers.push({
       clientId,
-      name: name.trim().slice(0, MAX_NAME),
+      // Cut between code points: a plain slice can leave half an emoji, a broken character.
+      name: cutToLength(name.trim(), MAX_NAME),
       color: typeof color === 'string' && /^#[0-9a-fA-F]{6}$/.test(color) ? color : FALLBACK_COLOR,
       isSelf: clientId === selfClientId,
     });
