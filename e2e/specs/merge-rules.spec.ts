@@ -17,6 +17,16 @@ async function bothShowOffline(a: Phone, b: Phone): Promise<void> {
   await Promise.all([a.waitOfflineShown(), b.waitOfflineShown()]);
 }
 
+/**
+ * Rule 4: `phone` shows exactly one "… removed <name> that you changed" notice, once per removed
+ * row however many duplicates in it held the change (not the "while you were offline" summary).
+ */
+async function expectToldOnce(phone: Phone, name: string): Promise<void> {
+  const told = phone.page.getByText(new RegExp(`removed ${name} that you changed`));
+  await expect(told.first(), `${phone.label} is told that the other phone removed ${name} that it changed`).toBeVisible();
+  await expect(told, `${phone.label} is told once`).toHaveCount(1);
+}
+
 for (const mode of offlineModes) {
   test.describe(`both phones offline (${mode})`, () => {
     test(`rule 1: A adds Milk, B adds Eggs → both items [${mode}]`, async ({ phones }) => {
@@ -103,6 +113,73 @@ for (const mode of offlineModes) {
         'A is told that B removed Butter that A changed',
       ).toBeVisible();
       expect(await b.recentlyDeleted()).toContain('Butter');
+
+      await a.restore('Butter');
+      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+      for (const phone of [a, b]) {
+        await expect(phone.item('Butter'), `${phone.label}: A's quantity kept`).toHaveAccessibleDescription(/^3\b/);
+      }
+    });
+
+    test(`rule 4 on a merged row: both added Butter, then A changes its quantity while B removes the row → deleted, A told once, restore keeps A's quantity [${mode}]`, async ({
+      phones,
+    }) => {
+      const { a, b } = await startSharedList(phones, ['Eggs']);
+      await allOffline([a, b], mode);
+      await a.add('Butter');
+      await b.add('Butter');
+      await bothShowOffline(a, b);
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+
+      await allOffline([a, b], mode);
+      await a.edit('Butter', { quantity: 3 });
+      await b.remove('Butter');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+      await expectToldOnce(a, 'Butter');
+      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
+
+      await a.restore('Butter');
+      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+      for (const phone of [a, b]) {
+        await expect(phone.item('Butter'), `${phone.label}: A's quantity kept`).toHaveAccessibleDescription(/^3\b/);
+      }
+    });
+
+    test(`rule 4, A's change on a duplicate B had folded into B's Butter: A, not having seen B's, changes its quantity while B removes the row → deleted, A told once, restore keeps A's quantity [${mode}]`, async ({
+      phones,
+    }) => {
+      // The model's "B folds A's Butter into B's own …" (list-core test/merge-rules.test.ts):
+      // A's change lands on A's own Butter, which B's removal deletes as a member of B's row.
+      const { a, b } = await startSharedList(phones, ['Eggs']);
+      await b.goOffline(mode);
+      await b.waitOfflineShown();
+      // B's Butter is the older one, so B's row keeps it and takes A's in.
+      await b.add('Butter');
+      await a.add('Butter');
+      await a.waitSynced();
+      await a.goOffline(mode);
+      await a.waitOfflineShown();
+
+      // A's Butter reaches B, who folds it into B's own; B's Butter does not reach A.
+      await b.goOnline();
+      await b.waitSynced();
+      await expect(b.item('Butter'), 'B: one row, both contributors').toHaveAccessibleDescription(/^.+ \+ .+$/);
+      await b.goOffline(mode);
+      await b.waitOfflineShown();
+      await expect(a.item('Butter'), 'A: only its own Butter').toHaveAccessibleDescription('');
+
+      await a.edit('Butter', { quantity: 3 });
+      await b.remove('Butter');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+      await expectToldOnce(a, 'Butter');
+      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
 
       await a.restore('Butter');
       expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
