@@ -188,6 +188,48 @@ for (const mode of offlineModes) {
       }
     });
 
+    test(`rule 4, A changed its own Butter, which B had folded into B's, and then the merged row: B removes the row → deleted, A told once, not once per duplicate, restore keeps A's last quantity [${mode}]`, async ({
+      phones,
+    }) => {
+      // The model's "A changed both the row B removed and the duplicate B had folded into it",
+      // with two phones: B's removal meets A's changes on both of the row's items.
+      const { a, b } = await startSharedList(phones, ['Eggs']);
+      await b.goOffline(mode);
+      await b.waitOfflineShown();
+      await b.add('Butter');
+      await a.add('Butter');
+      await a.waitSynced();
+      await a.goOffline(mode);
+      await a.waitOfflineShown();
+      await b.goOnline();
+      await b.waitSynced();
+      await b.goOffline(mode);
+      await b.waitOfflineShown();
+
+      // A changes its own Butter, then hears of B's row (B, offline, hears nothing of A's change)
+      // and changes the row too.
+      await a.edit('Butter', { quantity: 3 });
+      await a.goOnline();
+      await a.waitSynced();
+      await expect(a.item('Butter'), 'A: one row, both contributors').toHaveAccessibleDescription(/^3 · .+ \+ .+$/);
+      await a.goOffline(mode);
+      await a.waitOfflineShown();
+      await a.edit('Butter', { quantity: 4 });
+      await b.remove('Butter');
+      await bothShowOffline(a, b);
+
+      await allOnline([a, b]);
+      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+      await expectToldOnce(a, 'Butter');
+      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
+
+      await a.restore('Butter');
+      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+      for (const phone of [a, b]) {
+        await expect(phone.item('Butter'), `${phone.label}: A's last quantity kept`).toHaveAccessibleDescription(/^4\b/);
+      }
+    });
+
     test(`rule 5: A and B rename, and re-quantify, the same item → one value wins everywhere, the other is in the activity log [${mode}]`, async ({
       phones,
     }) => {
