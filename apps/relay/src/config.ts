@@ -65,8 +65,8 @@ export function defaultStaticDir(): string {
  * must hold one such message plus headroom. A family adding 40 items a week reaches about 1 MB in
  * three years, 100 a week 1.6 MB in two (`bench/list-growth.mjs`), so 8 MiB is a decade or more
  * of honest use. Larger costs every other list: one valid 8 MiB message of the slowest kind holds
- * the event loop 3–9 s and takes the relay to ~1 GB, a 32 MiB one 14–34 s and 2.4–2.8 GB
- * (`bench/slow-update-freeze.mjs`).
+ * the event loop about 2 s and takes the relay to 0.7 GB on a quiet machine, a 32 MiB one 13 s
+ * and 2.8 GB (`bench/slow-update-freeze.mjs`).
  */
 const DEFAULT_MAX_LIST_BYTES = 8 * MiB;
 const BUFFER_HEADROOM_BYTES = 8 * MiB;
