@@ -4,7 +4,7 @@
  * both phones and match the rule. Every rule runs with both kinds of offline.
  */
 import { allOffline, allOnline, converge, expectNoDuplicates, listOf, startSharedList } from '../fixtures/family.js';
-import { offlineModes } from '../fixtures/network.js';
+import { offlineModes, type OfflineMode } from '../fixtures/network.js';
 import type { Phone } from '../fixtures/phone.js';
 import { expect, test } from '../fixtures/test.js';
 
@@ -25,6 +25,42 @@ async function expectToldOnce(phone: Phone, name: string): Promise<void> {
   const told = phone.page.getByText(new RegExp(`removed ${name} that you changed`));
   await expect(told.first(), `${phone.label} is told that the other phone removed ${name} that it changed`).toBeVisible();
   await expect(told, `${phone.label} is told once`).toHaveCount(1);
+}
+
+/**
+ * Rule 4's ending once both are back: Butter is deleted, A (only) is told once, and restoring it
+ * brings back A's `quantity`.
+ */
+async function expectButterRemovedAndRestorable(a: Phone, b: Phone, quantity: number): Promise<void> {
+  expect(await converge([a, b])).toEqual(listOf(['Eggs']));
+  await expectToldOnce(a, 'Butter');
+  await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
+
+  await a.restore('Butter');
+  expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
+  for (const phone of [a, b]) {
+    await expect(phone.item('Butter'), `${phone.label}: A's quantity kept`).toHaveAccessibleDescription(new RegExp(`^${quantity}\\b`));
+  }
+}
+
+/**
+ * B, offline, adds Butter; A adds Butter online and goes offline; B comes back, folds A's Butter
+ * into its own older one, and goes offline again. A never hears of B's Butter.
+ */
+async function bFoldsAsButterUnseenByA(a: Phone, b: Phone, mode: OfflineMode): Promise<void> {
+  await b.goOffline(mode);
+  await b.waitOfflineShown();
+  // B's Butter is the older one, so B's row keeps it and takes A's in.
+  await b.add('Butter');
+  await a.add('Butter');
+  await a.waitSynced();
+  await a.goOffline(mode);
+  await a.waitOfflineShown();
+  await b.goOnline();
+  await b.waitSynced();
+  await expect(b.item('Butter'), 'B: one row, both contributors').toHaveAccessibleDescription(/^.+ \+ .+$/);
+  await b.goOffline(mode);
+  await b.waitOfflineShown();
 }
 
 for (const mode of offlineModes) {
@@ -138,15 +174,7 @@ for (const mode of offlineModes) {
       await bothShowOffline(a, b);
 
       await allOnline([a, b]);
-      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
-      await expectToldOnce(a, 'Butter');
-      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
-
-      await a.restore('Butter');
-      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
-      for (const phone of [a, b]) {
-        await expect(phone.item('Butter'), `${phone.label}: A's quantity kept`).toHaveAccessibleDescription(/^3\b/);
-      }
+      await expectButterRemovedAndRestorable(a, b, 3);
     });
 
     test(`rule 4, A's change on a duplicate B had folded into B's Butter: A, not having seen B's, changes its quantity while B removes the row → deleted, A told once, restore keeps A's quantity [${mode}]`, async ({
@@ -155,21 +183,7 @@ for (const mode of offlineModes) {
       // The model's "B folds A's Butter into B's own …" (list-core test/merge-rules.test.ts):
       // A's change lands on A's own Butter, which B's removal deletes as a member of B's row.
       const { a, b } = await startSharedList(phones, ['Eggs']);
-      await b.goOffline(mode);
-      await b.waitOfflineShown();
-      // B's Butter is the older one, so B's row keeps it and takes A's in.
-      await b.add('Butter');
-      await a.add('Butter');
-      await a.waitSynced();
-      await a.goOffline(mode);
-      await a.waitOfflineShown();
-
-      // A's Butter reaches B, who folds it into B's own; B's Butter does not reach A.
-      await b.goOnline();
-      await b.waitSynced();
-      await expect(b.item('Butter'), 'B: one row, both contributors').toHaveAccessibleDescription(/^.+ \+ .+$/);
-      await b.goOffline(mode);
-      await b.waitOfflineShown();
+      await bFoldsAsButterUnseenByA(a, b, mode);
       await expect(a.item('Butter'), 'A: only its own Butter').toHaveAccessibleDescription('');
 
       await a.edit('Butter', { quantity: 3 });
@@ -177,15 +191,7 @@ for (const mode of offlineModes) {
       await bothShowOffline(a, b);
 
       await allOnline([a, b]);
-      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
-      await expectToldOnce(a, 'Butter');
-      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
-
-      await a.restore('Butter');
-      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
-      for (const phone of [a, b]) {
-        await expect(phone.item('Butter'), `${phone.label}: A's quantity kept`).toHaveAccessibleDescription(/^3\b/);
-      }
+      await expectButterRemovedAndRestorable(a, b, 3);
     });
 
     test(`rule 4, A changed its own Butter, which B had folded into B's, and then the merged row: B removes the row → deleted, A told once, not once per duplicate, restore keeps A's last quantity [${mode}]`, async ({
@@ -194,17 +200,7 @@ for (const mode of offlineModes) {
       // The model's "A changed both the row B removed and the duplicate B had folded into it",
       // with two phones: B's removal meets A's changes on both of the row's items.
       const { a, b } = await startSharedList(phones, ['Eggs']);
-      await b.goOffline(mode);
-      await b.waitOfflineShown();
-      await b.add('Butter');
-      await a.add('Butter');
-      await a.waitSynced();
-      await a.goOffline(mode);
-      await a.waitOfflineShown();
-      await b.goOnline();
-      await b.waitSynced();
-      await b.goOffline(mode);
-      await b.waitOfflineShown();
+      await bFoldsAsButterUnseenByA(a, b, mode);
 
       // A changes its own Butter, then hears of B's row (B, offline, hears nothing of A's change)
       // and changes the row too.
@@ -219,15 +215,7 @@ for (const mode of offlineModes) {
       await bothShowOffline(a, b);
 
       await allOnline([a, b]);
-      expect(await converge([a, b])).toEqual(listOf(['Eggs']));
-      await expectToldOnce(a, 'Butter');
-      await expect(b.page.getByText(/that you changed/), 'B is told nothing').toHaveCount(0);
-
-      await a.restore('Butter');
-      expect(await converge([a, b])).toEqual(listOf(['Butter', 'Eggs']));
-      for (const phone of [a, b]) {
-        await expect(phone.item('Butter'), `${phone.label}: A's last quantity kept`).toHaveAccessibleDescription(/^4\b/);
-      }
+      await expectButterRemovedAndRestorable(a, b, 4);
     });
 
     test(`rule 5: A and B rename, and re-quantify, the same item → one value wins everywhere, the other is in the activity log [${mode}]`, async ({
