@@ -792,21 +792,30 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
     }
   });
 
+  /**
+   * Dad, Kid and Mum each add Milk (Mum's 3 last); Mum's reaches Dad and Kid, and Dad removes the
+   * row, which everyone hears of; then Kid removes her own Milk.
+   */
+  function kidRemovesHerMilkAfterDadRemovedMums(clientIds: number[]) {
+    const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
+    dad!.list.addItem({ name: 'Milk' });
+    clock.advance(30_000);
+    const kidsMilk = kid!.list.addItem({ name: 'milk' });
+    clock.advance(30_000);
+    mum!.list.addItem({ name: 'Milk', quantity: 3 });
+    sendState(mum!.doc, dad!.doc);
+    sendState(mum!.doc, kid!.doc);
+    clock.advance(60_000);
+    dad!.list.removeItem(dad!.list.items()[0]!.id);
+    exchange(mum!.doc, dad!.doc, kid!.doc);
+    clock.advance(60_000);
+    kid!.list.removeItem(kidsMilk);
+    return { clock, mum, dad, kid, kidsMilk };
+  }
+
   it('rule 2 with a removal, then Kid removes her Milk → her row in Recently deleted shows only what her removal took, not Mum\'s 3 that Dad removed', () => {
     for (const clientIds of [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]]) {
-      const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
-      dad!.list.addItem({ name: 'Milk' });
-      clock.advance(30_000);
-      const kidsMilk = kid!.list.addItem({ name: 'milk' });
-      clock.advance(30_000);
-      mum!.list.addItem({ name: 'Milk', quantity: 3 });
-      sendState(mum!.doc, dad!.doc);
-      sendState(mum!.doc, kid!.doc);
-      clock.advance(60_000);
-      dad!.list.removeItem(dad!.list.items()[0]!.id);
-      exchange(mum!.doc, dad!.doc, kid!.doc);
-      clock.advance(60_000);
-      kid!.list.removeItem(kidsMilk);
+      const { mum, dad, kid, kidsMilk } = kidRemovesHerMilkAfterDadRemovedMums(clientIds);
       exchange(mum!.doc, dad!.doc, kid!.doc);
       for (const peer of [mum!, dad!, kid!]) {
         const kidsRow = peer.list.deletedItems().find((item) => item.id === kidsMilk);
@@ -818,19 +827,7 @@ describe.each(ORDERS)('merge rules, %s', (order) => {
 
   it('rule 2 with a removal, then Kid removes her Milk and restores it → her Milk comes back without Mum\'s 3, which Dad removed', () => {
     for (const clientIds of [[1, 2, 3], [2, 1, 3], [3, 2, 1], [1, 3, 2]]) {
-      const { clock, peers: [mum, dad, kid] } = makePeers(['Mum', 'Dad', 'Kid'], { clientIds });
-      dad!.list.addItem({ name: 'Milk' });
-      clock.advance(30_000);
-      const kidsMilk = kid!.list.addItem({ name: 'milk' });
-      clock.advance(30_000);
-      mum!.list.addItem({ name: 'Milk', quantity: 3 });
-      sendState(mum!.doc, dad!.doc);
-      sendState(mum!.doc, kid!.doc);
-      clock.advance(60_000);
-      dad!.list.removeItem(dad!.list.items()[0]!.id);
-      exchange(mum!.doc, dad!.doc, kid!.doc);
-      clock.advance(60_000);
-      kid!.list.removeItem(kidsMilk);
+      const { clock, mum, dad, kid, kidsMilk } = kidRemovesHerMilkAfterDadRemovedMums(clientIds);
       clock.advance(60_000);
       kid!.list.restoreItem(kidsMilk);
       exchange(mum!.doc, dad!.doc, kid!.doc);
