@@ -3,6 +3,8 @@
  * (after `pnpm build`), with MAX_LIST_BYTES taken from the environment like the relay's own.
  * The update is the largest message the relay accepts, made of one-clock GC structs (2 bytes
  * each, stored as a few bytes, so the list-size limit never sees them) and sent as a sync step 2.
+ * `SHAPE=map-chain ITEMS=80000` sends instead that many values of one map key with no origin,
+ * which Yjs integrates in quadratic time (the relay refuses them: MAX_UNANCHORED_VALUES_PER_KEY).
  * While the relay works on it, /healthz is asked every 50 ms; the longest answer is how long every
  * other list waited. Prints that and the relay's peak RSS (VmHWM).
  */
@@ -23,21 +25,45 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'basket-freeze-'));
 /** A sync step 2 holding one client's run of GC structs, as large as the relay accepts. */
 function gcFloodMessage(messageBytes) {
   const structs = Math.floor((messageBytes - 32) / 2);
+  const update = structRun(structs, (encoder) => {
+    encoding.writeUint8(encoder, 0); // a GC struct…
+    encoding.writeVarUint(encoder, 1); // …one clock long
+  });
+  return { structs, bytes: syncStep2(update) };
+}
+
+/** A sync step 2 holding `items` values of the root map `items`'s key "k", none with an origin. */
+function mapChainMessage(items) {
+  let value = 0;
+  const update = structRun(items, (encoder) => {
+    encoding.writeUint8(encoder, 8 | 0x20); // ContentAny, a map key, no origins
+    encoding.writeVarUint(encoder, 1); // the parent is a root type, by name
+    encoding.writeVarString(encoder, 'items');
+    encoding.writeVarString(encoder, 'k');
+    encoding.writeVarUint(encoder, 1);
+    encoding.writeAny(encoder, value++);
+  });
+  return { structs: items, bytes: syncStep2(update) };
+}
+
+/** An update of one client's `count` structs from clock 0, each written by `writeStruct`. */
+function structRun(count, writeStruct) {
   const update = encoding.createEncoder();
   encoding.writeVarUint(update, 1); // one client
-  encoding.writeVarUint(update, structs);
+  encoding.writeVarUint(update, count);
   encoding.writeVarUint(update, 424242); // its client id
   encoding.writeVarUint(update, 0); // first clock
-  for (let i = 0; i < structs; i++) {
-    encoding.writeUint8(update, 0); // a GC struct…
-    encoding.writeVarUint(update, 1); // …one clock long
-  }
+  for (let i = 0; i < count; i++) writeStruct(update);
   encoding.writeVarUint(update, 0); // empty delete set
+  return encoding.toUint8Array(update);
+}
+
+function syncStep2(update) {
   const message = encoding.createEncoder();
   encoding.writeVarUint(message, 0); // sync
   encoding.writeVarUint(message, 1); // step 2
-  encoding.writeVarUint8Array(message, encoding.toUint8Array(update));
-  return { structs, bytes: encoding.toUint8Array(message) };
+  encoding.writeVarUint8Array(message, update);
+  return encoding.toUint8Array(message);
 }
 
 async function healthy(timeoutMs) {
@@ -60,7 +86,7 @@ const relay = spawn(process.execPath, ['dist/main.js'], {
 });
 try {
   await healthy(10_000);
-  const { structs, bytes } = gcFloodMessage(maxMessageBytes);
+  const { structs, bytes } = process.env['SHAPE'] === 'map-chain' ? mapChainMessage(Number(process.env['ITEMS'] ?? 80_000)) : gcFloodMessage(maxMessageBytes);
   const socket = new WebSocket(`ws://127.0.0.1:${port}/sync/freeze-measure-0000001`);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   let closeCode;

@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, ProtocolError } from '../src/sync/protocol.js';
+import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
 /** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
 function concurrentInserts(clients: number): Uint8Array {
@@ -48,5 +49,37 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     }
     expect(Y.decodeUpdate(Y.encodeStateAsUpdate(history)).structs.length).toBeGreaterThan(2000);
     expect(decodingError(Y.encodeStateAsUpdate(history))).toBeUndefined();
+  });
+
+  it('[Q4] one client\'s values with no origin for one map key are refused past the limit in one message, however few clients', () => {
+    // Each one walks the key's whole chain of values: 80,000 of them (1.1 MB) held the relay 26 s.
+    const started = performance.now();
+    const error = decodingError(unanchoredValuesUpdate(80_000));
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(String(error)).toMatch(/one map key with no earlier value/);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(decodingError(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY))).toBeUndefined();
+    expect(decodingError(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY + 1))).toBeInstanceOf(ProtocolError);
+  });
+
+  it('[Q5] the relay refuses such a message with 4400 at once, and phones on the list keep syncing', async () => {
+    const running = await startRelay();
+    const listId = newListId();
+    const mum = connectPhone(running.syncUrl, listId);
+    const dad = connectPhone(running.syncUrl, listId);
+    try {
+      await waitFor(() => mum.provider.synced && dad.provider.synced, 5000, 'phones synced');
+      const socket = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(socket, 3_000);
+      socket.send(encodeSyncUpdate(unanchoredValuesUpdate(80_000)));
+      expect(await closed).toBe(4400);
+      mum.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => dad.doc.getMap('items').get('milk') === 'Milk', 3_000, 'Dad to get the milk');
+      await waitFor(() => mum.isFullyStored(), 3_000, 'Mum acknowledged');
+    } finally {
+      mum.destroy();
+      dad.destroy();
+      await running.close();
+    }
   });
 });

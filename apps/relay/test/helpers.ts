@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { afterEach, beforeEach } from 'vitest';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
@@ -186,4 +187,27 @@ export function closeCodeOf(socket: WebSocket, timeoutMs = 5000): Promise<number
 /** Kills the `flock` helper holding `dataDir`'s lock, as an outside hand would. */
 export function killLockHelper(dataDir: string): void {
   execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, LOCK_FILE_NAME)} -c`]);
+}
+
+/**
+ * A crafted update: `count` values of the root map `items`'s key `key` by one client, each with no
+ * origin (no earlier value to follow), which Y.Map never writes twice for one phone. Yjs takes time
+ * quadratic in their number to integrate them.
+ */
+export function unanchoredValuesUpdate(count: number, { client = 777, firstClock = 0, key = 'k' } = {}): Uint8Array {
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 1);
+  encoding.writeVarUint(update, count);
+  encoding.writeVarUint(update, client);
+  encoding.writeVarUint(update, firstClock);
+  for (let i = 0; i < count; i++) {
+    encoding.writeUint8(update, 8 | 0x20); // ContentAny, a map key, no origins
+    encoding.writeVarUint(update, 1); // the parent is a root type, by name
+    encoding.writeVarString(update, 'items');
+    encoding.writeVarString(update, key);
+    encoding.writeVarUint(update, 1);
+    encoding.writeAny(update, i);
+  }
+  encoding.writeVarUint(update, 0); // no deletions
+  return encoding.toUint8Array(update);
 }

@@ -6,7 +6,9 @@ import { RelayMetrics } from '../src/metrics.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
+import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
+import { unanchoredValuesUpdate } from './helpers.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[] } {
   const sent: Uint8Array[] = [];
@@ -53,8 +55,8 @@ describe('list room without sockets', () => {
     const honest = new Y.Doc();
     honest.getMap('items').set('milk', 'Milk');
 
-    list.receive(peer, { kind: 'sync-update', update: updates[1] as Uint8Array }, 0);
-    list.receive(peer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(honest) }, 0);
+    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: updates[1] as Uint8Array }, 0);
+    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(honest) }, 0);
     await list.flush();
     await list.compactIfLarge(true);
 
@@ -105,7 +107,7 @@ describe('list room without sockets', () => {
     const write = async (item: string): Promise<void> => {
       const before = Y.encodeStateVector(phone);
       phone.getMap('items').set(item, item);
-      list.receive(peer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(phone, before) }, now);
+      list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(phone, before) }, now);
       await list.flush();
       await list.compactIfLarge();
     };
@@ -133,15 +135,15 @@ describe('list room without sockets', () => {
     await list.load();
     const reader = fakePeer(1);
     list.attach(reader);
-    list.receive(reader, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
-    list.receive(reader, { kind: 'sync-update', update: Y.encodeStateAsUpdate(stored) }, 0);
+    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    list.receive(reader, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(stored) }, 0);
     await list.flush();
     expect(reader.closed).toEqual([]);
     const writer = fakePeer(2);
     list.attach(writer);
     const more = new Y.Doc();
     more.getMap('items').set('milk', 'Milk');
-    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(more) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(more) }, 0);
     expect(writer.closed).toEqual([4422]);
     list.destroy();
   });
@@ -153,7 +155,7 @@ describe('list room without sockets', () => {
     const phone = fakePeer(1);
     list.attach(phone);
     const author = new Y.Doc();
-    author.on('update', (update: Uint8Array) => list.receive(phone, { kind: 'sync-update', update }, 0));
+    author.on('update', (update: Uint8Array) => list.receive(phone, { kind: 'sync-update', update, unanchoredMapValues: [] }, 0));
     // The same key rewritten: the document stays one value, the log grows with every write.
     for (let i = 0; i < 60; i++) {
       author.getMap('items').set('note', `${i} ${'y'.repeat(100)}`);
@@ -205,10 +207,10 @@ describe('list room without sockets', () => {
     const second = new Y.Doc();
     const [, u4] = twoUpdates(second, (items) => items.set('c', 'x'), (items) => items.set('d', 'y'.repeat(2000)));
     // A has only u2 (it came another way): held back until u1 arrives.
-    list.receive(phoneA, { kind: 'sync-update', update: u2 }, 0);
+    list.receive(phoneA, { kind: 'sync-update', unanchoredMapValues: [], update: u2 }, 0);
     await list.flush();
     // B completes u2 with u1, and sends u4, larger and itself missing a dependency.
-    list.receive(phoneB, { kind: 'sync-update', update: Y.mergeUpdates([u1, u4]) }, 0);
+    list.receive(phoneB, { kind: 'sync-update', unanchoredMapValues: [], update: Y.mergeUpdates([u1, u4]) }, 0);
     await list.flush();
     const u2Clock = Y.parseUpdateMeta(u2).to.get(first.clientID) ?? 0;
     expect(Y.getState(list.doc.store, first.clientID)).toBe(u2Clock);
@@ -233,10 +235,10 @@ describe('list room without sockets', () => {
     const phone = new Y.Doc();
     phone.getMap('items').set('milk', 'Milk');
     // Connection.handle catches this and closes the author's socket (1011).
-    expect(() => list.receive(author, { kind: 'sync-update', update: Y.encodeStateAsUpdate(phone) }, 0)).toThrow('socket gone wrong');
+    expect(() => list.receive(author, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(phone) }, 0)).toThrow('socket gone wrong');
     await list.flush();
     // Another phone's empty sync step 2 earns it an ack of the list's state.
-    list.receive(reader, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
     await list.flush();
     const milkClock = Y.getState(phone.store, phone.clientID);
     const acked = acknowledgedVectors(reader).some((vector) => (vector.get(phone.clientID) ?? 0) >= milkClock);
@@ -262,7 +264,7 @@ describe('list room without sockets', () => {
     const greeted = reader.sent.length;
     const more = new Y.Doc();
     more.getMap('items').set('note', 'y'.repeat(1000));
-    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(more) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(more) }, 0);
     await list.flush();
     expect(writer.closed).toEqual([4422]);
     // Nothing went to the other phone: no update (0, 2), nor anything else.
@@ -284,21 +286,80 @@ describe('list room without sockets', () => {
     list.attach(other);
     const milk = new Y.Doc();
     milk.getMap('items').set('milk', 'Milk');
-    list.receive(writer, { kind: 'sync-update', update: Y.encodeStateAsUpdate(milk) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(milk) }, 0);
     await list.flush();
     // What the log holds, each record counted with its 8-byte frame as the size limit counts it.
     const { updates } = await storage.load('roomUnitTestList01');
     expect(writer.storedBytes).toEqual([updates.reduce((total, u) => total + u.length + 8, 0)]);
 
     // Another phone sending what the list already has (its first sync) adds nothing.
-    list.receive(other, { kind: 'sync-step-2', update: Y.encodeStateAsUpdate(milk) }, 0);
+    list.receive(other, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(milk) }, 0);
     const tooLarge = new Y.Doc();
     tooLarge.getMap('items').set('huge', 'z'.repeat(5000));
-    list.receive(other, { kind: 'sync-update', update: Y.encodeStateAsUpdate(tooLarge) }, 0);
+    list.receive(other, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(tooLarge) }, 0);
     await list.flush();
     expect(other.closed).toEqual([4422]);
     expect(other.storedBytes).toEqual([]);
     list.destroy();
+  });
+
+  it('[R13] values with no origin for one map key are refused past 4,096 in the list, however they are split across messages; concurrent first writes of many phones, and values re-sent, pass', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage);
+    await list.load();
+    const honest = fakePeer(1);
+    const attacker = fakePeer(2);
+    list.attach(honest);
+    list.attach(attacker);
+    const receive = (peer: ReturnType<typeof fakePeer>, update: Uint8Array): void => list.receive(peer, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+
+    // Forty phones, each setting "milk" before hearing of the others: forty values with no origin.
+    const phones = Array.from({ length: 40 }, (_, i) => {
+      const doc = new Y.Doc();
+      doc.clientID = 1000 + i;
+      doc.getMap('items').set('milk', `Milk ${i}`);
+      return doc;
+    });
+    for (const doc of phones) receive(honest, Y.encodeStateAsUpdate(doc));
+    // One phone's full state again (a reconnect's sync step 2): nothing new, nothing counted.
+    receive(honest, Y.encodeStateAsUpdate(phones[0]!));
+    expect(honest.closed).toEqual([]);
+
+    // 4,056 more on "milk" fill the bound exactly, in messages each under the per-message bound.
+    let clock = 0;
+    for (const count of [...Array<number>(15).fill(MAX_UNANCHORED_VALUES_PER_KEY), 216]) {
+      receive(attacker, unanchoredValuesUpdate(count, { key: 'milk', firstClock: clock }));
+      clock += count;
+    }
+    expect(clock + 40).toBe(MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST);
+    expect(attacker.closed).toEqual([]);
+    const before = Y.encodeStateVector(list.doc);
+    receive(attacker, unanchoredValuesUpdate(1, { key: 'milk', firstClock: clock }));
+    expect(attacker.closed).toEqual([4400]);
+    expect(Y.encodeStateVector(list.doc)).toEqual(before);
+    // Another key is not crowded by them.
+    receive(honest, unanchoredValuesUpdate(1, { key: 'eggs', client: 555 }));
+    expect(honest.closed).toEqual([]);
+    await list.flush();
+    const stored = new Y.Doc();
+    for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(stored, update);
+    expect(Y.getState(stored.store, 777)).toBe(clock);
+  });
+
+  it('[R14] values with no origin that Yjs holds back (a gap before them) count too: a run of gapped messages cannot pile them up to land all at once', async () => {
+    const list = room(new MemoryListStorage());
+    await list.load();
+    const attacker = fakePeer(2);
+    list.attach(attacker);
+    const receive = (update: Uint8Array): void => list.receive(attacker, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    // Clocks 100,000 on: held back until the clocks before them arrive, which would then
+    // integrate them all at once.
+    const messages = MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY;
+    for (let i = 0; i < messages; i++) receive(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 100_000 + i * 1000 }));
+    expect(attacker.closed).toEqual([]);
+    expect(Y.getState(list.doc.store, 777)).toBe(0);
+    receive(unanchoredValuesUpdate(1, { firstClock: 200_000 }));
+    expect(attacker.closed).toEqual([4400]);
   });
 });
 

@@ -5,7 +5,8 @@ import type { ListStorage } from '../storage/list-storage.js';
 import { isNewListsPaused } from '../storage/new-list-reserve.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
-import type { AwarenessEntry, IncomingMessage } from './protocol.js';
+import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
+import type { AwarenessEntry, IncomingMessage, UnanchoredMapValue } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
 import {
@@ -72,6 +73,8 @@ export class ListRoom {
    * once another peer's update completes it, nothing they send may follow to earn them one.
    */
   private readonly heldBackSenders = new Set<RoomPeer>();
+  /** Map values with no origin that Yjs holds back, per key (see crowdedMapKey). */
+  private readonly heldBackMapValues = new Map<string, number>();
   /** Peers whose presence was refused for a full list: logged once each (their renewals come every 15 s). */
   private readonly presenceRefused = new WeakSet<RoomPeer>();
   /**
@@ -209,7 +212,7 @@ export class ListRoom {
         return;
       case 'sync-step-2':
       case 'sync-update':
-        this.applyUpdate(peer, message.update, receivedAt);
+        this.applyUpdate(peer, message.update, message.unanchoredMapValues, receivedAt);
         return;
       case 'awareness':
         this.applyPresence(peer, message.update, message.entries);
@@ -282,13 +285,21 @@ export class ListRoom {
     return this.compaction;
   }
 
-  private applyUpdate(peer: RoomPeer, update: Uint8Array, receivedAt: number): void {
+  private applyUpdate(peer: RoomPeer, update: Uint8Array, unanchoredMapValues: readonly UnanchoredMapValue[], receivedAt: number): void {
     const metrics = this.options.metrics;
     metrics.updatesIn.inc();
     if (this.wouldExceedSizeLimit(update)) {
       metrics.errors.inc({ kind: 'list_too_large' });
       this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
       peer.close(CloseCode.listTooLarge, 'list too large');
+      return;
+    }
+    const crowded = unanchoredMapValues.length === 0 ? undefined : crowdedMapKey(this.doc, unanchoredMapValues, this.heldBackMapValues);
+    if (crowded !== undefined) {
+      // Not applied: Yjs would take time quadratic in the key's values, now and at every load.
+      metrics.errors.inc({ kind: 'map_key_crowded' });
+      this.options.logger.warn('connection.map_key_crowded', { listId: this.listId, peer: peer.id, key: crowded });
+      peer.close(CloseCode.malformedMessage, 'too many first values for one map key');
       return;
     }
     const emitted: Uint8Array[] = [];
@@ -308,6 +319,8 @@ export class ListRoom {
     }
     this.collecting = undefined;
     const heldBackAfter = heldBackBytes(this.doc);
+    if (heldBackAfter === 0) this.heldBackMapValues.clear();
+    else if (unanchoredMapValues.length > 0) rememberHeldBackValues(this.doc, unanchoredMapValues, this.heldBackMapValues);
     if (heldBackAfter > this.options.maxListBytes / 4) {
       // Updates whose dependencies never arrive are held in memory only; past this bound the
       // list is reloaded from disk, which drops them (they were never stored nor acknowledged).

@@ -15,10 +15,23 @@ const SYNC_UPDATE = 2;
 
 export type IncomingMessage =
   | { readonly kind: 'sync-step-1'; readonly stateVector: Uint8Array }
-  | { readonly kind: 'sync-step-2'; readonly update: Uint8Array }
-  | { readonly kind: 'sync-update'; readonly update: Uint8Array }
+  | { readonly kind: 'sync-step-2'; readonly update: Uint8Array; readonly unanchoredMapValues: readonly UnanchoredMapValue[] }
+  | { readonly kind: 'sync-update'; readonly update: Uint8Array; readonly unanchoredMapValues: readonly UnanchoredMapValue[] }
   | { readonly kind: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
   | { readonly kind: 'query-awareness' };
+
+/**
+ * A map value written with no earlier value of its key to follow (its origin is null). Yjs
+ * integrates one by walking the key's whole chain of values, so a list may hold few of them per
+ * key (see map-key-values.ts); Y.Map writes one only when a phone sets a key it has no value of.
+ */
+export interface UnanchoredMapValue {
+  /** The map: a root type's name, or the item holding a nested map. */
+  readonly parent: string | Y.ID;
+  readonly key: string;
+  readonly client: number;
+  readonly clock: number;
+}
 
 /** One client's line in an awareness update: its presence state, or `null` when it left. */
 export interface AwarenessEntry {
@@ -83,8 +96,8 @@ function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingM
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
-        assertValidUpdate(payload);
-        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload };
+        const unanchoredMapValues = checkedUpdate(payload);
+        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload, unanchoredMapValues };
       }
       throw new ProtocolError(`unknown sync message type ${syncType}`);
     }
@@ -108,7 +121,23 @@ function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingM
  */
 export const MAX_CONCURRENT_INSERTS = 256;
 
-function assertValidUpdate(update: Uint8Array): void {
+/**
+ * Values of one map key with no earlier value to follow, in one update. Y.Map writes one when a
+ * phone sets a key it has no value of, so an honest update holds one per phone that set the key
+ * before hearing of the others (a concurrent first write). Integrating one walks the key's whole
+ * chain of values, so a crafted run of them costs Yjs time quadratic in their number: 40,000 for
+ * one key (0.6 MB) held the relay 6.5 s, 80,000 (1.1 MB) 26 s.
+ */
+export const MAX_UNANCHORED_VALUES_PER_KEY = 256;
+/**
+ * The same in one list, over all its history: each app session that writes a key before its first
+ * sync adds one, which a family does not do thousands of times for one key. At this many, loading
+ * the key costs Yjs about 60 ms (`node bench/slow-update-freeze.mjs` builds larger ones).
+ */
+export const MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST = 4096;
+
+/** Checks an update's structure and crowding; returns its unanchored map values. */
+function checkedUpdate(update: Uint8Array): UnanchoredMapValue[] {
   let structs: ReturnType<typeof Y.decodeUpdate>['structs'];
   try {
     structs = Y.decodeUpdate(update).structs;
@@ -116,6 +145,35 @@ function assertValidUpdate(update: Uint8Array): void {
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   assertNoConflictFlood(structs);
+  return unanchoredMapValuesOf(structs);
+}
+
+/** The update's map values with no origin, refused past MAX_UNANCHORED_VALUES_PER_KEY for one key. */
+function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UnanchoredMapValue[] {
+  const values: UnanchoredMapValue[] = [];
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item) || struct.origin !== null || struct.parentSub === null) continue;
+    const parent = struct.parent;
+    if (!(typeof parent === 'string' || parent instanceof Y.ID)) continue;
+    values.push({ parent, key: struct.parentSub, client: struct.id.client, clock: struct.id.clock });
+  }
+  if (values.length > MAX_UNANCHORED_VALUES_PER_KEY) {
+    const perKey = new Map<string, number>();
+    for (const value of values) {
+      const where = mapKeyName(value.parent, value.key);
+      const count = (perKey.get(where) ?? 0) + 1;
+      perKey.set(where, count);
+      if (count > MAX_UNANCHORED_VALUES_PER_KEY) {
+        throw new ProtocolError(`update sets one map key with no earlier value more than ${MAX_UNANCHORED_VALUES_PER_KEY} times`);
+      }
+    }
+  }
+  return values;
+}
+
+/** One map key, named the same way for an update's values and the document's. */
+export function mapKeyName(parent: string | Y.ID, key: string): string {
+  return `${typeof parent === 'string' ? `root ${parent}` : `${parent.client}:${parent.clock}`} ${key}`;
 }
 
 /** Refuses an update whose items crowd one position (same neighbours) from too many clients. */
