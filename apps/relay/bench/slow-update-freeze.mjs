@@ -5,6 +5,12 @@
  * each, stored as a few bytes, so the list-size limit never sees them) and sent as a sync step 2.
  * `SHAPE=map-chain ITEMS=80000` sends instead that many values of one map key with no origin,
  * which Yjs integrates in quadratic time (the relay refuses them: MAX_UNANCHORED_VALUES_PER_KEY).
+ * Two shapes of list content it does not refuse yet, which Yjs also integrates in quadratic time
+ * and memory (see "Not fully bounded yet" in the README): `SHAPE=right-to-left` (one client's
+ * array items, each after the one before but naming the second item, on its left, as its right
+ * neighbour) and `SHAPE=two-client-array` (one client's run of array items, and as many of another
+ * client's, each following the run's first item). At ITEMS=40000 either one exhausts the relay's
+ * heap and the process dies.
  * While the relay works on it, /healthz is asked every 50 ms; the longest answer is how long every
  * other list waited. Prints that and the relay's peak RSS (VmHWM).
  */
@@ -20,6 +26,7 @@ import { configFromEnvironment } from '../dist/config.js';
 const relayDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const { maxMessageBytes, maxListBytes } = configFromEnvironment(process.env);
 const port = 20_000 + Math.floor(Math.random() * 20_000);
+const CLIENT = 424242;
 const dataDir = await mkdtemp(path.join(tmpdir(), 'basket-freeze-'));
 
 /** A sync step 2 holding one client's run of GC structs, as large as the relay accepts. */
@@ -46,12 +53,79 @@ function mapChainMessage(items) {
   return { structs: items, bytes: syncStep2(update) };
 }
 
+function craftedMessage(shape, items) {
+  if (shape === 'gc') return gcFloodMessage(maxMessageBytes);
+  if (shape === 'map-chain') return mapChainMessage(items);
+  if (shape === 'right-to-left') return rightToLeftMessage(items);
+  if (shape === 'two-client-array') return twoClientArrayMessage(items);
+  throw new Error(`unknown SHAPE ${shape}`);
+}
+
+/** Writes a struct's id (client, clock). */
+function writeId(encoder, client, clock) {
+  encoding.writeVarUint(encoder, client);
+  encoding.writeVarUint(encoder, clock);
+}
+
+/** One any-value as an item's content. */
+function writeValue(encoder, value) {
+  encoding.writeVarUint(encoder, 1);
+  encoding.writeAny(encoder, value);
+}
+
+function rightToLeftMessage(items) {
+  let i = 0;
+  const update = structRun(items, (encoder) => {
+    if (i === 0) {
+      encoding.writeUint8(encoder, 8); // ContentAny, no origins: the start of the root array
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarString(encoder, 'items');
+    } else if (i === 1) {
+      encoding.writeUint8(encoder, 8 | 0x80);
+      writeId(encoder, CLIENT, 0);
+    } else {
+      encoding.writeUint8(encoder, 8 | 0x80 | 0x40); // origin: the item before; right: the second
+      writeId(encoder, CLIENT, i - 1);
+      writeId(encoder, CLIENT, 1);
+    }
+    writeValue(encoder, i++);
+  });
+  return { structs: items, bytes: syncStep2(update) };
+}
+
+function twoClientArrayMessage(items) {
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 2); // two clients, the higher id first as Yjs writes them
+  encoding.writeVarUint(update, items);
+  writeId(update, CLIENT + 1, 0);
+  for (let i = 0; i < items; i++) {
+    encoding.writeUint8(update, 8 | 0x80); // each following the other client's first item
+    writeId(update, CLIENT, 0);
+    writeValue(update, i);
+  }
+  encoding.writeVarUint(update, items);
+  writeId(update, CLIENT, 0);
+  for (let i = 0; i < items; i++) {
+    if (i === 0) {
+      encoding.writeUint8(update, 8);
+      encoding.writeVarUint(update, 1);
+      encoding.writeVarString(update, 'items');
+    } else {
+      encoding.writeUint8(update, 8 | 0x80); // a run, each after the one before
+      writeId(update, CLIENT, i - 1);
+    }
+    writeValue(update, i);
+  }
+  encoding.writeVarUint(update, 0);
+  return { structs: 2 * items, bytes: syncStep2(encoding.toUint8Array(update)) };
+}
+
 /** An update of one client's `count` structs from clock 0, each written by `writeStruct`. */
 function structRun(count, writeStruct) {
   const update = encoding.createEncoder();
   encoding.writeVarUint(update, 1); // one client
   encoding.writeVarUint(update, count);
-  encoding.writeVarUint(update, 424242); // its client id
+  encoding.writeVarUint(update, CLIENT); // its client id
   encoding.writeVarUint(update, 0); // first clock
   for (let i = 0; i < count; i++) writeStruct(update);
   encoding.writeVarUint(update, 0); // empty delete set
@@ -86,7 +160,7 @@ const relay = spawn(process.execPath, ['dist/main.js'], {
 });
 try {
   await healthy(10_000);
-  const { structs, bytes } = process.env['SHAPE'] === 'map-chain' ? mapChainMessage(Number(process.env['ITEMS'] ?? 80_000)) : gcFloodMessage(maxMessageBytes);
+  const { structs, bytes } = craftedMessage(process.env['SHAPE'] ?? 'gc', Number(process.env['ITEMS'] ?? 80_000));
   const socket = new WebSocket(`ws://127.0.0.1:${port}/sync/freeze-measure-0000001`);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   let closeCode;
@@ -119,7 +193,8 @@ try {
   }
   polling = false;
   await poll;
-  const status = await readFile(`/proc/${relay.pid}/status`, 'utf8');
+  // A relay that died (out of memory) has no status left to read.
+  const status = await readFile(`/proc/${relay.pid}/status`, 'utf8').catch(() => '');
   const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
   socket.terminate();
   console.log(
