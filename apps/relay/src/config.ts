@@ -49,6 +49,8 @@ export interface RelayConfig {
   readonly dataDirLockWaitMs: number;
   /** Free disk bytes kept for lists already stored: below it, lists with nothing stored wait (0: off). */
   readonly newListReserveBytes: number;
+  /** Refuse updates that put content in an array or text (Basket's documents are maps only). */
+  readonly refuseListContent: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -115,6 +117,7 @@ export const DEFAULT_LIMITS = {
   pingIntervalMs: 30_000,
   // Well inside docker-compose's 30 s stop_grace_period, leaving time for the flush before it.
   shutdownCompactMs: 10_000,
+  refuseListContent: false,
 } as const;
 
 export const DEFAULT_STORAGE = {
@@ -169,6 +172,9 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     journalSegmentBytes: integer(env, 'JOURNAL_SEGMENT_BYTES', DEFAULT_STORAGE.journalSegmentBytes, 4096),
     dataDirLockWaitMs: integer(env, 'DATA_DIR_LOCK_WAIT_MS', DEFAULT_STORAGE.dataDirLockWaitMs, 0, MAX_TIMER_MS),
     newListReserveBytes: integer(env, 'NEW_LIST_RESERVE_BYTES', DEFAULT_STORAGE.newListReserveBytes, 0),
+    // Off by default: with it the relay carries only map-only documents such as Basket's, which
+    // closes a way to crash it (see "List content" in the README) but refuses Y.Text and Y.Array.
+    refuseListContent: flag(env, 'REFUSE_LIST_CONTENT'),
   };
 }
 
@@ -222,6 +228,14 @@ function logLevel(raw: string | undefined): LogLevel {
  * 1 ms instead, with only a warning, so "practically never" would become "all the time".
  */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** A yes/no setting: unset or empty is no; anything but 1/0, true/false, yes/no is refused. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const value = (env[name] ?? '').trim().toLowerCase();
+  if (value === '' || value === '0' || value === 'false' || value === 'no') return false;
+  if (value === '1' || value === 'true' || value === 'yes') return true;
+  throw new Error(`${name} must be 1 or 0 (true/false, yes/no), got "${env[name]}"`);
+}
 
 function nonEmpty(raw: string | undefined): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw;

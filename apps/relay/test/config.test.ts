@@ -77,4 +77,12 @@ describe('configFromEnvironment', () => {
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(65 * 1024 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL/);
     expect(configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(2048 * MiB) }).maxBufferedBytesTotal).toBe(2048 * MiB);
   });
+
+  it('reads REFUSE_LIST_CONTENT as a yes/no setting, off unless set, and refuses anything else', () => {
+    expect(configFromEnvironment({}).refuseListContent).toBe(false);
+    expect(DEFAULT_LIMITS.refuseListContent).toBe(false);
+    for (const yes of ['1', 'true', 'YES', ' yes ']) expect(configFromEnvironment({ REFUSE_LIST_CONTENT: yes }).refuseListContent, yes).toBe(true);
+    for (const no of ['', '0', 'false', 'no']) expect(configFromEnvironment({ REFUSE_LIST_CONTENT: no }).refuseListContent, no).toBe(false);
+    expect(() => configFromEnvironment({ REFUSE_LIST_CONTENT: 'maybe' })).toThrow(/REFUSE_LIST_CONTENT must be 1 or 0/);
+  });
 });

@@ -51,6 +51,8 @@ export interface ConnectionLimits {
   readonly syncRequestIntervalMs: number;
   /** A peer whose unsent backlog grows past this is too slow to keep. */
   readonly maxBufferedBytes: number;
+  /** Refuse updates that put content in an array or text (see decodeIncomingMessage). */
+  readonly refuseListContent?: boolean;
 }
 
 export interface ConnectionOptions {
@@ -269,7 +271,7 @@ export class Connection implements RoomPeer {
   private decodeCharged(frame: Uint8Array): IncomingMessage | undefined {
     const started = performance.now();
     try {
-      return decodeIncomingMessage(frame);
+      return decodeIncomingMessage(frame, { refuseListContent: this.options.limits.refuseListContent === true });
     } catch (error) {
       if (error instanceof ProtocolError) {
         this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });

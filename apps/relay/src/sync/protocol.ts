@@ -70,14 +70,14 @@ export class ProtocolError extends Error {
  * Decodes and validates one binary frame completely before anything acts on it: the message
  * type, every length, the Yjs update structure, the awareness entries, and no trailing bytes.
  */
-export function decodeIncomingMessage(frame: Uint8Array): IncomingMessage {
+export function decodeIncomingMessage(frame: Uint8Array, options: DecodeOptions = {}): IncomingMessage {
   // A private copy: ws may hand us a view into a larger pooled buffer, and lib0's
   // readVarUint8Array would happily read past the view into other connections' bytes.
   const bytes = new Uint8Array(frame);
   try {
     const decoder = decoding.createDecoder(bytes);
     const messageType = decoding.readVarUint(decoder);
-    const message = decodeByType(decoder, messageType);
+    const message = decodeByType(decoder, messageType, options);
     if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after message');
     return message;
   } catch (error) {
@@ -86,7 +86,17 @@ export function decodeIncomingMessage(frame: Uint8Array): IncomingMessage {
   }
 }
 
-function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingMessage {
+export interface DecodeOptions {
+  /**
+   * Refuse an update holding an item that starts content in an array or text (no neighbours, no
+   * map key). Every array or text item descends from such an item, so a list that never took one
+   * holds maps only, and Yjs never places an item by scanning a run of its siblings, which crafted
+   * list content makes quadratic in time and memory (README: "List content").
+   */
+  readonly refuseListContent?: boolean;
+}
+
+function decodeByType(decoder: decoding.Decoder, messageType: number, options: DecodeOptions): IncomingMessage {
   switch (messageType) {
     case MESSAGE_SYNC: {
       const syncType = decoding.readVarUint(decoder);
@@ -96,7 +106,7 @@ function decodeByType(decoder: decoding.Decoder, messageType: number): IncomingM
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
-        const unanchoredMapValues = checkedUpdate(payload);
+        const unanchoredMapValues = checkedUpdate(payload, options);
         return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload, unanchoredMapValues };
       }
       throw new ProtocolError(`unknown sync message type ${syncType}`);
@@ -137,7 +147,7 @@ export const MAX_UNANCHORED_VALUES_PER_KEY = 256;
 export const MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST = 4096;
 
 /** Checks an update's structure and crowding; returns its unanchored map values. */
-function checkedUpdate(update: Uint8Array): UnanchoredMapValue[] {
+function checkedUpdate(update: Uint8Array, options: DecodeOptions): UnanchoredMapValue[] {
   let structs: ReturnType<typeof Y.decodeUpdate>['structs'];
   try {
     structs = Y.decodeUpdate(update).structs;
@@ -145,7 +155,17 @@ function checkedUpdate(update: Uint8Array): UnanchoredMapValue[] {
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   assertNoConflictFlood(structs);
+  if (options.refuseListContent === true) assertNoListContent(structs);
   return unanchoredMapValuesOf(structs);
+}
+
+/** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
+function assertNoListContent(structs: ReturnType<typeof Y.decodeUpdate>['structs']): void {
+  for (const struct of structs) {
+    if (struct instanceof Y.Item && struct.origin === null && struct.rightOrigin === null && struct.parentSub === null) {
+      throw new ProtocolError('update puts content in an array or text, and this relay takes maps only (REFUSE_LIST_CONTENT)');
+    }
+  }
 }
 
 /** The update's map values with no origin, refused past MAX_UNANCHORED_VALUES_PER_KEY for one key. */
