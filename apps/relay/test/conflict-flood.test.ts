@@ -2,7 +2,7 @@ import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
 /** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
 function concurrentInserts(clients: number): Uint8Array {
@@ -61,6 +61,17 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(decodingError(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY))).toBeUndefined();
     expect(decodingError(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY + 1))).toBeInstanceOf(ProtocolError);
+  });
+
+  it('[Q8] values naming only a right neighbour take its key, and count for it: a chain of them on one key is refused in one message', () => {
+    const first = unanchoredValuesUpdate(1);
+    const chain = rightNeighbourValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 1, rightOf: { client: 777, clock: 0 } });
+    const merged = Y.mergeUpdates([first, chain]);
+    const error = decodingError(merged);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(String(error)).toMatch(/one map key with no earlier value/);
+    // One fewer fits: the first value and 255 that follow it.
+    expect(decodingError(Y.mergeUpdates([first, rightNeighbourValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY - 1, { firstClock: 1, rightOf: { client: 777, clock: 0 } })]))).toBeUndefined();
   });
 
   it('[Q5] the relay refuses such a message with 4400 at once, and phones on the list keep syncing', async () => {

@@ -211,3 +211,26 @@ export function unanchoredValuesUpdate(count: number, { client = 777, firstClock
   encoding.writeVarUint(update, 0); // no deletions
   return encoding.toUint8Array(update);
 }
+
+/**
+ * A crafted update: `count` items by one client with no origin, each naming only a right
+ * neighbour, whose map key it takes: the item before it in this update, or `rightOf` for the
+ * first. Y.Map never writes one; Yjs integrates a run of them on one key in quadratic time.
+ */
+export function rightNeighbourValuesUpdate(count: number, { client = 777, firstClock = 0, rightOf }: { client?: number; firstClock?: number; rightOf: { client: number; clock: number } }): Uint8Array {
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 1);
+  encoding.writeVarUint(update, count);
+  encoding.writeVarUint(update, client);
+  encoding.writeVarUint(update, firstClock);
+  for (let i = 0; i < count; i++) {
+    encoding.writeUint8(update, 8 | 0x40); // ContentAny, a right neighbour only
+    const neighbour = i === 0 ? rightOf : { client, clock: firstClock + i - 1 };
+    encoding.writeVarUint(update, neighbour.client);
+    encoding.writeVarUint(update, neighbour.clock);
+    encoding.writeVarUint(update, 1);
+    encoding.writeAny(update, i);
+  }
+  encoding.writeVarUint(update, 0);
+  return encoding.toUint8Array(update);
+}

@@ -8,7 +8,7 @@ import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
-import { unanchoredValuesUpdate } from './helpers.js';
+import { rightNeighbourValuesUpdate, unanchoredValuesUpdate } from './helpers.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[] } {
   const sent: Uint8Array[] = [];
@@ -344,6 +344,42 @@ describe('list room without sockets', () => {
     const stored = new Y.Doc();
     for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(stored, update);
     expect(Y.getState(stored.store, 777)).toBe(clock);
+  });
+
+  it('[R15] values naming only a right neighbour already in the list take its key, and count for it across messages; array content does not', async () => {
+    const list = room(new MemoryListStorage());
+    await list.load();
+    const attacker = fakePeer(2);
+    const honest = fakePeer(1);
+    list.attach(attacker);
+    list.attach(honest);
+    const receive = (peer: ReturnType<typeof fakePeer>, update: Uint8Array): void => list.receive(peer, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    receive(attacker, unanchoredValuesUpdate(1));
+    let clock = 1;
+    for (let i = 0; i < MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY - 1; i++) {
+      receive(attacker, rightNeighbourValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: clock, rightOf: { client: 777, clock: 0 } }));
+      clock += MAX_UNANCHORED_VALUES_PER_KEY;
+    }
+    receive(attacker, rightNeighbourValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY - 1, { firstClock: clock, rightOf: { client: 777, clock: 0 } }));
+    clock += MAX_UNANCHORED_VALUES_PER_KEY - 1;
+    expect(attacker.closed).toEqual([]);
+    expect(Y.getState(list.doc.store, 777)).toBe(MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST);
+    receive(attacker, rightNeighbourValuesUpdate(1, { firstClock: clock, rightOf: { client: 777, clock: 0 } }));
+    expect(attacker.closed).toEqual([4400]);
+
+    // Text typed at the start of a text, again and again: each insert names only a right
+    // neighbour, which is text, not a map key.
+    const writer = new Y.Doc();
+    writer.clientID = 4242;
+    const text = writer.getText('notes');
+    let sent = Y.encodeStateVector(writer);
+    for (let i = 0; i < 300; i++) {
+      text.insert(0, String(i % 10));
+      receive(honest, Y.encodeStateAsUpdate(writer, sent));
+      sent = Y.encodeStateVector(writer);
+    }
+    expect(honest.closed).toEqual([]);
+    expect(list.doc.getText('notes').length).toBe(300);
   });
 
   it('[R14] values with no origin that Yjs holds back (a gap before them) count too: a run of gapped messages cannot pile them up to land all at once', async () => {

@@ -26,11 +26,19 @@ export type IncomingMessage =
  * key (see map-key-values.ts); Y.Map writes one only when a phone sets a key it has no value of.
  */
 export interface UnanchoredMapValue {
-  /** The map: a root type's name, or the item holding a nested map. */
-  readonly parent: string | Y.ID;
-  readonly key: string;
   readonly client: number;
   readonly clock: number;
+  /**
+   * Its key, or, for an item that names only a right neighbour outside the update (Y.Map never
+   * writes one, a crafted update may), the item of the list whose key it takes.
+   */
+  readonly place: MapKey | { readonly keyOf: Y.ID };
+}
+
+/** One key of one map: a root type's name, or the item holding a nested map, and the key. */
+export interface MapKey {
+  readonly parent: string | Y.ID;
+  readonly key: string;
 }
 
 /** One client's line in an awareness update: its presence state, or `null` when it left. */
@@ -168,19 +176,25 @@ function assertNoListContent(structs: ReturnType<typeof Y.decodeUpdate>['structs
   }
 }
 
-/** The update's map values with no origin, refused past MAX_UNANCHORED_VALUES_PER_KEY for one key. */
+/**
+ * The update's items with no origin that are map values, refused past MAX_UNANCHORED_VALUES_PER_KEY
+ * for one key. An item names its key only when it has no neighbours; one with a right neighbour
+ * takes that neighbour's key, followed through the update (unanchoredPlaces).
+ */
 function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UnanchoredMapValue[] {
   const values: UnanchoredMapValue[] = [];
+  const placeOf = unanchoredPlaces(structs);
   for (const struct of structs) {
-    if (!(struct instanceof Y.Item) || struct.origin !== null || struct.parentSub === null) continue;
-    const parent = struct.parent;
-    if (!(typeof parent === 'string' || parent instanceof Y.ID)) continue;
-    values.push({ parent, key: struct.parentSub, client: struct.id.client, clock: struct.id.clock });
+    if (!(struct instanceof Y.Item) || struct.origin !== null) continue;
+    const place = placeOf(struct);
+    if (place !== 'list') values.push({ client: struct.id.client, clock: struct.id.clock, place });
   }
   if (values.length > MAX_UNANCHORED_VALUES_PER_KEY) {
     const perKey = new Map<string, number>();
-    for (const value of values) {
-      const where = mapKeyName(value.parent, value.key);
+    for (const { place } of values) {
+      // Keys found only in the list are counted there, where a list item's neighbour is told apart.
+      if ('keyOf' in place) continue;
+      const where = mapKeyName(place);
       const count = (perKey.get(where) ?? 0) + 1;
       perKey.set(where, count);
       if (count > MAX_UNANCHORED_VALUES_PER_KEY) {
@@ -191,8 +205,70 @@ function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['struc
   return values;
 }
 
+type Place = MapKey | { readonly keyOf: Y.ID } | 'list';
+
+/**
+ * Where each item of the update goes: a map key, array or text content ('list'), or the key of an
+ * item outside the update. Followed without recursion, each item once, as a crafted chain may be
+ * as long as the update.
+ */
+function unanchoredPlaces(structs: ReturnType<typeof Y.decodeUpdate>['structs']): (item: Y.Item) => Place {
+  const byClient = new Map<number, Array<(typeof structs)[number]>>();
+  for (const struct of structs) {
+    const run = byClient.get(struct.id.client);
+    if (run === undefined) byClient.set(struct.id.client, [struct]);
+    else run.push(struct);
+  }
+  const inUpdate = (id: Y.ID): Y.Item | undefined => {
+    const run = byClient.get(id.client);
+    if (run === undefined) return undefined;
+    let low = 0;
+    let high = run.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const struct = run[middle]!;
+      if (id.clock < struct.id.clock) high = middle - 1;
+      else if (id.clock >= struct.id.clock + struct.length) low = middle + 1;
+      else return struct instanceof Y.Item ? struct : undefined;
+    }
+    return undefined;
+  };
+  const known = new Map<Y.Item, Place>();
+  return (start) => {
+    const path: Y.Item[] = [];
+    let place: Place;
+    let item = start;
+    for (;;) {
+      const before = known.get(item);
+      if (before !== undefined) {
+        place = before;
+        break;
+      }
+      path.push(item);
+      const parent = item.parent;
+      if (item.parentSub !== null && (typeof parent === 'string' || parent instanceof Y.ID)) {
+        place = { parent, key: item.parentSub };
+        break;
+      }
+      const neighbour = item.origin ?? item.rightOrigin;
+      if (neighbour === null) {
+        place = 'list';
+        break;
+      }
+      const next = inUpdate(neighbour);
+      if (next === undefined) {
+        place = { keyOf: neighbour };
+        break;
+      }
+      item = next;
+    }
+    for (const visited of path) known.set(visited, place);
+    return place;
+  };
+}
+
 /** One map key, named the same way for an update's values and the document's. */
-export function mapKeyName(parent: string | Y.ID, key: string): string {
+export function mapKeyName({ parent, key }: MapKey): string {
   return `${typeof parent === 'string' ? `root ${parent}` : `${parent.client}:${parent.clock}`} ${key}`;
 }
 
