@@ -1,8 +1,8 @@
-import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
+import type { RelayLimits } from '../src/http/relay-server.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
 /** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
 function concurrentInserts(clients: number): Uint8Array {
@@ -16,12 +16,34 @@ function concurrentInserts(clients: number): Uint8Array {
   return Y.mergeUpdates(updates);
 }
 
-function decodingError(update: Uint8Array): unknown {
+function decodingError(update: Uint8Array, options: { refuseListContent?: boolean } = {}): unknown {
   try {
-    decodeIncomingMessage(encodeSyncUpdate(update));
+    decodeIncomingMessage(encodeSyncUpdate(update), options);
     return undefined;
   } catch (error) {
     return error;
+  }
+}
+
+/** A relay given `update` by a raw socket closes it with 4400 at once, and phones on the list keep syncing. */
+async function expectRefusedAtOnceWhilePhonesSync(update: Uint8Array, limits: Partial<RelayLimits> = {}): Promise<void> {
+  const running = await startRelay({ limits });
+  const listId = newListId();
+  const mum = connectPhone(running.syncUrl, listId);
+  const dad = connectPhone(running.syncUrl, listId);
+  try {
+    await waitFor(() => mum.provider.synced && dad.provider.synced, 5000, 'phones synced');
+    const socket = await openRawSocket(running.syncUrl, listId);
+    const closed = closeCodeOf(socket, 3_000);
+    socket.send(encodeSyncUpdate(update));
+    expect(await closed).toBe(4400);
+    mum.doc.getMap('items').set('milk', 'Milk');
+    await waitFor(() => dad.doc.getMap('items').get('milk') === 'Milk', 3_000, 'Dad to get the milk');
+    await waitFor(() => mum.isFullyStored(), 3_000, 'Mum acknowledged');
+  } finally {
+    mum.destroy();
+    dad.destroy();
+    await running.close();
   }
 }
 
@@ -75,35 +97,11 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
   });
 
   it('[Q5] the relay refuses such a message with 4400 at once, and phones on the list keep syncing', async () => {
-    const running = await startRelay();
-    const listId = newListId();
-    const mum = connectPhone(running.syncUrl, listId);
-    const dad = connectPhone(running.syncUrl, listId);
-    try {
-      await waitFor(() => mum.provider.synced && dad.provider.synced, 5000, 'phones synced');
-      const socket = await openRawSocket(running.syncUrl, listId);
-      const closed = closeCodeOf(socket, 3_000);
-      socket.send(encodeSyncUpdate(unanchoredValuesUpdate(80_000)));
-      expect(await closed).toBe(4400);
-      mum.doc.getMap('items').set('milk', 'Milk');
-      await waitFor(() => dad.doc.getMap('items').get('milk') === 'Milk', 3_000, 'Dad to get the milk');
-      await waitFor(() => mum.isFullyStored(), 3_000, 'Mum acknowledged');
-    } finally {
-      mum.destroy();
-      dad.destroy();
-      await running.close();
-    }
+    await expectRefusedAtOnceWhilePhonesSync(unanchoredValuesUpdate(80_000));
   });
 
   it('[Q6] with REFUSE_LIST_CONTENT, an update that starts array or text content is refused; nested maps, and overwrites of their values, pass', () => {
-    const refusing = (update: Uint8Array): unknown => {
-      try {
-        decodeIncomingMessage(encodeSyncUpdate(update), { refuseListContent: true });
-        return undefined;
-      } catch (error) {
-        return error;
-      }
-    };
+    const refusing = (update: Uint8Array): unknown => decodingError(update, { refuseListContent: true });
     const maps = new Y.Doc();
     const item = new Y.Map<unknown>();
     maps.getMap('items').set('milk', item);
@@ -132,56 +130,7 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
   });
 
   it('[Q7] with REFUSE_LIST_CONTENT, crafted list content that would exhaust the relay\'s heap is refused at once; phones on the list keep syncing', async () => {
-    const running = await startRelay({ limits: { refuseListContent: true } });
-    const listId = newListId();
-    const mum = connectPhone(running.syncUrl, listId);
-    const dad = connectPhone(running.syncUrl, listId);
-    try {
-      await waitFor(() => mum.provider.synced && dad.provider.synced, 5000, 'phones synced');
-      const socket = await openRawSocket(running.syncUrl, listId);
-      const closed = closeCodeOf(socket, 3_000);
-      // 40,000 such items (0.59 MB) held the relay 14.6 s and then aborted it (heap exhausted).
-      socket.send(encodeSyncUpdate(rightToLeftListUpdate(40_000)));
-      expect(await closed).toBe(4400);
-      mum.doc.getMap('items').set('milk', 'Milk');
-      await waitFor(() => dad.doc.getMap('items').get('milk') === 'Milk', 3_000, 'Dad to get the milk');
-      await waitFor(() => mum.isFullyStored(), 3_000, 'Mum acknowledged');
-    } finally {
-      mum.destroy();
-      dad.destroy();
-      await running.close();
-    }
+    // 40,000 such items (0.59 MB) held the relay 14.6 s and then aborted it (heap exhausted).
+    await expectRefusedAtOnceWhilePhonesSync(rightToLeftListUpdate(40_000), { refuseListContent: true });
   });
 });
-
-/**
- * One client's array items, each after the one before but naming the second item, on its left, as
- * its right neighbour: Yjs scans the whole run for each (bench/slow-update-freeze.mjs).
- */
-function rightToLeftListUpdate(items: number): Uint8Array {
-  const client = 424242;
-  const update = encoding.createEncoder();
-  encoding.writeVarUint(update, 1);
-  encoding.writeVarUint(update, items);
-  encoding.writeVarUint(update, client);
-  encoding.writeVarUint(update, 0);
-  for (let i = 0; i < items; i++) {
-    if (i === 0) {
-      encoding.writeUint8(update, 8); // the start of the root array "items"
-      encoding.writeVarUint(update, 1);
-      encoding.writeVarString(update, 'items');
-    } else {
-      encoding.writeUint8(update, i === 1 ? 8 | 0x80 : 8 | 0x80 | 0x40);
-      encoding.writeVarUint(update, client);
-      encoding.writeVarUint(update, i - 1);
-      if (i > 1) {
-        encoding.writeVarUint(update, client);
-        encoding.writeVarUint(update, 1);
-      }
-    }
-    encoding.writeVarUint(update, 1);
-    encoding.writeAny(update, i);
-  }
-  encoding.writeVarUint(update, 0);
-  return encoding.toUint8Array(update);
-}

@@ -190,26 +190,47 @@ export function killLockHelper(dataDir: string): void {
 }
 
 /**
- * A crafted update: `count` values of the root map `items`'s key `key` by one client, each with no
- * origin (no earlier value to follow), which Y.Map never writes twice for one phone. Yjs takes time
- * quadratic in their number to integrate them.
+ * A crafted update of one client's `count` items from `firstClock`, each written by `writeItem`
+ * (its info byte, neighbours or parent, and content), with no deletions.
  */
-export function unanchoredValuesUpdate(count: number, { client = 777, firstClock = 0, key = 'k' } = {}): Uint8Array {
+function oneClientRun(client: number, firstClock: number, count: number, writeItem: (update: encoding.Encoder, i: number) => void): Uint8Array {
   const update = encoding.createEncoder();
   encoding.writeVarUint(update, 1);
   encoding.writeVarUint(update, count);
   encoding.writeVarUint(update, client);
   encoding.writeVarUint(update, firstClock);
   for (let i = 0; i < count; i++) {
-    encoding.writeUint8(update, 8 | 0x20); // ContentAny, a map key, no origins
+    writeItem(update, i);
+    encoding.writeVarUint(update, 1); // ContentAny: one value
+    encoding.writeAny(update, i);
+  }
+  encoding.writeVarUint(update, 0);
+  return encoding.toUint8Array(update);
+}
+
+function writeId(update: encoding.Encoder, { client, clock }: { client: number; clock: number }): void {
+  encoding.writeVarUint(update, client);
+  encoding.writeVarUint(update, clock);
+}
+
+/** Item info bits: ContentAny, and which of origin, right neighbour and map key are written. */
+const CONTENT_ANY = 8;
+const HAS_ORIGIN = 0x80;
+const HAS_RIGHT_ORIGIN = 0x40;
+const HAS_MAP_KEY = 0x20;
+
+/**
+ * A crafted update: `count` values of the root map `items`'s key `key` by one client, each with no
+ * origin (no earlier value to follow), which Y.Map never writes twice for one phone. Yjs takes time
+ * quadratic in their number to integrate them.
+ */
+export function unanchoredValuesUpdate(count: number, { client = 777, firstClock = 0, key = 'k' } = {}): Uint8Array {
+  return oneClientRun(client, firstClock, count, (update) => {
+    encoding.writeUint8(update, CONTENT_ANY | HAS_MAP_KEY);
     encoding.writeVarUint(update, 1); // the parent is a root type, by name
     encoding.writeVarString(update, 'items');
     encoding.writeVarString(update, key);
-    encoding.writeVarUint(update, 1);
-    encoding.writeAny(update, i);
-  }
-  encoding.writeVarUint(update, 0); // no deletions
-  return encoding.toUint8Array(update);
+  });
 }
 
 /**
@@ -217,20 +238,31 @@ export function unanchoredValuesUpdate(count: number, { client = 777, firstClock
  * neighbour, whose map key it takes: the item before it in this update, or `rightOf` for the
  * first. Y.Map never writes one; Yjs integrates a run of them on one key in quadratic time.
  */
-export function rightNeighbourValuesUpdate(count: number, { client = 777, firstClock = 0, rightOf }: { client?: number; firstClock?: number; rightOf: { client: number; clock: number } }): Uint8Array {
-  const update = encoding.createEncoder();
-  encoding.writeVarUint(update, 1);
-  encoding.writeVarUint(update, count);
-  encoding.writeVarUint(update, client);
-  encoding.writeVarUint(update, firstClock);
-  for (let i = 0; i < count; i++) {
-    encoding.writeUint8(update, 8 | 0x40); // ContentAny, a right neighbour only
-    const neighbour = i === 0 ? rightOf : { client, clock: firstClock + i - 1 };
-    encoding.writeVarUint(update, neighbour.client);
-    encoding.writeVarUint(update, neighbour.clock);
-    encoding.writeVarUint(update, 1);
-    encoding.writeAny(update, i);
-  }
-  encoding.writeVarUint(update, 0);
-  return encoding.toUint8Array(update);
+export function rightNeighbourValuesUpdate(
+  count: number,
+  { client = 777, firstClock = 0, rightOf }: { client?: number; firstClock?: number; rightOf: { client: number; clock: number } },
+): Uint8Array {
+  return oneClientRun(client, firstClock, count, (update, i) => {
+    encoding.writeUint8(update, CONTENT_ANY | HAS_RIGHT_ORIGIN);
+    writeId(update, i === 0 ? rightOf : { client, clock: firstClock + i - 1 });
+  });
+}
+
+/**
+ * One client's items of the root array `items`, each after the one before but naming the second
+ * item, on its left, as its right neighbour: Yjs scans the whole run for each, in time and memory
+ * (bench/slow-update-freeze.mjs, SHAPE=right-to-left).
+ */
+export function rightToLeftListUpdate(count: number, client = 424242): Uint8Array {
+  return oneClientRun(client, 0, count, (update, i) => {
+    if (i === 0) {
+      encoding.writeUint8(update, CONTENT_ANY); // the start of the array: no neighbours, no key
+      encoding.writeVarUint(update, 1);
+      encoding.writeVarString(update, 'items');
+      return;
+    }
+    encoding.writeUint8(update, i === 1 ? CONTENT_ANY | HAS_ORIGIN : CONTENT_ANY | HAS_ORIGIN | HAS_RIGHT_ORIGIN);
+    writeId(update, { client, clock: i - 1 });
+    if (i > 1) writeId(update, { client, clock: 1 });
+  });
 }

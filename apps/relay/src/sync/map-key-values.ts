@@ -16,17 +16,7 @@ const UNKNOWN_KEY = 'a key not known yet';
  * gapped messages would pass.
  */
 export function crowdedMapKey(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: ReadonlyMap<string, number>): string | undefined {
-  const incoming = new Map<string, { key: MapKey | undefined; count: number }>();
-  for (const value of values) {
-    if (value.clock < Y.getState(doc.store, value.client)) continue;
-    const key = keyInList(doc, value.place);
-    if (key === 'list') continue;
-    const where = key === undefined ? UNKNOWN_KEY : mapKeyName(key);
-    const entry = incoming.get(where);
-    if (entry === undefined) incoming.set(where, { key, count: 1 });
-    else entry.count += 1;
-  }
-  for (const [where, { key, count }] of incoming) {
+  for (const [where, { key, count }] of newValuesByKey(doc, values)) {
     const held = key === undefined ? 0 : unanchoredValuesHeld(doc, key);
     if (count + (heldBack.get(where) ?? 0) + held > MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST) return where;
   }
@@ -35,13 +25,22 @@ export function crowdedMapKey(doc: Y.Doc, values: readonly UnanchoredMapValue[],
 
 /** Adds the values of an update just applied that Yjs held back (their dependencies are missing). */
 export function rememberHeldBackValues(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: Map<string, number>): void {
+  for (const [where, { count }] of newValuesByKey(doc, values)) heldBack.set(where, (heldBack.get(where) ?? 0) + count);
+}
+
+/** The values the list does not hold yet (clocks past its own), counted per key; array or text content left out. */
+function newValuesByKey(doc: Y.Doc, values: readonly UnanchoredMapValue[]): Map<string, { key: MapKey | undefined; count: number }> {
+  const byKey = new Map<string, { key: MapKey | undefined; count: number }>();
   for (const value of values) {
     if (value.clock < Y.getState(doc.store, value.client)) continue;
     const key = keyInList(doc, value.place);
     if (key === 'list') continue;
     const where = key === undefined ? UNKNOWN_KEY : mapKeyName(key);
-    heldBack.set(where, (heldBack.get(where) ?? 0) + 1);
+    const entry = byKey.get(where);
+    if (entry === undefined) byKey.set(where, { key, count: 1 });
+    else entry.count += 1;
   }
+  return byKey;
 }
 
 /**

@@ -207,19 +207,28 @@ function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['struc
 
 type Place = MapKey | { readonly keyOf: Y.ID } | 'list';
 
+/** The update's structs per client, in clock order as decoded. */
+function structsByClient<Struct extends { readonly id: Y.ID }>(structs: readonly Struct[]): Map<number, Struct[]> {
+  const byClient = new Map<number, Struct[]>();
+  for (const struct of structs) {
+    const run = byClient.get(struct.id.client);
+    if (run === undefined) byClient.set(struct.id.client, [struct]);
+    else run.push(struct);
+  }
+  return byClient;
+}
+
 /**
  * Where each item of the update goes: a map key, array or text content ('list'), or the key of an
  * item outside the update. Followed without recursion, each item once, as a crafted chain may be
  * as long as the update.
  */
 function unanchoredPlaces(structs: ReturnType<typeof Y.decodeUpdate>['structs']): (item: Y.Item) => Place {
-  const byClient = new Map<number, Array<(typeof structs)[number]>>();
-  for (const struct of structs) {
-    const run = byClient.get(struct.id.client);
-    if (run === undefined) byClient.set(struct.id.client, [struct]);
-    else run.push(struct);
-  }
+  // Built only for an item that names a neighbour and no key, which Y.Map never writes: an
+  // honest update (every message goes through here) never pays for it.
+  let byClient: Map<number, Array<(typeof structs)[number]>> | undefined;
   const inUpdate = (id: Y.ID): Y.Item | undefined => {
+    byClient ??= structsByClient(structs);
     const run = byClient.get(id.client);
     if (run === undefined) return undefined;
     let low = 0;
