@@ -5,12 +5,12 @@
  * each, stored as a few bytes, so the list-size limit never sees them) and sent as a sync step 2.
  * `SHAPE=map-chain ITEMS=80000` sends instead that many values of one map key with no origin,
  * which Yjs integrates in quadratic time (the relay refuses them: MAX_UNANCHORED_VALUES_PER_KEY).
- * Two shapes of list content it does not refuse yet, which Yjs also integrates in quadratic time
- * and memory (see "Not fully bounded yet" in the README): `SHAPE=right-to-left` (one client's
- * array items, each after the one before but naming the second item, on its left, as its right
- * neighbour) and `SHAPE=two-client-array` (one client's run of array items, and as many of another
- * client's, each following the run's first item). At ITEMS=40000 either one exhausts the relay's
- * heap and the process dies.
+ * Two shapes of array content, each sending a run of values as one-value pieces that Yjs joins
+ * from the right in quadratic time and memory (the relay refuses them since the twenty-first
+ * session: MAX_ARRAY_RUN_JOIN_COPIES): `SHAPE=right-to-left` (one client's array items, each after
+ * the one before but naming the second item as its right neighbour) and `SHAPE=two-client-array`
+ * (one client's run of array items, and as many of another client's, each following the run's
+ * first item). Before, at ITEMS=40000 either one exhausted the relay's heap and the process died.
  * While the relay works on it, /healthz is asked every 50 ms; the longest answer is how long every
  * other list waited. Prints that and the relay's peak RSS (VmHWM).
  */

@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
+import { MAX_ARRAY_RUN_JOIN_COPIES } from '../src/sync/array-run-joins.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
@@ -127,6 +128,38 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
       // Without the setting the relay carries any Yjs document.
       expect(decodingError(update)).toBeUndefined();
     }
+  });
+
+  it('[Q9] an array run sent in thousands of pieces is refused at once, without any setting; phones on the list keep syncing', async () => {
+    // Yjs joins the pieces from the right, copying the run at each join: these 40,000 (0.59 MB)
+    // held the relay 14.6 s and then aborted it (heap exhausted).
+    await expectRefusedAtOnceWhilePhonesSync(rightToLeftListUpdate(40_000));
+  });
+
+  it('[Q10] what Yjs clients send of arrays and text passes: a document\'s updates and state, and a merge of a thousand one-value pushes; a merge of three thousand is refused', () => {
+    const doc = new Y.Doc();
+    const pushes = (count: number): Uint8Array[] => {
+      const updates: Uint8Array[] = [];
+      const collect = (update: Uint8Array): number => updates.push(update);
+      doc.on('update', collect);
+      for (let i = 0; i < count; i++) doc.getArray('chat').push([{ text: `message ${i}` }]);
+      const typed = doc.getText('note');
+      for (let i = 0; i < count; i++) typed.insert(typed.length, 'x');
+      doc.off('update', collect);
+      return updates;
+    };
+    for (const update of pushes(10_000)) expect(decodingError(update)).toBeUndefined();
+    expect(decodingError(Y.encodeStateAsUpdate(doc))).toBeUndefined();
+    // A merge of updates keeps each push a piece of its own (text pieces join in linear time).
+    const thousand = Y.mergeUpdates(pushes(1_000));
+    expect(decodingError(thousand)).toBeUndefined();
+    const started = performance.now();
+    Y.applyUpdate(new Y.Doc(), thousand);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    const error = decodingError(Y.mergeUpdates(pushes(3_000)));
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(String(error)).toMatch(/array run into too many pieces/);
+    expect(MAX_ARRAY_RUN_JOIN_COPIES).toBeLessThan((3_000 * 3_000) / 2);
   });
 
   it('[Q7] with REFUSE_LIST_CONTENT, crafted list content that would exhaust the relay\'s heap is refused at once; phones on the list keep syncing', async () => {

@@ -250,8 +250,8 @@ export function rightNeighbourValuesUpdate(
 
 /**
  * One client's items of the root array `items`, each after the one before but naming the second
- * item, on its left, as its right neighbour: Yjs scans the whole run for each, in time and memory
- * (bench/slow-update-freeze.mjs, SHAPE=right-to-left).
+ * item, on its left, as its right neighbour: a run sent in one-value pieces, which Yjs joins from
+ * the right in quadratic time and memory (bench/slow-update-freeze.mjs, SHAPE=right-to-left).
  */
 export function rightToLeftListUpdate(count: number, client = 424242): Uint8Array {
   return oneClientRun(client, 0, count, (update, i) => {
@@ -264,5 +264,23 @@ export function rightToLeftListUpdate(count: number, client = 424242): Uint8Arra
     encoding.writeUint8(update, i === 1 ? CONTENT_ANY | HAS_ORIGIN : CONTENT_ANY | HAS_ORIGIN | HAS_RIGHT_ORIGIN);
     writeId(update, { client, clock: i - 1 });
     if (i > 1) writeId(update, { client, clock: 1 });
+  });
+}
+
+/**
+ * One client's `count` one-value items of the root array `items` from clock `firstClock`, each
+ * after the one before: a run sent in pieces, as `Y.mergeUpdates` of one-value pushes writes it.
+ * From clock 0 the first starts the array; later, it follows clock `firstClock - 1`.
+ */
+export function splitRunUpdate(count: number, { client = 424242, firstClock = 0 } = {}): Uint8Array {
+  return oneClientRun(client, firstClock, count, (update, i) => {
+    if (firstClock + i === 0) {
+      encoding.writeUint8(update, CONTENT_ANY);
+      encoding.writeVarUint(update, 1);
+      encoding.writeVarString(update, 'items');
+      return;
+    }
+    encoding.writeUint8(update, CONTENT_ANY | HAS_ORIGIN);
+    writeId(update, { client, clock: firstClock + i - 1 });
   });
 }

@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
+import { arrayRunJoinCopies, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -98,8 +99,7 @@ export interface DecodeOptions {
   /**
    * Refuse an update holding an item that starts content in an array or text (no neighbours, no
    * map key). Every array or text item descends from such an item, so a list that never took one
-   * holds maps only, and Yjs never places an item by scanning a run of its siblings, which crafted
-   * list content makes quadratic in time and memory (README: "List content").
+   * holds maps only, as Basket's do: a strict mode for a relay that serves only Basket.
    */
   readonly refuseListContent?: boolean;
 }
@@ -163,6 +163,9 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): UnanchoredMa
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   assertNoConflictFlood(structs);
+  if (arrayRunJoinCopies(structs) > MAX_ARRAY_RUN_JOIN_COPIES) {
+    throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
+  }
   if (options.refuseListContent === true) assertNoListContent(structs);
   return unanchoredMapValuesOf(structs);
 }
