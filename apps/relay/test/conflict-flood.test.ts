@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_ARRAY_RUN_JOIN_COPIES } from '../src/sync/array-run-joins.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, splitRunUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
 /** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
 function concurrentInserts(clients: number): Uint8Array {
@@ -160,6 +160,10 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     expect(error).toBeInstanceOf(ProtocolError);
     expect(String(error)).toMatch(/array run into too many pieces/);
     expect(MAX_ARRAY_RUN_JOIN_COPIES).toBeLessThan((3_000 * 3_000) / 2);
+    // The bound, in one-value pieces of one run: the joins copy (L−1)(L−2)/2 + L−2 values more
+    // than once, which passes 2^20 from L = 1,449.
+    expect(decodingError(splitRunUpdate(1_448))).toBeUndefined();
+    expect(decodingError(splitRunUpdate(1_449))).toBeInstanceOf(ProtocolError);
   });
 
   it('[Q7] with REFUSE_LIST_CONTENT, crafted list content that would exhaust the relay\'s heap is refused at once; phones on the list keep syncing', async () => {

@@ -39,6 +39,16 @@ function room(storage: MemoryListStorage, options: { now?: () => number; compact
   });
 }
 
+/** A loaded, empty list with one phone attached, and a way to send it updates as that phone. */
+async function roomWithOneSender(): Promise<{ list: ListRoom; attacker: ReturnType<typeof fakePeer>; receive: (update: Uint8Array) => void }> {
+  const list = room(new MemoryListStorage());
+  await list.load();
+  const attacker = fakePeer(2);
+  list.attach(attacker);
+  const receive = (update: Uint8Array): void => list.receive(attacker, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+  return { list, attacker, receive };
+}
+
 describe('list room without sockets', () => {
   it('[R1] a compaction never stores held-back updates, only integrated ones', async () => {
     const storage = new MemoryListStorage();
@@ -383,11 +393,7 @@ describe('list room without sockets', () => {
   });
 
   it('[R14] values with no origin that Yjs holds back (a gap before them) count too: a run of gapped messages cannot pile them up to land all at once', async () => {
-    const list = room(new MemoryListStorage());
-    await list.load();
-    const attacker = fakePeer(2);
-    list.attach(attacker);
-    const receive = (update: Uint8Array): void => list.receive(attacker, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    const { list, attacker, receive } = await roomWithOneSender();
     // Clocks 100,000 on: held back until the clocks before them arrive, which would then
     // integrate them all at once.
     const messages = MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY;
@@ -417,11 +423,7 @@ describe('list room without sockets', () => {
   });
 
   it('[R17] pieces of one array run held back (a gap before them) count together across messages', async () => {
-    const list = room(new MemoryListStorage());
-    await list.load();
-    const attacker = fakePeer(2);
-    list.attach(attacker);
-    const receive = (update: Uint8Array): void => list.receive(attacker, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    const { list, attacker, receive } = await roomWithOneSender();
     // Clocks 100,000 on: held back until clock 99,999 arrives, which would then integrate, and
     // join, all of them in one transaction. Each message alone is within the bound.
     receive(splitRunUpdate(1_200, { firstClock: 100_000 }));

@@ -3,21 +3,22 @@ import * as Y from 'yjs';
 type Struct = ReturnType<typeof Y.decodeUpdate>['structs'][number];
 
 /**
- * Values Yjs may copy, beyond once, joining one update's pieces of array runs. Yjs keeps values a
- * client inserted one after another as one item, and joins pieces that arrive as separate items
- * when the transaction ends, from the right, each join copying the value array built so far
- * (ContentAny and ContentJSON concatenate arrays). A run sent as n one-value pieces therefore costs
- * n²/2 copies: 10,000 pieces (120 kB) took 0.5 s and 0.4 GB, 40,000 (0.59 MB) exhausted the heap and
- * aborted the relay. Yjs itself never sends a run in pieces (a document's updates and its state
- * hold runs joined); `Y.mergeUpdates` of one-value updates does, and at this bound a merge of about
- * 1,400 one-value pushes still passes, taking Yjs about 25 ms to join.
+ * Values Yjs may copy, beyond once, joining one update's pieces of array runs. Yjs keeps values
+ * a client inserted one after another as one item, and joins pieces that arrive as separate
+ * items when the transaction ends, from the right, each join copying the value array built so
+ * far (ContentAny and ContentJSON concatenate arrays). A run sent as n one-value pieces therefore
+ * costs n²/2 copies: 10,000 pieces (120 kB) took 0.5 s and 0.4 GB, and 40,000 (0.59 MB)
+ * exhausted the heap and aborted the relay. Yjs itself never sends a run in pieces (a
+ * document's updates and its state hold runs joined); `Y.mergeUpdates` of one-value updates
+ * does, and at this bound a merge of 1,448 one-value pushes still passes, taking Yjs about 25 ms
+ * to join.
  */
 export const MAX_ARRAY_RUN_JOIN_COPIES = 1 << 20;
 
 /**
  * The copies beyond once that joining `structs`' split runs makes: for a run of pieces p1…pL
- * (L ≥ 2) the joins, from the right, copy piece j min(j, L−1) times.
- * Stops counting once past `limit`.
+ * (L ≥ 2) the joins, from the right, copy piece j min(j, L−1) times. Stops counting at the end
+ * of a run once past `limit`.
  */
 export function arrayRunJoinCopies(structs: readonly Struct[], limit = MAX_ARRAY_RUN_JOIN_COPIES): number {
   let total = 0;

@@ -474,13 +474,17 @@ function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
   return false;
 }
 
-/** Bytes of updates Yjs holds back because something they build on has not arrived. */
+/**
+ * Whether the updates Yjs holds back split array runs into more pieces than one message may. The
+ * decode costs about what Yjs spent merging the newly held-back update into them.
+ */
 function heldBackRunsTooSplit(doc: Y.Doc): boolean {
   const pending = doc.store.pendingStructs;
   // Yjs keeps held-back structs in its second update format.
   return pending !== null && arrayRunJoinCopies(Y.decodeUpdateV2(pending.update).structs) > MAX_ARRAY_RUN_JOIN_COPIES;
 }
 
+/** Bytes of updates Yjs holds back because something they build on has not arrived. */
 function heldBackBytes(doc: Y.Doc): number {
   return (doc.store.pendingStructs?.update.length ?? 0) + (doc.store.pendingDs?.length ?? 0);
 }
