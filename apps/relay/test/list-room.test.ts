@@ -65,8 +65,8 @@ describe('list room without sockets', () => {
     const honest = new Y.Doc();
     honest.getMap('items').set('milk', 'Milk');
 
-    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: updates[1] as Uint8Array }, 0);
-    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(honest) }, 0);
+    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: updates[1] as Uint8Array }, 0);
+    list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(honest) }, 0);
     await list.flush();
     await list.compactIfLarge(true);
 
@@ -117,7 +117,7 @@ describe('list room without sockets', () => {
     const write = async (item: string): Promise<void> => {
       const before = Y.encodeStateVector(phone);
       phone.getMap('items').set(item, item);
-      list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(phone, before) }, now);
+      list.receive(peer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(phone, before) }, now);
       await list.flush();
       await list.compactIfLarge();
     };
@@ -145,15 +145,15 @@ describe('list room without sockets', () => {
     await list.load();
     const reader = fakePeer(1);
     list.attach(reader);
-    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
-    list.receive(reader, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(stored) }, 0);
+    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    list.receive(reader, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(stored) }, 0);
     await list.flush();
     expect(reader.closed).toEqual([]);
     const writer = fakePeer(2);
     list.attach(writer);
     const more = new Y.Doc();
     more.getMap('items').set('milk', 'Milk');
-    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(more) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(more) }, 0);
     expect(writer.closed).toEqual([4422]);
     list.destroy();
   });
@@ -165,7 +165,7 @@ describe('list room without sockets', () => {
     const phone = fakePeer(1);
     list.attach(phone);
     const author = new Y.Doc();
-    author.on('update', (update: Uint8Array) => list.receive(phone, { kind: 'sync-update', update, unanchoredMapValues: [] }, 0));
+    author.on('update', (update: Uint8Array) => list.receive(phone, { kind: 'sync-update', update, unanchoredMapValues: [], joiningValues: 0 }, 0));
     // The same key rewritten: the document stays one value, the log grows with every write.
     for (let i = 0; i < 60; i++) {
       author.getMap('items').set('note', `${i} ${'y'.repeat(100)}`);
@@ -217,10 +217,10 @@ describe('list room without sockets', () => {
     const second = new Y.Doc();
     const [, u4] = twoUpdates(second, (items) => items.set('c', 'x'), (items) => items.set('d', 'y'.repeat(2000)));
     // A has only u2 (it came another way): held back until u1 arrives.
-    list.receive(phoneA, { kind: 'sync-update', unanchoredMapValues: [], update: u2 }, 0);
+    list.receive(phoneA, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: u2 }, 0);
     await list.flush();
     // B completes u2 with u1, and sends u4, larger and itself missing a dependency.
-    list.receive(phoneB, { kind: 'sync-update', unanchoredMapValues: [], update: Y.mergeUpdates([u1, u4]) }, 0);
+    list.receive(phoneB, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.mergeUpdates([u1, u4]) }, 0);
     await list.flush();
     const u2Clock = Y.parseUpdateMeta(u2).to.get(first.clientID) ?? 0;
     expect(Y.getState(list.doc.store, first.clientID)).toBe(u2Clock);
@@ -245,10 +245,10 @@ describe('list room without sockets', () => {
     const phone = new Y.Doc();
     phone.getMap('items').set('milk', 'Milk');
     // Connection.handle catches this and closes the author's socket (1011).
-    expect(() => list.receive(author, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(phone) }, 0)).toThrow('socket gone wrong');
+    expect(() => list.receive(author, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(phone) }, 0)).toThrow('socket gone wrong');
     await list.flush();
     // Another phone's empty sync step 2 earns it an ack of the list's state.
-    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
+    list.receive(reader, { kind: 'sync-step-2', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(new Y.Doc()) }, 0);
     await list.flush();
     const milkClock = Y.getState(phone.store, phone.clientID);
     const acked = acknowledgedVectors(reader).some((vector) => (vector.get(phone.clientID) ?? 0) >= milkClock);
@@ -274,7 +274,7 @@ describe('list room without sockets', () => {
     const greeted = reader.sent.length;
     const more = new Y.Doc();
     more.getMap('items').set('note', 'y'.repeat(1000));
-    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(more) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(more) }, 0);
     await list.flush();
     expect(writer.closed).toEqual([4422]);
     // Nothing went to the other phone: no update (0, 2), nor anything else.
@@ -296,17 +296,17 @@ describe('list room without sockets', () => {
     list.attach(other);
     const milk = new Y.Doc();
     milk.getMap('items').set('milk', 'Milk');
-    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(milk) }, 0);
+    list.receive(writer, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(milk) }, 0);
     await list.flush();
     // What the log holds, each record counted with its 8-byte frame as the size limit counts it.
     const { updates } = await storage.load('roomUnitTestList01');
     expect(writer.storedBytes).toEqual([updates.reduce((total, u) => total + u.length + 8, 0)]);
 
     // Another phone sending what the list already has (its first sync) adds nothing.
-    list.receive(other, { kind: 'sync-step-2', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(milk) }, 0);
+    list.receive(other, { kind: 'sync-step-2', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(milk) }, 0);
     const tooLarge = new Y.Doc();
     tooLarge.getMap('items').set('huge', 'z'.repeat(5000));
-    list.receive(other, { kind: 'sync-update', unanchoredMapValues: [], update: Y.encodeStateAsUpdate(tooLarge) }, 0);
+    list.receive(other, { kind: 'sync-update', unanchoredMapValues: [], joiningValues: 0, update: Y.encodeStateAsUpdate(tooLarge) }, 0);
     await list.flush();
     expect(other.closed).toEqual([4422]);
     expect(other.storedBytes).toEqual([]);

@@ -63,3 +63,24 @@ function continuesRun(left: Y.Item, right: Y.Item): boolean {
 function sameId(a: Y.ID | null, b: Y.ID | null): boolean {
   return a === null || b === null ? a === b : a.client === b.client && a.clock === b.clock;
 }
+
+/**
+ * Held-back values that may join a run, below which held-back updates need no count of their
+ * joins: v such values cost at most v² copies, within MAX_ARRAY_RUN_JOIN_COPIES.
+ */
+export const HELD_BACK_JOINING_VALUES_UNCHECKED = Math.floor(Math.sqrt(MAX_ARRAY_RUN_JOIN_COPIES));
+
+/**
+ * Values of `structs`' array pieces that follow the same client's previous clock, and so may join
+ * the run before them, in this update or an earlier one. Every piece of a split run but its first
+ * is one.
+ */
+export function joiningValues(structs: readonly Struct[]): number {
+  let values = 0;
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item) || !copiesOnJoin(struct)) continue;
+    const { origin, id } = struct;
+    if (origin !== null && origin.client === id.client && origin.clock === id.clock - 1) values += struct.length;
+  }
+  return values;
+}

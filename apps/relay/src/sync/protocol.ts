@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
-import { arrayRunJoinCopies, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
+import { arrayRunJoinCopies, joiningValues, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -14,10 +14,18 @@ const SYNC_STEP_1 = 0;
 const SYNC_STEP_2 = 1;
 const SYNC_UPDATE = 2;
 
+/** A sync step 2 or update: a Yjs update for the list, with what its checks found in it. */
+export interface SyncUpdateMessage {
+  readonly kind: 'sync-step-2' | 'sync-update';
+  readonly update: Uint8Array;
+  readonly unanchoredMapValues: readonly UnanchoredMapValue[];
+  /** Its array values that may join a run before them (see joiningValues). */
+  readonly joiningValues: number;
+}
+
 export type IncomingMessage =
   | { readonly kind: 'sync-step-1'; readonly stateVector: Uint8Array }
-  | { readonly kind: 'sync-step-2'; readonly update: Uint8Array; readonly unanchoredMapValues: readonly UnanchoredMapValue[] }
-  | { readonly kind: 'sync-update'; readonly update: Uint8Array; readonly unanchoredMapValues: readonly UnanchoredMapValue[] }
+  | SyncUpdateMessage
   | { readonly kind: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
   | { readonly kind: 'query-awareness' };
 
@@ -114,8 +122,8 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
-        const unanchoredMapValues = checkedUpdate(payload, options);
-        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload, unanchoredMapValues };
+        const { unanchoredMapValues, joiningValues } = checkedUpdate(payload, options);
+        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload, unanchoredMapValues, joiningValues };
       }
       throw new ProtocolError(`unknown sync message type ${syncType}`);
     }
@@ -154,8 +162,8 @@ export const MAX_UNANCHORED_VALUES_PER_KEY = 256;
  */
 export const MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST = 4096;
 
-/** Checks an update's structure and crowding; returns its unanchored map values. */
-function checkedUpdate(update: Uint8Array, options: DecodeOptions): UnanchoredMapValue[] {
+/** Checks an update's structure and crowding; returns its unanchored map values, and its values that may join a run. */
+function checkedUpdate(update: Uint8Array, options: DecodeOptions): { unanchoredMapValues: UnanchoredMapValue[]; joiningValues: number } {
   let structs: ReturnType<typeof Y.decodeUpdate>['structs'];
   try {
     structs = Y.decodeUpdate(update).structs;
@@ -167,7 +175,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): UnanchoredMa
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
   }
   if (options.refuseListContent === true) assertNoListContent(structs);
-  return unanchoredMapValuesOf(structs);
+  return { unanchoredMapValues: unanchoredMapValuesOf(structs), joiningValues: joiningValues(structs) };
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
