@@ -39,14 +39,23 @@ function room(storage: MemoryListStorage, options: { now?: () => number; compact
   });
 }
 
-/** A loaded, empty list with one phone attached, and a way to send it updates as that phone. */
-async function roomWithOneSender(): Promise<{ list: ListRoom; attacker: ReturnType<typeof fakePeer>; receive: (update: Uint8Array) => void }> {
-  const list = room(new MemoryListStorage());
+/** A loaded, empty list with an honest phone and an attacker attached, and a way to send it updates as either. */
+async function roomWithTwoPhones(): Promise<{
+  storage: MemoryListStorage;
+  list: ListRoom;
+  honest: ReturnType<typeof fakePeer>;
+  attacker: ReturnType<typeof fakePeer>;
+  receive: (peer: RoomPeer, update: Uint8Array) => void;
+}> {
+  const storage = new MemoryListStorage();
+  const list = room(storage);
   await list.load();
+  const honest = fakePeer(1);
   const attacker = fakePeer(2);
+  list.attach(honest);
   list.attach(attacker);
-  const receive = (update: Uint8Array): void => list.receive(attacker, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
-  return { list, attacker, receive };
+  const receive = (peer: RoomPeer, update: Uint8Array): void => list.receive(peer, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+  return { storage, list, honest, attacker, receive };
 }
 
 describe('list room without sockets', () => {
@@ -314,14 +323,7 @@ describe('list room without sockets', () => {
   });
 
   it('[R13] values with no origin for one map key are refused past 4,096 in the list, however they are split across messages; concurrent first writes of many phones, and values re-sent, pass', async () => {
-    const storage = new MemoryListStorage();
-    const list = room(storage);
-    await list.load();
-    const honest = fakePeer(1);
-    const attacker = fakePeer(2);
-    list.attach(honest);
-    list.attach(attacker);
-    const receive = (peer: ReturnType<typeof fakePeer>, update: Uint8Array): void => list.receive(peer, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    const { storage, list, honest, attacker, receive } = await roomWithTwoPhones();
 
     // Forty phones, each setting "milk" before hearing of the others: forty values with no origin.
     const phones = Array.from({ length: 40 }, (_, i) => {
@@ -357,13 +359,7 @@ describe('list room without sockets', () => {
   });
 
   it('[R15] values naming only a right neighbour already in the list take its key, and count for it across messages; array content does not', async () => {
-    const list = room(new MemoryListStorage());
-    await list.load();
-    const attacker = fakePeer(2);
-    const honest = fakePeer(1);
-    list.attach(attacker);
-    list.attach(honest);
-    const receive = (peer: ReturnType<typeof fakePeer>, update: Uint8Array): void => list.receive(peer, decodeIncomingMessage(encodeSyncUpdate(update)), 0);
+    const { list, honest, attacker, receive } = await roomWithTwoPhones();
     receive(attacker, unanchoredValuesUpdate(1));
     let clock = 1;
     for (let i = 0; i < MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY - 1; i++) {
@@ -393,14 +389,14 @@ describe('list room without sockets', () => {
   });
 
   it('[R14] values with no origin that Yjs holds back (a gap before them) count too: a run of gapped messages cannot pile them up to land all at once', async () => {
-    const { list, attacker, receive } = await roomWithOneSender();
+    const { list, attacker, receive } = await roomWithTwoPhones();
     // Clocks 100,000 on: held back until the clocks before them arrive, which would then
     // integrate them all at once.
     const messages = MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY;
-    for (let i = 0; i < messages; i++) receive(unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 100_000 + i * 1000 }));
+    for (let i = 0; i < messages; i++) receive(attacker, unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 100_000 + i * 1000 }));
     expect(attacker.closed).toEqual([]);
     expect(Y.getState(list.doc.store, 777)).toBe(0);
-    receive(unanchoredValuesUpdate(1, { firstClock: 200_000 }));
+    receive(attacker, unanchoredValuesUpdate(1, { firstClock: 200_000 }));
     expect(attacker.closed).toEqual([4400]);
   });
 
@@ -423,13 +419,13 @@ describe('list room without sockets', () => {
   });
 
   it('[R17] pieces of one array run held back (a gap before them) count together across messages', async () => {
-    const { list, attacker, receive } = await roomWithOneSender();
+    const { list, attacker, receive } = await roomWithTwoPhones();
     // Clocks 100,000 on: held back until clock 99,999 arrives, which would then integrate, and
     // join, all of them in one transaction. Each message alone is within the bound.
-    receive(splitRunUpdate(1_200, { firstClock: 100_000 }));
+    receive(attacker, splitRunUpdate(1_200, { firstClock: 100_000 }));
     expect(attacker.closed).toEqual([]);
     expect(list.doc.store.pendingStructs).not.toBeNull();
-    receive(splitRunUpdate(1_200, { firstClock: 101_200 }));
+    receive(attacker, splitRunUpdate(1_200, { firstClock: 101_200 }));
     // Refused, and the list reloaded from disk, which drops what was held back.
     expect(attacker.closed[0]).toBe(4400);
     expect(list.isReady).toBe(false);

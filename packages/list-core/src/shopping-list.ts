@@ -560,8 +560,7 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   /** Rule 4: a field of this deleted item holds an edit of this person's that its remover had not seen. */
-  private ownChangeUnseen(node: ItemNode): boolean {
-    const seen = new Set(node.deletedSeen.split('\n'));
+  private ownChangeUnseen(node: ItemNode, seen = seenByRemover(node)): boolean {
     return EDITABLE_FIELDS.some((field) => {
       const stamp = node.stamps[field];
       return stamp !== undefined && stampActor(stamp) === this.actor && !seen.has(stamp);
@@ -574,8 +573,8 @@ export class ShoppingList implements ShoppingListApi {
    * it before the removal).
    */
   private unseenByRemover(node: ItemNode): 'changed' | 'added' | undefined {
-    if (this.ownChangeUnseen(node)) return 'changed';
-    const seen = new Set(node.deletedSeen.split('\n'));
+    const seen = seenByRemover(node);
+    if (this.ownChangeUnseen(node, seen)) return 'changed';
     for (const id of this.view.subtree(node.id)) {
       const member = this.view.node(id);
       if (id !== node.id && member?.addedBy === this.actor && member.deletedAt === undefined && !seen.has(seenMemberEntry(id))) return 'added';
@@ -793,6 +792,11 @@ function cleanName(name: string): string {
   const trimmed = cutToLength(String(name ?? '').trim().replace(/\s+/g, ' '));
   if (trimmed.length === 0) throw new Error('An item needs a name');
   return trimmed;
+}
+
+/** The stamps and members a deleted item's remover had seen (deletedSeen, one per line). */
+function seenByRemover(node: ItemNode): Set<string> {
+  return new Set(node.deletedSeen.split('\n'));
 }
 
 function cleanQuantity(quantity: number | undefined): number | undefined {

@@ -15,32 +15,48 @@ type Struct = ReturnType<typeof Y.decodeUpdate>['structs'][number];
  */
 export const MAX_ARRAY_RUN_JOIN_COPIES = 1 << 20;
 
-/**
- * The copies beyond once that joining `structs`' split runs makes: for a run of pieces p1…pL
- * (L ≥ 2) the joins, from the right, copy piece j min(j, L−1) times. Stops counting at the end
- * of a run once past `limit`.
- */
-export function arrayRunJoinCopies(structs: readonly Struct[], limit = MAX_ARRAY_RUN_JOIN_COPIES): number {
-  let total = 0;
+/** What joining an update's array pieces costs, read from the update alone. */
+export interface ArrayRunJoins {
+  /**
+   * The copies beyond once that joining its split runs makes: for a run of pieces p1…pL (L ≥ 2)
+   * the joins, from the right, copy piece j min(j, L−1) times.
+   */
+  readonly copies: number;
+  /**
+   * Values of its pieces that follow the same client's previous clock, and so may join the run
+   * before them, in this update or an earlier one (every piece of a split run but its first is
+   * one): what a held-back update adds to the runs held back with it.
+   */
+  readonly joiningValues: number;
+}
+
+/** One walk over the update's structs for both figures: every sync message goes through here. */
+export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
+  let copies = 0;
+  let joiningValues = 0;
   let previous: Y.Item | undefined;
   let position = 0;
   let lastLength = 0;
   for (const struct of structs) {
     const piece = struct instanceof Y.Item && copiesOnJoin(struct) ? struct : undefined;
+    if (piece !== undefined && followsOwnPreviousClock(piece)) joiningValues += piece.length;
     if (piece !== undefined && previous !== undefined && continuesRun(previous, piece)) {
       position += 1;
-      total += piece.length * (position - 1);
+      copies += piece.length * (position - 1);
     } else {
       // The run before ended: its last piece is copied one time fewer than its position says.
-      if (position >= 2) total -= lastLength;
-      if (total > limit) return total;
+      if (position >= 2) copies -= lastLength;
       position = piece === undefined ? 0 : 1;
     }
     previous = piece;
     lastLength = piece?.length ?? 0;
   }
-  if (position >= 2) total -= lastLength;
-  return total;
+  if (position >= 2) copies -= lastLength;
+  return { copies, joiningValues };
+}
+
+function followsOwnPreviousClock({ origin, id }: Y.Item): boolean {
+  return origin !== null && origin.client === id.client && origin.clock === id.clock - 1;
 }
 
 function copiesOnJoin(item: Y.Item): boolean {
@@ -53,9 +69,7 @@ function continuesRun(left: Y.Item, right: Y.Item): boolean {
     right.id.client === left.id.client &&
     right.id.clock === left.id.clock + left.length &&
     right.content.constructor === left.content.constructor &&
-    right.origin !== null &&
-    right.origin.client === left.id.client &&
-    right.origin.clock === left.id.clock + left.length - 1 &&
+    followsOwnPreviousClock(right) &&
     sameId(left.rightOrigin, right.rightOrigin)
   );
 }
@@ -69,18 +83,3 @@ function sameId(a: Y.ID | null, b: Y.ID | null): boolean {
  * joins: v such values cost at most v² copies, within MAX_ARRAY_RUN_JOIN_COPIES.
  */
 export const HELD_BACK_JOINING_VALUES_UNCHECKED = Math.floor(Math.sqrt(MAX_ARRAY_RUN_JOIN_COPIES));
-
-/**
- * Values of `structs`' array pieces that follow the same client's previous clock, and so may join
- * the run before them, in this update or an earlier one. Every piece of a split run but its first
- * is one.
- */
-export function joiningValues(structs: readonly Struct[]): number {
-  let values = 0;
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item) || !copiesOnJoin(struct)) continue;
-    const { origin, id } = struct;
-    if (origin !== null && origin.client === id.client && origin.clock === id.clock - 1) values += struct.length;
-  }
-  return values;
-}

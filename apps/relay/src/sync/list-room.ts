@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { isNewListsPaused } from '../storage/new-list-reserve.js';
-import { arrayRunJoinCopies, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
+import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
@@ -78,7 +78,7 @@ export class ListRoom {
   /** Map values with no origin that Yjs holds back, per key (see crowdedMapKey). */
   private readonly heldBackMapValues = new Map<string, number>();
   /**
-   * Array values held back that may join a run (see joiningValues), since nothing was held back,
+   * Array values held back that may join a run (see ArrayRunJoins), since nothing was held back,
    * and the count past which the held-back updates' joins are counted again.
    */
   private heldBackJoiningValues = 0;
@@ -480,7 +480,7 @@ export class ListRoom {
     this.nextHeldBackJoinCheck = this.heldBackJoiningValues + HELD_BACK_JOINING_VALUES_UNCHECKED;
     const pending = this.doc.store.pendingStructs;
     // Yjs keeps held-back structs in its second update format.
-    return pending !== null && arrayRunJoinCopies(Y.decodeUpdateV2(pending.update).structs) > MAX_ARRAY_RUN_JOIN_COPIES;
+    return pending !== null && arrayRunJoins(Y.decodeUpdateV2(pending.update).structs).copies > MAX_ARRAY_RUN_JOIN_COPIES;
   }
 
   private fail(reason: string, error: unknown): void {

@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
-import { arrayRunJoinCopies, joiningValues, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
+import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -19,7 +19,7 @@ export interface SyncUpdateMessage {
   readonly kind: 'sync-step-2' | 'sync-update';
   readonly update: Uint8Array;
   readonly unanchoredMapValues: readonly UnanchoredMapValue[];
-  /** Its array values that may join a run before them (see joiningValues). */
+  /** Its array values that may join a run before them (see ArrayRunJoins). */
   readonly joiningValues: number;
 }
 
@@ -171,11 +171,12 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): { unanchored
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   assertNoConflictFlood(structs);
-  if (arrayRunJoinCopies(structs) > MAX_ARRAY_RUN_JOIN_COPIES) {
+  const joins = arrayRunJoins(structs);
+  if (joins.copies > MAX_ARRAY_RUN_JOIN_COPIES) {
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
   }
   if (options.refuseListContent === true) assertNoListContent(structs);
-  return { unanchoredMapValues: unanchoredMapValuesOf(structs), joiningValues: joiningValues(structs) };
+  return { unanchoredMapValues: unanchoredMapValuesOf(structs), joiningValues: joins.joiningValues };
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
