@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import * as encoding from 'lib0/encoding';
+import { heartbeatSlices } from '../src/http/relay-server.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, storedTextList, waitFor } from './helpers.js';
 
 describe('dead and slow connections', () => {
@@ -73,6 +74,28 @@ describe('dead and slow connections', () => {
       // a connection hold its bound plus one list-sized message).
       expect(await closed).toBe(1006);
       expect(running.relay.metrics.errors.get({ kind: 'slow_consumer' })).toBe(1);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('[L4] pings are spread over the ping interval, not sent to every phone at once', async () => {
+    // 2,000 ms in 20 slices: a tick every 100 ms pings the connections of one slice. Pinging many
+    // phones at once stalls every list for as long as the writes take (README, "What limits the tail here").
+    expect(heartbeatSlices(30_000)).toBe(100);
+    expect(heartbeatSlices(2_000)).toBe(20);
+    expect(heartbeatSlices(100)).toBe(1);
+    const running = await startRelay({ limits: { pingIntervalMs: 2_000 } });
+    try {
+      const sockets = await Promise.all(Array.from({ length: 40 }, () => openRawSocket(running.syncUrl, newListId())));
+      const pingedAt = new Map<WebSocket, number>();
+      for (const socket of sockets) socket.on('ping', () => pingedAt.has(socket) || pingedAt.set(socket, performance.now()));
+      await waitFor(() => pingedAt.size === sockets.length, 5_000, 'every phone pinged within an interval or so');
+      // Pings of one tick arrive within a few ms of each other; ticks are 100 ms apart.
+      const times = [...pingedAt.values()].sort((a, b) => a - b);
+      const ticks = 1 + times.slice(1).filter((time, i) => time - times[i]! > 50).length;
+      expect(ticks).toBeGreaterThanOrEqual(15);
+      for (const socket of sockets) socket.close();
     } finally {
       await running.close();
     }

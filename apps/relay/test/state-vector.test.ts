@@ -75,6 +75,18 @@ describe('state vector written directly', () => {
     );
   });
 
+  it('[V6] byte for byte what Y.encodeStateVector writes for a list written by hundreds of clients, and again after more', () => {
+    // Each app session is a new Yjs client, so a long-lived list gathers many; the encoder's
+    // reused scratch space must grow past its first size and stay right afterwards.
+    const edits = Array.from({ length: 300 }, (_, i) => ({ client: (i * 2654435761) % 2 ** 32, key: `k${i % 7}`, text: `${i}`, delete: false }));
+    const small = docFrom(edits.slice(0, 3));
+    const large = docFrom(edits);
+    expect(large.store.clients.size).toBe(300);
+    expect(encodeStateVectorOf(large)).toEqual(Y.encodeStateVector(large));
+    expect(encodeStateVectorOf(small)).toEqual(Y.encodeStateVector(small));
+    expect(encodeStateVectorOf(large)).toEqual(Y.encodeStateVector(large));
+  });
+
   it('[V3] an update held back for a missing dependency is not counted, as in Yjs', () => {
     const phone = new Y.Doc();
     phone.clientID = 7;
