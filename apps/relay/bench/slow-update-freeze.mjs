@@ -5,6 +5,8 @@
  * each, stored as a few bytes, so the list-size limit never sees them) and sent as a sync step 2.
  * `SHAPE=map-chain ITEMS=80000` sends instead that many values of one map key with no origin,
  * which Yjs integrates in quadratic time (the relay refuses them: MAX_UNANCHORED_VALUES_PER_KEY).
+ * `SHAPE=deleted-run` sends one client's one-clock deleted items, each after the one before: the
+ * densest items there are, and the shape of an honest list's many deletions.
  * Two shapes of array content, each sending a run of values as one-value pieces that Yjs joins
  * from the right in quadratic time and memory (the relay refuses them since the twenty-first
  * session: MAX_ARRAY_RUN_JOIN_COPIES): `SHAPE=right-to-left` (one client's array items, each after
@@ -53,8 +55,32 @@ function mapChainMessage(items) {
   return { structs: items, bytes: syncStep2(update) };
 }
 
+/**
+ * A sync step 2 as large as the relay accepts of one client's one-clock deleted items, each after
+ * the one before: the densest items there are (about 8 bytes each, against 2 for a GC struct),
+ * and what an honest list with many deletions is made of.
+ */
+function deletedRunMessage(messageBytes) {
+  const structs = Math.floor((messageBytes - 64) / 8);
+  let i = 0;
+  const update = structRun(structs, (encoder) => {
+    if (i === 0) {
+      encoding.writeUint8(encoder, 1); // ContentDeleted, no origins: the start of the root array
+      encoding.writeVarUint(encoder, 1);
+      encoding.writeVarString(encoder, 'items');
+    } else {
+      encoding.writeUint8(encoder, 1 | 0x80); // after the item before
+      writeId(encoder, CLIENT, i - 1);
+    }
+    encoding.writeVarUint(encoder, 1);
+    i++;
+  });
+  return { structs, bytes: syncStep2(update) };
+}
+
 function craftedMessage(shape, items) {
   if (shape === 'gc') return gcFloodMessage(maxMessageBytes);
+  if (shape === 'deleted-run') return deletedRunMessage(maxMessageBytes);
   if (shape === 'map-chain') return mapChainMessage(items);
   if (shape === 'right-to-left') return rightToLeftMessage(items);
   if (shape === 'two-client-array') return twoClientArrayMessage(items);

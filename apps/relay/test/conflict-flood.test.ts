@@ -1,6 +1,8 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { MAX_ARRAY_RUN_JOIN_COPIES } from '../src/sync/array-run-joins.js';
+import { positionCrowded, positionHash } from '../src/sync/conflict-flood.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, splitRunUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
@@ -170,4 +172,58 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     // 40,000 such items (0.59 MB) held the relay 14.6 s and then aborted it (heap exhausted).
     await expectRefusedAtOnceWhilePhonesSync(rightToLeftListUpdate(40_000), { refuseListContent: true });
   });
+
+  it('[Q11] the hashed count of clients per position agrees with naming every position, whatever the hash', () => {
+    // Positions from a small set, so that random updates crowd some; a constant hash and a
+    // one-bit hash put many positions in one bucket, which must never refuse an update that no
+    // single position crowds.
+    const positions: Array<Pick<Y.Item, 'origin' | 'rightOrigin' | 'parent' | 'parentSub'>> = [
+      { origin: Y.createID(9, 0), rightOrigin: null, parent: null, parentSub: null },
+      { origin: null, rightOrigin: Y.createID(9, 0), parent: null, parentSub: null },
+      { origin: Y.createID(9, 0), rightOrigin: Y.createID(9, 1), parent: null, parentSub: null },
+      { origin: Y.createID(9, 2 ** 40), rightOrigin: null, parent: null, parentSub: null },
+      { origin: null, rightOrigin: null, parent: 'items', parentSub: 'milk' },
+      { origin: null, rightOrigin: null, parent: 'items', parentSub: null },
+      { origin: null, rightOrigin: null, parent: Y.createID(9, 0), parentSub: 'milk' },
+    ];
+    const structsArbitrary = fc.array(
+      fc.record({ client: fc.integer({ min: 1, max: 6 }), position: fc.integer({ min: 0, max: positions.length - 1 }), gc: fc.boolean() }),
+      { maxLength: 40 },
+    );
+    fc.assert(
+      fc.property(structsArbitrary, fc.integer({ min: 1, max: 4 }), (drawn, maxClients) => {
+        const structs = drawn.map(({ client, position, gc }, clock) => {
+          if (gc) return new Y.GC(Y.createID(client, clock), 1);
+          const { origin, rightOrigin, parent, parentSub } = positions[position]!;
+          return new Y.Item(Y.createID(client, clock), null, origin, null, rightOrigin, parent as Y.AbstractType<unknown> | null, parentSub, new Y.ContentAny([0]));
+        });
+        const expected = crowdedByName(structs, maxClients);
+        expect(positionCrowded(structs, maxClients)).toBe(expected);
+        expect(positionCrowded(structs, maxClients, () => 0)).toBe(expected);
+        expect(positionCrowded(structs, maxClients, (item) => positionHash(item) & 1)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
+/** The count as first written: every item's position named in a string. */
+function crowdedByName(structs: ReadonlyArray<Y.Item | Y.GC>, maxClients: number): boolean {
+  const clientsAt = new Map<string, { lastClient: number; clients: number }>();
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) continue;
+    const { origin, rightOrigin, parent, parentSub } = struct;
+    const position =
+      origin === null && rightOrigin === null
+        ? `type ${parent instanceof Y.ID ? `${parent.client}:${parent.clock}` : String(parent)} ${parentSub ?? ''}`
+        : `${origin === null ? '-' : `${origin.client}:${origin.clock}`} ${rightOrigin === null ? '-' : `${rightOrigin.client}:${rightOrigin.clock}`}`;
+    const seen = clientsAt.get(position);
+    if (seen === undefined) clientsAt.set(position, { lastClient: struct.id.client, clients: 1 });
+    else if (seen.lastClient !== struct.id.client) {
+      seen.lastClient = struct.id.client;
+      seen.clients += 1;
+      if (seen.clients > maxClients) return true;
+    }
+  }
+  return false;
+}

@@ -2,6 +2,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
+import { positionCrowded } from './conflict-flood.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -170,7 +171,9 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): { unanchored
   } catch (error) {
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
-  assertNoConflictFlood(structs);
+  if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
+    throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
+  }
   const joins = arrayRunJoins(structs);
   if (joins.copies > MAX_ARRAY_RUN_JOIN_COPIES) {
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
@@ -291,32 +294,6 @@ function unanchoredPlaces(structs: ReturnType<typeof Y.decodeUpdate>['structs'])
 /** One map key, named the same way for an update's values and the document's. */
 export function mapKeyName({ parent, key }: MapKey): string {
   return `${typeof parent === 'string' ? `root ${parent}` : `${parent.client}:${parent.clock}`} ${key}`;
-}
-
-/** Refuses an update whose items crowd one position (same neighbours) from too many clients. */
-function assertNoConflictFlood(structs: ReturnType<typeof Y.decodeUpdate>['structs']): void {
-  if (structs.length <= MAX_CONCURRENT_INSERTS) return;
-  const clientsAt = new Map<string, { lastClient: number; clients: number }>();
-  for (const struct of structs) {
-    if (!(struct instanceof Y.Item)) continue;
-    const { origin, rightOrigin, parent, parentSub } = struct;
-    // Items that share both neighbours (or, at the edge of a type, the type and map key) are
-    // concurrent inserts at one position; an update lists each client's items together.
-    const position =
-      origin === null && rightOrigin === null
-        ? `type ${parent instanceof Y.ID ? `${parent.client}:${parent.clock}` : String(parent)} ${parentSub ?? ''}`
-        : `${origin === null ? '-' : `${origin.client}:${origin.clock}`} ${rightOrigin === null ? '-' : `${rightOrigin.client}:${rightOrigin.clock}`}`;
-    const seen = clientsAt.get(position);
-    if (seen === undefined) {
-      clientsAt.set(position, { lastClient: struct.id.client, clients: 1 });
-    } else if (seen.lastClient !== struct.id.client) {
-      seen.lastClient = struct.id.client;
-      seen.clients += 1;
-      if (seen.clients > MAX_CONCURRENT_INSERTS) {
-        throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
-      }
-    }
-  }
 }
 
 /** As lib0 reads strings (y-protocols applies awareness with it): invalid UTF-8 throws. */
