@@ -51,6 +51,10 @@ export interface RelayConfig {
   readonly newListReserveBytes: number;
   /** Refuse updates that put content in an array or text (Basket's documents are maps only). */
   readonly refuseListContent: boolean;
+  /** Frames this large or larger are checked on a worker thread, off the event loop (0: never). */
+  readonly offThreadDecodeBytes: number;
+  /** The decode worker's heap (MB): a frame whose check needs more is refused, and the relay lives. */
+  readonly decodeWorkerHeapMb: number;
 }
 
 const MiB = 1024 * 1024;
@@ -118,6 +122,10 @@ export const DEFAULT_LIMITS = {
   // Well inside docker-compose's 30 s stop_grace_period, leaving time for the flush before it.
   shutdownCompactMs: 10_000,
   refuseListContent: false,
+  // About 5 ms of checking on the event loop; a phone's edits are a few hundred bytes.
+  offThreadDecodeBytes: 64 * 1024,
+  // Checking the largest message (8 MiB of 2-byte structs) takes about 0.8 GB of heap.
+  decodeWorkerHeapMb: 1536,
 } as const;
 
 export const DEFAULT_STORAGE = {
@@ -175,6 +183,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     // Off by default: with it the relay carries only map-only documents such as Basket's, which
     // closes a way to crash it (see "List content" in the README) but refuses Y.Text and Y.Array.
     refuseListContent: flag(env, 'REFUSE_LIST_CONTENT'),
+    offThreadDecodeBytes: integer(env, 'OFF_THREAD_DECODE_BYTES', DEFAULT_LIMITS.offThreadDecodeBytes, 0),
+    decodeWorkerHeapMb: integer(env, 'DECODE_WORKER_HEAP_MB', DEFAULT_LIMITS.decodeWorkerHeapMb, 64),
   };
 }
 

@@ -6,7 +6,7 @@ import type { RelayLimits } from '../src/http/relay-server.js';
 import { AddressBudgets } from '../src/sync/address-budgets.js';
 import { encodeAwarenessMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /** A y-websocket polyfill whose sockets come from another loopback address than the test's others. */
 class FromOtherAddress extends WebSocket {
@@ -19,25 +19,6 @@ function update(key: string): Uint8Array {
   const doc = new Y.Doc();
   doc.getMap('items').set(key, key);
   return encodeSyncUpdate(Y.encodeStateAsUpdate(doc));
-}
-
-/**
- * An update of `structs` one-clock GC structs (2 bytes each) whose delete set claims clients it
- * does not hold: Yjs builds every struct before it finds the end missing, about 0.25 s per MiB
- * here, and the relay refuses it as malformed (4400).
- */
-function costlyMalformedUpdate(structs: number): Uint8Array {
-  const update = encoding.createEncoder();
-  encoding.writeVarUint(update, 1);
-  encoding.writeVarUint(update, structs);
-  encoding.writeVarUint(update, 1 + Math.floor(Math.random() * 1_000_000));
-  encoding.writeVarUint(update, 0);
-  for (let i = 0; i < structs; i++) {
-    encoding.writeUint8(update, 0);
-    encoding.writeVarUint(update, 1);
-  }
-  encoding.writeVarUint(update, 5);
-  return encodeSyncUpdate(encoding.toUint8Array(update));
 }
 
 describe('per-address delivery budget', () => {

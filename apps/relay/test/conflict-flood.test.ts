@@ -177,7 +177,8 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     // Positions from a small set, so that random updates crowd some; a constant hash and a
     // one-bit hash put many positions in one bucket, which must never refuse an update that no
     // single position crowds.
-    const positions: Array<Pick<Y.Item, 'origin' | 'rightOrigin' | 'parent' | 'parentSub'>> = [
+    // A decoded item's parent is a root type's name or an item's id (Y.Item types it as integrated).
+    const positions: Array<Pick<Y.Item, 'origin' | 'rightOrigin' | 'parentSub'> & { parent: string | Y.ID | null }> = [
       { origin: Y.createID(9, 0), rightOrigin: null, parent: null, parentSub: null },
       { origin: null, rightOrigin: Y.createID(9, 0), parent: null, parentSub: null },
       { origin: Y.createID(9, 0), rightOrigin: Y.createID(9, 1), parent: null, parentSub: null },
@@ -195,7 +196,7 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
         const structs = drawn.map(({ client, position, gc }, clock) => {
           if (gc) return new Y.GC(Y.createID(client, clock), 1);
           const { origin, rightOrigin, parent, parentSub } = positions[position]!;
-          return new Y.Item(Y.createID(client, clock), null, origin, null, rightOrigin, parent as Y.AbstractType<unknown> | null, parentSub, new Y.ContentAny([0]));
+          return new Y.Item(Y.createID(client, clock), null, origin, null, rightOrigin, parent as unknown as Y.AbstractType<unknown> | null, parentSub, new Y.ContentAny([0]));
         });
         const expected = crowdedByName(structs, maxClients);
         expect(positionCrowded(structs, maxClients)).toBe(expected);

@@ -17,7 +17,7 @@ import type { RelayMetrics } from '../src/metrics.js';
 import { LOCK_FILE_NAME } from '../src/storage/data-dir-lock.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
-import { MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
+import { encodeSyncUpdate, MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
 
 export interface RunningRelay {
   readonly relay: RelayServer;
@@ -283,4 +283,23 @@ export function splitRunUpdate(count: number, { client = 424242, firstClock = 0 
     encoding.writeUint8(update, CONTENT_ANY | HAS_ORIGIN);
     writeId(update, { client, clock: firstClock + i - 1 });
   });
+}
+
+/**
+ * An update of `structs` one-clock GC structs (2 bytes each) whose delete set claims clients it
+ * does not hold: Yjs builds every struct before it finds the end missing, about 0.25 s per MiB
+ * here, and the relay refuses it as malformed (4400).
+ */
+export function costlyMalformedUpdate(structs: number): Uint8Array {
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 1);
+  encoding.writeVarUint(update, structs);
+  encoding.writeVarUint(update, 1 + Math.floor(Math.random() * 1_000_000));
+  encoding.writeVarUint(update, 0);
+  for (let i = 0; i < structs; i++) {
+    encoding.writeUint8(update, 0);
+    encoding.writeVarUint(update, 1);
+  }
+  encoding.writeVarUint(update, 5);
+  return encodeSyncUpdate(encoding.toUint8Array(update));
 }

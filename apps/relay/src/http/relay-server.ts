@@ -13,6 +13,7 @@ import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
+import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { SharedBacklogs } from '../sync/shared-backlogs.js';
 import type { TrustedProxies } from './client-address.js';
@@ -89,6 +90,8 @@ export class RelayServer {
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Checks large frames off the event loop; started with the first one. */
+  private readonly offThreadDecoder: OffThreadDecoder | undefined;
   private heartbeatTick = 0;
   private readonly heartbeatSliceCount: number;
   /** Untrusted peers that sent X-Forwarded-For and have been logged (see FORWARDED_FOR_WARNINGS). */
@@ -100,6 +103,8 @@ export class RelayServer {
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
     this.heartbeatSliceCount = heartbeatSlices(options.limits.pingIntervalMs);
+    this.offThreadDecoder =
+      options.limits.offThreadDecodeBytes > 0 ? new OffThreadDecoder({ maxHeapMb: options.limits.decodeWorkerHeapMb }) : undefined;
     this.trustedProxies = trustedProxies(options.trustedProxies ?? []);
     this.addressBudgets = new AddressBudgets(
       {
@@ -257,6 +262,7 @@ export class RelayServer {
     const serverClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     await this.registry.shutdown(CloseCode.serviceRestart, 'relay restarting');
     for (const connection of this.connections) connection.close(CloseCode.serviceRestart, 'relay restarting');
+    await this.offThreadDecoder?.close();
     await this.options.storage.close();
     this.httpServer.closeAllConnections();
     await serverClosed;
@@ -369,6 +375,7 @@ export class RelayServer {
           metrics: this.metrics,
           now: this.now,
           onClosed: (closed) => this.forget(closed),
+          ...(this.offThreadDecoder === undefined ? {} : { offThreadDecoder: this.offThreadDecoder }),
         });
       } catch (error) {
         // Joining sends the list's state and presence at once; if that throws, the socket goes

@@ -27,6 +27,12 @@ export interface AddressBudget {
    * and a full disk stops acknowledgements for everyone.
    */
   readonly storedBytes: TokenBucket;
+  /**
+   * Its frames being checked on the decode worker now (at most one): each is charged only once
+   * checked, so without waiting its turn an address could queue a frame per connection there,
+   * all checked before the first was charged, and hold the worker from every other address.
+   */
+  decodesInFlight: number;
 }
 
 /**
@@ -63,6 +69,7 @@ export class AddressBudgets {
         deliveries: new TokenBucket(deliveriesPerSecond, deliveriesPerSecond * 2, this.now),
         loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now, loopMsPerSecond * LOOP_DEBT_SECONDS),
         storedBytes: new TokenBucket(storedBytesPerHour / 3600, storedBytesPerHour, this.now),
+        decodesInFlight: 0,
       };
       this.budgets.set(address, budget);
     }

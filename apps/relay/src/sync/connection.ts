@@ -8,6 +8,8 @@ import type { BacklogBound, BacklogShare } from './shared-backlogs.js';
 import { rawSocketOf, unhandledIncomingBytes } from './ws-incoming.js';
 import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
+import type { OffThreadDecoder } from './off-thread-decoder.js';
+import { DecodeWorkerFailed } from './off-thread-decoder.js';
 import { TokenBucket } from '../token-bucket.js';
 
 /**
@@ -29,6 +31,8 @@ const SYNC_ANSWER_MAX_BACKLOG_BYTES = 64 * 1024;
 const DRAIN_CHECK_MS = 1000;
 /** How often a connection its address's budgets hold unread looks at them again, at most. */
 const HOLD_RECHECK_MS = 1000;
+/** How often a frame for the decode worker looks again while its address has one there. */
+const OFF_THREAD_TURN_RECHECK_MS = 20;
 
 /** The `errors_total` kind counting connections dropped for each bound on unsent bytes. */
 const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
@@ -53,6 +57,8 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   /** Refuse updates that put content in an array or text (see decodeIncomingMessage). */
   readonly refuseListContent?: boolean;
+  /** Frames this large or larger are checked on the decode worker (with `offThreadDecoder`). */
+  readonly offThreadDecodeBytes?: number;
 }
 
 export interface ConnectionOptions {
@@ -74,6 +80,8 @@ export interface ConnectionOptions {
   readonly metrics: RelayMetrics;
   readonly now: () => number;
   readonly onClosed: (connection: Connection) => void;
+  /** Checks frames of at least `limits.offThreadDecodeBytes` off the event loop; all on it if absent. */
+  readonly offThreadDecoder?: OffThreadDecoder;
 }
 
 /**
@@ -107,6 +115,10 @@ export class Connection implements RoomPeer {
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
   private decodedHead: IncomingMessage | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
+  /** The oldest held frame is being checked on the decode worker; nothing else is handled meanwhile. */
+  private decodingOffThread = false;
+  /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
+  private pausedForDecodeTurn = false;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
   isAlive = true;
@@ -163,9 +175,9 @@ export class Connection implements RoomPeer {
 
   /** Sends a ping, or drops the socket if the previous ping went unanswered. */
   heartbeat(): void {
-    if (this.holdTimer !== undefined) {
-      // Its address's budget holds the socket unread, pongs included: that says nothing of the
-      // phone, and a phone slowed this way must not be cut off as gone.
+    if (this.holdTimer !== undefined || this.decodingOffThread) {
+      // Its address's budget (or the decode worker) holds the socket unread, pongs included: that
+      // says nothing of the phone, and a phone slowed this way must not be cut off as gone.
       this.isAlive = true;
       return;
     }
@@ -219,7 +231,7 @@ export class Connection implements RoomPeer {
    * so uncharged, one address could keep the event loop busy without ever being slowed.
    */
   private handleHeld(): void {
-    if (this.holdTimer !== undefined) return;
+    if (this.holdTimer !== undefined || this.decodingOffThread) return;
     while (!this.closing && (this.decodedHead !== undefined || this.held.length > 0)) {
       if (this.decodedHead === undefined) {
         // One check of the event-loop budget per message, before its decoding: the message is
@@ -229,7 +241,22 @@ export class Connection implements RoomPeer {
           this.holdFor(busyMs);
           return;
         }
-        const frame = this.held.shift() as Uint8Array;
+        const frame = this.held[0] as Uint8Array;
+        if (this.decodesOffThread(frame)) {
+          // One of the address's frames at a time on the worker (AddressBudget.decodesInFlight).
+          if (this.options.addressBudget.decodesInFlight > 0) {
+            this.pausedForDecodeTurn = true;
+            this.holdFor(OFF_THREAD_TURN_RECHECK_MS);
+            return;
+          }
+          this.pausedForDecodeTurn = false;
+          // Still counted as held until checked: the worker's queue is bounded by what the
+          // address and the relay may hold unhandled, like the frames waiting here.
+          this.held.shift();
+          this.decodeOffThread(frame);
+          return;
+        }
+        this.held.shift();
         this.heldBytes -= frame.length;
         this.decodedHead = this.decodeCharged(frame);
         // Refused: the loop ends, and the socket is read again for the close handshake.
@@ -284,6 +311,72 @@ export class Connection implements RoomPeer {
     }
   }
 
+  private decodesOffThread(frame: Uint8Array): boolean {
+    const threshold = this.options.limits.offThreadDecodeBytes;
+    return this.options.offThreadDecoder !== undefined && threshold !== undefined && frame.length >= threshold;
+  }
+
+  /**
+   * Checks `frame` on the decode worker while the socket is not read; its later frames wait. The
+   * worker's time is charged to the address as the event loop's would be: it is shared by every
+   * address's large frames.
+   */
+  private decodeOffThread(frame: Uint8Array): void {
+    const decoder = this.options.offThreadDecoder as OffThreadDecoder;
+    const budget = this.options.addressBudget;
+    budget.decodesInFlight += 1;
+    this.decodingOffThread = true;
+    this.socket.pause();
+    const started = performance.now();
+    decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }).then(
+      ({ message, ms }) => {
+        budget.decodesInFlight -= 1;
+        this.decodingOffThread = false;
+        // Not below 0: a socket closed meanwhile has let go of everything it held.
+        this.heldBytes = Math.max(0, this.heldBytes - frame.length);
+        budget.loopMs.charge(ms);
+        this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
+        if (!this.closing) this.decodedHead = message;
+        this.resumeAfterDecode();
+      },
+      (error: unknown) => {
+        budget.decodesInFlight -= 1;
+        this.decodingOffThread = false;
+        // Not below 0: a socket closed meanwhile has let go of everything it held.
+        this.heldBytes = Math.max(0, this.heldBytes - frame.length);
+        const ms = performance.now() - started;
+        budget.loopMs.charge(ms);
+        this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
+        if (!this.closing) this.refuseUnchecked(frame, error);
+        this.resumeAfterDecode();
+      },
+    );
+  }
+
+  /**
+   * Reads the socket again (a budget that stops it now counts as stopping it, and a closing
+   * socket must read the close handshake) and goes on with the held frames. Streams resume on the
+   * next tick, so a budget that pauses it again at once lets nothing through meanwhile.
+   */
+  private resumeAfterDecode(): void {
+    this.socket.resume();
+    this.handleHeld();
+  }
+
+  /** Closes this connection for a frame the decode worker could not pass. */
+  private refuseUnchecked(frame: Uint8Array, error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
+    } else if (error instanceof DecodeWorkerFailed && error.outOfMemory) {
+      // Valid or not, checking it took more memory than the worker has: it would again.
+      this.refuse(CloseCode.messageTooLarge, 'message too costly to check', 'message_too_costly', { bytes: frame.length });
+    } else {
+      this.options.metrics.errors.inc({ kind: 'decode_worker_failed' });
+      this.options.logger.error('connection.decode_worker_failed', { connection: this.id, listId: this.listId, error });
+      this.close(CloseCode.tryAgainLater, 'try again later');
+    }
+  }
+
   /** 0 when the address has event-loop time left, else how long until it has. */
   private loopBudgetWait(): number {
     const { loopMs } = this.options.addressBudget;
@@ -321,7 +414,9 @@ export class Connection implements RoomPeer {
 
   /** Counts each time reading stops, not each retry while it is stopped. */
   private countThrottled(kind: string): void {
-    if (!this.socket.isPaused) this.options.metrics.errors.inc({ kind });
+    // A wait for the decode worker is not a budget's: the budget stopping it next is counted.
+    if (!this.socket.isPaused || this.pausedForDecodeTurn) this.options.metrics.errors.inc({ kind });
+    this.pausedForDecodeTurn = false;
   }
 
   /** Passes `message` to the room and charges the time it took to the address's loop budget. */

@@ -3,6 +3,7 @@ import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { positionCrowded } from './conflict-flood.js';
+import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, withGcRunsJoined } from './gc-runs.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -111,6 +112,11 @@ export interface DecodeOptions {
    * holds maps only, as Basket's do: a strict mode for a relay that serves only Basket.
    */
   readonly refuseListContent?: boolean;
+  /**
+   * Rewrite an update holding long runs of adjacent GC structs with each run as one (gc-runs.ts).
+   * The decode worker does, where the rewrite costs the event loop nothing.
+   */
+  readonly joinGcRuns?: boolean;
 }
 
 function decodeByType(decoder: decoding.Decoder, messageType: number, options: DecodeOptions): IncomingMessage {
@@ -123,8 +129,8 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
-        const { unanchoredMapValues, joiningValues } = checkedUpdate(payload, options);
-        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update: payload, unanchoredMapValues, joiningValues };
+        const { update, unanchoredMapValues, joiningValues } = checkedUpdate(payload, options);
+        return { kind: syncType === SYNC_STEP_2 ? 'sync-step-2' : 'sync-update', update, unanchoredMapValues, joiningValues };
       }
       throw new ProtocolError(`unknown sync message type ${syncType}`);
     }
@@ -163,14 +169,18 @@ export const MAX_UNANCHORED_VALUES_PER_KEY = 256;
  */
 export const MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST = 4096;
 
-/** Checks an update's structure and crowding; returns its unanchored map values, and its values that may join a run. */
-function checkedUpdate(update: Uint8Array, options: DecodeOptions): { unanchoredMapValues: UnanchoredMapValue[]; joiningValues: number } {
-  let structs: ReturnType<typeof Y.decodeUpdate>['structs'];
+/**
+ * Checks an update's structure and crowding; returns its unanchored map values, its values that
+ * may join a run, and the update to apply (rewritten if `joinGcRuns` found long GC runs).
+ */
+function checkedUpdate(update: Uint8Array, options: DecodeOptions): { update: Uint8Array; unanchoredMapValues: UnanchoredMapValue[]; joiningValues: number } {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
-    structs = Y.decodeUpdate(update).structs;
+    decoded = Y.decodeUpdate(update);
   } catch (error) {
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const structs = decoded.structs;
   if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
     throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
   }
@@ -179,7 +189,8 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): { unanchored
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
   }
   if (options.refuseListContent === true) assertNoListContent(structs);
-  return { unanchoredMapValues: unanchoredMapValuesOf(structs), joiningValues: joins.joiningValues };
+  const rewritten = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS ? withGcRunsJoined(decoded) : undefined;
+  return { update: rewritten ?? update, unanchoredMapValues: unanchoredMapValuesOf(structs), joiningValues: joins.joiningValues };
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */

@@ -1,0 +1,135 @@
+import type { WorkerOptions } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import * as Y from 'yjs';
+import type { DecodeOptions, IncomingMessage, UnanchoredMapValue } from './protocol.js';
+import { ProtocolError } from './protocol.js';
+
+export interface DecodeRequest {
+  readonly id: number;
+  readonly frame: Uint8Array;
+  readonly options: DecodeOptions;
+}
+
+export type DecodeResponse = { readonly id: number; ms: number } & (
+  | { readonly message: IncomingMessage }
+  | { readonly error: { readonly protocol: boolean; readonly message: string } }
+);
+
+/** A decoded frame, and how long the worker took on it (charged to the sender's address). */
+export interface OffThreadResult {
+  readonly message: IncomingMessage;
+  readonly ms: number;
+}
+
+/** The worker could not check the frame: it ran out of its heap, or failed in some other way. */
+export class DecodeWorkerFailed extends Error {
+  override readonly name = 'DecodeWorkerFailed';
+  constructor(
+    message: string,
+    readonly outOfMemory: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface OffThreadDecoderOptions {
+  /** The worker's old-generation heap, in MB: past it the worker dies, not the relay. */
+  readonly maxHeapMb: number;
+}
+
+interface Pending {
+  readonly resolve: (result: OffThreadResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Checks large frames on one worker thread. Checking builds every struct of an update (Yjs has
+ * no lighter reader): an 8 MiB update of one-clock GC structs took the event loop about 1 s and
+ * 0.8 GB of heap before Yjs even began applying it, and every list on the relay waited. On the
+ * worker, the other lists go on; a frame that would exhaust the worker's heap kills only the
+ * worker, which is started again for the next frame.
+ *
+ * Frames are checked one at a time, in the order sent. One worker is enough: what it checks is
+ * charged to each sender's event-loop budget like the main thread's work, so one address cannot
+ * keep it busy for long, and honest large messages (a long list's first upload) are rare.
+ */
+export class OffThreadDecoder {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly options: OffThreadDecoderOptions) {}
+
+  decode(frame: Uint8Array, decodeOptions: DecodeOptions): Promise<OffThreadResult> {
+    if (this.closed) return Promise.reject(new DecodeWorkerFailed('decoder closed', false));
+    const worker = this.worker ?? this.startWorker();
+    const id = this.nextId++;
+    return new Promise<OffThreadResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: DecodeRequest = { id, frame, options: decodeOptions };
+      worker.postMessage(request);
+    });
+  }
+
+  /** Stops the worker; frames still being checked fail with DecodeWorkerFailed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new DecodeWorkerFailed('decoder closed', false));
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private startWorker(): Worker {
+    const worker = startWorkerThread({ resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb } });
+    // Never what keeps the process alive: the HTTP server does that while the relay runs.
+    worker.unref();
+    worker.on('message', (response: DecodeResponse) => this.settle(response));
+    worker.on('error', (error: Error & { code?: string }) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
+    });
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new DecodeWorkerFailed('decode worker exited', false));
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private settle(response: DecodeResponse): void {
+    const pending = this.pending.get(response.id);
+    if (pending === undefined) return;
+    this.pending.delete(response.id);
+    if ('error' in response) {
+      pending.reject(response.error.protocol ? new ProtocolError(response.error.message) : new Error(response.error.message));
+    } else {
+      pending.resolve({ message: withIds(response.message), ms: response.ms });
+    }
+  }
+
+  private failAll(error: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const { reject } of pending) reject(error);
+  }
+}
+
+/** The compiled worker beside this module; from the TypeScript sources (the tests), through tsx. */
+function startWorkerThread(options: WorkerOptions): Worker {
+  const entry = import.meta.url.endsWith('.ts') ? './decode-worker-under-tsx.mjs' : './decode-worker.js';
+  return new Worker(new URL(entry, import.meta.url), options);
+}
+
+/** Structured clone keeps an ID's fields but not its class: the room's checks expect Y.ID. */
+function withIds(message: IncomingMessage): IncomingMessage {
+  if (message.kind !== 'sync-step-2' && message.kind !== 'sync-update') return message;
+  const unanchoredMapValues = message.unanchoredMapValues.map((value): UnanchoredMapValue => {
+    const place = value.place;
+    if ('keyOf' in place) return { ...value, place: { keyOf: Y.createID(place.keyOf.client, place.keyOf.clock) } };
+    if (typeof place.parent === 'string') return value;
+    return { ...value, place: { parent: Y.createID(place.parent.client, place.parent.clock), key: place.key } };
+  });
+  return { ...message, unanchoredMapValues };
+}

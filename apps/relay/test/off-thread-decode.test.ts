@@ -1,0 +1,108 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import type { RelayLimits } from '../src/http/relay-server.js';
+import { closeCodeOf, connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+
+/**
+ * The relay checks `frame` (from a raw socket) while this process's event loop, which the
+ * relay's shares under the tests, is sampled every 5 ms. Returns the close code, how long the
+ * check took (send to close) and the longest the loop was held meanwhile.
+ */
+async function checkWhileSampling(frame: Uint8Array, limits: Partial<RelayLimits>): Promise<{ code: number; checkMs: number; longestStallMs: number }> {
+  const running = await startRelay({ limits });
+  try {
+    const socket = await openRawSocket(running.syncUrl, newListId());
+    const closed = closeCodeOf(socket, 20_000);
+    let longestStallMs = 0;
+    let last = performance.now();
+    const sampler = setInterval(() => {
+      const now = performance.now();
+      longestStallMs = Math.max(longestStallMs, now - last);
+      last = now;
+    }, 5);
+    const sent = performance.now();
+    socket.send(frame);
+    const code = await closed;
+    const checkMs = performance.now() - sent;
+    clearInterval(sampler);
+    return { code, checkMs, longestStallMs };
+  } finally {
+    await running.close();
+  }
+}
+
+describe('large frames checked off the event loop', () => {
+  it('[D1] while a large frame is checked, the event loop goes on: checked on it, the loop stops for the whole check', async () => {
+    // 2 million GC structs: Yjs builds every one before finding the delete set cut short.
+    const frame = costlyMalformedUpdate(2_000_000);
+    const offThread = await checkWhileSampling(frame, {});
+    expect(offThread.code).toBe(4400);
+    const onLoop = await checkWhileSampling(frame, { offThreadDecodeBytes: 0 });
+    expect(onLoop.code).toBe(4400);
+    // The same check, so comparable: on the loop the longest stall is about the whole check.
+    expect(onLoop.longestStallMs).toBeGreaterThan(onLoop.checkMs / 2);
+    expect(offThread.checkMs).toBeGreaterThan(100);
+    expect(offThread.longestStallMs).toBeLessThan(offThread.checkMs / 3);
+  }, 60_000);
+
+  it('[D2] a list uploaded in one large message is checked off the loop, then stored, forwarded and acknowledged as any other', async () => {
+    const running = await startRelay();
+    const listId = newListId();
+    try {
+      // Nested maps: the update's first values of each item's keys name their item by id, which
+      // must survive the way back from the worker.
+      const offline = new Y.Doc();
+      offline.transact(() => {
+        for (let i = 0; i < 3000; i++) {
+          const item = new Y.Map<unknown>();
+          offline.getMap('items').set(`item-${i}`, item);
+          item.set('name', `Item ${i}`);
+          item.set('checked', i % 2 === 0);
+        }
+      });
+      expect(Y.encodeStateAsUpdate(offline).length).toBeGreaterThan(64 * 1024);
+      const mum = connectPhone(running.syncUrl, listId, offline);
+      const dad = connectPhone(running.syncUrl, listId);
+      try {
+        await waitFor(() => dad.doc.getMap('items').size === 3000, 10_000, "Dad to get Mum's list");
+        await waitFor(() => mum.isFullyStored(), 10_000, "Mum's list acknowledged");
+        expect(running.relay.metrics.offThreadDecodeSeconds.observations).toBeGreaterThan(0);
+        // Later small edits are checked on the loop, and still flow both ways.
+        dad.doc.getMap('items').delete('item-0');
+        await waitFor(() => !mum.doc.getMap('items').has('item-0'), 5_000, 'the delete to reach Mum');
+      } finally {
+        mum.destroy();
+        dad.destroy();
+      }
+    } finally {
+      await running.close();
+    }
+  }, 30_000);
+
+  it('[D3] a frame whose check needs more heap than the worker has is refused with 4413; the relay and the next large frame go on', async () => {
+    const running = await startRelay({ limits: { decodeWorkerHeapMb: 64 } });
+    try {
+      const listId = newListId();
+      const socket = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(socket, 20_000);
+      // 4 million structs: checking them takes several hundred MB of heap.
+      socket.send(costlyMalformedUpdate(4_000_000));
+      expect(await closed).toBe(4413);
+      expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
+      // A new worker checks the next one.
+      const next = await openRawSocket(running.syncUrl, listId);
+      const nextClosed = closeCodeOf(next, 20_000);
+      next.send(costlyMalformedUpdate(100_000));
+      expect(await nextClosed).toBe(4400);
+      const phone = connectPhone(running.syncUrl, listId);
+      try {
+        phone.doc.getMap('items').set('milk', 'Milk');
+        await waitFor(() => phone.isFullyStored(), 5_000, 'a phone still stored');
+      } finally {
+        phone.destroy();
+      }
+    } finally {
+      await running.close();
+    }
+  }, 60_000);
+});
