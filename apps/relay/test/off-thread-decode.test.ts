@@ -1,6 +1,8 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
+import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
+import { encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
 import { closeCodeOf, connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /**
@@ -105,4 +107,27 @@ describe('large frames checked off the event loop', () => {
       await running.close();
     }
   }, 60_000);
+});
+
+describe('the decode worker', () => {
+  it('[D4] an idle worker is stopped; the next frame starts a new one, which the old one stopping does not fail', async () => {
+    const decoder = new OffThreadDecoder({ maxHeapMb: 256, idleStopMs: 50 });
+    const valid = (): Uint8Array => {
+      const doc = new Y.Doc();
+      doc.getMap('items').set('milk', 'Milk');
+      return encodeSyncUpdate(Y.encodeStateAsUpdate(doc));
+    };
+    try {
+      expect((await decoder.decode(valid(), {})).message.kind).toBe('sync-update');
+      expect(decoder.running).toBe(true);
+      await waitFor(() => !decoder.running, 2_000, 'the idle worker stopped');
+      // Sent while nothing runs: a new worker answers it.
+      const [first, second] = await Promise.all([decoder.decode(valid(), {}), decoder.decode(valid(), {})]);
+      expect([first.message.kind, second.message.kind]).toEqual(['sync-update', 'sync-update']);
+      await expect(decoder.decode(new Uint8Array([0, 2, 5]), {})).rejects.toBeInstanceOf(ProtocolError);
+    } finally {
+      await decoder.close();
+    }
+    await expect(decoder.decode(valid(), {})).rejects.toBeInstanceOf(DecodeWorkerFailed);
+  });
 });

@@ -323,34 +323,35 @@ export class Connection implements RoomPeer {
    */
   private decodeOffThread(frame: Uint8Array): void {
     const decoder = this.options.offThreadDecoder as OffThreadDecoder;
-    const budget = this.options.addressBudget;
-    budget.decodesInFlight += 1;
+    this.options.addressBudget.decodesInFlight += 1;
     this.decodingOffThread = true;
     this.socket.pause();
     const started = performance.now();
     decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }).then(
-      ({ message, ms }) => {
-        budget.decodesInFlight -= 1;
-        this.decodingOffThread = false;
-        // Not below 0: a socket closed meanwhile has let go of everything it held.
-        this.heldBytes = Math.max(0, this.heldBytes - frame.length);
-        budget.loopMs.charge(ms);
-        this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
-        if (!this.closing) this.decodedHead = message;
-        this.resumeAfterDecode();
-      },
-      (error: unknown) => {
-        budget.decodesInFlight -= 1;
-        this.decodingOffThread = false;
-        // Not below 0: a socket closed meanwhile has let go of everything it held.
-        this.heldBytes = Math.max(0, this.heldBytes - frame.length);
-        const ms = performance.now() - started;
-        budget.loopMs.charge(ms);
-        this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
-        if (!this.closing) this.refuseUnchecked(frame, error);
-        this.resumeAfterDecode();
-      },
+      ({ message, ms }) =>
+        this.decodedOffThread(frame, ms, () => {
+          this.decodedHead = message;
+        }),
+      (error: unknown) => this.decodedOffThread(frame, performance.now() - started, () => this.refuseUnchecked(frame, error)),
     );
+  }
+
+  /** The worker is done with `frame` (in `ms`): `next` runs unless the connection is closing. */
+  private decodedOffThread(frame: Uint8Array, ms: number, next: () => void): void {
+    const budget = this.options.addressBudget;
+    budget.decodesInFlight -= 1;
+    budget.loopMs.charge(ms);
+    this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
+    this.decodingOffThread = false;
+    // Not below 0: a socket closed meanwhile has let go of everything it held.
+    this.heldBytes = Math.max(0, this.heldBytes - frame.length);
+    // In a promise callback: anything thrown here would be an unhandled rejection.
+    try {
+      if (!this.closing) next();
+      this.resumeAfterDecode();
+    } catch (error) {
+      this.internalError(error);
+    }
   }
 
   /**

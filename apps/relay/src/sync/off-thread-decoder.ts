@@ -35,11 +35,21 @@ export class DecodeWorkerFailed extends Error {
 export interface OffThreadDecoderOptions {
   /** The worker's old-generation heap, in MB: past it the worker dies, not the relay. */
   readonly maxHeapMb: number;
+  /** How long an idle worker is kept (IDLE_WORKER_MS unless set). */
+  readonly idleStopMs?: number;
 }
+
+/**
+ * An idle worker is stopped after this long: its heap, grown to check one large frame, would
+ * otherwise stay resident (nothing runs there to collect it). Starting one takes about 50 ms.
+ */
+export const IDLE_WORKER_MS = 10_000;
 
 interface Pending {
   readonly resolve: (result: OffThreadResult) => void;
   readonly reject: (error: Error) => void;
+  /** The worker checking it: only its own failure fails this request. */
+  readonly worker: Worker;
 }
 
 /**
@@ -58,15 +68,18 @@ export class OffThreadDecoder {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: OffThreadDecoderOptions) {}
 
   decode(frame: Uint8Array, decodeOptions: DecodeOptions): Promise<OffThreadResult> {
     if (this.closed) return Promise.reject(new DecodeWorkerFailed('decoder closed', false));
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
     return new Promise<OffThreadResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, worker });
       const request: DecodeRequest = { id, frame, options: decodeOptions };
       worker.postMessage(request);
     });
@@ -75,10 +88,12 @@ export class OffThreadDecoder {
   /** Stops the worker; frames still being checked fail with DecodeWorkerFailed. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     const worker = this.worker;
     this.worker = undefined;
-    this.failAll(new DecodeWorkerFailed('decoder closed', false));
-    if (worker !== undefined) await worker.terminate();
+    if (worker === undefined) return;
+    this.failAllOf(worker, new DecodeWorkerFailed('decoder closed', false));
+    await worker.terminate();
   }
 
   private startWorker(): Worker {
@@ -88,11 +103,11 @@ export class OffThreadDecoder {
     worker.on('message', (response: DecodeResponse) => this.settle(response));
     worker.on('error', (error: Error & { code?: string }) => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAll(new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
+      this.failAllOf(worker, new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
     });
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAll(new DecodeWorkerFailed('decode worker exited', false));
+      this.failAllOf(worker, new DecodeWorkerFailed('decode worker exited', false));
     });
     this.worker = worker;
     return worker;
@@ -107,12 +122,32 @@ export class OffThreadDecoder {
     } else {
       pending.resolve({ message: withIds(response.message), ms: response.ms });
     }
+    if (this.pending.size === 0) this.stopWhenIdle();
   }
 
-  private failAll(error: Error): void {
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const { reject } of pending) reject(error);
+  private stopWhenIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      const worker = this.worker;
+      if (worker === undefined || this.pending.size > 0) return;
+      this.worker = undefined;
+      void worker.terminate();
+    }, this.options.idleStopMs ?? IDLE_WORKER_MS);
+    this.idleTimer.unref();
+  }
+
+  /** Whether a worker thread is running now (started by a large frame, stopped when idle). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private failAllOf(worker: Worker, error: Error): void {
+    for (const [id, pending] of this.pending) {
+      if (pending.worker !== worker) continue;
+      this.pending.delete(id);
+      pending.reject(error);
+    }
   }
 }
 
