@@ -65,9 +65,7 @@ function deletedRunMessage(messageBytes) {
   let i = 0;
   const update = structRun(structs, (encoder) => {
     if (i === 0) {
-      encoding.writeUint8(encoder, 1); // ContentDeleted, no origins: the start of the root array
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarString(encoder, 'items');
+      writeRootArrayStart(encoder, 1); // ContentDeleted
     } else {
       encoding.writeUint8(encoder, 1 | 0x80); // after the item before
       writeId(encoder, CLIENT, i - 1);
@@ -87,6 +85,13 @@ function craftedMessage(shape, items) {
   throw new Error(`unknown SHAPE ${shape}`);
 }
 
+/** An item's info byte and parent with no neighbours: the start of the root array "items". */
+function writeRootArrayStart(encoder, contentRef) {
+  encoding.writeUint8(encoder, contentRef);
+  encoding.writeVarUint(encoder, 1); // the parent is a root type, by name
+  encoding.writeVarString(encoder, 'items');
+}
+
 /** Writes a struct's id (client, clock). */
 function writeId(encoder, client, clock) {
   encoding.writeVarUint(encoder, client);
@@ -103,9 +108,7 @@ function rightToLeftMessage(items) {
   let i = 0;
   const update = structRun(items, (encoder) => {
     if (i === 0) {
-      encoding.writeUint8(encoder, 8); // ContentAny, no origins: the start of the root array
-      encoding.writeVarUint(encoder, 1);
-      encoding.writeVarString(encoder, 'items');
+      writeRootArrayStart(encoder, 8); // ContentAny
     } else if (i === 1) {
       encoding.writeUint8(encoder, 8 | 0x80);
       writeId(encoder, CLIENT, 0);
@@ -133,9 +136,7 @@ function twoClientArrayMessage(items) {
   writeId(update, CLIENT, 0);
   for (let i = 0; i < items; i++) {
     if (i === 0) {
-      encoding.writeUint8(update, 8);
-      encoding.writeVarUint(update, 1);
-      encoding.writeVarString(update, 'items');
+      writeRootArrayStart(update, 8); // ContentAny
     } else {
       encoding.writeUint8(update, 8 | 0x80); // a run, each after the one before
       writeId(update, CLIENT, i - 1);
