@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import type { DecodeOptions, IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import type { DecodeRequest, DecodeResponse } from './off-thread-decoder.js';
 
@@ -10,14 +11,16 @@ const port = parentPort;
 if (port === null) throw new Error('decode-worker.js runs as a worker thread only');
 port.on('message', ({ id, frame, options }: DecodeRequest) => {
   const started = performance.now();
-  let response: DecodeResponse;
-  try {
-    // Rewriting GC runs costs the event loop nothing here (see gc-runs.ts).
-    response = { id, ms: 0, message: decodeIncomingMessage(frame, { ...options, joinGcRuns: true }) };
-  } catch (error) {
-    const protocol = error instanceof ProtocolError;
-    response = { id, ms: 0, error: { protocol, message: error instanceof Error ? error.message : String(error) } };
-  }
-  response.ms = performance.now() - started;
+  const outcome = checked(frame, options);
+  const response: DecodeResponse = { id, ms: performance.now() - started, ...outcome };
   port.postMessage(response);
 });
+
+function checked(frame: Uint8Array, options: DecodeOptions): { message: IncomingMessage } | { error: { protocol: boolean; message: string } } {
+  try {
+    // Rewriting GC runs costs the event loop nothing here (see gc-runs.ts).
+    return { message: decodeIncomingMessage(frame, { ...options, joinGcRuns: true }) };
+  } catch (error) {
+    return { error: { protocol: error instanceof ProtocolError, message: error instanceof Error ? error.message : String(error) } };
+  }
+}

@@ -10,7 +10,7 @@ export interface DecodeRequest {
   readonly options: DecodeOptions;
 }
 
-export type DecodeResponse = { readonly id: number; ms: number } & (
+export type DecodeResponse = { readonly id: number; readonly ms: number } & (
   | { readonly message: IncomingMessage }
   | { readonly error: { readonly protocol: boolean; readonly message: string } }
 );
@@ -43,7 +43,7 @@ export interface OffThreadDecoderOptions {
  * An idle worker is stopped after this long: its heap, grown to check one large frame, would
  * otherwise stay resident (nothing runs there to collect it). Starting one takes about 50 ms.
  */
-export const IDLE_WORKER_MS = 10_000;
+const IDLE_WORKER_MS = 10_000;
 
 interface Pending {
   readonly resolve: (result: OffThreadResult) => void;
