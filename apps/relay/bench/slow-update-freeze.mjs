@@ -7,6 +7,8 @@
  * which Yjs integrates in quadratic time (the relay refuses them: MAX_UNANCHORED_VALUES_PER_KEY).
  * `SHAPE=deleted-run` sends one client's one-clock deleted items, each after the one before: the
  * densest items there are, and the shape of an honest list's many deletions.
+ * `SHAPE=interleaved-deleted` sends as many deleted items of two clients, each after the other
+ * client's last: nothing in it can be joined, in the update or in the list.
  * Two shapes of array content, each sending a run of values as one-value pieces that Yjs joins
  * from the right in quadratic time and memory (the relay refuses them since the twenty-first
  * session: MAX_ARRAY_RUN_JOIN_COPIES): `SHAPE=right-to-left` (one client's array items, each after
@@ -76,9 +78,37 @@ function deletedRunMessage(messageBytes) {
   return { structs, bytes: syncStep2(update) };
 }
 
+/**
+ * A sync step 2 as large as the relay accepts of two clients' one-clock deleted items, each after
+ * the other client's last one: no two of them can be one item, so Yjs keeps every one, and
+ * applying it in slices needs the two clients in turn (a cycle-free chain across them).
+ */
+function interleavedDeletedMessage(messageBytes) {
+  const perClient = Math.floor((messageBytes - 64) / 2 / 8);
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 2); // two clients
+  for (const client of [CLIENT + 1, CLIENT]) {
+    encoding.writeVarUint(update, perClient);
+    writeId(update, client, 0);
+    for (let i = 0; i < perClient; i++) {
+      if (client === CLIENT && i === 0) {
+        writeRootArrayStart(update, 1); // ContentDeleted
+      } else {
+        encoding.writeUint8(update, 1 | 0x80); // after the other client's last item
+        if (client === CLIENT) writeId(update, CLIENT + 1, i - 1);
+        else writeId(update, CLIENT, i);
+      }
+      encoding.writeVarUint(update, 1);
+    }
+  }
+  encoding.writeVarUint(update, 0);
+  return { structs: 2 * perClient, bytes: syncStep2(encoding.toUint8Array(update)) };
+}
+
 function craftedMessage(shape, items) {
   if (shape === 'gc') return gcFloodMessage(maxMessageBytes);
   if (shape === 'deleted-run') return deletedRunMessage(maxMessageBytes);
+  if (shape === 'interleaved-deleted') return interleavedDeletedMessage(maxMessageBytes);
   if (shape === 'map-chain') return mapChainMessage(items);
   if (shape === 'right-to-left') return rightToLeftMessage(items);
   if (shape === 'two-client-array') return twoClientArrayMessage(items);

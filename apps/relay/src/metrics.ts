@@ -89,6 +89,7 @@ const LATENCY_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0
 export class RelayMetrics {
   readonly updatesIn = new Counter('basket_relay_updates_in_total', 'Document updates received from clients');
   readonly updatesOut = new Counter('basket_relay_updates_out_total', 'Document update messages sent to clients');
+  readonly slicedUpdates = new Counter('basket_relay_sliced_updates_total', 'Large updates applied in slices, one per event-loop turn');
   readonly bytesIn = new Counter('basket_relay_bytes_in_total', 'WebSocket payload bytes received');
   readonly bytesOut = new Counter('basket_relay_bytes_out_total', 'WebSocket payload bytes sent');
   readonly acksSent = new Counter('basket_relay_acks_sent_total', 'Durable acknowledgements (message 100) sent');
@@ -126,6 +127,7 @@ export class RelayMetrics {
     const metrics: Metric[] = [
       ...this.gauges,
       this.updatesIn,
+      this.slicedUpdates,
       this.updatesOut,
       this.bytesIn,
       this.bytesOut,

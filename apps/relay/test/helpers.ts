@@ -303,3 +303,33 @@ export function costlyMalformedUpdate(structs: number): Uint8Array {
   encoding.writeVarUint(update, 5);
   return encodeSyncUpdate(encoding.toUint8Array(update));
 }
+
+/**
+ * A Yjs update of two clients' one-clock deleted items in the root array "order", each after the
+ * other client's last (client 2's first item starts the array): nothing in it can be joined, and
+ * applied in slices it needs the two clients in turn. `perClient` items each.
+ */
+export function interleavedDeletedUpdate(perClient: number): Uint8Array {
+  const [first, second] = [2, 1];
+  const update = encoding.createEncoder();
+  encoding.writeVarUint(update, 2);
+  for (const client of [first, second]) {
+    encoding.writeVarUint(update, perClient);
+    encoding.writeVarUint(update, client);
+    encoding.writeVarUint(update, 0);
+    for (let i = 0; i < perClient; i++) {
+      if (client === first && i === 0) {
+        encoding.writeUint8(update, 1); // ContentDeleted, no origins: the root array's start
+        encoding.writeVarUint(update, 1);
+        encoding.writeVarString(update, 'order');
+      } else {
+        encoding.writeUint8(update, 1 | 0x80); // after the other client's last item
+        encoding.writeVarUint(update, client === first ? second : first);
+        encoding.writeVarUint(update, client === first ? i - 1 : i);
+      }
+      encoding.writeVarUint(update, 1);
+    }
+  }
+  encoding.writeVarUint(update, 0);
+  return encoding.toUint8Array(update);
+}

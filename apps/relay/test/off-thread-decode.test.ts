@@ -2,8 +2,9 @@ import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
-import { encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
-import { closeCodeOf, connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import * as decoding from 'lib0/decoding';
+import { encodeSyncStep2, encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
+import { closeCodeOf, connectPhone, costlyMalformedUpdate, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /**
  * The relay checks `frame` (from a raw socket) while this process's event loop, which the
@@ -28,6 +29,45 @@ async function checkWhileSampling(frame: Uint8Array, limits: Partial<RelayLimits
     const checkMs = performance.now() - sent;
     clearInterval(sampler);
     return { code, checkMs, longestStallMs };
+  } finally {
+    await running.close();
+  }
+}
+
+/**
+ * Uploads `update` as a sync step 2 from a raw socket while the event loop is sampled every 5 ms,
+ * as checkWhileSampling does; returns the acknowledged state vector, how long the ack took, the
+ * longest stall and how many updates were applied in slices.
+ */
+async function uploadWhileSampling(update: Uint8Array, limits: Partial<RelayLimits>): Promise<{ acked: Map<number, number>; ackMs: number; longestStallMs: number; sliced: number }> {
+  const running = await startRelay({ limits });
+  try {
+    const socket = await openRawSocket(running.syncUrl, newListId());
+    const ack = new Promise<Map<number, number>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no acknowledgement in time')), 30_000);
+      socket.on('message', (data: Buffer) => {
+        if (data[0] !== 100) return;
+        clearTimeout(timer);
+        const decoder = decoding.createDecoder(new Uint8Array(data));
+        decoding.readVarUint(decoder);
+        resolve(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
+      });
+      socket.once('close', (code) => reject(new Error(`closed with ${code}`)));
+    });
+    let longestStallMs = 0;
+    let last = performance.now();
+    const sampler = setInterval(() => {
+      const now = performance.now();
+      longestStallMs = Math.max(longestStallMs, now - last);
+      last = now;
+    }, 5);
+    const sent = performance.now();
+    socket.send(encodeSyncStep2(update));
+    const acked = await ack;
+    const ackMs = performance.now() - sent;
+    clearInterval(sampler);
+    socket.terminate();
+    return { acked, ackMs, longestStallMs, sliced: running.relay.metrics.slicedUpdates.get() };
   } finally {
     await running.close();
   }
@@ -80,6 +120,19 @@ describe('large frames checked off the event loop', () => {
       await running.close();
     }
   }, 30_000);
+
+  it('[D5] a large valid update is applied in slices: the event loop is never held for more than a few of them; on the loop in one go, for all of it', async () => {
+    // 200,000 deleted items of two clients, each after the other's: nothing joins, in the update
+    // or in the list, so Yjs keeps and places every one of them.
+    const update = interleavedDeletedUpdate(100_000);
+    const sliced = await uploadWhileSampling(update, {});
+    const whole = await uploadWhileSampling(update, { offThreadDecodeBytes: 0 });
+    for (const { acked } of [sliced, whole]) expect([acked.get(1), acked.get(2)]).toEqual([100_000, 100_000]);
+    expect(sliced.sliced).toBe(1);
+    expect(whole.sliced).toBe(0);
+    expect(whole.longestStallMs).toBeGreaterThan(whole.ackMs / 2);
+    expect(sliced.longestStallMs).toBeLessThan(whole.longestStallMs / 3);
+  }, 60_000);
 
   it('[D3] a frame whose check needs more heap than the worker has is refused with 4413; the relay and the next large frame go on', async () => {
     const running = await startRelay({ limits: { decodeWorkerHeapMb: 64 } });

@@ -404,6 +404,11 @@ export class Connection implements RoomPeer {
     this.options.addressBudget.storedBytes.charge(bytes);
   }
 
+  /** Called by the room for the time its update's slices took, after `handle` returned. */
+  chargeLoopMs(ms: number): void {
+    this.options.addressBudget.loopMs.charge(ms);
+  }
+
   /** 0 when the address may have `message` delivered now (the deliveries are then taken), else how long to wait. */
   private deliveryBudgetWait(message: IncomingMessage): number {
     const { deliveries } = this.options.addressBudget;

@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import type { DecodeOptions, IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import type { DecodeRequest, DecodeResponse } from './off-thread-decoder.js';
+import { STRUCTS_PER_SLICE } from './update-slices.js';
 
 /**
  * Decodes large frames for OffThreadDecoder, off the relay's event loop. Runs the very same check
@@ -18,8 +19,8 @@ port.on('message', ({ id, frame, options }: DecodeRequest) => {
 
 function checked(frame: Uint8Array, options: DecodeOptions): { message: IncomingMessage } | { error: { protocol: boolean; message: string } } {
   try {
-    // Rewriting GC runs costs the event loop nothing here (see gc-runs.ts).
-    return { message: decodeIncomingMessage(frame, { ...options, joinGcRuns: true }) };
+    // Rewriting GC runs and cutting slices cost the event loop nothing here (gc-runs.ts, update-slices.ts).
+    return { message: decodeIncomingMessage(frame, { ...options, joinGcRuns: true, sliceStructs: STRUCTS_PER_SLICE }) };
   } catch (error) {
     return { error: { protocol: error instanceof ProtocolError, message: error instanceof Error ? error.message : String(error) } };
   }

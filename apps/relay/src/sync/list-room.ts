@@ -7,7 +7,7 @@ import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_C
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
-import type { AwarenessEntry, IncomingMessage, SyncUpdateMessage } from './protocol.js';
+import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
 import { replayStoredUpdates } from './stored-replay.js';
@@ -25,6 +25,8 @@ export interface RoomPeer {
   close(code: number, reason: string): void;
   /** What this peer's update added to the list's log, for its address's storage budget. */
   chargeStoredBytes(bytes: number): void;
+  /** Event-loop time its update took after its message was handled (slices, see ListRoom), for its address's budget. */
+  chargeLoopMs(ms: number): void;
 }
 
 export interface ListRoomOptions {
@@ -42,6 +44,14 @@ export interface ListRoomOptions {
 }
 
 type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
+
+/** A message applied in slices, one per event-loop turn (see applyNextSlice). */
+interface SlicedApply {
+  readonly peer: RoomPeer;
+  readonly message: SyncUpdateMessage & { readonly sliced: SlicedUpdate };
+  readonly receivedAt: number;
+  next: number;
+}
 
 /** Updates from one message are framed as separate log records when Yjs emits several. */
 const RECORD_OVERHEAD_BYTES = 8;
@@ -61,7 +71,9 @@ export class ListRoom {
   readonly doc: Y.Doc;
   readonly presence: Presence<RoomPeer>;
   private readonly peers = new Set<RoomPeer>();
-  private readonly waitingForLoad: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
+  /** Messages that arrived while the list was loading or a message was applied in slices, in order. */
+  private readonly waiting: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
+  private slicing: SlicedApply | undefined;
   private readonly commit: GroupCommit<RoomPeer>;
   private state: RoomState = 'loading';
   private storedBytes = 0;
@@ -122,7 +134,7 @@ export class ListRoom {
   }
 
   get isIdle(): boolean {
-    return this.peers.size === 0 && this.commit.isIdle;
+    return this.peers.size === 0 && this.slicing === undefined && this.commit.isIdle;
   }
 
   async load(): Promise<void> {
@@ -162,8 +174,13 @@ export class ListRoom {
     this.state = 'ready';
     this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, storedBytes: this.storedBytes });
     for (const peer of this.peers) this.greet(peer);
-    const waiting = this.waitingForLoad.splice(0);
-    for (const { peer, message, receivedAt } of waiting) {
+    this.receiveWaiting();
+  }
+
+  /** Handles the messages that waited, in order, until one is applied in slices again. */
+  private receiveWaiting(): void {
+    while (this.waiting.length > 0 && this.state === 'ready' && this.slicing === undefined) {
+      const { peer, message, receivedAt } = this.waiting.shift() as (typeof this.waiting)[number];
       if (!this.peers.has(peer)) continue;
       try {
         this.receive(peer, message, receivedAt);
@@ -193,8 +210,8 @@ export class ListRoom {
   }
 
   receive(peer: RoomPeer, message: IncomingMessage, receivedAt: number): void {
-    if (this.state === 'loading') {
-      this.waitingForLoad.push({ peer, message, receivedAt });
+    if (this.state === 'loading' || this.slicing !== undefined) {
+      this.waiting.push({ peer, message, receivedAt });
       return;
     }
     if (this.state !== 'ready') return;
@@ -239,6 +256,8 @@ export class ListRoom {
   }
 
   destroy(): void {
+    // A message still being applied in slices stops at its next turn.
+    if (this.state !== 'failed') this.state = 'closing';
     this.presence.destroy();
     this.doc.destroy();
   }
@@ -278,10 +297,11 @@ export class ListRoom {
     return this.compaction;
   }
 
-  private applyUpdate(peer: RoomPeer, { update, unanchoredMapValues, joiningValues }: SyncUpdateMessage, receivedAt: number): void {
+  private applyUpdate(peer: RoomPeer, message: SyncUpdateMessage, receivedAt: number): void {
+    const { update, unanchoredMapValues, sliced } = message;
     const metrics = this.options.metrics;
     metrics.updatesIn.inc();
-    if (this.wouldExceedSizeLimit(update)) {
+    if (this.wouldExceedSizeLimit(update, sliced?.clientEnds)) {
       metrics.errors.inc({ kind: 'list_too_large' });
       this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
       peer.close(CloseCode.listTooLarge, 'list too large');
@@ -295,22 +315,121 @@ export class ListRoom {
       peer.close(CloseCode.malformedMessage, 'too many first values for one map key');
       return;
     }
-    const emitted: Uint8Array[] = [];
     const heldBackBefore = heldBackBytes(this.doc);
+    // With updates held back, each slice that completed part of them would make Yjs merge and
+    // retry all of them: such a message is applied in one go, as every message was before.
+    if (sliced !== undefined && heldBackBefore === 0) {
+      this.slicing = { peer, message: { ...message, sliced }, receivedAt, next: 0 };
+      metrics.slicedUpdates.inc();
+      setImmediate(() => this.applyNextSlice());
+      return;
+    }
+    const emitted = this.integrate(peer, update);
+    if (emitted === undefined) return;
+    this.accepted(peer, message, emitted, heldBackBefore, receivedAt);
+  }
+
+  /**
+   * One slice of the message being applied in slices; the next one in the next turn, so every
+   * other list is served in between. Its own list's messages wait (receive), as they do for a load.
+   * What each slice integrates is stored and sent on at once; the sender's acknowledgement waits
+   * for the last. A sender gone before that stops it: the rest was never acknowledged, and the
+   * phone sends it again when it reconnects.
+   */
+  private applyNextSlice(): void {
+    const job = this.slicing;
+    if (job === undefined) return;
+    try {
+      this.applySlice(job);
+    } catch (error) {
+      // As Connection.handle does for a message handled at once (a forward to a socket gone
+      // wrong): only the sender is closed, the rest of its message dropped, the list goes on.
+      this.slicing = undefined;
+      this.options.metrics.errors.inc({ kind: 'handler_error' });
+      this.options.logger.error('connection.handler_error', { connection: job.peer.id, listId: this.listId, error });
+      job.peer.close(CloseCode.internalError, 'internal error');
+    }
+    if (this.slicing === undefined) this.receiveWaiting();
+  }
+
+  /** Applies the job's next slice, and schedules the one after or finishes the message. */
+  private applySlice(job: SlicedApply): void {
+    const { peer, message } = job;
+    if (this.state !== 'ready' || !this.peers.has(peer)) {
+      this.slicing = undefined;
+      return;
+    }
+    const started = performance.now();
+    const { slices } = message.sliced;
+    const emitted = this.integrate(peer, slices[job.next] as Uint8Array);
+    if (emitted === undefined) {
+      this.slicing = undefined;
+      return;
+    }
+    this.store(peer, emitted);
+    this.forward(peer, emitted);
+    job.next += 1;
+    let done = job.next === slices.length;
+    if (!done && heldBackBytes(this.doc) > 0) {
+      // Not in the slices' order after all (the document lacked what a slice builds on): the rest
+      // in one go, as Yjs skips what it already has. Retrying held-back updates at every later
+      // slice would cost more.
+      const rest = this.integrate(peer, message.update);
+      if (rest === undefined) {
+        this.slicing = undefined;
+        return;
+      }
+      this.store(peer, rest);
+      this.forward(peer, rest);
+      done = true;
+    }
+    peer.chargeLoopMs(performance.now() - started);
+    if (!done) {
+      setImmediate(() => this.applyNextSlice());
+      return;
+    }
+    this.slicing = undefined;
+    // Before the waiting messages: what the message held back (and its ack) comes first.
+    this.accepted(peer, message, [], 0, job.receivedAt, true);
+  }
+
+  /**
+   * Applies `update` for `peer`, returning the updates Yjs emitted; undefined if Yjs threw, and
+   * then the list is failed (reloaded from disk).
+   */
+  private integrate(peer: RoomPeer, update: Uint8Array): Uint8Array[] | undefined {
+    const emitted: Uint8Array[] = [];
     this.collecting = emitted;
     try {
       Y.applyUpdate(this.doc, update, peer);
     } catch (error) {
-      this.collecting = undefined;
       // Yjs may have integrated part of the update before throwing: the document can no longer
       // be trusted, so nothing of it is stored or forwarded and the list is reloaded from disk.
-      metrics.errors.inc({ kind: 'update_rejected' });
+      this.options.metrics.errors.inc({ kind: 'update_rejected' });
       this.options.logger.warn('connection.update_rejected', { listId: this.listId, peer: peer.id, error });
       peer.close(CloseCode.malformedMessage, 'update could not be applied');
       this.fail('document poisoned by a rejected update', error);
-      return;
+      return undefined;
+    } finally {
+      this.collecting = undefined;
     }
-    this.collecting = undefined;
+    return emitted;
+  }
+
+  /**
+   * After a message was applied (`emitted`: what it integrated and is not stored yet): its
+   * held-back updates checked, then stored, acknowledged once durable, and sent on.
+   * `integratedEarlier`: its slices integrated (and stored, and sent on) something already.
+   */
+  private accepted(
+    peer: RoomPeer,
+    { unanchoredMapValues, joiningValues }: SyncUpdateMessage,
+    emitted: readonly Uint8Array[],
+    heldBackBefore: number,
+    receivedAt: number,
+    integratedEarlier = false,
+  ): void {
+    const metrics = this.options.metrics;
     const heldBackAfter = heldBackBytes(this.doc);
     if (heldBackAfter === 0) this.heldBackMapValues.clear();
     else if (unanchoredMapValues.length > 0) rememberHeldBackValues(this.doc, unanchoredMapValues, this.heldBackMapValues);
@@ -333,6 +452,17 @@ export class ListRoom {
     // Queued for storage before anything is forwarded: the document holds these updates now, and
     // every later batch's state vector covers them, so if a send below throws (a socket gone
     // wrong; Connection closes this sender) they must still be written before that ack goes out.
+    this.store(peer, emitted);
+    this.commit.addWaiter(peer, receivedAt);
+    // Not "held back fewer bytes than before": a message can complete one phone's held update and
+    // hold back a larger one of its own.
+    if ((integratedEarlier || emitted.length > 0) && this.heldBackSenders.size > 0) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
+    if (heldBackAfter > heldBackBefore) this.heldBackSenders.add(peer);
+    this.forward(peer, emitted);
+  }
+
+  /** Queues what a message integrated for the next write, charged to its sender's storage budget. */
+  private store(peer: RoomPeer, emitted: readonly Uint8Array[]): void {
     let addedBytes = 0;
     for (const integrated of emitted) {
       addedBytes += integrated.length + RECORD_OVERHEAD_BYTES;
@@ -340,17 +470,16 @@ export class ListRoom {
     }
     if (this.measuredBytes !== undefined) this.measuredBytes += addedBytes;
     if (addedBytes > 0) peer.chargeStoredBytes(addedBytes);
-    this.commit.addWaiter(peer, receivedAt);
-    // Not "held back fewer bytes than before": a message can complete one phone's held update and
-    // hold back a larger one of its own.
-    if (emitted.length > 0 && this.heldBackSenders.size > 0) this.acknowledgeHeldBackSenders(heldBackAfter === 0, receivedAt);
-    if (heldBackAfter > heldBackBefore) this.heldBackSenders.add(peer);
+  }
+
+  /** Sends what a message integrated to every other phone on the list. */
+  private forward(peer: RoomPeer, emitted: readonly Uint8Array[]): void {
     for (const integrated of emitted) {
       const message = encodeSyncUpdate(integrated);
       for (const other of this.peers) {
         if (other !== peer) {
           other.send(message);
-          metrics.updatesOut.inc();
+          this.options.metrics.updatesOut.inc();
         }
       }
     }
@@ -375,10 +504,10 @@ export class ListRoom {
    * only) never grows the list and always passes: a phone only reading an over-limit list
    * (the limit lowered since it was stored) must not be cut off.
    */
-  private wouldExceedSizeLimit(update: Uint8Array): boolean {
+  private wouldExceedSizeLimit(update: Uint8Array, clientEnds?: SlicedUpdate['clientEnds']): boolean {
     const limit = this.options.maxListBytes;
     if (this.storedBytes + this.commit.pendingBytes + update.length <= limit) return false;
-    if (!addsContent(this.doc, update)) return false;
+    if (!addsContent(this.doc, clientEnds ?? Y.parseUpdateMeta(update).to)) return false;
     if (this.measuredBytes === undefined) {
       this.measuredBytes = encodeIntegratedState(this.doc).length + RECORD_OVERHEAD_BYTES;
       if (this.measuredBytes + update.length <= limit) void this.compactIfLarge(true);
@@ -493,9 +622,9 @@ export class ListRoom {
   }
 }
 
-/** Whether `update` holds structs `doc` does not have yet (deletions alone never add). */
-function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
-  for (const [client, clock] of Y.parseUpdateMeta(update).to) {
+/** Whether an update whose clients' clocks end at `clientEnds` holds structs `doc` does not have yet (deletions alone never add). */
+function addsContent(doc: Y.Doc, clientEnds: Iterable<readonly [number, number]>): boolean {
+  for (const [client, clock] of clientEnds) {
     if (clock > Y.getState(doc.store, client)) return true;
   }
   return false;
