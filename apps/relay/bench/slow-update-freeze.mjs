@@ -16,7 +16,10 @@
  * (one client's run of array items, and as many of another client's, each following the run's
  * first item). Before, at ITEMS=40000 either one exhausted the relay's heap and the process died.
  * While the relay works on it, /healthz is asked every 50 ms; the longest answer is how long every
- * other list waited. Prints that and the relay's peak RSS (VmHWM).
+ * other list waited. Prints that and the relay's peak RSS (VmHWM). With `RELOAD=1` the relay is
+ * then stopped (SIGTERM: it compacts the list into one snapshot), started again and the list
+ * opened: the same for loading what was stored; `RELOAD=kill` stops it with SIGKILL instead, so
+ * the list is loaded from its log.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -210,62 +213,115 @@ async function healthy(timeoutMs) {
   throw new Error('relay did not start');
 }
 
-const relay = spawn(process.execPath, ['dist/main.js'], {
-  cwd: relayDir,
-  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-try {
-  await healthy(10_000);
-  const { structs, bytes } = craftedMessage(process.env['SHAPE'] ?? 'gc', Number(process.env['ITEMS'] ?? 80_000));
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/sync/freeze-measure-0000001`);
-  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  let closeCode;
-  socket.on('close', (code) => (closeCode = code));
+function startRelay() {
+  return spawn(process.execPath, ['dist/main.js'], {
+    cwd: relayDir,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
 
-  let worstHealthzMs = 0;
+/**
+ * Asks `/healthz` every 50 ms until `stop()`; `worst()` is the longest answer so far (a reset
+ * connection counts too: its wait was part of the freeze).
+ */
+function pollHealthz() {
+  let worstMs = 0;
   const failures = [];
   let polling = true;
-  const poll = (async () => {
+  const done = (async () => {
     while (polling) {
       const asked = performance.now();
-      // A reset connection is counted too: its wait was part of the freeze.
       await fetch(`http://127.0.0.1:${port}/healthz`).catch((error) => failures.push(String(error.cause ?? error)));
-      worstHealthzMs = Math.max(worstHealthzMs, performance.now() - asked);
+      worstMs = Math.max(worstMs, performance.now() - asked);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  socket.send(bytes);
-  // The relay is done once it answers quickly again for a while.
-  const sent = performance.now();
+  return {
+    worst: () => worstMs,
+    failures,
+    stop: async () => {
+      polling = false;
+      await done;
+    },
+  };
+}
+
+/** Waits until the worst `/healthz` answer has not grown for 2 s (the relay is done). */
+async function untilQuiet(health) {
+  const started = performance.now();
   let quietSince = performance.now();
   let seenWorst = 0;
-  while (performance.now() - quietSince < 2_000 && performance.now() - sent < 120_000) {
+  while (performance.now() - quietSince < 2_000 && performance.now() - started < 120_000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    if (worstHealthzMs > seenWorst) {
-      seenWorst = worstHealthzMs;
+    if (health.worst() > seenWorst) {
+      seenWorst = health.worst();
       quietSince = performance.now();
     }
   }
-  polling = false;
-  await poll;
-  // A relay that died (out of memory) has no status left to read.
+}
+
+/** The relay's peak RSS; none for a relay that died (out of memory). */
+async function peakRssMb(relay) {
   const status = await readFile(`/proc/${relay.pid}/status`, 'utf8').catch(() => '');
-  const peakRssMb = Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/**
+ * The relay stopped with `signal` and started again, and a phone opens the list, which loads it:
+ * how long until the relay greets it (after the load), and the longest `/healthz` wait meanwhile.
+ */
+async function measureReload(relay, listUrl, signal) {
+  relay.kill(signal);
+  await new Promise((resolve) => relay.once('exit', resolve));
+  const again = startRelay();
+  try {
+    await healthy(10_000);
+    const health = pollHealthz();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const opened = performance.now();
+    const socket = new WebSocket(listUrl);
+    await new Promise((resolve, reject) => socket.once('message', resolve).once('error', reject));
+    const loadMs = performance.now() - opened;
+    await untilQuiet(health);
+    await health.stop();
+    socket.terminate();
+    return { loadMs: Math.round(loadMs), worstHealthzMs: Math.round(health.worst()), peakRssMb: await peakRssMb(again) };
+  } finally {
+    again.kill('SIGKILL');
+  }
+}
+
+const relay = startRelay();
+try {
+  await healthy(10_000);
+  const { structs, bytes } = craftedMessage(process.env['SHAPE'] ?? 'gc', Number(process.env['ITEMS'] ?? 80_000));
+  const listUrl = `ws://127.0.0.1:${port}/sync/freeze-measure-0000001`;
+  const socket = new WebSocket(listUrl);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  let closeCode;
+  socket.on('close', (code) => (closeCode = code));
+  const health = pollHealthz();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  socket.send(bytes);
+  await untilQuiet(health);
+  await health.stop();
+  const sent = {
+    maxListMiB: +(maxListBytes / 1024 / 1024).toFixed(2),
+    messageMiB: +(bytes.length / 1024 / 1024).toFixed(2),
+    structs,
+    worstHealthzMs: Math.round(health.worst()),
+    peakRssMb: await peakRssMb(relay),
+    closeCode: closeCode ?? 'open',
+    relayExit: relay.exitCode ?? relay.signalCode ?? 'running',
+    healthzFailures: health.failures.length === 0 ? undefined : health.failures.slice(0, 3),
+  };
   socket.terminate();
-  console.log(
-    JSON.stringify({
-      maxListMiB: +(maxListBytes / 1024 / 1024).toFixed(2),
-      messageMiB: +(bytes.length / 1024 / 1024).toFixed(2),
-      structs,
-      worstHealthzMs: Math.round(worstHealthzMs),
-      peakRssMb,
-      closeCode: closeCode ?? 'open',
-      relayExit: relay.exitCode ?? relay.signalCode ?? 'running',
-      healthzFailures: failures.length === 0 ? undefined : failures.slice(0, 3),
-    }),
-  );
+  const reloadAfter = { 1: 'SIGTERM', kill: 'SIGKILL' }[process.env['RELOAD'] ?? ''];
+  // Once the update is durable: it is acknowledged within a few seconds of the relay's quiet.
+  if (reloadAfter === 'SIGKILL') await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const reload = reloadAfter !== undefined && relay.exitCode === null ? { reload: await measureReload(relay, listUrl, reloadAfter) } : {};
+  console.log(JSON.stringify({ ...sent, ...reload }));
 } finally {
   relay.kill('SIGKILL');
   await rm(dataDir, { recursive: true, force: true });

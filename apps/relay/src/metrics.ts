@@ -90,6 +90,7 @@ export class RelayMetrics {
   readonly updatesIn = new Counter('basket_relay_updates_in_total', 'Document updates received from clients');
   readonly updatesOut = new Counter('basket_relay_updates_out_total', 'Document update messages sent to clients');
   readonly slicedUpdates = new Counter('basket_relay_sliced_updates_total', 'Large updates applied in slices, one per event-loop turn');
+  readonly slicedLoads = new Counter('basket_relay_sliced_loads_total', 'Lists loaded in turns, their large stored updates in slices');
   readonly bytesIn = new Counter('basket_relay_bytes_in_total', 'WebSocket payload bytes received');
   readonly bytesOut = new Counter('basket_relay_bytes_out_total', 'WebSocket payload bytes sent');
   readonly acksSent = new Counter('basket_relay_acks_sent_total', 'Durable acknowledgements (message 100) sent');
@@ -128,6 +129,7 @@ export class RelayMetrics {
       ...this.gauges,
       this.updatesIn,
       this.slicedUpdates,
+      this.slicedLoads,
       this.updatesOut,
       this.bytesIn,
       this.bytesOut,

@@ -8,6 +8,8 @@ import type { ListRoomOptions, RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
+import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
+import { storedUpdateSlices } from '../src/sync/update-slices.js';
 import { rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[]; loopMs: number[] } {
@@ -615,6 +617,79 @@ describe('large updates applied in slices', () => {
     list.receive(mum, slicedMessage(takingTurnsUpdate(100), 10), 0);
     expect(list.doc.getArray('order').length).toBe(100);
     expect(metrics.slicedUpdates.get()).toBe(0);
+    list.destroy();
+  });
+});
+
+describe('large stored lists loaded in turns', () => {
+  const slicer = (minBytes: number, fail = false): StoredUpdateSlicer => ({
+    minBytes,
+    slice: async (update) => {
+      if (fail) throw new Error('worker gone');
+      return storedUpdateSlices(update, 10);
+    },
+  });
+
+  it('[R23] a list stored as one large update loads in slices over many turns, the same list as loaded in one go; messages meanwhile wait, a phone\'s sync requests answered once', async () => {
+    const storage = new MemoryListStorage();
+    const upload = takingTurnsUpdate(300);
+    await storage.append('roomUnitTestList01', [upload]);
+    const metrics = new RelayMetrics();
+    const list = new ListRoom({ ...roomOptions(storage), metrics, storedUpdateSlicer: slicer(1024) });
+    const phone = fakePeer(1);
+    list.attach(phone);
+    // Two sync requests while it loads: one answer covers both (a socket that never reads would
+    // otherwise get a list-sized answer per request).
+    for (let request = 0; request < 2; request++) list.receive(phone, { kind: 'sync-step-1', stateVector: Y.encodeStateVector(new Y.Doc()) }, 0);
+    let transactions = 0;
+    list.doc.on('afterTransaction', () => (transactions += 1));
+    const loading = list.load();
+    for (let turn = 0; turn < 5; turn++) await nextTurn();
+    expect(list.isReady).toBe(false);
+    expect(phone.sent).toEqual([]);
+    await loading;
+    expect(list.isReady).toBe(true);
+    expect(metrics.slicedLoads.get()).toBe(1);
+    expect(transactions).toBeGreaterThanOrEqual(30);
+    expect(list.doc.getArray('order').toJSON()).toEqual(docOf([upload]).getArray('order').toJSON());
+    // The greeting, then one answer to the step 1s that waited.
+    expect(phone.sent).toHaveLength(2);
+    list.destroy();
+  });
+
+  it('[R24] a log of many records, each under the slicing size, is replayed a few records per turn (by bytes, not only by count)', async () => {
+    const storage = new MemoryListStorage();
+    const phone = new Y.Doc();
+    const records: Uint8Array[] = [];
+    phone.on('update', (update: Uint8Array) => records.push(update));
+    for (let i = 0; i < 40; i++) phone.getMap('items').set(`item ${i}`, 'x'.repeat(2000));
+    await storage.append('roomUnitTestList01', records);
+    // One record over the slicing size, so the list loads in turns.
+    const big = new Y.Doc();
+    big.getMap('notes').set('long', 'y'.repeat(5000));
+    await storage.append('roomUnitTestList01', [Y.encodeStateAsUpdate(big)]);
+    const list = new ListRoom({ ...roomOptions(storage), storedUpdateSlicer: slicer(4000) });
+    let transactions = 0;
+    list.doc.on('afterTransaction', () => (transactions += 1));
+    await list.load();
+    expect(list.doc.getMap('items').size).toBe(40);
+    expect(list.doc.getMap('notes').get('long')).toHaveLength(5000);
+    // About two 2 kB records per turn: 20 transactions, not one of all 40.
+    expect(transactions).toBeGreaterThanOrEqual(20);
+    list.destroy();
+  });
+
+  it('[R25] a stored update the worker cannot cut (it failed) is applied in one go', async () => {
+    const storage = new MemoryListStorage();
+    const upload = takingTurnsUpdate(100);
+    await storage.append('roomUnitTestList01', [upload]);
+    const list = new ListRoom({ ...roomOptions(storage), storedUpdateSlicer: slicer(1024, true) });
+    let transactions = 0;
+    list.doc.on('afterTransaction', () => (transactions += 1));
+    await list.load();
+    expect(list.isReady).toBe(true);
+    expect(transactions).toBe(1);
+    expect(list.doc.getArray('order').length).toBe(100);
     list.destroy();
   });
 });

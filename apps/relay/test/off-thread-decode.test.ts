@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
 import * as decoding from 'lib0/decoding';
+import WebSocket from 'ws';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { encodeSyncStep2, encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
 import { closeCodeOf, connectPhone, costlyMalformedUpdate, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
@@ -131,6 +133,45 @@ describe('large frames checked off the event loop', () => {
     expect(sliced.sliced).toBe(1);
     expect(whole.sliced).toBe(0);
     expect(whole.longestStallMs).toBeGreaterThan(whole.ackMs / 2);
+    expect(sliced.longestStallMs).toBeLessThan(whole.longestStallMs / 3);
+  }, 60_000);
+
+  it('[D6] a list stored as one large update is loaded in slices: the event loop is never held for long; loaded in one go, for all of it', async () => {
+    const update = interleavedDeletedUpdate(100_000);
+    const loadWhileSampling = async (limits: Partial<RelayLimits>): Promise<{ longestStallMs: number; loads: number; loaded: Map<number, number> }> => {
+      const storage = new MemoryListStorage();
+      const listId = newListId();
+      await storage.append(listId, [update]);
+      const running = await startRelay({ storage, limits });
+      try {
+        let longestStallMs = 0;
+        let last = performance.now();
+        const sampler = setInterval(() => {
+          const now = performance.now();
+          longestStallMs = Math.max(longestStallMs, now - last);
+          last = now;
+        }, 5);
+        // A raw socket asks for nothing: the relay's greeting, sent once the list is loaded, holds
+        // its state vector, and no phone in this process applies the list meanwhile.
+        const socket = new WebSocket(`${running.syncUrl}/${listId}`);
+        const greeting = await new Promise<Uint8Array>((resolve, reject) => {
+          socket.once('message', (data: Buffer) => resolve(new Uint8Array(data)));
+          socket.once('error', reject);
+        });
+        clearInterval(sampler);
+        socket.terminate();
+        const decoder = decoding.createDecoder(greeting);
+        expect([decoding.readVarUint(decoder), decoding.readVarUint(decoder)]).toEqual([0, 0]);
+        return { longestStallMs, loads: running.relay.metrics.slicedLoads.get(), loaded: Y.decodeStateVector(decoding.readVarUint8Array(decoder)) };
+      } finally {
+        await running.close();
+      }
+    };
+    const sliced = await loadWhileSampling({});
+    const whole = await loadWhileSampling({ offThreadDecodeBytes: 0 });
+    expect([sliced.loads, whole.loads]).toEqual([1, 0]);
+    for (const { loaded } of [sliced, whole]) expect([loaded.get(1), loaded.get(2)]).toEqual([100_000, 100_000]);
+    expect(whole.longestStallMs).toBeGreaterThan(100);
     expect(sliced.longestStallMs).toBeLessThan(whole.longestStallMs / 3);
   }, 60_000);
 

@@ -14,6 +14,7 @@ import { CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
+import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { SharedBacklogs } from '../sync/shared-backlogs.js';
 import type { TrustedProxies } from './client-address.js';
@@ -128,6 +129,7 @@ export class RelayServer {
       compactLogBytes: limits.compactLogBytes,
       idleUnloadMs: limits.idleUnloadMs,
       shutdownCompactMs: limits.shutdownCompactMs,
+      ...(this.offThreadDecoder === undefined ? {} : { storedUpdateSlicer: storedUpdateSlicerOf(this.offThreadDecoder, limits.offThreadDecodeBytes) }),
     });
     this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir);
     this.webSockets = new WebSocketServer({
@@ -456,3 +458,8 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   }
 }
 
+
+/** Stored updates as large as the frames the decoder checks are cut into slices by it too. */
+function storedUpdateSlicerOf(decoder: OffThreadDecoder, minBytes: number): StoredUpdateSlicer {
+  return { minBytes, slice: (update) => decoder.sliceStored(update) };
+}

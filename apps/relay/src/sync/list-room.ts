@@ -10,7 +10,8 @@ import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
-import { replayStoredUpdates } from './stored-replay.js';
+import type { StoredUpdateSlicer } from './stored-replay.js';
+import { replayStoredUpdates, replayStoredUpdatesInTurns } from './stored-replay.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
@@ -41,6 +42,8 @@ export interface ListRoomOptions {
   /** Called when the room can no longer serve (storage failure, poisoned document). */
   readonly onFailed: (room: ListRoom) => void;
   readonly onEmpty: (room: ListRoom) => void;
+  /** Loads a list holding a large stored update in slices, one per turn; in one go without it. */
+  readonly storedUpdateSlicer?: StoredUpdateSlicer;
 }
 
 type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
@@ -143,7 +146,7 @@ export class ListRoom {
       const stored = await this.options.storage.load(this.listId);
       this.storedBytes = stored.storedBytes;
       this.logBytes = stored.logBytes;
-      const skipped = replayStoredUpdates(this.doc, stored.updates, this);
+      const skipped = await this.replay(stored.updates);
       if (skipped > 0) {
         this.options.logger.error('list.stored_update_unreadable', { listId: this.listId, skipped });
         this.options.metrics.errors.inc({ kind: 'stored_update_unreadable' });
@@ -163,6 +166,14 @@ export class ListRoom {
       this.options.metrics.errors.inc({ kind: 'load_failed' });
       this.fail('load failed', error);
     }
+  }
+
+  /** Applies the stored updates: in one go, or in turns when one of them is large (see StoredUpdateSlicer). */
+  private async replay(updates: readonly Uint8Array[]): Promise<number> {
+    const slicer = this.options.storedUpdateSlicer;
+    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) return replayStoredUpdates(this.doc, updates, this);
+    this.options.metrics.slicedLoads.inc();
+    return replayStoredUpdatesInTurns(this.doc, updates, this, slicer, () => this.state === 'loading');
   }
 
   private becomeReady(started: number): void {
@@ -211,6 +222,14 @@ export class ListRoom {
 
   receive(peer: RoomPeer, message: IncomingMessage, receivedAt: number): void {
     if (this.state === 'loading' || this.slicing !== undefined) {
+      // A phone's later sync request replaces its earlier one, as Connection does for answers
+      // still unsent: the answer to the latest covers the earlier (a phone's state only grows),
+      // and a socket that never reads must not get one list-sized answer per request it sent
+      // while a large list loaded.
+      if (message.kind === 'sync-step-1') {
+        const earlier = this.waiting.findIndex((waiting) => waiting.peer === peer && waiting.message.kind === 'sync-step-1');
+        if (earlier >= 0) this.waiting.splice(earlier, 1);
+      }
       this.waiting.push({ peer, message, receivedAt });
       return;
     }

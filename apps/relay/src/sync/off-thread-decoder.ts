@@ -4,14 +4,15 @@ import * as Y from 'yjs';
 import type { DecodeOptions, IncomingMessage, UnanchoredMapValue } from './protocol.js';
 import { ProtocolError } from './protocol.js';
 
-export interface DecodeRequest {
-  readonly id: number;
-  readonly frame: Uint8Array;
-  readonly options: DecodeOptions;
-}
+/** A frame to check, or a stored update of a list being loaded to cut into slices. */
+export type DecodeRequest = { readonly id: number } & (
+  | { readonly frame: Uint8Array; readonly options: DecodeOptions }
+  | { readonly stored: Uint8Array }
+);
 
 export type DecodeResponse = { readonly id: number; readonly ms: number } & (
   | { readonly message: IncomingMessage }
+  | { readonly slices: readonly Uint8Array[] | undefined }
   | { readonly error: { readonly protocol: boolean; readonly message: string } }
 );
 
@@ -46,7 +47,7 @@ export interface OffThreadDecoderOptions {
 const IDLE_WORKER_MS = 10_000;
 
 interface Pending {
-  readonly resolve: (result: OffThreadResult) => void;
+  readonly resolve: (response: DecodeResponse) => void;
   readonly reject: (error: Error) => void;
   /** The worker checking it: only its own failure fails this request. */
   readonly worker: Worker;
@@ -72,16 +73,31 @@ export class OffThreadDecoder {
 
   constructor(private readonly options: OffThreadDecoderOptions) {}
 
-  decode(frame: Uint8Array, decodeOptions: DecodeOptions): Promise<OffThreadResult> {
+  async decode(frame: Uint8Array, decodeOptions: DecodeOptions): Promise<OffThreadResult> {
+    const response = await this.request((id) => ({ id, frame, options: decodeOptions }));
+    if (!('message' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
+    return { message: withIds(response.message), ms: response.ms };
+  }
+
+  /**
+   * A stored update of a list being loaded, cut into slices to apply one per event-loop turn
+   * (update-slices.ts); undefined when it is small or cannot be cut. Rejects if unreadable.
+   */
+  async sliceStored(update: Uint8Array): Promise<readonly Uint8Array[] | undefined> {
+    const response = await this.request((id) => ({ id, stored: update }));
+    if (!('slices' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
+    return response.slices;
+  }
+
+  private request(build: (id: number) => DecodeRequest): Promise<DecodeResponse> {
     if (this.closed) return Promise.reject(new DecodeWorkerFailed('decoder closed', false));
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
-    return new Promise<OffThreadResult>((resolve, reject) => {
+    return new Promise<DecodeResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
-      const request: DecodeRequest = { id, frame, options: decodeOptions };
-      worker.postMessage(request);
+      worker.postMessage(build(id));
     });
   }
 
@@ -120,7 +136,7 @@ export class OffThreadDecoder {
     if ('error' in response) {
       pending.reject(response.error.protocol ? new ProtocolError(response.error.message) : new Error(response.error.message));
     } else {
-      pending.resolve({ message: withIds(response.message), ms: response.ms });
+      pending.resolve(response);
     }
     if (this.pending.size === 0) this.stopWhenIdle();
   }

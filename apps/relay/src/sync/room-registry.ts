@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { ListRoom } from './list-room.js';
+import type { StoredUpdateSlicer } from './stored-replay.js';
 
 export interface RoomRegistryOptions {
   readonly storage: ListStorage;
@@ -15,6 +16,8 @@ export interface RoomRegistryOptions {
   readonly idleUnloadMs: number;
   /** Time budget for compacting lists at shutdown (0: none). */
   readonly shutdownCompactMs?: number;
+  /** Large stored updates are loaded in slices (see ListRoom). */
+  readonly storedUpdateSlicer?: StoredUpdateSlicer;
 }
 
 /** Compactions at shutdown run this many at a time: enough to share fsyncs, few enough to finish some. */
@@ -68,6 +71,7 @@ export class RoomRegistry {
       compactLogBytes: this.options.compactLogBytes,
       onFailed: (failed) => this.unload(failed, false),
       onEmpty: () => undefined,
+      ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();

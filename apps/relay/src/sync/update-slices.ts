@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import type { DeleteSet, Struct } from './v1-update.js';
-import { writeV1Update } from './v1-update.js';
+import { clientBlocks, writeV1Update } from './v1-update.js';
 
 /**
  * Structs per slice of a large update. Yjs applies 10,000 of the densest items (one-clock deleted
@@ -36,6 +36,20 @@ export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteS
     slices.push(writeV1Update(blocksOf(order, start, end), end === order.length ? ds : undefined));
   }
   return slices;
+}
+
+/**
+ * A stored update (a list's snapshot or a logged update) cut into slices for a sliced load;
+ * undefined when it has no more than `maxStructs` structs or cannot be cut. Stored updates were
+ * integrated before they were stored: they have no gap and no cycle, and their array runs are
+ * joined, so no slice makes Yjs join one piece by piece.
+ */
+export function storedUpdateSlices(update: Uint8Array, maxStructs: number): Uint8Array[] | undefined {
+  const { structs, ds } = Y.decodeUpdate(update);
+  if (structs.length <= maxStructs) return undefined;
+  const blocks = clientBlocks(structs);
+  const slices = blocks === undefined ? undefined : updateSlices(blocks, ds, maxStructs);
+  return Array.isArray(slices) ? slices : undefined;
 }
 
 /** One client's structs in the update, and how many of them the order holds so far. */
