@@ -9,8 +9,29 @@ import { encodeSyncStep2, encodeSyncUpdate, ProtocolError } from '../src/sync/pr
 import { closeCodeOf, connectPhone, costlyMalformedUpdate, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /**
- * The relay checks `frame` (from a raw socket) while this process's event loop, which the
- * relay's shares under the tests, is sampled every 5 ms. Returns the close code, how long the
+ * Samples this process's event loop, which the relay's shares under the tests, every 5 ms;
+ * `stop()` returns the longest it was held.
+ */
+function sampleStalls(): { stop: () => number } {
+  let longestStallMs = 0;
+  let last = performance.now();
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    longestStallMs = Math.max(longestStallMs, now - last);
+    last = now;
+  }, 5);
+  // A test that fails before stop() must not be kept alive by it.
+  sampler.unref();
+  return {
+    stop: () => {
+      clearInterval(sampler);
+      return longestStallMs;
+    },
+  };
+}
+
+/**
+ * The relay checks `frame` (from a raw socket) while the event loop is sampled. Returns the close code, how long the
  * check took (send to close) and the longest the loop was held meanwhile.
  */
 async function checkWhileSampling(frame: Uint8Array, limits: Partial<RelayLimits>): Promise<{ code: number; checkMs: number; longestStallMs: number }> {
@@ -18,19 +39,12 @@ async function checkWhileSampling(frame: Uint8Array, limits: Partial<RelayLimits
   try {
     const socket = await openRawSocket(running.syncUrl, newListId());
     const closed = closeCodeOf(socket, 20_000);
-    let longestStallMs = 0;
-    let last = performance.now();
-    const sampler = setInterval(() => {
-      const now = performance.now();
-      longestStallMs = Math.max(longestStallMs, now - last);
-      last = now;
-    }, 5);
+    const stalls = sampleStalls();
     const sent = performance.now();
     socket.send(frame);
     const code = await closed;
     const checkMs = performance.now() - sent;
-    clearInterval(sampler);
-    return { code, checkMs, longestStallMs };
+    return { code, checkMs, longestStallMs: stalls.stop() };
   } finally {
     await running.close();
   }
@@ -56,18 +70,12 @@ async function uploadWhileSampling(update: Uint8Array, limits: Partial<RelayLimi
       });
       socket.once('close', (code) => reject(new Error(`closed with ${code}`)));
     });
-    let longestStallMs = 0;
-    let last = performance.now();
-    const sampler = setInterval(() => {
-      const now = performance.now();
-      longestStallMs = Math.max(longestStallMs, now - last);
-      last = now;
-    }, 5);
+    const stalls = sampleStalls();
     const sent = performance.now();
     socket.send(encodeSyncStep2(update));
     const acked = await ack;
     const ackMs = performance.now() - sent;
-    clearInterval(sampler);
+    const longestStallMs = stalls.stop();
     socket.terminate();
     return { acked, ackMs, longestStallMs, sliced: running.relay.metrics.slicedUpdates.get() };
   } finally {
@@ -144,13 +152,7 @@ describe('large frames checked off the event loop', () => {
       await storage.append(listId, [update]);
       const running = await startRelay({ storage, limits });
       try {
-        let longestStallMs = 0;
-        let last = performance.now();
-        const sampler = setInterval(() => {
-          const now = performance.now();
-          longestStallMs = Math.max(longestStallMs, now - last);
-          last = now;
-        }, 5);
+        const stalls = sampleStalls();
         // A raw socket asks for nothing: the relay's greeting, sent once the list is loaded, holds
         // its state vector, and no phone in this process applies the list meanwhile.
         const socket = new WebSocket(`${running.syncUrl}/${listId}`);
@@ -158,7 +160,7 @@ describe('large frames checked off the event loop', () => {
           socket.once('message', (data: Buffer) => resolve(new Uint8Array(data)));
           socket.once('error', reject);
         });
-        clearInterval(sampler);
+        const longestStallMs = stalls.stop();
         socket.terminate();
         const decoder = decoding.createDecoder(greeting);
         expect([decoding.readVarUint(decoder), decoding.readVarUint(decoder)]).toEqual([0, 0]);
