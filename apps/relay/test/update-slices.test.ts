@@ -130,6 +130,22 @@ describe('large updates cut into slices', () => {
     expect(sliced.getMap<Y.Map<unknown>>('items').get('k3')?.get('checked')).toBe(true);
   });
 
+  it('[U6] an update listing a client twice (Yjs reads the last block) is still sliced, to the same document', () => {
+    const phone = new Y.Doc();
+    phone.clientID = 4;
+    for (let i = 0; i < 60; i++) phone.getArray<Y.Map<unknown>>('order').push([new Y.Map()]);
+    const full = Y.decodeUpdate(Y.encodeStateAsUpdate(phone));
+    // A stale first block of the same client, then the real one.
+    const update = writeV1Update([full.structs.slice(0, 3), full.structs], full.ds);
+    expect(Y.decodeUpdate(update).structs).toHaveLength(63);
+    const message = decodeIncomingMessage(encodeSyncUpdate(update), { sliceStructs: 10 });
+    const slices = message.kind === 'sync-update' ? message.sliced?.slices : undefined;
+    expect(slices).toHaveLength(6);
+    const sliced = docWith(undefined, slices as Uint8Array[], (doc) => expect(doc.store.pendingStructs).toBeNull());
+    sameDocument(docWith(undefined, [update]), sliced);
+    expect(sliced.getArray('order').length).toBe(60);
+  });
+
   it('[U3] an update that cannot be ordered is not sliced: a gap in a client\'s clocks (applied in one go), or two clients each building on a later item of the other (refused)', () => {
     // A gap: Y.mergeUpdates writes a Skip between the two pieces of client 1's clocks.
     const doc = new Y.Doc();

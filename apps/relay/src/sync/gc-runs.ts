@@ -23,13 +23,9 @@ export function gcRunJoins(structs: readonly Struct[]): number {
   return joins;
 }
 
-/**
- * The update written again with each run of adjacent GC structs as one, in Yjs's v1 format;
- * undefined when it cannot be written equivalently (see clientBlocks).
- */
-export function withGcRunsJoined({ structs, ds }: DecodedUpdate): Uint8Array | undefined {
-  const blocks = clientBlocks(structs);
-  return blocks === undefined ? undefined : writeV1Update(blocks.map(joinGcRuns), ds);
+/** The update written again with each run of adjacent GC structs as one, in Yjs's v1 format (see clientBlocks). */
+export function withGcRunsJoined({ structs, ds }: DecodedUpdate): Uint8Array {
+  return writeV1Update(clientBlocks(structs).map(joinGcRuns), ds);
 }
 
 /** One client's block with each run of adjacent GC structs as one struct. */

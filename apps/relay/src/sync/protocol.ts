@@ -216,9 +216,8 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
   const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs;
-  // Both write the update again, which only an update of one block per client allows.
-  const blocks = joinGc || slice ? clientBlocks(structs) : undefined;
-  if (blocks === undefined) return checked;
+  if (!joinGc && !slice) return checked;
+  const blocks = clientBlocks(structs);
   const rewritten = joinGc ? blocks.map(joinGcRuns) : blocks;
   const slices = slice ? updateSlices(rewritten, decoded.ds, options.sliceStructs as number) : undefined;
   if (slices === 'cycle') {

@@ -47,8 +47,7 @@ export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteS
 export function storedUpdateSlices(update: Uint8Array, maxStructs: number): Uint8Array[] | undefined {
   const { structs, ds } = Y.decodeUpdate(update);
   if (structs.length <= maxStructs) return undefined;
-  const blocks = clientBlocks(structs);
-  const slices = blocks === undefined ? undefined : updateSlices(blocks, ds, maxStructs);
+  const slices = updateSlices(clientBlocks(structs), ds, maxStructs);
   return Array.isArray(slices) ? slices : undefined;
 }
 

@@ -11,13 +11,17 @@ export function follows(previous: Struct, struct: Struct): boolean {
 }
 
 /**
- * The structs cut into one block per client, or undefined if a client's are not one contiguous
- * run. Yjs reads one block of structs per client (a later block of the same client replaces the
- * earlier), so only such an update can be written again equivalently.
+ * The structs cut into the blocks Yjs integrates: one per client, contiguous in its clocks. An
+ * update may list a client in several blocks, and Yjs reads only the last of them (each replaces
+ * the one before, unread), so only that one is kept: written again, the update integrates the same.
+ * Without this, a crafted update with a client listed twice could not be rewritten, and so would
+ * be applied as sent, in one go. A later block that directly follows the earlier one's clocks is
+ * taken as its continuation (Yjs would hold it back for the clocks the earlier one holds): such an
+ * update then integrates more than Yjs alone would, all of it the sender's own structs, and
+ * consistently, as the relay stores and forwards what it integrated.
  */
-export function clientBlocks(structs: readonly Struct[]): Struct[][] | undefined {
-  const blocks: Struct[][] = [];
-  const seen = new Set<number>();
+export function clientBlocks(structs: readonly Struct[]): Struct[][] {
+  const blocks = new Map<number, Struct[]>();
   let block: Struct[] | undefined;
   for (const struct of structs) {
     const previous = block?.[block.length - 1];
@@ -25,12 +29,12 @@ export function clientBlocks(structs: readonly Struct[]): Struct[][] | undefined
       block.push(struct);
       continue;
     }
-    if (seen.has(struct.id.client)) return undefined;
-    seen.add(struct.id.client);
     block = [struct];
-    blocks.push(block);
+    // Deleted first, so the client's place in the order is where its last block stands.
+    blocks.delete(struct.id.client);
+    blocks.set(struct.id.client, block);
   }
-  return blocks;
+  return [...blocks.values()];
 }
 
 /**
