@@ -91,11 +91,12 @@ describe('large updates cut into slices', () => {
   it('[U2] two clients each building on the other\'s last item are sliced in turn; sliced in client order instead, Yjs holds back nearly all', () => {
     const update = interleavedDeletedUpdate(500);
     const slices = slicesOf(update, 50) as Uint8Array[];
-    expect(slices).toHaveLength(20);
-    // Every slice alternates the two clients: 25 items of each.
+    // 3, 6, 12, 24, 48, then 50 structs a slice.
+    expect(slices.map((slice) => Y.decodeUpdate(slice).structs.length)).toEqual([3, 6, 12, 24, 48, ...Array(18).fill(50), 7]);
+    // Every slice alternates the two clients.
     for (const slice of slices) {
       const clients = Y.decodeUpdate(slice).structs.map((struct) => struct.id.client);
-      expect(clients.filter((client) => client === 1)).toHaveLength(25);
+      expect(Math.abs(clients.filter((client) => client === 1).length * 2 - clients.length)).toBeLessThanOrEqual(1);
     }
     const sliced = docWith(undefined, slices, (doc) => expect(doc.store.pendingStructs).toBeNull());
     sameDocument(docWith(undefined, [update]), sliced);
@@ -140,7 +141,7 @@ describe('large updates cut into slices', () => {
     expect(Y.decodeUpdate(update).structs).toHaveLength(63);
     const message = decodeIncomingMessage(encodeSyncUpdate(update), { sliceStructs: 10 });
     const slices = message.kind === 'sync-update' ? message.sliced?.slices : undefined;
-    expect(slices).toHaveLength(6);
+    expect((slices as Uint8Array[]).length).toBeGreaterThan(6);
     const sliced = docWith(undefined, slices as Uint8Array[], (doc) => expect(doc.store.pendingStructs).toBeNull());
     sameDocument(docWith(undefined, [update]), sliced);
     expect(sliced.getArray('order').length).toBe(60);
