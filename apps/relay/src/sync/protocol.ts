@@ -250,10 +250,12 @@ function assertNoListContent(structs: ReturnType<typeof Y.decodeUpdate>['structs
  */
 function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UnanchoredMapValue[] {
   const values: UnanchoredMapValue[] = [];
-  const placeOf = unanchoredPlaces(structs);
+  let placeOf: ((item: Y.Item) => Place) | undefined;
   for (const struct of structs) {
     if (!(struct instanceof Y.Item) || struct.origin !== null) continue;
-    const place = placeOf(struct);
+    // A value that names its key, as Y.Map writes them, needs nothing followed: the follower (a
+    // map and closures, 1.1 kB a message) is built only for the others.
+    const place = namedKeyOf(struct) ?? (placeOf ??= unanchoredPlaces(structs))(struct);
     if (place !== 'list') values.push({ client: struct.id.client, clock: struct.id.clock, place });
   }
   if (values.length > MAX_UNANCHORED_VALUES_PER_KEY) {
@@ -273,6 +275,12 @@ function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['struc
 }
 
 type Place = MapKey | { readonly keyOf: Y.ID } | 'list';
+
+/** The map key an item names itself (it has a key and its parent by name or id), if it does. */
+function namedKeyOf(item: Y.Item): MapKey | undefined {
+  const parent = item.parent;
+  return item.parentSub !== null && (typeof parent === 'string' || parent instanceof Y.ID) ? { parent, key: item.parentSub } : undefined;
+}
 
 /** The update's structs per client, in clock order as decoded. */
 function structsByClient<Struct extends { readonly id: Y.ID }>(structs: readonly Struct[]): Map<number, Struct[]> {
@@ -321,9 +329,9 @@ function unanchoredPlaces(structs: ReturnType<typeof Y.decodeUpdate>['structs'])
         break;
       }
       path.push(item);
-      const parent = item.parent;
-      if (item.parentSub !== null && (typeof parent === 'string' || parent instanceof Y.ID)) {
-        place = { parent, key: item.parentSub };
+      const named = namedKeyOf(item);
+      if (named !== undefined) {
+        place = named;
         break;
       }
       const neighbour = item.origin ?? item.rightOrigin;
