@@ -307,9 +307,11 @@ export function costlyMalformedUpdate(structs: number): Uint8Array {
 /**
  * A Yjs update of two clients' one-clock deleted items in the root array "order", each after the
  * other client's last (client 2's first item starts the array): nothing in it can be joined, and
- * applied in slices it needs the two clients in turn. `perClient` items each.
+ * applied in slices it needs the two clients in turn. `perClient` items each. With `cyclic`,
+ * client 2's first item follows client 1's last instead, which follows it: no order integrates
+ * them, and Yjs holds them all back.
  */
-export function interleavedDeletedUpdate(perClient: number): Uint8Array {
+export function interleavedDeletedUpdate(perClient: number, cyclic = false): Uint8Array {
   const [first, second] = [2, 1];
   const update = encoding.createEncoder();
   encoding.writeVarUint(update, 2);
@@ -318,7 +320,11 @@ export function interleavedDeletedUpdate(perClient: number): Uint8Array {
     encoding.writeVarUint(update, client);
     encoding.writeVarUint(update, 0);
     for (let i = 0; i < perClient; i++) {
-      if (client === first && i === 0) {
+      if (client === first && i === 0 && cyclic) {
+        encoding.writeUint8(update, 1 | 0x80);
+        encoding.writeVarUint(update, second);
+        encoding.writeVarUint(update, perClient - 1);
+      } else if (client === first && i === 0) {
         encoding.writeUint8(update, 1); // ContentDeleted, no origins: the root array's start
         encoding.writeVarUint(update, 1);
         encoding.writeVarString(update, 'order');

@@ -144,6 +144,22 @@ describe('large frames checked off the event loop', () => {
     expect(sliced.longestStallMs).toBeLessThan(whole.longestStallMs / 3);
   }, 60_000);
 
+  it('[D7] a large update whose items of two clients each build on a later item of the other is refused (4400): Yjs could never integrate it', async () => {
+    const running = await startRelay();
+    try {
+      const listId = newListId();
+      const socket = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(socket, 20_000);
+      socket.send(encodeSyncStep2(interleavedDeletedUpdate(10_000, true)));
+      expect(await closed).toBe(4400);
+      // The same items in an order that works are taken.
+      const ok = await uploadWhileSampling(interleavedDeletedUpdate(10_000), {});
+      expect(ok.sliced).toBe(1);
+    } finally {
+      await running.close();
+    }
+  }, 30_000);
+
   it('[D6] a list stored as one large update is loaded in slices: the event loop is never held for long; loaded in one go, for all of it', async () => {
     const update = interleavedDeletedUpdate(100_000);
     const loadWhileSampling = async (limits: Partial<RelayLimits>): Promise<{ longestStallMs: number; loads: number; loaded: Map<number, number> }> => {
