@@ -147,17 +147,41 @@ describe('large updates cut into slices', () => {
     expect(sliced.getArray('order').length).toBe(60);
   });
 
-  it('[U3] an update that cannot be ordered is not sliced: a gap in a client\'s clocks (applied in one go), or two clients each building on a later item of the other (refused)', () => {
-    // A gap: Y.mergeUpdates writes a Skip between the two pieces of client 1's clocks.
-    const doc = new Y.Doc();
-    doc.clientID = 1;
-    const updates: Uint8Array[] = [];
-    doc.on('update', (u: Uint8Array) => updates.push(u));
-    for (let i = 0; i < 6; i++) doc.getArray('order').push([i]);
-    const gapped = Y.mergeUpdates([updates[0] as Uint8Array, updates[4] as Uint8Array]);
+  it('[U7] what waits for a gap in a client\'s clocks, and what builds on it, goes in the last slice as it is; the rest is sliced, and the list ends up as with the update in one go', () => {
+    // Mum's pushes 0 and 4–5 (a gap where 1–3 were); Dad's map entries, then his items after
+    // Mum's first and after her last: only what follows the gap must wait.
+    const mum = new Y.Doc();
+    mum.clientID = 1;
+    const mumsUpdates: Uint8Array[] = [];
+    mum.on('update', (u: Uint8Array) => mumsUpdates.push(u));
+    for (let i = 0; i < 6; i++) mum.getArray<Y.Map<unknown>>('order').push([new Y.Map()]);
+    const dad = new Y.Doc();
+    dad.clientID = 2;
+    Y.applyUpdate(dad, Y.encodeStateAsUpdate(mum));
+    for (let i = 0; i < 30; i++) dad.getMap('items').set(`k${i}`, i);
+    dad.getArray<Y.Map<unknown>>('order').insert(1, [new Y.Map()]); // after Mum's first: before the gap
+    dad.getArray<Y.Map<unknown>>('order').insert(6, [new Y.Map()]); // after Mum's last: behind the gap
+    const gapped = Y.mergeUpdates([mumsUpdates[0], mumsUpdates[4], mumsUpdates[5], Y.encodeStateAsUpdate(dad, Y.encodeStateVector(mum))] as Uint8Array[]);
     expect(Y.decodeUpdate(gapped).structs.some((struct) => struct instanceof Y.Skip)).toBe(true);
-    expect(slicesOf(gapped, 1)).toBe('gap');
+    const slices = slicesOf(gapped, 4) as Uint8Array[];
+    expect(slices.length).toBeGreaterThan(5);
+    const last = Y.decodeUpdate(slices[slices.length - 1] as Uint8Array).structs;
+    // Mum's after the gap (with the Skip), and Dad's two items: each names one of Mum's after the
+    // gap as a neighbour (the first one its right one). His map entries are in the earlier slices.
+    expect(last.map((struct) => `${struct.id.client}:${struct.id.clock} ${struct.constructor.name}`).sort()).toEqual(['1:1 Skip', '1:4 Item', '1:5 Item', '2:30 Item', '2:31 Item']);
+    const sliced = docWith(undefined, slices, (doc) => {
+      if (doc.getMap('items').size < 30) expect(doc.store.pendingStructs).toBeNull();
+    });
+    const whole = docWith(undefined, [gapped]);
+    sameDocument(whole, sliced);
+    expect(sliced.store.pendingStructs).not.toBeNull();
+    // Once the gap is filled, both hold everything.
+    for (const doc of [whole, sliced]) for (const update of mumsUpdates.slice(1, 4)) Y.applyUpdate(doc, update);
+    sameDocument(whole, sliced);
+    expect(sliced.getArray('order').length).toBe(8);
+  });
 
+  it('[U3] two clients each building on a later item of the other: not sliced, refused', () => {
     // A cycle: client 2's first item follows client 1's second, which follows client 2's first.
     const cycle = encoding.createEncoder();
     encoding.writeVarUint(cycle, 2);

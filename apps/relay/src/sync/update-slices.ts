@@ -22,14 +22,17 @@ export const STRUCTS_PER_SLICE = 5_000;
  * gives the same document as the update in one go: Yjs places an item by its neighbours, not by
  * when it arrives.
  *
- * When there is no such order, says why: a gap in a client's clocks (a Skip: what follows it
- * waits for the gap, which the list may or may not have; an honest phone's held-back updates look
- * like this), or two clients each building on a later struct of the other (a cycle: Yjs could
- * never integrate those structs, whatever arrives later, and no honest update has one).
+ * What follows a gap in a client's clocks (a Skip: an honest phone's own held-back updates look
+ * like this), and whatever builds on it, waits for the gap, which the list may or may not have:
+ * it goes in the last slice, as it is, and Yjs integrates it or holds it back as it would in one
+ * go. Says 'cycle' instead when two clients each build on a later struct of the other: Yjs could
+ * never integrate those structs, whatever arrives later, and no honest update has one.
  */
-export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteSet, maxStructs: number): Uint8Array[] | 'gap' | 'cycle' {
-  const order = integrationOrder(blocks);
-  if (typeof order === 'string') return order;
+export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteSet, maxStructs: number): Uint8Array[] | 'cycle' {
+  const runs = clientRuns(blocks);
+  const order = integrationOrder(runs);
+  if (order === 'cycle') return order;
+  const rest = [...runs.values()].map((run) => run.structs.slice(run.next)).filter((block) => block.length > 0);
   const slices: Uint8Array[] = [];
   // The first slices smaller: Yjs's code for what they hold may not be compiled yet, and run
   // interpreted the first slice of 5,000 one-clock deleted items took 20–47 ms (a sixteenth
@@ -37,8 +40,9 @@ export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteS
   let size = Math.max(1, maxStructs >> 4);
   for (let start = 0; start < order.length; start += size, size = Math.min(maxStructs, size * 2)) {
     const end = Math.min(order.length, start + size);
-    slices.push(writeV1Update(blocksOf(order, start, end), end === order.length ? ds : undefined));
+    slices.push(writeV1Update(blocksOf(order, start, end), end === order.length && rest.length === 0 ? ds : undefined));
   }
+  if (rest.length > 0 || slices.length === 0) slices.push(writeV1Update(rest, ds));
   return slices;
 }
 
@@ -61,6 +65,19 @@ interface ClientRun {
   readonly firstClock: number;
   readonly endClock: number;
   next: number;
+  /** Its next struct waits for a gap (its own, or one of what it builds on): it goes no further. */
+  blocked: boolean;
+}
+
+function clientRuns(blocks: readonly (readonly Struct[])[]): Map<number, ClientRun> {
+  const runs = new Map<number, ClientRun>();
+  for (const structs of blocks) {
+    const first = structs[0];
+    const last = structs[structs.length - 1];
+    if (first === undefined || last === undefined) continue;
+    runs.set(first.id.client, { structs, firstClock: first.id.clock, endClock: last.id.clock + last.length, next: 0, blocked: false });
+  }
+  return runs;
 }
 
 /** A client the order works on, until its struct holding `untilClock` is in the order. */
@@ -70,19 +87,12 @@ interface Goal {
 }
 
 /**
- * Every struct of `blocks` once, each after the structs of other clients it builds on, each
- * client's in clock order. Linear: every step either adds a struct or switches to the client of a
- * missing dependency, which is then added before switching back.
+ * The structs of `runs` each after the structs of other clients it builds on, each client's in
+ * clock order, up to the gaps: each run's `next` is then where what waits for a gap starts.
+ * Linear: every step either adds a struct, stops a run, or switches to the client of a missing
+ * dependency, which is then added (or found waiting for a gap) before switching back.
  */
-function integrationOrder(blocks: readonly (readonly Struct[])[]): Struct[] | 'gap' | 'cycle' {
-  const runs = new Map<number, ClientRun>();
-  for (const structs of blocks) {
-    const first = structs[0];
-    const last = structs[structs.length - 1];
-    if (first === undefined || last === undefined) continue;
-    if (structs.some((struct) => struct instanceof Y.Skip)) return 'gap';
-    runs.set(first.id.client, { structs, firstClock: first.id.clock, endClock: last.id.clock + last.length, next: 0 });
-  }
+function integrationOrder(runs: ReadonlyMap<number, ClientRun>): Struct[] | 'cycle' {
   const order: Struct[] = [];
   const working = new Set<ClientRun>();
   for (const start of runs.values()) {
@@ -91,7 +101,8 @@ function integrationOrder(blocks: readonly (readonly Struct[])[]): Struct[] | 'g
     while (goals.length > 0) {
       const { run, untilClock } = goals[goals.length - 1] as Goal;
       const struct = run.structs[run.next];
-      if (struct === undefined || struct.id.clock > untilClock) {
+      if (struct instanceof Y.Skip) run.blocked = true;
+      if (struct === undefined || struct.id.clock > untilClock || run.blocked) {
         goals.pop();
         working.delete(run);
         continue;
@@ -103,6 +114,10 @@ function integrationOrder(blocks: readonly (readonly Struct[])[]): Struct[] | 'g
         continue;
       }
       const { dependency, clock } = needed;
+      if (dependency.blocked) {
+        run.blocked = true;
+        continue;
+      }
       // That client is already waiting for something that waits for it.
       if (working.has(dependency)) return 'cycle';
       working.add(dependency);
