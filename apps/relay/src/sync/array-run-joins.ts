@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 
-type Struct = ReturnType<typeof Y.decodeUpdate>['structs'][number];
+import type { Struct } from './v1-update.js';
 
 /**
  * Values Yjs may copy, beyond once, joining one update's pieces of array runs. Yjs keeps values

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 
-type Struct = ReturnType<typeof Y.decodeUpdate>['structs'][number];
+import type { Struct } from './v1-update.js';
 
 /**
  * Whether some position of the update (both neighbours the same, or, at the edge of a type, the

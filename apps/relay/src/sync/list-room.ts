@@ -51,7 +51,8 @@ type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
 /** A message applied in slices, one per event-loop turn (see applyNextSlice). */
 interface SlicedApply {
   readonly peer: RoomPeer;
-  readonly message: SyncUpdateMessage & { readonly sliced: SlicedUpdate };
+  readonly message: SyncUpdateMessage;
+  readonly sliced: SlicedUpdate;
   readonly receivedAt: number;
   next: number;
 }
@@ -338,7 +339,7 @@ export class ListRoom {
     // With updates held back, each slice that completed part of them would make Yjs merge and
     // retry all of them: such a message is applied in one go, as every message was before.
     if (sliced !== undefined && heldBackBefore === 0) {
-      this.slicing = { peer, message: { ...message, sliced }, receivedAt, next: 0 };
+      this.slicing = { peer, message, sliced, receivedAt, next: 0 };
       metrics.slicedUpdates.inc();
       setImmediate(() => this.applyNextSlice());
       return;
@@ -379,7 +380,7 @@ export class ListRoom {
       return;
     }
     const started = performance.now();
-    const { slices } = message.sliced;
+    const { slices } = job.sliced;
     const emitted = this.integrate(peer, slices[job.next] as Uint8Array);
     if (emitted === undefined) {
       this.slicing = undefined;

@@ -5,6 +5,7 @@ import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { positionCrowded } from './conflict-flood.js';
 import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, joinGcRuns } from './gc-runs.js';
 import { updateSlices } from './update-slices.js';
+import type { DecodedUpdate, Struct } from './v1-update.js';
 import { clientBlocks, writeV1Update } from './v1-update.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
@@ -194,7 +195,7 @@ export const MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST = 4096;
  * into slices past `sliceStructs` structs).
  */
 function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpdateMessage, 'kind'> {
-  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  let decoded: DecodedUpdate;
   try {
     decoded = Y.decodeUpdate(update);
   } catch (error) {
@@ -235,7 +236,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
-function assertNoListContent(structs: ReturnType<typeof Y.decodeUpdate>['structs']): void {
+function assertNoListContent(structs: readonly Struct[]): void {
   for (const struct of structs) {
     if (struct instanceof Y.Item && struct.origin === null && struct.rightOrigin === null && struct.parentSub === null) {
       throw new ProtocolError('update puts content in an array or text, and this relay takes maps only (REFUSE_LIST_CONTENT)');
@@ -248,7 +249,7 @@ function assertNoListContent(structs: ReturnType<typeof Y.decodeUpdate>['structs
  * for one key. An item names its key only when it has no neighbours; one with a right neighbour
  * takes that neighbour's key, followed through the update (unanchoredPlaces).
  */
-function unanchoredMapValuesOf(structs: ReturnType<typeof Y.decodeUpdate>['structs']): UnanchoredMapValue[] {
+function unanchoredMapValuesOf(structs: readonly Struct[]): UnanchoredMapValue[] {
   const values: UnanchoredMapValue[] = [];
   let placeOf: ((item: Y.Item) => Place) | undefined;
   for (const struct of structs) {
@@ -298,10 +299,10 @@ function structsByClient<Struct extends { readonly id: Y.ID }>(structs: readonly
  * item outside the update. Followed without recursion, each item once, as a crafted chain may be
  * as long as the update.
  */
-function unanchoredPlaces(structs: ReturnType<typeof Y.decodeUpdate>['structs']): (item: Y.Item) => Place {
+function unanchoredPlaces(structs: readonly Struct[]): (item: Y.Item) => Place {
   // Built only for an item that names a neighbour and no key, which Y.Map never writes: an
   // honest update (every message goes through here) never pays for it.
-  let byClient: Map<number, Array<(typeof structs)[number]>> | undefined;
+  let byClient: Map<number, Struct[]> | undefined;
   const inUpdate = (id: Y.ID): Y.Item | undefined => {
     byClient ??= structsByClient(structs);
     const run = byClient.get(id.client);
