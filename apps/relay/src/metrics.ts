@@ -102,6 +102,7 @@ export class RelayMetrics {
   readonly journalWriteRecords = new Histogram('basket_relay_journal_write_records', 'Records (one per update, from any list) in one O_DSYNC journal write: the group commit across lists', [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]);
   readonly journalWriteSeconds = new Histogram('basket_relay_journal_write_seconds', 'Time of one O_DSYNC journal write, from issuing it to its completion on the event loop', LATENCY_SECONDS_BUCKETS);
   readonly offThreadDecodeSeconds = new Histogram('basket_relay_off_thread_decode_seconds', 'Time the decode worker took to check one large frame (OFF_THREAD_DECODE_BYTES), off the event loop', [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+  readonly listLoadSeconds = new Histogram('basket_relay_list_load_seconds', 'Time of loading one list (replaying what is stored on the event loop, cutting large stored updates on the decode worker), charged to the address whose connection made it load', [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
   readonly checkpointSeconds = new Histogram('basket_relay_checkpoint_seconds', 'Time of one checkpoint: copying a journal segment into the list logs', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   /** What the disk storage reports, recorded here (the storage layer knows no registry). */
   readonly storageObserver: StorageObserver = {
@@ -142,6 +143,7 @@ export class RelayMetrics {
       this.journalWriteRecords,
       this.journalWriteSeconds,
       this.offThreadDecodeSeconds,
+      this.listLoadSeconds,
       this.checkpointSeconds,
     ];
     return metrics.map((m) => m.render()).join('\n') + '\n';

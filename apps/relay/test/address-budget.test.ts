@@ -3,16 +3,26 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { AddressBudgets } from '../src/sync/address-budgets.js';
 import { encodeAwarenessMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, costlyMalformedUpdate, GatedStorage, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /** A y-websocket polyfill whose sockets come from another loopback address than the test's others. */
 class FromOtherAddress extends WebSocket {
   constructor(url: string, protocols?: string | string[]) {
     super(url, protocols, { localAddress: '127.0.0.2' });
   }
+}
+
+/** A Yjs update adding `count` items to the list at once: far longer than a few ms for Yjs to apply. */
+function manyItems(count: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.transact(() => {
+    for (let i = 0; i < count; i++) doc.getMap('items').set(`heavy-${i}`, { name: `Item ${i}`, quantity: i });
+  });
+  return Y.encodeStateAsUpdate(doc);
 }
 
 function update(key: string): Uint8Array {
@@ -78,7 +88,7 @@ describe('per-address delivery budget', () => {
     expect(running.relay.metrics.errors.get({ kind: 'address_rate_limited' })).toBeGreaterThan(0);
   });
 
-  it('[B2] an address is forgotten only once it has no connection and its budgets have refilled', () => {
+  it('[B2] an address is forgotten only once it has no connection, its budgets have refilled and nothing of its is in flight', () => {
     let now = 0;
     const budgets = new AddressBudgets({ deliveriesPerSecond: 100, loopMsPerSecond: 50, storedBytesPerHour: 3600 }, () => now);
     const spent = budgets.forAddress('198.51.100.7');
@@ -110,6 +120,16 @@ describe('per-address delivery budget', () => {
     budgets.sweep(() => false);
     expect(budgets.size).toBe(1);
     now += 30 * 60 * 1000;
+    // Nor while it has a frame on the decode worker or a load running: a fresh budget would
+    // let it start more at once.
+    spent.decodesInFlight += 1;
+    budgets.sweep(() => false);
+    expect(budgets.size).toBe(1);
+    spent.decodesInFlight -= 1;
+    void spent.loads.turn();
+    budgets.sweep(() => false);
+    expect(budgets.size).toBe(1);
+    spent.loads.finished();
     budgets.sweep(() => false);
     expect(budgets.size).toBe(0);
   });
@@ -122,13 +142,9 @@ describe('per-address delivery budget', () => {
     const { running, listId, honest } = await relayWithHonestPhones({ maxLoopMsPerIpPerSecond: 2 }, () => Date.now() + clockOffsetMs);
     const [, bob] = honest;
 
-    const heavy = new Y.Doc();
-    heavy.transact(() => {
-      for (let i = 0; i < 5000; i++) heavy.getMap('items').set(`heavy-${i}`, { name: `Item ${i}`, quantity: i });
-    });
     const socket = await openRawSocket(running.syncUrl, listId);
     cleanups.push(() => socket.terminate());
-    socket.send(encodeSyncUpdate(Y.encodeStateAsUpdate(heavy)));
+    socket.send(encodeSyncUpdate(manyItems(5000)));
     socket.send(update('after-the-heavy-one'));
     await waitFor(() => bob.doc.getMap('items').size >= 5000, 5000, 'the heavy update reaches the list');
     const heavyArrived = performance.now();
@@ -198,6 +214,84 @@ describe('per-address delivery budget', () => {
     await waitFor(() => storedIn(secondList, 'second-list') === 'second-list', 3000, 'the held update, once the budget refilled');
     expect(second.readyState).toBe(WebSocket.OPEN);
     expect(first.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('[B8] loading a list is charged to the address whose connection made it load: in debt, that address\'s next load waits (its phone connected) until it has paid; loaded lists and other addresses are served', async () => {
+    // 2 ms a second, 4 ms burst; loading 5,000 stored items takes Yjs far longer than 14 ms.
+    let clockOffsetMs = 0;
+    const storage = new MemoryListStorage();
+    const [storedList, otherStoredList, thirdStoredList] = [newListId(), newListId(), newListId()];
+    for (const listId of [storedList, otherStoredList, thirdStoredList]) await storage.append(listId, [manyItems(5000)]);
+    const running = await startRelay({ storage, limits: { maxLoopMsPerIpPerSecond: 2 }, now: () => Date.now() + clockOffsetMs });
+    cleanups.push(() => running.close());
+    const isReady = (listId: string): boolean => running.relay.registry.get(listId)?.isReady === true;
+
+    const loader = await openRawSocket(running.syncUrl, storedList);
+    cleanups.push(() => loader.terminate());
+    await waitFor(() => isReady(storedList), 5000, 'the stored list loaded');
+    // Connected, but its list waits to be loaded. Uncharged, the address had its whole budget
+    // left and loaded lists one after another.
+    const waiting = await openRawSocket(running.syncUrl, otherStoredList);
+    cleanups.push(() => waiting.terminate());
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(isReady(otherStoredList)).toBe(false);
+    expect(running.relay.metrics.errors.get({ kind: 'address_busy_load_waiting' })).toBe(1);
+
+    // A list already loaded costs no load: the same address still joins it.
+    const joiner = await openRawSocket(running.syncUrl, storedList);
+    cleanups.push(() => joiner.terminate());
+    await waitFor(() => running.relay.registry.get(storedList)?.peerCount === 2, 2000, 'joined the loaded list');
+    // Another address loads a list as usual.
+    const elsewhere = connectPhone(running.syncUrl, thirdStoredList, new Y.Doc(), undefined, FromOtherAddress);
+    cleanups.push(() => elsewhere.destroy());
+    await waitFor(() => elsewhere.doc.getMap('items').size === 5000, 5000, 'another address loads its list');
+    expect(isReady(otherStoredList)).toBe(false);
+
+    // Owed at most a minute of its budget: once that has passed, the waiting list loads.
+    clockOffsetMs += 61_000;
+    await waitFor(() => isReady(otherStoredList), 3000, 'the waiting list loaded, once paid for');
+    expect(waiting.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('[B9] an address has at most four loads running at once: the rest wait their turn, connected; other addresses do not wait', async () => {
+    const storage = new GatedStorage();
+    const running = await startRelay({ storage });
+    cleanups.push(() => running.close());
+    const lists = Array.from({ length: 7 }, () => newListId());
+    storage.holdLoads();
+    // Each load is charged only once it runs: uncapped, an address could start any number at once.
+    for (const listId of lists.slice(0, 6)) {
+      const socket = await openRawSocket(running.syncUrl, listId);
+      cleanups.push(() => socket.terminate());
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(storage.loadsStarted).toBe(4);
+    const elsewhere = new WebSocket(`${running.syncUrl}/${lists[6]}`, { localAddress: '127.0.0.2' });
+    cleanups.push(() => elsewhere.terminate());
+    await new Promise((resolve, reject) => elsewhere.once('open', resolve).once('error', reject));
+    await waitFor(() => storage.loadsStarted === 5, 2000, 'another address\'s load started');
+    storage.releaseLoads();
+    await waitFor(() => lists.every((listId) => running.relay.registry.get(listId)?.isReady === true), 5000, 'every list loaded');
+    expect(storage.loadsStarted).toBe(7);
+  });
+
+  it('[B10] a load waiting for its address\'s budget does not hold the shutdown', async () => {
+    const storage = new MemoryListStorage();
+    const [storedList, otherStoredList] = [newListId(), newListId()];
+    for (const listId of [storedList, otherStoredList]) await storage.append(listId, [manyItems(5000)]);
+    const running = await startRelay({ storage, limits: { maxLoopMsPerIpPerSecond: 2 } });
+    const loader = await openRawSocket(running.syncUrl, storedList);
+    cleanups.push(() => loader.terminate());
+    await waitFor(() => running.relay.registry.get(storedList)?.isReady === true, 5000, 'the stored list loaded');
+    const waiting = await openRawSocket(running.syncUrl, otherStoredList);
+    cleanups.push(() => waiting.terminate());
+    await waitFor(() => running.relay.metrics.errors.get({ kind: 'address_busy_load_waiting' }) === 1, 2000, 'the second load waiting');
+    const closed = closeCodeOf(waiting);
+    const started = performance.now();
+    await running.close();
+    // Waiting for the budget, it took about 10 s (20 ms owed at 2 ms a second).
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(await closed).toBe(1012);
   });
 
   it('[B4] a connection its address budget holds unread longer than the ping interval is not dropped as dead', async () => {

@@ -15,9 +15,54 @@ import type { Logger } from '../src/log.js';
 import { silentLogger } from '../src/log.js';
 import type { RelayMetrics } from '../src/metrics.js';
 import { LOCK_FILE_NAME } from '../src/storage/data-dir-lock.js';
-import type { ListStorage } from '../src/storage/list-storage.js';
+import type { ListStorage, StoredList } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { encodeSyncUpdate, MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
+
+/** Storage whose loads and appends wait until the test releases them. */
+export class GatedStorage implements ListStorage {
+  readonly inner = new MemoryListStorage();
+  private loadGate: Promise<void> = Promise.resolve();
+  private appendGate: Promise<void> = Promise.resolve();
+  private openLoad: (() => void) | undefined;
+  private openAppend: (() => void) | undefined;
+  loadsStarted = 0;
+  appendsStarted = 0;
+  appendsFinished = 0;
+
+  holdLoads(): void {
+    this.loadGate = new Promise((resolve) => (this.openLoad = resolve));
+  }
+  releaseLoads(): void {
+    this.openLoad?.();
+  }
+  holdAppends(): void {
+    this.appendGate = new Promise((resolve) => (this.openAppend = resolve));
+  }
+  releaseAppends(): void {
+    this.openAppend?.();
+  }
+  async load(listId: string): Promise<StoredList> {
+    this.loadsStarted += 1;
+    await this.loadGate;
+    return this.inner.load(listId);
+  }
+  async append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
+    this.appendsStarted += 1;
+    await this.appendGate;
+    await this.inner.append(listId, updates);
+    this.appendsFinished += 1;
+  }
+  compact(listId: string, snapshot: Uint8Array): Promise<void> {
+    return this.inner.compact(listId, snapshot);
+  }
+  release(): Promise<void> {
+    return this.inner.release();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
 
 export interface RunningRelay {
   readonly relay: RelayServer;

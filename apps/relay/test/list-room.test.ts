@@ -629,7 +629,7 @@ describe('large stored lists loaded in turns', () => {
     minBytes,
     slice: async (update) => {
       if (fail) throw new Error('worker gone');
-      return storedUpdateSlices(update, 10);
+      return { slices: storedUpdateSlices(update, 10), ms: 0 };
     },
   });
 
@@ -693,6 +693,56 @@ describe('large stored lists loaded in turns', () => {
     expect(list.isReady).toBe(true);
     expect(transactions).toBe(1);
     expect(list.doc.getArray('order').length).toBe(100);
+    list.destroy();
+  });
+});
+
+describe('what a load costs, and who pays', () => {
+  it('[R26] the load reports its time as it goes (once in one go; in turns, once per turn and once for the worker\'s cut) and observes it once', async () => {
+    const upload = takingTurnsUpdate(300);
+    const charges = async (storedUpdateSlicer?: StoredUpdateSlicer): Promise<number[]> => {
+      const storage = new MemoryListStorage();
+      await storage.append('roomUnitTestList01', [upload]);
+      const charged: number[] = [];
+      const metrics = new RelayMetrics();
+      const list = new ListRoom({
+        ...roomOptions(storage),
+        metrics,
+        chargeLoadMs: (ms) => charged.push(ms),
+        ...(storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer }),
+      });
+      await list.load();
+      expect(list.doc.getArray('order').length).toBe(300);
+      expect(metrics.listLoadSeconds.observations).toBe(1);
+      list.destroy();
+      return charged;
+    };
+    const inOneGo = await charges();
+    expect(inOneGo).toHaveLength(1);
+    expect(inOneGo[0]).toBeGreaterThan(0);
+    // The worker's time cutting the stored update (7 ms here) is charged too.
+    const inTurns = await charges({ minBytes: 1024, slice: async (update) => ({ slices: storedUpdateSlices(update, 10), ms: 7 }) });
+    expect(inTurns.length).toBeGreaterThanOrEqual(31);
+    expect(inTurns[0]).toBe(7);
+    expect(inTurns.slice(1).every((ms) => ms > 0)).toBe(true);
+  });
+
+  it('[R27] a message that waited for the load is charged to its sender when it is handled', async () => {
+    const storage = new MemoryListStorage();
+    const list = room(storage);
+    const phone = fakePeer(1);
+    list.attach(phone);
+    const heavy = new Y.Doc();
+    heavy.transact(() => {
+      for (let i = 0; i < 2000; i++) heavy.getMap('items').set(`item ${i}`, { name: `Item ${i}` });
+    });
+    list.receive(phone, decodeIncomingMessage(encodeSyncUpdate(Y.encodeStateAsUpdate(heavy))), 0);
+    expect(phone.loopMs).toEqual([]);
+    await list.load();
+    expect(list.doc.getMap('items').size).toBe(2000);
+    // Applied after Connection had returned: uncharged, that time was free for the sender.
+    expect(phone.loopMs).toHaveLength(1);
+    expect(phone.loopMs[0]).toBeGreaterThan(0);
     list.destroy();
   });
 });

@@ -4,13 +4,12 @@ import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ListStorage, StoredList } from '../src/storage/list-storage.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import {
   closeCodeOf,
   connectPhone,
+  GatedStorage,
   newListId,
   openRawSocket,
   startRelay,
@@ -18,49 +17,6 @@ import {
   temporaryDirectory,
   waitFor,
 } from './helpers.js';
-
-/** Storage whose loads and appends wait until the test releases them. */
-class GatedStorage implements ListStorage {
-  readonly inner = new MemoryListStorage();
-  private loadGate: Promise<void> = Promise.resolve();
-  private appendGate: Promise<void> = Promise.resolve();
-  private openLoad: (() => void) | undefined;
-  private openAppend: (() => void) | undefined;
-  appendsStarted = 0;
-  appendsFinished = 0;
-
-  holdLoads(): void {
-    this.loadGate = new Promise((resolve) => (this.openLoad = resolve));
-  }
-  releaseLoads(): void {
-    this.openLoad?.();
-  }
-  holdAppends(): void {
-    this.appendGate = new Promise((resolve) => (this.openAppend = resolve));
-  }
-  releaseAppends(): void {
-    this.openAppend?.();
-  }
-  async load(listId: string): Promise<StoredList> {
-    await this.loadGate;
-    return this.inner.load(listId);
-  }
-  async append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
-    this.appendsStarted += 1;
-    await this.appendGate;
-    await this.inner.append(listId, updates);
-    this.appendsFinished += 1;
-  }
-  compact(listId: string, snapshot: Uint8Array): Promise<void> {
-    return this.inner.compact(listId, snapshot);
-  }
-  release(): Promise<void> {
-    return this.inner.release();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 describe('y-websocket protocol with the unmodified client', () => {
   const cleanups: Array<() => unknown> = [];

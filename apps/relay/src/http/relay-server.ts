@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from '../sync/close-codes.js';
-import { AddressBudgets } from '../sync/address-budgets.js';
+import { AddressBudgets, loadPaidBy } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
@@ -114,6 +114,7 @@ export class RelayServer {
         storedBytesPerHour: options.limits.maxStoredBytesPerIpPerHour,
       },
       this.now,
+      () => this.metrics.errors.inc({ kind: 'address_busy_load_waiting' }),
     );
     this.metrics = options.metrics ?? new RelayMetrics();
     const { limits } = options;
@@ -262,6 +263,8 @@ export class RelayServer {
     for (const timer of this.timers) clearInterval(timer);
     this.eventLoopDelay.disable();
     const serverClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+    // A load waiting for its address's budget would hold the flush of its list until then.
+    this.addressBudgets.startAllLoads();
     await this.registry.shutdown(CloseCode.serviceRestart, 'relay restarting');
     for (const connection of this.connections) connection.close(CloseCode.serviceRestart, 'relay restarting');
     await this.offThreadDecoder?.close();
@@ -356,8 +359,11 @@ export class RelayServer {
       return;
     }
     this.webSockets.handleUpgrade(request, socket, head, (ws) => {
+      const budget = this.addressBudgets.forAddress(group);
       // Closing first: during a shutdown, acquiring would load a list nobody flushes or releases.
-      const room = this.closing === undefined ? this.registry.acquire(listId) : undefined;
+      // A list not loaded yet is loaded at this address's cost, when its turn comes (LoadTurns): a
+      // list stored to load slowly could otherwise be loaded over and over for nothing.
+      const room = this.closing === undefined ? this.registry.acquire(listId, loadPaidBy(budget)) : undefined;
       if (room === undefined) {
         refuseAfterHandshake(ws, CloseCode.tryAgainLater, 'busy');
         return;
@@ -369,7 +375,7 @@ export class RelayServer {
           socket: ws,
           room,
           remoteAddress,
-          addressBudget: this.addressBudgets.forAddress(group),
+          addressBudget: budget,
           sendBacklog: this.sendBacklogs.open(group, () => ws.bufferedAmount),
           openIncoming: (readIncoming) => this.incomingBacklogs.open(group, readIncoming),
           limits,

@@ -1,4 +1,6 @@
 import { TokenBucket } from '../token-bucket.js';
+import { LoadTurns } from './load-turns.js';
+import type { LoadPayer } from './room-registry.js';
 
 /**
  * What one address (IP) may make the relay do, shared by all its connections. The
@@ -33,6 +35,17 @@ export interface AddressBudget {
    * all checked before the first was charged, and hold the worker from every other address.
    */
   decodesInFlight: number;
+  /** The lists its connections asked the relay to load: a few at a time, while it has credit. */
+  readonly loads: LoadTurns;
+}
+
+/** What RoomRegistry.acquire needs to have a load paid for by `budget`'s address. */
+export function loadPaidBy(budget: AddressBudget): LoadPayer {
+  return {
+    turn: () => budget.loads.turn(),
+    charge: (ms) => budget.loopMs.charge(ms),
+    finished: () => budget.loads.finished(),
+  };
 }
 
 /**
@@ -58,6 +71,8 @@ export class AddressBudgets {
   constructor(
     private readonly limits: AddressLimits,
     private readonly now: () => number,
+    /** An address's load waits for its event-loop budget (see LoadTurns). */
+    private readonly onLoadWaiting: () => void = () => undefined,
   ) {}
 
   /** The budget every connection from `address` draws on. */
@@ -65,11 +80,17 @@ export class AddressBudgets {
     let budget = this.budgets.get(address);
     if (budget === undefined) {
       const { deliveriesPerSecond, loopMsPerSecond, storedBytesPerHour } = this.limits;
+      const loopMs = new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now, loopMsPerSecond * LOOP_DEBT_SECONDS);
       budget = {
         deliveries: new TokenBucket(deliveriesPerSecond, deliveriesPerSecond * 2, this.now),
-        loopMs: new TokenBucket(loopMsPerSecond, loopMsPerSecond * 2, this.now, loopMsPerSecond * LOOP_DEBT_SECONDS),
+        loopMs,
         storedBytes: new TokenBucket(storedBytesPerHour / 3600, storedBytesPerHour, this.now),
         decodesInFlight: 0,
+        loads: new LoadTurns({
+          hasCredit: () => loopMs.hasCredit(),
+          msUntilCredit: () => loopMs.msUntil(1),
+          onWaitForCredit: this.onLoadWaiting,
+        }),
       };
       this.budgets.set(address, budget);
     }
@@ -77,14 +98,21 @@ export class AddressBudgets {
   }
 
   /**
-   * Forgets addresses with no connection whose budget has refilled: kept until then, so closing
-   * every connection and opening new ones does not start an address over with a full budget.
+   * Forgets addresses with no connection whose budget has refilled and that have nothing in
+   * flight: kept until then, so closing every connection and opening new ones does not start an
+   * address over with a full budget, nor with its frame on the worker and its loads forgotten.
    */
   sweep(hasConnections: (address: string) => boolean): void {
     for (const [address, budget] of this.budgets) {
       const refilled = budget.deliveries.isFull() && budget.loopMs.isFull() && budget.storedBytes.isFull();
-      if (!hasConnections(address) && refilled) this.budgets.delete(address);
+      const idle = budget.decodesInFlight === 0 && !budget.loads.busy;
+      if (!hasConnections(address) && refilled && idle) this.budgets.delete(address);
     }
+  }
+
+  /** Starts every load still waiting for its address's turn: at shutdown, each list is flushed after its load. */
+  startAllLoads(): void {
+    for (const budget of this.budgets.values()) budget.loads.startAll();
   }
 
   get size(): number {

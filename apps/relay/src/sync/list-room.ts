@@ -26,7 +26,7 @@ export interface RoomPeer {
   close(code: number, reason: string): void;
   /** What this peer's update added to the list's log, for its address's storage budget. */
   chargeStoredBytes(bytes: number): void;
-  /** Event-loop time its update took after its message was handled (slices, see ListRoom), for its address's budget. */
+  /** Event-loop time its message took after Connection handed it over (slices; a wait for the load), for its address's budget. */
   chargeLoopMs(ms: number): void;
 }
 
@@ -44,6 +44,13 @@ export interface ListRoomOptions {
   readonly onEmpty: (room: ListRoom) => void;
   /** Loads a list holding a large stored update in slices, one per turn; in one go without it. */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
+  /**
+   * Milliseconds its load takes, as they are spent (on the event loop, and on the decode worker
+   * cutting large stored updates): the registry charges them to the address whose connection
+   * made it load. A load was paid by nobody, and a list stored to be slow could be loaded again
+   * every time it was unloaded, for the price of a connection.
+   */
+  readonly chargeLoadMs?: (ms: number) => void;
 }
 
 type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
@@ -106,6 +113,8 @@ export class ListRoom {
    * reached the limit; grows with every accepted update, forgotten after a compaction.
    */
   private measuredBytes: number | undefined;
+  /** Time its load has taken so far (see chargeLoadMs). */
+  private loadMs = 0;
   lastActivity: number;
 
   constructor(private readonly options: ListRoomOptions) {
@@ -172,9 +181,20 @@ export class ListRoom {
   /** Applies the stored updates: in one go, or in turns when one of them is large (see StoredUpdateSlicer). */
   private async replay(updates: readonly Uint8Array[]): Promise<number> {
     const slicer = this.options.storedUpdateSlicer;
-    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) return replayStoredUpdates(this.doc, updates, this);
+    const spent = (ms: number): void => {
+      this.loadMs += ms;
+      this.options.chargeLoadMs?.(ms);
+    };
+    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) {
+      const started = performance.now();
+      try {
+        return replayStoredUpdates(this.doc, updates, this);
+      } finally {
+        spent(performance.now() - started);
+      }
+    }
     this.options.metrics.slicedLoads.inc();
-    return replayStoredUpdatesInTurns(this.doc, updates, this, slicer, () => this.state === 'loading');
+    return replayStoredUpdatesInTurns(this.doc, updates, this, { slicer, wanted: () => this.state === 'loading', spent });
   }
 
   private becomeReady(started: number): void {
@@ -184,16 +204,21 @@ export class ListRoom {
       if (this.collecting !== undefined) this.collecting.push(update);
     });
     this.state = 'ready';
-    this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, storedBytes: this.storedBytes });
+    this.options.metrics.listLoadSeconds.observe(this.loadMs / 1000);
+    this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, loadMs: this.loadMs, storedBytes: this.storedBytes });
     for (const peer of this.peers) this.greet(peer);
     this.receiveWaiting();
   }
 
-  /** Handles the messages that waited, in order, until one is applied in slices again. */
+  /**
+   * Handles the messages that waited, in order, until one is applied in slices again. Each one's
+   * time is charged to its sender, as Connection charges a message it hands over directly.
+   */
   private receiveWaiting(): void {
     while (this.waiting.length > 0 && this.state === 'ready' && this.slicing === undefined) {
       const { peer, message, receivedAt } = this.waiting.shift() as (typeof this.waiting)[number];
       if (!this.peers.has(peer)) continue;
+      const started = performance.now();
       try {
         this.receive(peer, message, receivedAt);
       } catch (error) {
@@ -202,6 +227,8 @@ export class ListRoom {
         this.options.metrics.errors.inc({ kind: 'handler_error' });
         this.options.logger.error('connection.handler_error', { connection: peer.id, listId: this.listId, error });
         peer.close(CloseCode.internalError, 'internal error');
+      } finally {
+        peer.chargeLoopMs(performance.now() - started);
       }
     }
   }

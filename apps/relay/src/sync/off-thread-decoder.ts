@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import * as Y from 'yjs';
 import type { DecodeOptions, IncomingMessage, UnanchoredMapValue } from './protocol.js';
 import { ProtocolError } from './protocol.js';
+import type { StoredUpdateCut } from './stored-replay.js';
 
 /** A frame to check, or a stored update of a list being loaded to cut into slices. */
 export type DecodeRequest = { readonly id: number } & (
@@ -81,12 +82,13 @@ export class OffThreadDecoder {
 
   /**
    * A stored update of a list being loaded, cut into slices to apply one per event-loop turn
-   * (update-slices.ts); undefined when it is small or cannot be cut. Rejects if unreadable.
+   * (update-slices.ts; none when it is small or cannot be cut), and the worker's time on it
+   * (charged to the address that made the list load). Rejects if unreadable.
    */
-  async sliceStored(update: Uint8Array): Promise<readonly Uint8Array[] | undefined> {
+  async sliceStored(update: Uint8Array): Promise<StoredUpdateCut> {
     const response = await this.request((id) => ({ id, stored: update }));
     if (!('slices' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
-    return response.slices;
+    return { slices: response.slices, ms: response.ms };
   }
 
   private request(build: (id: number) => DecodeRequest): Promise<DecodeResponse> {

@@ -20,6 +20,16 @@ export interface RoomRegistryOptions {
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
 }
 
+/** Who pays for a load that acquire starts (an address's event-loop budget), and when it may start. */
+export interface LoadPayer {
+  /** Resolves when the load may start. */
+  turn(): Promise<void>;
+  /** Milliseconds of the load, as they are spent. */
+  charge(ms: number): void;
+  /** Called once the load has ended, loaded or failed. */
+  finished(): void;
+}
+
 /** Compactions at shutdown run this many at a time: enough to share fsyncs, few enough to finish some. */
 const SHUTDOWN_COMPACTION_CONCURRENCY = 32;
 
@@ -56,8 +66,8 @@ export class RoomRegistry {
     return false;
   }
 
-  /** The room for `listId`, loading it if needed; undefined when every slot is busy. */
-  acquire(listId: string): ListRoom | undefined {
+  /** The room for `listId`, loading it if needed (paid for by `payer`); undefined when every slot is busy. */
+  acquire(listId: string, payer?: LoadPayer): ListRoom | undefined {
     const existing = this.rooms.get(listId);
     if (existing !== undefined) return existing;
     if (this.rooms.size >= this.options.maxLoadedLists && !this.evictOneIdle()) return undefined;
@@ -72,10 +82,16 @@ export class RoomRegistry {
       onFailed: (failed) => this.unload(failed, false),
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
+      ...(payer === undefined ? {} : { chargeLoadMs: (ms: number) => payer.charge(ms) }),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
-    this.loads.set(room, previous.then(() => room.load()));
+    const loaded =
+      payer === undefined
+        ? previous.then(() => room.load())
+        : // load() never rejects (a failure unloads the list), so finished always follows the turn.
+          previous.then(() => payer.turn()).then(() => room.load()).finally(() => payer.finished());
+    this.loads.set(room, loaded);
     return room;
   }
 

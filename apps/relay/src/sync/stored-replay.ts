@@ -37,34 +37,53 @@ export function replayStoredUpdates(doc: Y.Doc, updates: readonly Uint8Array[], 
   return skipped;
 }
 
+/** A stored update cut into slices, and the time that took. */
+export interface StoredUpdateCut {
+  /** Undefined when the update cannot be cut. */
+  readonly slices: readonly Uint8Array[] | undefined;
+  readonly ms: number;
+}
+
 /** Cuts a large stored update into slices off the event loop (OffThreadDecoder.sliceStored). */
 export interface StoredUpdateSlicer {
   /** Stored updates this large or larger are sliced. */
   readonly minBytes: number;
-  /** Undefined when the update cannot be cut; rejects when it cannot be read there. */
-  readonly slice: (update: Uint8Array) => Promise<readonly Uint8Array[] | undefined>;
+  /** Rejects when the update cannot be read there. */
+  readonly slice: (update: Uint8Array) => Promise<StoredUpdateCut>;
+}
+
+/** How replayStoredUpdatesInTurns goes on: whether it still should, and where each turn's time goes. */
+export interface ReplayTurns {
+  readonly slicer: StoredUpdateSlicer;
+  /** Stops early (returning what was skipped so far) once false. */
+  readonly wanted: () => boolean;
+  /** Milliseconds each turn took, and each cut on the worker. */
+  readonly spent: (ms: number) => void;
 }
 
 /**
  * As replayStoredUpdates, for a list holding a stored update of `slicer.minBytes` or more: that
  * update is cut into slices off the event loop and applied one slice per turn, the small ones
  * in transactions of REPLAY_UPDATES_PER_TRANSACTION, one per turn. Applied in one go, a stored
- * list of a million items held every list about 1 s at each load. Stops early (returning what
- * it skipped so far) once `wanted()` is false.
+ * list of a million items held every list about 1 s at each load.
  */
 export async function replayStoredUpdatesInTurns(
   doc: Y.Doc,
   updates: readonly Uint8Array[],
   origin: unknown,
-  slicer: StoredUpdateSlicer,
-  wanted: () => boolean,
+  { slicer, wanted, spent }: ReplayTurns,
 ): Promise<number> {
   let skipped = 0;
   let small: Uint8Array[] = [];
   let smallBytes = 0;
+  const replayTimed = (batch: readonly Uint8Array[]): void => {
+    const started = performance.now();
+    skipped += replayStoredUpdates(doc, batch, origin);
+    spent(performance.now() - started);
+  };
   const replaySmall = async (): Promise<void> => {
     if (small.length === 0) return;
-    skipped += replayStoredUpdates(doc, small, origin);
+    replayTimed(small);
     small = [];
     smallBytes = 0;
     await nextTurn();
@@ -80,10 +99,12 @@ export async function replayStoredUpdatesInTurns(
     }
     await replaySmall();
     // An update the worker cannot read is applied here, which skips it as replayStoredUpdates does.
-    const slices = (await slicer.slice(update).catch(() => undefined)) ?? [update];
+    const cut = await slicer.slice(update).catch(() => undefined);
+    if (cut !== undefined) spent(cut.ms);
+    const slices = cut?.slices ?? [update];
     for (const slice of slices) {
       if (!wanted()) return skipped;
-      skipped += replayStoredUpdates(doc, [slice], origin);
+      replayTimed([slice]);
       await nextTurn();
     }
   }
