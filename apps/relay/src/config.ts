@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { LogLevel } from './log.js';
 import { isLogLevel } from './log.js';
@@ -26,6 +27,11 @@ export interface RelayConfig {
   readonly maxStoredBytesPerIpPerHour: number;
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
+  /**
+   * Stored bytes of all loaded lists together: past it, idle lists are unloaded to make room, and
+   * a list that does not fit is not loaded (see defaultMaxLoadedListBytes).
+   */
+  readonly maxLoadedListBytes: number;
   readonly maxListBytes: number;
   readonly maxBufferedBytes: number;
   /** Unsent bytes all connections from one address may hold together (see SharedBacklogs). */
@@ -99,6 +105,19 @@ const INCOMING_FRAMES_PER_IP = 4;
 /** Beyond this a buffered-bytes setting is a typo rather than a machine's memory. */
 const MAX_BUFFERED_BYTES_SETTING = 64 * 1024 * MiB;
 
+/**
+ * Yjs holds a loaded list in 11–34 times its stored size (maps of small values, nested maps, text
+ * typed at random places, arrays filled at random places; measured in the twenty-fourth session),
+ * so by default the loaded lists may together store a fortieth of the heap: lists of the most
+ * costly kind then fill it at most about seven eighths, where without a bound 25–40 lists at the
+ * size limit, each held by one connection, took the process past its heap.
+ */
+const HEAP_BYTES_PER_LOADED_BYTE = 40;
+
+function defaultMaxLoadedListBytes(maxListBytes: number): number {
+  return Math.max(maxListBytes, Math.floor(getHeapStatistics().heap_size_limit / HEAP_BYTES_PER_LOADED_BYTE));
+}
+
 export const DEFAULT_LIMITS = {
   maxMessageBytes: DEFAULT_MAX_LIST_BYTES,
   messagesPerSecond: 100,
@@ -110,6 +129,7 @@ export const DEFAULT_LIMITS = {
   maxStoredBytesPerIpPerHour: STORED_LISTS_PER_IP_PER_HOUR * DEFAULT_MAX_LIST_BYTES,
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
+  maxLoadedListBytes: defaultMaxLoadedListBytes(DEFAULT_MAX_LIST_BYTES),
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   maxBufferedBytesPerIp: DEFAULT_MAX_BUFFERED_BYTES * BUFFERED_CONNECTIONS_PER_IP,
@@ -171,6 +191,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxStoredBytesPerIpPerHour: integer(env, 'MAX_STORED_BYTES_PER_IP_PER_HOUR', STORED_LISTS_PER_IP_PER_HOUR * maxListBytes, 1024),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
+    // At least one list at the size limit, which may always load when nothing else is loaded.
+    maxLoadedListBytes: integer(env, 'MAX_LOADED_LIST_BYTES', defaultMaxLoadedListBytes(maxListBytes), maxListBytes),
     maxListBytes,
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0, MAX_TIMER_MS),

@@ -1,8 +1,10 @@
+import { getHeapStatistics } from 'node:v8';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment, DEFAULT_LIMITS, maxReadableFrameBytes } from '../src/config.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { connectPhone, newListId, startRelay, stateVectorCovers, temporaryDirectory, waitFor } from './helpers.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import { connectPhone, newListId, openRawSocket, startRelay, stateVectorCovers, temporaryDirectory, waitFor } from './helpers.js';
 
 /** A list like a heavily used one: thousands of items, each edited several times. */
 function largeDocument(minBytes: number): Y.Doc {
@@ -94,5 +96,41 @@ describe('a large list syncs with the default limits', () => {
     expect(fromEnvironment.maxMessageBytes).toBe(64 * 1024 * 1024);
     expect(fromEnvironment.maxBufferedBytes).toBeGreaterThan(64 * 1024 * 1024);
     expect(configFromEnvironment({ MAX_MESSAGE_BYTES: '4096' }).maxMessageBytes).toBe(4096);
+  });
+
+  it('[L4] the loaded lists\' stored bytes are bounded: a list that does not fit is refused (503) while phones on loaded lists keep syncing; once the large list is left, it loads', async () => {
+    const storage = new MemoryListStorage();
+    const [largeList, otherList] = [newListId(), newListId()];
+    await storage.append(largeList, [Y.encodeStateAsUpdate(largeDocument(2.1 * 1024 * 1024))]);
+    const running = await startRelay({ storage, limits: { maxLoadedListBytes: 2 * 1024 * 1024 } });
+    cleanups.push(() => running.close());
+    const holder = connectPhone(running.syncUrl, largeList);
+    cleanups.push(() => holder.destroy());
+    await waitFor(() => holder.provider.synced, 20_000, 'the large list synced');
+
+    // With only the count of loaded lists bounded, it loaded: lists held open this way filled the heap.
+    await expect(openRawSocket(running.syncUrl, otherList)).rejects.toThrow(/503/);
+    expect(running.relay.registry.get(otherList)).toBeUndefined();
+    expect(running.relay.metrics.errors.get({ kind: 'too_many_lists' })).toBe(1);
+    const second = connectPhone(running.syncUrl, largeList);
+    cleanups.push(() => second.destroy());
+    await waitFor(() => second.provider.synced, 20_000, 'a second phone on the loaded list');
+    holder.doc.getMap('items').set('still syncing', 'yes');
+    await waitFor(() => second.doc.getMap('items').get('still syncing') === 'yes', 5000, 'fan-out on the loaded list');
+
+    holder.destroy();
+    second.destroy();
+    await waitFor(() => running.relay.registry.get(largeList)?.peerCount === 0, 5000, 'the large list left');
+    const later = connectPhone(running.syncUrl, otherList);
+    cleanups.push(() => later.destroy());
+    await waitFor(() => later.provider.synced, 5000, 'the other list loaded once the large one was idle');
+    expect(running.relay.registry.get(largeList)).toBeUndefined();
+  }, 60_000);
+
+  it('[L5] by default the loaded lists may store a fortieth of the heap, and at least one list at the size limit', () => {
+    expect(DEFAULT_LIMITS.maxLoadedListBytes).toBe(Math.max(DEFAULT_LIMITS.maxListBytes, Math.floor(getHeapStatistics().heap_size_limit / 40)));
+    expect(configFromEnvironment({}).maxLoadedListBytes).toBe(DEFAULT_LIMITS.maxLoadedListBytes);
+    expect(configFromEnvironment({ MAX_LOADED_LIST_BYTES: String(64 * 1024 * 1024) }).maxLoadedListBytes).toBe(64 * 1024 * 1024);
+    expect(() => configFromEnvironment({ MAX_LOADED_LIST_BYTES: '1024' })).toThrow(/MAX_LOADED_LIST_BYTES/);
   });
 });

@@ -754,13 +754,14 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
 }
 
 describe('room registry', () => {
-  function registry(storage: MemoryListStorage): RoomRegistry {
+  function registry(storage: MemoryListStorage, maxLoadedListBytes = 64 * 1024 * 1024): RoomRegistry {
     return new RoomRegistry({
       storage,
       logger: silentLogger,
       metrics: new RelayMetrics(),
       now: () => Date.now(),
       maxLoadedLists: 10,
+      maxLoadedListBytes,
       maxListBytes: 1024 * 1024,
       compactLogBytes: 1024 * 1024,
       idleUnloadMs: 0,
@@ -790,6 +791,53 @@ describe('room registry', () => {
     broken.shutdown = () => Promise.reject(new Error('disk gone wrong'));
     await expect(rooms.shutdown(1012, 'restarting')).resolves.toBeUndefined();
     expect(peer.closed).toEqual([1012]);
+  });
+
+  it('[R28] the loaded lists\' stored bytes are bounded: idle lists make room, least recently used first; lists with phones are kept, and the next list waits', async () => {
+    const storage = new MemoryListStorage();
+    const stored = (key: string, bytes: number): Uint8Array => {
+      const doc = new Y.Doc();
+      doc.getMap('items').set(key, 'x'.repeat(bytes));
+      return Y.encodeStateAsUpdate(doc);
+    };
+    for (const name of ['A', 'B', 'C', 'D']) await storage.append(`boundedBytesList${name}`, [stored(name, 30_000)]);
+    // Room for three of the 30 kB lists: a list is let in while the total is under the bound.
+    const rooms = registry(storage, 70_000);
+    const loaded = async (name: string): Promise<ListRoom> => {
+      const room = rooms.acquire(`boundedBytesList${name}`) as ListRoom;
+      await waitUntil(() => room.isReady);
+      return room;
+    };
+    const a = await loaded('A');
+    const b = await loaded('B');
+    expect(rooms.loadedByteCount).toBe(a.storedByteCount + b.storedByteCount);
+    const c = await loaded('C');
+    expect(rooms.loadedByteCount).toBeGreaterThan(70_000);
+    // Every list has a phone: nothing can make room, so D is not loaded (with only the count
+    // bounded, it was, and the lists' memory grew without bound).
+    const phones = [a, b, c].map((room, index) => {
+      const phone = fakePeer(index + 1);
+      room.attach(phone);
+      return phone;
+    });
+    expect(rooms.canAcquire('boundedBytesListD')).toBe(false);
+    expect(rooms.acquire('boundedBytesListD')).toBeUndefined();
+    // B's phone leaves: B is unloaded for D, and the bytes follow.
+    b.detach(phones[1] as RoomPeer);
+    expect(rooms.canAcquire('boundedBytesListD')).toBe(true);
+    const d = await loaded('D');
+    expect(rooms.get('boundedBytesListB')).toBeUndefined();
+    expect(rooms.get('boundedBytesListA')).toBe(a);
+    expect(rooms.loadedByteCount).toBe(a.storedByteCount + c.storedByteCount + d.storedByteCount);
+    // A list's growth counts too.
+    const before = rooms.loadedByteCount;
+    const writer = fakePeer(9);
+    d.attach(writer);
+    d.receive(writer, decodeIncomingMessage(encodeSyncUpdate(stored('more', 1000))), 0);
+    await d.flush();
+    expect(rooms.loadedByteCount).toBeGreaterThan(before + 1000);
+    await rooms.shutdown(1012, 'restarting');
+    expect(rooms.loadedByteCount).toBe(0);
   });
 });
 

@@ -126,6 +126,7 @@ export class RelayServer {
       metrics: this.metrics,
       now: this.now,
       maxLoadedLists: limits.maxLoadedLists,
+      maxLoadedListBytes: limits.maxLoadedListBytes,
       maxListBytes: limits.maxListBytes,
       compactLogBytes: limits.compactLogBytes,
       idleUnloadMs: limits.idleUnloadMs,
@@ -167,6 +168,7 @@ export class RelayServer {
     });
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
+    this.metrics.addGauge('basket_relay_loaded_list_bytes', 'Stored bytes of the lists loaded in memory (bounded by MAX_LOADED_LIST_BYTES)', () => this.registry.loadedByteCount);
     this.metrics.addGauge(
       'basket_relay_lists_waiting_for_storage',
       'Loaded lists whose last write failed (a full or failing disk): their newest edits are not acknowledged',
@@ -354,7 +356,7 @@ export class RelayServer {
     // refuses (wrong method or version) reads nothing from disk.
     if (!this.registry.canAcquire(listId)) {
       this.metrics.errors.inc({ kind: 'too_many_lists' });
-      logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount });
+      logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount, loadedBytes: this.registry.loadedByteCount });
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }

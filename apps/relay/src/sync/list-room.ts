@@ -42,6 +42,8 @@ export interface ListRoomOptions {
   /** Called when the room can no longer serve (storage failure, poisoned document). */
   readonly onFailed: (room: ListRoom) => void;
   readonly onEmpty: (room: ListRoom) => void;
+  /** Told each change of its stored size, for the registry's bound on the loaded lists' bytes. */
+  readonly onStoredBytesChange?: (room: ListRoom, delta: number) => void;
   /** Loads a list holding a large stored update in slices, one per turn; in one go without it. */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
   /**
@@ -133,6 +135,11 @@ export class ListRoom {
     });
   }
 
+  /** Bytes its snapshot and log take on disk (0 until loaded). */
+  get storedByteCount(): number {
+    return this.storedBytes;
+  }
+
   get peerCount(): number {
     return this.peers.size;
   }
@@ -154,7 +161,7 @@ export class ListRoom {
     const started = this.options.now();
     try {
       const stored = await this.options.storage.load(this.listId);
-      this.storedBytes = stored.storedBytes;
+      this.setStoredBytes(stored.storedBytes);
       this.logBytes = stored.logBytes;
       const skipped = await this.replay(stored.updates);
       if (skipped > 0) {
@@ -327,7 +334,7 @@ export class ListRoom {
         const snapshot = encodeIntegratedState(this.doc);
         try {
           await this.options.storage.compact(this.listId, snapshot);
-          this.storedBytes = snapshot.length + RECORD_OVERHEAD_BYTES;
+          this.setStoredBytes(snapshot.length + RECORD_OVERHEAD_BYTES);
           this.logBytes = 0;
           this.measuredBytes = undefined;
           return true;
@@ -568,8 +575,14 @@ export class ListRoom {
     this.options.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
     this.options.metrics.batchUpdates.observe(updates.length);
     const bytes = updates.reduce((total, u) => total + u.length + RECORD_OVERHEAD_BYTES, 0);
-    this.storedBytes += bytes;
+    this.setStoredBytes(this.storedBytes + bytes);
     this.logBytes += bytes;
+  }
+
+  private setStoredBytes(bytes: number): void {
+    const delta = bytes - this.storedBytes;
+    this.storedBytes = bytes;
+    if (delta !== 0) this.options.onStoredBytesChange?.(this, delta);
   }
 
   private acknowledge(storedStateVector: Uint8Array, waiters: ReadonlyMap<RoomPeer, number>, updateCount: number): void {

@@ -10,6 +10,8 @@ export interface RoomRegistryOptions {
   readonly metrics: RelayMetrics;
   readonly now: () => number;
   readonly maxLoadedLists: number;
+  /** Stored bytes of the loaded lists together (MAX_LOADED_LIST_BYTES): what bounds their memory. */
+  readonly maxLoadedListBytes: number;
   readonly maxListBytes: number;
   readonly compactLogBytes: number;
   /** A list with no connections is unloaded after this long. */
@@ -41,6 +43,8 @@ export class RoomRegistry {
   private readonly rooms = new Map<string, ListRoom>();
   private readonly unloading = new Map<string, Promise<void>>();
   private readonly loads = new WeakMap<ListRoom, Promise<void>>();
+  /** Stored bytes of the lists in `rooms`, kept up to date by each room. */
+  private loadedBytes = 0;
 
   constructor(private readonly options: RoomRegistryOptions) {}
 
@@ -55,22 +59,34 @@ export class RoomRegistry {
     return this.rooms.size;
   }
 
+  get loadedByteCount(): number {
+    return this.loadedBytes;
+  }
+
   get(listId: string): ListRoom | undefined {
     return this.rooms.get(listId);
   }
 
-  /** Whether `acquire(listId)` would find a slot, without loading or evicting anything. */
+  /** Whether `acquire(listId)` would find room for it, without loading or evicting anything. */
   canAcquire(listId: string): boolean {
-    if (this.rooms.has(listId) || this.rooms.size < this.options.maxLoadedLists) return true;
-    for (const room of this.rooms.values()) if (room.peerCount === 0) return true;
-    return false;
+    if (this.rooms.has(listId)) return true;
+    let count = this.rooms.size;
+    let bytes = this.loadedBytes;
+    // Evicting every idle list is what acquire does at most.
+    for (const room of this.rooms.values()) {
+      if (!this.isFull(count, bytes)) break;
+      if (room.peerCount > 0) continue;
+      count -= 1;
+      bytes -= room.storedByteCount;
+    }
+    return !this.isFull(count, bytes);
   }
 
   /** The room for `listId`, loading it if needed (paid for by `payer`); undefined when every slot is busy. */
   acquire(listId: string, payer?: LoadPayer): ListRoom | undefined {
     const existing = this.rooms.get(listId);
     if (existing !== undefined) return existing;
-    if (this.rooms.size >= this.options.maxLoadedLists && !this.evictOneIdle()) return undefined;
+    while (this.isFull(this.rooms.size, this.loadedBytes)) if (!this.evictOneIdle()) return undefined;
     const room = new ListRoom({
       listId,
       storage: this.options.storage,
@@ -80,6 +96,9 @@ export class RoomRegistry {
       maxListBytes: this.options.maxListBytes,
       compactLogBytes: this.options.compactLogBytes,
       onFailed: (failed) => this.unload(failed, false),
+      onStoredBytesChange: (changed, delta) => {
+        if (this.rooms.get(changed.listId) === changed) this.loadedBytes += delta;
+      },
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(payer === undefined ? {} : { chargeLoadMs: (ms: number) => payer.charge(ms) }),
@@ -117,6 +136,7 @@ export class RoomRegistry {
   async shutdown(code: number, reason: string): Promise<void> {
     const rooms = [...this.rooms.values()];
     this.rooms.clear();
+    this.loadedBytes = 0;
     const flushed = await Promise.all(
       rooms.map(async (room) => {
         try {
@@ -167,9 +187,19 @@ export class RoomRegistry {
     return true;
   }
 
+  /**
+   * Whether `count` lists storing `bytes` leave no room for another. A list is let in while the
+   * bytes are under the bound, whatever its own size (unknown until it is read), so the bound
+   * may be passed by the lists loading at the time.
+   */
+  private isFull(count: number, bytes: number): boolean {
+    return count >= this.options.maxLoadedLists || bytes >= this.options.maxLoadedListBytes;
+  }
+
   private unload(room: ListRoom, compact: boolean): void {
     if (this.rooms.get(room.listId) !== room) return;
     this.rooms.delete(room.listId);
+    this.loadedBytes -= room.storedByteCount;
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
     const done = Promise.allSettled([previous, loaded]).then(async () => {
