@@ -27,6 +27,7 @@ function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]
     close: (code) => closed.push(code),
     chargeStoredBytes: (bytes) => storedBytes.push(bytes),
     chargeLoopMs: (ms) => loopMs.push(ms),
+    listReady: () => undefined,
   };
 }
 

@@ -107,7 +107,7 @@ describe('presence (awareness) on a list', () => {
     const peers = [1, 2].map((id): RoomPeer & { sent: Uint8Array[]; closed: number[] } => {
       const sent: Uint8Array[] = [];
       const closed: number[] = [];
-      return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code), chargeStoredBytes: () => undefined, chargeLoopMs: () => undefined };
+      return { id, sent, closed, send: (m) => sent.push(m), close: (code) => closed.push(code), chargeStoredBytes: () => undefined, chargeLoopMs: () => undefined, listReady: () => undefined };
     });
     const [flooder, honest] = peers as [(typeof peers)[0], (typeof peers)[0]];
     list.attach(flooder);

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import {
   closeCodeOf,
@@ -115,6 +116,29 @@ describe('y-websocket protocol with the unmodified client', () => {
     // Our sync step 2 answer must contain the stored item.
     const bob = phone(running, 'loadOrderListId001');
     await waitFor(() => bob.doc.getMap('items').get('stored') === 'yes');
+  });
+
+  it('[P14] while a list loads, its phones\' frames wait unread in their connections (where the incoming bounds count them), not in the list; then they are handled in order, and a wait longer than the ping interval drops nobody', async () => {
+    const storage = new GatedStorage();
+    storage.holdLoads();
+    const running = await relay({ storage, limits: { pingIntervalMs: 500 } });
+    const listId = newListId();
+    const socket = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => socket.terminate());
+    for (let i = 0; i < 30; i++) {
+      const doc = new Y.Doc();
+      doc.getMap('items').set(`queued-${i}`, 'x'.repeat(1000));
+      socket.send(encodeSyncUpdate(Y.encodeStateAsUpdate(doc)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const room = running.relay.registry.get(listId);
+    // Handed to the list while it loaded, all 30 waited there, counted by nothing.
+    expect(room?.waitingMessageCount).toBe(0);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);
+    storage.releaseLoads();
+    await waitFor(() => room?.doc.getMap('items').size === 30, 5000, 'every queued update applied once loaded');
+    expect(socket.readyState).toBe(WebSocket.OPEN);
   });
 
   it('[P7] awareness is relayed and removed when a phone drops', async () => {

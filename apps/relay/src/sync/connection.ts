@@ -110,6 +110,8 @@ export class Connection implements RoomPeer {
    */
   private readonly held: Uint8Array[] = [];
   private heldBytes = 0;
+  /** Its frames wait unread while the list is busy (ListRoom.isBusy), until listReady. */
+  private waitingForList = false;
   /** What this connection holds of frames read and not yet handled, against its address's and the relay's bounds. */
   private readonly incoming: BacklogShare;
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
@@ -175,9 +177,10 @@ export class Connection implements RoomPeer {
 
   /** Sends a ping, or drops the socket if the previous ping went unanswered. */
   heartbeat(): void {
-    if (this.holdTimer !== undefined || this.decodingOffThread) {
-      // Its address's budget (or the decode worker) holds the socket unread, pongs included: that
-      // says nothing of the phone, and a phone slowed this way must not be cut off as gone.
+    if (this.holdTimer !== undefined || this.decodingOffThread || this.waitingForList) {
+      // Its address's budget (or the decode worker, or its list's load) holds the socket unread,
+      // pongs included: that says nothing of the phone, and a phone slowed this way must not be
+      // cut off as gone.
       this.isAlive = true;
       return;
     }
@@ -231,8 +234,14 @@ export class Connection implements RoomPeer {
    * so uncharged, one address could keep the event loop busy without ever being slowed.
    */
   private handleHeld(): void {
-    if (this.holdTimer !== undefined || this.decodingOffThread) return;
+    if (this.holdTimer !== undefined || this.decodingOffThread || this.waitingForList) return;
     while (!this.closing && (this.decodedHead !== undefined || this.held.length > 0)) {
+      if (this.room.isBusy) {
+        // Its frames wait here, counted by the incoming bounds, until the list says it is ready.
+        this.waitingForList = true;
+        this.socket.pause();
+        return;
+      }
       if (this.decodedHead === undefined) {
         // One check of the event-loop budget per message, before its decoding: the message is
         // then decoded and handled whatever it costs, and the address pays it off afterwards.
@@ -402,6 +411,13 @@ export class Connection implements RoomPeer {
   /** Called by the room for what this connection's update added to the list's stored log. */
   chargeStoredBytes(bytes: number): void {
     this.options.addressBudget.storedBytes.charge(bytes);
+  }
+
+  /** Called by the room once it takes messages again (loaded, or done with one applied in slices). */
+  listReady(): void {
+    if (!this.waitingForList) return;
+    this.waitingForList = false;
+    if (!this.closing) this.resumeAfterDecode();
   }
 
   /** Called by the room for the time its update's slices took, after `handle` returned. */

@@ -28,6 +28,8 @@ export interface RoomPeer {
   chargeStoredBytes(bytes: number): void;
   /** Event-loop time its message took after Connection handed it over (slices; a wait for the load), for its address's budget. */
   chargeLoopMs(ms: number): void;
+  /** The list takes messages again (see ListRoom.isBusy): a peer that held its own meanwhile goes on. */
+  listReady(): void;
 }
 
 export interface ListRoomOptions {
@@ -148,6 +150,19 @@ export class ListRoom {
     return this.state === 'ready';
   }
 
+  /**
+   * Loading, or applying a message in slices: messages would only wait in the list, where no
+   * bound on incoming bytes sees them. Connection holds its frames unread instead, until listReady.
+   */
+  get isBusy(): boolean {
+    return this.state === 'loading' || this.slicing !== undefined;
+  }
+
+  /** Messages waiting in the list (passed in while it was busy). */
+  get waitingMessageCount(): number {
+    return this.waiting.length;
+  }
+
   /** Its last write failed: its phones' latest edits wait for the storage (a full disk). */
   get isWaitingForStorage(): boolean {
     return this.commit.isFailing;
@@ -238,6 +253,8 @@ export class ListRoom {
         peer.chargeLoopMs(performance.now() - started);
       }
     }
+    if (this.isBusy || this.state !== 'ready') return;
+    for (const peer of [...this.peers]) peer.listReady();
   }
 
   attach(peer: RoomPeer): void {
