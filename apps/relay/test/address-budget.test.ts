@@ -5,9 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { AddressBudgets } from '../src/sync/address-budgets.js';
+import { LoadTurns } from '../src/sync/load-turns.js';
 import { encodeAwarenessMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { closeCodeOf, connectPhone, costlyMalformedUpdate, GatedStorage, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, costlyMalformedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /** A y-websocket polyfill whose sockets come from another loopback address than the test's others. */
 class FromOtherAddress extends WebSocket {
@@ -254,26 +255,38 @@ describe('per-address delivery budget', () => {
     expect(waiting.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('[B9] an address has at most four loads running at once: the rest wait their turn, connected; other addresses do not wait', async () => {
-    const storage = new GatedStorage();
-    const running = await startRelay({ storage });
-    cleanups.push(() => running.close());
-    const lists = Array.from({ length: 7 }, () => newListId());
-    storage.holdLoads();
+  it('[B9] an address\'s loads take turns: four at a time, in the order asked, each only while it has credit; at shutdown all at once', async () => {
+    let credit = true;
+    let waits = 0;
+    const turns = new LoadTurns({ hasCredit: () => credit, msUntilCredit: () => 5, onWaitForCredit: () => (waits += 1) });
+    const started: number[] = [];
+    const ask = (id: number): void => void turns.turn().then(() => started.push(id));
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+    for (let id = 1; id <= 6; id++) ask(id);
+    await settle();
     // Each load is charged only once it runs: uncapped, an address could start any number at once.
-    for (const listId of lists.slice(0, 6)) {
-      const socket = await openRawSocket(running.syncUrl, listId);
-      cleanups.push(() => socket.terminate());
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(storage.loadsStarted).toBe(4);
-    const elsewhere = new WebSocket(`${running.syncUrl}/${lists[6]}`, { localAddress: '127.0.0.2' });
-    cleanups.push(() => elsewhere.terminate());
-    await new Promise((resolve, reject) => elsewhere.once('open', resolve).once('error', reject));
-    await waitFor(() => storage.loadsStarted === 5, 2000, 'another address\'s load started');
-    storage.releaseLoads();
-    await waitFor(() => lists.every((listId) => running.relay.registry.get(listId)?.isReady === true), 5000, 'every list loaded');
-    expect(storage.loadsStarted).toBe(7);
+    expect(started).toEqual([1, 2, 3, 4]);
+    expect(turns.busy).toBe(true);
+    turns.finished();
+    await settle();
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    // In debt: the next waits, counted once, and starts once the address has credit again.
+    credit = false;
+    turns.finished();
+    await settle();
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    expect(waits).toBe(1);
+    credit = true;
+    await settle();
+    expect(started).toEqual([1, 2, 3, 4, 5, 6]);
+    // The shutdown starts whatever waits, whatever the budget.
+    credit = false;
+    for (let id = 7; id <= 12; id++) ask(id);
+    turns.startAll();
+    await settle();
+    expect(started).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    for (let done = 0; done < 10; done++) turns.finished();
+    expect(turns.busy).toBe(false);
   });
 
   it('[B10] a load waiting for its address\'s budget does not hold the shutdown', async () => {

@@ -709,7 +709,7 @@ describe('what a load costs, and who pays', () => {
       const list = new ListRoom({
         ...roomOptions(storage),
         metrics,
-        chargeLoadMs: (ms) => charged.push(ms),
+        payer: { turn: async () => undefined, charge: (ms) => charged.push(ms), finished: () => undefined },
         ...(storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer }),
       });
       await list.load();
@@ -726,6 +726,45 @@ describe('what a load costs, and who pays', () => {
     expect(inTurns.length).toBeGreaterThanOrEqual(31);
     expect(inTurns[0]).toBe(7);
     expect(inTurns.slice(1).every((ms) => ms > 0)).toBe(true);
+  });
+
+  it('[R29] a load reads the stored list at once, then waits for its payer\'s turn to replay it, and says when it has finished', async () => {
+    class CountingReads extends MemoryListStorage {
+      reads = 0;
+      override load(listId: string): ReturnType<MemoryListStorage['load']> {
+        this.reads += 1;
+        return super.load(listId);
+      }
+    }
+    const storage = new CountingReads();
+    const stored = new Y.Doc();
+    stored.getMap('items').set('eggs', 'Eggs');
+    await storage.append('roomUnitTestList01', [Y.encodeStateAsUpdate(stored)]);
+    const events: string[] = [];
+    let giveTurn: () => void = () => undefined;
+    const list = new ListRoom({
+      ...roomOptions(storage),
+      payer: {
+        turn: () => {
+          events.push('turn asked');
+          return new Promise<void>((resolve) => (giveTurn = resolve));
+        },
+        charge: () => events.push('charged'),
+        finished: () => events.push('finished'),
+      },
+    });
+    const loading = list.load();
+    await waitUntil(() => events.length > 0);
+    // Read, and counted against the loaded lists' bytes, before the turn; not replayed yet.
+    expect(storage.reads).toBe(1);
+    expect(list.storedByteCount).toBeGreaterThan(0);
+    expect(list.doc.getMap('items').size).toBe(0);
+    expect(list.isReady).toBe(false);
+    giveTurn();
+    await loading;
+    expect(list.doc.getMap('items').get('eggs')).toBe('Eggs');
+    expect(events).toEqual(['turn asked', 'charged', 'finished']);
+    list.destroy();
   });
 
   it('[R27] a message that waited for the load is charged to its sender when it is handled', async () => {

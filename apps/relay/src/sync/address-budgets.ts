@@ -1,6 +1,6 @@
 import { TokenBucket } from '../token-bucket.js';
 import { LoadTurns } from './load-turns.js';
-import type { LoadPayer } from './room-registry.js';
+import type { LoadPayer } from './list-room.js';
 
 /**
  * What one address (IP) may make the relay do, shared by all its connections. The
@@ -39,7 +39,7 @@ export interface AddressBudget {
   readonly loads: LoadTurns;
 }
 
-/** What RoomRegistry.acquire needs to have a load paid for by `budget`'s address. */
+/** What a list's load needs to be paid for by `budget`'s address (RoomRegistry.acquire passes it on). */
 export function loadPaidBy(budget: AddressBudget): LoadPayer {
   return {
     turn: () => budget.loads.turn(),

@@ -49,12 +49,25 @@ export interface ListRoomOptions {
   /** Loads a list holding a large stored update in slices, one per turn; in one go without it. */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
   /**
-   * Milliseconds its load takes, as they are spent (on the event loop, and on the decode worker
-   * cutting large stored updates): the registry charges them to the address whose connection
-   * made it load. A load was paid by nobody, and a list stored to be slow could be loaded again
-   * every time it was unloaded, for the price of a connection.
+   * Who pays for its load: the address whose connection made it load. A load was paid by nobody,
+   * and a list stored to be slow could be loaded again every time it was unloaded, for the price
+   * of a connection.
    */
-  readonly chargeLoadMs?: (ms: number) => void;
+  readonly payer?: LoadPayer;
+}
+
+/**
+ * The turn a load waits for, and where its time goes. The turn comes after the stored list is
+ * read (reads run side by side, and a restart's reads should not queue behind one address's) and
+ * before it is replayed; the time is charged as it is spent, on the event loop and on the decode
+ * worker cutting large stored updates.
+ */
+export interface LoadPayer {
+  /** Resolves when the replay may start. */
+  turn(): Promise<void>;
+  charge(ms: number): void;
+  /** Called once the replay has ended, whatever its outcome. */
+  finished(): void;
 }
 
 type RoomState = 'loading' | 'ready' | 'failed' | 'closing';
@@ -117,7 +130,7 @@ export class ListRoom {
    * reached the limit; grows with every accepted update, forgotten after a compaction.
    */
   private measuredBytes: number | undefined;
-  /** Time its load has taken so far (see chargeLoadMs). */
+  /** Time its load has taken so far (see LoadPayer). */
   private loadMs = 0;
   lastActivity: number;
 
@@ -178,7 +191,7 @@ export class ListRoom {
       const stored = await this.options.storage.load(this.listId);
       this.setStoredBytes(stored.storedBytes);
       this.logBytes = stored.logBytes;
-      const skipped = await this.replay(stored.updates);
+      const skipped = await this.replayInTurn(stored.updates);
       if (skipped > 0) {
         this.options.logger.error('list.stored_update_unreadable', { listId: this.listId, skipped });
         this.options.metrics.errors.inc({ kind: 'stored_update_unreadable' });
@@ -200,12 +213,24 @@ export class ListRoom {
     }
   }
 
+  /** Applies the stored updates once the payer's turn has come. */
+  private async replayInTurn(updates: readonly Uint8Array[]): Promise<number> {
+    const payer = this.options.payer;
+    if (payer === undefined) return this.replay(updates);
+    await payer.turn();
+    try {
+      return await this.replay(updates);
+    } finally {
+      payer.finished();
+    }
+  }
+
   /** Applies the stored updates: in one go, or in turns when one of them is large (see StoredUpdateSlicer). */
   private async replay(updates: readonly Uint8Array[]): Promise<number> {
     const slicer = this.options.storedUpdateSlicer;
     const spent = (ms: number): void => {
       this.loadMs += ms;
-      this.options.chargeLoadMs?.(ms);
+      this.options.payer?.charge(ms);
     };
     if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) {
       const started = performance.now();

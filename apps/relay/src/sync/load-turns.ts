@@ -1,8 +1,9 @@
 /**
- * Loads one address may have running at once. A load is charged to its address only as it runs,
- * so without a cap an address could start any number at once, all before the first was charged.
- * Loads past it wait their turn instead of being refused: after a restart every phone reconnects
- * at once, and many of them can share one address (a carrier NAT, a proxy).
+ * Loads one address may have replaying at once. A load is charged to its address only as it
+ * runs, so without a cap an address could start any number at once, all before the first was
+ * charged. Loads past it wait their turn instead of being refused: after a restart every phone
+ * reconnects at once, and many of them can share one address (a carrier NAT, a proxy). Their
+ * reads from disk do not wait (see ListRoom's LoadPayer).
  */
 export const MAX_LOADS_IN_FLIGHT_PER_ADDRESS = 4;
 

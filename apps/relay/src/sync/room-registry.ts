@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
+import type { LoadPayer } from './list-room.js';
 import { ListRoom } from './list-room.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 
@@ -20,16 +21,6 @@ export interface RoomRegistryOptions {
   readonly shutdownCompactMs?: number;
   /** Large stored updates are loaded in slices (see ListRoom). */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
-}
-
-/** Who pays for a load that acquire starts (an address's event-loop budget), and when it may start. */
-export interface LoadPayer {
-  /** Resolves when the load may start. */
-  turn(): Promise<void>;
-  /** Milliseconds of the load, as they are spent. */
-  charge(ms: number): void;
-  /** Called once the load has ended, loaded or failed. */
-  finished(): void;
 }
 
 /** Compactions at shutdown run this many at a time: enough to share fsyncs, few enough to finish some. */
@@ -101,16 +92,11 @@ export class RoomRegistry {
       },
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
-      ...(payer === undefined ? {} : { chargeLoadMs: (ms: number) => payer.charge(ms) }),
+      ...(payer === undefined ? {} : { payer }),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
-    const loaded =
-      payer === undefined
-        ? previous.then(() => room.load())
-        : // load() never rejects (a failure unloads the list), so finished always follows the turn.
-          previous.then(() => payer.turn()).then(() => room.load()).finally(() => payer.finished());
-    this.loads.set(room, loaded);
+    this.loads.set(room, previous.then(() => room.load()));
     return room;
   }
 
