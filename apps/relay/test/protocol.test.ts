@@ -118,7 +118,7 @@ describe('y-websocket protocol with the unmodified client', () => {
     await waitFor(() => bob.doc.getMap('items').get('stored') === 'yes');
   });
 
-  it('[P14] while a list loads, its phones\' frames wait unread in their connections (where the incoming bounds count them), not in the list; then they are handled in order, and a wait longer than the ping interval drops nobody', async () => {
+  it('[P14] while a list loads, its phones\' frames wait in their connections (where the incoming bounds count them), not in the list; then they are handled in order, and a wait longer than the ping interval drops nobody', async () => {
     const storage = new GatedStorage();
     storage.holdLoads();
     const running = await relay({ storage, limits: { pingIntervalMs: 500 } });
