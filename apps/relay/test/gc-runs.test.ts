@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { gcRunJoins, withGcRunsJoined } from '../src/sync/gc-runs.js';
+import { gcRunJoins, joinGcRuns } from '../src/sync/gc-runs.js';
+import type { DecodedUpdate } from '../src/sync/v1-update.js';
+import { clientBlocks, writeV1Update } from '../src/sync/v1-update.js';
 
 /** What a document holds, compared across documents: contents, state vector and deletions. */
 function sameDocument(a: Y.Doc, b: Y.Doc): void {
@@ -11,6 +13,11 @@ function sameDocument(a: Y.Doc, b: Y.Doc): void {
   expect(Y.decodeStateVector(Y.encodeStateVector(b))).toEqual(Y.decodeStateVector(Y.encodeStateVector(a)));
   expect(Y.equalDeleteSets(Y.createDeleteSetFromStructStore(b.store), Y.createDeleteSetFromStructStore(a.store))).toBe(true);
   expect(b.store.pendingStructs).toEqual(a.store.pendingStructs);
+}
+
+/** The update written again with each run of adjacent GC structs as one, as the decode worker does (protocol.ts). */
+function withGcRunsJoined({ structs, ds }: DecodedUpdate): Uint8Array {
+  return writeV1Update(clientBlocks(structs).map(joinGcRuns), ds);
 }
 
 function applied(update: Uint8Array): Y.Doc {

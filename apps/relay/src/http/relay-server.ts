@@ -466,7 +466,6 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   }
 }
 
-
 /** Stored updates as large as the frames the decoder checks are cut into slices by it too. */
 function storedUpdateSlicerOf(decoder: OffThreadDecoder, minBytes: number): StoredUpdateSlicer {
   return { minBytes, slice: (update) => decoder.sliceStored(update) };

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
-import type { DecodedUpdate, Struct } from './v1-update.js';
-import { clientBlocks, follows, writeV1Update } from './v1-update.js';
+import type { Struct } from './v1-update.js';
+import { follows } from './v1-update.js';
 
 /**
  * GC structs (collected content, 2 bytes each on the wire) that directly follow another of the
@@ -21,11 +21,6 @@ export function gcRunJoins(structs: readonly Struct[]): number {
     previous = struct;
   }
   return joins;
-}
-
-/** The update written again with each run of adjacent GC structs as one, in Yjs's v1 format (see clientBlocks). */
-export function withGcRunsJoined({ structs, ds }: DecodedUpdate): Uint8Array {
-  return writeV1Update(clientBlocks(structs).map(joinGcRuns), ds);
 }
 
 /** One client's block with each run of adjacent GC structs as one struct. */

@@ -11,7 +11,7 @@ import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage }
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
-import { replayStoredUpdates, replayStoredUpdatesInTurns } from './stored-replay.js';
+import { replayStoredUpdatesInTurns, replayStoredUpdatesTimed } from './stored-replay.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
@@ -165,7 +165,7 @@ export class ListRoom {
 
   /**
    * Loading, or applying a message in slices: messages would only wait in the list, where no
-   * bound on incoming bytes sees them. Connection holds its frames unread instead, until listReady.
+   * bound on incoming bytes sees them. Connection holds its frames instead, until listReady.
    */
   get isBusy(): boolean {
     return this.state === 'loading' || this.slicing !== undefined;
@@ -232,14 +232,7 @@ export class ListRoom {
       this.loadMs += ms;
       this.options.payer?.charge(ms);
     };
-    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) {
-      const started = performance.now();
-      try {
-        return replayStoredUpdates(this.doc, updates, this);
-      } finally {
-        spent(performance.now() - started);
-      }
-    }
+    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) return replayStoredUpdatesTimed(this.doc, updates, this, spent);
     this.options.metrics.slicedLoads.inc();
     return replayStoredUpdatesInTurns(this.doc, updates, this, { slicer, wanted: () => this.state === 'loading', spent });
   }

@@ -227,7 +227,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     throw new ProtocolError('update holds items of two clients that each build on a later item of the other');
   }
   if (joinGc) checked.update = writeV1Update(rewritten, decoded.ds);
-  if (slices === undefined || typeof slices === 'string' || slices.length < 2) return checked;
+  if (slices === undefined || slices.length < 2) return checked;
   const clientEnds = rewritten.map((block): [number, number] => {
     const last = block[block.length - 1] as (typeof block)[number];
     return [last.id.client, last.id.clock + last.length];

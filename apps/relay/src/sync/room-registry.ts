@@ -34,7 +34,7 @@ export class RoomRegistry {
   private readonly rooms = new Map<string, ListRoom>();
   private readonly unloading = new Map<string, Promise<void>>();
   private readonly loads = new WeakMap<ListRoom, Promise<void>>();
-  /** Stored bytes of the lists in `rooms`, kept up to date by each room. */
+  /** Stored bytes of the lists in `rooms`, kept up to date by each room: summed, it would cost every upgrade a pass over all lists. */
   private loadedBytes = 0;
 
   constructor(private readonly options: RoomRegistryOptions) {}

@@ -37,6 +37,16 @@ export function replayStoredUpdates(doc: Y.Doc, updates: readonly Uint8Array[], 
   return skipped;
 }
 
+/** As replayStoredUpdates, telling `spent` the milliseconds it took. */
+export function replayStoredUpdatesTimed(doc: Y.Doc, updates: readonly Uint8Array[], origin: unknown, spent: (ms: number) => void): number {
+  const started = performance.now();
+  try {
+    return replayStoredUpdates(doc, updates, origin);
+  } finally {
+    spent(performance.now() - started);
+  }
+}
+
 /** A stored update cut into slices, and the time that took. */
 export interface StoredUpdateCut {
   /** Undefined when the update cannot be cut. */
@@ -77,9 +87,7 @@ export async function replayStoredUpdatesInTurns(
   let small: Uint8Array[] = [];
   let smallBytes = 0;
   const replayTimed = (batch: readonly Uint8Array[]): void => {
-    const started = performance.now();
-    skipped += replayStoredUpdates(doc, batch, origin);
-    spent(performance.now() - started);
+    skipped += replayStoredUpdatesTimed(doc, batch, origin, spent);
   };
   const replaySmall = async (): Promise<void> => {
     if (small.length === 0) return;
