@@ -32,6 +32,11 @@ export interface RelayConfig {
    * a list that does not fit is not loaded (see defaultMaxLoadedListBytes).
    */
   readonly maxLoadedListBytes: number;
+  /**
+   * Stored bytes of the loaded lists one address's connections are on, past which it may load
+   * another only while the loaded lists stay under half of maxLoadedListBytes (see RoomRegistry).
+   */
+  readonly maxLoadedListBytesPerIp: number;
   readonly maxListBytes: number;
   readonly maxBufferedBytes: number;
   /** Unsent bytes all connections from one address may hold together (see SharedBacklogs). */
@@ -118,6 +123,18 @@ function defaultMaxLoadedListBytes(maxListBytes: number): number {
   return Math.max(maxListBytes, Math.floor(getHeapStatistics().heap_size_limit / HEAP_BYTES_PER_LOADED_BYTE));
 }
 
+/**
+ * An address's share of the loaded lists: an eighth of the room (13 MB here), at least one list
+ * at the size limit. A family's lists store tens of kilobytes each; a carrier NAT's 200
+ * connections (MAX_CONNECTIONS_PER_IP) on lists of 50 kB hold 10 MB, and the share binds only
+ * once the room is half full.
+ */
+const LOADED_LIST_SHARES = 8;
+
+function defaultMaxLoadedListBytesPerIp(maxListBytes: number, maxLoadedListBytes: number): number {
+  return Math.max(maxListBytes, Math.floor(maxLoadedListBytes / LOADED_LIST_SHARES));
+}
+
 export const DEFAULT_LIMITS = {
   maxMessageBytes: DEFAULT_MAX_LIST_BYTES,
   messagesPerSecond: 100,
@@ -130,6 +147,7 @@ export const DEFAULT_LIMITS = {
   maxConnections: 20_000,
   maxLoadedLists: 10_000,
   maxLoadedListBytes: defaultMaxLoadedListBytes(DEFAULT_MAX_LIST_BYTES),
+  maxLoadedListBytesPerIp: defaultMaxLoadedListBytesPerIp(DEFAULT_MAX_LIST_BYTES, defaultMaxLoadedListBytes(DEFAULT_MAX_LIST_BYTES)),
   maxListBytes: DEFAULT_MAX_LIST_BYTES,
   maxBufferedBytes: DEFAULT_MAX_BUFFERED_BYTES,
   maxBufferedBytesPerIp: DEFAULT_MAX_BUFFERED_BYTES * BUFFERED_CONNECTIONS_PER_IP,
@@ -168,6 +186,8 @@ export const DEFAULT_STORAGE = {
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
   const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
   const maxMessageBytes = integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64);
+  // At least one list at the size limit, which may always load when nothing else is loaded.
+  const maxLoadedListBytes = integer(env, 'MAX_LOADED_LIST_BYTES', defaultMaxLoadedListBytes(maxListBytes), maxListBytes);
   return {
     ...bufferedBytesLimits(env, maxListBytes),
     port: integer(env, 'PORT', 8080, 0, 65_535),
@@ -191,8 +211,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     maxStoredBytesPerIpPerHour: integer(env, 'MAX_STORED_BYTES_PER_IP_PER_HOUR', STORED_LISTS_PER_IP_PER_HOUR * maxListBytes, 1024),
     maxConnections: integer(env, 'MAX_CONNECTIONS', DEFAULT_LIMITS.maxConnections, 1),
     maxLoadedLists: integer(env, 'MAX_LOADED_LISTS', DEFAULT_LIMITS.maxLoadedLists, 1),
-    // At least one list at the size limit, which may always load when nothing else is loaded.
-    maxLoadedListBytes: integer(env, 'MAX_LOADED_LIST_BYTES', defaultMaxLoadedListBytes(maxListBytes), maxListBytes),
+    maxLoadedListBytes,
+    maxLoadedListBytesPerIp: integer(env, 'MAX_LOADED_LIST_BYTES_PER_IP', defaultMaxLoadedListBytesPerIp(maxListBytes, maxLoadedListBytes), 1024),
     maxListBytes,
     compactLogBytes: integer(env, 'COMPACT_LOG_BYTES', DEFAULT_LIMITS.compactLogBytes, 1024),
     idleUnloadMs: integer(env, 'IDLE_UNLOAD_MS', DEFAULT_LIMITS.idleUnloadMs, 0, MAX_TIMER_MS),

@@ -1,9 +1,11 @@
 import { getHeapStatistics } from 'node:v8';
+import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment, DEFAULT_LIMITS, maxReadableFrameBytes } from '../src/config.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import type { RunningRelay } from './helpers.js';
 import { connectPhone, newListId, openRawSocket, startRelay, stateVectorCovers, temporaryDirectory, waitFor } from './helpers.js';
 
 /** A list like a heavily used one: thousands of items, each edited several times. */
@@ -24,6 +26,33 @@ function largeDocument(minBytes: number): Y.Doc {
     });
   }
   return doc;
+}
+
+/** A list storing about `bytes`: one map value that long. */
+function listOfBytes(bytes: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getMap('items').set('note', 'x'.repeat(bytes));
+  return Y.encodeStateAsUpdate(doc);
+}
+
+/**
+ * A connection from `localAddress` to each list, all opened at once: for each, 'loaded' once the
+ * relay greets it (the list is loaded), or the code it was closed with, or the HTTP status refusing it.
+ */
+async function openAtOnce(running: RunningRelay, listIds: readonly string[], localAddress: string, open: WebSocket[]): Promise<Array<'loaded' | number>> {
+  return Promise.all(
+    listIds.map(
+      (listId) =>
+        new Promise<'loaded' | number>((resolve) => {
+          const socket = new WebSocket(`${running.syncUrl}/${listId}`, { localAddress });
+          open.push(socket);
+          socket.on('error', () => undefined);
+          socket.once('message', () => resolve('loaded'));
+          socket.once('close', (code) => resolve(code));
+          socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        }),
+    ),
+  );
 }
 
 describe('a large list syncs with the default limits', () => {
@@ -127,10 +156,69 @@ describe('a large list syncs with the default limits', () => {
     expect(running.relay.registry.get(largeList)).toBeUndefined();
   }, 60_000);
 
+  it('[L6] connections opened at once to stored lists that together pass the bound: those that fit load, the others are told to come back later (1013), and nothing passes the bound', async () => {
+    const storage = new MemoryListStorage();
+    const listIds = Array.from({ length: 5 }, () => newListId());
+    for (const listId of listIds) await storage.append(listId, [listOfBytes(300_000)]);
+    const bound = 1_000_000;
+    const running = await startRelay({ storage, limits: { maxLoadedListBytes: bound, maxLoadedListBytesPerIp: 10 * bound } });
+    cleanups.push(() => running.close());
+    const sockets: WebSocket[] = [];
+    cleanups.push(() => sockets.forEach((socket) => socket.terminate()));
+
+    // Each passes the check made at the upgrade (nothing is loaded yet); they are admitted once read.
+    const outcomes = await openAtOnce(running, listIds, '127.0.0.2', sockets);
+    expect(outcomes.filter((outcome) => outcome === 'loaded')).toHaveLength(3);
+    expect(outcomes.filter((outcome) => outcome === 1013)).toHaveLength(2);
+    expect(running.relay.registry.loadedCount).toBe(3);
+    expect(running.relay.registry.loadedByteCount).toBeLessThanOrEqual(bound);
+    expect(running.relay.metrics.errors.get({ kind: 'too_many_lists' })).toBe(2);
+
+    // One held list left: a refused one loads when its phone comes back.
+    sockets[outcomes.indexOf('loaded')]?.close();
+    const refused = listIds[outcomes.indexOf(1013)] as string;
+    await waitFor(() => running.relay.registry.loadedCount === 2 || running.relay.registry.get(listIds[outcomes.indexOf('loaded')] as string)?.peerCount === 0, 5000, 'a list left');
+    expect(await openAtOnce(running, [refused], '127.0.0.2', sockets)).toEqual(['loaded']);
+  }, 30_000);
+
+  it('[L7] an address past its share of the loaded lists loads more only while they stay under half the bound; other addresses still load theirs, and the share comes back as its connections leave', async () => {
+    const storage = new MemoryListStorage();
+    const listIds = Array.from({ length: 6 }, () => newListId());
+    for (const listId of listIds) await storage.append(listId, [listOfBytes(300_000)]);
+    const running = await startRelay({ storage, limits: { maxLoadedListBytes: 1_000_000, maxLoadedListBytesPerIp: 400_000 } });
+    cleanups.push(() => running.close());
+    const holders: WebSocket[] = [];
+    cleanups.push(() => holders.forEach((socket) => socket.terminate()));
+    const [a1, a2, a3, a4, b1, b2] = listIds as [string, string, string, string, string, string];
+
+    // Its first list whatever its size; a second (past its share of 400 kB) only while the
+    // loaded lists stay under 500 kB, which two of 300 kB do not.
+    const first = await openAtOnce(running, [a1, a2, a3], '127.0.0.2', holders);
+    expect(first.filter((outcome) => outcome === 'loaded')).toHaveLength(1);
+    expect(first.filter((outcome) => outcome === 1013)).toHaveLength(2);
+    expect(running.relay.metrics.errors.get({ kind: 'address_list_share' })).toBe(2);
+    // Another address loads its own.
+    expect(await openAtOnce(running, [b1], '127.0.0.3', holders)).toEqual(['loaded']);
+    // Still not while it holds one: the room would pass half.
+    expect(await openAtOnce(running, [a4, b2], '127.0.0.2', holders)).toEqual([1013, 1013]);
+    expect(running.relay.registry.get(a4)).toBeUndefined();
+    expect(running.relay.registry.loadedCount).toBe(2);
+
+    // A leaves its list: its share is whole again.
+    const held = holders[first.indexOf('loaded')] as WebSocket;
+    held.close();
+    await waitFor(() => running.relay.registry.get(listIds[first.indexOf('loaded')] as string)?.peerCount === 0, 5000, 'A left its list');
+    expect(await openAtOnce(running, [a4], '127.0.0.2', holders)).toEqual(['loaded']);
+  }, 30_000);
+
   it('[L5] by default the loaded lists may store a fortieth of the heap, and at least one list at the size limit', () => {
     expect(DEFAULT_LIMITS.maxLoadedListBytes).toBe(Math.max(DEFAULT_LIMITS.maxListBytes, Math.floor(getHeapStatistics().heap_size_limit / 40)));
     expect(configFromEnvironment({}).maxLoadedListBytes).toBe(DEFAULT_LIMITS.maxLoadedListBytes);
     expect(configFromEnvironment({ MAX_LOADED_LIST_BYTES: String(64 * 1024 * 1024) }).maxLoadedListBytes).toBe(64 * 1024 * 1024);
     expect(() => configFromEnvironment({ MAX_LOADED_LIST_BYTES: '1024' })).toThrow(/MAX_LOADED_LIST_BYTES/);
+    // An address's share: an eighth of that, at least one list at the size limit.
+    expect(DEFAULT_LIMITS.maxLoadedListBytesPerIp).toBe(Math.max(DEFAULT_LIMITS.maxListBytes, Math.floor(DEFAULT_LIMITS.maxLoadedListBytes / 8)));
+    expect(configFromEnvironment({ MAX_LOADED_LIST_BYTES: String(160 * 1024 * 1024) }).maxLoadedListBytesPerIp).toBe(20 * 1024 * 1024);
+    expect(configFromEnvironment({ MAX_LOADED_LIST_BYTES_PER_IP: String(1024 * 1024) }).maxLoadedListBytesPerIp).toBe(1024 * 1024);
   });
 });

@@ -3,14 +3,17 @@ import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { RelayMetrics } from '../src/metrics.js';
+import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { ListRoomOptions, RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
+import { HeldLists } from '../src/sync/held-lists.js';
+import type { ListRequester } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
 import { storedUpdateSlices } from '../src/sync/update-slices.js';
-import { rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
+import { GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[]; loopMs: number[] } {
   const sent: Uint8Array[] = [];
@@ -794,7 +797,7 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
 }
 
 describe('room registry', () => {
-  function registry(storage: MemoryListStorage, maxLoadedListBytes = 64 * 1024 * 1024): RoomRegistry {
+  function registry(storage: ListStorage, maxLoadedListBytes = 64 * 1024 * 1024, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistry {
     return new RoomRegistry({
       storage,
       logger: silentLogger,
@@ -802,6 +805,7 @@ describe('room registry', () => {
       now: () => Date.now(),
       maxLoadedLists: 10,
       maxLoadedListBytes,
+      maxLoadedListBytesPerAddress,
       maxListBytes: 1024 * 1024,
       compactLogBytes: 1024 * 1024,
       idleUnloadMs: 0,
@@ -833,16 +837,18 @@ describe('room registry', () => {
     expect(peer.closed).toEqual([1012]);
   });
 
-  it('[R28] the loaded lists\' stored bytes are bounded: idle lists make room, least recently used first; lists with phones are kept, and the next list waits', async () => {
+  /** A list of about `bytes` stored bytes: one map value that long. */
+  function storedList(key: string, bytes: number): Uint8Array {
+    const doc = new Y.Doc();
+    doc.getMap('items').set(key, 'x'.repeat(bytes));
+    return Y.encodeStateAsUpdate(doc);
+  }
+
+  it('[R28] the loaded lists\' stored bytes are bounded: idle lists make room, least recently used first; lists with phones are kept, and a list that does not fit is refused once read', async () => {
     const storage = new MemoryListStorage();
-    const stored = (key: string, bytes: number): Uint8Array => {
-      const doc = new Y.Doc();
-      doc.getMap('items').set(key, 'x'.repeat(bytes));
-      return Y.encodeStateAsUpdate(doc);
-    };
-    for (const name of ['A', 'B', 'C', 'D']) await storage.append(`boundedBytesList${name}`, [stored(name, 30_000)]);
-    // Room for three of the 30 kB lists: a list is let in while the total is under the bound.
-    const rooms = registry(storage, 70_000);
+    for (const name of ['A', 'B', 'C', 'D']) await storage.append(`boundedBytesList${name}`, [storedList(name, 30_000)]);
+    // Room for three of the 30 kB lists.
+    const rooms = registry(storage, 100_000);
     const loaded = async (name: string): Promise<ListRoom> => {
       const room = rooms.acquire(`boundedBytesList${name}`) as ListRoom;
       await waitUntil(() => room.isReady);
@@ -852,19 +858,24 @@ describe('room registry', () => {
     const b = await loaded('B');
     expect(rooms.loadedByteCount).toBe(a.storedByteCount + b.storedByteCount);
     const c = await loaded('C');
-    expect(rooms.loadedByteCount).toBeGreaterThan(70_000);
-    // Every list has a phone: nothing can make room, so D is not loaded (with only the count
-    // bounded, it was, and the lists' memory grew without bound).
+    expect(rooms.loadedByteCount).toBe(a.storedByteCount + b.storedByteCount + c.storedByteCount);
+    // Every list has a phone: nothing can make room, so D is refused once its size is known (with
+    // only the count bounded it was loaded, and the lists' memory grew without bound). Its phone
+    // is told to come back later (1013), and nothing of it stays loaded.
     const phones = [a, b, c].map((room, index) => {
       const phone = fakePeer(index + 1);
       room.attach(phone);
       return phone;
     });
-    expect(rooms.canAcquire('boundedBytesListD')).toBe(false);
-    expect(rooms.acquire('boundedBytesListD')).toBeUndefined();
+    const refused = rooms.acquire('boundedBytesListD') as ListRoom;
+    const waitingPhone = fakePeer(4);
+    refused.attach(waitingPhone);
+    await waitUntil(() => waitingPhone.closed.length > 0);
+    expect(waitingPhone.closed).toEqual([1013]);
+    expect(rooms.get('boundedBytesListD')).toBeUndefined();
+    expect(rooms.loadedByteCount).toBe(a.storedByteCount + b.storedByteCount + c.storedByteCount);
     // B's phone leaves: B is unloaded for D, and the bytes follow.
     b.detach(phones[1] as RoomPeer);
-    expect(rooms.canAcquire('boundedBytesListD')).toBe(true);
     const d = await loaded('D');
     expect(rooms.get('boundedBytesListB')).toBeUndefined();
     expect(rooms.get('boundedBytesListA')).toBe(a);
@@ -873,11 +884,89 @@ describe('room registry', () => {
     const before = rooms.loadedByteCount;
     const writer = fakePeer(9);
     d.attach(writer);
-    d.receive(writer, decodeIncomingMessage(encodeSyncUpdate(stored('more', 1000))), 0);
+    d.receive(writer, decodeIncomingMessage(encodeSyncUpdate(storedList('more', 1000))), 0);
     await d.flush();
     expect(rooms.loadedByteCount).toBeGreaterThan(before + 1000);
     await rooms.shutdown(1012, 'restarting');
     expect(rooms.loadedByteCount).toBe(0);
+  });
+
+  it('[R30] lists read side by side are admitted one by one once read: together they cannot pass the bound (they took the relay past its heap)', async () => {
+    const storage = new GatedStorage();
+    const names = ['A', 'B', 'C', 'D', 'E'];
+    for (const name of names) await storage.append(`sideBySideList${name}`, [storedList(name, 30_000)]);
+    const rooms = registry(storage, 100_000);
+    storage.holdLoads();
+    // Nothing is loaded yet, so each passes the check made when its phone connects.
+    const phones = names.map((name, index) => {
+      expect(rooms.canAcquire(`sideBySideList${name}`)).toBe(true);
+      const room = rooms.acquire(`sideBySideList${name}`) as ListRoom;
+      const phone = fakePeer(index + 1);
+      room.attach(phone);
+      return { room, phone };
+    });
+    await waitUntil(() => storage.loadsStarted === names.length);
+    storage.releaseLoads();
+    await waitUntil(() => phones.every(({ room, phone }) => room.isReady || phone.closed.length > 0));
+    const admitted = phones.filter(({ room }) => room.isReady);
+    expect(admitted).toHaveLength(3);
+    expect(phones.filter(({ phone }) => phone.closed.length > 0).map(({ phone }) => phone.closed)).toEqual([[1013], [1013]]);
+    expect(rooms.loadedByteCount).toBe(admitted.reduce((total, { room }) => total + room.storedByteCount, 0));
+    expect(rooms.loadedByteCount).toBeLessThanOrEqual(100_000);
+    expect(rooms.loadedCount).toBe(3);
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  it('[R31] past its share, an address loads another list only while the loaded lists stay under half the bound: one address holding lists open leaves room for the others', async () => {
+    const storage = new MemoryListStorage();
+    const lists = ['X1', 'X2', 'X3', 'X4', 'Y1', 'Y2', 'Z1'];
+    for (const name of lists) await storage.append(`shareList${name}`, [storedList(name, 30_000)]);
+    // Room for six of the 30 kB lists; a share of one.
+    const rooms = registry(storage, 200_000, 40_000);
+    const address = (): { requester: ListRequester; lists: HeldLists<ListRoom> } => {
+      const held = new HeldLists<ListRoom>();
+      return {
+        lists: held,
+        requester: { turn: () => Promise.resolve(), charge: () => undefined, finished: () => undefined, heldListBytes: (except) => held.bytes(except) },
+      };
+    };
+    const [x, y, z] = [address(), address(), address()];
+    /** A connection of `from` on the list: ready, or closed with a code. */
+    const open = async (from: typeof x, name: string): Promise<'loaded' | number> => {
+      const room = rooms.acquire(`shareList${name}`, from.requester) as ListRoom;
+      const phone = fakePeer(lists.indexOf(name) + 1);
+      from.lists.hold(room);
+      room.attach(phone);
+      await waitUntil(() => room.isReady || phone.closed.length > 0);
+      if (room.isReady) return 'loaded';
+      from.lists.release(room);
+      return phone.closed[0] as number;
+    };
+    // X takes its share, and past it more while the room stays under half (100 kB)…
+    expect(await open(x, 'X1')).toBe('loaded');
+    expect(await open(x, 'X2')).toBe('loaded');
+    expect(await open(x, 'X3')).toBe('loaded');
+    // …but not past half, though the room is not full: its phone is told to come back later.
+    expect(await open(x, 'X4')).toBe(1013);
+    expect(rooms.get('shareListX4')).toBeUndefined();
+    expect(x.lists.bytes()).toBe(rooms.loadedByteCount);
+    // Once X holds more than its share and the room is half full, it is refused before anything is read.
+    expect(await open(y, 'Y1')).toBe('loaded');
+    expect(rooms.canAcquire('shareListX4', x.requester)).toBe(false);
+    expect(rooms.canAcquire('shareListX4', z.requester)).toBe(true);
+    // Other addresses get their first list whatever the room holds, and more within their share.
+    expect(await open(y, 'Y2')).toBe(1013);
+    expect(await open(z, 'Z1')).toBe('loaded');
+    expect(rooms.loadedCount).toBe(5);
+    // A list counts once for an address however many of its connections are on it, until the last leaves.
+    const x1 = rooms.get('shareListX1') as ListRoom;
+    x.lists.hold(x1);
+    x.lists.release(x1);
+    expect(x.lists.bytes()).toBe(3 * x1.storedByteCount);
+    for (const name of ['X1', 'X2', 'X3']) x.lists.release(rooms.get(`shareList${name}`) as ListRoom);
+    expect(x.lists.size).toBe(0);
+    expect(await open(x, 'X4')).toBe('loaded');
+    await rooms.shutdown(1012, 'restarting');
   });
 });
 

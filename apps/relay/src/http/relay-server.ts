@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { CloseCode } from '../sync/close-codes.js';
-import { AddressBudgets, loadPaidBy } from '../sync/address-budgets.js';
+import { AddressBudgets, requesterOf } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
@@ -127,6 +127,7 @@ export class RelayServer {
       now: this.now,
       maxLoadedLists: limits.maxLoadedLists,
       maxLoadedListBytes: limits.maxLoadedListBytes,
+      maxLoadedListBytesPerAddress: limits.maxLoadedListBytesPerIp,
       maxListBytes: limits.maxListBytes,
       compactLogBytes: limits.compactLogBytes,
       idleUnloadMs: limits.idleUnloadMs,
@@ -354,9 +355,12 @@ export class RelayServer {
     }
     // Only checked here: the list is loaded once `ws` has accepted the handshake, so a request it
     // refuses (wrong method or version) reads nothing from disk.
-    if (!this.registry.canAcquire(listId)) {
-      this.metrics.errors.inc({ kind: 'too_many_lists' });
-      logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount, loadedBytes: this.registry.loadedByteCount });
+    const existingBudget = this.addressBudgets.existing(group);
+    if (!this.registry.canAcquire(listId, existingBudget === undefined ? undefined : requesterOf(existingBudget))) {
+      const heldByAddress = existingBudget?.lists.bytes() ?? 0;
+      const fitsWithoutShare = this.registry.canAcquire(listId);
+      this.metrics.errors.inc({ kind: fitsWithoutShare ? 'address_list_share' : 'too_many_lists' });
+      logger.warn('connection.too_many_lists', { remoteAddress, loaded: this.registry.loadedCount, loadedBytes: this.registry.loadedByteCount, heldByAddress });
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
@@ -365,7 +369,7 @@ export class RelayServer {
       // Closing first: during a shutdown, acquiring would load a list nobody flushes or releases.
       // A list not loaded yet is loaded at this address's cost, when its turn comes (LoadTurns): a
       // list stored to load slowly could otherwise be loaded over and over for nothing.
-      const room = this.closing === undefined ? this.registry.acquire(listId, loadPaidBy(budget)) : undefined;
+      const room = this.closing === undefined ? this.registry.acquire(listId, requesterOf(budget)) : undefined;
       if (room === undefined) {
         refuseAfterHandshake(ws, CloseCode.tryAgainLater, 'busy');
         return;

@@ -1,6 +1,8 @@
 import { TokenBucket } from '../token-bucket.js';
+import { HeldLists } from './held-lists.js';
 import { LoadTurns } from './load-turns.js';
-import type { LoadPayer } from './list-room.js';
+import type { ListRoom } from './list-room.js';
+import type { ListRequester } from './room-registry.js';
 
 /**
  * What one address (IP) may make the relay do, shared by all its connections. The
@@ -37,14 +39,17 @@ export interface AddressBudget {
   decodesInFlight: number;
   /** The lists its connections asked the relay to load: a few at a time, while it has credit. */
   readonly loads: LoadTurns;
+  /** The loaded lists its connections are on (Connection holds and releases them). */
+  readonly lists: HeldLists<ListRoom>;
 }
 
-/** What a list's load needs to be paid for by `budget`'s address (RoomRegistry.acquire passes it on). */
-export function loadPaidBy(budget: AddressBudget): LoadPayer {
+/** `budget`'s address as RoomRegistry sees it: paying for the lists it loads, holding lists of its own. */
+export function requesterOf(budget: AddressBudget): ListRequester {
   return {
     turn: () => budget.loads.turn(),
     charge: (ms) => budget.loopMs.charge(ms),
     finished: () => budget.loads.finished(),
+    heldListBytes: (except) => budget.lists.bytes(except),
   };
 }
 
@@ -91,6 +96,7 @@ export class AddressBudgets {
           msUntilCredit: () => loopMs.msUntil(1),
           onWaitForCredit: this.onLoadWaiting,
         }),
+        lists: new HeldLists(),
       };
       this.budgets.set(address, budget);
     }
@@ -108,6 +114,11 @@ export class AddressBudgets {
       const idle = budget.decodesInFlight === 0 && !budget.loads.busy;
       if (!hasConnections(address) && refilled && idle) this.budgets.delete(address);
     }
+  }
+
+  /** The budget of `address` if it has one: an address without one has nothing held or owed. */
+  existing(address: string): AddressBudget | undefined {
+    return this.budgets.get(address);
   }
 
   /** Starts every load still waiting for its address's turn: at shutdown, each list is flushed after its load. */

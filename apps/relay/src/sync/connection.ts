@@ -148,6 +148,7 @@ export class Connection implements RoomPeer {
     rawSocketOf(this.socket)?.on('data', () => this.onBytesRead());
     // Before joining: joining sends, and a send may need the room another connection holds.
     options.sendBacklog.evictWith((bound) => this.dropAsSlowConsumer(bound));
+    options.addressBudget.lists.hold(this.room);
     this.room.attach(this);
   }
 
@@ -612,6 +613,7 @@ export class Connection implements RoomPeer {
     this.decodedHead = undefined;
     this.options.sendBacklog.release();
     this.incoming.release();
+    this.options.addressBudget.lists.release(this.room);
     try {
       this.room.detach(this);
     } finally {

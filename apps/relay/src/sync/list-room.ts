@@ -54,6 +54,13 @@ export interface ListRoomOptions {
    * of a connection.
    */
   readonly payer?: LoadPayer;
+  /**
+   * Whether a list that stores `storedBytes` may be loaded: asked once it is read, when its size is
+   * known and before it costs any memory beyond the bytes read. Refused, its phones are closed
+   * with 1013 and try again later. Checked only when they connected, lists loading side by side
+   * were all let in, and together they took the process past its heap.
+   */
+  readonly admit?: (storedBytes: number) => boolean;
 }
 
 /**
@@ -189,6 +196,11 @@ export class ListRoom {
     const started = this.options.now();
     try {
       const stored = await this.options.storage.load(this.listId);
+      if (this.state !== 'loading') return;
+      if (this.options.admit?.(stored.storedBytes) === false) {
+        this.refuseLoad();
+        return;
+      }
       this.setStoredBytes(stored.storedBytes);
       this.logBytes = stored.logBytes;
       const skipped = await this.replayInTurn(stored.updates);
@@ -705,6 +717,15 @@ export class ListRoom {
     const pending = this.doc.store.pendingStructs;
     // Yjs keeps held-back structs in its second update format.
     return pending !== null && arrayRunJoins(Y.decodeUpdateV2(pending.update).structs).copies > MAX_ARRAY_RUN_JOIN_COPIES;
+  }
+
+  /** No room for the list in memory (see ListRoomOptions.admit): its phones come back later. */
+  private refuseLoad(): void {
+    this.state = 'failed';
+    this.waiting.length = 0;
+    for (const peer of [...this.peers]) peer.close(CloseCode.tryAgainLater, 'busy');
+    this.peers.clear();
+    this.options.onFailed(this);
   }
 
   private fail(reason: string, error: unknown): void {

@@ -13,6 +13,11 @@ export interface RoomRegistryOptions {
   readonly maxLoadedLists: number;
   /** Stored bytes of the loaded lists together (MAX_LOADED_LIST_BYTES): what bounds their memory. */
   readonly maxLoadedListBytes: number;
+  /**
+   * Stored bytes of the loaded lists one address's connections are on (MAX_LOADED_LIST_BYTES_PER_IP)
+   * past which it may load another only while the loaded lists stay under half the bound.
+   */
+  readonly maxLoadedListBytesPerAddress: number;
   readonly maxListBytes: number;
   readonly compactLogBytes: number;
   /** A list with no connections is unloaded after this long. */
@@ -21,6 +26,15 @@ export interface RoomRegistryOptions {
   readonly shutdownCompactMs?: number;
   /** Large stored updates are loaded in slices (see ListRoom). */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
+}
+
+/**
+ * The address whose connection asks for a list: it pays for the load, and the loaded lists its
+ * connections are on count against its share of the room.
+ */
+export interface ListRequester extends LoadPayer {
+  /** Stored bytes of the loaded lists its connections are on, `except` left out. */
+  heldListBytes(except?: ListRoom): number;
 }
 
 /** Compactions at shutdown run this many at a time: enough to share fsyncs, few enough to finish some. */
@@ -58,27 +72,34 @@ export class RoomRegistry {
     return this.rooms.get(listId);
   }
 
-  /** Whether `acquire(listId)` would find room for it, without loading or evicting anything. */
-  canAcquire(listId: string): boolean {
+  /**
+   * Whether `acquire(listId, requester)` would find room for it, without loading or evicting
+   * anything. The list's own size is not known yet: its load may still be refused once it is read.
+   */
+  canAcquire(listId: string, requester?: ListRequester): boolean {
     if (this.rooms.has(listId)) return true;
+    const byteBound = this.byteBoundFor(requester?.heldListBytes() ?? 0, 0);
     let count = this.rooms.size;
     let bytes = this.loadedBytes;
     // Evicting every idle list is what acquire does at most.
     for (const room of this.rooms.values()) {
-      if (!this.isFull(count, bytes)) break;
+      if (!this.isFull(count, bytes, byteBound)) break;
       if (room.peerCount > 0) continue;
       count -= 1;
       bytes -= room.storedByteCount;
     }
-    return !this.isFull(count, bytes);
+    return !this.isFull(count, bytes, byteBound);
   }
 
-  /** The room for `listId`, loading it if needed (paid for by `payer`); undefined when every slot is busy. */
-  acquire(listId: string, payer?: LoadPayer): ListRoom | undefined {
+  /**
+   * The room for `listId`, loading it if needed (paid for by `requester`, and admitted once its
+   * size is known, see admit); undefined when every slot is busy.
+   */
+  acquire(listId: string, requester?: ListRequester): ListRoom | undefined {
     const existing = this.rooms.get(listId);
     if (existing !== undefined) return existing;
-    while (this.isFull(this.rooms.size, this.loadedBytes)) if (!this.evictOneIdle()) return undefined;
-    const room = new ListRoom({
+    while (this.isFull(this.rooms.size, this.loadedBytes, this.options.maxLoadedListBytes)) if (!this.evictOneIdle()) return undefined;
+    const room: ListRoom = new ListRoom({
       listId,
       storage: this.options.storage,
       logger: this.options.logger,
@@ -92,7 +113,8 @@ export class RoomRegistry {
       },
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
-      ...(payer === undefined ? {} : { payer }),
+      ...(requester === undefined ? {} : { payer: requester }),
+      admit: (storedBytes) => this.admit(room, storedBytes, requester),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
@@ -163,9 +185,47 @@ export class RoomRegistry {
     });
   }
 
-  private evictOneIdle(): boolean {
+  /**
+   * Whether `room`, just read, fits beside the lists loaded: idle ones are evicted to make room,
+   * least recently used first. The bytes of lists admitted before it count, whether their load has
+   * finished or not, so lists loading side by side cannot pass the bound together. A list fits an
+   * otherwise empty relay whatever its size, or it could never be read again.
+   */
+  private admit(room: ListRoom, storedBytes: number, requester: ListRequester | undefined): boolean {
+    if (this.rooms.get(room.listId) !== room) return true;
+    const held = requester?.heldListBytes(room) ?? 0;
+    const byteBound = this.byteBoundFor(held, storedBytes);
+    while (this.loadedBytes > 0 && this.loadedBytes + storedBytes > byteBound) if (!this.evictOneIdle(room)) break;
+    if (this.loadedBytes === 0 || this.loadedBytes + storedBytes <= byteBound) return true;
+    const overShare = byteBound < this.options.maxLoadedListBytes;
+    this.options.metrics.errors.inc({ kind: overShare ? 'address_list_share' : 'too_many_lists' });
+    this.options.logger.warn('list.load_refused', {
+      listId: room.listId,
+      reason: overShare ? 'the address holds more than its share of the loaded lists' : 'no room for the list in memory',
+      storedBytes,
+      loadedBytes: this.loadedBytes,
+      heldByAddress: held,
+    });
+    return false;
+  }
+
+  /**
+   * The bound on the loaded lists' bytes for an address holding lists that store `heldBytes`,
+   * asking for one that stores `storedBytes`. Within its share, the whole bound: an address has
+   * the whole room while there is room. Past it, half: one address (or a few) holding lists open
+   * cannot keep every other list from loading. An address's first list is within its share
+   * whatever its size.
+   */
+  private byteBoundFor(heldBytes: number, storedBytes: number): number {
+    const { maxLoadedListBytes, maxLoadedListBytesPerAddress } = this.options;
+    const withinShare = heldBytes === 0 || heldBytes + storedBytes <= maxLoadedListBytesPerAddress;
+    return withinShare ? maxLoadedListBytes : Math.floor(maxLoadedListBytes / 2);
+  }
+
+  private evictOneIdle(except?: ListRoom): boolean {
     let oldest: ListRoom | undefined;
     for (const room of this.rooms.values()) {
+      if (room === except) continue;
       if (room.peerCount === 0 && (oldest === undefined || room.lastActivity < oldest.lastActivity)) oldest = room;
     }
     if (oldest === undefined) return false;
@@ -174,12 +234,12 @@ export class RoomRegistry {
   }
 
   /**
-   * Whether `count` lists storing `bytes` leave no room for another. A list is let in while the
-   * bytes are under the bound, whatever its own size (unknown until it is read), so the bound
-   * may be passed by the lists loading at the time.
+   * Whether `count` lists storing `bytes` leave no room for another under `byteBound`. Before a
+   * list is read its size is unknown: it is let in while the bytes are under the bound, and
+   * admitted or refused once read.
    */
-  private isFull(count: number, bytes: number): boolean {
-    return count >= this.options.maxLoadedLists || bytes >= this.options.maxLoadedListBytes;
+  private isFull(count: number, bytes: number, byteBound: number): boolean {
+    return count >= this.options.maxLoadedLists || bytes >= byteBound;
   }
 
   private unload(room: ListRoom, compact: boolean): void {
