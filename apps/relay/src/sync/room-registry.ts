@@ -78,7 +78,9 @@ export class RoomRegistry {
    */
   canAcquire(listId: string, requester?: ListRequester): boolean {
     if (this.rooms.has(listId)) return true;
-    const byteBound = this.byteBoundFor(requester?.heldListBytes() ?? 0, 0);
+    // Under half the bound no share is counted (see byteBoundFor), nor an address's lists summed.
+    const underHalf = this.loadedBytes < this.halfByteBound;
+    const byteBound = underHalf ? this.options.maxLoadedListBytes : this.byteBoundFor(requester?.heldListBytes() ?? 0, 0);
     let count = this.rooms.size;
     let bytes = this.loadedBytes;
     // Evicting every idle list is what acquire does at most.
@@ -193,6 +195,8 @@ export class RoomRegistry {
    */
   private admit(room: ListRoom, storedBytes: number, requester: ListRequester | undefined): boolean {
     if (this.rooms.get(room.listId) !== room) return true;
+    // The common case, and no pass over the address's lists: under half the bound every list fits.
+    if (this.loadedBytes + storedBytes <= this.halfByteBound) return true;
     const held = requester?.heldListBytes(room) ?? 0;
     const byteBound = this.byteBoundFor(held, storedBytes);
     while (this.loadedBytes > 0 && this.loadedBytes + storedBytes > byteBound) if (!this.evictOneIdle(room)) break;
@@ -217,9 +221,12 @@ export class RoomRegistry {
    * whatever its size.
    */
   private byteBoundFor(heldBytes: number, storedBytes: number): number {
-    const { maxLoadedListBytes, maxLoadedListBytesPerAddress } = this.options;
-    const withinShare = heldBytes === 0 || heldBytes + storedBytes <= maxLoadedListBytesPerAddress;
-    return withinShare ? maxLoadedListBytes : Math.floor(maxLoadedListBytes / 2);
+    const withinShare = heldBytes === 0 || heldBytes + storedBytes <= this.options.maxLoadedListBytesPerAddress;
+    return withinShare ? this.options.maxLoadedListBytes : this.halfByteBound;
+  }
+
+  private get halfByteBound(): number {
+    return Math.floor(this.options.maxLoadedListBytes / 2);
   }
 
   private evictOneIdle(except?: ListRoom): boolean {
