@@ -168,6 +168,10 @@ export class Connection implements RoomPeer {
     this.options.metrics.bytesOut.inc(undefined, message.length);
   }
 
+  heldListBytes(): number {
+    return this.options.addressBudget.lists.bytes();
+  }
+
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;

@@ -1,6 +1,6 @@
-/** What a list is measured by here: its stored size, which bounds its memory (see RoomRegistry). */
+/** What a list is measured by here: its size, which bounds its memory (see ListRoom.sizeBytes). */
 export interface HeldList {
-  readonly storedByteCount: number;
+  readonly sizeBytes: number;
 }
 
 /**
@@ -23,10 +23,10 @@ export class HeldLists<List extends HeldList = HeldList> {
     else this.connections.set(list, count - 1);
   }
 
-  /** Stored bytes of the lists held, `except` left out. At most one pass over the address's own lists. */
+  /** Sizes of the lists held, `except` left out. At most one pass over the address's own lists. */
   bytes(except?: List): number {
     let total = 0;
-    for (const list of this.connections.keys()) if (list !== except) total += list.storedByteCount;
+    for (const list of this.connections.keys()) if (list !== except) total += list.sizeBytes;
     return total;
   }
 

@@ -6,10 +6,12 @@ import { isNewListsPaused } from '../storage/new-list-reserve.js';
 import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
+import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from './heap-estimate.js';
 import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
+import type { GrowthRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 import { replayStoredUpdatesInTurns, replayStoredUpdatesTimed } from './stored-replay.js';
 import {
@@ -28,6 +30,8 @@ export interface RoomPeer {
   chargeStoredBytes(bytes: number): void;
   /** Event-loop time its message took after Connection handed it over (slices; a wait for the load), for its address's budget. */
   chargeLoopMs(ms: number): void;
+  /** Sizes of the loaded lists its address's connections are on (HeldLists); none if not told. */
+  heldListBytes?(): number;
   /** The list takes messages again (see ListRoom.isBusy): a peer that held its own meanwhile goes on. */
   listReady(): void;
 }
@@ -44,8 +48,8 @@ export interface ListRoomOptions {
   /** Called when the room can no longer serve (storage failure, poisoned document). */
   readonly onFailed: (room: ListRoom) => void;
   readonly onEmpty: (room: ListRoom) => void;
-  /** Told each change of its stored size, for the registry's bound on the loaded lists' bytes. */
-  readonly onStoredBytesChange?: (room: ListRoom, delta: number) => void;
+  /** Told each change of its size (sizeBytes), for the registry's bound on the loaded lists' bytes. */
+  readonly onSizeChange?: (room: ListRoom, delta: number) => void;
   /** Loads a list holding a large stored update in slices, one per turn; in one go without it. */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
   /**
@@ -61,6 +65,12 @@ export interface ListRoomOptions {
    * were all let in, and together they took the process past its heap.
    */
   readonly admit?: (storedBytes: number) => boolean;
+  /**
+   * Whether `peer`'s update may make the list `sizeDelta` bytes larger (RoomRegistry: the bound on
+   * the loaded lists holds for their growth too). Refused, the peer is closed with 1013 and sends
+   * it again when it reconnects.
+   */
+  readonly mayGrow?: (peer: RoomPeer, sizeDelta: number) => GrowthRefusal | undefined;
 }
 
 /**
@@ -113,6 +123,12 @@ export class ListRoom {
   private state: RoomState = 'loading';
   private storedBytes = 0;
   private logBytes = 0;
+  /** An upper estimate of the heap its document takes (heap-estimate.ts), kept as updates arrive. */
+  private heapBytes = 0;
+  /** heapBytes was measured on the document since the last update added to it. */
+  private heapMeasured = true;
+  /** The size last told to onSizeChange. */
+  private reportedSize = 0;
   /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
   private collecting: Uint8Array[] | undefined;
   private compaction: Promise<boolean> | undefined;
@@ -160,6 +176,16 @@ export class ListRoom {
   /** Bytes its snapshot and log take on disk (0 until loaded). */
   get storedByteCount(): number {
     return this.storedBytes;
+  }
+
+  /**
+   * What it counts for against MAX_LIST_BYTES and MAX_LOADED_LIST_BYTES: its stored bytes, or its
+   * estimated heap over HEAP_BYTES_PER_LIST_BYTE when that is more. Stored bytes alone let a list
+   * of subdocuments take 176 times its size in heap (see heap-estimate.ts). Until its load has
+   * replayed it, only its stored bytes are known.
+   */
+  get sizeBytes(): number {
+    return Math.max(this.storedBytes, Math.ceil(this.heapBytes / HEAP_BYTES_PER_LIST_BYTE));
   }
 
   get peerCount(): number {
@@ -225,15 +251,16 @@ export class ListRoom {
     }
   }
 
-  /** Applies the stored updates once the payer's turn has come. */
+  /** Applies the stored updates once the payer's turn has come, then estimates the heap they took. */
   private async replayInTurn(updates: readonly Uint8Array[]): Promise<number> {
     const payer = this.options.payer;
-    if (payer === undefined) return this.replay(updates);
-    await payer.turn();
+    await payer?.turn();
     try {
-      return await this.replay(updates);
+      const skipped = await this.replay(updates);
+      if (this.state === 'loading') this.measureHeap(true);
+      return skipped;
     } finally {
-      payer.finished();
+      payer?.finished();
     }
   }
 
@@ -384,6 +411,7 @@ export class ListRoom {
           this.setStoredBytes(snapshot.length + RECORD_OVERHEAD_BYTES);
           this.logBytes = 0;
           this.measuredBytes = undefined;
+          this.measureHeap();
           return true;
         } catch (error) {
           this.compactionRetryAt = this.options.now() + COMPACTION_RETRY_DELAY_MS;
@@ -402,10 +430,14 @@ export class ListRoom {
     const { update, unanchoredMapValues, sliced } = message;
     const metrics = this.options.metrics;
     metrics.updatesIn.inc();
-    if (this.wouldExceedSizeLimit(update, sliced?.clientEnds)) {
+    if (this.wouldExceedSizeLimit(message)) {
       metrics.errors.inc({ kind: 'list_too_large' });
       this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
       peer.close(CloseCode.listTooLarge, 'list too large');
+      return;
+    }
+    if (!this.mayGrowBy(peer, message)) {
+      peer.close(CloseCode.tryAgainLater, 'busy');
       return;
     }
     const crowded = unanchoredMapValues.length === 0 ? undefined : crowdedMapKey(this.doc, unanchoredMapValues, this.heldBackMapValues);
@@ -524,7 +556,7 @@ export class ListRoom {
    */
   private accepted(
     peer: RoomPeer,
-    { unanchoredMapValues, joiningValues }: SyncUpdateMessage,
+    { unanchoredMapValues, joiningValues, heapBytes }: SyncUpdateMessage,
     emitted: readonly Uint8Array[],
     heldBackBefore: number,
     receivedAt: number,
@@ -553,6 +585,11 @@ export class ListRoom {
     // Queued for storage before anything is forwarded: the document holds these updates now, and
     // every later batch's state vector covers them, so if a send below throws (a socket gone
     // wrong; Connection closes this sender) they must still be written before that ack goes out.
+    if (integratedEarlier || emitted.length > 0) {
+      this.heapBytes += heapBytes;
+      this.heapMeasured = false;
+      this.reportSize();
+    }
     this.store(peer, emitted);
     this.commit.addWaiter(peer, receivedAt);
     // Not "held back fewer bytes than before": a message can complete one phone's held update and
@@ -605,15 +642,50 @@ export class ListRoom {
    * only) never grows the list and always passes: a phone only reading an over-limit list
    * (the limit lowered since it was stored) must not be cut off.
    */
-  private wouldExceedSizeLimit(update: Uint8Array, clientEnds?: SlicedUpdate['clientEnds']): boolean {
+  private wouldExceedSizeLimit({ update, sliced, heapBytes }: SyncUpdateMessage): boolean {
     const limit = this.options.maxListBytes;
-    if (this.storedBytes + this.commit.pendingBytes + update.length <= limit) return false;
-    if (!addsContent(this.doc, clientEnds ?? Y.parseUpdateMeta(update).to)) return false;
+    const storedFits = this.storedBytes + this.commit.pendingBytes + update.length <= limit;
+    const heapLimit = limit * HEAP_BYTES_PER_LIST_BYTE;
+    const heapFits = this.heapBytes + heapBytes <= heapLimit;
+    if (storedFits && heapFits) return false;
+    if (!addsContent(this.doc, sliced?.clientEnds ?? Y.parseUpdateMeta(update).to)) return false;
+    if (!heapFits) {
+      // The estimate counts each update's items apart, where Yjs merges neighbours: measured once
+      // on the document before an update is refused for it.
+      if (!this.heapMeasured) this.measureHeap();
+      if (this.heapBytes + heapBytes > heapLimit) return true;
+    }
+    if (storedFits) return false;
     if (this.measuredBytes === undefined) {
       this.measuredBytes = encodeIntegratedState(this.doc).length + RECORD_OVERHEAD_BYTES;
       if (this.measuredBytes + update.length <= limit) void this.compactIfLarge(true);
     }
     return this.measuredBytes + update.length > limit;
+  }
+
+  /**
+   * Whether the loaded lists have room for what `message` would add to this one (an upper bound:
+   * its bytes, and its heap estimate). An update that adds nothing always passes.
+   */
+  private mayGrowBy(peer: RoomPeer, { update, sliced, heapBytes }: SyncUpdateMessage): boolean {
+    const mayGrow = this.options.mayGrow;
+    if (mayGrow === undefined) return true;
+    const storedAfter = this.storedBytes + this.commit.pendingBytes + update.length + RECORD_OVERHEAD_BYTES;
+    const sizeAfter = Math.max(storedAfter, Math.ceil((this.heapBytes + heapBytes) / HEAP_BYTES_PER_LIST_BYTE));
+    const growth = sizeAfter - this.sizeBytes;
+    if (growth <= 0) return true;
+    const refusal = mayGrow(peer, growth);
+    if (refusal === undefined || !addsContent(this.doc, sliced?.clientEnds ?? Y.parseUpdateMeta(update).to)) return true;
+    this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'loaded_lists_full' });
+    this.options.logger.warn('list.growth_refused', {
+      listId: this.listId,
+      peer: peer.id,
+      reason: refusal.overShare ? 'its address holds more than its share of the loaded lists' : 'no room in memory for the list to grow',
+      sizeDelta: growth,
+      loadedBytes: refusal.loadedBytes,
+      heldByAddress: refusal.heldBytes,
+    });
+    return false;
   }
 
   private async writeBatch(updates: readonly Uint8Array[]): Promise<void> {
@@ -627,9 +699,28 @@ export class ListRoom {
   }
 
   private setStoredBytes(bytes: number): void {
-    const delta = bytes - this.storedBytes;
     this.storedBytes = bytes;
-    if (delta !== 0) this.options.onStoredBytesChange?.(this, delta);
+    this.reportSize();
+  }
+
+  /** Estimates the document's heap from its structs (a pass over all of them); `duringLoad`: the load's payer pays. */
+  private measureHeap(duringLoad = false): void {
+    const started = performance.now();
+    this.heapBytes = estimatedDocHeapBytes(this.doc);
+    this.heapMeasured = true;
+    if (duringLoad) {
+      const ms = performance.now() - started;
+      this.loadMs += ms;
+      this.options.payer?.charge(ms);
+    }
+    this.reportSize();
+  }
+
+  private reportSize(): void {
+    const size = this.sizeBytes;
+    const delta = size - this.reportedSize;
+    this.reportedSize = size;
+    if (delta !== 0) this.options.onSizeChange?.(this, delta);
   }
 
   private acknowledge(storedStateVector: Uint8Array, waiters: ReadonlyMap<RoomPeer, number>, updateCount: number): void {

@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { positionCrowded } from './conflict-flood.js';
 import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, joinGcRuns } from './gc-runs.js';
+import { estimatedClientsHeapBytes, estimatedStructsHeapBytes } from './heap-estimate.js';
 import { updateSlices } from './update-slices.js';
 import type { DecodedUpdate, Struct } from './v1-update.js';
 import { clientBlocks, writeV1Update } from './v1-update.js';
@@ -26,6 +27,8 @@ export interface SyncUpdateMessage {
   readonly unanchoredMapValues: readonly UnanchoredMapValue[];
   /** Its array values that may join a run before them (see ArrayRunJoins). */
   readonly joiningValues: number;
+  /** An upper estimate of the heap its structs take once integrated (heap-estimate.ts). */
+  readonly heapBytes: number;
   /** Only for a large update, checked with `sliceStructs`. */
   readonly sliced?: SlicedUpdate;
 }
@@ -214,6 +217,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     update,
     unanchoredMapValues: unanchoredMapValuesOf(structs),
     joiningValues: joins.joiningValues,
+    heapBytes: estimatedStructsHeapBytes(structs) + estimatedClientsHeapBytes(clientCount(structs)),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
   const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs;
@@ -233,6 +237,17 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     return [last.id.client, last.id.clock + last.length];
   });
   return { ...checked, sliced: { slices, clientEnds } };
+}
+
+/** Clients in decoded structs, which Yjs gives grouped by client. */
+function clientCount(structs: readonly Struct[]): number {
+  let count = 0;
+  let previous: number | undefined;
+  for (const struct of structs) {
+    if (struct.id.client !== previous) count += 1;
+    previous = struct.id.client;
+  }
+  return count;
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */

@@ -11,10 +11,10 @@ export interface RoomRegistryOptions {
   readonly metrics: RelayMetrics;
   readonly now: () => number;
   readonly maxLoadedLists: number;
-  /** Stored bytes of the loaded lists together (MAX_LOADED_LIST_BYTES): what bounds their memory. */
+  /** Sizes of the loaded lists together (MAX_LOADED_LIST_BYTES, ListRoom.sizeBytes): what bounds their memory. */
   readonly maxLoadedListBytes: number;
   /**
-   * Stored bytes of the loaded lists one address's connections are on (MAX_LOADED_LIST_BYTES_PER_IP)
+   * Sizes of the loaded lists one address's connections are on (MAX_LOADED_LIST_BYTES_PER_IP)
    * past which it may load another only while the loaded lists stay under half the bound.
    */
   readonly maxLoadedListBytesPerAddress: number;
@@ -33,8 +33,16 @@ export interface RoomRegistryOptions {
  * connections are on count against its share of the room.
  */
 export interface ListRequester extends LoadPayer {
-  /** Stored bytes of the loaded lists its connections are on, `except` left out. */
+  /** Sizes of the loaded lists its connections are on, `except` left out. */
   heldListBytes(except?: ListRoom): number;
+}
+
+/** Why a list may not grow (RoomRegistry.mayGrow), for its log line. */
+export interface GrowthRefusal {
+  /** Its address holds more than its share (else the loaded lists are at the bound). */
+  readonly overShare: boolean;
+  readonly loadedBytes: number;
+  readonly heldBytes: number;
 }
 
 /** Compactions at shutdown run this many at a time: enough to share fsyncs, few enough to finish some. */
@@ -88,7 +96,7 @@ export class RoomRegistry {
       if (!this.isFull(count, bytes, byteBound)) break;
       if (room.peerCount > 0) continue;
       count -= 1;
-      bytes -= room.storedByteCount;
+      bytes -= room.sizeBytes;
     }
     return !this.isFull(count, bytes, byteBound);
   }
@@ -110,13 +118,14 @@ export class RoomRegistry {
       maxListBytes: this.options.maxListBytes,
       compactLogBytes: this.options.compactLogBytes,
       onFailed: (failed) => this.unload(failed, false),
-      onStoredBytesChange: (changed, delta) => {
+      onSizeChange: (changed, delta) => {
         if (this.rooms.get(changed.listId) === changed) this.loadedBytes += delta;
       },
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (storedBytes) => this.admit(room, storedBytes, requester),
+      mayGrow: (peer, sizeDelta) => this.mayGrow(room, sizeDelta, peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
@@ -214,6 +223,22 @@ export class RoomRegistry {
   }
 
   /**
+   * Whether `room` may grow by `sizeDelta` for an address holding lists of `heldBytes` (this one
+   * among them), by the same rules as a load: bounded, loaded lists could otherwise be grown past
+   * the bound, each within its size limit, and together take the process past its heap. A list
+   * alone in memory may grow to its size limit.
+   */
+  private mayGrow(room: ListRoom, sizeDelta: number, heldBytes: number): GrowthRefusal | undefined {
+    if (this.rooms.get(room.listId) !== room) return undefined;
+    if (this.loadedBytes + sizeDelta <= this.halfByteBound) return undefined;
+    const byteBound = this.byteBoundFor(heldBytes, sizeDelta);
+    const fits = (): boolean => this.loadedBytes === room.sizeBytes || this.loadedBytes + sizeDelta <= byteBound;
+    while (!fits()) if (!this.evictOneIdle(room)) break;
+    if (fits()) return undefined;
+    return { overShare: byteBound < this.options.maxLoadedListBytes, loadedBytes: this.loadedBytes, heldBytes };
+  }
+
+  /**
    * The bound on the loaded lists' bytes for an address holding lists that store `heldBytes`,
    * asking for one that stores `storedBytes`. Within its share, the whole bound: an address has
    * the whole room while there is room. Past it, half: one address (or a few) holding lists open
@@ -252,7 +277,7 @@ export class RoomRegistry {
   private unload(room: ListRoom, compact: boolean): void {
     if (this.rooms.get(room.listId) !== room) return;
     this.rooms.delete(room.listId);
-    this.loadedBytes -= room.storedByteCount;
+    this.loadedBytes -= room.sizeBytes;
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
     const done = Promise.allSettled([previous, loaded]).then(async () => {

@@ -1,0 +1,69 @@
+import * as Y from 'yjs';
+
+type Struct = Y.Item | Y.GC | Y.Skip;
+
+/**
+ * What one loaded list may hold in heap per byte of its size: the most the ordinary shapes take
+ * (maps of small values, nested maps with long keys, text and arrays edited at random places:
+ * 10–34 times their stored size). Crafted shapes take far more: subdocuments 162 times,
+ * empty types in an array 66, nested maps with short keys 53 (`node bench/heap-per-shape.mjs`).
+ * A list's size is therefore the larger of its stored bytes and its estimated heap over this.
+ */
+export const HEAP_BYTES_PER_LIST_BYTE = 34;
+
+// Per struct, measured in the twenty-fifth session (bench/heap-per-shape.mjs) and rounded up: an
+// item with its content object and its entry in its parent (a map value: 454 B; a nested map
+// or text: 640–690 B; a subdocument: about 2.4 kB), a GC run, a client's own struct array.
+const ITEM_BYTES = 480;
+const TYPE_EXTRA_BYTES = 300;
+const SUBDOC_EXTRA_BYTES = 2_600;
+const OTHER_CONTENT_EXTRA_BYTES = 100;
+const GC_BYTES = 60;
+const CLIENT_BYTES = 250;
+const ANY_VALUE_BYTES = 40;
+
+/**
+ * An upper estimate of the heap Yjs takes for `structs` once integrated (adjacent items Yjs
+ * merges count as separate, so a list's estimate grows faster than its heap between
+ * remeasurements; see estimatedDocHeapBytes).
+ */
+export function estimatedStructsHeapBytes(structs: Iterable<Struct>): number {
+  let bytes = 0;
+  for (const struct of structs) {
+    if (!(struct instanceof Y.Item)) {
+      bytes += struct instanceof Y.GC ? GC_BYTES : 0;
+      continue;
+    }
+    bytes += ITEM_BYTES + contentExtraBytes(struct.content);
+  }
+  return bytes;
+}
+
+/** The estimate for a whole document: its structs as integrated, and its clients. */
+export function estimatedDocHeapBytes(doc: Y.Doc): number {
+  let bytes = 0;
+  for (const structs of doc.store.clients.values()) bytes += CLIENT_BYTES + estimatedStructsHeapBytes(structs as Struct[]);
+  const { pendingStructs, pendingDs } = doc.store;
+  return bytes + (pendingStructs?.update.length ?? 0) + (pendingDs?.length ?? 0);
+}
+
+/** Clients of an update, each counted as new to the list (an upper estimate). */
+export function estimatedClientsHeapBytes(clientCount: number): number {
+  return clientCount * CLIENT_BYTES;
+}
+
+function contentExtraBytes(content: Y.Item['content']): number {
+  if (content instanceof Y.ContentAny) return anyValuesBytes(content.arr);
+  if (content instanceof Y.ContentString) return 2 * content.str.length;
+  if (content instanceof Y.ContentDeleted) return 0;
+  if (content instanceof Y.ContentType) return TYPE_EXTRA_BYTES;
+  if (content instanceof Y.ContentBinary) return content.content.length;
+  if (content instanceof Y.ContentDoc) return SUBDOC_EXTRA_BYTES;
+  return OTHER_CONTENT_EXTRA_BYTES;
+}
+
+function anyValuesBytes(values: readonly unknown[]): number {
+  let bytes = 0;
+  for (const value of values) bytes += ANY_VALUE_BYTES + (typeof value === 'string' ? 2 * value.length : 0);
+  return bytes;
+}
