@@ -111,11 +111,11 @@ const INCOMING_FRAMES_PER_IP = 4;
 const MAX_BUFFERED_BYTES_SETTING = 64 * 1024 * MiB;
 
 /**
- * Yjs holds a loaded list in 11–34 times its stored size (maps of small values, nested maps, text
- * typed at random places, arrays filled at random places; measured in the twenty-fourth session),
- * so by default the loaded lists may together store a fortieth of the heap: lists of the most
- * costly kind then fill it at most about seven eighths, where without a bound 25–40 lists at the
- * size limit, each held by one connection, took the process past its heap.
+ * Yjs holds a loaded list in at most 34 times its size (ListRoom.sizeBytes: its stored bytes, or
+ * its estimated heap over 34 where the shape takes more; see heap-estimate.ts), so by default the
+ * loaded lists may together be a fortieth of the heap: lists of the most costly kind then fill it
+ * at most about seven eighths, where without a bound 25–40 lists at the size limit, each held by
+ * one connection, took the process past its heap.
  */
 const HEAP_BYTES_PER_LOADED_BYTE = 40;
 
