@@ -125,7 +125,7 @@ export class RoomRegistry {
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (storedBytes) => this.admit(room, storedBytes, requester),
-      mayGrow: (peer, sizeDelta) => this.mayGrow(room, sizeDelta, peer.heldListBytes?.() ?? 0),
+      mayGrow: (peer, sizeDelta) => this.mayGrow(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
@@ -223,14 +223,16 @@ export class RoomRegistry {
   }
 
   /**
-   * Whether `room` may grow by `sizeDelta` for an address holding lists of `heldBytes` (this one
-   * among them), by the same rules as a load: bounded, loaded lists could otherwise be grown past
-   * the bound, each within its size limit, and together take the process past its heap. A list
-   * alone in memory may grow to its size limit.
+   * Whether `room` may grow by `sizeDelta` for an address holding lists of `heldListBytes()` (this
+   * one among them), by the same rules as a load: loaded lists could otherwise be grown past the
+   * bound, each within its size limit, and together take the process past its heap. A list alone
+   * in memory may grow to its size limit. Asked at every update that grows a list, so the
+   * address's lists are summed only once the loaded lists pass half the bound.
    */
-  private mayGrow(room: ListRoom, sizeDelta: number, heldBytes: number): GrowthRefusal | undefined {
+  private mayGrow(room: ListRoom, sizeDelta: number, heldListBytes: () => number): GrowthRefusal | undefined {
     if (this.rooms.get(room.listId) !== room) return undefined;
     if (this.loadedBytes + sizeDelta <= this.halfByteBound) return undefined;
+    const heldBytes = heldListBytes();
     const byteBound = this.byteBoundFor(heldBytes, sizeDelta);
     const fits = (): boolean => this.loadedBytes === room.sizeBytes || this.loadedBytes + sizeDelta <= byteBound;
     while (!fits()) if (!this.evictOneIdle(room)) break;
