@@ -28,12 +28,12 @@ export interface RelayConfig {
   readonly maxConnections: number;
   readonly maxLoadedLists: number;
   /**
-   * Stored bytes of all loaded lists together: past it, idle lists are unloaded to make room, and
-   * a list that does not fit is not loaded (see defaultMaxLoadedListBytes).
+   * Sizes of all loaded lists together (ListRoom.sizeBytes): past it, idle lists are unloaded to
+   * make room, and a list that does not fit is not loaded nor grown (see defaultMaxLoadedListBytes).
    */
   readonly maxLoadedListBytes: number;
   /**
-   * Stored bytes of the loaded lists one address's connections are on, past which it may load
+   * Sizes of the loaded lists one address's connections are on, past which it may load or grow
    * another only while the loaded lists stay under half of maxLoadedListBytes (see RoomRegistry).
    */
   readonly maxLoadedListBytesPerIp: number;

@@ -169,7 +169,7 @@ export class RelayServer {
     });
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
-    this.metrics.addGauge('basket_relay_loaded_list_bytes', 'Stored bytes of the lists loaded in memory (bounded by MAX_LOADED_LIST_BYTES)', () => this.registry.loadedByteCount);
+    this.metrics.addGauge('basket_relay_loaded_list_bytes', 'Sizes of the lists loaded in memory: stored bytes, or estimated heap over 34 when more (bounded by MAX_LOADED_LIST_BYTES)', () => this.registry.loadedByteCount);
     this.metrics.addGauge(
       'basket_relay_lists_waiting_for_storage',
       'Loaded lists whose last write failed (a full or failing disk): their newest edits are not acknowledged',

@@ -47,9 +47,16 @@ export function estimatedDocHeapBytes(doc: Y.Doc): number {
   return bytes + (pendingStructs?.update.length ?? 0) + (pendingDs?.length ?? 0);
 }
 
-/** Clients of an update, each counted as new to the list (an upper estimate). */
-export function estimatedClientsHeapBytes(clientCount: number): number {
-  return clientCount * CLIENT_BYTES;
+/** The estimate for a decoded update: its structs, and its clients, each counted as new to the list. */
+export function estimatedUpdateHeapBytes(structs: readonly Struct[]): number {
+  let clients = 0;
+  let previous: number | undefined;
+  // Yjs decodes an update's structs grouped by client.
+  for (const struct of structs) {
+    if (struct.id.client !== previous) clients += 1;
+    previous = struct.id.client;
+  }
+  return clients * CLIENT_BYTES + estimatedStructsHeapBytes(structs);
 }
 
 function contentExtraBytes(content: Y.Item['content']): number {

@@ -11,7 +11,7 @@ import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import { Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
-import type { GrowthRefusal } from './room-registry.js';
+import type { RoomRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 import { replayStoredUpdatesInTurns, replayStoredUpdatesTimed } from './stored-replay.js';
 import {
@@ -70,7 +70,7 @@ export interface ListRoomOptions {
    * the loaded lists holds for their growth too). Refused, the peer is closed with 1013 and sends
    * it again when it reconnects.
    */
-  readonly mayGrow?: (peer: RoomPeer, sizeDelta: number) => GrowthRefusal | undefined;
+  readonly mayGrow?: (peer: RoomPeer, sizeDelta: number) => RoomRefusal | undefined;
 }
 
 /**
@@ -430,13 +430,14 @@ export class ListRoom {
     const { update, unanchoredMapValues, sliced } = message;
     const metrics = this.options.metrics;
     metrics.updatesIn.inc();
-    if (this.wouldExceedSizeLimit(message)) {
+    const adds = this.addsContentOnce(message);
+    if (this.wouldExceedSizeLimit(message, adds)) {
       metrics.errors.inc({ kind: 'list_too_large' });
       this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
       peer.close(CloseCode.listTooLarge, 'list too large');
       return;
     }
-    if (!this.mayGrowBy(peer, message)) {
+    if (!this.mayGrowBy(peer, message, adds)) {
       peer.close(CloseCode.tryAgainLater, 'busy');
       return;
     }
@@ -642,13 +643,13 @@ export class ListRoom {
    * only) never grows the list and always passes: a phone only reading an over-limit list
    * (the limit lowered since it was stored) must not be cut off.
    */
-  private wouldExceedSizeLimit({ update, sliced, heapBytes }: SyncUpdateMessage): boolean {
+  private wouldExceedSizeLimit({ update, heapBytes }: SyncUpdateMessage, adds: () => boolean): boolean {
     const limit = this.options.maxListBytes;
     const storedFits = this.storedBytes + this.commit.pendingBytes + update.length <= limit;
     const heapLimit = limit * HEAP_BYTES_PER_LIST_BYTE;
     const heapFits = this.heapBytes + heapBytes <= heapLimit;
     if (storedFits && heapFits) return false;
-    if (!addsContent(this.doc, sliced?.clientEnds ?? Y.parseUpdateMeta(update).to)) return false;
+    if (!adds()) return false;
     if (!heapFits) {
       // The estimate counts each update's items apart, where Yjs merges neighbours: measured once
       // on the document before an update is refused for it.
@@ -667,7 +668,7 @@ export class ListRoom {
    * Whether the loaded lists have room for what `message` would add to this one (an upper bound:
    * its bytes, and its heap estimate). An update that adds nothing always passes.
    */
-  private mayGrowBy(peer: RoomPeer, { update, sliced, heapBytes }: SyncUpdateMessage): boolean {
+  private mayGrowBy(peer: RoomPeer, { update, heapBytes }: SyncUpdateMessage, adds: () => boolean): boolean {
     const mayGrow = this.options.mayGrow;
     if (mayGrow === undefined) return true;
     const storedAfter = this.storedBytes + this.commit.pendingBytes + update.length + RECORD_OVERHEAD_BYTES;
@@ -675,7 +676,7 @@ export class ListRoom {
     const growth = sizeAfter - this.sizeBytes;
     if (growth <= 0) return true;
     const refusal = mayGrow(peer, growth);
-    if (refusal === undefined || !addsContent(this.doc, sliced?.clientEnds ?? Y.parseUpdateMeta(update).to)) return true;
+    if (refusal === undefined || !adds()) return true;
     this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'loaded_lists_full' });
     this.options.logger.warn('list.growth_refused', {
       listId: this.listId,
@@ -686,6 +687,12 @@ export class ListRoom {
       heldByAddress: refusal.heldBytes,
     });
     return false;
+  }
+
+  /** Whether `message` adds anything to the list, found at most once (Y.parseUpdateMeta reads the update whole), and only if asked. */
+  private addsContentOnce({ update, sliced }: SyncUpdateMessage): () => boolean {
+    let adds: boolean | undefined;
+    return () => (adds ??= addsContent(this.doc, sliced?.clientEnds ?? Y.parseUpdateMeta(update).to));
   }
 
   private async writeBatch(updates: readonly Uint8Array[]): Promise<void> {

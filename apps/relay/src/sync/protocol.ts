@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { positionCrowded } from './conflict-flood.js';
 import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, joinGcRuns } from './gc-runs.js';
-import { estimatedClientsHeapBytes, estimatedStructsHeapBytes } from './heap-estimate.js';
+import { estimatedUpdateHeapBytes } from './heap-estimate.js';
 import { updateSlices } from './update-slices.js';
 import type { DecodedUpdate, Struct } from './v1-update.js';
 import { clientBlocks, writeV1Update } from './v1-update.js';
@@ -217,7 +217,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     update,
     unanchoredMapValues: unanchoredMapValuesOf(structs),
     joiningValues: joins.joiningValues,
-    heapBytes: estimatedStructsHeapBytes(structs) + estimatedClientsHeapBytes(clientCount(structs)),
+    heapBytes: estimatedUpdateHeapBytes(structs),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
   const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs;
@@ -237,17 +237,6 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     return [last.id.client, last.id.clock + last.length];
   });
   return { ...checked, sliced: { slices, clientEnds } };
-}
-
-/** Clients in decoded structs, which Yjs gives grouped by client. */
-function clientCount(structs: readonly Struct[]): number {
-  let count = 0;
-  let previous: number | undefined;
-  for (const struct of structs) {
-    if (struct.id.client !== previous) count += 1;
-    previous = struct.id.client;
-  }
-  return count;
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */

@@ -33,12 +33,12 @@ export interface RoomRegistryOptions {
  * connections are on count against its share of the room.
  */
 export interface ListRequester extends LoadPayer {
-  /** Sizes of the loaded lists its connections are on, `except` left out. */
-  heldListBytes(except?: ListRoom): number;
+  /** Sizes of the loaded lists its connections are on. */
+  heldListBytes(): number;
 }
 
-/** Why a list may not grow (RoomRegistry.mayGrow), for its log line. */
-export interface GrowthRefusal {
+/** Why a list may not load or grow (RoomRegistry.roomFor), for its log line. */
+export interface RoomRefusal {
   /** Its address holds more than its share (else the loaded lists are at the bound). */
   readonly overShare: boolean;
   readonly loadedBytes: number;
@@ -125,7 +125,7 @@ export class RoomRegistry {
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (storedBytes) => this.admit(room, storedBytes, requester),
-      mayGrow: (peer, sizeDelta) => this.mayGrow(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
+      mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
@@ -197,44 +197,38 @@ export class RoomRegistry {
   }
 
   /**
-   * Whether `room`, just read, fits beside the lists loaded: idle ones are evicted to make room,
-   * least recently used first. The bytes of lists admitted before it count, whether their load has
-   * finished or not, so lists loading side by side cannot pass the bound together. A list fits an
-   * otherwise empty relay whatever its size, or it could never be read again.
+   * Whether `room`, just read, fits beside the lists loaded (roomFor). The bytes of lists admitted
+   * before it count, whether their load has finished or not, so lists loading side by side cannot
+   * pass the bound together.
    */
   private admit(room: ListRoom, storedBytes: number, requester: ListRequester | undefined): boolean {
-    if (this.rooms.get(room.listId) !== room) return true;
-    // The common case, and no pass over the address's lists: under half the bound every list fits.
-    if (this.loadedBytes + storedBytes <= this.halfByteBound) return true;
-    const held = requester?.heldListBytes(room) ?? 0;
-    const byteBound = this.byteBoundFor(held, storedBytes);
-    while (this.loadedBytes > 0 && this.loadedBytes + storedBytes > byteBound) if (!this.evictOneIdle(room)) break;
-    if (this.loadedBytes === 0 || this.loadedBytes + storedBytes <= byteBound) return true;
-    const overShare = byteBound < this.options.maxLoadedListBytes;
-    this.options.metrics.errors.inc({ kind: overShare ? 'address_list_share' : 'too_many_lists' });
+    const refusal = this.roomFor(room, storedBytes, () => requester?.heldListBytes() ?? 0);
+    if (refusal === undefined) return true;
+    this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'too_many_lists' });
     this.options.logger.warn('list.load_refused', {
       listId: room.listId,
-      reason: overShare ? 'the address holds more than its share of the loaded lists' : 'no room for the list in memory',
+      reason: refusal.overShare ? 'the address holds more than its share of the loaded lists' : 'no room for the list in memory',
       storedBytes,
-      loadedBytes: this.loadedBytes,
-      heldByAddress: held,
+      loadedBytes: refusal.loadedBytes,
+      heldByAddress: refusal.heldBytes,
     });
     return false;
   }
 
   /**
-   * Whether `room` may grow by `sizeDelta` for an address holding lists of `heldListBytes()` (this
-   * one among them), by the same rules as a load: loaded lists could otherwise be grown past the
-   * bound, each within its size limit, and together take the process past its heap. A list alone
-   * in memory may grow to its size limit. Asked at every update that grows a list, so the
-   * address's lists are summed only once the loaded lists pass half the bound.
+   * Whether the loaded lists have room for `room` to take `addedBytes` more, for an address holding
+   * lists of `heldListBytes()` (`room` among them: of size 0 while it is admitted): idle lists are
+   * evicted to make room, least recently used first. Loads and growth alike: loaded lists could
+   * otherwise be grown past the bound, each within its size limit. A list alone in memory always
+   * fits (it may grow to its size limit), or it could never be read again. Asked at every update
+   * that grows a list, so the address's lists are summed only once the loaded lists pass half.
    */
-  private mayGrow(room: ListRoom, sizeDelta: number, heldListBytes: () => number): GrowthRefusal | undefined {
+  private roomFor(room: ListRoom, addedBytes: number, heldListBytes: () => number): RoomRefusal | undefined {
     if (this.rooms.get(room.listId) !== room) return undefined;
-    if (this.loadedBytes + sizeDelta <= this.halfByteBound) return undefined;
+    if (this.loadedBytes + addedBytes <= this.halfByteBound) return undefined;
     const heldBytes = heldListBytes();
-    const byteBound = this.byteBoundFor(heldBytes, sizeDelta);
-    const fits = (): boolean => this.loadedBytes === room.sizeBytes || this.loadedBytes + sizeDelta <= byteBound;
+    const byteBound = this.byteBoundFor(heldBytes, addedBytes);
+    const fits = (): boolean => this.loadedBytes === room.sizeBytes || this.loadedBytes + addedBytes <= byteBound;
     while (!fits()) if (!this.evictOneIdle(room)) break;
     if (fits()) return undefined;
     return { overShare: byteBound < this.options.maxLoadedListBytes, loadedBytes: this.loadedBytes, heldBytes };
