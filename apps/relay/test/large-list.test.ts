@@ -211,6 +211,39 @@ describe('a large list syncs with the default limits', () => {
     expect(await openAtOnce(running, [a4], '127.0.0.2', holders)).toEqual(['loaded']);
   }, 30_000);
 
+  it('[L8] lists of subdocuments (far more heap than bytes) opened at once from several addresses: each is admitted by the heap the decode worker estimates before it is replayed, and together they stay within the bound (they took the relay past its heap)', async () => {
+    const storage = new MemoryListStorage();
+    const listIds = Array.from({ length: 5 }, () => newListId());
+    const subdocs = new Y.Doc();
+    subdocs.transact(() => {
+      for (let i = 0; i < 4000; i += 1) subdocs.getMap('docs').set(i.toString(36), new Y.Doc({ guid: `s${i}` }));
+    });
+    const stored = Y.encodeStateAsUpdate(subdocs);
+    // Large enough to be readied on the worker; about 350 kB each once replayed.
+    expect(stored.length).toBeGreaterThanOrEqual(DEFAULT_LIMITS.offThreadDecodeBytes);
+    for (const listId of listIds) await storage.append(listId, [stored]);
+    const bound = 1_000_000;
+    // By their stored bytes all five fit.
+    expect(5 * stored.length).toBeLessThan(bound);
+    const running = await startRelay({ storage, limits: { maxLoadedListBytes: bound } });
+    cleanups.push(() => running.close());
+    const sockets: WebSocket[] = [];
+    cleanups.push(() => sockets.forEach((socket) => socket.terminate()));
+
+    const outcomes = (await Promise.all(listIds.map((listId, index) => openAtOnce(running, [listId], `127.0.0.${index + 2}`, sockets)))).flat();
+    const loaded = listIds.filter((_, index) => outcomes[index] === 'loaded');
+    expect(loaded.length).toBeGreaterThan(0);
+    expect(loaded.length).toBeLessThan(listIds.length);
+    expect(outcomes.filter((outcome) => outcome === 1013).length).toBe(listIds.length - loaded.length);
+    expect(running.relay.registry.loadedByteCount).toBeLessThanOrEqual(bound);
+    for (const listId of loaded) {
+      const room = running.relay.registry.get(listId);
+      expect(room?.doc.getMap('docs').size).toBe(4000);
+      expect(room?.sizeBytes).toBeGreaterThan(3 * stored.length);
+    }
+    expect(running.relay.metrics.errors.get({ kind: 'too_many_lists' })).toBe(listIds.length - loaded.length);
+  }, 30_000);
+
   it('[L5] by default the loaded lists may store a fortieth of the heap, and at least one list at the size limit', () => {
     expect(DEFAULT_LIMITS.maxLoadedListBytes).toBe(Math.max(DEFAULT_LIMITS.maxListBytes, Math.floor(getHeapStatistics().heap_size_limit / 40)));
     expect(configFromEnvironment({}).maxLoadedListBytes).toBe(DEFAULT_LIMITS.maxLoadedListBytes);

@@ -10,9 +10,10 @@ import { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
 import { HeldLists } from '../src/sync/held-lists.js';
 import type { ListRequester } from '../src/sync/room-registry.js';
+import type { RoomRegistryOptions } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
-import { storedUpdateSlices } from '../src/sync/update-slices.js';
+import { cutStoredList } from '../src/sync/update-slices.js';
 import { GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
 
 function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[]; loopMs: number[] } {
@@ -696,9 +697,9 @@ describe('large updates applied in slices', () => {
 describe('large stored lists loaded in turns', () => {
   const slicer = (minBytes: number, fail = false): StoredUpdateSlicer => ({
     minBytes,
-    slice: async (update) => {
+    cut: async (updates) => {
       if (fail) throw new Error('worker gone');
-      return { slices: storedUpdateSlices(update, 10), ms: 0 };
+      return { ...cutStoredList(updates, minBytes, 10), ms: 0 };
     },
   });
 
@@ -790,7 +791,7 @@ describe('what a load costs, and who pays', () => {
     expect(inOneGo).toHaveLength(2);
     expect(inOneGo[0]).toBeGreaterThan(0);
     // The worker's time cutting the stored update (7 ms here) is charged too.
-    const inTurns = await charges({ minBytes: 1024, slice: async (update) => ({ slices: storedUpdateSlices(update, 10), ms: 7 }) });
+    const inTurns = await charges({ minBytes: 1024, cut: async (updates) => ({ ...cutStoredList(updates, 1024, 10), ms: 7 }) });
     expect(inTurns.length).toBeGreaterThanOrEqual(32);
     expect(inTurns[0]).toBe(7);
     expect(inTurns.slice(1, -1).every((ms) => ms > 0)).toBe(true);
@@ -864,7 +865,11 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
 
 describe('room registry', () => {
   function registry(storage: ListStorage, maxLoadedListBytes = 64 * 1024 * 1024, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistry {
-    return new RoomRegistry({
+    return new RoomRegistry(registryOptions(storage, maxLoadedListBytes, maxLoadedListBytesPerAddress));
+  }
+
+  function registryOptions(storage: ListStorage, maxLoadedListBytes: number, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistryOptions {
+    return {
       storage,
       logger: silentLogger,
       metrics: new RelayMetrics(),
@@ -875,7 +880,7 @@ describe('room registry', () => {
       maxListBytes: 1024 * 1024,
       compactLogBytes: 1024 * 1024,
       idleUnloadMs: 0,
-    });
+    };
   }
 
   it('[R7] an unload that throws does not wedge the list: it loads and serves again', async () => {
@@ -1035,6 +1040,82 @@ describe('room registry', () => {
     expect(rooms.loadedByteCount).toBe(admitted.reduce((total, { room }) => total + room.sizeBytes, 0));
     expect(rooms.loadedByteCount).toBeLessThanOrEqual(100_000);
     expect(rooms.loadedCount).toBe(3);
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  /** A stored list of `count` subdocuments: heavy in heap for its bytes (R34). */
+  function subdocumentsList(count: number): Uint8Array {
+    const doc = new Y.Doc();
+    doc.transact(() => {
+      for (let i = 0; i < count; i += 1) doc.getMap('docs').set(i.toString(36), new Y.Doc({ guid: `s${i}` }));
+    });
+    return Y.encodeStateAsUpdate(doc);
+  }
+
+  /** The lists `names`, read at once, each with a phone, once each is loaded or its phone closed. */
+  async function openAtOnce(
+    rooms: RoomRegistry,
+    storage: GatedStorage,
+    names: readonly string[],
+    onRoom: (room: ListRoom) => void = () => undefined,
+  ): Promise<Array<{ room: ListRoom; phone: ReturnType<typeof fakePeer> }>> {
+    storage.holdLoads();
+    const opened = names.map((name, index) => {
+      const room = rooms.acquire(name) as ListRoom;
+      onRoom(room);
+      const phone = fakePeer(index + 1);
+      room.attach(phone);
+      return { room, phone };
+    });
+    await waitUntil(() => storage.loadsStarted === names.length);
+    storage.releaseLoads();
+    await waitUntil(() => opened.every(({ room, phone }) => room.isReady || phone.closed.length > 0));
+    return opened;
+  }
+
+  it('[R36] a small list admitted by its stored bytes is admitted again when its turn to be replayed comes, and replayed and measured in that turn: lists replayed before it count by their heap, one that no longer fits is refused (1013) before it is replayed, and only the last list replayed passes the bound, by what its stored bytes did not count', async () => {
+    const storage = new GatedStorage();
+    const names = ['A', 'B', 'C', 'D'].map((name) => `heavyTurnList${name}`);
+    for (const name of names) await storage.append(name, [subdocumentsList(500)]);
+    const bound = 100_000;
+    const rooms = registry(storage, bound);
+    // All four fit by their stored bytes (about 10 kB each); each takes about 45 kB once replayed.
+    const opened = await openAtOnce(rooms, storage, names);
+    const loaded = opened.filter(({ room }) => room.isReady);
+    const refused = opened.filter(({ phone }) => phone.closed.length > 0);
+    expect(loaded.length).toBeGreaterThan(0);
+    expect(refused.map(({ phone }) => phone.closed)).toEqual(refused.map(() => [1013]));
+    expect(refused.length).toBeGreaterThan(0);
+    for (const { room } of refused) expect(room.doc.getMap('docs').size).toBe(0);
+    for (const { room } of loaded) expect(room.sizeBytes).toBeGreaterThan(3 * room.storedByteCount);
+    expect(rooms.loadedByteCount).toBe(loaded.reduce((total, { room }) => total + room.sizeBytes, 0));
+    const uncounted = Math.max(...loaded.map(({ room }) => room.sizeBytes - room.storedByteCount));
+    expect(rooms.loadedByteCount).toBeLessThanOrEqual(bound + uncounted);
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  it('[R37] a large stored list is admitted by the heap the decode worker estimates before any of it is replayed: lists loading side by side in turns never count for less than they take', async () => {
+    const storage = new GatedStorage();
+    const names = ['A', 'B', 'C', 'D'].map((name) => `heavySlicedList${name}`);
+    for (const name of names) await storage.append(name, [subdocumentsList(500)]);
+    const bound = 100_000;
+    const minBytes = 1024;
+    const rooms = new RoomRegistry({
+      ...registryOptions(storage, bound),
+      storedUpdateSlicer: { minBytes, cut: async (updates) => ({ ...cutStoredList(updates, minBytes, 100), ms: 0 }) },
+    });
+    // The loaded lists' count at each transaction of every replay: while any list is being replayed.
+    let peak = 0;
+    const lists = await openAtOnce(rooms, storage, names, (room) => room.doc.on('afterTransaction', () => (peak = Math.max(peak, rooms.loadedByteCount))));
+    const loaded = lists.filter(({ room }) => room.isReady);
+    const refused = lists.filter(({ phone }) => phone.closed.length > 0);
+    expect(loaded.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.map(({ phone }) => phone.closed)).toEqual(refused.map(() => [1013]));
+    for (const { room } of refused) expect(room.doc.getMap('docs').size).toBe(0);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(bound);
+    expect(rooms.loadedByteCount).toBeLessThanOrEqual(bound);
     await rooms.shutdown(1012, 'restarting');
   });
 

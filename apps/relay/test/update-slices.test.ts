@@ -3,7 +3,8 @@ import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { decodeIncomingMessage, encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
-import { updateSlices } from '../src/sync/update-slices.js';
+import { estimatedUpdateHeapBytes } from '../src/sync/heap-estimate.js';
+import { cutStoredList, updateSlices } from '../src/sync/update-slices.js';
 import type { Struct } from '../src/sync/v1-update.js';
 import { clientBlocks, writeV1Update } from '../src/sync/v1-update.js';
 import { interleavedDeletedUpdate } from './helpers.js';
@@ -231,5 +232,32 @@ describe('large updates cut into slices', () => {
     expect(Y.decodeUpdate(slices[slices.length - 1] as Uint8Array).ds.clients.size).toBe(1);
     const sliced = docWith(undefined, slices);
     expect(sliced.getArray('order').toJSON()).toEqual(order.toJSON());
+  });
+
+  it('[U8] a stored list readied for a load in turns: its large updates cut, the small ones and those of few structs left whole, an unreadable one left whole and counted for nothing, and its heap estimated from every readable update', () => {
+    const phone = new Y.Doc();
+    const records: Uint8Array[] = [];
+    phone.on('update', (update: Uint8Array) => records.push(update));
+    phone.getArray<number>('order').push(Array.from({ length: 40 }, (_, i) => i));
+    phone.getMap('items').set('eggs', 'Eggs');
+    phone.transact(() => {
+      for (let i = 0; i < 60; i++) phone.getMap('items').set(`item ${i}`, i);
+    });
+    const [large, small] = [Y.encodeStateAsUpdate(phone), records[1] as Uint8Array];
+    const note = new Y.Doc();
+    note.getMap('items').set('note', 'x'.repeat(500));
+    const fewStructs = Y.encodeStateAsUpdate(note);
+    const unreadable = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const minBytes = 200;
+    expect(Math.min(large.length, fewStructs.length)).toBeGreaterThanOrEqual(minBytes);
+    expect(small.length).toBeLessThan(minBytes);
+    const cut = cutStoredList([large, small, unreadable, fewStructs], minBytes, 10);
+    expect(cut.slices).toHaveLength(4);
+    expect(cut.slices[0]?.length).toBeGreaterThan(2);
+    expect(cut.slices.slice(1)).toEqual([undefined, undefined, undefined]);
+    expect(docWith(undefined, cut.slices[0] as Uint8Array[]).getMap('items').toJSON()).toEqual(phone.getMap('items').toJSON());
+    const estimate = (update: Uint8Array): number => estimatedUpdateHeapBytes(Y.decodeUpdate(update).structs);
+    expect(cut.heapBytes).toBe(estimate(large) + estimate(small) + estimate(fewStructs));
+    expect(cut.heapBytes).toBeGreaterThan(0);
   });
 });

@@ -470,7 +470,7 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   }
 }
 
-/** Stored updates as large as the frames the decoder checks are cut into slices by it too. */
+/** Stored lists as large as the frames the decoder checks are readied by it too, their large updates cut into slices. */
 function storedUpdateSlicerOf(decoder: OffThreadDecoder, minBytes: number): StoredUpdateSlicer {
-  return { minBytes, slice: (update) => decoder.sliceStored(update) };
+  return { minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) };
 }

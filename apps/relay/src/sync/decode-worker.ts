@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import type { DecodeRequest, DecodeResponse } from './off-thread-decoder.js';
-import { storedUpdateSlices, STRUCTS_PER_SLICE } from './update-slices.js';
+import { cutStoredList, STRUCTS_PER_SLICE } from './update-slices.js';
 
 /**
  * Decodes large frames for OffThreadDecoder, off the relay's event loop. Runs the very same check
@@ -12,9 +12,9 @@ if (port === null) throw new Error('decode-worker.js runs as a worker thread onl
 port.on('message', (request: DecodeRequest) => {
   const started = performance.now();
   const outcome = answer(() =>
-    'stored' in request
-      ? // A stored update cut into slices (update-slices.ts); none if it is small or cannot be cut.
-        { slices: storedUpdateSlices(request.stored, STRUCTS_PER_SLICE) }
+    'storedList' in request
+      ? // A stored list's large updates cut into slices, and its heap estimated (update-slices.ts).
+        { cut: cutStoredList(request.storedList, request.minBytes, STRUCTS_PER_SLICE) }
       : // Rewriting GC runs and cutting slices cost the event loop nothing here (gc-runs.ts, update-slices.ts).
         { message: decodeIncomingMessage(request.frame, { ...request.options, joinGcRuns: true, sliceStructs: STRUCTS_PER_SLICE }) },
   );

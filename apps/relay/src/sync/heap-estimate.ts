@@ -11,6 +11,12 @@ type Struct = Y.Item | Y.GC | Y.Skip;
  */
 export const HEAP_BYTES_PER_LIST_BYTE = 34;
 
+/**
+ * The most heap one stored byte has been seen to take (subdocuments, 164–176 times): what a large
+ * stored list counts for when the decode worker could not estimate it.
+ */
+export const MOST_HEAP_BYTES_PER_STORED_BYTE = 180;
+
 // Per struct, measured in the twenty-fifth session (bench/heap-per-shape.mjs) and rounded up: an
 // item with its content object and its entry in its parent (a map value: 454 B; a nested map
 // or text: 640–690 B; a subdocument: about 2.4 kB), a GC run, a client's own struct array.

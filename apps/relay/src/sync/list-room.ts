@@ -6,7 +6,7 @@ import { isNewListsPaused } from '../storage/new-list-reserve.js';
 import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
-import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from './heap-estimate.js';
+import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE, MOST_HEAP_BYTES_PER_STORED_BYTE } from './heap-estimate.js';
 import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import { Presence } from './presence.js';
@@ -14,6 +14,7 @@ import { encodeStateVectorOf } from './state-vector.js';
 import type { RoomRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 import { replayStoredUpdatesInTurns, replayStoredUpdatesTimed } from './stored-replay.js';
+import type { StoredListCut } from './update-slices.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
@@ -59,12 +60,13 @@ export interface ListRoomOptions {
    */
   readonly payer?: LoadPayer;
   /**
-   * Whether a list that stores `storedBytes` may be loaded: asked once it is read, when its size is
-   * known and before it costs any memory beyond the bytes read. Refused, its phones are closed
-   * with 1013 and try again later. Checked only when they connected, lists loading side by side
-   * were all let in, and together they took the process past its heap.
+   * Whether the list may be loaded, taking `addedBytes` more of the loaded lists' room: asked once
+   * it is read (its stored bytes), before any memory beyond the bytes read, and again when its
+   * turn to be replayed comes (what its estimated heap adds, see replayInTurn). Refused, its phones
+   * are closed with 1013 and try again later. Checked only when they connected, lists loading
+   * side by side were all let in, and together they took the process past its heap.
    */
-  readonly admit?: (storedBytes: number) => boolean;
+  readonly admit?: (addedBytes: number) => boolean;
   /**
    * Whether `peer`'s update may make the list `sizeDelta` bytes larger (RoomRegistry: the bound on
    * the loaded lists holds for their growth too). Refused, the peer is closed with 1013 and sends
@@ -251,12 +253,24 @@ export class ListRoom {
     }
   }
 
-  /** Applies the stored updates once the payer's turn has come, then estimates the heap they took. */
+  /**
+   * Applies the stored updates once the payer's turn has come, then estimates the heap they took.
+   * Admitted again first, by the heap it is estimated to take when it is large: lists admitted by
+   * their stored bytes could otherwise each take 5 times more than counted (subdocuments), and
+   * lists replayed side by side took the relay past its heap.
+   */
   private async replayInTurn(updates: readonly Uint8Array[]): Promise<number> {
     const payer = this.options.payer;
     await payer?.turn();
     try {
-      const skipped = await this.replay(updates);
+      const cut = await this.cutForTurns(updates);
+      if (this.state !== 'loading') return 0;
+      if (!this.admitToReplay(cut?.heapBytes ?? 0)) {
+        this.refuseLoad();
+        return 0;
+      }
+      // In one go, the replay and its measure take one turn: no other list is admitted between them.
+      const skipped = cut === undefined ? this.replayInOneGo(updates) : await this.replayInTurns(updates, cut.slices);
       if (this.state === 'loading') this.measureHeap(true);
       return skipped;
     } finally {
@@ -264,16 +278,56 @@ export class ListRoom {
     }
   }
 
-  /** Applies the stored updates: in one go, or in turns when one of them is large (see StoredUpdateSlicer). */
-  private async replay(updates: readonly Uint8Array[]): Promise<number> {
+  /**
+   * A list storing the slicer's minBytes or more, readied on the decode worker to load in turns
+   * (its large updates cut into slices, its heap estimated); undefined for a smaller list, applied
+   * in one go. If the worker fails, its updates are applied whole, a few per turn, and it counts
+   * as the costliest shape known.
+   */
+  private async cutForTurns(updates: readonly Uint8Array[]): Promise<StoredListCut | undefined> {
     const slicer = this.options.storedUpdateSlicer;
-    const spent = (ms: number): void => {
-      this.loadMs += ms;
-      this.options.payer?.charge(ms);
-    };
-    if (slicer === undefined || !updates.some((update) => update.length >= slicer.minBytes)) return replayStoredUpdatesTimed(this.doc, updates, this, spent);
+    const bytes = updates.reduce((total, update) => total + update.length, 0);
+    if (slicer === undefined || bytes < slicer.minBytes) return undefined;
+    try {
+      const cut = await slicer.cut(updates);
+      this.spendOnLoad(cut.ms);
+      return cut;
+    } catch {
+      return { slices: [], heapBytes: bytes * MOST_HEAP_BYTES_PER_STORED_BYTE };
+    }
+  }
+
+  /**
+   * Whether the list, now its turn has come, still fits beside the lists loaded since it was
+   * admitted, once it is counted by `heapBytes` (its estimated heap, 0 when unknown). A list of
+   * small updates is replayed and measured in the same turn; a large one counts by its estimate
+   * until it is measured.
+   */
+  private admitToReplay(heapBytes: number): boolean {
+    const sizeAfter = Math.max(this.storedBytes, Math.ceil(heapBytes / HEAP_BYTES_PER_LIST_BYTE));
+    if (this.options.admit?.(Math.max(0, sizeAfter - this.sizeBytes)) === false) return false;
+    if (heapBytes > 0) {
+      this.heapBytes = heapBytes;
+      this.heapMeasured = false;
+      this.reportSize();
+    }
+    return true;
+  }
+
+  private replayInOneGo(updates: readonly Uint8Array[]): number {
+    return replayStoredUpdatesTimed(this.doc, updates, this, (ms) => this.spendOnLoad(ms));
+  }
+
+  /** Applies the stored updates in turns, each cut one a slice per turn (see replayStoredUpdatesInTurns). */
+  private replayInTurns(updates: readonly Uint8Array[], slices: ReadonlyArray<readonly Uint8Array[] | undefined>): Promise<number> {
     this.options.metrics.slicedLoads.inc();
-    return replayStoredUpdatesInTurns(this.doc, updates, this, { slicer, wanted: () => this.state === 'loading', spent });
+    const batchBytes = this.options.storedUpdateSlicer?.minBytes ?? 0;
+    return replayStoredUpdatesInTurns(this.doc, updates, slices, this, { batchBytes, wanted: () => this.state === 'loading', spent: (ms) => this.spendOnLoad(ms) });
+  }
+
+  private spendOnLoad(ms: number): void {
+    this.loadMs += ms;
+    this.options.payer?.charge(ms);
   }
 
   private becomeReady(started: number): void {
@@ -715,11 +769,7 @@ export class ListRoom {
     const started = performance.now();
     this.heapBytes = estimatedDocHeapBytes(this.doc);
     this.heapMeasured = true;
-    if (duringLoad) {
-      const ms = performance.now() - started;
-      this.loadMs += ms;
-      this.options.payer?.charge(ms);
-    }
+    if (duringLoad) this.spendOnLoad(performance.now() - started);
     this.reportSize();
   }
 

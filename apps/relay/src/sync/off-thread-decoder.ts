@@ -3,17 +3,17 @@ import { Worker } from 'node:worker_threads';
 import * as Y from 'yjs';
 import type { DecodeOptions, IncomingMessage, UnanchoredMapValue } from './protocol.js';
 import { ProtocolError } from './protocol.js';
-import type { StoredUpdateCut } from './stored-replay.js';
+import type { StoredListCut } from './update-slices.js';
 
-/** A frame to check, or a stored update of a list being loaded to cut into slices. */
+/** A frame to check, or the stored updates of a list being loaded, to cut those of `minBytes` or more into slices. */
 export type DecodeRequest = { readonly id: number } & (
   | { readonly frame: Uint8Array; readonly options: DecodeOptions }
-  | { readonly stored: Uint8Array }
+  | { readonly storedList: readonly Uint8Array[]; readonly minBytes: number }
 );
 
 export type DecodeResponse = { readonly id: number; readonly ms: number } & (
   | { readonly message: IncomingMessage }
-  | { readonly slices: readonly Uint8Array[] | undefined }
+  | { readonly cut: StoredListCut }
   | { readonly error: { readonly protocol: boolean; readonly message: string } }
 );
 
@@ -81,14 +81,14 @@ export class OffThreadDecoder {
   }
 
   /**
-   * A stored update of a list being loaded, cut into slices to apply one per event-loop turn
-   * (update-slices.ts; none when it is small or cannot be cut), and the worker's time on it
-   * (charged to the address that made the list load). Rejects if unreadable.
+   * A stored list being loaded: its updates of `minBytes` or more cut into slices to apply one per
+   * event-loop turn, the heap all of them would take (cutStoredList), and the worker's time on it
+   * (charged to the address that made the list load). Rejects if the worker fails.
    */
-  async sliceStored(update: Uint8Array): Promise<StoredUpdateCut> {
-    const response = await this.request((id) => ({ id, stored: update }));
-    if (!('slices' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
-    return { slices: response.slices, ms: response.ms };
+  async cutStored(updates: readonly Uint8Array[], minBytes: number): Promise<StoredListCut & { readonly ms: number }> {
+    const response = await this.request((id) => ({ id, storedList: updates, minBytes }));
+    if (!('cut' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
+    return { ...response.cut, ms: response.ms };
   }
 
   private request(build: (id: number) => DecodeRequest): Promise<DecodeResponse> {

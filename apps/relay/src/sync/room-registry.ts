@@ -124,7 +124,7 @@ export class RoomRegistry {
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
-      admit: (storedBytes) => this.admit(room, storedBytes, requester),
+      admit: (addedBytes) => this.admit(room, addedBytes, requester),
       mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
@@ -197,18 +197,19 @@ export class RoomRegistry {
   }
 
   /**
-   * Whether `room`, just read, fits beside the lists loaded (roomFor). The bytes of lists admitted
+   * Whether `room`, being loaded, fits beside the lists loaded once it takes `addedBytes` more
+   * (roomFor): asked once it is read, and again before it is replayed. The bytes of lists admitted
    * before it count, whether their load has finished or not, so lists loading side by side cannot
    * pass the bound together.
    */
-  private admit(room: ListRoom, storedBytes: number, requester: ListRequester | undefined): boolean {
-    const refusal = this.roomFor(room, storedBytes, () => requester?.heldListBytes() ?? 0);
+  private admit(room: ListRoom, addedBytes: number, requester: ListRequester | undefined): boolean {
+    const refusal = this.roomFor(room, addedBytes, () => requester?.heldListBytes() ?? 0);
     if (refusal === undefined) return true;
     this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'too_many_lists' });
     this.options.logger.warn('list.load_refused', {
       listId: room.listId,
       reason: refusal.overShare ? 'the address holds more than its share of the loaded lists' : 'no room for the list in memory',
-      storedBytes,
+      sizeBytes: room.sizeBytes + addedBytes,
       loadedBytes: refusal.loadedBytes,
       heldByAddress: refusal.heldBytes,
     });

@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import type { StoredListCut } from './update-slices.js';
 
 /**
  * Stored updates applied in one transaction. Yjs cleans up once per transaction instead of once
@@ -47,41 +48,39 @@ export function replayStoredUpdatesTimed(doc: Y.Doc, updates: readonly Uint8Arra
   }
 }
 
-/** A stored update cut into slices, and the time that took. */
-export interface StoredUpdateCut {
-  /** Undefined when the update cannot be cut. */
-  readonly slices: readonly Uint8Array[] | undefined;
-  readonly ms: number;
-}
+/** A stored list cut for a load in turns (cutStoredList), and the time that took. */
+export type TimedStoredListCut = StoredListCut & { readonly ms: number };
 
-/** Cuts a large stored update into slices off the event loop (OffThreadDecoder.sliceStored). */
+/** Readies a large stored list for a load in turns, off the event loop (OffThreadDecoder.cutStored). */
 export interface StoredUpdateSlicer {
-  /** Stored updates this large or larger are sliced. */
+  /** Lists storing this many bytes or more load in turns; their updates this large or larger are cut into slices. */
   readonly minBytes: number;
-  /** Rejects when the update cannot be read there. */
-  readonly slice: (update: Uint8Array) => Promise<StoredUpdateCut>;
+  /** Rejects when the worker fails. */
+  readonly cut: (updates: readonly Uint8Array[]) => Promise<TimedStoredListCut>;
 }
 
-/** How replayStoredUpdatesInTurns goes on: whether it still should, and where each turn's time goes. */
+/** How replayStoredUpdatesInTurns goes on: how much one turn applies, whether it still should, and where each turn's time goes. */
 export interface ReplayTurns {
-  readonly slicer: StoredUpdateSlicer;
+  /** Updates applied whole in one turn: up to REPLAY_UPDATES_PER_TRANSACTION of them, or this many bytes. */
+  readonly batchBytes: number;
   /** Stops early (returning what was skipped so far) once false. */
   readonly wanted: () => boolean;
-  /** Milliseconds each turn took, and each cut on the worker. */
+  /** Milliseconds each turn took. */
   readonly spent: (ms: number) => void;
 }
 
 /**
- * As replayStoredUpdates, for a list holding a stored update of `slicer.minBytes` or more: that
- * update is cut into slices off the event loop and applied one slice per turn, the small ones
- * in transactions of REPLAY_UPDATES_PER_TRANSACTION, one per turn. Applied in one go, a stored
- * list of a million items held every list about 1 s at each load.
+ * As replayStoredUpdates, in turns: each update that has `slices` (cut off the event loop) one
+ * slice per turn, the others in transactions of REPLAY_UPDATES_PER_TRANSACTION or `batchBytes`,
+ * one per turn. Applied in one go, a stored list of a million items held every list about 1 s at
+ * each load.
  */
 export async function replayStoredUpdatesInTurns(
   doc: Y.Doc,
   updates: readonly Uint8Array[],
+  slices: ReadonlyArray<readonly Uint8Array[] | undefined>,
   origin: unknown,
-  { slicer, wanted, spent }: ReplayTurns,
+  { batchBytes, wanted, spent }: ReplayTurns,
 ): Promise<number> {
   let skipped = 0;
   let small: Uint8Array[] = [];
@@ -96,21 +95,19 @@ export async function replayStoredUpdatesInTurns(
     smallBytes = 0;
     await nextTurn();
   };
-  for (const update of updates) {
+  for (const [index, update] of updates.entries()) {
     if (!wanted()) return skipped;
-    if (update.length < slicer.minBytes) {
+    const cut = slices[index];
+    if (cut === undefined && update.length < batchBytes) {
       small.push(update);
       smallBytes += update.length;
       // By bytes too: a log of large records (a sliced update's, 40 kB each) is as slow as one update.
-      if (small.length === REPLAY_UPDATES_PER_TRANSACTION || smallBytes >= slicer.minBytes) await replaySmall();
+      if (small.length === REPLAY_UPDATES_PER_TRANSACTION || smallBytes >= batchBytes) await replaySmall();
       continue;
     }
     await replaySmall();
-    // An update the worker cannot read is applied here, which skips it as replayStoredUpdates does.
-    const cut = await slicer.slice(update).catch(() => undefined);
-    if (cut !== undefined) spent(cut.ms);
-    const slices = cut?.slices ?? [update];
-    for (const slice of slices) {
+    // An update not cut (the worker could not read it, or it is dense in bytes, not structs) is applied whole.
+    for (const slice of cut ?? [update]) {
       if (!wanted()) return skipped;
       replayTimed([slice]);
       await nextTurn();

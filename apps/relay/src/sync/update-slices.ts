@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import { estimatedUpdateHeapBytes } from './heap-estimate.js';
 import type { DeleteSet, Struct } from './v1-update.js';
 import { clientBlocks, writeV1Update } from './v1-update.js';
 
@@ -53,7 +54,40 @@ export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteS
  * joined, so no slice makes Yjs join one piece by piece.
  */
 export function storedUpdateSlices(update: Uint8Array, maxStructs: number): Uint8Array[] | undefined {
-  const { structs, ds } = Y.decodeUpdate(update);
+  return slicesOfDecoded(Y.decodeUpdate(update), maxStructs);
+}
+
+/** A stored list readied for a load in turns (cutStoredList). */
+export interface StoredListCut {
+  /** Per stored update, in order: its slices, or undefined when it is applied whole. */
+  readonly slices: ReadonlyArray<readonly Uint8Array[] | undefined>;
+  /** The heap its structs would take once integrated: an upper estimate (heap-estimate.ts). */
+  readonly heapBytes: number;
+}
+
+/**
+ * A stored list's updates, each of `minBytes` or more cut into slices (storedUpdateSlices), and
+ * the heap all of them would take: the relay admits the list by that before it replays it. Its
+ * stored bytes alone let lists of subdocuments (176 times their stored bytes in heap) be admitted
+ * side by side, and together they took the relay past its heap. An update that cannot be read
+ * counts for nothing, as the replay skips it.
+ */
+export function cutStoredList(updates: readonly Uint8Array[], minBytes: number, maxStructs: number): StoredListCut {
+  let heapBytes = 0;
+  const slices = updates.map((update) => {
+    let decoded: ReturnType<typeof Y.decodeUpdate>;
+    try {
+      decoded = Y.decodeUpdate(update);
+    } catch {
+      return undefined;
+    }
+    heapBytes += estimatedUpdateHeapBytes(decoded.structs);
+    return update.length < minBytes ? undefined : slicesOfDecoded(decoded, maxStructs);
+  });
+  return { slices, heapBytes };
+}
+
+function slicesOfDecoded({ structs, ds }: ReturnType<typeof Y.decodeUpdate>, maxStructs: number): Uint8Array[] | undefined {
   if (structs.length <= maxStructs) return undefined;
   const slices = updateSlices(clientBlocks(structs), ds, maxStructs);
   return Array.isArray(slices) ? slices : undefined;
