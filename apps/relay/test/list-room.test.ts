@@ -1119,6 +1119,44 @@ describe('room registry', () => {
     await rooms.shutdown(1012, 'restarting');
   });
 
+  it('[R38] a list refused for want of room is remembered by its size: a phone coming back while it still does not fit is refused before the list is read again; once it fits it loads', async () => {
+    class CountingReads extends MemoryListStorage {
+      readonly reads: string[] = [];
+      override load(listId: string): ReturnType<MemoryListStorage['load']> {
+        this.reads.push(listId);
+        return super.load(listId);
+      }
+    }
+    const storage = new CountingReads();
+    await storage.append('rememberedListA', [storedList('A', 40_000)]);
+    await storage.append('rememberedListB', [storedList('B', 70_000)]);
+    await storage.append('rememberedListC', [storedList('C', 10_000)]);
+    const rooms = registry(storage, 100_000);
+    const a = rooms.acquire('rememberedListA') as ListRoom;
+    const holder = fakePeer(1);
+    a.attach(holder);
+    await waitUntil(() => a.isReady);
+    // B's size is unknown: it is let in, read, and refused.
+    expect(rooms.canAcquire('rememberedListB')).toBe(true);
+    const b = rooms.acquire('rememberedListB') as ListRoom;
+    const phone = fakePeer(2);
+    b.attach(phone);
+    await waitUntil(() => phone.closed.length > 0);
+    expect(phone.closed).toEqual([1013]);
+    expect(storage.reads).toEqual(['rememberedListA', 'rememberedListB']);
+    // Coming back: refused before anything is read, while a list that fits is still let in.
+    expect(rooms.canAcquire('rememberedListB')).toBe(false);
+    expect(rooms.canAcquire('rememberedListC')).toBe(true);
+    // A's phone leaves: A would be evicted for B, which now loads.
+    a.detach(holder);
+    expect(rooms.canAcquire('rememberedListB')).toBe(true);
+    const again = rooms.acquire('rememberedListB') as ListRoom;
+    await waitUntil(() => again.isReady);
+    expect(rooms.get('rememberedListA')).toBeUndefined();
+    expect(storage.reads).toEqual(['rememberedListA', 'rememberedListB', 'rememberedListB']);
+    await rooms.shutdown(1012, 'restarting');
+  });
+
   it('[R31] past its share, an address loads another list only while the loaded lists stay under half the bound: one address holding lists open leaves room for the others', async () => {
     const storage = new MemoryListStorage();
     const lists = ['X1', 'X2', 'X3', 'X4', 'Y1', 'Y2', 'Z1'];

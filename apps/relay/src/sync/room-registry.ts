@@ -58,6 +58,13 @@ export class RoomRegistry {
   private readonly loads = new WeakMap<ListRoom, Promise<void>>();
   /** Stored bytes of the lists in `rooms`, kept up to date by each room: summed, it would cost every upgrade a pass over all lists. */
   private loadedBytes = 0;
+  /**
+   * The sizes of lists whose load was refused for want of room, as then read (or estimated), at
+   * most maxLoadedLists of them, oldest forgotten first. A list does not change while it is not
+   * loaded, so a phone coming back to one that still does not fit is refused at the upgrade:
+   * each retry read the list from disk again, and had a large one estimated on the worker again.
+   */
+  private readonly refusedSizes = new Map<string, number>();
 
   constructor(private readonly options: RoomRegistryOptions) {}
 
@@ -82,23 +89,26 @@ export class RoomRegistry {
 
   /**
    * Whether `acquire(listId, requester)` would find room for it, without loading or evicting
-   * anything. The list's own size is not known yet: its load may still be refused once it is read.
+   * anything. The list's size is not known before it is read, unless its load was refused before
+   * (refusedSizes): unknown, it may still be refused once it is read.
    */
   canAcquire(listId: string, requester?: ListRequester): boolean {
     if (this.rooms.has(listId)) return true;
+    const knownBytes = this.refusedSizes.get(listId) ?? 0;
     // Under half the bound no share is counted (see byteBoundFor), nor an address's lists summed.
-    const underHalf = this.loadedBytes < this.halfByteBound;
-    const byteBound = underHalf ? this.options.maxLoadedListBytes : this.byteBoundFor(requester?.heldListBytes() ?? 0, 0);
+    const underHalf = this.loadedBytes + knownBytes < this.halfByteBound;
+    const byteBound = underHalf ? this.options.maxLoadedListBytes : this.byteBoundFor(requester?.heldListBytes() ?? 0, knownBytes);
     let count = this.rooms.size;
     let bytes = this.loadedBytes;
+    const fits = (): boolean => count < this.options.maxLoadedLists && (knownBytes === 0 ? bytes < byteBound : count === 0 || bytes + knownBytes <= byteBound);
     // Evicting every idle list is what acquire does at most.
     for (const room of this.rooms.values()) {
-      if (!this.isFull(count, bytes, byteBound)) break;
+      if (fits()) break;
       if (room.peerCount > 0) continue;
       count -= 1;
       bytes -= room.sizeBytes;
     }
-    return !this.isFull(count, bytes, byteBound);
+    return fits();
   }
 
   /**
@@ -128,6 +138,8 @@ export class RoomRegistry {
       mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
+    // Read and sized again: it is refused again, and remembered again, if it still does not fit.
+    this.refusedSizes.delete(listId);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
     this.loads.set(room, previous.then(() => room.load()));
     return room;
@@ -205,6 +217,7 @@ export class RoomRegistry {
   private admit(room: ListRoom, addedBytes: number, requester: ListRequester | undefined): boolean {
     const refusal = this.roomFor(room, addedBytes, () => requester?.heldListBytes() ?? 0);
     if (refusal === undefined) return true;
+    this.rememberRefused(room.listId, room.sizeBytes + addedBytes);
     this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'too_many_lists' });
     this.options.logger.warn('list.load_refused', {
       listId: room.listId,
@@ -245,6 +258,12 @@ export class RoomRegistry {
   private byteBoundFor(heldBytes: number, storedBytes: number): number {
     const withinShare = heldBytes === 0 || heldBytes + storedBytes <= this.options.maxLoadedListBytesPerAddress;
     return withinShare ? this.options.maxLoadedListBytes : this.halfByteBound;
+  }
+
+  private rememberRefused(listId: string, sizeBytes: number): void {
+    this.refusedSizes.delete(listId);
+    this.refusedSizes.set(listId, sizeBytes);
+    if (this.refusedSizes.size > this.options.maxLoadedLists) this.refusedSizes.delete(this.refusedSizes.keys().next().value as string);
   }
 
   private get halfByteBound(): number {
