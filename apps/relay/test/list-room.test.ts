@@ -1022,18 +1022,10 @@ describe('room registry', () => {
     const names = ['A', 'B', 'C', 'D', 'E'];
     for (const name of names) await storage.append(`sideBySideList${name}`, [storedList(name, 30_000)]);
     const rooms = registry(storage, 100_000);
-    storage.holdLoads();
     // Nothing is loaded yet, so each passes the check made when its phone connects.
-    const phones = names.map((name, index) => {
-      expect(rooms.canAcquire(`sideBySideList${name}`)).toBe(true);
-      const room = rooms.acquire(`sideBySideList${name}`) as ListRoom;
-      const phone = fakePeer(index + 1);
-      room.attach(phone);
-      return { room, phone };
-    });
-    await waitUntil(() => storage.loadsStarted === names.length);
-    storage.releaseLoads();
-    await waitUntil(() => phones.every(({ room, phone }) => room.isReady || phone.closed.length > 0));
+    const listIds = names.map((name) => `sideBySideList${name}`);
+    for (const listId of listIds) expect(rooms.canAcquire(listId)).toBe(true);
+    const phones = await openAtOnce(rooms, storage, listIds);
     const admitted = phones.filter(({ room }) => room.isReady);
     expect(admitted).toHaveLength(3);
     expect(phones.filter(({ phone }) => phone.closed.length > 0).map(({ phone }) => phone.closed)).toEqual([[1013], [1013]]);

@@ -318,7 +318,7 @@ export class ListRoom {
     return replayStoredUpdatesTimed(this.doc, updates, this, (ms) => this.spendOnLoad(ms));
   }
 
-  /** Applies the stored updates in turns, each cut one a slice per turn (see replayStoredUpdatesInTurns). */
+  /** Applies the stored updates in turns, an update cut into slices one slice per turn (see replayStoredUpdatesInTurns). */
   private replayInTurns(updates: readonly Uint8Array[], slices: ReadonlyArray<readonly Uint8Array[] | undefined>): Promise<number> {
     this.options.metrics.slicedLoads.inc();
     const batchBytes = this.options.storedUpdateSlicer?.minBytes ?? 0;

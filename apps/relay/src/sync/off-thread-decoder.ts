@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import * as Y from 'yjs';
 import type { DecodeOptions, IncomingMessage, UnanchoredMapValue } from './protocol.js';
 import { ProtocolError } from './protocol.js';
+import type { TimedStoredListCut } from './stored-replay.js';
 import type { StoredListCut } from './update-slices.js';
 
 /** A frame to check, or the stored updates of a list being loaded, to cut those of `minBytes` or more into slices. */
@@ -85,7 +86,7 @@ export class OffThreadDecoder {
    * event-loop turn, the heap all of them would take (cutStoredList), and the worker's time on it
    * (charged to the address that made the list load). Rejects if the worker fails.
    */
-  async cutStored(updates: readonly Uint8Array[], minBytes: number): Promise<StoredListCut & { readonly ms: number }> {
+  async cutStored(updates: readonly Uint8Array[], minBytes: number): Promise<TimedStoredListCut> {
     const response = await this.request((id) => ({ id, storedList: updates, minBytes }));
     if (!('cut' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
     return { ...response.cut, ms: response.ms };
