@@ -697,6 +697,7 @@ describe('large updates applied in slices', () => {
 describe('large stored lists loaded in turns', () => {
   const slicer = (minBytes: number, fail = false): StoredUpdateSlicer => ({
     minBytes,
+    estimateBytes: 4 * minBytes,
     cut: async (updates) => {
       if (fail) throw new Error('worker gone');
       return { ...cutStoredList(updates, minBytes, 10), ms: 0 };
@@ -791,7 +792,7 @@ describe('what a load costs, and who pays', () => {
     expect(inOneGo).toHaveLength(2);
     expect(inOneGo[0]).toBeGreaterThan(0);
     // The worker's time cutting the stored update (7 ms here) is charged too.
-    const inTurns = await charges({ minBytes: 1024, cut: async (updates) => ({ ...cutStoredList(updates, 1024, 10), ms: 7 }) });
+    const inTurns = await charges({ minBytes: 1024, estimateBytes: 4096, cut: async (updates) => ({ ...cutStoredList(updates, 1024, 10), ms: 7 }) });
     expect(inTurns.length).toBeGreaterThanOrEqual(32);
     expect(inTurns[0]).toBe(7);
     expect(inTurns.slice(1, -1).every((ms) => ms > 0)).toBe(true);
@@ -1086,19 +1087,39 @@ describe('room registry', () => {
     await rooms.shutdown(1012, 'restarting');
   });
 
-  it('[R37] a large stored list is admitted by the heap the decode worker estimates before any of it is replayed: lists loading side by side in turns never count for less than they take', async () => {
+  it('[R37] a large stored list (here: one large update, or many small ones) is admitted by the heap the decode worker estimates before any of it is replayed: lists loading side by side in turns never count for less than they take', async () => {
     const storage = new GatedStorage();
     const names = ['A', 'B', 'C', 'D'].map((name) => `heavySlicedList${name}`);
-    for (const name of names) await storage.append(name, [subdocumentsList(500)]);
+    const minBytes = 4096;
+    for (const name of names.slice(0, 2)) await storage.append(name, [subdocumentsList(500)]);
+    // Ten records under minBytes, 8 kB in all: estimated for their total.
+    const records: Uint8Array[] = [];
+    const phone = new Y.Doc();
+    phone.on('update', (update: Uint8Array) => records.push(update));
+    for (let record = 0; record < 10; record += 1) {
+      phone.transact(() => {
+        for (let i = 0; i < 50; i += 1) phone.getMap('docs').set(`${record}-${i}`, new Y.Doc({ guid: `r${record}-${i}` }));
+      });
+    }
+    expect(records.every((record) => record.length < minBytes)).toBe(true);
+    for (const name of names.slice(2)) await storage.append(name, records);
     const bound = 100_000;
-    const minBytes = 1024;
     const rooms = new RoomRegistry({
       ...registryOptions(storage, bound),
-      storedUpdateSlicer: { minBytes, cut: async (updates) => ({ ...cutStoredList(updates, minBytes, 100), ms: 0 }) },
+      storedUpdateSlicer: { minBytes, estimateBytes: 2 * minBytes, cut: async (updates) => ({ ...cutStoredList(updates, minBytes, 100), ms: 0 }) },
     });
     // The loaded lists' count at each transaction of every replay: while any list is being replayed.
     let peak = 0;
-    const lists = await openAtOnce(rooms, storage, names, (room) => room.doc.on('afterTransaction', () => (peak = Math.max(peak, rooms.loadedByteCount))));
+    // Each list's size at its first replayed transaction: by then it counts by its estimate.
+    const sizeWhenReplayStarted = new Map<ListRoom, number>();
+    const lists = await openAtOnce(rooms, storage, names, (room) =>
+      room.doc.on('afterTransaction', () => {
+        peak = Math.max(peak, rooms.loadedByteCount);
+        if (!sizeWhenReplayStarted.has(room)) sizeWhenReplayStarted.set(room, room.sizeBytes);
+      }),
+    );
+    expect(sizeWhenReplayStarted.size).toBeGreaterThan(1);
+    for (const [room, size] of sizeWhenReplayStarted) expect(size).toBeGreaterThan(3 * room.storedByteCount);
     const loaded = lists.filter(({ room }) => room.isReady);
     const refused = lists.filter(({ phone }) => phone.closed.length > 0);
     expect(loaded.length).toBeGreaterThan(0);

@@ -470,7 +470,10 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   }
 }
 
-/** Stored lists as large as the frames the decoder checks are readied by it too, their large updates cut into slices. */
+/**
+ * Stored lists holding an update as large as the frames the decoder checks are readied by it too,
+ * those updates cut into slices; so are lists storing four times that in all.
+ */
 function storedUpdateSlicerOf(decoder: OffThreadDecoder, minBytes: number): StoredUpdateSlicer {
-  return { minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) };
+  return { minBytes, estimateBytes: 4 * minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) };
 }

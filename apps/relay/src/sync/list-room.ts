@@ -279,15 +279,16 @@ export class ListRoom {
   }
 
   /**
-   * A list storing the slicer's minBytes or more, readied on the decode worker to load in turns
-   * (its large updates cut into slices, its heap estimated); undefined for a smaller list, applied
-   * in one go. If the worker fails, its updates are applied whole, a few per turn, and it counts
-   * as the costliest shape known.
+   * A large list (see StoredUpdateSlicer), readied on the decode worker to load in turns (its
+   * large updates cut into slices, its heap estimated); undefined for a smaller list, applied in
+   * one go. If the worker fails, its updates are applied whole, a few per turn, and it counts as
+   * the costliest shape known.
    */
   private async cutForTurns(updates: readonly Uint8Array[]): Promise<StoredListCut | undefined> {
     const slicer = this.options.storedUpdateSlicer;
+    if (slicer === undefined) return undefined;
     const bytes = updates.reduce((total, update) => total + update.length, 0);
-    if (slicer === undefined || bytes < slicer.minBytes) return undefined;
+    if (bytes < slicer.estimateBytes && !updates.some((update) => update.length >= slicer.minBytes)) return undefined;
     try {
       const cut = await slicer.cut(updates);
       this.spendOnLoad(cut.ms);
