@@ -1,6 +1,5 @@
 import * as Y from 'yjs';
-
-type Struct = Y.Item | Y.GC | Y.Skip;
+import type { Struct } from './v1-update.js';
 
 /**
  * What one loaded list may hold in heap per byte of its size: the most the ordinary shapes take

@@ -287,7 +287,7 @@ export class ListRoom {
   private async cutForTurns(updates: readonly Uint8Array[]): Promise<StoredListCut | undefined> {
     const slicer = this.options.storedUpdateSlicer;
     if (slicer === undefined) return undefined;
-    const bytes = updates.reduce((total, update) => total + update.length, 0);
+    const bytes = this.storedBytes;
     if (bytes < slicer.estimateBytes && !updates.some((update) => update.length >= slicer.minBytes)) return undefined;
     try {
       const cut = await slicer.cut(updates);

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { estimatedUpdateHeapBytes } from './heap-estimate.js';
-import type { DeleteSet, Struct } from './v1-update.js';
+import type { DecodedUpdate, DeleteSet, Struct } from './v1-update.js';
 import { clientBlocks, writeV1Update } from './v1-update.js';
 
 /**
@@ -75,7 +75,7 @@ export interface StoredListCut {
 export function cutStoredList(updates: readonly Uint8Array[], minBytes: number, maxStructs: number): StoredListCut {
   let heapBytes = 0;
   const slices = updates.map((update) => {
-    let decoded: ReturnType<typeof Y.decodeUpdate>;
+    let decoded: DecodedUpdate;
     try {
       decoded = Y.decodeUpdate(update);
     } catch {
@@ -87,7 +87,7 @@ export function cutStoredList(updates: readonly Uint8Array[], minBytes: number, 
   return { slices, heapBytes };
 }
 
-function slicesOfDecoded({ structs, ds }: ReturnType<typeof Y.decodeUpdate>, maxStructs: number): Uint8Array[] | undefined {
+function slicesOfDecoded({ structs, ds }: DecodedUpdate, maxStructs: number): Uint8Array[] | undefined {
   if (structs.length <= maxStructs) return undefined;
   const slices = updateSlices(clientBlocks(structs), ds, maxStructs);
   return Array.isArray(slices) ? slices : undefined;
