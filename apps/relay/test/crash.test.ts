@@ -183,7 +183,7 @@ describe('crash safety of the built relay', () => {
     }
     console.log(`[C1] ${KILLS} kills, ${totalAcknowledged} acknowledged updates verified`);
     expect(totalAcknowledged).toBeGreaterThan(KILLS * 10);
-  }, 150_000);
+  }, Math.max(150_000, KILLS * 7_500));
 
   it('[C2] SIGTERM flushes, closes sockets with 1012 and exits 0', async () => {
     current = await spawnBuiltRelay(dataDir);

@@ -28,6 +28,42 @@ function recordingCommit(write: (updates: readonly Uint8Array[]) => Promise<void
 }
 
 describe('group commit', () => {
+  it('[G8] an acknowledgement that throws still lets the next batch be cut: updates that arrived during the write are written, and whenIdle resolves', async () => {
+    const { calls, write } = controllableWrites();
+    const acks: string[][] = [];
+    const commit = new GroupCommit<string>({
+      write,
+      readStateVector: () => new Uint8Array([0]),
+      onDurable: (_vector, waiters) => {
+        acks.push([...waiters.keys()]);
+        if (waiters.has('broken')) throw new Error('socket gone wrong');
+      },
+      onWriteFailed: () => undefined,
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      commit.add(new Uint8Array([1]));
+      commit.addWaiter('broken', 0);
+      await tick();
+      // Arrives while the first write is in flight: it waits for the next batch.
+      commit.add(new Uint8Array([2]));
+      commit.addWaiter('dad', 0);
+      calls[0]?.finish();
+      await tick();
+      await tick();
+      expect(calls).toHaveLength(2);
+      calls[1]?.finish();
+      expect(await Promise.race([commit.whenIdle().then(() => 'idle'), sleep(1000).then(() => 'stuck')])).toBe('idle');
+      expect(acks).toEqual([['broken'], ['dad']]);
+      // Thrown on, not swallowed: the relay logs it (relay.unhandled_rejection).
+      expect(unhandled).toHaveLength(1);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('[G1] updates arriving during a write share the next write, and acks carry the vector read at the cut', async () => {
     const { calls, write } = controllableWrites();
     const { commit, acks, state } = recordingCommit(write);

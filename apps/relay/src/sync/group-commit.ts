@@ -153,8 +153,7 @@ export class GroupCommit<Waiter> {
     this.open = emptyBatch();
     const storedStateVector = this.options.readStateVector();
     if (batch.updates.length === 0) {
-      if (!this.abandonedWrite) this.options.onDurable(storedStateVector, batch.waiters, 0);
-      this.drain();
+      this.acknowledgeThenDrain(storedStateVector, batch.waiters, 0);
       return;
     }
     this.busy = true;
@@ -162,8 +161,7 @@ export class GroupCommit<Waiter> {
       () => {
         this.busy = false;
         this.failures = 0;
-        if (!this.abandonedWrite) this.options.onDurable(storedStateVector, batch.waiters, batch.updates.length);
-        this.drain();
+        this.acknowledgeThenDrain(storedStateVector, batch.waiters, batch.updates.length);
       },
       (error: unknown) => {
         this.busy = false;
@@ -188,6 +186,19 @@ export class GroupCommit<Waiter> {
         this.retryTimer.unref();
       },
     );
+  }
+
+  /**
+   * Whatever the acknowledgement throws, the next batch is still cut: skipped, the updates that
+   * arrived during the write would wait for a later message, and `whenIdle` (a flush, an unload,
+   * the shutdown) for ever. The error is thrown on to whoever runs this turn.
+   */
+  private acknowledgeThenDrain(storedStateVector: Uint8Array, waiters: ReadonlyMap<Waiter, number>, updateCount: number): void {
+    try {
+      if (!this.abandonedWrite) this.options.onDurable(storedStateVector, waiters, updateCount);
+    } finally {
+      this.drain();
+    }
   }
 
   /** Puts a failed batch back in front of the open one: its updates are older. */

@@ -66,7 +66,7 @@ export interface ListRoomOptions {
    * are closed with 1013 and try again later. Checked only when they connected, lists loading
    * side by side were all let in, and together they took the process past its heap.
    */
-  readonly admit?: (addedBytes: number) => boolean;
+  readonly admit?: (addedBytes: number, worstCaseGuess?: boolean) => boolean;
   /**
    * Whether `peer`'s update may make the list `sizeDelta` bytes larger (RoomRegistry: the bound on
    * the loaded lists holds for their growth too). Refused, the peer is closed with 1013 and sends
@@ -134,6 +134,14 @@ export class ListRoom {
   /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
   private collecting: Uint8Array[] | undefined;
   private compaction: Promise<boolean> | undefined;
+  /**
+   * Its document holds every stored update: only then may it be compacted. A load abandoned
+   * halfway (abandonLoad, shutdown) leaves a document that compacted would replace the stored
+   * list with part of it.
+   */
+  private replayedWhole = false;
+  /** Set while the load waits for its payer's turn: ends that wait when the load is abandoned. */
+  private endTurnWait: (() => void) | undefined;
   private compactionRetryAt = 0;
   /**
    * Peers that sent an update Yjs held back: their acknowledgement so far does not cover it, and
@@ -165,7 +173,7 @@ export class ListRoom {
     this.doc = new Y.Doc({ gc: true, guid: options.listId });
     this.lastActivity = options.now();
     this.presence = new Presence(this.doc, (message) => {
-      for (const peer of this.peers) peer.send(message);
+      for (const peer of this.peers) this.sendTo(peer, message);
     });
     this.commit = new GroupCommit<RoomPeer>({
       write: (updates) => this.writeBatch(updates),
@@ -261,11 +269,13 @@ export class ListRoom {
    */
   private async replayInTurn(updates: readonly Uint8Array[]): Promise<number> {
     const payer = this.options.payer;
-    await payer?.turn();
+    if (payer !== undefined && !(await this.turnUnlessAbandoned(payer))) return 0;
     try {
+      // Abandoned as its turn came: admitted now, it would take room the registry no longer counts.
+      if (this.state !== 'loading') return 0;
       const cut = await this.cutForTurns(updates);
       if (this.state !== 'loading') return 0;
-      if (!this.admitToReplay(cut?.heapBytes ?? 0)) {
+      if (!this.admitToReplay(cut?.heapBytes ?? 0, cut?.worstCaseGuess === true)) {
         this.refuseLoad();
         return 0;
       }
@@ -279,12 +289,28 @@ export class ListRoom {
   }
 
   /**
+   * Waits for the payer's turn; false if the load is abandoned first. The turn may be a minute
+   * away (the address's load budget), and whoever waits for this load (the list's next load, the
+   * shutdown) would wait as long for nothing. The turn, once it comes, is handed straight back.
+   */
+  private async turnUnlessAbandoned(payer: LoadPayer): Promise<boolean> {
+    const turn = payer.turn().then(() => true);
+    const abandoned = new Promise<boolean>((resolve) => {
+      this.endTurnWait = () => resolve(false);
+    });
+    const started = await Promise.race([turn, abandoned]);
+    this.endTurnWait = undefined;
+    if (!started) void turn.then(() => payer.finished());
+    return started;
+  }
+
+  /**
    * A large list (see StoredUpdateSlicer), readied on the decode worker to load in turns (its
    * large updates cut into slices, its heap estimated); undefined for a smaller list, applied in
    * one go. If the worker fails, its updates are applied whole, a few per turn, and it counts as
    * the costliest shape known.
    */
-  private async cutForTurns(updates: readonly Uint8Array[]): Promise<StoredListCut | undefined> {
+  private async cutForTurns(updates: readonly Uint8Array[]): Promise<(StoredListCut & { readonly worstCaseGuess?: boolean }) | undefined> {
     const slicer = this.options.storedUpdateSlicer;
     if (slicer === undefined) return undefined;
     const bytes = this.storedBytes;
@@ -294,7 +320,7 @@ export class ListRoom {
       this.spendOnLoad(cut.ms);
       return cut;
     } catch {
-      return { slices: [], heapBytes: bytes * MOST_HEAP_BYTES_PER_STORED_BYTE };
+      return { slices: [], heapBytes: bytes * MOST_HEAP_BYTES_PER_STORED_BYTE, worstCaseGuess: true };
     }
   }
 
@@ -304,9 +330,9 @@ export class ListRoom {
    * small updates is replayed and measured in the same turn; a large one counts by its estimate
    * until it is measured.
    */
-  private admitToReplay(heapBytes: number): boolean {
+  private admitToReplay(heapBytes: number, worstCaseGuess: boolean): boolean {
     const sizeAfter = Math.max(this.storedBytes, Math.ceil(heapBytes / HEAP_BYTES_PER_LIST_BYTE));
-    if (this.options.admit?.(Math.max(0, sizeAfter - this.sizeBytes)) === false) return false;
+    if (this.options.admit?.(Math.max(0, sizeAfter - this.sizeBytes), worstCaseGuess) === false) return false;
     if (heapBytes > 0) {
       this.heapBytes = heapBytes;
       this.heapMeasured = false;
@@ -338,6 +364,7 @@ export class ListRoom {
       if (this.collecting !== undefined) this.collecting.push(update);
     });
     this.state = 'ready';
+    this.replayedWhole = true;
     this.options.metrics.listLoadSeconds.observe(this.loadMs / 1000);
     this.options.logger.debug('list.loaded', { listId: this.listId, ms: this.options.now() - started, loadMs: this.loadMs, storedBytes: this.storedBytes });
     for (const peer of this.peers) this.greet(peer);
@@ -430,6 +457,19 @@ export class ListRoom {
     return this.commit.close();
   }
 
+  /**
+   * Stops its load, if it is still loading: the list was unloaded (no phone left) or the relay is
+   * shutting down. A loading list holds no accepted update, and the messages waiting in it were
+   * never acknowledged, so nothing is lost. Left to run, the load would replay a list the
+   * registry no longer counts, past the bound on loaded lists.
+   */
+  abandonLoad(): void {
+    if (this.state !== 'loading') return;
+    this.state = 'closing';
+    this.waiting.length = 0;
+    this.endTurnWait?.();
+  }
+
   /** Stops serving: later messages are ignored, peers are closed with `code` after `stopWriting`. */
   async shutdown(code: number, reason: string): Promise<void> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
@@ -450,7 +490,7 @@ export class ListRoom {
    * Resolves true when a snapshot was written.
    */
   compactIfLarge(force = false): Promise<boolean> {
-    if (this.state === 'failed') return Promise.resolve(false);
+    if (this.state === 'failed' || !this.replayedWhole) return Promise.resolve(false);
     if (this.compaction !== undefined) return this.compaction;
     const wanted = (): boolean =>
       this.logBytes > 0 && (force || (this.logBytes >= this.options.compactLogBytes && this.options.now() >= this.compactionRetryAt));
@@ -672,7 +712,7 @@ export class ListRoom {
       const message = encodeSyncUpdate(integrated);
       for (const other of this.peers) {
         if (other !== peer) {
-          other.send(message);
+          this.sendTo(other, message);
           this.options.metrics.updatesOut.inc();
         }
       }
@@ -787,7 +827,7 @@ export class ListRoom {
     const now = this.options.now();
     for (const [peer, receivedAt] of waiters) {
       if (!this.peers.has(peer)) continue;
-      peer.send(ack);
+      this.sendTo(peer, ack);
       this.options.metrics.acksSent.inc();
       this.options.metrics.ackSeconds.observe(Math.max(0, now - receivedAt) / 1000);
     }
@@ -823,8 +863,24 @@ export class ListRoom {
   }
 
   private greet(peer: RoomPeer): void {
-    peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
-    if (this.presence.stateCount > 0) peer.send(this.presence.encodeAll());
+    this.sendTo(peer, encodeSyncStep1(Y.encodeStateVector(this.doc)));
+    if (this.presence.stateCount > 0) this.sendTo(peer, this.presence.encodeAll());
+  }
+
+  /**
+   * Sends to one peer of many (a forward, an ack, a greeting, presence): a send that throws (a
+   * socket gone wrong) closes that peer only. Thrown on, it would cut short the loop over the
+   * others, fail the whole list at the end of a load, or leave a batch's acks unsent and the
+   * list's writes stopped.
+   */
+  private sendTo(peer: RoomPeer, message: Uint8Array): void {
+    try {
+      peer.send(message);
+    } catch (error) {
+      this.options.metrics.errors.inc({ kind: 'handler_error' });
+      this.options.logger.error('connection.send_failed', { connection: peer.id, listId: this.listId, error });
+      peer.close(CloseCode.internalError, 'internal error');
+    }
   }
 
   /**

@@ -134,7 +134,7 @@ export class RoomRegistry {
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
-      admit: (addedBytes) => this.admit(room, addedBytes, requester),
+      admit: (addedBytes, worstCaseGuess) => this.admit(room, addedBytes, requester, worstCaseGuess === true),
       mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
     });
     this.rooms.set(listId, room);
@@ -171,6 +171,8 @@ export class RoomRegistry {
     const flushed = await Promise.all(
       rooms.map(async (room) => {
         try {
+          // A list still loading holds nothing to flush; its load could wait a minute for its turn.
+          room.abandonLoad();
           await this.loads.get(room);
           await room.shutdown(code, reason);
         } catch (error) {
@@ -212,12 +214,14 @@ export class RoomRegistry {
    * Whether `room`, being loaded, fits beside the lists loaded once it takes `addedBytes` more
    * (roomFor): asked once it is read, and again before it is replayed. The bytes of lists admitted
    * before it count, whether their load has finished or not, so lists loading side by side cannot
-   * pass the bound together.
+   * pass the bound together. A refusal by a worst-case guess (the decode worker failed to estimate
+   * the list) is remembered by the list's stored bytes only: the guess is not the list's size, and
+   * remembered, it would refuse the list's phones at the upgrade after the worker is back.
    */
-  private admit(room: ListRoom, addedBytes: number, requester: ListRequester | undefined): boolean {
+  private admit(room: ListRoom, addedBytes: number, requester: ListRequester | undefined, worstCaseGuess: boolean): boolean {
     const refusal = this.roomFor(room, addedBytes, () => requester?.heldListBytes() ?? 0);
     if (refusal === undefined) return true;
-    this.rememberRefused(room.listId, room.sizeBytes + addedBytes);
+    this.rememberRefused(room.listId, worstCaseGuess ? room.sizeBytes : room.sizeBytes + addedBytes);
     this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'too_many_lists' });
     this.options.logger.warn('list.load_refused', {
       listId: room.listId,
@@ -294,6 +298,7 @@ export class RoomRegistry {
     if (this.rooms.get(room.listId) !== room) return;
     this.rooms.delete(room.listId);
     this.loadedBytes -= room.sizeBytes;
+    room.abandonLoad();
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
     const done = Promise.allSettled([previous, loaded]).then(async () => {
