@@ -529,6 +529,46 @@ describe('disk storage recovery', () => {
     }
   });
 
+  it('[J23] a compaction whose log truncation fails (its fsync, after the truncate worked) loses nothing: the next append empties the log again before writing, not at the old offset after a hole', async () => {
+    const { source, updates } = makeUpdates(6);
+    const storage = open();
+    await storage.load(LIST);
+    await storage.append(LIST, updates.slice(0, 3));
+    // Copies into the log and keeps it open (the list is loaded).
+    await storage.checkpoint();
+    const logPath = path.join(dir, `${LIST}.log`);
+    const sizeBefore = (await stat(logPath)).size;
+    expect(sizeBefore).toBeGreaterThan(0);
+
+    // The FileHandle class is not exported: take its prototype from a handle.
+    const probe = await fsPromises.open(logPath, 'r');
+    const handlePrototype = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const datasync = vi
+      .spyOn(handlePrototype, 'datasync')
+      .mockImplementationOnce(() => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })));
+    try {
+      const snapshot = new Y.Doc();
+      for (const update of updates.slice(0, 3)) Y.applyUpdate(snapshot, update);
+      await expect(storage.compact(LIST, Y.encodeStateAsUpdate(snapshot))).rejects.toThrow('EIO');
+    } finally {
+      datasync.mockRestore();
+    }
+
+    // Later edits, acknowledged, then copied into the log by a checkpoint (the journal goes).
+    await storage.append(LIST, updates.slice(3));
+    await storage.checkpoint();
+    await storage.release(LIST);
+
+    // Appended at the open handle's old offset, they came after `sizeBefore` zero bytes: the log
+    // read as damaged at byte 0, was quarantined, and item3..item5 were no longer served.
+    const bytes = await readFile(logPath);
+    expect(bytes.subarray(0, sizeBefore).every((b) => b === 0)).toBe(false);
+    expect(scanRecords(bytes)).toMatchObject({ kind: 'complete', records: updates.slice(3) });
+    expect(itemsOf((await open().load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+    expect(await readdir(dir)).not.toContain('quarantine');
+  });
+
   it('a load that fails for a passing reason (DATA_DIR unreadable for a moment) does not make later loads fail', async () => {
     const storage = open();
     await storage.append(LIST, [new Uint8Array([0, 0])]);
@@ -566,7 +606,13 @@ describe('write-ahead journal', () => {
   };
   /** An instance that is closed after the test (a clean stop). */
   const open = (
-    options: { journalSegmentBytes?: number; writeLogBytes?: typeof writeAt; syncDataDir?: (dataDir: string) => Promise<void> } = {},
+    options: {
+      journalSegmentBytes?: number;
+      writeLogBytes?: typeof writeAt;
+      syncDataDir?: (dataDir: string) => Promise<void>;
+      journalReplayRetryMs?: number;
+      now?: () => number;
+    } = {},
   ): DiskListStorage => {
     const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
     storages.push(storage);
@@ -1000,5 +1046,110 @@ describe('write-ahead journal', () => {
     expect((await readdir(quarantine)).sort()).toEqual(['journal.1.wal.1234', 'journal.2.wal.1234']);
     expect(await readFile(path.join(quarantine, 'journal.1.wal.1234'))).toEqual(damaged);
     expect(await readFile(path.join(quarantine, 'journal.2.wal.1234'))).toEqual(second);
+  });
+
+  it('[J24] a list whose log cannot be written holds back only its own records: later segments are still copied for every other list, and deleted', async () => {
+    const storage = open({ journalSegmentBytes: 1 << 20 });
+    // The other list's log path is unusable (stands for a permission, EISDIR, or a repair that keeps failing).
+    const otherLogPath = path.join(dir, `${OTHER}.log`);
+    await mkdir(otherLogPath);
+    const { updates: otherUpdates } = makeUpdates(1);
+    await storage.append(OTHER, otherUpdates);
+    await expect(storage.checkpoint()).rejects.toThrow('EISDIR');
+    const { source, updates } = makeUpdates(20);
+    for (let round = 0; round < 4; round++) {
+      await storage.append(LIST, updates.slice(round * 5, round * 5 + 5));
+      // Each checkpoint still fails (the other list's copy): its later segments are copied anyway.
+      await expect(storage.checkpoint()).rejects.toThrow('EISDIR');
+    }
+    // Stopped at the first failure, a checkpoint left all 5 segments, and none of LIST in its log.
+    expect(await journalFiles()).toEqual(['journal.1.wal']);
+    expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual(updates);
+    expect(itemsOf((await storage.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+    expect(logged.find((l) => l.event === 'storage.segment_copy_failed')?.fields).toMatchObject({ segments: ['journal.1.wal'], listsLeft: 1 });
+
+    // Once the other list's log can be written, its segment goes too.
+    await rmdir(otherLogPath);
+    await storage.checkpoint();
+    expect(await journalFiles()).toEqual([]);
+    expect(scanRecords(await readFile(otherLogPath)).records).toEqual(otherUpdates);
+    expect((await storage.load(OTHER)).updates).toEqual(otherUpdates);
+  });
+
+  it('[J25] a journal replay that fails for a passing reason is tried again by the next call; until it succeeds, nothing is served nor acknowledged', async () => {
+    // A segment left by a crash, which cannot be read at startup (stands for EIO / EMFILE / ENOMEM).
+    const segmentPath = path.join(dir, 'journal.1.wal');
+    await mkdir(segmentPath);
+    const storage = open({ journalReplayRetryMs: 0 });
+    const { updates } = makeUpdates(2);
+    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    await expect(storage.append(LIST, [updates[1] as Uint8Array])).rejects.toThrow('EISDIR');
+    expect(storage.ready).toBe(false);
+    expect(logged.map((l) => l.event)).toContain('storage.journal_replay_failed');
+    // Kept, the first failure failed every call until a restart.
+    await rmdir(segmentPath);
+    await writeFile(segmentPath, encodeJournalRecord(LIST, updates[0] as Uint8Array));
+    expect((await storage.load(LIST)).updates).toEqual([updates[0]]);
+    expect(storage.ready).toBe(true);
+    await storage.append(LIST, [updates[1] as Uint8Array]);
+    expect((await storage.load(LIST)).updates).toEqual(updates);
+  });
+
+  it('[J28] after a failed journal replay, calls fail at once with its error for journalReplayRetryMs before one tries again (a replay reads every segment)', async () => {
+    const segmentPath = path.join(dir, 'journal.1.wal');
+    await mkdir(segmentPath);
+    let now = 1000;
+    const storage = open({ journalReplayRetryMs: 5000, now: () => now });
+    const { updates } = makeUpdates(1);
+    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    const attempts = (): number => logged.filter((l) => l.event === 'storage.journal_replay_failed').length;
+    const attemptsBefore = attempts();
+    // Fixed meanwhile, but within the wait: failed with the last error, without reading again.
+    await rmdir(segmentPath);
+    await writeFile(segmentPath, encodeJournalRecord(LIST, updates[0] as Uint8Array));
+    now += 4999;
+    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    expect(attempts()).toBe(attemptsBefore);
+    expect(storage.ready).toBe(false);
+    now += 1;
+    expect((await storage.load(LIST)).updates).toEqual([updates[0]]);
+    expect(storage.ready).toBe(true);
+  });
+
+  it('[J26] a journal record too short for its own fields (an empty payload, checksum-valid) is damage: the segment is quarantined, not a replay that throws for every list', async () => {
+    const { updates } = makeUpdates(2);
+    // A segment left by a crash: one good record, then 8 bytes that frame an empty payload.
+    const bytes = Buffer.concat([
+      encodeJournalRecord(LIST, updates[0] as Uint8Array),
+      frameRecord(new Uint8Array(0)),
+      encodeJournalRecord(LIST, updates[1] as Uint8Array),
+    ]);
+    await writeFile(path.join(dir, 'journal.1.wal'), bytes);
+    const storage = open();
+    expect((await storage.load(OTHER)).updates).toEqual([]);
+    expect((await storage.load(LIST)).updates).toEqual([updates[0]]);
+    expect(await readdir(path.join(dir, 'quarantine'))).toEqual(['journal.1.wal.1234']);
+    expect(await readFile(path.join(dir, 'quarantine', 'journal.1.wal.1234'))).toEqual(bytes);
+    expect(logged.find((l) => l.event === 'storage.journal_damaged')?.fields).toMatchObject({ keptRecords: 1 });
+  });
+
+  it('[J27] the records of a list whose copy failed wait for it: copied past it, a later segment\'s would reach the log before the older ones', async () => {
+    const { updates } = makeUpdates(3);
+    // The first two writes into any list log fail (stands for EIO); later ones work.
+    let failing = 2;
+    const writeLogBytes: typeof writeAt = (fd, buffer, offset, position) =>
+      failing-- > 0 ? Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })) : writeAt(fd, buffer, offset, position);
+    const storage = open({ writeLogBytes });
+    await storage.append(OTHER, [updates[0] as Uint8Array]);
+    await expect(storage.checkpoint()).rejects.toThrow('EIO');
+    await storage.append(OTHER, [updates[1] as Uint8Array]);
+    await storage.append(LIST, [updates[2] as Uint8Array]);
+    // The first segment fails again; the second is copied for LIST only, and kept for OTHER.
+    await expect(storage.checkpoint()).rejects.toThrow('EIO');
+    expect(await journalFiles()).toEqual(['journal.1.wal', 'journal.2.wal']);
+    expect(scanRecords(await readFile(path.join(dir, `${LIST}.log`))).records).toEqual([updates[2]]);
+    await storage.checkpoint();
+    expect(await journalFiles()).toEqual([]);
+    expect(scanRecords(await readFile(path.join(dir, `${OTHER}.log`))).records).toEqual(updates.slice(0, 2));
   });
 });

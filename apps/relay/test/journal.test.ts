@@ -67,4 +67,14 @@ describe('journal segment', () => {
     expect(scan.kind).toBe('corrupt');
     expect(scan.records).toHaveLength(1);
   });
+
+  it('[JS6] a checksum-valid record too short for its own fields is damage, not an exception: an empty payload, or a list id running past the end', () => {
+    const good = encodeJournalRecord(LIST, new Uint8Array([1]));
+    const idPastTheEnd = Buffer.concat([Buffer.from([LIST.length]), Buffer.from(LIST.slice(0, 5), 'latin1')]);
+    for (const payload of [new Uint8Array(0), idPastTheEnd]) {
+      const scan = decodeSegment(Buffer.concat([good, frameRecord(payload), good]));
+      expect(scan).toMatchObject({ kind: 'corrupt', offset: good.length });
+      expect(scan.records).toHaveLength(1);
+    }
+  });
 });

@@ -1,8 +1,12 @@
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { encodeJournalRecord } from '../src/storage/journal.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { closeCodeOf, connectPhone, newListId, startRelay, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, directoryPerTest, newListId, startRelay, waitFor } from './helpers.js';
 
 const noSpace = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
@@ -113,5 +117,37 @@ describe('a storage that refuses writes (a full disk)', () => {
     expect(await closeCode).toBe(1012);
     expect(storage.refused).toBe(refusedBefore + 1);
     expect(alice.isFullyStored()).toBe(false);
+  });
+});
+
+describe('a disk storage whose journal of the previous run cannot be read back', () => {
+  const directory = directoryPerTest('basket-replay-');
+  let running: RunningRelay | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it('[F4] /healthz is 503 while no list can be served, and 200 once a replay tried again puts the journal back', async () => {
+    const dataDir = directory();
+    // A segment left by a crash that cannot be read (stands for EIO): a directory in its place.
+    const segmentPath = path.join(dataDir, 'journal.1.wal');
+    await mkdir(segmentPath);
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0, journalReplayRetryMs: 0 });
+    running = await startRelay({ storage });
+    const healthUrl = `http://127.0.0.1:${running.port}/healthz`;
+    const listId = newListId();
+    await expect(storage.load(listId)).rejects.toThrow('EISDIR');
+    const failing = await fetch(healthUrl);
+    expect(failing.status).toBe(503);
+    expect(await failing.json()).toMatchObject({ status: 'storage_not_ready' });
+
+    await rmdir(segmentPath);
+    const update = Y.encodeStateAsUpdate(new Y.Doc());
+    await writeFile(segmentPath, encodeJournalRecord(listId, update));
+    expect((await storage.load(listId)).updates).toEqual([update]);
+    const recovered = await fetch(healthUrl);
+    expect(recovered.status).toBe(200);
+    expect(await recovered.json()).toMatchObject({ status: 'ok' });
   });
 });

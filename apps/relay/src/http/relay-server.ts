@@ -43,7 +43,7 @@ export interface RelayServerOptions {
  * Connections are pinged in slices spread over the ping interval, a tick at most every
  * HEARTBEAT_TICK_MIN_MS. Each ping is a socket write (about 13 µs of the event loop): 10 slices
  * of 5,000 phones stalled every list 5–8 ms every 3 s, a visible share of the fan-out p99
- * (README, "What limits the tail here"); 100 slices make it about 0.7 ms every 300 ms.
+ * (docs/benchmark-history.md, "What limits the tail here"); 100 slices make it about 0.7 ms every 300 ms.
  */
 const MAX_HEARTBEAT_SLICES = 100;
 const HEARTBEAT_TICK_MIN_MS = 100;
@@ -287,6 +287,16 @@ export class RelayServer {
     }
   }
 
+  /**
+   * Not ok while stopping, or while the storage can serve no list (its journal of the previous run
+   * not recovered): every load and write fails meanwhile, so unlike a full disk (see
+   * listsWaitingForStorage) there is no phone being served that a restart would drop.
+   */
+  private healthStatus(): 'ok' | 'stopping' | 'storage_not_ready' {
+    if (this.closing !== undefined) return 'stopping';
+    return this.options.storage.ready === false ? 'storage_not_ready' : 'ok';
+  }
+
   private async handleRequest(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const pathname = (request.url ?? '/').split('?')[0] ?? '/';
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -294,14 +304,15 @@ export class RelayServer {
       return;
     }
     if (pathname === '/healthz') {
+      const status = this.healthStatus();
       const body = JSON.stringify({
-        status: this.closing === undefined ? 'ok' : 'stopping',
+        status,
         connections: this.connections.size,
         loadedLists: this.registry.loadedCount,
         // Still 200: restarting does not give a full disk room, and would drop every phone.
         listsWaitingForStorage: this.registry.waitingForStorageCount,
       });
-      response.writeHead(this.closing === undefined ? 200 : 503, {
+      response.writeHead(status === 'ok' ? 200 : 503, {
         'Content-Type': 'application/json',
         'Cache-Control': 'no-store',
       });

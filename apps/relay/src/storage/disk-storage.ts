@@ -54,7 +54,11 @@ export interface DiskStorageOptions {
   readonly newListReserveBytes?: number;
   /** Test seam: free bytes on the disk holding DATA_DIR (default: statfs). */
   readonly freeBytes?: (directory: string) => Promise<number>;
+  /** After a failed journal replay, calls fail at once with its error for this long before one tries again (default 1000 ms). */
+  readonly journalReplayRetryMs?: number;
 }
+
+const DEFAULT_JOURNAL_REPLAY_RETRY_MS = 1000;
 
 /** Lists copied at once by a checkpoint in a hurry: enough to overlap fsyncs, few enough to leave the disk to the journal. */
 const CHECKPOINT_CONCURRENCY = 2;
@@ -92,6 +96,7 @@ export class DiskListStorage implements ListStorage {
   private readonly dataDir: string;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly journalReplayRetryMs: number;
   private readonly afterCompactionStep: ((step: CompactionStep, listId: string) => void) | undefined;
   private readonly afterQuarantineStep: ((step: QuarantineStep, listId: string) => void) | undefined;
   /**
@@ -119,8 +124,21 @@ export class DiskListStorage implements ListStorage {
   private readonly dataDirSync: CoalescedRun;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** Journal replay from the previous run; every call waits for it. */
-  private readonly recovered: Promise<void>;
+  /**
+   * Journal replay from the previous run; every call waits for it and fails with its error:
+   * nothing is served from lists whose journal records could not be put back. A failed replay is
+   * tried again by the next call (or the checkpoint timer) instead of being kept: a passing error
+   * (EIO, EMFILE) would otherwise fail every call until a restart, with the relay still up.
+   */
+  private readonly replayOnce = onceItSucceeds(() => this.replayJournalLoggingFailure());
+  /**
+   * The last failed replay, while calls still fail with its error instead of trying again: a
+   * replay reads every segment (synchronously), and a failure that does not pass would otherwise
+   * be read again for every phone that connects.
+   */
+  private replayFailure: { readonly at: number; readonly error: unknown } | undefined;
+  /** Set once the replay succeeded: the storage serves lists (see `ready`). */
+  private journalRecovered = false;
   private nextSegmentSequence = 1;
   private current: JournalGeneration = { segment: undefined, pending: new Map() };
   /** Generations whose segment is being (or failed to be) copied into the list logs, oldest first. */
@@ -146,6 +164,12 @@ export class DiskListStorage implements ListStorage {
    */
   private readonly logsToRepair = new Set<string>();
   /**
+   * Lists whose compaction renamed its snapshot in but could not empty the log, or not durably:
+   * every record in the log is in the snapshot, and the next append empties it first
+   * (emptyCompactedLog).
+   */
+  private readonly logsToEmpty = new Set<string>();
+  /**
    * A list log was created since DATA_DIR was last fsynced: its directory entry may not be
    * durable yet, so the journal segment holding its records must stay until it is.
    */
@@ -158,11 +182,12 @@ export class DiskListStorage implements ListStorage {
     this.dataDir = path.resolve(options.dataDir);
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
+    this.journalReplayRetryMs = options.journalReplayRetryMs ?? DEFAULT_JOURNAL_REPLAY_RETRY_MS;
     this.afterCompactionStep = options.afterCompactionStep;
     this.afterQuarantineStep = options.afterQuarantineStep;
     const syncDataDir = options.syncDataDir ?? syncDirectory;
     this.dataDirSync = new CoalescedRun(() => syncDataDir(this.dataDir));
-    this.checkpoints = new CoalescedRun(() => this.recovered.then(() => this.checkpointNow()));
+    this.checkpoints = new CoalescedRun(() => this.recover().then(() => this.checkpointNow()));
     this.journalSegmentBytes = options.journalSegmentBytes ?? DEFAULT_STORAGE.journalSegmentBytes;
     this.openSegment = options.openSegment ?? openSegmentFile;
     this.writeLogBytes = options.writeLogBytes ?? writeAt;
@@ -180,10 +205,8 @@ export class DiskListStorage implements ListStorage {
       freeBytes: options.freeBytes,
       now: this.now,
     });
-    this.recovered = this.replayJournal();
-    // Every call awaits it and fails with its error: nothing is served from lists whose journal
-    // records could not be put back.
-    this.recovered.catch((error: unknown) => this.logger.error('storage.journal_replay_failed', { error }));
+    // Started now, not at the first call: the journal goes back into the list logs at startup.
+    this.recover().catch(() => undefined);
     const interval = options.checkpointIntervalMs ?? DEFAULT_STORAGE.checkpointIntervalMs;
     this.checkpointSpreadMs = interval * CHECKPOINT_SPREAD;
     if (interval > 0) {
@@ -209,17 +232,17 @@ export class DiskListStorage implements ListStorage {
   append(listId: string, updates: readonly Uint8Array[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
     if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
-    if (updates.length === 0) return this.recovered;
+    if (updates.length === 0) return this.recover();
     if (this.storedNothing.has(listId)) {
       // A list's writes come one at a time (group commit), so waiting here keeps them in order.
-      return this.recovered
+      return this.recover()
         .then(() => this.newListReserve.admitNewList())
         .then(() => this.appendToJournal(listId, updates))
         .then(() => {
           this.storedNothing.delete(listId);
         });
     }
-    return this.recovered.then(() => this.appendToJournal(listId, updates));
+    return this.recover().then(() => this.appendToJournal(listId, updates));
   }
 
   private appendToJournal(listId: string, updates: readonly Uint8Array[]): Promise<void> {
@@ -290,6 +313,14 @@ export class DiskListStorage implements ListStorage {
       await this.logs.closeAll();
     })();
     return this.closing;
+  }
+
+  /**
+   * False until the journal of the previous run is back (its replay running, or failed and to be
+   * tried again): until then every call waits for it or fails, and no list is served.
+   */
+  get ready(): boolean {
+    return this.journalRecovered;
   }
 
   /** List logs open now (test seam); never more than `maxOpenLogs`. */
@@ -372,19 +403,46 @@ export class DiskListStorage implements ListStorage {
     const steps = generations.reduce((total, generation) => total + generation.pending.size, 0);
     const pacer = spread ? new Pacer(this.checkpointSpreadMs, steps) : undefined;
     this.checkpointPacer = pacer;
+    // A generation that fails (one list whose log cannot be written, maybe for good) does not
+    // stop the later ones: order matters only within a list, and copyGeneration holds back the
+    // lists it concerns. Stopping there left every later segment on disk and its records in
+    // memory, those of healthy lists too. The checkpoint still fails with the first error, for
+    // its caller (or the timer's log); each failed segment is logged, as it stays on disk.
+    let failure: { error: unknown } | undefined;
     try {
       for (const generation of generations) {
-        await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true), pacer);
+        try {
+          await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true), pacer);
+        } catch (error) {
+          failure ??= { error };
+          this.logger.warn('storage.segment_copy_failed', { segments: segmentNames(generation), listsLeft: generation.pending.size, error });
+        }
       }
     } finally {
       this.checkpointPacer = undefined;
     }
+    if (failure !== undefined) throw failure.error;
   }
 
   /**
-   * Copies one generation's records into their list logs, then deletes its segment files. With a
-   * pacer, one list at a time, each when it is due (waiting outside the list's queue, so its
-   * loads and compactions do not wait for the pacing), until the pacer is hurried.
+   * Whether an older generation than `generation` still holds records of the list: their copy
+   * failed or was held back, and a list's records must reach its log in the order they were
+   * acknowledged, so this generation's records of the list wait for them.
+   */
+  private hasOlderUncopiedRecords(generation: JournalGeneration, listId: string): boolean {
+    for (const older of this.checkpointing) {
+      if (older === generation) return false;
+      if (older.pending.has(listId)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Copies one generation's records into their list logs, then deletes its segment files, once
+   * every list's are copied: a list with records still in an older generation is held back (and
+   * the segment kept) until those are. With a pacer, one list at a time, each when it is due
+   * (waiting outside the list's queue, so its loads and compactions do not wait for the pacing),
+   * until the pacer is hurried.
    */
   private async copyGeneration(
     generation: JournalGeneration,
@@ -394,7 +452,7 @@ export class DiskListStorage implements ListStorage {
     const started = performance.now();
     // No write of the segment is in flight before its records are copied or the file deleted.
     await generation.segment?.drained();
-    const lists = [...generation.pending.keys()];
+    const lists = [...generation.pending.keys()].filter((listId) => !this.hasOlderUncopiedRecords(generation, listId));
     const widenWhen = pacer?.whenHurried();
     await forEachConcurrently(lists, CHECKPOINT_CONCURRENCY, async (listId) => {
       await pacer?.nextStep();
@@ -408,6 +466,8 @@ export class DiskListStorage implements ListStorage {
         if (!this.inUse.has(listId)) await this.closeLog(listId);
       });
     }, widenWhen);
+    // Lists held back keep the segment: a later checkpoint copies them after their older records.
+    if (generation.pending.size > 0) return;
     // One directory fsync for every log this copy created instead of one each, which slowed the
     // copy of many new lists (README, Storage): only deleting the segment needs them durable.
     if (this.logCreatedSinceDirectorySync) {
@@ -430,13 +490,34 @@ export class DiskListStorage implements ListStorage {
     this.logger.debug('storage.checkpoint', { lists: lists.length, ms: Math.round(ms) });
   }
 
+  /** Waits for the journal replay: the one running, or a new attempt once the last failure's wait is over. */
+  private recover(): Promise<void> {
+    const failure = this.replayFailure;
+    if (failure !== undefined && this.now() - failure.at < this.journalReplayRetryMs) return Promise.reject(failure.error);
+    return this.replayOnce();
+  }
+
+  /** One attempt at the replay: logged when it fails, remembered (`ready`) once it succeeds. */
+  private async replayJournalLoggingFailure(): Promise<void> {
+    try {
+      await this.replayJournal();
+    } catch (error) {
+      this.replayFailure = { at: this.now(), error };
+      this.logger.error('storage.journal_replay_failed', { error, note: 'no list is served until a replay succeeds; the next call tries again' });
+      throw error;
+    }
+    this.replayFailure = undefined;
+    this.journalRecovered = true;
+  }
+
   /**
    * Startup: reads every segment left by the previous run back into memory, where loads find its
    * records as they would before a checkpoint, then copies them into the list logs and deletes
    * the segments. A record may already be in its log (the crash came after the copy): Yjs updates
    * are idempotent, so appending it twice changes nothing but a few bytes. When the copy fails
    * (a full disk), the relay still serves every list from the segments, and each checkpoint
-   * retries the copy.
+   * retries the copy. Nothing outside it changes before every segment is read, so one that fails
+   * reading them can be run again from the start.
    */
   private async replayJournal(): Promise<void> {
     const segments = (await this.dataDirNames())
@@ -445,7 +526,6 @@ export class DiskListStorage implements ListStorage {
       .sort((a, b) => a.sequence - b.sequence);
     if (segments.length === 0) return;
     const started = this.now();
-    this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
     const replayedSegments: Array<{ name: string; quarantine: boolean }> = [];
     const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments };
     let recordCount = 0;
@@ -467,6 +547,7 @@ export class DiskListStorage implements ListStorage {
         this.logger.warn('storage.journal_torn_tail_cut', { segment: name, cutBytes: scan.cutBytes });
       }
     }
+    this.nextSegmentSequence = (segments.at(-1)?.sequence ?? 0) + 1;
     // The crash may have cut a copy into any of these logs short.
     for (const listId of generation.pending.keys()) this.logsToRepair.add(listId);
     this.checkpointing.push(generation);
@@ -487,7 +568,7 @@ export class DiskListStorage implements ListStorage {
     if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
     const previous = this.queues.get(listId) ?? Promise.resolve();
     // Callers never see the lists before the journal of the previous run is back in their logs.
-    const run = internal ? task : (): Promise<T> => this.recovered.then(task);
+    const run = internal ? task : (): Promise<T> => this.recover().then(task);
     const next = previous.then(run, run);
     const settled = next.then(
       () => undefined,
@@ -577,13 +658,7 @@ export class DiskListStorage implements ListStorage {
 
   /** Appends `batch`, records framed as the log stores them. */
   private async appendNow(listId: string, batch: Buffer): Promise<void> {
-    // The log may end in part of a record (a copy cut short), or still hold damage (a failed
-    // repair): repair it before appending. No handle is open then (the failed write or the repair
-    // dropped it; a replay comes before any open).
-    if (this.logsToRepair.has(listId)) {
-      await this.closeLog(listId);
-      await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
-    }
+    await this.readyLogForAppend(listId);
     // The handle is held for this task until the last write returns: never closed under it.
     await this.logs.use(listId, async (log) => {
       // The log is opened with O_DSYNC: each write returns only once its data (and the file size)
@@ -603,6 +678,24 @@ export class DiskListStorage implements ListStorage {
       }
       log.bytes += batch.length;
     });
+  }
+
+  /**
+   * Before an append, puts right a log that a failed step left in a state no append may build on:
+   * one a compaction could not empty (durably), emptied now (see emptyCompactedLog); one that may
+   * end in part of a record (a copy cut short), or still hold damage (a failed repair), repaired.
+   * No handle is open then (the failed step dropped it; a replay comes before any open).
+   */
+  private async readyLogForAppend(listId: string): Promise<void> {
+    if (!this.logsToEmpty.has(listId) && !this.logsToRepair.has(listId)) return;
+    await this.closeLog(listId);
+    if (this.logsToEmpty.has(listId)) {
+      await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
+      this.logsToEmpty.delete(listId);
+      // Nothing is left to repair in an empty file.
+      this.logsToRepair.delete(listId);
+    }
+    if (this.logsToRepair.has(listId)) await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
   }
 
   /** Opens (creating if needed) a list log for `logs`, which bounds how many are open. */
@@ -653,24 +746,50 @@ export class DiskListStorage implements ListStorage {
     // rename makes it durable, whoever asked for it.
     await this.dataDirSync.run();
     this.afterCompactionStep?.('directory-synced', listId);
-    if (this.logs.has(listId)) {
-      // The open handle, held for the truncation (never closed under it): its next append starts at 0.
-      await this.logs.use(listId, async (log) => {
-        await log.handle.truncate(0);
-        await log.handle.datasync();
-        log.bytes = 0;
-      });
-      if (!this.inUse.has(listId)) await this.closeLog(listId);
-    } else {
-      // Opened for the truncation only, inside this compaction's slot (its temp file is closed by
-      // now), and nothing else of this list runs meanwhile (per-list queue).
-      await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
-    }
+    await this.emptyCompactedLog(listId);
     this.afterCompactionStep?.('log-truncated', listId);
     // The snapshot holds every update appended before it (the caller compacts between writes),
     // so the journal's copies need not reach the log. After a crash they would be replayed after
     // the snapshot, which is harmless: Yjs ignores updates it already has.
     for (const generation of this.uncopiedGenerations()) generation.pending.delete(listId);
+  }
+
+  /**
+   * The last step of a compaction: empties the log, whose records the snapshot now in place holds.
+   * When it fails, the file may be truncated or not, and a truncation may not be durable: an
+   * append at offset 0 of a file whose old length comes back would leave its old records' tail
+   * after the new ones (read as damage, and quarantined), and one at the old length of a file
+   * that was emptied would leave a hole of zeros (the same). So the handle, whose length is
+   * unknown now, is dropped, and the next append empties the log again, durably, before writing
+   * (readyLogForAppend). Until then a load may still read the old records after the snapshot,
+   * which changes nothing: Yjs ignores updates it already has.
+   */
+  private async emptyCompactedLog(listId: string): Promise<void> {
+    try {
+      if (this.logs.has(listId)) {
+        // The open handle, held for the truncation (never closed under it): its next append starts at 0.
+        await this.logs.use(listId, async (log) => {
+          try {
+            await log.handle.truncate(0);
+            await log.handle.datasync();
+          } catch (error) {
+            // Closed once this task is done with it: reopened, its length is read from the file.
+            await this.closeLog(listId);
+            throw error;
+          }
+          log.bytes = 0;
+        });
+        if (!this.inUse.has(listId)) await this.closeLog(listId);
+      } else {
+        // Opened for the truncation only, inside this compaction's slot (its temp file is closed by
+        // now), and nothing else of this list runs meanwhile (per-list queue).
+        await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
+      }
+    } catch (error) {
+      this.logsToEmpty.add(listId);
+      throw error;
+    }
+    this.logsToEmpty.delete(listId);
   }
 
   /**
@@ -781,6 +900,12 @@ function pendingFor(generation: JournalGeneration, listId: string): PendingRecor
     generation.pending.set(listId, pending);
   }
   return pending;
+}
+
+/** The segment files a generation's records are in: its own, or those of the previous run it replayed. */
+function segmentNames(generation: JournalGeneration): string[] {
+  const replayed = (generation.replayedSegments ?? []).map((segment) => segment.name);
+  return generation.segment === undefined ? replayed : [path.basename(generation.segment.filePath), ...replayed];
 }
 
 /** Takes a failed append's updates, and those after it, out of what the checkpoint copies into the list's log. */

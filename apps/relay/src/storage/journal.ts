@@ -44,7 +44,7 @@ export function encodeJournalRecord(listId: string, update: Uint8Array): Buffer 
 
 export type SegmentScan =
   | { kind: 'complete' | 'torn'; records: JournalRecord[]; cutBytes: number }
-  /** A damaged record (bad checksum, or a list id that is not one): the records before it are kept. */
+  /** A damaged record (bad checksum, or fields that do not fit it or name no list): the records before it are kept. */
   | { kind: 'corrupt'; records: JournalRecord[]; offset: number };
 
 export function decodeSegment(bytes: Uint8Array): SegmentScan {
@@ -52,14 +52,28 @@ export function decodeSegment(bytes: Uint8Array): SegmentScan {
   const records: JournalRecord[] = [];
   let offset = 0;
   for (const payload of scan.records) {
-    const idLength = payload[0] ?? 0;
-    const listId = Buffer.from(payload.buffer, payload.byteOffset + 1, Math.min(idLength, payload.length - 1)).toString('latin1');
-    if (payload.length < 1 + idLength || !isValidListId(listId)) return { kind: 'corrupt', records, offset };
-    records.push({ listId, update: payload.subarray(1 + idLength) });
+    const record = decodeRecord(payload);
+    if (record === undefined) return { kind: 'corrupt', records, offset };
+    records.push(record);
     offset += RECORD_HEADER_BYTES + payload.length;
   }
   if (scan.kind === 'corrupt') return { kind: 'corrupt', records, offset: scan.offset };
   return { kind: scan.kind, records, cutBytes: bytes.length - scan.validBytes };
+}
+
+/**
+ * The journal record a payload holds, or undefined when its fields do not fit it. A checksum
+ * only says the bytes are those written, not that they are a journal record (an empty payload
+ * has a valid one too): each length is checked against the bytes there before it is used, so a
+ * record that does not add up is damage to set aside, not an exception that fails the replay of
+ * every list.
+ */
+function decodeRecord(payload: Uint8Array): JournalRecord | undefined {
+  const idLength = payload[0];
+  if (idLength === undefined || payload.length < 1 + idLength) return undefined;
+  const listId = Buffer.from(payload.buffer, payload.byteOffset + 1, idLength).toString('latin1');
+  if (!isValidListId(listId)) return undefined;
+  return { listId, update: payload.subarray(1 + idLength) };
 }
 
 interface Waiter {

@@ -19,6 +19,11 @@ export interface StoredList {
 }
 
 export interface ListStorage {
+  /**
+   * False while the storage can serve no list (the disk storage's journal of the previous run is
+   * not back yet: its replay is running, or failed and is tried again). Absent: always ready.
+   */
+  readonly ready?: boolean;
   load(listId: string): Promise<StoredList>;
   append(listId: string, updates: readonly Uint8Array[]): Promise<void>;
   compact(listId: string, snapshot: Uint8Array): Promise<void>;

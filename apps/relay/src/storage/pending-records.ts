@@ -7,7 +7,7 @@ const INITIAL_BYTES = 1024;
  * growing buffer whose bytes live outside the JavaScript heap. They live until the next
  * checkpoint, seconds away: held as an array of updates, each one's few small objects survived two
  * young-generation collections and were copied by both. Under the benchmark's load each
- * collection copied 6–22 % less this way (README, "Sixteenth session").
+ * collection copied 6–22 % less this way (docs/benchmark-history.md, "Sixteenth session").
  */
 export class PendingRecords {
   private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
