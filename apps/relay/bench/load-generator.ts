@@ -366,7 +366,7 @@ async function steady(options: Options): Promise<void> {
     ackP99Ms: ackMs.length === 0 ? null : round(percentile(ackMs, 99)),
     acked: ackMs.length,
     // How many 250 ms windows the slowest 1 % of acks were sent in: a few means the tail is
-    // stalls (garbage collections of either process, see the README), many means a steady queue.
+    // stalls (garbage collections of either process, see docs/benchmark-history.md), many means a steady queue.
     slowAckWindows: slowWindows(ackMs, ackSentAt, 250),
     // Latencies are taken on this process's event loop: its own delay is part of every figure.
     generatorLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),

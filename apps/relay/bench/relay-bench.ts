@@ -41,7 +41,7 @@ const REFERENCE_NODE_FLAGS = nodeFlags(process.env['BENCH_REFERENCE_NODE_FLAGS']
 /**
  * The load generator times every message on its own event loop, so its pauses are in every
  * latency, ours and the reference's alike. With Node's default young generation its 5,000 phones
- * made it stop about 80 times a run for 8–10 ms; with 64 MB, about 16 times (README, seventh
+ * made it stop about 80 times a run for 8–10 ms; with 64 MB, about 16 times (docs/benchmark-history.md, tenth
  * session). `BENCH_GENERATOR_NODE_FLAGS=` (empty) measures with the defaults.
  */
 const GENERATOR_NODE_FLAGS = nodeFlags(process.env['BENCH_GENERATOR_NODE_FLAGS'] ?? '--max-semi-space-size=64 --min-semi-space-size=64');
@@ -49,7 +49,7 @@ const GENERATOR_NODE_FLAGS = nodeFlags(process.env['BENCH_GENERATOR_NODE_FLAGS']
 /**
  * `BENCH_GENERATOR_NICE=10` runs the load generator at a lower CPU priority, standing in for
  * phones that in real use do not share the relay's cores. Off by default: it helped ours and
- * hurt the reference in the ninth session's pairs, for reasons not understood (README).
+ * hurt the reference in the ninth session's pairs, for reasons not understood (docs/benchmark-history.md).
  */
 const GENERATOR_NICENESS = Number(process.env['BENCH_GENERATOR_NICE'] ?? 0);
 if (!Number.isInteger(GENERATOR_NICENESS) || GENERATOR_NICENESS < 0 || GENERATOR_NICENESS > 19) {
@@ -426,7 +426,7 @@ async function main(): Promise<void> {
   );
   // BENCH_TARGETS=ours (comma-separated) measures only some targets, for quicker experiments.
   // The in-memory relay is opt-in: it was meant as the harness's floor, and no longer is one
-  // (README, tenth session).
+  // (docs/benchmark-history.md, tenth session).
   const wanted = new Set((process.env['BENCH_TARGETS'] ?? 'ours,reference').split(','));
   const targets = [ours, oursInMemory, reference].filter((target) => wanted.has(target.name));
   // On a shared host the machine's state drifts from minute to minute: each round measures every

@@ -81,7 +81,7 @@ describe('dead and slow connections', () => {
 
   it('[L4] pings are spread over the ping interval, not sent to every phone at once', async () => {
     // 2,000 ms in 20 slices: a tick every 100 ms pings the connections of one slice. Pinging many
-    // phones at once stalls every list for as long as the writes take (README, "What limits the tail here").
+    // phones at once stalls every list for as long as the writes take (docs/benchmark-history.md, "What limits the tail here").
     expect(heartbeatSlices(30_000)).toBe(100);
     expect(heartbeatSlices(2_000)).toBe(20);
     expect(heartbeatSlices(100)).toBe(1);
