@@ -867,24 +867,24 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
   return doc;
 }
 
+function registryOptions(storage: ListStorage, maxLoadedListBytes: number, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistryOptions {
+  return {
+    storage,
+    logger: silentLogger,
+    metrics: new RelayMetrics(),
+    now: () => Date.now(),
+    maxLoadedLists: 10,
+    maxLoadedListBytes,
+    maxLoadedListBytesPerAddress,
+    maxListBytes: 1024 * 1024,
+    compactLogBytes: 1024 * 1024,
+    idleUnloadMs: 0,
+  };
+}
+
 describe('room registry', () => {
   function registry(storage: ListStorage, maxLoadedListBytes = 64 * 1024 * 1024, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistry {
     return new RoomRegistry(registryOptions(storage, maxLoadedListBytes, maxLoadedListBytesPerAddress));
-  }
-
-  function registryOptions(storage: ListStorage, maxLoadedListBytes: number, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistryOptions {
-    return {
-      storage,
-      logger: silentLogger,
-      metrics: new RelayMetrics(),
-      now: () => Date.now(),
-      maxLoadedLists: 10,
-      maxLoadedListBytes,
-      maxLoadedListBytesPerAddress,
-      maxListBytes: 1024 * 1024,
-      compactLogBytes: 1024 * 1024,
-      idleUnloadMs: 0,
-    };
   }
 
   it('[R7] an unload that throws does not wedge the list: it loads and serves again', async () => {
@@ -1257,21 +1257,6 @@ async function waitUntil(condition: () => boolean): Promise<void> {
 }
 
 describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
-  function lifecycleRegistryOptions(storage: ListStorage, maxLoadedListBytes: number): RoomRegistryOptions {
-    return {
-      storage,
-      logger: silentLogger,
-      metrics: new RelayMetrics(),
-      now: () => Date.now(),
-      maxLoadedLists: 10,
-      maxLoadedListBytes,
-      maxLoadedListBytesPerAddress: maxLoadedListBytes,
-      maxListBytes: 1024 * 1024,
-      compactLogBytes: 1024 * 1024,
-      idleUnloadMs: 0,
-    };
-  }
-
   function storedList(key: string, bytes: number): Uint8Array {
     const doc = new Y.Doc();
     doc.getMap('items').set(key, 'x'.repeat(bytes));
@@ -1319,7 +1304,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     budget.loopMs.charge(1000);
     expect(budget.loopMs.hasCredit()).toBe(false);
 
-    const rooms = new RoomRegistry({ ...lifecycleRegistryOptions(storage, 64 * 1024 * 1024), shutdownCompactMs: 5000 });
+    const rooms = new RoomRegistry({ ...registryOptions(storage, 64 * 1024 * 1024), shutdownCompactMs: 5000 });
     storage.holdLoads();
     const room = rooms.acquire('shutdownWhileReading01', requesterOf(budget)) as ListRoom;
     const phone = fakePeer(1);
@@ -1351,7 +1336,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const budget = budgets.forAddress('198.51.100.8');
     // An address in debt: its next load is read, then waits for credit to be replayed.
     budget.loopMs.charge(1000);
-    const rooms = new RoomRegistry(lifecycleRegistryOptions(storage, 64 * 1024 * 1024));
+    const rooms = new RoomRegistry(registryOptions(storage, 64 * 1024 * 1024));
     const room = rooms.acquire('unloadedWaitingTurn01', requesterOf(budget)) as ListRoom;
     const phone = fakePeer(1);
     room.attach(phone);
@@ -1372,7 +1357,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const names = ['A', 'B', 'C', 'D', 'E'].map((name) => `evictedWhileLoading${name}`);
     for (const name of names) await storage.inner.append(name, [storedList(name, 30_000)]);
     const bound = 100_000;
-    const rooms = new RoomRegistry(lifecycleRegistryOptions(storage, bound));
+    const rooms = new RoomRegistry(registryOptions(storage, bound));
     storage.holdLoads();
     const opened = names.map((name, index) => {
       const room = rooms.acquire(name) as ListRoom;
@@ -1446,7 +1431,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
 
   it('[R42] after an acknowledgement send threw, the list unloaded when its phones leave loads again', async () => {
     const storage = new GatedStorage();
-    const rooms = new RoomRegistry(lifecycleRegistryOptions(storage, 64 * 1024 * 1024));
+    const rooms = new RoomRegistry(registryOptions(storage, 64 * 1024 * 1024));
     const first = rooms.acquire('throwingAckList02') as ListRoom;
     await waitUntil(() => first.isReady);
     const [broken, dad] = [fakePeer(1), fakePeer(2)];
@@ -1485,7 +1470,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const minBytes = 4096;
     let workerDown = true;
     const rooms = new RoomRegistry({
-      ...lifecycleRegistryOptions(storage, 200_000),
+      ...registryOptions(storage, 200_000),
       storedUpdateSlicer: {
         minBytes,
         estimateBytes: 2 * minBytes,
