@@ -266,8 +266,6 @@ export class RelayServer {
     for (const timer of this.timers) clearInterval(timer);
     this.eventLoopDelay.disable();
     const serverClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
-    // A load waiting for its address's budget would hold the flush of its list until then.
-    this.addressBudgets.startAllLoads();
     await this.registry.shutdown(CloseCode.serviceRestart, 'relay restarting');
     for (const connection of this.connections) connection.close(CloseCode.serviceRestart, 'relay restarting');
     await this.offThreadDecoder?.close();

@@ -121,10 +121,6 @@ export class AddressBudgets {
     return this.budgets.get(address);
   }
 
-  /** Starts every load still waiting for its address's turn: at shutdown, each list is flushed after its load. */
-  startAllLoads(): void {
-    for (const budget of this.budgets.values()) budget.loads.startAll();
-  }
 
   get size(): number {
     return this.budgets.size;

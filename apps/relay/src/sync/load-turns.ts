@@ -50,16 +50,6 @@ export class LoadTurns {
     this.startWhatMay();
   }
 
-  /** Starts every waiting load now, whatever the budget: the relay is shutting down and flushes each list. */
-  startAll(): void {
-    clearTimeout(this.creditTimer);
-    this.creditTimer = undefined;
-    for (const start of this.waiting.splice(0)) {
-      this.running += 1;
-      start();
-    }
-  }
-
   private startWhatMay(): void {
     while (this.waiting.length > 0 && this.running < MAX_LOADS_IN_FLIGHT_PER_ADDRESS) {
       if (!this.options.hasCredit()) {
