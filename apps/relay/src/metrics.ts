@@ -111,6 +111,7 @@ export class RelayMetrics {
       this.journalWriteSeconds.observe(seconds);
     },
     checkpointed: (seconds) => this.checkpointSeconds.observe(seconds),
+    failed: (kind) => this.errors.inc({ kind }),
   };
   private readonly gauges: Gauge[] = [];
   private readonly beforeRenderHooks: Array<() => void> = [];

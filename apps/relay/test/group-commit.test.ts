@@ -238,7 +238,7 @@ describe('group commit', () => {
       const storage = new DiskListStorage({
         dataDir: directory(),
         checkpointIntervalMs: 0,
-        observer: { journalWritten: (records) => void journalWrites.push(records), checkpointed: () => undefined },
+        observer: { journalWritten: (records) => void journalWrites.push(records), checkpointed: () => undefined, failed: () => undefined },
       });
       const listIds = ['turnList000000001', 'turnList000000002', 'turnList000000003'];
       const commits = listIds.map((listId) => recordingCommit((updates) => storage.append(listId, updates)));

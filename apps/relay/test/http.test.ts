@@ -5,6 +5,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RelayMetrics } from '../src/metrics.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { writeAt } from '../src/storage/journal.js';
 import type { RunningRelay } from './helpers.js';
 import { connectPhone, newListId, startRelay, temporaryDirectory, waitFor } from './helpers.js';
 
@@ -196,6 +197,37 @@ describe('metrics of the disk storage', () => {
       expect(value('basket_relay_checkpoint_seconds_count')).toBe(1);
     } finally {
       for (const phone of phones) phone.destroy();
+      await running.close();
+      await remove();
+    }
+  });
+  it('[F5] GET /metrics counts a checkpoint that fails, by kind, beside its log line: nothing is lost, but an operator sees it climb', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-metrics-');
+    const metrics = new RelayMetrics();
+    let logWritesFail = true;
+    const storage = new DiskListStorage({
+      dataDir: dir,
+      checkpointIntervalMs: 0,
+      observer: metrics.storageObserver,
+      writeLogBytes: (fd, buffer, offset, position) =>
+        logWritesFail ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) : writeAt(fd, buffer, offset, position),
+    });
+    const running = await startRelay({ storage, metrics });
+    const phone = connectPhone(running.syncUrl, newListId());
+    const errorsOfKind = async (kind: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${running.port}/metrics`)).text();
+      return Number(new RegExp(`^basket_relay_errors_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    try {
+      phone.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => phone.isFullyStored());
+      await expect(storage.checkpoint()).rejects.toThrow(/no space left/);
+      expect(await errorsOfKind('segment_copy_failed')).toBe(1);
+      logWritesFail = false;
+      await storage.checkpoint();
+      expect(await errorsOfKind('segment_copy_failed')).toBe(1);
+    } finally {
+      phone.destroy();
       await running.close();
       await remove();
     }

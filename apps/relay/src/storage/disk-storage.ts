@@ -4,9 +4,9 @@ import path from 'node:path';
 import { DEFAULT_STORAGE } from '../config.js';
 import { listLogsWithinFileLimit, openFileLimit } from '../file-limit.js';
 import { isValidListId } from '../list-id.js';
-import type { Logger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { ListStorage, StorageObserver, StoredList } from './list-storage.js';
+import type { ListStorage, StorageFailureKind, StorageObserver, StoredList } from './list-storage.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { PendingRecords } from './pending-records.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
@@ -195,7 +195,7 @@ export class DiskListStorage implements ListStorage {
     this.logs = new OpenLogs(
       options.maxOpenLogs ?? listLogsWithinFileLimit(openFileLimit()),
       (listId) => this.openLogFile(listId),
-      (listId, error) => this.logger.warn('storage.log_close_failed', { listId, error }),
+      (listId, error) => this.reportFailure('log_close_failed', 'warn', { listId, error }),
     );
     this.compactions = new Slots(options.maxConcurrentCompactions ?? DEFAULT_STORAGE.maxConcurrentCompactions);
     this.newListReserve = new NewListReserve({
@@ -288,7 +288,7 @@ export class DiskListStorage implements ListStorage {
    * replayed at the next start), but says so.
    */
   private checkpointLoggingFailure(pace: 'spread' | 'now'): Promise<void> {
-    return this.runCheckpoint(pace).catch((error: unknown) => this.logger.error('storage.checkpoint_failed', { error }));
+    return this.runCheckpoint(pace).catch((error: unknown) => this.reportFailure('checkpoint_failed', 'error', { error }));
   }
 
   compact(listId: string, snapshot: Uint8Array): Promise<void> {
@@ -374,7 +374,7 @@ export class DiskListStorage implements ListStorage {
     this.current = { segment: undefined, pending: new Map() };
     segment
       .deleteFile()
-      .catch((error: unknown) => this.logger.warn('storage.segment_remove_failed', { segment: segment.filePath, error }));
+      .catch((error: unknown) => this.reportFailure('segment_remove_failed', 'warn', { segment: segment.filePath, error }));
   }
 
   /** Later appends go to a new segment; the current one waits for the next checkpoint to be copied. */
@@ -389,7 +389,7 @@ export class DiskListStorage implements ListStorage {
     void segment
       .drained()
       .then(() => segment.closeFile())
-      .catch((error: unknown) => this.logger.warn('storage.segment_close_failed', { segment: segment.filePath, error }));
+      .catch((error: unknown) => this.reportFailure('segment_close_failed', 'warn', { segment: segment.filePath, error }));
   }
 
   private async checkpointNow(): Promise<void> {
@@ -415,7 +415,7 @@ export class DiskListStorage implements ListStorage {
           await this.copyGeneration(generation, (listId, task) => this.serialize(listId, task, true), pacer);
         } catch (error) {
           failure ??= { error };
-          this.logger.warn('storage.segment_copy_failed', { segments: segmentNames(generation), listsLeft: generation.pending.size, error });
+          this.reportFailure('segment_copy_failed', 'warn', { segments: segmentNames(generation), listsLeft: generation.pending.size, error });
         }
       }
     } finally {
@@ -503,7 +503,7 @@ export class DiskListStorage implements ListStorage {
       await this.replayJournal();
     } catch (error) {
       this.replayFailure = { at: this.now(), error };
-      this.logger.error('storage.journal_replay_failed', { error, note: 'no list is served until a replay succeeds; the next call tries again' });
+      this.reportFailure('journal_replay_failed', 'error', { error, note: 'no list is served until a replay succeeds; the next call tries again' });
       throw error;
     }
     this.replayFailure = undefined;
@@ -541,7 +541,7 @@ export class DiskListStorage implements ListStorage {
       replayedSegments.push({ name, quarantine: damageSeen });
       if (scan.kind === 'corrupt') {
         const laterSegments = segments.length - index - 1;
-        this.logger.error('storage.journal_damaged', { segment: name, offset: scan.offset, keptRecords: scan.records.length, laterSegments });
+        this.reportFailure('journal_damaged', 'error', { segment: name, offset: scan.offset, keptRecords: scan.records.length, laterSegments });
       } else if (scan.kind === 'torn') {
         // A write cut short by the crash: it never returned, so nothing in it was acknowledged.
         this.logger.warn('storage.journal_torn_tail_cut', { segment: name, cutBytes: scan.cutBytes });
@@ -557,7 +557,7 @@ export class DiskListStorage implements ListStorage {
       // queued behind one of them would wait for itself.
       await this.copyGeneration(generation, (_listId, task) => task());
     } catch (error) {
-      this.logger.error('storage.journal_copy_deferred', { segments: segments.length, lists, error });
+      this.reportFailure('journal_copy_deferred', 'error', { segments: segments.length, lists, error });
       return;
     }
     this.logger.info('storage.journal_replayed', { segments: segments.length, records: recordCount, lists, ms: this.now() - started });
@@ -815,6 +815,12 @@ export class DiskListStorage implements ListStorage {
     this.afterQuarantineStep?.('directory-synced', listId);
   }
 
+  /** Logged as `storage.<kind>` and counted in the metrics' errors: these lose nothing at once, but each one climbing needs an operator. */
+  private reportFailure(kind: StorageFailureKind, level: 'warn' | 'error', fields: LogFields): void {
+    this.logger[level](`storage.${kind}`, fields);
+    this.observer?.failed(kind);
+  }
+
   /**
    * Sets a damaged file of a list aside. `after` are the list's records stored after it (a
    * snapshot's log, a log's records still in the journal): they may build on what the file held,
@@ -830,7 +836,7 @@ export class DiskListStorage implements ListStorage {
     const reached = (step: QuarantineStep): void => this.afterQuarantineStep?.(step, listId);
     const target =
       kind === 'log' ? await this.copyToQuarantine(filePath, name, copy, reached) : await this.moveToQuarantine(filePath, name, copy, reached);
-    this.logger.error('storage.file_quarantined', { listId, kind, reason, movedTo: target, recordsAfter: after.length });
+    this.reportFailure('file_quarantined', 'error', { listId, kind, reason, movedTo: target, recordsAfter: after.length });
   }
 
   /**

@@ -34,10 +34,27 @@ export interface ListStorage {
 
 export const EMPTY_STORED_LIST: StoredList = { updates: [], storedBytes: 0, logBytes: 0 };
 
-/** Timings a storage reports for the metrics endpoint. */
+/**
+ * Storage failures that lose nothing at once (the data stays where it was, and a later run
+ * retries) but that an operator must see climbing: each is logged as `storage.<kind>` too.
+ */
+export type StorageFailureKind =
+  | 'checkpoint_failed'
+  | 'segment_copy_failed'
+  | 'segment_close_failed'
+  | 'segment_remove_failed'
+  | 'log_close_failed'
+  | 'journal_replay_failed'
+  | 'journal_damaged'
+  | 'journal_copy_deferred'
+  | 'file_quarantined';
+
+/** Timings and failures a storage reports for the metrics endpoint. */
 export interface StorageObserver {
   /** One journal write finished: how many records it carried and how long it took. */
   journalWritten(records: number, seconds: number): void;
   /** One journal segment was copied into the list logs. */
   checkpointed(seconds: number): void;
+  /** One failure of a background task, or damage found on disk. */
+  failed(kind: StorageFailureKind): void;
 }
