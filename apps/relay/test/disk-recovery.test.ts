@@ -1116,6 +1116,30 @@ describe('write-ahead journal', () => {
     expect(storage.ready).toBe(true);
   });
 
+  it('[J29] failed journal replays in a row wait twice as long each time, up to 32 times journalReplayRetryMs (a disk that stays broken is not read again every second)', async () => {
+    const segmentPath = path.join(dir, 'journal.1.wal');
+    await mkdir(segmentPath);
+    let now = 1000;
+    const storage = open({ journalReplayRetryMs: 100, now: () => now });
+    const attempts = (): number => logged.filter((l) => l.event === 'storage.journal_replay_failed').length;
+    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    expect(attempts()).toBe(1);
+    // The waits after failures 1, 2, …: 100, 200, 400, …, 3200, then 3200 again.
+    for (const [failure, waitMs] of [100, 200, 400, 800, 1600, 3200, 3200].entries()) {
+      now += waitMs - 1;
+      await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+      expect(attempts()).toBe(failure + 1);
+      now += 1;
+      await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+      expect(attempts()).toBe(failure + 2);
+    }
+    expect(logged.filter((l) => l.event === 'storage.journal_replay_failed').at(-1)?.fields).toMatchObject({ retryInMs: 3200 });
+    await rmdir(segmentPath);
+    now += 3200;
+    expect((await storage.load(LIST)).updates).toEqual([]);
+    expect(storage.ready).toBe(true);
+  });
+
   it('[J26] a journal record too short for its own fields (an empty payload, checksum-valid) is damage: the segment is quarantined, not a replay that throws for every list', async () => {
     const { updates } = makeUpdates(2);
     // A segment left by a crash: one good record, then 8 bytes that frame an empty payload.

@@ -54,11 +54,16 @@ export interface DiskStorageOptions {
   readonly newListReserveBytes?: number;
   /** Test seam: free bytes on the disk holding DATA_DIR (default: statfs). */
   readonly freeBytes?: (directory: string) => Promise<number>;
-  /** After a failed journal replay, calls fail at once with its error for this long before one tries again (default 1000 ms). */
+  /**
+   * After a failed journal replay, calls fail at once with its error for this long before one
+   * tries again (default 1000 ms); doubled after each further failure in a row, up to 32 times.
+   */
   readonly journalReplayRetryMs?: number;
 }
 
 const DEFAULT_JOURNAL_REPLAY_RETRY_MS = 1000;
+/** The longest wait between failed replays, in base waits: a disk fixed is picked up within half a minute. */
+const MAX_JOURNAL_REPLAY_BACKOFF = 32;
 
 /** Lists copied at once by a checkpoint in a hurry: enough to overlap fsyncs, few enough to leave the disk to the journal. */
 const CHECKPOINT_CONCURRENCY = 2;
@@ -134,9 +139,10 @@ export class DiskListStorage implements ListStorage {
   /**
    * The last failed replay, while calls still fail with its error instead of trying again: a
    * replay reads every segment (synchronously), and a failure that does not pass would otherwise
-   * be read again for every phone that connects.
+   * be read again for every phone that connects. Failures in a row wait longer each time: one
+   * that does not pass (a damaged disk) would otherwise be read again every second, for days.
    */
-  private replayFailure: { readonly at: number; readonly error: unknown } | undefined;
+  private replayFailure: { readonly at: number; readonly error: unknown; readonly waitMs: number } | undefined;
   /** Set once the replay succeeded: the storage serves lists (see `ready`). */
   private journalRecovered = false;
   private nextSegmentSequence = 1;
@@ -493,7 +499,7 @@ export class DiskListStorage implements ListStorage {
   /** Waits for the journal replay: the one running, or a new attempt once the last failure's wait is over. */
   private recover(): Promise<void> {
     const failure = this.replayFailure;
-    if (failure !== undefined && this.now() - failure.at < this.journalReplayRetryMs) return Promise.reject(failure.error);
+    if (failure !== undefined && this.now() - failure.at < failure.waitMs) return Promise.reject(failure.error);
     return this.replayOnce();
   }
 
@@ -502,8 +508,12 @@ export class DiskListStorage implements ListStorage {
     try {
       await this.replayJournal();
     } catch (error) {
-      this.replayFailure = { at: this.now(), error };
-      this.reportFailure('journal_replay_failed', 'error', { error, note: 'no list is served until a replay succeeds; the next call tries again' });
+      const waitMs =
+        this.replayFailure === undefined
+          ? this.journalReplayRetryMs
+          : Math.min(this.replayFailure.waitMs * 2, this.journalReplayRetryMs * MAX_JOURNAL_REPLAY_BACKOFF);
+      this.replayFailure = { at: this.now(), error, waitMs };
+      this.reportFailure('journal_replay_failed', 'error', { error, retryInMs: waitMs, note: 'no list is served until a replay succeeds' });
       throw error;
     }
     this.replayFailure = undefined;
