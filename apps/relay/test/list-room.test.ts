@@ -1173,6 +1173,35 @@ describe('room registry', () => {
     await rooms.shutdown(1012, 'restarting');
   });
 
+  it('[R46] a list remembered as too large is let in at the upgrade when it would be alone in memory, though empty lists are loaded beside it: the upgrade and the load agree', async () => {
+    const storage = new MemoryListStorage();
+    await storage.append('aloneListBig', [storedList('B', 130_000)]);
+    await storage.append('aloneListMid', [storedList('M', 40_000)]);
+    const rooms = registry(storage, 100_000);
+    // An empty list, held open by its phone: it takes no bytes.
+    const empty = rooms.acquire('aloneListEmpty') as ListRoom;
+    empty.attach(fakePeer(1));
+    await waitUntil(() => empty.isReady);
+    const mid = rooms.acquire('aloneListMid') as ListRoom;
+    const midPhone = fakePeer(2);
+    mid.attach(midPhone);
+    await waitUntil(() => mid.isReady);
+    // Beside the 40 kB list the large one does not fit: refused once read, and remembered.
+    const big = rooms.acquire('aloneListBig') as ListRoom;
+    const bigPhone = fakePeer(3);
+    big.attach(bigPhone);
+    await waitUntil(() => bigPhone.closed.length > 0);
+    expect(bigPhone.closed).toEqual([1013]);
+    expect(rooms.canAcquire('aloneListBig')).toBe(false);
+    // The 40 kB list's phone leaves: only the empty list remains, and the large one fits alone.
+    mid.detach(midPhone);
+    expect(rooms.canAcquire('aloneListBig')).toBe(true);
+    const again = rooms.acquire('aloneListBig') as ListRoom;
+    await waitUntil(() => again.isReady);
+    expect(rooms.get('aloneListEmpty')).toBe(empty);
+    await rooms.shutdown(1012, 'restarting');
+  });
+
   it('[R31] past its share, an address loads another list only while the loaded lists stay under half the bound: one address holding lists open leaves room for the others', async () => {
     const storage = new MemoryListStorage();
     const lists = ['X1', 'X2', 'X3', 'X4', 'Y1', 'Y2', 'Z1'];

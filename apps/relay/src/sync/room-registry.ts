@@ -100,7 +100,8 @@ export class RoomRegistry {
     const byteBound = underHalf ? this.options.maxLoadedListBytes : this.byteBoundFor(requester?.heldListBytes() ?? 0, knownBytes);
     let count = this.rooms.size;
     let bytes = this.loadedBytes;
-    const fits = (): boolean => count < this.options.maxLoadedLists && (knownBytes === 0 ? bytes < byteBound : count === 0 || bytes + knownBytes <= byteBound);
+    // Alone when the others take no bytes, as roomFor counts it (empty lists may be loaded beside it).
+    const fits = (): boolean => count < this.options.maxLoadedLists && (knownBytes === 0 ? bytes < byteBound : bytes === 0 || bytes + knownBytes <= byteBound);
     // Evicting every idle list is what acquire does at most.
     for (const room of this.rooms.values()) {
       if (fits()) break;
