@@ -24,7 +24,8 @@ export function parseTrustedProxies(raw: string | undefined): readonly string[] 
 
 /** `address` or `address/prefix`; undefined when it is neither. */
 function parseRange(entry: string): { address: string; prefix: number | undefined; type: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', prefix] = entry.split('/');
+  const [address = '', prefix, extra] = entry.split('/');
+  if (extra !== undefined) return undefined;
   const family = isIP(address);
   if (family === 0) return undefined;
   if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return undefined;

@@ -14,19 +14,22 @@ const MIN_BYTES = 1024;
 /** The built app is well under this; a bound in case the static directory holds more. */
 const MAX_CACHED_BYTES = 32 * 1024 * 1024;
 
-/** The encoding to answer with: brotli where the browser takes it (all current ones over HTTPS), else gzip. */
+/**
+ * The encoding to answer with: brotli where the browser takes it (all current ones over HTTPS),
+ * else gzip. "gzip;q=0" refuses gzip, and "*" stands only for codings not named (RFC 9110 12.5.3).
+ */
 export function preferredEncoding(acceptEncoding: string | undefined): ContentEncoding | undefined {
   if (acceptEncoding === undefined) return undefined;
-  const accepted = new Set(
-    acceptEncoding
-      .split(',')
-      .map((part) => part.trim().toLowerCase())
-      // "gzip;q=0" refuses it.
-      .filter((part) => !/;\s*q=0(\.0*)?$/.test(part))
-      .map((part) => part.split(';')[0]?.trim() ?? ''),
-  );
+  const accepted = new Set<string>();
+  const refused = new Set<string>();
+  for (const part of acceptEncoding.split(',')) {
+    const [coding = '', ...parameters] = part.trim().toLowerCase().split(';');
+    const isRefused = parameters.some((parameter) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(parameter));
+    (isRefused ? refused : accepted).add(coding.trim());
+  }
   if (accepted.has('br')) return 'br';
-  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
+  // "*" gets gzip, not brotli: the one every client that says "anything" can decode.
+  if (accepted.has('gzip') || (accepted.has('*') && !refused.has('gzip'))) return 'gzip';
   return undefined;
 }
 

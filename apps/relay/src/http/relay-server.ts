@@ -10,7 +10,7 @@ import { isSyncUrl, listIdFromSyncUrl } from '../list-id.js';
 import type { Logger } from '../log.js';
 import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
-import { CloseCode } from '../sync/close-codes.js';
+import { CLOSE_HANDSHAKE_MS, CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets, requesterOf } from '../sync/address-budgets.js';
 import { Connection } from '../sync/connection.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
@@ -144,14 +144,12 @@ export class RelayServer {
       // most this much of an incoming frame in memory.
       maxPayload: maxReadableFrameBytes(limits.maxMessageBytes),
     });
-    this.httpServer = http.createServer((request, response) => {
-      this.handleRequest(request, response).catch((error: unknown) => {
-        this.options.logger.error('http.handler_error', { url: request.url, error });
-        if (!response.headersSent) response.writeHead(500);
-        response.end();
-      });
-    });
+    this.httpServer = http.createServer((request, response) => this.respond(request, response));
     this.httpServer.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!isWebSocketUpgrade(request)) {
+        this.respondIgnoringUpgrade(request, socket);
+        return;
+      }
       try {
         this.handleUpgrade(request, socket, head);
       } catch (error) {
@@ -295,6 +293,31 @@ export class RelayServer {
     return this.options.storage.ready === false ? 'storage_not_ready' : 'ok';
   }
 
+  private respond(request: http.IncomingMessage, response: http.ServerResponse): void {
+    this.handleRequest(request, response).catch((error: unknown) => {
+      this.options.logger.error('http.handler_error', { url: request.url, error });
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  }
+
+  /**
+   * Node hands every request offering an upgrade to the 'upgrade' handler, whatever the protocol.
+   * One offering another (`curl --http2` offers h2c) is answered as a plain request, as RFC 9110
+   * lets a server ignore an upgrade it does not take: refused, /healthz answered 400 to it.
+   */
+  private respondIgnoringUpgrade(request: http.IncomingMessage, socket: Duplex): void {
+    socket.on('error', () => socket.destroy());
+    const response = new http.ServerResponse(request);
+    response.shouldKeepAlive = false;
+    response.assignSocket(socket as Socket);
+    response.once('finish', () => {
+      response.detachSocket(socket as Socket);
+      endSocket(socket);
+    });
+    this.respond(request, response);
+  }
+
   private async handleRequest(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const pathname = (request.url ?? '/').split('?')[0] ?? '/';
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -323,7 +346,8 @@ export class RelayServer {
       return;
     }
     if (pathname.startsWith('/sync/')) {
-      response.writeHead(426, { 'Content-Type': 'text/plain' }).end('WebSocket upgrade required\n');
+      // RFC 9110 15.5.22: a 426 names the protocol to upgrade to.
+      response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'Upgrade' }).end('WebSocket upgrade required\n');
       return;
     }
     if (this.staticFiles !== undefined && (await this.staticFiles.serve(request, response, pathname))) return;
@@ -405,7 +429,7 @@ export class RelayServer {
         // (its close handler takes it out of the room) and nothing is counted against its address.
         this.metrics.errors.inc({ kind: 'open_failed' });
         logger.error('connection.open_failed', { listId, remoteAddress, error });
-        ws.close(CloseCode.internalError, 'internal error');
+        refuseAfterHandshake(ws, CloseCode.internalError, 'internal error');
         return;
       }
       this.connectionsPerIp.opened(group);
@@ -469,14 +493,29 @@ class OpenCounts {
 function refuseAfterHandshake(ws: WebSocket, code: number, reason: string): void {
   ws.on('error', () => undefined);
   ws.close(code, reason);
+  setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  if (socket.writable) {
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  } else {
-    socket.destroy();
-  }
+  if (socket.writable) endSocket(socket, `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  else socket.destroy();
+}
+
+/**
+ * How long a socket taken from the HTTP server (an upgrade request) may stay half-open once the
+ * relay has ended its side. The server's request timeouts no longer cover it, and a peer that
+ * never ends its own would hold it, and a shutdown waiting for the server to close, for good.
+ */
+const ENDED_SOCKET_LINGER_MS = 1000;
+
+function endSocket(socket: Duplex, last?: string): void {
+  socket.end(last);
+  const cut = setTimeout(() => socket.destroy(), ENDED_SOCKET_LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(cut));
+}
+
+function isWebSocketUpgrade(request: http.IncomingMessage): boolean {
+  return request.headers.upgrade?.trim().toLowerCase() === 'websocket';
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { ContentEncoding } from './compressed-files.js';
 import { CompressedFiles, isCompressible, preferredEncoding } from './compressed-files.js';
 
@@ -52,6 +53,16 @@ export class StaticFiles {
     this.root = path.resolve(root);
   }
 
+  /**
+   * Whether `filePath`, its symbolic links followed, is still in the static directory (itself
+   * followed: it may be a link). The path was checked as text; a link in the directory could
+   * still point anywhere on the machine.
+   */
+  private async isInsideRoot(filePath: string): Promise<boolean> {
+    const [root, real] = await Promise.all([fs.realpath(this.root), fs.realpath(filePath)]);
+    return real === root || real.startsWith(root + path.sep);
+  }
+
   async isAvailable(): Promise<boolean> {
     try {
       await fs.access(path.join(this.root, 'index.html'));
@@ -87,6 +98,7 @@ export class StaticFiles {
   private async sendFile(request: IncomingMessage, response: ServerResponse, filePath: string): Promise<boolean> {
     let stat;
     try {
+      if (!(await this.isInsideRoot(filePath))) return false;
       stat = await fs.stat(filePath);
     } catch {
       return false;
@@ -126,15 +138,9 @@ export class StaticFiles {
       response.end();
       return true;
     }
-    await new Promise<void>((resolve) => {
-      const stream = createReadStream(filePath);
-      stream.on('error', () => {
-        response.destroy();
-        resolve();
-      });
-      stream.on('end', () => resolve());
-      stream.pipe(response);
-    });
+    // pipeline, not pipe: a client gone halfway leaves a piped file stream paused and open for
+    // good, one descriptor per abandoned download, until the relay cannot open its journal.
+    await pipeline(createReadStream(filePath), response).catch(() => response.destroy());
     return true;
   }
 }

@@ -20,3 +20,9 @@ export const CloseCode = {
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+/**
+ * How long a closed socket's peer has to answer the close handshake before the socket is cut:
+ * one that never answers would otherwise hold it (and a shutdown) for `ws`'s 30 s.
+ */
+export const CLOSE_HANDSHAKE_MS = 5000;

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
-import { CloseCode } from './close-codes.js';
+import { CLOSE_HANDSHAKE_MS, CloseCode } from './close-codes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
 import type { AddressBudget } from './address-budgets.js';
 import type { BacklogBound, BacklogShare } from './shared-backlogs.js';
@@ -176,8 +176,7 @@ export class Connection implements RoomPeer {
     if (this.closing) return;
     this.closing = true;
     this.socket.close(code, reason);
-    // A peer that never answers the close handshake must not hold the socket open.
-    setTimeout(() => this.socket.terminate(), 5000).unref();
+    setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
   /** Sends a ping, or drops the socket if the previous ping went unanswered. */

@@ -1,0 +1,171 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { configFromEnvironment } from '../src/config.js';
+import type { RunningRelay } from './helpers.js';
+import { newListId, startRelay, temporaryDirectory } from './helpers.js';
+
+/** A raw TCP client that keeps its half of the connection open after the relay ends its own. */
+async function halfOpenClient(port: number, request: string): Promise<{ socket: net.Socket; received: () => string; ended: Promise<void> }> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  const ended = new Promise<void>((resolve) => {
+    socket.once('end', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  socket.write(request);
+  return { socket, received: () => text, ended };
+}
+
+/** One request on its own connection; the whole answer as text (headers and body) once the relay closes or `waitMs` pass. */
+function rawRequest(port: number, request: string, waitMs = 500): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const done = (): void => {
+      socket.destroy();
+      resolve(text);
+    };
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.write(request);
+    setTimeout(done, waitMs);
+  });
+}
+
+function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<'settled' | 'timed out'> {
+  return Promise.race([promise.then(() => 'settled' as const), new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), ms))]);
+}
+
+function websocketUpgrade(target: string): string {
+  return (
+    `GET ${target} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+  );
+}
+
+describe('serving and operating: sockets, files and headers at the edges', () => {
+  let running: RunningRelay | undefined;
+  let staticDir: string;
+  let outsideDir: string;
+  const cleanups: Array<() => unknown> = [];
+
+  beforeEach(async () => {
+    const stat = await temporaryDirectory('basket-review-static-');
+    const outside = await temporaryDirectory('basket-review-outside-');
+    staticDir = stat.dir;
+    outsideDir = outside.dir;
+    cleanups.push(stat.remove, outside.remove);
+    await mkdir(path.join(staticDir, 'assets'));
+    await writeFile(path.join(staticDir, 'index.html'), '<!doctype html><title>Basket</title>');
+  });
+  afterEach(async () => {
+    // Sockets first (a test may have left the relay waiting on one), then the relay, then files.
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    if (running !== undefined) await running.close();
+    running = undefined;
+  });
+
+  it('[W1] a download the client abandons halfway does not leave the file open in the relay', async () => {
+    // The app's script is ~420 kB; a phone that navigates away during the first load, or a
+    // client sending no Accept-Encoding, gets it streamed from disk.
+    const fileName = 'index-W1abcdef.js';
+    await writeFile(path.join(staticDir, 'assets', fileName), Buffer.alloc(420 * 1024, 0x61));
+    running = await startRelay({ staticDir });
+    const openOnFile = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).endsWith(fileName);
+        } catch {
+          return false;
+        }
+      }).length;
+    for (let i = 0; i < 10; i++) {
+      const socket = net.connect(running.port, '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /assets/${fileName} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+      await new Promise((resolve) => socket.once('data', resolve));
+      socket.destroy();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Every abandoned response leaves its ReadStream unpiped and paused: the descriptor is never closed.
+    expect(openOnFile()).toBe(0);
+  });
+
+  it('[W2] SIGTERM shutdown finishes although a client refused at the upgrade (HTTP 400/429/503) keeps its half of the socket open', async () => {
+    running = await startRelay({ staticDir });
+    const client = await halfOpenClient(running.port, websocketUpgrade('/not-a-sync-path'));
+    cleanups.push(() => client.socket.destroy());
+    await client.ended;
+    expect(client.received()).toContain('400 Bad Request');
+    // The relay's own connections are terminated after 5 s at the latest; this one is never.
+    const outcome = await settlesWithin(running.close(), 8_000);
+    expect(outcome).toBe('settled');
+  }, 20_000);
+
+  it('[W3] SIGTERM shutdown does not wait 30 s for a peer refused with 4400 (invalid list id) that never answers the close', async () => {
+    running = await startRelay({ staticDir });
+    const client = await halfOpenClient(running.port, websocketUpgrade('/sync/bad'));
+    cleanups.push(() => client.socket.destroy());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(client.received()).toContain('101 Switching Protocols');
+    const outcome = await settlesWithin(running.close(), 8_000);
+    expect(outcome).toBe('settled');
+  }, 20_000);
+
+  it('[W4] never serves a file outside the static directory through a symlink in it', async () => {
+    await writeFile(path.join(outsideDir, 'secret.txt'), 'OUTSIDE-SECRET');
+    await symlink(path.join(outsideDir, 'secret.txt'), path.join(staticDir, 'notes.txt'));
+    await symlink(outsideDir, path.join(staticDir, 'linked-dir'));
+    running = await startRelay({ staticDir });
+    for (const target of ['/notes.txt', '/linked-dir/secret.txt']) {
+      const response = await fetch(`http://127.0.0.1:${running.port}${target}`);
+      expect(await response.text(), target).not.toContain('OUTSIDE-SECRET');
+    }
+  });
+
+  it('[W5] a plain GET that offers an HTTP/2 upgrade (curl --http2) is still answered: /healthz is 200, not 400', async () => {
+    running = await startRelay({ staticDir });
+    const answer = await rawRequest(
+      running.port,
+      'GET /healthz HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    );
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(answer).toContain('"status":"ok"');
+    // Nor is it counted as a refused sync connection.
+    expect(running.relay.metrics.errors.get({ kind: 'invalid_list_id' })).toBe(0);
+  });
+
+  it('[W6] a 426 Upgrade Required for a plain GET of /sync/<listId> names the protocol to upgrade to', async () => {
+    running = await startRelay({ staticDir });
+    const answer = await rawRequest(running.port, `GET /sync/${newListId()} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 426 Upgrade Required');
+    // RFC 9110 15.5.22: "The server MUST send an Upgrade header field in a 426 response".
+    expect(answer.toLowerCase()).toMatch(/\r\nupgrade: websocket\r\n/);
+  });
+
+  it('[W7] refuses a TRUSTED_PROXIES entry with more than one prefix instead of silently reading part of it', () => {
+    for (const entry of ['10.0.0.0/8/99', '172.16.0.0/12/garbage']) {
+      expect(() => configFromEnvironment({ TRUSTED_PROXIES: entry }), entry).toThrow(/TRUSTED_PROXIES/);
+    }
+  });
+
+  it('[W8] does not send gzip to a client that refuses it explicitly ("gzip;q=0, *")', async () => {
+    await writeFile(path.join(staticDir, 'assets', 'app-W8abcdef.js'), `const items = ${JSON.stringify(Array.from({ length: 400 }, (_, i) => `item ${i}`))};\n`);
+    running = await startRelay({ staticDir });
+    const answer = await rawRequest(running.port, 'GET /assets/app-W8abcdef.js HTTP/1.1\r\nHost: relay\r\nAccept-Encoding: gzip;q=0, *\r\n\r\n');
+    const head = answer.split('\r\n\r\n')[0] ?? '';
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    // RFC 9110 12.5.3: "*" matches any coding not explicitly listed; gzip is listed, with q=0.
+    expect(head.toLowerCase()).not.toMatch(/\r\ncontent-encoding: gzip(\r\n|$)/);
+  });
+});
