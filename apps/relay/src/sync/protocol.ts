@@ -205,6 +205,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   const structs = decoded.structs;
+  assertBuildsOnTheEarlier(structs);
   if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
     throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
   }
@@ -237,6 +238,28 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     return [last.id.client, last.id.clock + last.length];
   });
   return { ...checked, sliced: { slices, clientEnds } };
+}
+
+/**
+ * Refuses what no Yjs writes and Yjs itself throws on, after the checks, inside the list's
+ * document (failing the list: every phone on it closed with 1011): a struct of length 0, and an
+ * item whose neighbour or parent is of its own client at its own clock or later. Whatever an
+ * item builds on existed when it was made, so of its own client it has an earlier clock; Yjs
+ * takes a later one for present, not missing, and throws.
+ */
+function assertBuildsOnTheEarlier(structs: readonly Struct[]): void {
+  for (const struct of structs) {
+    if (struct.length <= 0) throw new ProtocolError('update holds a struct of length 0');
+    if (!(struct instanceof Y.Item)) continue;
+    const { id, parent } = struct;
+    if (isOwnLater(id, struct.origin) || isOwnLater(id, struct.rightOrigin) || (parent instanceof Y.ID && isOwnLater(id, parent))) {
+      throw new ProtocolError('update holds an item that builds on a later clock of its own client');
+    }
+  }
+}
+
+function isOwnLater(id: Y.ID, reference: Y.ID | null): boolean {
+  return reference !== null && reference.client === id.client && reference.clock >= id.clock;
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
@@ -324,7 +347,7 @@ function unanchoredPlaces(structs: readonly Struct[]): (item: Y.Item) => Place {
   };
   const known = new Map<Y.Item, Place>();
   return (start) => {
-    const path: Y.Item[] = [];
+    const path = new Set<Y.Item>();
     let place: Place;
     let item = start;
     for (;;) {
@@ -333,7 +356,10 @@ function unanchoredPlaces(structs: readonly Struct[]): (item: Y.Item) => Place {
         place = before;
         break;
       }
-      path.push(item);
+      // What an item builds on existed before it: a walk back to itself is no honest update, and
+      // followed, it never ended (the relay spun until its heap ran out).
+      if (path.has(item)) throw new ProtocolError('update holds items whose neighbours lead back to themselves');
+      path.add(item);
       const named = namedKeyOf(item);
       if (named !== undefined) {
         place = named;

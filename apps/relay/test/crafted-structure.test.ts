@@ -1,0 +1,202 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as encoding from 'lib0/encoding';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeSyncUpdate } from '../src/sync/protocol.js';
+import type { Phone, RunningRelay } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor } from './helpers.js';
+
+const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Item info bits (Yjs v1): ContentAny, and which of origin, right neighbour and map key are written. */
+const CONTENT_ANY = 8;
+const HAS_ORIGIN = 0x80;
+const HAS_RIGHT_ORIGIN = 0x40;
+const HAS_MAP_KEY = 0x20;
+
+/**
+ * 25 bytes: client 1's item (no origin, no key) names client 2's item as its right neighbour, and
+ * client 2's item names client 1's as its origin. A cycle: no honest Yjs writes one.
+ */
+function twoClientCycleUpdate(): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 2); // two clients
+  encoding.writeVarUint(e, 1); // client 2: one struct from clock 0
+  encoding.writeVarUint(e, 2);
+  encoding.writeVarUint(e, 0);
+  encoding.writeUint8(e, CONTENT_ANY | HAS_ORIGIN);
+  encoding.writeVarUint(e, 1); // origin 1:0
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint(e, 1);
+  encoding.writeAny(e, 'b');
+  encoding.writeVarUint(e, 1); // client 1: one struct from clock 0
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 0);
+  encoding.writeUint8(e, CONTENT_ANY | HAS_RIGHT_ORIGIN);
+  encoding.writeVarUint(e, 2); // right neighbour 2:0
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint(e, 1);
+  encoding.writeAny(e, 'a');
+  encoding.writeVarUint(e, 0); // no deletions
+  return encoding.toUint8Array(e);
+}
+
+/** One item with no origin whose right neighbour is itself. */
+function selfNeighbourUpdate(): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 777);
+  encoding.writeVarUint(e, 0);
+  encoding.writeUint8(e, CONTENT_ANY | HAS_RIGHT_ORIGIN);
+  encoding.writeVarUint(e, 777);
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint(e, 1);
+  encoding.writeAny(e, 'x');
+  encoding.writeVarUint(e, 0);
+  return encoding.toUint8Array(e);
+}
+
+/**
+ * A map value of client 555 at clock 0 whose parent (a nested type) is 555's own clock 5: a
+ * reference forward in its own client's clocks, which no honest Yjs writes (a parent, an origin or
+ * a right neighbour of one client always has an earlier clock). Yjs does not treat it as a missing
+ * dependency and throws in Item.getMissing.
+ */
+function ownForwardParentUpdate(): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 555);
+  encoding.writeVarUint(e, 0);
+  encoding.writeUint8(e, CONTENT_ANY | HAS_MAP_KEY);
+  encoding.writeVarUint(e, 0); // parent by id, not by root name
+  encoding.writeVarUint(e, 555);
+  encoding.writeVarUint(e, 5);
+  encoding.writeVarString(e, 'name');
+  encoding.writeVarUint(e, 1);
+  encoding.writeAny(e, 'milk');
+  encoding.writeVarUint(e, 0);
+  return encoding.toUint8Array(e);
+}
+
+/** Client 901's map value at clock 0, then a GC struct of length 0: Yjs throws in the transaction's cleanup. */
+function zeroLengthGcUpdate(): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, 2);
+  encoding.writeVarUint(e, 901);
+  encoding.writeVarUint(e, 0);
+  encoding.writeUint8(e, CONTENT_ANY | HAS_MAP_KEY);
+  encoding.writeVarUint(e, 1); // parent: the root type by name
+  encoding.writeVarString(e, 'items');
+  encoding.writeVarString(e, 'a');
+  encoding.writeVarUint(e, 1);
+  encoding.writeAny(e, 1);
+  encoding.writeUint8(e, 0); // GC
+  encoding.writeVarUint(e, 0); // of length 0
+  encoding.writeVarUint(e, 0);
+  return encoding.toUint8Array(e);
+}
+
+interface SpawnedRelay {
+  child: ChildProcess;
+  syncUrl: string;
+  baseUrl: string;
+  exited: () => boolean;
+}
+
+/** The relay from its sources (tsx), in its own process: a frame that kills it must not kill the test. */
+function spawnSourceRelay(dataDir: string): Promise<SpawnedRelay> {
+  const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', path.join(relayRoot, 'src/main.ts')], {
+    cwd: relayRoot,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STATIC_DIR: path.join(dataDir, 'no-web-app'), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  child.stderr?.resume();
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      const match = /"event":"relay.listening"[^\n]*"port":(\d+)/.exec(buffered);
+      if (match) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync`, baseUrl: `http://127.0.0.1:${match[1]}`, exited: () => exited });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
+  });
+}
+
+describe('crafted update structure no Yjs writes', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('[P1] a 25-byte update whose items name each other as neighbours is refused, and the relay lives on', async () => {
+    const { dir, remove } = await temporaryDirectory('basket-review-p1-');
+    cleanups.push(remove);
+    const relay = await spawnSourceRelay(dir);
+    cleanups.push(() => {
+      if (!relay.exited()) relay.child.kill('SIGKILL');
+    });
+    const listId = newListId();
+    for (const update of [selfNeighbourUpdate(), twoClientCycleUpdate()]) {
+      const attacker = await openRawSocket(relay.syncUrl, listId);
+      const closed = closeCodeOf(attacker, 8000);
+      attacker.send(encodeSyncUpdate(update));
+      // Today the relay's event loop spins in unanchoredPlaces (protocol.ts) growing `path` until
+      // the heap is exhausted and the process aborts: no close ever comes.
+      expect(await closed).toBe(4400);
+    }
+    const health = await fetch(`${relay.baseUrl}/healthz`);
+    expect(health.status).toBe(200);
+    expect(relay.exited()).toBe(false);
+  }, 40_000);
+
+  describe('with an in-process relay', () => {
+    let running: RunningRelay;
+    const phones: Phone[] = [];
+    afterEach(async () => {
+      for (const phone of phones.splice(0)) phone.destroy();
+      await running?.close();
+    });
+
+    it.each([
+      ["a parent later in its own client's clocks", ownForwardParentUpdate],
+      ['a struct of length 0', zeroLengthGcUpdate],
+    ])('[P2] an update Yjs cannot apply (%s) is refused at decode: the other phones on the list are not cut off', async (_what, crafted) => {
+      running = await startRelay();
+      const listId = newListId();
+      const alice = connectPhone(running.syncUrl, listId);
+      const bob = connectPhone(running.syncUrl, listId);
+      phones.push(alice, bob);
+      const closes: number[] = [];
+      for (const phone of [alice, bob]) {
+        phone.provider.on('connection-close', (event: { code: number } | null) => {
+          if (event !== null) closes.push(event.code);
+        });
+      }
+      alice.doc.getMap('items').set('milk', 'x');
+      await waitFor(() => bob.doc.getMap('items').get('milk') === 'x' && alice.isFullyStored(), 5000, 'sync');
+
+      const attacker = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(attacker);
+      attacker.send(encodeSyncUpdate(crafted()));
+      expect(await closed).toBe(4400);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Today the update passes every check, Y.applyUpdate throws inside the list, and the list is
+      // failed: every phone on it is closed with 1011 and must reconnect and resync.
+      expect(closes).toEqual([]);
+    });
+  });
+});
