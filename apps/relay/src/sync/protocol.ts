@@ -205,7 +205,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     throw new ProtocolError(`malformed update: ${error instanceof Error ? error.message : String(error)}`);
   }
   const structs = decoded.structs;
-  assertBuildsOnTheEarlier(structs);
+  assertOnlyWhatYjsWrites(decoded);
   if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
     throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
   }
@@ -242,12 +242,15 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
 
 /**
  * Refuses what no Yjs writes and Yjs itself throws on, after the checks, inside the list's
- * document (failing the list: every phone on it closed with 1011): a struct of length 0, and an
- * item whose neighbour or parent is of its own client at its own clock or later. Whatever an
- * item builds on existed when it was made, so of its own client it has an earlier clock; Yjs
- * takes a later one for present, not missing, and throws.
+ * document (failing the list: every phone on it closed with 1011): a struct or a deletion of
+ * length 0, and an item whose neighbour or parent is of its own client at its own clock or
+ * later. Whatever an item builds on existed when it was made, so of its own client it has an
+ * earlier clock; Yjs takes a later one for present, not missing, and throws.
  */
-function assertBuildsOnTheEarlier(structs: readonly Struct[]): void {
+function assertOnlyWhatYjsWrites({ structs, ds }: DecodedUpdate): void {
+  for (const ranges of ds.clients.values()) {
+    for (const range of ranges) if (range.len <= 0) throw new ProtocolError('update deletes a range of length 0');
+  }
   for (const struct of structs) {
     if (struct.length <= 0) throw new ProtocolError('update holds a struct of length 0');
     if (!(struct instanceof Y.Item)) continue;
