@@ -17,6 +17,7 @@ import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { SharedBacklogs } from '../sync/shared-backlogs.js';
+import { rawSocketOf, unhandledIncomingBytes } from '../sync/ws-incoming.js';
 import type { TrustedProxies } from './client-address.js';
 import { addressGroup, clientAddress, normalizeAddress, trustedProxies } from './client-address.js';
 import { StaticFiles } from './static-files.js';
@@ -380,7 +381,7 @@ export class RelayServer {
         // A permanent refusal (PRODUCT.md): closed with 4400 so y-websocket stops for good. An HTTP
         // 400 reaches it as 1006, and it would retry the same id forever. The socket is closed at
         // once and the id is never used: no document, no file.
-        this.webSockets.handleUpgrade(request, socket, head, (ws) => refuseAfterHandshake(ws, CloseCode.invalidListId, 'invalid list id'));
+        this.webSockets.handleUpgrade(request, socket, head, (ws) => this.refuseAfterHandshake(ws, group, CloseCode.invalidListId, 'invalid list id'));
       } else {
         rejectUpgrade(socket, 400, 'Bad Request');
       }
@@ -404,7 +405,7 @@ export class RelayServer {
       // list stored to load slowly could otherwise be loaded over and over for nothing.
       const room = this.closing === undefined ? this.registry.acquire(listId, requesterOf(budget)) : undefined;
       if (room === undefined) {
-        refuseAfterHandshake(ws, CloseCode.tryAgainLater, 'busy');
+        this.refuseAfterHandshake(ws, group, CloseCode.tryAgainLater, 'busy');
         return;
       }
       let connection: Connection;
@@ -429,7 +430,7 @@ export class RelayServer {
         // (its close handler takes it out of the room) and nothing is counted against its address.
         this.metrics.errors.inc({ kind: 'open_failed' });
         logger.error('connection.open_failed', { listId, remoteAddress, error });
-        refuseAfterHandshake(ws, CloseCode.internalError, 'internal error');
+        this.refuseAfterHandshake(ws, group, CloseCode.internalError, 'internal error');
         return;
       }
       this.connectionsPerIp.opened(group);
@@ -437,6 +438,29 @@ export class RelayServer {
       this.metrics.connectionsOpened.inc();
       logger.debug('connection.opened', { connection: connection.id, listId, remoteAddress });
     });
+  }
+
+  /**
+   * Closes a socket the relay will not serve. Until the close handshake ends `ws` still reads what
+   * the peer sends: an invalid frame is then an 'error' event (with no listener, an uncaught
+   * exception, logged as a relay bug, for two packets from anyone), and the frames it buffers
+   * count against the address's and the relay's bounds on unfinished frames like a
+   * connection's, or sockets refused one after another held a large frame each, uncounted.
+   */
+  private refuseAfterHandshake(ws: WebSocket, group: string, code: number, reason: string): void {
+    ws.on('error', () => undefined);
+    const incoming = this.incomingBacklogs.open(group, () => unhandledIncomingBytes(ws));
+    const drop = (): void => {
+      ws.terminate();
+      incoming.release();
+    };
+    incoming.evictWith(drop);
+    rawSocketOf(ws)?.on('data', () => {
+      if (incoming.makeRoomFor(0) !== undefined) drop();
+    });
+    ws.once('close', () => incoming.release());
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
   /**
@@ -483,17 +507,6 @@ class OpenCounts {
     if (remaining <= 0) this.counts.delete(key);
     else this.counts.set(key, remaining);
   }
-}
-
-/**
- * Closes a socket the relay will not serve. Until the close handshake ends `ws` still reads what
- * the peer sends, and an invalid frame is then an 'error' event: with no listener, an uncaught
- * exception, logged as a relay bug, for two packets from anyone.
- */
-function refuseAfterHandshake(ws: WebSocket, code: number, reason: string): void {
-  ws.on('error', () => undefined);
-  ws.close(code, reason);
-  setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

@@ -555,10 +555,11 @@ export class Connection implements RoomPeer {
   /**
    * Each read may take what this connection holds of unfinished and waiting frames past its
    * address's or the relay's bound: connections holding more are dropped to make room, or this
-   * one if it holds the most.
+   * one if it holds the most. Closing too: until its peer answers the close (or the socket is
+   * cut), `ws` still reads its frames, and a peer refused with one message could hold a large
+   * frame per socket, uncounted, for CLOSE_HANDSHAKE_MS.
    */
   private onBytesRead(): void {
-    if (this.closing) return;
     const bound = this.incoming.makeRoomFor(0);
     if (bound !== undefined) this.dropForIncoming(bound, false);
   }
