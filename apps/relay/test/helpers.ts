@@ -81,6 +81,7 @@ export async function startRelay(
     trustedProxies?: readonly string[];
     logger?: Logger;
     now?: () => number;
+    httpIdleMs?: number;
   } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
@@ -92,6 +93,7 @@ export async function startRelay(
     metrics: options.metrics,
     trustedProxies: options.trustedProxies,
     now: options.now,
+    ...(options.httpIdleMs === undefined ? {} : { httpIdleMs: options.httpIdleMs }),
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment } from '../src/config.js';
 import type { RunningRelay } from './helpers.js';
-import { newListId, startRelay, temporaryDirectory } from './helpers.js';
+import { connectPhone, newListId, startRelay, temporaryDirectory, waitFor } from './helpers.js';
 
 /** A raw TCP client that keeps its half of the connection open after the relay ends its own. */
 async function halfOpenClient(port: number, request: string): Promise<{ socket: net.Socket; received: () => string; ended: Promise<void> }> {
@@ -40,6 +40,17 @@ function rawRequest(port: number, request: string, waitMs = 500): Promise<string
     socket.write(request);
     setTimeout(done, waitMs);
   });
+}
+
+/** This process's open descriptors on a file named `fileName`. */
+function openDescriptorsOf(fileName: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).endsWith(fileName);
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<'settled' | 'timed out'> {
@@ -81,14 +92,7 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     const fileName = 'index-W1abcdef.js';
     await writeFile(path.join(staticDir, 'assets', fileName), Buffer.alloc(420 * 1024, 0x61));
     running = await startRelay({ staticDir });
-    const openOnFile = (): number =>
-      readdirSync('/proc/self/fd').filter((fd) => {
-        try {
-          return readlinkSync(`/proc/self/fd/${fd}`).endsWith(fileName);
-        } catch {
-          return false;
-        }
-      }).length;
+    const openOnFile = (): number => openDescriptorsOf(fileName);
     for (let i = 0; i < 10; i++) {
       const socket = net.connect(running.port, '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
@@ -99,6 +103,48 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     await new Promise((resolve) => setTimeout(resolve, 500));
     // Every abandoned response leaves its ReadStream unpiped and paused: the descriptor is never closed.
     expect(openOnFile()).toBe(0);
+  });
+
+  it('[W9] a client that asks for a file and never reads the answer is cut once the socket makes no progress, and the file is closed', async () => {
+    const fileName = 'index-W9abcdef.js';
+    const fileBytes = 64 * 1024 * 1024;
+    // Far larger than the socket buffers take: most of it waits in the relay for the client to read.
+    await writeFile(path.join(staticDir, 'assets', fileName), Buffer.alloc(fileBytes, 0x61));
+    running = await startRelay({ staticDir, httpIdleMs: 500 });
+    const socket = net.connect(running.port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let received = 0;
+    const readOnce = (chunk: Buffer): void => {
+      received += chunk.length;
+      socket.pause();
+    };
+    socket.on('data', readOnce);
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`GET /assets/${fileName} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(openDescriptorsOf(fileName)).toBe(1);
+    // Three idle periods later the relay has cut the socket and closed the file…
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(openDescriptorsOf(fileName)).toBe(0);
+    // …though the client read only part of it (a paused socket learns of the close once it reads on).
+    socket.off('data', readOnce);
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    expect(await settlesWithin(closed, 5_000)).toBe('settled');
+    expect(received).toBeLessThan(fileBytes);
+  });
+
+  it('[W9] a WebSocket is not cut by the plain HTTP idle timeout: a phone quiet for longer stays connected', async () => {
+    running = await startRelay({ staticDir, httpIdleMs: 300 });
+    const phone = connectPhone(running.syncUrl, newListId());
+    cleanups.push(() => phone.destroy());
+    await waitFor(() => phone.provider.synced);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(phone.provider.wsconnected).toBe(true);
+    // The same connection, not a new one after a cut.
+    expect(running.relay.metrics.connectionsOpened.get()).toBe(1);
   });
 
   it('[W2] SIGTERM shutdown finishes although a client refused at the upgrade (HTTP 400/429/503) keeps its half of the socket open', async () => {

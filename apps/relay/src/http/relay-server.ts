@@ -38,6 +38,8 @@ export interface RelayServerOptions {
   readonly metrics?: RelayMetrics;
   /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client; none if absent. */
   readonly trustedProxies?: readonly string[];
+  /** Test seam: how long a plain HTTP socket may make no progress (default HTTP_IDLE_MS). */
+  readonly httpIdleMs?: number;
 }
 
 /**
@@ -64,6 +66,12 @@ const PLAIN_HTTP_SOCKETS_PER_IP = 16;
 /** A request must arrive whole within these; idle half-open sockets are not kept for Node's 60 s / 300 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A plain HTTP socket that neither reads nor is read for this long is cut. The request timeouts
+ * end once the request is read: a client that asks for the app's script and never reads the
+ * answer held its socket and the open file for good. A WebSocket clears it (`ws` sets none).
+ */
+const HTTP_IDLE_MS = 60_000;
 /**
  * Peers whose ignored X-Forwarded-For is logged (once each). A proxy is one or a few addresses;
  * past this many the header comes from clients themselves, and a log line each would flood.
@@ -161,6 +169,7 @@ export class RelayServer {
     this.httpServer.maxConnections = limits.maxConnections + PLAIN_HTTP_SOCKETS;
     this.httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
     this.httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.httpServer.timeout = options.httpIdleMs ?? HTTP_IDLE_MS;
     this.httpServer.on('connection', (socket: Socket) => this.admitSocket(socket));
     this.httpServer.on('clientError', (_error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
