@@ -2,62 +2,37 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as encoding from 'lib0/encoding';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
+import type { CraftedStruct, CraftedUpdate } from './fuzz/crafted-update-encoding.js';
+import { encodeCrafted } from './fuzz/crafted-update-encoding.js';
 import type { Phone, RunningRelay } from './helpers.js';
-import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor, whenListening } from './helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Item info bits (Yjs v1): ContentAny, and which of origin, right neighbour and map key are written. */
-const CONTENT_ANY = 8;
-const HAS_ORIGIN = 0x80;
-const HAS_RIGHT_ORIGIN = 0x40;
-const HAS_MAP_KEY = 0x20;
+/** A struct of `kind` with no neighbours, in the root map 'items', under no key unless given. */
+function struct(kind: CraftedStruct['kind'], fields: Partial<CraftedStruct> = {}): CraftedStruct {
+  return { kind, length: 1, origin: null, rightOrigin: null, parent: { root: 'items' }, key: null, ...fields };
+}
+
+/** One block per [client, structs], from clock 0, and the given deletions. */
+function crafted(blocks: ReadonlyArray<readonly [number, readonly CraftedStruct[]]>, deletions: CraftedUpdate['deletions'] = []): Uint8Array {
+  return encodeCrafted({ blocks: blocks.map(([client, structs]) => ({ client, clock: 0, structs })), deletions });
+}
 
 /**
- * 25 bytes: client 1's item (no origin, no key) names client 2's item as its right neighbour, and
- * client 2's item names client 1's as its origin. A cycle: no honest Yjs writes one.
+ * Client 1's item (no origin, no key) names client 2's item as its right neighbour, and client
+ * 2's item names client 1's as its origin. A cycle: no honest Yjs writes one.
  */
-function twoClientCycleUpdate(): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 2); // two clients
-  encoding.writeVarUint(e, 1); // client 2: one struct from clock 0
-  encoding.writeVarUint(e, 2);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_ORIGIN);
-  encoding.writeVarUint(e, 1); // origin 1:0
-  encoding.writeVarUint(e, 0);
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 'b');
-  encoding.writeVarUint(e, 1); // client 1: one struct from clock 0
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_RIGHT_ORIGIN);
-  encoding.writeVarUint(e, 2); // right neighbour 2:0
-  encoding.writeVarUint(e, 0);
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 'a');
-  encoding.writeVarUint(e, 0); // no deletions
-  return encoding.toUint8Array(e);
-}
+const twoClientCycleUpdate = (): Uint8Array =>
+  crafted([
+    [2, [struct('any', { origin: { client: 1, clock: 0 } })]],
+    [1, [struct('any', { rightOrigin: { client: 2, clock: 0 } })]],
+  ]);
 
 /** One item with no origin whose right neighbour is itself. */
-function selfNeighbourUpdate(): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 777);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_RIGHT_ORIGIN);
-  encoding.writeVarUint(e, 777);
-  encoding.writeVarUint(e, 0);
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 'x');
-  encoding.writeVarUint(e, 0);
-  return encoding.toUint8Array(e);
-}
+const selfNeighbourUpdate = (): Uint8Array => crafted([[777, [struct('any', { rightOrigin: { client: 777, clock: 0 } })]]]);
 
 /**
  * A map value of client 555 at clock 0 whose parent (a nested type) is 555's own clock 5: a
@@ -65,62 +40,13 @@ function selfNeighbourUpdate(): Uint8Array {
  * a right neighbour of one client always has an earlier clock). Yjs does not treat it as a missing
  * dependency and throws in Item.getMissing.
  */
-function ownForwardParentUpdate(): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 555);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_MAP_KEY);
-  encoding.writeVarUint(e, 0); // parent by id, not by root name
-  encoding.writeVarUint(e, 555);
-  encoding.writeVarUint(e, 5);
-  encoding.writeVarString(e, 'name');
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 'milk');
-  encoding.writeVarUint(e, 0);
-  return encoding.toUint8Array(e);
-}
+const ownForwardParentUpdate = (): Uint8Array => crafted([[555, [struct('any', { parent: { client: 555, clock: 5 }, key: 'name' })]]]);
 
 /** Client 901's map value at clock 0, then a GC struct of length 0: Yjs throws in the transaction's cleanup. */
-function zeroLengthGcUpdate(): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 2);
-  encoding.writeVarUint(e, 901);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_MAP_KEY);
-  encoding.writeVarUint(e, 1); // parent: the root type by name
-  encoding.writeVarString(e, 'items');
-  encoding.writeVarString(e, 'a');
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 1);
-  encoding.writeUint8(e, 0); // GC
-  encoding.writeVarUint(e, 0); // of length 0
-  encoding.writeVarUint(e, 0);
-  return encoding.toUint8Array(e);
-}
+const zeroLengthGcUpdate = (): Uint8Array => crafted([[901, [struct('any', { key: 'a' }), struct('gc', { length: 0 })]]]);
 
 /** Client 902's map value, and a deletion of length 0 of a clock the list does not hold: Yjs throws writing what it keeps pending. */
-function zeroLengthDeletionUpdate(): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 902);
-  encoding.writeVarUint(e, 0);
-  encoding.writeUint8(e, CONTENT_ANY | HAS_MAP_KEY);
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarString(e, 'items');
-  encoding.writeVarString(e, 'a');
-  encoding.writeVarUint(e, 1);
-  encoding.writeAny(e, 1);
-  encoding.writeVarUint(e, 1); // deletions of one client
-  encoding.writeVarUint(e, 903);
-  encoding.writeVarUint(e, 1);
-  encoding.writeVarUint(e, 3); // from clock 3
-  encoding.writeVarUint(e, 0); // of length 0
-  return encoding.toUint8Array(e);
-}
+const zeroLengthDeletionUpdate = (): Uint8Array => crafted([[902, [struct('any', { key: 'a' })]]], [{ client: 903, ranges: [[3, 0]] }]);
 
 interface SpawnedRelay {
   child: ChildProcess;
@@ -141,20 +67,7 @@ function spawnSourceRelay(dataDir: string): Promise<SpawnedRelay> {
     exited = true;
   });
   child.stderr?.resume();
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      const match = /"event":"relay.listening"[^\n]*"port":(\d+)/.exec(buffered);
-      if (match) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync`, baseUrl: `http://127.0.0.1:${match[1]}`, exited: () => exited });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
-  });
+  return whenListening(child).then(({ port }) => ({ child, syncUrl: `ws://127.0.0.1:${port}/sync`, baseUrl: `http://127.0.0.1:${port}`, exited: () => exited }));
 }
 
 describe('crafted update structure no Yjs writes', () => {
@@ -163,7 +76,7 @@ describe('crafted update structure no Yjs writes', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('[P1] a 25-byte update whose items name each other as neighbours is refused, and the relay lives on', async () => {
+  it('[P1] an update of a few bytes whose items name each other as neighbours is refused, and the relay lives on', async () => {
     const { dir, remove } = await temporaryDirectory('basket-review-p1-');
     cleanups.push(remove);
     const relay = await spawnSourceRelay(dir);

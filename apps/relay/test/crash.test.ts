@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { Phone } from './helpers.js';
-import { connectPhone, killLockHelper, openRawSocket, temporaryDirectory, waitFor } from './helpers.js';
+import { connectPhone, killLockHelper, openRawSocket, temporaryDirectory, waitFor, whenListening } from './helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 20);
@@ -52,20 +52,7 @@ function spawnBuiltRelay(
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: ownProcessGroup,
   });
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      const match = /"event":"relay.listening"[^\n]*"port":(\d+)/.exec(buffered);
-      if (match) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve({ child, syncUrl: `ws://127.0.0.1:${match[1]}/sync`, startupLog: buffered });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
-  });
+  return whenListening(child).then(({ port, startupLog }) => ({ child, syncUrl: `ws://127.0.0.1:${port}/sync`, startupLog }));
 }
 
 /** The relay's exit code, and what it logs from now on. */

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -385,4 +386,25 @@ export function interleavedDeletedUpdate(perClient: number, cyclic = false): Uin
   }
   encoding.writeVarUint(update, 0);
   return encoding.toUint8Array(update);
+}
+
+/**
+ * Resolves with the port a relay started as a child process listens on, and what it logged up
+ * to and including `relay.listening`; rejects if it exits first. Its output is drained afterwards.
+ */
+export function whenListening(child: ChildProcess): Promise<{ port: number; startupLog: string }> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString();
+      const match = /"event":"relay.listening"[^\n]*"port":(\d+)/.exec(buffered);
+      if (match) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve({ port: Number(match[1]), startupLog: buffered });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
+  });
 }
