@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 
 import type { Struct } from './v1-update.js';
+import { follows } from './v1-update.js';
 
 /**
  * Values Yjs may copy, beyond once, joining one update's pieces of array runs. Yjs keeps values
@@ -30,17 +31,18 @@ export interface ArrayRunJoins {
   readonly joiningValues: number;
 }
 
-/** One walk over the update's structs for both figures: every sync message goes through here. */
+/** One walk over the update's structs for both figures (two when some run is split): every sync message goes through here. */
 export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
   let copies = 0;
   let joiningValues = 0;
   let previous: Y.Item | undefined;
   let position = 0;
   let lastLength = 0;
+  let separated: ReadonlySet<Y.Item> | undefined;
   for (const struct of structs) {
     const piece = struct instanceof Y.Item && copiesOnJoin(struct) ? struct : undefined;
     if (piece !== undefined && followsOwnPreviousClock(piece)) joiningValues += piece.length;
-    if (piece !== undefined && previous !== undefined && continuesRun(previous, piece)) {
+    if (piece !== undefined && previous !== undefined && continuesRun(previous, piece) && !(separated ??= separatedPieces(structs)).has(piece)) {
       position += 1;
       copies += piece.length * (position - 1);
     } else {
@@ -53,6 +55,42 @@ export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
   }
   if (position >= 2) copies -= lastLength;
   return { copies, joiningValues };
+}
+
+/**
+ * The pieces of a split run that a later item of the same block sits in front of: Yjs never joins
+ * them, as they are no neighbours. A run one phone inserted, then wrote rows into the middle of,
+ * is stored in pieces with those rows between them, and its whole state (a list built offline,
+ * synced for the first time) was refused as a split run ([HP3]). Only an item that must land
+ * between the pieces counts: of their client, later in the same block (so integrated whenever
+ * the pieces are, never held back without them), between the left piece's last value (its
+ * origin) and the right piece's first (its right neighbour). Yjs places an item between those
+ * two, whatever else the update holds.
+ */
+function separatedPieces(structs: readonly Struct[]): ReadonlySet<Y.Item> {
+  // Per block (a client's structs, contiguous in its clocks, until a gap): the clocks of the
+  // right pieces that a later item of the block separates from the piece before.
+  const separatedAt = new Set<number>();
+  const separated = new Set<Y.Item>();
+  const blockPieces = new Map<number, Y.Item>();
+  let previous: Struct | undefined;
+  const closeBlock = (): void => {
+    for (const [clock, piece] of blockPieces) if (separatedAt.has(clock)) separated.add(piece);
+    blockPieces.clear();
+    separatedAt.clear();
+  };
+  for (const struct of structs) {
+    if (previous === undefined || !follows(previous, struct) || struct instanceof Y.Skip) closeBlock();
+    previous = struct instanceof Y.Skip ? undefined : struct;
+    if (!(struct instanceof Y.Item)) continue;
+    blockPieces.set(struct.id.clock, struct);
+    const { origin, rightOrigin, id } = struct;
+    if (origin !== null && rightOrigin !== null && origin.client === id.client && rightOrigin.client === id.client && rightOrigin.clock === origin.clock + 1) {
+      separatedAt.add(rightOrigin.clock);
+    }
+  }
+  closeBlock();
+  return separated;
 }
 
 function followsOwnPreviousClock({ origin, id }: Y.Item): boolean {

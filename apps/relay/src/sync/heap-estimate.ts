@@ -20,6 +20,12 @@ export const MOST_HEAP_BYTES_PER_STORED_BYTE = 180;
 // item with its content object and its entry in its parent (a map value: 454 B; a nested map
 // or text: 640–690 B; a subdocument: about 2.4 kB), a GC run, a client's own struct array.
 const ITEM_BYTES = 480;
+/**
+ * An item deleted (its content gone): 208 B measured for an overwritten map value, which stores
+ * in about 9 B. Counted as a whole item, a list whose fields are edited week after week was
+ * refused at about 80 % of MAX_LIST_BYTES ([HP4]).
+ */
+const DELETED_ITEM_BYTES = 240;
 const TYPE_EXTRA_BYTES = 300;
 const SUBDOC_EXTRA_BYTES = 2_600;
 const OTHER_CONTENT_EXTRA_BYTES = 100;
@@ -39,7 +45,7 @@ export function estimatedStructsHeapBytes(structs: Iterable<Struct>): number {
       bytes += struct instanceof Y.GC ? GC_BYTES : 0;
       continue;
     }
-    bytes += ITEM_BYTES + contentExtraBytes(struct.content);
+    bytes += struct.content instanceof Y.ContentDeleted ? DELETED_ITEM_BYTES : ITEM_BYTES + contentExtraBytes(struct.content);
   }
   return bytes;
 }
@@ -67,7 +73,6 @@ export function estimatedUpdateHeapBytes(structs: readonly Struct[]): number {
 function contentExtraBytes(content: Y.Item['content']): number {
   if (content instanceof Y.ContentAny) return anyValuesBytes(content.arr);
   if (content instanceof Y.ContentString) return 2 * content.str.length;
-  if (content instanceof Y.ContentDeleted) return 0;
   if (content instanceof Y.ContentType) return TYPE_EXTRA_BYTES;
   if (content instanceof Y.ContentBinary) return content.content.length;
   if (content instanceof Y.ContentDoc) return SUBDOC_EXTRA_BYTES;

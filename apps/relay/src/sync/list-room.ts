@@ -163,6 +163,8 @@ export class ListRoom {
    * reached the limit; grows with every accepted update, forgotten after a compaction.
    */
   private measuredBytes: number | undefined;
+  /** Whether accepted updates were added to measuredBytes since it was measured. */
+  private measuredSince = false;
   /** Time its load has taken so far (see LoadPayer). */
   private loadMs = 0;
   lastActivity: number;
@@ -702,7 +704,10 @@ export class ListRoom {
       addedBytes += integrated.length + RECORD_OVERHEAD_BYTES;
       this.commit.add(integrated);
     }
-    if (this.measuredBytes !== undefined) this.measuredBytes += addedBytes;
+    if (this.measuredBytes !== undefined && addedBytes > 0) {
+      this.measuredBytes += addedBytes;
+      this.measuredSince = true;
+    }
     if (addedBytes > 0) peer.chargeStoredBytes(addedBytes);
   }
 
@@ -738,9 +743,11 @@ export class ListRoom {
    * only) never grows the list and always passes: a phone only reading an over-limit list
    * (the limit lowered since it was stored) must not be cut off.
    */
-  private wouldExceedSizeLimit({ update, heapBytes }: SyncUpdateMessage, adds: () => boolean): boolean {
+  private wouldExceedSizeLimit(message: SyncUpdateMessage, adds: () => boolean): boolean {
+    const { heapBytes } = message;
+    const growth = growthBytes(message);
     const limit = this.options.maxListBytes;
-    const storedFits = this.storedBytes + this.commit.pendingBytes + update.length <= limit;
+    const storedFits = this.storedBytes + this.commit.pendingBytes + growth <= limit;
     const heapLimit = limit * HEAP_BYTES_PER_LIST_BYTE;
     const heapFits = this.heapBytes + heapBytes <= heapLimit;
     if (storedFits && heapFits) return false;
@@ -752,21 +759,25 @@ export class ListRoom {
       if (this.heapBytes + heapBytes > heapLimit) return true;
     }
     if (storedFits) return false;
-    if (this.measuredBytes === undefined) {
+    // Measured again before a refusal once updates were counted on top of the last measure: they
+    // may have deleted most of the list, and the sum only grows until a compaction ([HP1]).
+    if (this.measuredBytes === undefined || (this.measuredBytes + growth > limit && this.measuredSince)) {
       this.measuredBytes = encodeIntegratedState(this.doc).length + RECORD_OVERHEAD_BYTES;
-      if (this.measuredBytes + update.length <= limit) void this.compactIfLarge(true);
+      this.measuredSince = false;
+      if (this.measuredBytes + growth <= limit) void this.compactIfLarge(true);
     }
-    return this.measuredBytes + update.length > limit;
+    return this.measuredBytes + growth > limit;
   }
 
   /**
    * Whether the loaded lists have room for what `message` would add to this one (an upper bound:
    * its bytes, and its heap estimate). An update that adds nothing always passes.
    */
-  private mayGrowBy(peer: RoomPeer, { update, heapBytes }: SyncUpdateMessage, adds: () => boolean): boolean {
+  private mayGrowBy(peer: RoomPeer, message: SyncUpdateMessage, adds: () => boolean): boolean {
     const mayGrow = this.options.mayGrow;
     if (mayGrow === undefined) return true;
-    const storedAfter = this.storedBytes + this.commit.pendingBytes + update.length + RECORD_OVERHEAD_BYTES;
+    const { heapBytes } = message;
+    const storedAfter = this.storedBytes + this.commit.pendingBytes + growthBytes(message) + RECORD_OVERHEAD_BYTES;
     const sizeAfter = Math.max(storedAfter, Math.ceil((this.heapBytes + heapBytes) / HEAP_BYTES_PER_LIST_BYTE));
     const growth = sizeAfter - this.sizeBytes;
     if (growth <= 0) return true;
@@ -970,4 +981,9 @@ function encodeIntegratedState(doc: Y.Doc): Uint8Array {
     doc.store.pendingStructs = pendingStructs;
     doc.store.pendingDs = pendingDs;
   }
+}
+
+/** What a message may add to a list's stored size: its bytes but its delete set's. */
+function growthBytes({ update, deleteSetBytes = 0 }: SyncUpdateMessage): number {
+  return update.length - deleteSetBytes;
 }

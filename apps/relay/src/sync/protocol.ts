@@ -29,6 +29,11 @@ export interface SyncUpdateMessage {
   readonly joiningValues: number;
   /** An upper estimate of the heap its structs take once integrated (heap-estimate.ts). */
   readonly heapBytes: number;
+  /**
+   * The bytes of its delete set (0 if absent): deletions never grow a list, and a reconnecting
+   * phone's sync step 2 carries its whole delete set, which the list already holds.
+   */
+  readonly deleteSetBytes?: number;
   /** Only for a large update, checked with `sliceStructs`. */
   readonly sliced?: SlicedUpdate;
 }
@@ -219,6 +224,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     unanchoredMapValues: unanchoredMapValuesOf(structs),
     joiningValues: joins.joiningValues,
     heapBytes: estimatedUpdateHeapBytes(structs),
+    deleteSetBytes: deleteSetBytes(decoded.ds),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
   const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs;
@@ -263,6 +269,22 @@ function assertOnlyWhatYjsWrites({ structs, ds }: DecodedUpdate): void {
 
 function isOwnLater(id: Y.ID, reference: Y.ID | null): boolean {
   return reference !== null && reference.client === id.client && reference.clock >= id.clock;
+}
+
+/** What `ds` takes in a v1 update: a count of clients, then per client its id, a count and each range's clock and length. */
+function deleteSetBytes(ds: DecodedUpdate['ds']): number {
+  let bytes = varUintBytes(ds.clients.size);
+  for (const [client, ranges] of ds.clients) {
+    bytes += varUintBytes(client) + varUintBytes(ranges.length);
+    for (const { clock, len } of ranges) bytes += varUintBytes(clock) + varUintBytes(len);
+  }
+  return bytes;
+}
+
+function varUintBytes(value: number): number {
+  let bytes = 1;
+  for (let rest = Math.floor(value / 128); rest > 0; rest = Math.floor(rest / 128)) bytes += 1;
+  return bytes;
 }
 
 /** Refuses an item that starts array or text content: no origin, no right neighbour, no map key. */
