@@ -119,6 +119,9 @@ export class Connection implements RoomPeer {
   private holdTimer: NodeJS.Timeout | undefined;
   /** The oldest held frame is being checked on the decode worker; nothing else is handled meanwhile. */
   private decodingOffThread = false;
+  /** The frame on the decode worker, which still holds it (and so does this process) after the socket is gone. */
+  private offThreadFrameBytes = 0;
+  private socketClosed = false;
   /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
   private pausedForDecodeTurn = false;
   private closing = false;
@@ -339,6 +342,7 @@ export class Connection implements RoomPeer {
     const decoder = this.options.offThreadDecoder as OffThreadDecoder;
     this.options.addressBudget.decodesInFlight += 1;
     this.decodingOffThread = true;
+    this.offThreadFrameBytes = frame.length;
     this.socket.pause();
     const started = performance.now();
     decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }).then(
@@ -357,8 +361,13 @@ export class Connection implements RoomPeer {
     budget.loopMs.charge(ms);
     this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
     this.decodingOffThread = false;
+    this.offThreadFrameBytes = 0;
     // Not below 0: a socket closed meanwhile has let go of everything it held.
     this.heldBytes = Math.max(0, this.heldBytes - frame.length);
+    if (this.socketClosed) {
+      this.incoming.release();
+      return;
+    }
     // In a promise callback: anything thrown here would be an unhandled rejection.
     try {
       if (!this.closing) next();
@@ -607,16 +616,20 @@ export class Connection implements RoomPeer {
 
   private onSocketClosed(): void {
     this.closing = true;
+    this.socketClosed = true;
     clearTimeout(this.deferredSyncTimer);
     this.deferredSyncTimer = undefined;
     this.deferredSyncRequest = undefined;
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
-    this.heldBytes = 0;
+    // A frame still on the decode worker stays counted until it is checked ([K3]): a sender that
+    // hangs up at once could otherwise queue large frames past every bound.
+    this.heldBytes = this.offThreadFrameBytes;
     this.decodedHead = undefined;
     this.options.sendBacklog.release();
-    this.incoming.release();
+    if (this.offThreadFrameBytes === 0) this.incoming.release();
+    else this.incoming.update();
     this.options.addressBudget.lists.release(this.room);
     try {
       this.room.detach(this);

@@ -575,7 +575,7 @@ export class ListRoom {
     } catch (error) {
       // As Connection.handle does for a message handled at once (a forward to a socket gone
       // wrong): only the sender is closed, the rest of its message dropped, the list goes on.
-      this.slicing = undefined;
+      this.stopSlicing(job);
       this.options.metrics.errors.inc({ kind: 'handler_error' });
       this.options.logger.error('connection.handler_error', { connection: job.peer.id, listId: this.listId, error });
       job.peer.close(CloseCode.internalError, 'internal error');
@@ -587,7 +587,7 @@ export class ListRoom {
   private applySlice(job: SlicedApply): void {
     const { peer, message } = job;
     if (this.state !== 'ready' || !this.peers.has(peer)) {
-      this.slicing = undefined;
+      this.stopSlicing(job);
       return;
     }
     const started = performance.now();
@@ -622,6 +622,19 @@ export class ListRoom {
     this.slicing = undefined;
     // Before the waiting messages: what the message held back (and its ack) comes first.
     this.accepted(peer, message, [], 0, job.receivedAt, true);
+  }
+
+  /**
+   * Stops a message's slices before its last: what the applied ones added is counted in the
+   * list's size by measuring its heap (the message's estimate is added only once it is whole),
+   * or the list counted as what is stored alone, under MAX_LIST_BYTES and the loaded lists'
+   * bound until its next compaction ([K4]).
+   */
+  private stopSlicing(job: SlicedApply): void {
+    this.slicing = undefined;
+    if (job.next === 0 || this.state !== 'ready') return;
+    this.measureHeap();
+    this.reportSize();
   }
 
   /**
@@ -838,6 +851,12 @@ export class ListRoom {
     const now = this.options.now();
     for (const [peer, receivedAt] of waiters) {
       if (!this.peers.has(peer)) continue;
+      if (this.slicing?.peer === peer) {
+        // Its message is being applied in slices, and its deletions come with the last: an ack
+        // now could cover every clock of the message while its deletions are not stored ([K2]).
+        this.commit.addWaiter(peer, receivedAt);
+        continue;
+      }
       this.sendTo(peer, ack);
       this.options.metrics.acksSent.inc();
       this.options.metrics.ackSeconds.observe(Math.max(0, now - receivedAt) / 1000);

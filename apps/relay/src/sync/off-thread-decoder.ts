@@ -52,7 +52,9 @@ interface Pending {
   readonly resolve: (response: DecodeResponse) => void;
   readonly reject: (error: Error) => void;
   /** The worker checking it: only its own failure fails this request. */
-  readonly worker: Worker;
+  worker: Worker;
+  /** The request, to send again to a new worker (see failAllOf). */
+  readonly build: (id: number) => DecodeRequest;
 }
 
 /**
@@ -99,7 +101,7 @@ export class OffThreadDecoder {
     const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
     return new Promise<DecodeResponse>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker });
+      this.pending.set(id, { resolve, reject, worker, build });
       worker.postMessage(build(id));
     });
   }
@@ -161,11 +163,24 @@ export class OffThreadDecoder {
     return this.worker !== undefined;
   }
 
-  private failAllOf(worker: Worker, error: Error): void {
+  /**
+   * Fails the requests of `worker`. Out of memory, only the one it was checking (the first of its
+   * requests: it takes them in order) is to blame; those queued behind it go to a new worker. They
+   * failed as too costly: a phone whose frame waited behind an attacker's was refused for good
+   * (4413), and a list cut behind it judged by the worst-case guess ([K1]).
+   */
+  private failAllOf(worker: Worker, error: DecodeWorkerFailed): void {
+    let first = true;
     for (const [id, pending] of this.pending) {
       if (pending.worker !== worker) continue;
-      this.pending.delete(id);
-      pending.reject(error);
+      if (first || !error.outOfMemory || this.closed) {
+        this.pending.delete(id);
+        pending.reject(error);
+      } else {
+        pending.worker = this.worker ?? this.startWorker();
+        pending.worker.postMessage(pending.build(id));
+      }
+      first = false;
     }
   }
 }

@@ -1,0 +1,268 @@
+import * as decoding from 'lib0/decoding';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/log.js';
+import { RelayMetrics } from '../src/metrics.js';
+import type { StoredList } from '../src/storage/list-storage.js';
+import type { RoomPeer } from '../src/sync/list-room.js';
+import { ListRoom } from '../src/sync/list-room.js';
+import type { IncomingMessage } from '../src/sync/protocol.js';
+import { decodeIncomingMessage, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
+import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
+import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from '../src/sync/heap-estimate.js';
+import { closeCodeOf, costlyMalformedUpdate, GatedStorage, interleavedDeletedUpdate, newListId, startRelay, waitFor } from './helpers.js';
+
+const LIST_ID = 'reviewLargeList01';
+
+function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; onSend?: (message: Uint8Array) => void } {
+  const peer: RoomPeer & { sent: Uint8Array[]; closed: number[]; onSend?: (message: Uint8Array) => void } = {
+    id,
+    sent: [],
+    closed: [],
+    send: (message) => {
+      peer.sent.push(message);
+      peer.onSend?.(message);
+    },
+    close: (code) => peer.closed.push(code),
+    chargeStoredBytes: () => undefined,
+    chargeLoopMs: () => undefined,
+    listReady: () => undefined,
+  };
+  return peer;
+}
+
+function listRoom(storage: GatedStorage): ListRoom {
+  return new ListRoom({
+    listId: LIST_ID,
+    storage,
+    logger: silentLogger,
+    metrics: new RelayMetrics(),
+    now: () => 0,
+    maxListBytes: 8 * 1024 * 1024,
+    compactLogBytes: 8 * 1024 * 1024,
+    onFailed: () => undefined,
+    onEmpty: () => undefined,
+  });
+}
+
+function updateMessage(update: Uint8Array, sliceStructs?: number): IncomingMessage {
+  return decodeIncomingMessage(encodeSyncUpdate(update), sliceStructs === undefined ? {} : { sliceStructs });
+}
+
+function ackVector(message: Uint8Array): Map<number, number> {
+  const decoder = decoding.createDecoder(message);
+  decoding.readVarUint(decoder);
+  return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
+}
+
+function docOf(updates: readonly Uint8Array[]): Y.Doc {
+  const doc = new Y.Doc();
+  for (const update of updates) Y.applyUpdate(doc, update);
+  return doc;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A raw socket that the relay (trusting 127.0.0.1 as a proxy) takes as coming from `address`. */
+function openFrom(syncUrl: string, listId: string, address: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': address } });
+    socket.binaryType = 'nodebuffer';
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves with the first durable ack's state vector; rejects with the close code if closed first. */
+function firstAck(socket: WebSocket, timeoutMs = 20_000): Promise<Map<number, number>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no acknowledgement in time')), timeoutMs);
+    socket.on('message', (data: Buffer) => {
+      if (data[0] !== 100) return;
+      clearTimeout(timer);
+      const decoder = decoding.createDecoder(new Uint8Array(data));
+      decoding.readVarUint(decoder);
+      resolve(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
+    });
+    socket.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`closed with ${code}`));
+    });
+  });
+}
+
+/** An honest list of `items` map entries (well over OFF_THREAD_DECODE_BYTES once encoded). */
+function honestList(items: number): Uint8Array {
+  const doc = new Y.Doc();
+  const map = doc.getMap<string>('items');
+  doc.transact(() => {
+    for (let i = 0; i < items; i++) map.set(`item-${i}`, `Item number ${i} with a longer name`);
+  });
+  return Y.encodeStateAsUpdate(doc);
+}
+
+describe('the large-update path: the decode worker and slices', () => {
+  it('[K1] a frame queued on the decode worker behind one that exhausts its heap is checked by the next worker, not refused as too costly (4413)', async () => {
+    // On the decoder itself: two frames queued on one worker, the first exhausting its heap.
+    const decoder = new OffThreadDecoder({ maxHeapMb: 64 });
+    try {
+      const costly = decoder.decode(costlyMalformedUpdate(4_000_000), {});
+      const next = decoder.decode(encodeSyncStep2(honestList(3_000)), {});
+      await expect(costly).rejects.toMatchObject({ outOfMemory: true });
+      // The next frame never needed more than the worker has: it is checked by a new worker.
+      const outcome = await next.then(
+        ({ message }) => message.kind,
+        (error: unknown) => (error instanceof DecodeWorkerFailed ? `failed, outOfMemory: ${error.outOfMemory}` : String(error)),
+      );
+      expect(outcome).toBe('sync-step-2');
+    } finally {
+      await decoder.close();
+    }
+
+    // Through the relay: an honest phone's upload queued behind an attacker's frame.
+    const running = await startRelay({ limits: { decodeWorkerHeapMb: 64 }, trustedProxies: ['127.0.0.1'] });
+    try {
+      // An attacker's frame whose check takes more heap than the worker has.
+      const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
+      const attackerClosed = closeCodeOf(attacker, 20_000);
+      attacker.send(costlyMalformedUpdate(4_000_000));
+      // Let it reach the worker first.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // An honest phone elsewhere uploads its list (its first sync), a frame checked off the loop.
+      const upload = honestList(3_000);
+      expect(upload.length).toBeGreaterThan(65_536);
+      const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
+      const acked = firstAck(honest).catch((error: Error) => error.message);
+      honest.send(encodeSyncStep2(upload));
+      expect(await attackerClosed).toBe(4413);
+      // The honest phone's update is valid: it must be checked (by the new worker) and stored,
+      // not closed with 4413, a permanent refusal after which y-websocket never reconnects.
+      expect(await acked).toBeInstanceOf(Map);
+      expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
+      honest.terminate();
+    } finally {
+      await running.close();
+    }
+  }, 60_000);
+
+  it('[K2] an acknowledgement sent between two slices never covers a phone\'s clock while the deletions of its update are not stored yet', async () => {
+    const storage = new GatedStorage();
+    const list = listRoom(storage);
+    await list.load();
+    const [mum, dad] = [fakePeer(1), fakePeer(2)];
+    list.attach(mum);
+    list.attach(dad);
+    // Dad's milk, stored.
+    const dadsDoc = new Y.Doc();
+    dadsDoc.clientID = 2;
+    dadsDoc.getMap<string>('items').set('milk', 'Milk');
+    list.receive(dad, updateMessage(Y.encodeStateAsUpdate(dadsDoc)), 0);
+    await list.flush();
+
+    // Mum's phone: her earlier session (another page load, client 5) added 200 items offline; this
+    // session (client 1000) adds bread, then ticks off Dad's milk (a deletion), which the app
+    // follows with a marker entry whose clock stands for the deletion (ack-tracker.ts).
+    const earlierSession = new Y.Doc();
+    earlierSession.clientID = 5;
+    Y.applyUpdate(earlierSession, Y.encodeStateAsUpdate(dadsDoc));
+    earlierSession.transact(() => {
+      for (let i = 0; i < 200; i++) earlierSession.getMap<string>('items').set(`item ${i}`, `Item ${i}`);
+    });
+    const mumsDoc = new Y.Doc();
+    mumsDoc.clientID = 1000;
+    Y.applyUpdate(mumsDoc, Y.encodeStateAsUpdate(earlierSession));
+    const beforeBread = Y.encodeStateVector(mumsDoc);
+    mumsDoc.getMap<string>('items').set('bread', 'Bread');
+    const bread = Y.encodeStateAsUpdate(mumsDoc, beforeBread);
+    mumsDoc.getMap<string>('items').delete('milk');
+    mumsDoc.getMap<number>('ackMarks').set('lastDeletion', 1);
+    const markerClock = Y.getState(mumsDoc.store, 1000);
+
+    // A write is in flight (Dad's next edit) when Mum's bread arrives: her ack waits for the next batch.
+    storage.holdAppends();
+    dadsDoc.getMap<string>('items').set('eggs', 'Eggs');
+    list.receive(dad, updateMessage(Y.encodeStateAsUpdate(dadsDoc, Y.encodeStateVector(list.doc))), 0);
+    await nextTurn();
+    list.receive(mum, updateMessage(bread), 0);
+    // Then her phone's sync step 2: everything the relay lacks, large enough to be sliced.
+    const upload = Y.encodeStateAsUpdate(mumsDoc, Y.encodeStateVector(list.doc));
+    const message = updateMessage(upload, 10);
+    expect(message.kind === 'sync-update' && message.sliced !== undefined).toBe(true);
+
+    // What was stored when each of Mum's acks was sent (a kill -9 right after it keeps that).
+    const storedAtAck: Array<{ vector: Map<number, number>; stored: Promise<StoredList> }> = [];
+    mum.onSend = (sent) => {
+      if (sent[0] === 100) storedAtAck.push({ vector: ackVector(sent), stored: storage.inner.load(LIST_ID) });
+    };
+    list.receive(mum, message, 0);
+    await nextTurn();
+    await nextTurn();
+    await nextTurn();
+    // The write finishes between two slices.
+    storage.releaseAppends();
+    await waitFor(() => list.doc.getMap('items').size === 202 && !list.isBusy, 5_000, 'the upload applied');
+    await list.flush();
+    expect(list.doc.getMap('items').has('milk')).toBe(false);
+    expect(storedAtAck.length).toBeGreaterThan(0);
+    for (const { vector, stored } of storedAtAck) {
+      if ((vector.get(1000) ?? 0) < markerClock) continue;
+      // Mum's phone takes her deletion as stored: it must be.
+      const storedDoc = docOf((await stored).updates);
+      expect({ ackedMarker: vector.get(1000), milkStillStored: storedDoc.getMap('items').has('milk') }).toEqual({ ackedMarker: markerClock, milkStillStored: false });
+    }
+    list.destroy();
+  });
+
+  it('[K3] a frame still being checked on the decode worker counts as held (Frames still arriving) after its sender has gone', async () => {
+    const running = await startRelay({ trustedProxies: ['127.0.0.1'] });
+    try {
+      const incomingBytes = async (): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${running.port}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith('basket_relay_incoming_bytes '));
+        return Number(line?.split(' ')[1]);
+      };
+      // Frames that each take the worker a while to check (about 0.25 s per MiB here), from
+      // three addresses, each gone as soon as its frame is read: all queue on the one worker.
+      const frames = [0, 1, 2].map(() => costlyMalformedUpdate(1_500_000));
+      for (const [index, frame] of frames.entries()) {
+        const socket = await openFrom(running.syncUrl, newListId(), `10.0.1.${index + 1}`);
+        socket.send(frame);
+        await waitFor(() => socket.bufferedAmount === 0, 5_000, 'the frame sent');
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        socket.terminate();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const checked = running.relay.metrics.offThreadDecodeSeconds.observations;
+      // At least the last frame is still on the worker (or waiting for it), held in memory twice
+      // (the relay's copy and the worker's), and no bound on incoming bytes sees it.
+      expect(checked).toBeLessThan(frames.length);
+      const stillHeld = frames.slice(checked).reduce((total, frame) => total + frame.length, 0);
+      expect(await incomingBytes()).toBeGreaterThanOrEqual(stillHeld);
+    } finally {
+      await running.close();
+    }
+  }, 60_000);
+
+  it('[K4] a sender gone before its last slice: what its slices added still counts in the list\'s size (its heap)', async () => {
+    const storage = new GatedStorage();
+    const list = listRoom(storage);
+    await list.load();
+    const [mum, dad] = [fakePeer(1), fakePeer(2)];
+    list.attach(mum);
+    list.attach(dad);
+    // Deleted items: about 5 bytes stored each, 240 bytes of heap, so the heap decides the size.
+    list.receive(mum, updateMessage(interleavedDeletedUpdate(2_000), 50), 0);
+    for (let turn = 0; turn < 40; turn++) await nextTurn();
+    list.detach(mum);
+    await waitFor(() => !list.isBusy, 5_000, 'the slicing stopped');
+    await list.flush();
+    const integrated = list.doc.store.clients.get(1)?.length ?? 0;
+    expect(integrated).toBeGreaterThan(100);
+    // The list holds thousands of items; it counts as what is stored only (its heap never added).
+    const heapSize = Math.ceil(estimatedDocHeapBytes(list.doc) / HEAP_BYTES_PER_LIST_BYTE);
+    expect(heapSize).toBeGreaterThan(list.storedByteCount);
+    expect(list.sizeBytes).toBeGreaterThanOrEqual(heapSize * 0.9);
+    list.destroy();
+  });
+});
