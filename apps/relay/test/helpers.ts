@@ -408,3 +408,26 @@ export function whenListening(child: ChildProcess): Promise<{ port: number; star
     child.once('exit', (code) => reject(new Error(`relay exited early with ${code}: ${buffered}`)));
   });
 }
+
+/** Resolves with the first durable ack's state vector; rejects with the close code if closed first. */
+export function firstAck(socket: WebSocket, timeoutMs = 20_000): Promise<Map<number, number>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no acknowledgement in time')), timeoutMs);
+    socket.on('message', (data: Buffer) => {
+      if (data[0] !== MESSAGE_DURABLE_ACK) return;
+      clearTimeout(timer);
+      resolve(ackVector(new Uint8Array(data)));
+    });
+    socket.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`closed with ${code}`));
+    });
+  });
+}
+
+/** The state vector a durable acknowledgement (message 100) carries. */
+export function ackVector(message: Uint8Array): Map<number, number> {
+  const decoder = decoding.createDecoder(message);
+  decoding.readVarUint(decoder);
+  return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
+}

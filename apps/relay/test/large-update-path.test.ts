@@ -1,59 +1,16 @@
-import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/log.js';
-import { RelayMetrics } from '../src/metrics.js';
 import type { StoredList } from '../src/storage/list-storage.js';
-import type { RoomPeer } from '../src/sync/list-room.js';
-import { ListRoom } from '../src/sync/list-room.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
 import { decodeIncomingMessage, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
 import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from '../src/sync/heap-estimate.js';
-import { closeCodeOf, costlyMalformedUpdate, GatedStorage, interleavedDeletedUpdate, newListId, startRelay, waitFor } from './helpers.js';
-
-const LIST_ID = 'reviewLargeList01';
-
-function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; onSend?: (message: Uint8Array) => void } {
-  const peer: RoomPeer & { sent: Uint8Array[]; closed: number[]; onSend?: (message: Uint8Array) => void } = {
-    id,
-    sent: [],
-    closed: [],
-    send: (message) => {
-      peer.sent.push(message);
-      peer.onSend?.(message);
-    },
-    close: (code) => peer.closed.push(code),
-    chargeStoredBytes: () => undefined,
-    chargeLoopMs: () => undefined,
-    listReady: () => undefined,
-  };
-  return peer;
-}
-
-function listRoom(storage: GatedStorage): ListRoom {
-  return new ListRoom({
-    listId: LIST_ID,
-    storage,
-    logger: silentLogger,
-    metrics: new RelayMetrics(),
-    now: () => 0,
-    maxListBytes: 8 * 1024 * 1024,
-    compactLogBytes: 8 * 1024 * 1024,
-    onFailed: () => undefined,
-    onEmpty: () => undefined,
-  });
-}
+import { ackVector, closeCodeOf, costlyMalformedUpdate, firstAck, GatedStorage, interleavedDeletedUpdate, newListId, startRelay, waitFor } from './helpers.js';
+import { listWithMumAndDad } from './room-fakes.js';
 
 function updateMessage(update: Uint8Array, sliceStructs?: number): IncomingMessage {
   return decodeIncomingMessage(encodeSyncUpdate(update), sliceStructs === undefined ? {} : { sliceStructs });
-}
-
-function ackVector(message: Uint8Array): Map<number, number> {
-  const decoder = decoding.createDecoder(message);
-  decoding.readVarUint(decoder);
-  return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
 }
 
 function docOf(updates: readonly Uint8Array[]): Y.Doc {
@@ -71,24 +28,6 @@ function openFrom(syncUrl: string, listId: string, address: string): Promise<Web
     socket.binaryType = 'nodebuffer';
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);
-  });
-}
-
-/** Resolves with the first durable ack's state vector; rejects with the close code if closed first. */
-function firstAck(socket: WebSocket, timeoutMs = 20_000): Promise<Map<number, number>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no acknowledgement in time')), timeoutMs);
-    socket.on('message', (data: Buffer) => {
-      if (data[0] !== 100) return;
-      clearTimeout(timer);
-      const decoder = decoding.createDecoder(new Uint8Array(data));
-      decoding.readVarUint(decoder);
-      resolve(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
-    });
-    socket.once('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`closed with ${code}`));
-    });
   });
 }
 
@@ -148,11 +87,7 @@ describe('the large-update path: the decode worker and slices', () => {
 
   it('[K2] an acknowledgement sent between two slices never covers a phone\'s clock while the deletions of its update are not stored yet', async () => {
     const storage = new GatedStorage();
-    const list = listRoom(storage);
-    await list.load();
-    const [mum, dad] = [fakePeer(1), fakePeer(2)];
-    list.attach(mum);
-    list.attach(dad);
+    const { list, mum, dad } = await listWithMumAndDad(storage, { maxListBytes: 8 * 1024 * 1024, compactLogBytes: 8 * 1024 * 1024 });
     // Dad's milk, stored.
     const dadsDoc = new Y.Doc();
     dadsDoc.clientID = 2;
@@ -193,7 +128,7 @@ describe('the large-update path: the decode worker and slices', () => {
     // What was stored when each of Mum's acks was sent (a kill -9 right after it keeps that).
     const storedAtAck: Array<{ vector: Map<number, number>; stored: Promise<StoredList> }> = [];
     mum.onSend = (sent) => {
-      if (sent[0] === 100) storedAtAck.push({ vector: ackVector(sent), stored: storage.inner.load(LIST_ID) });
+      if (sent[0] === 100) storedAtAck.push({ vector: ackVector(sent), stored: storage.inner.load(list.listId) });
     };
     list.receive(mum, message, 0);
     await nextTurn();
@@ -246,11 +181,7 @@ describe('the large-update path: the decode worker and slices', () => {
 
   it('[K4] a sender gone before its last slice: what its slices added still counts in the list\'s size (its heap)', async () => {
     const storage = new GatedStorage();
-    const list = listRoom(storage);
-    await list.load();
-    const [mum, dad] = [fakePeer(1), fakePeer(2)];
-    list.attach(mum);
-    list.attach(dad);
+    const { list, mum } = await listWithMumAndDad(storage, { maxListBytes: 8 * 1024 * 1024, compactLogBytes: 8 * 1024 * 1024 });
     // Deleted items: about 5 bytes stored each, 240 bytes of heap, so the heap decides the size.
     list.receive(mum, updateMessage(interleavedDeletedUpdate(2_000), 50), 0);
     for (let turn = 0; turn < 40; turn++) await nextTurn();

@@ -5,7 +5,7 @@ import { silentLogger } from '../src/log.js';
 import { RelayMetrics } from '../src/metrics.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
-import type { ListRoomOptions, RoomPeer } from '../src/sync/list-room.js';
+import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_UNANCHORED_VALUES_PER_KEY, MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST } from '../src/sync/protocol.js';
 import { HeldLists } from '../src/sync/held-lists.js';
@@ -15,43 +15,11 @@ import type { RoomRegistryOptions } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
 import { cutStoredList } from '../src/sync/update-slices.js';
-import { GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
-
-function fakePeer(id: number): RoomPeer & { sent: Uint8Array[]; closed: number[]; storedBytes: number[]; loopMs: number[] } {
-  const sent: Uint8Array[] = [];
-  const closed: number[] = [];
-  const storedBytes: number[] = [];
-  const loopMs: number[] = [];
-  return {
-    id,
-    sent,
-    closed,
-    storedBytes,
-    loopMs,
-    send: (m) => sent.push(m),
-    close: (code) => closed.push(code),
-    chargeStoredBytes: (bytes) => storedBytes.push(bytes),
-    chargeLoopMs: (ms) => loopMs.push(ms),
-    listReady: () => undefined,
-  };
-}
+import { ackVector, GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
+import { fakePeer, listWithMumAndDad, roomOptions } from './room-fakes.js';
 
 function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoom {
   return new ListRoom(roomOptions(storage, options));
-}
-
-function roomOptions(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoomOptions {
-  return {
-    listId: 'roomUnitTestList01',
-    storage,
-    logger: silentLogger,
-    metrics: new RelayMetrics(),
-    now: options.now ?? (() => 0),
-    maxListBytes: options.maxListBytes ?? 1024 * 1024,
-    compactLogBytes: options.compactLogBytes ?? 1024 * 1024,
-    onFailed: () => undefined,
-    onEmpty: () => undefined,
-  };
 }
 
 /** A loaded, empty list with an honest phone and an attacker attached, and a way to send it updates as either. */
@@ -596,11 +564,7 @@ describe('large updates applied in slices', () => {
 
   it('[R19] a sender gone before its last slice stops the rest: no acknowledgement, nothing lost of what was stored, the others\' messages go on', async () => {
     const storage = new MemoryListStorage();
-    const list = room(storage);
-    await list.load();
-    const [mum, dad] = [fakePeer(1), fakePeer(2)];
-    list.attach(mum);
-    list.attach(dad);
+    const { list, mum, dad } = await listWithMumAndDad(storage);
     list.receive(mum, slicedMessage(takingTurnsUpdate(200), 10), 0);
     const milk = new Y.Doc();
     milk.getMap('items').set('milk', 'Milk');
@@ -622,11 +586,7 @@ describe('large updates applied in slices', () => {
   });
 
   it('[R20] slices the list cannot take in order (it lacks what they build on) are applied in one go, held back as any update, and acknowledged once completed', async () => {
-    const list = room(new MemoryListStorage());
-    await list.load();
-    const [mum, dad] = [fakePeer(1), fakePeer(2)];
-    list.attach(mum);
-    list.attach(dad);
+    const { list, mum, dad } = await listWithMumAndDad(new MemoryListStorage());
     // Mum's 100 items (maps, which Yjs never joins into one item) follow Dad's first items, which
     // the relay has not had yet.
     const dadsDoc = new Y.Doc();
@@ -1271,11 +1231,7 @@ function twoUpdates(doc: Y.Doc, first: (items: Y.Map<string>) => void, second: (
 function acknowledgedVectors(peer: { sent: Uint8Array[] }): Map<number, number>[] {
   return peer.sent
     .filter((message) => message[0] === 100)
-    .map((message) => {
-      const decoder = decoding.createDecoder(message);
-      decoding.readVarUint(decoder);
-      return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
-    });
+    .map(ackVector);
 }
 
 async function waitUntil(condition: () => boolean): Promise<void> {

@@ -6,7 +6,7 @@ import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { encodeSyncStep2, encodeSyncUpdate, ProtocolError } from '../src/sync/protocol.js';
-import { closeCodeOf, connectPhone, costlyMalformedUpdate, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { closeCodeOf, connectPhone, costlyMalformedUpdate, firstAck, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 /**
  * Samples this process's event loop, which the relay's shares under the tests, every 5 ms;
@@ -59,17 +59,7 @@ async function uploadWhileSampling(update: Uint8Array, limits: Partial<RelayLimi
   const running = await startRelay({ limits });
   try {
     const socket = await openRawSocket(running.syncUrl, newListId());
-    const ack = new Promise<Map<number, number>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no acknowledgement in time')), 30_000);
-      socket.on('message', (data: Buffer) => {
-        if (data[0] !== 100) return;
-        clearTimeout(timer);
-        const decoder = decoding.createDecoder(new Uint8Array(data));
-        decoding.readVarUint(decoder);
-        resolve(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
-      });
-      socket.once('close', (code) => reject(new Error(`closed with ${code}`)));
-    });
+    const ack = firstAck(socket, 30_000);
     const stalls = sampleStalls();
     const sent = performance.now();
     socket.send(encodeSyncStep2(update));

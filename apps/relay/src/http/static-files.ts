@@ -56,7 +56,8 @@ export class StaticFiles {
   /**
    * Whether `filePath`, its symbolic links followed, is still in the static directory (itself
    * followed: it may be a link). The path was checked as text; a link in the directory could
-   * still point anywhere on the machine.
+   * still point anywhere on the machine. The directory is followed at every request, not once: a
+   * deploy may swap a link to it for the new build.
    */
   private async isInsideRoot(filePath: string): Promise<boolean> {
     const [root, real] = await Promise.all([fs.realpath(this.root), fs.realpath(filePath)]);

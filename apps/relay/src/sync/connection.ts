@@ -117,11 +117,12 @@ export class Connection implements RoomPeer {
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
   private decodedHead: IncomingMessage | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
-  /** The oldest held frame is being checked on the decode worker; nothing else is handled meanwhile. */
-  private decodingOffThread = false;
-  /** The frame on the decode worker, which still holds it (and so does this process) after the socket is gone. */
+  /**
+   * The bytes of the oldest held frame while it is checked on the decode worker (0 when none is):
+   * nothing else is handled meanwhile, and the worker holds it (and so does this process) even
+   * after the socket is gone.
+   */
   private offThreadFrameBytes = 0;
-  private socketClosed = false;
   /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
   private pausedForDecodeTurn = false;
   private closing = false;
@@ -184,7 +185,7 @@ export class Connection implements RoomPeer {
 
   /** Sends a ping, or drops the socket if the previous ping went unanswered. */
   heartbeat(): void {
-    if (this.holdTimer !== undefined || this.decodingOffThread) {
+    if (this.holdTimer !== undefined || this.offThreadFrameBytes > 0) {
       // Its address's budget (or the decode worker) holds the socket unread, pongs included: that
       // says nothing of the phone, and a phone slowed this way must not be cut off as gone.
       this.isAlive = true;
@@ -240,7 +241,7 @@ export class Connection implements RoomPeer {
    * so uncharged, one address could keep the event loop busy without ever being slowed.
    */
   private handleHeld(): void {
-    if (this.holdTimer !== undefined || this.decodingOffThread || this.waitingForList) return;
+    if (this.holdTimer !== undefined || this.offThreadFrameBytes > 0 || this.waitingForList) return;
     while (!this.closing && (this.decodedHead !== undefined || this.held.length > 0)) {
       if (this.room.isBusy) {
         // Its frames wait here, counted by the incoming bounds, until the list says it is ready.
@@ -341,7 +342,6 @@ export class Connection implements RoomPeer {
   private decodeOffThread(frame: Uint8Array): void {
     const decoder = this.options.offThreadDecoder as OffThreadDecoder;
     this.options.addressBudget.decodesInFlight += 1;
-    this.decodingOffThread = true;
     this.offThreadFrameBytes = frame.length;
     this.socket.pause();
     const started = performance.now();
@@ -360,11 +360,10 @@ export class Connection implements RoomPeer {
     budget.decodesInFlight -= 1;
     budget.loopMs.charge(ms);
     this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
-    this.decodingOffThread = false;
     this.offThreadFrameBytes = 0;
-    // Not below 0: a socket closed meanwhile has let go of everything it held.
-    this.heldBytes = Math.max(0, this.heldBytes - frame.length);
-    if (this.socketClosed) {
+    this.heldBytes -= frame.length;
+    if (this.socket.readyState === this.socket.CLOSED) {
+      // Counted until now (onSocketClosed kept this frame's share).
       this.incoming.release();
       return;
     }
@@ -616,7 +615,6 @@ export class Connection implements RoomPeer {
 
   private onSocketClosed(): void {
     this.closing = true;
-    this.socketClosed = true;
     clearTimeout(this.deferredSyncTimer);
     this.deferredSyncTimer = undefined;
     this.deferredSyncRequest = undefined;
