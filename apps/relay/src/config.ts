@@ -66,6 +66,8 @@ export interface RelayConfig {
   readonly offThreadDecodeBytes: number;
   /** The decode worker's heap (MB): a frame whose check needs more is refused, and the relay lives. */
   readonly decodeWorkerHeapMb: number;
+  /** How long one check may take on the decode worker: a frame whose check takes longer is refused (4413). */
+  readonly decodeWorkerCheckMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -164,6 +166,8 @@ export const DEFAULT_LIMITS = {
   offThreadDecodeBytes: 64 * 1024,
   // Checking the largest message (8 MiB of 2-byte structs) takes about 0.8 GB of heap.
   decodeWorkerHeapMb: 1536,
+  // Checking the largest message takes about 1 s here: 30 times that is room for a slow machine.
+  decodeWorkerCheckMs: 30_000,
 } as const;
 
 export const DEFAULT_STORAGE = {
@@ -227,6 +231,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     refuseListContent: flag(env, 'REFUSE_LIST_CONTENT'),
     offThreadDecodeBytes: integer(env, 'OFF_THREAD_DECODE_BYTES', DEFAULT_LIMITS.offThreadDecodeBytes, 0),
     decodeWorkerHeapMb: integer(env, 'DECODE_WORKER_HEAP_MB', DEFAULT_LIMITS.decodeWorkerHeapMb, 64),
+    decodeWorkerCheckMs: integer(env, 'DECODE_WORKER_CHECK_MS', DEFAULT_LIMITS.decodeWorkerCheckMs, 100, MAX_TIMER_MS),
   };
 }
 

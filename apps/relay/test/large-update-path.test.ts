@@ -44,15 +44,15 @@ function honestList(items: number): Uint8Array {
 describe('the large-update path: the decode worker and slices', () => {
   it('[K1] a frame queued on the decode worker behind one that exhausts its heap is checked by the next worker, not refused as too costly (4413)', async () => {
     // On the decoder itself: two frames queued on one worker, the first exhausting its heap.
-    const decoder = new OffThreadDecoder({ maxHeapMb: 64 });
+    const decoder = new OffThreadDecoder({ maxHeapMb: 64, maxCheckMs: 30_000 });
     try {
       const costly = decoder.decode(costlyMalformedUpdate(4_000_000), {});
       const next = decoder.decode(encodeSyncStep2(honestList(3_000)), {});
-      await expect(costly).rejects.toMatchObject({ outOfMemory: true });
+      await expect(costly).rejects.toMatchObject({ tooCostly: true });
       // The next frame never needed more than the worker has: it is checked by a new worker.
       const outcome = await next.then(
         ({ message }) => message.kind,
-        (error: unknown) => (error instanceof DecodeWorkerFailed ? `failed, outOfMemory: ${error.outOfMemory}` : String(error)),
+        (error: unknown) => (error instanceof DecodeWorkerFailed ? `failed, tooCostly: ${error.tooCostly}` : String(error)),
       );
       expect(outcome).toBe('sync-step-2');
     } finally {
@@ -77,6 +77,40 @@ describe('the large-update path: the decode worker and slices', () => {
       expect(await attackerClosed).toBe(4413);
       // The honest phone's update is valid: it must be checked (by the new worker) and stored,
       // not closed with 4413, a permanent refusal after which y-websocket never reconnects.
+      expect(await acked).toBeInstanceOf(Map);
+      expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
+      honest.terminate();
+    } finally {
+      await running.close();
+    }
+  }, 60_000);
+
+  it('[K5] a check that takes longer than the worker may is refused as too costly (4413); the frames queued behind it are checked by a new worker', async () => {
+    // On the decoder: a frame whose check takes seconds (with this heap) and an honest one behind it.
+    const decoder = new OffThreadDecoder({ maxHeapMb: 1536, maxCheckMs: 300 });
+    try {
+      // Started and ready: the time a worker takes to start is not the check's.
+      expect((await decoder.decode(encodeSyncStep2(honestList(10)), {})).message.kind).toBe('sync-step-2');
+      const started = performance.now();
+      const costly = decoder.decode(costlyMalformedUpdate(4_000_000), {});
+      const next = decoder.decode(encodeSyncStep2(honestList(3_000)), {});
+      await expect(costly).rejects.toMatchObject({ tooCostly: true, message: 'checking took over 300 ms' });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect((await next).message.kind).toBe('sync-step-2');
+    } finally {
+      await decoder.close();
+    }
+
+    // Through the relay: the sender is refused for good, an honest phone behind it is stored.
+    const running = await startRelay({ limits: { decodeWorkerCheckMs: 300 }, trustedProxies: ['127.0.0.1'] });
+    try {
+      const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
+      const attackerClosed = closeCodeOf(attacker, 20_000);
+      attacker.send(costlyMalformedUpdate(4_000_000));
+      const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
+      const acked = firstAck(honest).catch((error: Error) => error.message);
+      honest.send(encodeSyncStep2(honestList(3_000)));
+      expect(await attackerClosed).toBe(4413);
       expect(await acked).toBeInstanceOf(Map);
       expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
       honest.terminate();

@@ -213,7 +213,7 @@ describe('large frames checked off the event loop', () => {
 
 describe('the decode worker', () => {
   it('[D4] an idle worker is stopped; the next frame starts a new one, which the old one stopping does not fail', async () => {
-    const decoder = new OffThreadDecoder({ maxHeapMb: 256, idleStopMs: 50 });
+    const decoder = new OffThreadDecoder({ maxHeapMb: 256, maxCheckMs: 30_000, idleStopMs: 50 });
     const valid = (): Uint8Array => {
       const doc = new Y.Doc();
       doc.getMap('items').set('milk', 'Milk');

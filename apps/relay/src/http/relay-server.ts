@@ -113,8 +113,9 @@ export class RelayServer {
   constructor(private readonly options: RelayServerOptions) {
     this.now = options.now ?? Date.now;
     this.heartbeatSliceCount = heartbeatSlices(options.limits.pingIntervalMs);
+    const { offThreadDecodeBytes, decodeWorkerHeapMb, decodeWorkerCheckMs } = options.limits;
     this.offThreadDecoder =
-      options.limits.offThreadDecodeBytes > 0 ? new OffThreadDecoder({ maxHeapMb: options.limits.decodeWorkerHeapMb }) : undefined;
+      offThreadDecodeBytes > 0 ? new OffThreadDecoder({ maxHeapMb: decodeWorkerHeapMb, maxCheckMs: decodeWorkerCheckMs }) : undefined;
     this.trustedProxies = trustedProxies(options.trustedProxies ?? []);
     this.addressBudgets = new AddressBudgets(
       {

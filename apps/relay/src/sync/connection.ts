@@ -390,8 +390,8 @@ export class Connection implements RoomPeer {
   private refuseUnchecked(frame: Uint8Array, error: unknown): void {
     if (error instanceof ProtocolError) {
       this.refuse(CloseCode.malformedMessage, 'malformed message', 'malformed_message', { detail: error.message });
-    } else if (error instanceof DecodeWorkerFailed && error.outOfMemory) {
-      // Valid or not, checking it took more memory than the worker has: it would again.
+    } else if (error instanceof DecodeWorkerFailed && error.tooCostly) {
+      // Valid or not, checking it took more memory or time than the worker has: it would again.
       this.refuse(CloseCode.messageTooLarge, 'message too costly to check', 'message_too_costly', { bytes: frame.length });
     } else {
       this.options.metrics.errors.inc({ kind: 'decode_worker_failed' });

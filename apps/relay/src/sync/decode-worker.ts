@@ -21,6 +21,8 @@ port.on('message', (request: DecodeRequest) => {
   const response: DecodeResponse = { id: request.id, ms: performance.now() - started, ...outcome };
   port.postMessage(response);
 });
+// The relay times each check from here on (OffThreadDecoder.armCheckTimer), not the start-up.
+port.postMessage({ ready: true });
 
 /** What `work` returns, or what it threw, in a form that crosses back to the relay. */
 function answer<T>(work: () => T): T | { error: { protocol: boolean; message: string } } {

@@ -24,12 +24,20 @@ export interface OffThreadResult {
   readonly ms: number;
 }
 
-/** The worker could not check the frame: it ran out of its heap, or failed in some other way. */
+/** Sent once by a worker whose message handler is in place: its requests' time starts then. */
+interface WorkerReady {
+  readonly ready: true;
+}
+
+/**
+ * The worker could not check the frame: it ran out of its heap or its time (`tooCostly`: the
+ * frame would cost as much again), or failed in some other way.
+ */
 export class DecodeWorkerFailed extends Error {
   override readonly name = 'DecodeWorkerFailed';
   constructor(
     message: string,
-    readonly outOfMemory: boolean,
+    readonly tooCostly: boolean,
   ) {
     super(message);
   }
@@ -38,6 +46,8 @@ export class DecodeWorkerFailed extends Error {
 export interface OffThreadDecoderOptions {
   /** The worker's old-generation heap, in MB: past it the worker dies, not the relay. */
   readonly maxHeapMb: number;
+  /** How long one check may take on the worker: past it the worker is stopped, and the frame refused. */
+  readonly maxCheckMs: number;
   /** How long an idle worker is kept (IDLE_WORKER_MS unless set). */
   readonly idleStopMs?: number;
 }
@@ -74,6 +84,10 @@ export class OffThreadDecoder {
   private nextId = 1;
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Bounds the current worker's check of its first request, `timedRequest` (armCheckTimer). */
+  private checkTimer: NodeJS.Timeout | undefined;
+  private timedRequest: number | undefined;
+  private readonly readyWorkers = new WeakSet<Worker>();
 
   constructor(private readonly options: OffThreadDecoderOptions) {}
 
@@ -103,6 +117,7 @@ export class OffThreadDecoder {
     return new Promise<DecodeResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker, build });
       worker.postMessage(build(id));
+      this.armCheckTimer();
     });
   }
 
@@ -110,6 +125,7 @@ export class OffThreadDecoder {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.idleTimer);
+    clearTimeout(this.checkTimer);
     const worker = this.worker;
     this.worker = undefined;
     if (worker === undefined) return;
@@ -121,7 +137,14 @@ export class OffThreadDecoder {
     const worker = startWorkerThread({ resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb } });
     // Never what keeps the process alive: the HTTP server does that while the relay runs.
     worker.unref();
-    worker.on('message', (response: DecodeResponse) => this.settle(response));
+    worker.on('message', (message: DecodeResponse | WorkerReady) => {
+      if ('ready' in message) {
+        this.readyWorkers.add(worker);
+        this.armCheckTimer();
+      } else {
+        this.settle(message);
+      }
+    });
     worker.on('error', (error: Error & { code?: string }) => {
       if (this.worker === worker) this.worker = undefined;
       this.failAllOf(worker, new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
@@ -143,7 +166,41 @@ export class OffThreadDecoder {
     } else {
       pending.resolve(response);
     }
+    this.armCheckTimer();
     if (this.pending.size === 0) this.stopWhenIdle();
+  }
+
+  private firstRequestOn(worker: Worker): number | undefined {
+    for (const [id, pending] of this.pending) if (pending.worker === worker) return id;
+    return undefined;
+  }
+
+  /**
+   * Times the check the current worker is on: its first request (it takes them in order), from
+   * when the worker could start it (ready, and the one before answered). A check that never ends
+   * (a bug like [P1]'s loop, met on the worker) would otherwise hold every large frame on the
+   * relay behind it, and their phones, for good.
+   */
+  private armCheckTimer(): void {
+    const worker = this.worker;
+    const first = worker !== undefined && this.readyWorkers.has(worker) ? this.firstRequestOn(worker) : undefined;
+    // Still on the same check: its clock goes on.
+    if (first !== undefined && first === this.timedRequest) return;
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+    this.timedRequest = first;
+    if (worker === undefined || first === undefined) return;
+    const maxCheckMs = this.options.maxCheckMs;
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      this.timedRequest = undefined;
+      if (this.worker !== worker) return;
+      // As if out of heap: the check it was on is refused, those queued go to a new worker.
+      this.worker = undefined;
+      this.failAllOf(worker, new DecodeWorkerFailed(`checking took over ${maxCheckMs} ms`, true));
+      void worker.terminate();
+    }, maxCheckMs);
+    this.checkTimer.unref();
   }
 
   private stopWhenIdle(): void {
@@ -164,16 +221,16 @@ export class OffThreadDecoder {
   }
 
   /**
-   * Fails the requests of `worker`. Out of memory, only the one it was checking (the first of its
-   * requests: it takes them in order) is to blame; those queued behind it go to a new worker. They
-   * failed as too costly: a phone whose frame waited behind an attacker's was refused for good
-   * (4413), and a list cut behind it judged by the worst-case guess ([K1]).
+   * Fails the requests of `worker`. Out of memory or time, only the one it was checking (the first
+   * of its requests: it takes them in order) is to blame; those queued behind it go to a new
+   * worker. They failed as too costly: a phone whose frame waited behind an attacker's was refused
+   * for good (4413), and a list cut behind it judged by the worst-case guess ([K1]).
    */
   private failAllOf(worker: Worker, error: DecodeWorkerFailed): void {
     let first = true;
     for (const [id, pending] of this.pending) {
       if (pending.worker !== worker) continue;
-      if (first || !error.outOfMemory || this.closed) {
+      if (first || !error.tooCostly || this.closed) {
         this.pending.delete(id);
         pending.reject(error);
       } else {
@@ -182,6 +239,7 @@ export class OffThreadDecoder {
       }
       first = false;
     }
+    this.armCheckTimer();
   }
 }
 
