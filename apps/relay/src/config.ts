@@ -243,7 +243,8 @@ function bufferedBytesLimits(
   env: NodeJS.ProcessEnv,
   maxListBytes: number,
 ): Pick<RelayConfig, 'maxBufferedBytes' | 'maxBufferedBytesPerIp' | 'maxBufferedBytesTotal'> {
-  const maxBufferedBytes = integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, 1024, MAX_BUFFERED_BYTES_SETTING);
+  // Less than a list would drop every newcomer to a full list as a slow consumer, each time it came back ([SV3]).
+  const maxBufferedBytes = integer(env, 'MAX_BUFFERED_BYTES', maxListBytes + BUFFER_HEADROOM_BYTES, maxListBytes, MAX_BUFFERED_BYTES_SETTING);
   const perIpDefault = Math.min(maxBufferedBytes * BUFFERED_CONNECTIONS_PER_IP, MAX_BUFFERED_BYTES_SETTING);
   const maxBufferedBytesPerIp = integer(env, 'MAX_BUFFERED_BYTES_PER_IP', perIpDefault, maxBufferedBytes, MAX_BUFFERED_BYTES_SETTING);
   const totalDefault = Math.max(DEFAULT_MAX_BUFFERED_BYTES_TOTAL, maxBufferedBytesPerIp);

@@ -76,6 +76,11 @@ describe('configFromEnvironment', () => {
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(50 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL must be an integer from 67108864/);
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(65 * 1024 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_TOTAL/);
     expect(configFromEnvironment({ MAX_BUFFERED_BYTES_TOTAL: String(2048 * MiB) }).maxBufferedBytesTotal).toBe(2048 * MiB);
+    // [SV3] Less than one list: every newcomer to a full list would be dropped as a slow consumer
+    // by its first answer, each time it came back. It was taken down to 1 KiB.
+    expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES: String(MiB) })).toThrow(/MAX_BUFFERED_BYTES must be an integer from 8388608/);
+    expect(() => configFromEnvironment({ MAX_LIST_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(MiB - 1) })).toThrow(/MAX_BUFFERED_BYTES/);
+    expect(configFromEnvironment({ MAX_LIST_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(MiB) }).maxBufferedBytes).toBe(MiB);
   });
 
   it('reads REFUSE_LIST_CONTENT as a yes/no setting, off unless set, and refuses anything else', () => {

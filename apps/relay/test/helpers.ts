@@ -234,7 +234,7 @@ export function closeCodeOf(socket: WebSocket, timeoutMs = 5000): Promise<number
 
 /** Kills the `flock` helper holding `dataDir`'s lock, as an outside hand would. */
 export function killLockHelper(dataDir: string): void {
-  execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, LOCK_FILE_NAME)} -c`]);
+  execFileSync('pkill', ['-KILL', '-f', `^flock .*${path.join(dataDir, LOCK_FILE_NAME)} `]);
 }
 
 /**

@@ -20,6 +20,8 @@ export const LOCK_FILE_NAME = 'relay.lock';
 
 /** Exit status `flock` uses for "somebody else holds it" (distinct from its own errors). */
 const CONFLICT_EXIT_CODE = 75;
+/** The shell's exit status when it finds no such command to exec. */
+const COMMAND_NOT_FOUND_EXIT_CODE = 127;
 
 export interface LockOwner {
   readonly pid: number;
@@ -54,19 +56,27 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
   for (const parent of await makeDirectory(dataDir)) await syncDirectory(parent);
   const lockPath = path.join(dataDir, LOCK_FILE_NAME);
   const helper = spawn(
-    options.flockCommand ?? 'flock',
+    '/bin/sh',
     [
+      '-c',
+      // Ignored signals stay ignored across exec, in flock and in the shell and `cat` it starts:
+      // a service manager's stop (systemd signals every process of the service) or Ctrl-C (the
+      // whole foreground group) would otherwise end the helper first, which reads as a lost lock
+      // while the relay is still flushing ([SV1]). The relay's exit still ends it: the pipe closes.
+      `trap '' TERM INT HUP; exec "$@"`,
+      'data-dir-lock',
+      options.flockCommand ?? 'flock',
       '--exclusive',
       '--timeout',
       (options.waitMs / 1000).toFixed(3),
       '--conflict-exit-code',
       String(CONFLICT_EXIT_CODE),
       lockPath,
+      // A command, not `-c`: flock would run that with $SHELL, a service account's nologin ([SV2]).
+      '/bin/sh',
       '-c',
       'echo locked; exec cat >/dev/null',
     ],
-    // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and a
-    // helper killed by it would read as a lost lock while the relay is still flushing.
     { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   let stderr = '';
@@ -84,12 +94,13 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
     void exited.then(() => resolve('exited'));
   });
   if (typeof started === 'object') {
-    if (started.error.code === 'ENOENT') return { kind: 'unavailable', reason: 'no flock command on this system' };
+    if (started.error.code === 'ENOENT') return { kind: 'unavailable', reason: 'no /bin/sh to run flock on this system' };
     throw started.error;
   }
   if (started === 'exited') {
     const code = await exited;
     if (code === CONFLICT_EXIT_CODE) return { kind: 'held', owner: await readOwner(lockPath) };
+    if (code === COMMAND_NOT_FOUND_EXIT_CODE) return { kind: 'unavailable', reason: 'no flock command on this system' };
     throw new Error(`could not lock ${lockPath}: flock exited with ${code}: ${stderr.trim()}`);
   }
   // Ours now: say who holds it, for the message a second relay prints.
