@@ -1,3 +1,6 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
@@ -9,8 +12,9 @@ import { ListRoom } from '../src/sync/list-room.js';
 import type { PresenceLimits } from '../src/sync/presence.js';
 import { DEFAULT_PRESENCE_LIMITS, Presence } from '../src/sync/presence.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
-import { decodeIncomingMessage, encodeAwarenessMessage, MAX_AWARENESS_ENTRIES, MAX_AWARENESS_STATE_BYTES, ProtocolError } from '../src/sync/protocol.js';
+import { decodeIncomingMessage, encodeAwarenessMessage, MAX_AWARENESS_ENTRIES, MAX_AWARENESS_STATE_BYTES, MESSAGE_AWARENESS, ProtocolError } from '../src/sync/protocol.js';
 import { connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
+import { fakePeer, listWithMumAndDad } from './room-fakes.js';
 
 interface Entry {
   clientId: number;
@@ -18,18 +22,41 @@ interface Entry {
   state: unknown;
 }
 
-/** An awareness message as a y-websocket client sends it, decoded and checked by the relay. */
-function awareness(entries: readonly Entry[]): Extract<IncomingMessage, { kind: 'awareness' }> {
+/**
+ * An awareness message as a y-websocket client sends it, decoded and checked by the relay; each
+ * state's JSON is `rawJson` when given (JSON.stringify would rewrite it).
+ */
+function awareness(entries: readonly Entry[], rawJson?: string): Extract<IncomingMessage, { kind: 'awareness' }> {
   const update = encoding.createEncoder();
   encoding.writeVarUint(update, entries.length);
   for (const { clientId, clock, state } of entries) {
     encoding.writeVarUint(update, clientId);
     encoding.writeVarUint(update, clock);
-    encoding.writeVarString(update, JSON.stringify(state));
+    encoding.writeVarString(update, rawJson ?? JSON.stringify(state));
   }
   const message = decodeIncomingMessage(encodeAwarenessMessage(encoding.toUint8Array(update)));
   if (message.kind !== 'awareness') throw new Error('not an awareness message');
   return message;
+}
+
+/** The entries of the awareness messages among `sent` (other message types skipped). */
+function sentEntries(sent: readonly Uint8Array[]): Entry[] {
+  const entries: Entry[] = [];
+  for (const message of sent) {
+    const decoder = decoding.createDecoder(message);
+    if (decoding.readVarUint(decoder) !== MESSAGE_AWARENESS) continue;
+    const update = decoding.createDecoder(decoding.readVarUint8Array(decoder));
+    const count = decoding.readVarUint(update);
+    for (let i = 0; i < count; i++) {
+      entries.push({ clientId: decoding.readVarUint(update), clock: decoding.readVarUint(update), state: JSON.parse(decoding.readVarString(update)) });
+    }
+  }
+  return entries;
+}
+
+function collectGarbage(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
 }
 
 function presence(limits?: PresenceLimits): { presence: Presence<{ name: string }>; broadcasts: Uint8Array[] } {
@@ -317,5 +344,105 @@ describe('presence (awareness) on a list', () => {
       phone.destroy();
       await relay.close();
     }
+  });
+
+  it('[A13] a reconnected phone keeps its presence when the relay at last drops its old, half-open connection', async () => {
+    const { list, mum: oldConnection, dad } = await listWithMumAndDad(new MemoryListStorage());
+    const MUM = 7;
+    list.receive(oldConnection, awareness([{ clientId: MUM, clock: 1, state: { name: 'Mum' } }]), 0);
+    // The network changed: the phone opened a new connection, and the old one is half-open until
+    // its next missed ping (30–60 s). Meanwhile y-websocket renewed Mum's presence on the new one.
+    const newConnection = fakePeer(3);
+    list.attach(newConnection);
+    list.receive(newConnection, awareness([{ clientId: MUM, clock: 2, state: { name: 'Mum' } }]), 0);
+    dad.sent.length = 0;
+    list.detach(oldConnection);
+    // It took Mum's state with it, and Dad saw her leave (and come back at her next renewal).
+    const removals = sentEntries(dad.sent).filter((entry) => entry.clientId === MUM && entry.state === null);
+    expect({ present: list.presence.hasState(MUM), removals }).toEqual({ present: true, removals: [] });
+    // The live connection still takes it along when it goes.
+    list.detach(newConnection);
+    expect(list.presence.hasState(MUM)).toBe(false);
+    expect(sentEntries(dad.sent)).toEqual([{ clientId: MUM, clock: 2, state: null }]);
+    list.destroy();
+  });
+
+  it('[A14] an unmodified y-websocket phone that reconnects is shown again at once, not at its next renewal', async () => {
+    const relay = await startRelay();
+    const listId = newListId();
+    // Someone else keeps the list loaded.
+    const dad = await openRawSocket(relay.syncUrl, listId);
+    const phone = connectPhone(relay.syncUrl, listId);
+    try {
+      const mum = phone.doc.clientID;
+      const shown = (): boolean => relay.relay.registry.get(listId)?.presence.hasState(mum) === true;
+      phone.provider.awareness.setLocalState({ name: 'Mum', color: '#123456' });
+      await waitFor(shown, 5000, 'Mum shown');
+      // Flapping shop Wi-Fi: the socket drops (the relay removes Mum), y-websocket reconnects and
+      // sends Mum's state at the clock she left with, which the relay took for a late echo: she
+      // stayed hidden until her renewal, up to 18 s later.
+      phone.provider.disconnect();
+      await waitFor(() => !shown(), 5000, 'Mum gone with her socket');
+      phone.provider.connect();
+      await waitFor(shown, 3000, 'Mum shown again');
+      // Told she had left, her phone raised its clock: everyone, not only the relay, takes it.
+      const clock = phone.provider.awareness.meta.get(mum)?.clock ?? 0;
+      expect(clock).toBeGreaterThan(1);
+    } finally {
+      phone.destroy();
+      dad.close();
+      await relay.close();
+    }
+  });
+
+  it('[A15] a list\'s presence holds a bounded heap whatever its states\' shape: 1 KiB of `[{},{},…]` is not metered as 1 KiB', () => {
+    const gc = collectGarbage();
+    const lists = Array.from({ length: 40 }, () => presence());
+    // 340 empty objects: 1,021 bytes of JSON, under MAX_AWARENESS_STATE_BYTES and the depth limit,
+    // about 20 KiB of heap once parsed.
+    const objects = JSON.stringify(Array.from({ length: 340 }, () => ({})));
+    expect(objects.length).toBeLessThanOrEqual(MAX_AWARENESS_STATE_BYTES);
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let applied = 0;
+    for (const [i, { presence: list }] of lists.entries()) {
+      // Four states a message, from one connection, until the list (or the connection) is full.
+      const tab = { name: `tab ${i}` };
+      for (let from = 0; from < 64; from += 4) {
+        const { update, entries } = awareness(range(1000 + from, 4).map((clientId) => ({ clientId, clock: 1, state: null })), objects);
+        if (list.apply(tab, update, entries) !== 'applied') break;
+        applied += 4;
+      }
+      expect(list.stateBytes).toBeLessThanOrEqual(DEFAULT_PRESENCE_LIMITS.stateBytesPerList);
+    }
+    gc();
+    const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
+    expect(applied).toBeGreaterThan(0);
+    // Metered by their JSON, each list took all 64 (1.3 MB of heap, 55 MB for the 40); metered by
+    // their values, a list holds its share's worth: about 2 × 128 KiB of heap.
+    expect(heapGrowth, `${applied} states took ${(heapGrowth / 1e6).toFixed(1)} MB`).toBeLessThan(lists.length * 4 * DEFAULT_PRESENCE_LIMITS.stateBytesPerList);
+    for (const { presence: list } of lists) list.destroy();
+  });
+
+  it('[A16] a join is sent at most the list\'s 128 KiB of presence, whatever the numbers in the states look like', async () => {
+    const { list } = await listWithMumAndDad(new MemoryListStorage());
+    // `1e20` is 4 bytes as sent, 21 digits once y-protocols re-encodes it for every newcomer.
+    const raw = `[${Array.from({ length: 203 }, () => '1e20').join(',')}]`;
+    expect(raw.length).toBeLessThanOrEqual(MAX_AWARENESS_STATE_BYTES);
+    const tabs = [fakePeer(10), fakePeer(11)];
+    for (const tab of tabs) list.attach(tab);
+    for (let clientId = 5000; clientId < 5128; clientId++) {
+      list.receive(tabs[clientId % 2]!, awareness([{ clientId, clock: 1, state: null }], raw), 0);
+    }
+    expect(tabs.map((tab) => tab.closed)).toEqual([[], []]);
+    const shown = list.presence.stateCount;
+    expect(shown).toBeGreaterThan(0);
+    const newcomer = fakePeer(99);
+    list.attach(newcomer);
+    const sentBytes = newcomer.sent.filter((m) => m[0] === MESSAGE_AWARENESS).reduce((sum, m) => sum + m.length, 0);
+    // As [A10]: the list's share plus a few bytes of id and clock per state. Metered as sent,
+    // 128 states fitted and a join was sent 572 kB.
+    expect(sentBytes, `${shown} states, a join sent ${sentBytes} bytes`).toBeLessThan(128 * 1024 + 8 * 256);
+    list.destroy();
   });
 });

@@ -889,6 +889,9 @@ export class ListRoom {
         states: this.presence.stateCount,
         stateBytes: this.presence.stateBytes,
       });
+    } else {
+      const departures = this.presence.departuresShownIn(entries);
+      if (departures !== undefined) this.sendTo(peer, departures);
     }
   }
 

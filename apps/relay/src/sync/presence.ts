@@ -21,7 +21,7 @@ export interface PresenceLimits {
    * 16 KiB made each join send 30 MB and stall the relay 150–230 ms.
    */
   readonly statesPerList: number;
-  /** Those states' JSON, summed: what one join costs to encode and send. */
+  /** Those states' costs (AwarenessEntry.stateBytes), summed: what one join costs to send, and their heap. */
   readonly stateBytesPerList: number;
 }
 
@@ -36,13 +36,20 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
 export type PresenceResult = 'applied' | 'unchanged' | 'too-many-states' | 'too-many-states-on-list';
 
 /**
- * Who is on a list right now (y-protocols awareness), and which connections carried each
- * presence state, so a connection that drops takes the states it carried with it.
+ * Who is on a list right now (y-protocols awareness), and which connection carries each presence
+ * state, so a connection that drops takes the states it carried with it.
  */
 export class Presence<Peer extends object> {
   private readonly awareness: awarenessProtocol.Awareness;
-  /** The states each connection carried; one state can come through several (tabs of one browser pass it along). */
+  /** The states each connection carries: those whose latest clock came through it. */
   private readonly carriedBy = new Map<Peer, Set<number>>();
+  /**
+   * Each state's one carrier. A phone that reconnects renews its state on the new connection
+   * while the relay has not yet noticed the old one is dead (a missed ping, 30–60 s): the old
+   * one dropping must not take the state with it ([A1]). Tabs of one browser pass each other's
+   * states along; a state whose carrier drops is removed, and its tab, told so, sends it again.
+   */
+  private readonly carrierOf = new Map<number, Peer>();
   /** The JSON size of each present state, and their sum. */
   private readonly bytesOf = new Map<number, number>();
   private totalStateBytes = 0;
@@ -111,7 +118,24 @@ export class Presence<Peer extends object> {
     const carried = this.carriedBy.get(peer);
     this.carriedBy.delete(peer);
     if (carried === undefined || carried.size === 0) return;
+    for (const clientId of carried) this.carrierOf.delete(clientId);
     awarenessProtocol.removeAwarenessStates(this.awareness, [...carried], null);
+  }
+
+  /**
+   * The departures of clients that `entries` show present at the clock they left with, to send
+   * back to their sender. A phone that reconnects sends its own state at that clock, which the
+   * relay, as y-protocols everywhere, takes for a late echo: it stayed hidden until its renewal,
+   * up to 18 s later ([A2]). Told it left, y-protocols raises its clock and sends the state again
+   * at once. A late echo of someone else's state learns of the departure the same way.
+   */
+  departuresShownIn(entries: readonly AwarenessEntry[]): Uint8Array | undefined {
+    const departed = new Set<number>();
+    for (const { clientId, clock, leaves } of entries) {
+      if (!leaves && !this.hasState(clientId) && this.awareness.meta.get(clientId)?.clock === clock) departed.add(clientId);
+    }
+    if (departed.size === 0) return undefined;
+    return encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...departed]));
   }
 
   /** Every present client's state, for a newcomer or a query-awareness. */
@@ -217,6 +241,10 @@ export class Presence<Peer extends object> {
   }
 
   private carry(clientId: number, peer: Peer): void {
+    const previous = this.carrierOf.get(clientId);
+    if (previous === peer) return;
+    if (previous !== undefined) this.carriedBy.get(previous)?.delete(clientId);
+    this.carrierOf.set(clientId, peer);
     let carried = this.carriedBy.get(peer);
     if (carried === undefined) {
       carried = new Set();
@@ -225,9 +253,11 @@ export class Presence<Peer extends object> {
     carried.add(clientId);
   }
 
-  /** A departure is rare and a list has few connections: no reverse index is worth keeping. */
   private drop(clientId: number): void {
-    for (const carried of this.carriedBy.values()) carried.delete(clientId);
+    const carrier = this.carrierOf.get(clientId);
+    if (carrier === undefined) return;
+    this.carrierOf.delete(clientId);
+    this.carriedBy.get(carrier)?.delete(clientId);
   }
 
   /** Keeps the clocks of at most `rememberedDepartures` departed clients, the oldest go first. */

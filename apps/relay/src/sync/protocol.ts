@@ -81,7 +81,10 @@ export interface AwarenessEntry {
   readonly clientId: number;
   readonly clock: number;
   readonly leaves: boolean;
-  /** The state's JSON as sent: what the relay holds and re-sends to every newcomer for it. */
+  /**
+   * What the state costs the relay, in bytes (awarenessStateCost): the relay holds it and re-sends
+   * it to every newcomer.
+   */
   readonly stateBytes: number;
 }
 
@@ -441,10 +444,35 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     } catch {
       throw new ProtocolError('awareness state is not JSON');
     }
-    entries.push({ clientId, clock, leaves: state === null, stateBytes: json.length });
+    entries.push({ clientId, clock, leaves: state === null, stateBytes: awarenessStateCost(json.length, state) });
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
   return entries;
+}
+
+/**
+ * Heap bytes charged per JSON value of a presence state. An empty object in an array takes about
+ * 64 bytes of heap for its 3 bytes of JSON (`{},`): 1 KiB of them, metered by their JSON, held 20
+ * times that ([A3]). At 32, a list's presence share (128 KiB) holds at most about 256 KiB of heap.
+ */
+const HEAP_BYTES_PER_JSON_VALUE = 32;
+
+/**
+ * The larger of what a presence state takes to send and to hold: its JSON as y-protocols sends it
+ * on (JSON.stringify of the parsed state, which can be longer than what came: `1e20` becomes 21
+ * digits, [A4]) and HEAP_BYTES_PER_JSON_VALUE for each value in it.
+ */
+function awarenessStateCost(receivedBytes: number, state: unknown): number {
+  const resentBytes = Buffer.byteLength(JSON.stringify(state));
+  return Math.max(receivedBytes, resentBytes, jsonValueCount(state) * HEAP_BYTES_PER_JSON_VALUE);
+}
+
+/** Values in parsed JSON: `value` itself and every value inside it (nesting is bounded by the depth check). */
+function jsonValueCount(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 1;
+  let count = 1;
+  for (const inner of Array.isArray(value) ? value : Object.values(value)) count += jsonValueCount(inner);
+  return count;
 }
 
 /** The deepest nesting of arrays and objects in `text`, brackets inside strings not counted. */
