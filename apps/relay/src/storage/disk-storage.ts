@@ -82,7 +82,14 @@ interface JournalGeneration {
   segment: JournalSegment | undefined;
   readonly pending: Map<string, PendingRecords>;
   /** Segment files of the previous run read into `pending`: deleted once copied, or quarantined (see replayJournal). */
-  readonly replayedSegments?: Array<{ readonly name: string; readonly quarantine: boolean }>;
+  readonly replayedSegments?: ReplayedSegment[];
+}
+
+interface ReplayedSegment {
+  readonly name: string;
+  readonly quarantine: boolean;
+  /** Where it was renamed to in quarantine/, by an attempt whose directory fsyncs then failed. */
+  quarantinedAs?: string;
 }
 
 const SNAPSHOT_SUFFIX = '.snapshot';
@@ -175,6 +182,14 @@ export class DiskListStorage implements ListStorage {
    * (emptyCompactedLog).
    */
   private readonly logsToEmpty = new Set<string>();
+  /**
+   * Lists whose last append to their log failed, and the log's length before it: the durable end.
+   * What a failed O_DSYNC write put past it (an EIO once its bytes reached the page cache) can
+   * read as whole records and still never reach the disk: built on, a crash would leave zeros
+   * between the durable records and the retried ones, and the log quarantined with those ([WF1]).
+   * The next append cuts the log back to it first; what is cut is still in the journal.
+   */
+  private readonly logsToCut = new Map<string, number>();
   /**
    * A list log was created since DATA_DIR was last fsynced: its directory entry may not be
    * durable yet, so the journal segment holding its records must stay until it is.
@@ -485,8 +500,13 @@ export class DiskListStorage implements ListStorage {
     // One at a time and forgotten once done, so a retry after a failure does not redo any.
     for (let next = replayed[0]; next !== undefined; next = replayed[0]) {
       const filePath = path.join(this.dataDir, next.name);
-      if (next.quarantine) await this.moveToQuarantine(filePath, `${next.name}.${this.now()}`);
-      else await removeIfExists(filePath);
+      if (next.quarantine) {
+        // Renamed again after a failed fsync, it would be missing: every checkpoint failed ([WF2]).
+        next.quarantinedAs ??= await this.renameIntoQuarantine(filePath, `${next.name}.${this.now()}`);
+        await this.syncQuarantined(next.quarantinedAs);
+      } else {
+        await removeIfExists(filePath);
+      }
       replayed.shift();
     }
     const index = this.checkpointing.indexOf(generation);
@@ -536,7 +556,7 @@ export class DiskListStorage implements ListStorage {
       .sort((a, b) => a.sequence - b.sequence);
     if (segments.length === 0) return;
     const started = this.now();
-    const replayedSegments: Array<{ name: string; quarantine: boolean }> = [];
+    const replayedSegments: ReplayedSegment[] = [];
     const generation: JournalGeneration = { segment: undefined, pending: new Map(), replayedSegments };
     let recordCount = 0;
     let damageSeen = false;
@@ -683,6 +703,7 @@ export class DiskListStorage implements ListStorage {
         // at the file's end, after it: drop the handle (closed once this task is done with it),
         // and the next append cuts that tail first.
         this.logsToRepair.add(listId);
+        this.logsToCut.set(listId, Math.min(this.logsToCut.get(listId) ?? log.bytes, log.bytes));
         await this.closeLog(listId);
         throw error;
       }
@@ -697,15 +718,30 @@ export class DiskListStorage implements ListStorage {
    * No handle is open then (the failed step dropped it; a replay comes before any open).
    */
   private async readyLogForAppend(listId: string): Promise<void> {
-    if (!this.logsToEmpty.has(listId) && !this.logsToRepair.has(listId)) return;
+    if (!this.logsToEmpty.has(listId) && !this.logsToRepair.has(listId) && !this.logsToCut.has(listId)) return;
     await this.closeLog(listId);
+    const logPath = this.filePath(listId, LOG_SUFFIX);
     if (this.logsToEmpty.has(listId)) {
-      await truncateAndSync(this.filePath(listId, LOG_SUFFIX), 0);
+      await truncateAndSync(logPath, 0);
       this.logsToEmpty.delete(listId);
-      // Nothing is left to repair in an empty file.
+      // Nothing is left to repair or cut in an empty file.
       this.logsToRepair.delete(listId);
+      this.logsToCut.delete(listId);
     }
-    if (this.logsToRepair.has(listId)) await this.repairLog(listId, await readIfExists(this.filePath(listId, LOG_SUFFIX)));
+    const durableEnd = this.logsToCut.get(listId);
+    if (durableEnd !== undefined) {
+      // Never lengthened: a compaction or a repair since may have left it shorter.
+      const length = await fs.stat(logPath).then(
+        (stat) => stat.size,
+        (error: unknown) => {
+          if (isNotFound(error)) return 0;
+          throw error;
+        },
+      );
+      if (length > durableEnd) await truncateAndSync(logPath, durableEnd);
+      this.logsToCut.delete(listId);
+    }
+    if (this.logsToRepair.has(listId)) await this.repairLog(listId, await readIfExists(logPath));
   }
 
   /** Opens (creating if needed) a list log for `logs`, which bounds how many are open. */
@@ -869,13 +905,29 @@ export class DiskListStorage implements ListStorage {
     afterCopy?: Buffer,
     reached: (step: QuarantineStep) => void = () => undefined,
   ): Promise<string> {
+    const target = await this.renameIntoQuarantine(filePath, name, afterCopy, reached);
+    await this.syncQuarantined(target, reached);
+    return target;
+  }
+
+  /** The rename of moveToQuarantine: where the file is now. */
+  private async renameIntoQuarantine(
+    filePath: string,
+    name: string,
+    afterCopy?: Buffer,
+    reached: (step: QuarantineStep) => void = () => undefined,
+  ): Promise<string> {
     const target = await this.prepareQuarantine(name, afterCopy, reached);
     await fs.rename(filePath, target);
+    return target;
+  }
+
+  /** Makes a rename into quarantine/ (to `target`) durable: both directories synced. */
+  private async syncQuarantined(target: string, reached: (step: QuarantineStep) => void = () => undefined): Promise<void> {
     await syncDirectory(path.dirname(target));
     reached('quarantined');
     await this.dataDirSync.run();
     reached('directory-synced');
-    return target;
   }
 
   /**
