@@ -49,7 +49,7 @@ export function requesterOf(budget: AddressBudget): ListRequester {
     turn: () => budget.loads.turn(),
     charge: (ms) => budget.loopMs.charge(ms),
     finished: () => budget.loads.finished(),
-    heldListBytes: () => budget.lists.bytes(),
+    heldListBytes: (except) => budget.lists.bytes(except),
   };
 }
 

@@ -172,8 +172,8 @@ export class Connection implements RoomPeer {
     this.options.metrics.bytesOut.inc(undefined, message.length);
   }
 
-  heldListBytes(): number {
-    return this.options.addressBudget.lists.bytes();
+  heldListBytes(except?: ListRoom): number {
+    return this.options.addressBudget.lists.bytes(except);
   }
 
   close(code: number, reason: string): void {

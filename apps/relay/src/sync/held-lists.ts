@@ -23,10 +23,10 @@ export class HeldLists<List extends HeldList = HeldList> {
     else this.connections.set(list, count - 1);
   }
 
-  /** Sizes of the lists held: one pass over the address's own lists. */
-  bytes(): number {
+  /** Sizes of the lists held, `except` one: one pass over the address's own lists. */
+  bytes(except?: List): number {
     let total = 0;
-    for (const list of this.connections.keys()) total += list.sizeBytes;
+    for (const list of this.connections.keys()) if (list !== except) total += list.sizeBytes;
     return total;
   }
 

@@ -31,8 +31,8 @@ export interface RoomPeer {
   chargeStoredBytes(bytes: number): void;
   /** Event-loop time its message took after Connection handed it over (slices; a wait for the load), for its address's budget. */
   chargeLoopMs(ms: number): void;
-  /** Sizes of the loaded lists its address's connections are on (HeldLists); none if not told. */
-  heldListBytes?(): number;
+  /** Sizes of the loaded lists its address's connections are on (HeldLists), `except` one; none if not told. */
+  heldListBytes?(except?: ListRoom): number;
   /** The list takes messages again (see ListRoom.isBusy): a peer that held its own meanwhile goes on. */
   listReady(): void;
 }
@@ -247,6 +247,9 @@ export class ListRoom {
         this.options.metrics.errors.inc({ kind: 'stored_update_unreadable' });
       }
     } catch (error) {
+      // Abandoned (unloaded, or the relay stopping): its phones are closed by whoever abandoned it,
+      // with 1012 at a shutdown, not told the list failed (1011) ([LR3]).
+      if (this.state !== 'loading') return;
       this.options.logger.error('list.load_failed', { listId: this.listId, error });
       this.options.metrics.errors.inc({ kind: 'load_failed' });
       this.fail('load failed', error);

@@ -33,8 +33,8 @@ export interface RoomRegistryOptions {
  * connections are on count against its share of the room.
  */
 export interface ListRequester extends LoadPayer {
-  /** Sizes of the loaded lists its connections are on. */
-  heldListBytes(): number;
+  /** Sizes of the loaded lists its connections are on, `except` one. */
+  heldListBytes(except?: ListRoom): number;
 }
 
 /** Why a list may not load or grow (RoomRegistry.roomFor), for its log line. */
@@ -42,6 +42,7 @@ export interface RoomRefusal {
   /** Its address holds more than its share (else the loaded lists are at the bound). */
   readonly overShare: boolean;
   readonly loadedBytes: number;
+  /** What its address holds besides the list. */
   readonly heldBytes: number;
 }
 
@@ -119,7 +120,12 @@ export class RoomRegistry {
   acquire(listId: string, requester?: ListRequester): ListRoom | undefined {
     const existing = this.rooms.get(listId);
     if (existing !== undefined) return existing;
-    while (this.isFull(this.rooms.size, this.loadedBytes, this.options.maxLoadedListBytes)) if (!this.evictOneIdle()) return undefined;
+    const evicted: Array<Promise<void>> = [];
+    while (this.isFull(this.rooms.size, this.loadedBytes, this.options.maxLoadedListBytes)) {
+      const unloaded = this.evictOneIdle();
+      if (unloaded === undefined) return undefined;
+      evicted.push(unloaded);
+    }
     const room: ListRoom = new ListRoom({
       listId,
       storage: this.options.storage,
@@ -128,7 +134,7 @@ export class RoomRegistry {
       now: this.options.now,
       maxListBytes: this.options.maxListBytes,
       compactLogBytes: this.options.compactLogBytes,
-      onFailed: (failed) => this.unload(failed, false),
+      onFailed: (failed) => void this.unload(failed, false),
       onSizeChange: (changed, delta) => {
         if (this.rooms.get(changed.listId) === changed) this.loadedBytes += delta;
       },
@@ -136,13 +142,15 @@ export class RoomRegistry {
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (addedBytes, worstCaseGuess) => this.admit(room, addedBytes, requester, worstCaseGuess === true),
-      mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.() ?? 0),
+      mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.(room) ?? 0),
     });
     this.rooms.set(listId, room);
     // Read and sized again: it is refused again, and remembered again, if it still does not fit.
     this.refusedSizes.delete(listId);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
-    this.loads.set(room, previous.then(() => room.load()));
+    // Read once the lists evicted for it are released: they stay in memory until flushed, and on
+    // a slow disk, lists churned through piled up there, uncounted, past the bound ([LR1]).
+    this.loads.set(room, Promise.all([previous, ...evicted]).then(() => room.load()));
     return room;
   }
 
@@ -150,7 +158,7 @@ export class RoomRegistry {
   sweepIdle(): void {
     const cutoff = this.options.now() - this.options.idleUnloadMs;
     for (const room of [...this.rooms.values()]) {
-      if (room.peerCount === 0 && room.lastActivity <= cutoff) this.unload(room, true);
+      if (room.peerCount === 0 && room.lastActivity <= cutoff) void this.unload(room, true);
     }
   }
 
@@ -220,7 +228,7 @@ export class RoomRegistry {
    * remembered, it would refuse the list's phones at the upgrade after the worker is back.
    */
   private admit(room: ListRoom, addedBytes: number, requester: ListRequester | undefined, worstCaseGuess: boolean): boolean {
-    const refusal = this.roomFor(room, addedBytes, () => requester?.heldListBytes() ?? 0);
+    const refusal = this.roomFor(room, addedBytes, () => requester?.heldListBytes(room) ?? 0);
     if (refusal === undefined) return true;
     this.rememberRefused(room.listId, worstCaseGuess ? room.sizeBytes : room.sizeBytes + addedBytes);
     this.options.metrics.errors.inc({ kind: refusal.overShare ? 'address_list_share' : 'too_many_lists' });
@@ -236,32 +244,33 @@ export class RoomRegistry {
 
   /**
    * Whether the loaded lists have room for `room` to take `addedBytes` more, for an address holding
-   * lists of `heldListBytes()` (`room` among them: of size 0 while it is admitted): idle lists are
-   * evicted to make room, least recently used first. Loads and growth alike: loaded lists could
+   * other lists of `otherListBytes()`: idle lists are evicted to make room, least recently used
+   * first. Loads and growth alike: loaded lists could
    * otherwise be grown past the bound, each within its size limit. A list alone in memory always
    * fits (it may grow to its size limit), or it could never be read again. Asked at every update
    * that grows a list, so the address's lists are summed only once the loaded lists pass half.
    */
-  private roomFor(room: ListRoom, addedBytes: number, heldListBytes: () => number): RoomRefusal | undefined {
+  private roomFor(room: ListRoom, addedBytes: number, otherListBytes: () => number): RoomRefusal | undefined {
     if (this.rooms.get(room.listId) !== room) return undefined;
     if (this.loadedBytes + addedBytes <= this.halfByteBound) return undefined;
-    const heldBytes = heldListBytes();
-    const byteBound = this.byteBoundFor(heldBytes, addedBytes);
+    const heldBytes = otherListBytes();
+    const byteBound = this.byteBoundFor(heldBytes, room.sizeBytes + addedBytes);
     const fits = (): boolean => this.loadedBytes === room.sizeBytes || this.loadedBytes + addedBytes <= byteBound;
-    while (!fits()) if (!this.evictOneIdle(room)) break;
+    while (!fits()) if (this.evictOneIdle(room) === undefined) break;
     if (fits()) return undefined;
     return { overShare: byteBound < this.options.maxLoadedListBytes, loadedBytes: this.loadedBytes, heldBytes };
   }
 
   /**
-   * The bound on the loaded lists' bytes for an address holding lists that store `heldBytes`,
-   * asking for one that stores `storedBytes`. Within its share, the whole bound: an address has
-   * the whole room while there is room. Past it, half: one address (or a few) holding lists open
-   * cannot keep every other list from loading. An address's first list is within its share
-   * whatever its size.
+   * The bound on the loaded lists' bytes for an address holding other lists of `otherBytes`, for
+   * one of `listBytes`. Within its share, the whole bound: an address has the whole room while
+   * there is room. Past it, half: one address (or a few) holding lists open cannot keep every
+   * other list from loading. An address's only list is within its share whatever its size: once
+   * read, it is on the address's own connections, and counted there it was refused when its turn
+   * to be replayed came, each time it was asked for ([LR2]).
    */
-  private byteBoundFor(heldBytes: number, storedBytes: number): number {
-    const withinShare = heldBytes === 0 || heldBytes + storedBytes <= this.options.maxLoadedListBytesPerAddress;
+  private byteBoundFor(otherBytes: number, listBytes: number): number {
+    const withinShare = otherBytes === 0 || otherBytes + listBytes <= this.options.maxLoadedListBytesPerAddress;
     return withinShare ? this.options.maxLoadedListBytes : this.halfByteBound;
   }
 
@@ -275,15 +284,14 @@ export class RoomRegistry {
     return Math.floor(this.options.maxLoadedListBytes / 2);
   }
 
-  private evictOneIdle(except?: ListRoom): boolean {
+  /** Unloads the least recently used idle list, but `except`: its unload, done once it is released. */
+  private evictOneIdle(except?: ListRoom): Promise<void> | undefined {
     let oldest: ListRoom | undefined;
     for (const room of this.rooms.values()) {
       if (room === except) continue;
       if (room.peerCount === 0 && (oldest === undefined || room.lastActivity < oldest.lastActivity)) oldest = room;
     }
-    if (oldest === undefined) return false;
-    this.unload(oldest, true);
-    return true;
+    return oldest === undefined ? undefined : this.unload(oldest, true);
   }
 
   /**
@@ -295,8 +303,9 @@ export class RoomRegistry {
     return count >= this.options.maxLoadedLists || bytes >= byteBound;
   }
 
-  private unload(room: ListRoom, compact: boolean): void {
-    if (this.rooms.get(room.listId) !== room) return;
+  /** Takes `room` out of the loaded lists; resolves once it is flushed and released (never rejects). */
+  private unload(room: ListRoom, compact: boolean): Promise<void> {
+    if (this.rooms.get(room.listId) !== room) return this.unloading.get(room.listId) ?? Promise.resolve();
     this.rooms.delete(room.listId);
     this.loadedBytes -= room.sizeBytes;
     room.abandonLoad();
@@ -319,6 +328,7 @@ export class RoomRegistry {
       }
     });
     this.unloading.set(room.listId, done);
+    return done;
   }
 
   private async release(room: ListRoom): Promise<void> {

@@ -1,0 +1,156 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/log.js';
+import { RelayMetrics } from '../src/metrics.js';
+import type { ListStorage } from '../src/storage/list-storage.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
+import { HeldLists } from '../src/sync/held-lists.js';
+import type { ListRoom } from '../src/sync/list-room.js';
+import { decodeIncomingMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
+import type { ListRequester, RoomRegistryOptions } from '../src/sync/room-registry.js';
+import { RoomRegistry } from '../src/sync/room-registry.js';
+import { GatedStorage, waitFor } from './helpers.js';
+import { fakePeer } from './room-fakes.js';
+
+function registryOptions(storage: ListStorage, overrides: Partial<RoomRegistryOptions> = {}): RoomRegistryOptions {
+  return {
+    storage,
+    logger: silentLogger,
+    metrics: new RelayMetrics(),
+    now: () => Date.now(),
+    maxLoadedLists: 10,
+    maxLoadedListBytes: 64 * 1024 * 1024,
+    maxLoadedListBytesPerAddress: 64 * 1024 * 1024,
+    maxListBytes: 1024 * 1024,
+    compactLogBytes: 1024 * 1024,
+    idleUnloadMs: 0,
+    ...overrides,
+  };
+}
+
+/** A list of about `bytes` stored bytes: one map value that long. */
+function storedList(key: string, bytes: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getMap('items').set(key, 'x'.repeat(bytes));
+  return Y.encodeStateAsUpdate(doc);
+}
+
+function itemUpdate(key: string): ReturnType<typeof decodeIncomingMessage> {
+  return decodeIncomingMessage(encodeSyncUpdate(storedList(key, 10)));
+}
+
+/** An address as the registry sees it (requesterOf), with the lists its connections hold (HeldLists). */
+function address(): { requester: ListRequester; lists: HeldLists<ListRoom> } {
+  const lists = new HeldLists<ListRoom>();
+  return {
+    lists,
+    requester: { turn: () => Promise.resolve(), charge: () => undefined, finished: () => undefined, heldListBytes: (except) => lists.bytes(except) },
+  };
+}
+
+describe('a list\'s life in memory: load, eviction, unload', () => {
+  it('[LR1] a list evicted for another is released before the other is read: on a slow disk, lists churned through never pile up in memory past MAX_LOADED_LISTS', async () => {
+    const storage = new GatedStorage();
+    const maxLoadedLists = 2;
+    const rooms = new RoomRegistry(registryOptions(storage, { maxLoadedLists }));
+    const acquired: ListRoom[] = [];
+    /** Lists read from storage whose documents the relay still holds: loaded, or unloaded and not yet released. */
+    const inMemory = (): number => acquired.filter((list, i) => i < storage.loadsStarted && !list.doc.isDestroyed).length;
+    // The disk is slow (an fsync under I/O pressure): appends take a while to return.
+    storage.holdAppends();
+    const openWriteLeave = async (i: number): Promise<ListRoom> => {
+      // A phone opens a list, adds an item and leaves: the next list evicts the idle one.
+      const room = rooms.acquire(`churnedList${i}xxxxxx`) as ListRoom;
+      acquired.push(room);
+      const phone = fakePeer(i + 1);
+      room.attach(phone);
+      await waitFor(() => room.isReady, 2000, 'list loaded');
+      room.receive(phone, itemUpdate(`item${i}`), 0);
+      await waitFor(() => storage.appendsStarted === i + 1, 2000, 'write started');
+      room.detach(phone);
+      return room;
+    };
+    const first = await openWriteLeave(0);
+    await openWriteLeave(1);
+    // A third list evicts the first, whose write has not returned: it is not read meanwhile.
+    const third = rooms.acquire('churnedList2xxxxxx') as ListRoom;
+    acquired.push(third);
+    third.attach(fakePeer(3));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Read at once, it was the third list held, and churning on, any number of them.
+    expect({ read: storage.loadsStarted, inMemory: inMemory(), loadedCount: rooms.loadedCount }).toEqual({ read: 2, inMemory: 2, loadedCount: 2 });
+    // The write returns: the first list is released, then the third read.
+    storage.releaseAppends();
+    await waitFor(() => third.isReady, 2000, 'the third list loaded');
+    expect({ firstReleased: first.doc.isDestroyed, inMemory: inMemory() }).toEqual({ firstReleased: true, inMemory: 2 });
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  it('[LR2] an address\'s first list larger than its share is admitted when read but refused (1013) when its replay turn comes, at every attempt, while the upgrade keeps letting it in', async () => {
+    const storage = new MemoryListStorage();
+    await storage.append('firstOfItsAddressB', [storedList('B', 30_000)]);
+    await storage.append('firstOfItsAddressL', [storedList('L', 30_000)]);
+    // Room for 100 kB; an address's share is 20 kB (MAX_LOADED_LIST_BYTES_PER_IP may be set below
+    // a list's size; a list's stored log may also be over MAX_LIST_BYTES until it is compacted).
+    const rooms = new RoomRegistry(registryOptions(storage, { maxLoadedListBytes: 100_000, maxLoadedListBytesPerAddress: 20_000 }));
+    const open = async (from: ReturnType<typeof address>, name: string): Promise<'loaded' | number> => {
+      const room = rooms.acquire(`firstOfItsAddress${name}`, from.requester) as ListRoom;
+      const phone = fakePeer(1);
+      from.lists.hold(room);
+      room.attach(phone);
+      await waitFor(() => room.isReady || phone.closed.length > 0, 2000, 'loaded or closed');
+      if (room.isReady) return 'loaded';
+      from.lists.release(room);
+      return phone.closed[0] as number;
+    };
+    // Another address holds one 30 kB list.
+    expect(await open(address(), 'B')).toBe('loaded');
+    // A second address opens its one and only list: "an address's first list is within its share
+    // whatever its size", and the two lists would take 60 kB of the 100 kB.
+    const a = address();
+    const attempts: Array<{ upgrade: boolean; outcome: 'loaded' | number }> = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const upgrade = rooms.canAcquire('firstOfItsAddressL', a.requester);
+      attempts.push({ upgrade, outcome: upgrade ? await open(a, 'L') : 503 });
+    }
+    // It was let in at the upgrade, admitted once read (the address held nothing yet), then
+    // refused when its replay turn came, where it counted in its own address's held bytes (so not
+    // its first list any more): 1013 at every attempt, a disk read each time, for as long as the
+    // loaded lists stayed over half the bound.
+    expect(attempts).toEqual([
+      { upgrade: true, outcome: 'loaded' },
+      { upgrade: true, outcome: 'loaded' },
+      { upgrade: true, outcome: 'loaded' },
+    ]);
+    await rooms.shutdown(1012, 'restarting');
+  });
+  it('[LR3] a list whose read fails after the relay began shutting down closes its phones with 1011 "list reloading" (and logs list.failed), not 1012 "relay restarting"', async () => {
+    /** A disk read that fails once it returns (an I/O error), held until the test lets it return. */
+    class FailingReadStorage extends MemoryListStorage {
+      private openRead: (() => void) | undefined;
+      readsStarted = 0;
+      override async load(): Promise<never> {
+        this.readsStarted += 1;
+        await new Promise<void>((resolve) => (this.openRead = resolve));
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      }
+      letReadReturn(): void {
+        this.openRead?.();
+      }
+    }
+    const storage = new FailingReadStorage();
+    const logged: string[] = [];
+    const logger = { ...silentLogger, error: (event: string) => void logged.push(event) };
+    const rooms = new RoomRegistry(registryOptions(storage, { logger }));
+    const room = rooms.acquire('readFailsInShutdown01') as ListRoom;
+    const phone = fakePeer(1);
+    room.attach(phone);
+    await waitFor(() => storage.readsStarted === 1, 2000, 'read started');
+    // SIGTERM: the relay abandons the load and waits for the read, then closes the list's phones.
+    const shutdown = rooms.shutdown(1012, 'relay restarting');
+    storage.letReadReturn();
+    await shutdown;
+    // The abandoned load's failure was handled as a live list's: its phone told the list failed (1011).
+    expect({ closed: phone.closed, failedLogged: logged.includes('list.failed') }).toEqual({ closed: [1012], failedLogged: false });
+  });
+});
