@@ -10,22 +10,10 @@ import { syncDirectory } from '../src/storage/file-ops.js';
 import { encodeJournalRecord, openSegmentFile, writeAt } from '../src/storage/journal.js';
 import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
+import { itemsOf, makeUpdates } from './stored-items.js';
 
 const LIST = 'recoveryListId0001';
 const OTHER = 'recoveryListId0002';
-
-function itemsOf(updates: readonly Uint8Array[]): unknown {
-  const doc = new Y.Doc();
-  for (const update of updates) Y.applyUpdate(doc, update);
-  return doc.getMap('items').toJSON();
-}
-
-function makeUpdates(count: number, source = new Y.Doc()): { source: Y.Doc; updates: Uint8Array[] } {
-  const updates: Uint8Array[] = [];
-  source.on('update', (u: Uint8Array) => updates.push(u));
-  for (let i = 0; i < count; i++) source.getMap('items').set(`item${i}`, `value ${i}`);
-  return { source, updates };
-}
 
 describe('record framing', () => {
   it('round-trips records and reports a complete file', () => {

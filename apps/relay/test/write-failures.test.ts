@@ -1,27 +1,14 @@
 import { existsSync } from 'node:fs';
 import { open as openFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as Y from 'yjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { syncDirectory } from '../src/storage/file-ops.js';
 import { encodeJournalRecord, writeAt } from '../src/storage/journal.js';
 import { temporaryDirectory } from './helpers.js';
+import { itemsOf, makeUpdates } from './stored-items.js';
 
 const LIST = 'writeFailures00001';
-
-function itemsOf(updates: readonly Uint8Array[]): unknown {
-  const doc = new Y.Doc();
-  for (const update of updates) Y.applyUpdate(doc, update);
-  return doc.getMap('items').toJSON();
-}
-
-function makeUpdates(count: number, source = new Y.Doc()): { source: Y.Doc; updates: Uint8Array[] } {
-  const updates: Uint8Array[] = [];
-  source.on('update', (u: Uint8Array) => updates.push(u));
-  for (let i = 0; i < count; i++) source.getMap('items').set(`item${i}`, `value ${i}`);
-  return { source, updates };
-}
 
 const eio = (): Error => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
 
