@@ -12,7 +12,8 @@ import { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import { CLOSE_HANDSHAKE_MS, CloseCode } from '../sync/close-codes.js';
 import { AddressBudgets, requesterOf } from '../sync/address-budgets.js';
-import { Connection } from '../sync/connection.js';
+import { Connection, INCOMING_BOUND_KIND } from '../sync/connection.js';
+import type { BacklogBound } from '../sync/shared-backlogs.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
 import { RoomRegistry } from '../sync/room-registry.js';
@@ -168,6 +169,9 @@ export class RelayServer {
       }
     });
     this.httpServer.maxConnections = limits.maxConnections + PLAIN_HTTP_SOCKETS;
+    // Node closes sockets past it at accept: while the relay is full not even /metrics answers,
+    // so this count, read later, is what shows it was ([OM4]). No log line: a flood would flood it.
+    this.httpServer.on('drop', () => this.metrics.errors.inc({ kind: 'too_many_sockets_relay' }));
     this.httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
     this.httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
     this.httpServer.timeout = options.httpIdleMs ?? HTTP_IDLE_MS;
@@ -460,13 +464,17 @@ export class RelayServer {
   private refuseAfterHandshake(ws: WebSocket, group: string, code: number, reason: string): void {
     ws.on('error', () => undefined);
     const incoming = this.incomingBacklogs.open(group, () => unhandledIncomingBytes(ws));
-    const drop = (): void => {
+    // Counted and logged as a connection's drop is (Connection.dropForIncoming), or these drops went unseen ([OM3]).
+    const drop = (bound: BacklogBound): void => {
+      this.metrics.errors.inc({ kind: INCOMING_BOUND_KIND[bound] });
+      this.options.logger.warn('connection.incoming_bound', { bound, refused: true, remoteAddress: group });
       ws.terminate();
       incoming.release();
     };
     incoming.evictWith(drop);
     rawSocketOf(ws)?.on('data', () => {
-      if (incoming.makeRoomFor(0) !== undefined) drop();
+      const bound = incoming.makeRoomFor(0);
+      if (bound !== undefined) drop(bound);
     });
     ws.once('close', () => incoming.release());
     ws.close(code, reason);

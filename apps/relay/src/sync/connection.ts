@@ -42,9 +42,15 @@ const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
 };
 
 /** The `errors_total` kind counting connections dropped for each bound on bytes read and not yet handled. */
-const INCOMING_BOUND_KIND: Record<BacklogBound, string> = {
+export const INCOMING_BOUND_KIND: Record<BacklogBound, string> = {
   address: 'incoming_over_address',
   relay: 'incoming_over_relay',
+};
+
+/** The `errors_total` kind of a frame `ws` refuses itself, by its error code (else malformed_frame). */
+const WS_ERROR_KIND: Record<string, string> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'message_too_large',
+  WS_ERR_INVALID_UTF8: 'text_frame',
 };
 
 export interface ConnectionLimits {
@@ -109,6 +115,12 @@ export class Connection implements RoomPeer {
    * for the address's budget like the rest (see handleHeld).
    */
   private readonly held: Uint8Array[] = [];
+  /**
+   * When each held frame was read (options.now()): an update's acknowledgement is timed from
+   * there, not from when it reached its list, or the time it waited here for a load, the decode
+   * worker or a budget went unseen in ack_seconds ([OM2]).
+   */
+  private readonly heldReadAt: number[] = [];
   private heldBytes = 0;
   /** Its frames wait while the list is busy (ListRoom.isBusy), until listReady. */
   private waitingForList = false;
@@ -116,6 +128,7 @@ export class Connection implements RoomPeer {
   private readonly incoming: BacklogShare;
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
   private decodedHead: IncomingMessage | undefined;
+  private decodedHeadReadAt = 0;
   private holdTimer: NodeJS.Timeout | undefined;
   /**
    * The bytes of the oldest held frame while it is checked on the decode worker (0 when none is):
@@ -143,9 +156,7 @@ export class Connection implements RoomPeer {
       this.isAlive = true;
     });
     this.socket.on('close', () => this.onSocketClosed());
-    this.socket.on('error', (error) => {
-      this.options.logger.debug('connection.socket_error', { connection: this.id, error });
-    });
+    this.socket.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
     this.incoming = options.openIncoming(() => unhandledIncomingBytes(this.socket) + this.heldBytes);
     this.incoming.evictWith((bound) => this.dropForIncoming(bound, true));
     // Added after ws's own listener, so it runs once ws has parsed what was read.
@@ -223,6 +234,7 @@ export class Connection implements RoomPeer {
         return;
       }
       this.held.push(frame);
+      this.heldReadAt.push(this.options.now());
       this.heldBytes += frame.length;
       this.handleHeld();
     } catch (error) {
@@ -271,10 +283,11 @@ export class Connection implements RoomPeer {
           // Still counted as held until checked: the worker's queue is bounded by what the
           // address and the relay may hold unhandled, like the frames waiting here.
           this.held.shift();
-          this.decodeOffThread(frame);
+          this.decodeOffThread(frame, this.heldReadAt.shift() ?? this.options.now());
           return;
         }
         this.held.shift();
+        this.decodedHeadReadAt = this.heldReadAt.shift() ?? this.options.now();
         this.heldBytes -= frame.length;
         this.decodedHead = this.decodeCharged(frame);
         // Refused: the loop ends, and the socket is read again for the close handshake.
@@ -293,7 +306,7 @@ export class Connection implements RoomPeer {
       }
       this.decodedHead = undefined;
       if (message.kind === 'sync-step-1' && !this.mayAnswerSyncRequest()) this.deferSyncRequest(message);
-      else this.handle(message);
+      else this.handle(message, this.decodedHeadReadAt);
     }
     if (this.socket.isPaused) this.socket.resume();
   }
@@ -339,7 +352,7 @@ export class Connection implements RoomPeer {
    * worker's time is charged to the address as the event loop's would be: it is shared by every
    * address's large frames.
    */
-  private decodeOffThread(frame: Uint8Array): void {
+  private decodeOffThread(frame: Uint8Array, readAt: number): void {
     const decoder = this.options.offThreadDecoder as OffThreadDecoder;
     this.options.addressBudget.decodesInFlight += 1;
     this.offThreadFrameBytes = frame.length;
@@ -349,6 +362,7 @@ export class Connection implements RoomPeer {
       ({ message, ms }) =>
         this.decodedOffThread(frame, ms, () => {
           this.decodedHead = message;
+          this.decodedHeadReadAt = readAt;
         }),
       (error: unknown) => this.decodedOffThread(frame, performance.now() - started, () => this.refuseUnchecked(frame, error)),
     );
@@ -454,12 +468,12 @@ export class Connection implements RoomPeer {
     this.pausedForDecodeTurn = false;
   }
 
-  /** Passes `message` to the room and charges the time it took to the address's loop budget. */
-  private handle(message: IncomingMessage): void {
+  /** Passes `message` (read at `readAt`) to the room and charges the time it took to the address's loop budget. */
+  private handle(message: IncomingMessage, readAt: number): void {
     const started = performance.now();
     try {
       if (this.isPresenceEcho(message)) this.messageBudget.refund(1);
-      this.room.receive(this, message, this.options.now());
+      this.room.receive(this, message, readAt);
     } catch (error) {
       this.internalError(error);
     } finally {
@@ -516,7 +530,7 @@ export class Connection implements RoomPeer {
         return;
       }
       this.deferredSyncRequest = undefined;
-      this.handle(deferred);
+      this.handle(deferred, this.options.now());
     }, waitMs);
     this.deferredSyncTimer.unref();
   }
@@ -600,6 +614,29 @@ export class Connection implements RoomPeer {
     this.close(CloseCode.internalError, 'internal error');
   }
 
+  /**
+   * A frame `ws` refused itself, before the relay saw it (it closes the socket: 1009 for one too
+   * large to read, 1007 for text that is not UTF-8, 1002 for a broken frame), counted and logged as
+   * the relay's own refusals are: the most hostile frames were the invisible ones ([OM1]). Other
+   * socket errors (a reset) are the network's.
+   */
+  private onSocketError(error: Error & { code?: string }): void {
+    const code = error.code ?? '';
+    if (!code.startsWith('WS_ERR_')) {
+      this.options.logger.debug('connection.socket_error', { connection: this.id, error });
+      return;
+    }
+    const kind = WS_ERROR_KIND[code] ?? 'malformed_frame';
+    this.options.metrics.errors.inc({ kind });
+    this.options.logger.warn('connection.refused', {
+      connection: this.id,
+      listId: this.listId,
+      remoteAddress: this.remoteAddress,
+      reason: error.message,
+      wsError: code,
+    });
+  }
+
   private refuse(code: number, reason: string, kind: string, fields?: Record<string, unknown>): void {
     this.options.metrics.errors.inc({ kind });
     this.options.logger.warn('connection.refused', {
@@ -621,6 +658,7 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
+    this.heldReadAt.length = 0;
     // A frame still on the decode worker stays counted until it is checked ([K3]): a sender that
     // hangs up at once could otherwise queue large frames past every bound.
     this.heldBytes = this.offThreadFrameBytes;

@@ -533,7 +533,15 @@ export class ListRoom {
     const adds = this.addsContentOnce(message);
     if (this.wouldExceedSizeLimit(message, adds)) {
       metrics.errors.inc({ kind: 'list_too_large' });
-      this.options.logger.warn('connection.list_too_large', { listId: this.listId, peer: peer.id, storedBytes: this.storedBytes });
+      // Its size may be its heap's measure, not its stored bytes: both, or a refusal at 10 kB of 64 KiB reads as a bug ([OM5]).
+      this.options.logger.warn('connection.list_too_large', {
+        listId: this.listId,
+        peer: peer.id,
+        sizeBytes: this.sizeBytes,
+        storedBytes: this.storedBytes,
+        updateBytes: message.update.length,
+        maxListBytes: this.options.maxListBytes,
+      });
       peer.close(CloseCode.listTooLarge, 'list too large');
       return;
     }
