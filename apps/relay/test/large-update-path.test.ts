@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
+import type { RelayLimits } from '../src/http/relay-server.js';
 import type { StoredList } from '../src/storage/list-storage.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
 import { decodeIncomingMessage, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
@@ -41,6 +42,36 @@ function honestList(items: number): Uint8Array {
   return Y.encodeStateAsUpdate(doc);
 }
 
+/**
+ * On a relay with `limits`: an attacker's frame costly to check (4 million structs) reaches the
+ * decode worker, then an honest phone elsewhere uploads its list (its first sync, a frame checked
+ * off the loop too). How the attacker was closed, whether the phone's upload was acknowledged,
+ * and how many frames were refused as too costly.
+ */
+async function costlyFrameThenHonestUpload(limits: Partial<RelayLimits>): Promise<{ attacker: number; honest: string; tooCostly: number }> {
+  const running = await startRelay({ limits, trustedProxies: ['127.0.0.1'] });
+  try {
+    const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
+    const attackerClosed = closeCodeOf(attacker, 20_000);
+    attacker.send(costlyMalformedUpdate(4_000_000));
+    // Let it reach the worker first.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const upload = honestList(3_000);
+    expect(upload.length).toBeGreaterThan(65_536);
+    const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
+    const acked = firstAck(honest).then(
+      () => 'acknowledged',
+      (error: Error) => error.message,
+    );
+    honest.send(encodeSyncStep2(upload));
+    const outcome = { attacker: await attackerClosed, honest: await acked, tooCostly: running.relay.metrics.errors.get({ kind: 'message_too_costly' }) };
+    honest.terminate();
+    return outcome;
+  } finally {
+    await running.close();
+  }
+}
+
 describe('the large-update path: the decode worker and slices', () => {
   it('[K1] a frame queued on the decode worker behind one that exhausts its heap is checked by the next worker, not refused as too costly (4413)', async () => {
     // On the decoder itself: two frames queued on one worker, the first exhausting its heap.
@@ -59,30 +90,11 @@ describe('the large-update path: the decode worker and slices', () => {
       await decoder.close();
     }
 
-    // Through the relay: an honest phone's upload queued behind an attacker's frame.
-    const running = await startRelay({ limits: { decodeWorkerHeapMb: 64 }, trustedProxies: ['127.0.0.1'] });
-    try {
-      // An attacker's frame whose check takes more heap than the worker has.
-      const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
-      const attackerClosed = closeCodeOf(attacker, 20_000);
-      attacker.send(costlyMalformedUpdate(4_000_000));
-      // Let it reach the worker first.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      // An honest phone elsewhere uploads its list (its first sync), a frame checked off the loop.
-      const upload = honestList(3_000);
-      expect(upload.length).toBeGreaterThan(65_536);
-      const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
-      const acked = firstAck(honest).catch((error: Error) => error.message);
-      honest.send(encodeSyncStep2(upload));
-      expect(await attackerClosed).toBe(4413);
-      // The honest phone's update is valid: it must be checked (by the new worker) and stored,
-      // not closed with 4413, a permanent refusal after which y-websocket never reconnects.
-      expect(await acked).toBeInstanceOf(Map);
-      expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
-      honest.terminate();
-    } finally {
-      await running.close();
-    }
+    // Through the relay: an honest phone's upload queued behind an attacker's frame whose check
+    // takes more heap than the worker has. The honest update is valid: it must be checked (by the
+    // new worker) and stored, not closed with 4413, a permanent refusal after which y-websocket
+    // never reconnects.
+    expect(await costlyFrameThenHonestUpload({ decodeWorkerHeapMb: 64 })).toEqual({ attacker: 4413, honest: 'acknowledged', tooCostly: 1 });
   }, 60_000);
 
   it('[K5] a check that takes longer than the worker may is refused as too costly (4413); the frames queued behind it are checked by a new worker', async () => {
@@ -102,21 +114,7 @@ describe('the large-update path: the decode worker and slices', () => {
     }
 
     // Through the relay: the sender is refused for good, an honest phone behind it is stored.
-    const running = await startRelay({ limits: { decodeWorkerCheckMs: 300 }, trustedProxies: ['127.0.0.1'] });
-    try {
-      const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
-      const attackerClosed = closeCodeOf(attacker, 20_000);
-      attacker.send(costlyMalformedUpdate(4_000_000));
-      const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
-      const acked = firstAck(honest).catch((error: Error) => error.message);
-      honest.send(encodeSyncStep2(honestList(3_000)));
-      expect(await attackerClosed).toBe(4413);
-      expect(await acked).toBeInstanceOf(Map);
-      expect(running.relay.metrics.errors.get({ kind: 'message_too_costly' })).toBe(1);
-      honest.terminate();
-    } finally {
-      await running.close();
-    }
+    expect(await costlyFrameThenHonestUpload({ decodeWorkerCheckMs: 300 })).toEqual({ attacker: 4413, honest: 'acknowledged', tooCostly: 1 });
   }, 60_000);
 
   it('[K2] an acknowledgement sent between two slices never covers a phone\'s clock while the deletions of its update are not stored yet', async () => {

@@ -16,7 +16,7 @@ import { RoomRegistry } from '../src/sync/room-registry.js';
 import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
 import { cutStoredList } from '../src/sync/update-slices.js';
 import { ackVector, GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
-import { fakePeer, listWithMumAndDad, roomOptions } from './room-fakes.js';
+import { fakePeer, listWithMumAndDad, registryOptions, roomOptions } from './room-fakes.js';
 
 function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoom {
   return new ListRoom(roomOptions(storage, options));
@@ -827,24 +827,13 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
   return doc;
 }
 
-function registryOptions(storage: ListStorage, maxLoadedListBytes: number, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistryOptions {
-  return {
-    storage,
-    logger: silentLogger,
-    metrics: new RelayMetrics(),
-    now: () => Date.now(),
-    maxLoadedLists: 10,
-    maxLoadedListBytes,
-    maxLoadedListBytesPerAddress,
-    maxListBytes: 1024 * 1024,
-    compactLogBytes: 1024 * 1024,
-    idleUnloadMs: 0,
-  };
+function boundedRegistryOptions(storage: ListStorage, maxLoadedListBytes: number, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistryOptions {
+  return registryOptions(storage, { maxLoadedListBytes, maxLoadedListBytesPerAddress });
 }
 
 describe('room registry', () => {
   function registry(storage: ListStorage, maxLoadedListBytes = 64 * 1024 * 1024, maxLoadedListBytesPerAddress = maxLoadedListBytes): RoomRegistry {
-    return new RoomRegistry(registryOptions(storage, maxLoadedListBytes, maxLoadedListBytesPerAddress));
+    return new RoomRegistry(boundedRegistryOptions(storage, maxLoadedListBytes, maxLoadedListBytesPerAddress));
   }
 
   it('[R7] an unload that throws does not wedge the list: it loads and serves again', async () => {
@@ -1068,7 +1057,7 @@ describe('room registry', () => {
     for (const name of names.slice(2)) await storage.append(name, records);
     const bound = 100_000;
     const rooms = new RoomRegistry({
-      ...registryOptions(storage, bound),
+      ...boundedRegistryOptions(storage, bound),
       storedUpdateSlicer: { minBytes, estimateBytes: 2 * minBytes, cut: async (updates) => ({ ...cutStoredList(updates, minBytes, 100), ms: 0 }) },
     });
     // The loaded lists' count at each transaction of every replay: while any list is being replayed.
@@ -1289,7 +1278,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     budget.loopMs.charge(1000);
     expect(budget.loopMs.hasCredit()).toBe(false);
 
-    const rooms = new RoomRegistry({ ...registryOptions(storage, 64 * 1024 * 1024), shutdownCompactMs: 5000 });
+    const rooms = new RoomRegistry({ ...boundedRegistryOptions(storage, 64 * 1024 * 1024), shutdownCompactMs: 5000 });
     storage.holdLoads();
     const room = rooms.acquire('shutdownWhileReading01', requesterOf(budget)) as ListRoom;
     const phone = fakePeer(1);
@@ -1320,7 +1309,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const budget = budgets.forAddress('198.51.100.8');
     // An address in debt: its next load is read, then waits for credit to be replayed.
     budget.loopMs.charge(1000);
-    const rooms = new RoomRegistry(registryOptions(storage, 64 * 1024 * 1024));
+    const rooms = new RoomRegistry(boundedRegistryOptions(storage, 64 * 1024 * 1024));
     const room = rooms.acquire('unloadedWaitingTurn01', requesterOf(budget)) as ListRoom;
     const phone = fakePeer(1);
     room.attach(phone);
@@ -1341,7 +1330,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const names = ['A', 'B', 'C', 'D', 'E'].map((name) => `evictedWhileLoading${name}`);
     for (const name of names) await storage.inner.append(name, [storedList(name, 30_000)]);
     const bound = 100_000;
-    const rooms = new RoomRegistry(registryOptions(storage, bound));
+    const rooms = new RoomRegistry(boundedRegistryOptions(storage, bound));
     storage.holdLoads();
     const opened = names.map((name, index) => {
       const room = rooms.acquire(name) as ListRoom;
@@ -1415,7 +1404,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
 
   it('[R42] after an acknowledgement send threw, the list unloaded when its phones leave loads again', async () => {
     const storage = new GatedStorage();
-    const rooms = new RoomRegistry(registryOptions(storage, 64 * 1024 * 1024));
+    const rooms = new RoomRegistry(boundedRegistryOptions(storage, 64 * 1024 * 1024));
     const first = rooms.acquire('throwingAckList02') as ListRoom;
     await waitUntil(() => first.isReady);
     const [broken, dad] = [fakePeer(1), fakePeer(2)];
@@ -1454,7 +1443,7 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const minBytes = 4096;
     let workerDown = true;
     const rooms = new RoomRegistry({
-      ...registryOptions(storage, 200_000),
+      ...boundedRegistryOptions(storage, 200_000),
       storedUpdateSlicer: {
         minBytes,
         estimateBytes: 2 * minBytes,

@@ -13,6 +13,7 @@ import { decodeIncomingMessage, encodeSyncUpdate } from '../src/sync/protocol.js
 import type { RunningRelay } from './helpers.js';
 import { closeCodeOf, costlyMalformedUpdate, firstAck, GatedStorage, openRawSocket, startRelay, waitFor } from './helpers.js';
 import { fakePeer, roomOptions } from './room-fakes.js';
+import { frameHeader, upgradeRequest } from './raw-frames.js';
 
 const KiB = 1024;
 
@@ -52,19 +53,6 @@ function errorsOfAnyKind(values: Map<string, number>): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function upgradeRequest(path: string): string {
-  return `GET ${path} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
-}
-
-/** A masked (key 0) client frame header announcing `payloadBytes`. */
-function frameHeader(opcode: number, payloadBytes: number): Buffer {
-  const header = Buffer.alloc(14);
-  header[0] = 0x80 | opcode;
-  header[1] = 0x80 | 127;
-  header.writeBigUInt64BE(BigInt(payloadBytes), 2);
-  return header;
-}
 
 describe('what an operator sees: metrics and log lines', () => {
   it('[OM1] frames that ws itself refuses (1009 too large to read, 1007 a text frame that is not UTF-8) are counted under some errors_total kind and logged', async () => {

@@ -3,12 +3,9 @@ import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unhandledIncomingBytes } from '../src/sync/ws-incoming.js';
 import { newListId, startRelay } from './helpers.js';
+import { frameHeader, upgradeRequest } from './raw-frames.js';
 
 const KiB = 1024;
-
-function upgradeRequest(path: string): string {
-  return `GET ${path} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
-}
 
 /**
  * A raw TCP client that sends an upgrade request and reads the response head, keeping its side
@@ -32,15 +29,6 @@ async function rawUpgrade(port: number, path: string): Promise<{ socket: net.Soc
   socket.on('data', () => undefined);
   socket.on('error', () => undefined);
   return { socket, response };
-}
-
-/** A masked (key 0) client frame header announcing `payloadBytes`. */
-function frameHeader(opcode: number, payloadBytes: number): Buffer {
-  const header = Buffer.alloc(14);
-  header[0] = 0x80 | opcode;
-  header[1] = 0x80 | 127;
-  header.writeBigUInt64BE(BigInt(payloadBytes), 2);
-  return header;
 }
 
 /** Server-side `ws` sockets created while a test runs (to read what each holds of unfinished frames). */

@@ -3,6 +3,7 @@ import { RelayMetrics } from '../src/metrics.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
 import type { ListRoomOptions, RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
+import type { RoomRegistryOptions } from '../src/sync/room-registry.js';
 
 /** A phone as a list sees it, recording what it was sent and charged, with a hook on each send. */
 export type FakePeer = RoomPeer & {
@@ -61,4 +62,21 @@ export async function listWithMumAndDad(storage: ListStorage, options: RoomOptio
   list.attach(mum);
   list.attach(dad);
   return { list, mum, dad };
+}
+
+/** A registry's options for tests: 10 lists of up to 1 MiB, 64 MiB loaded, no idle unloading; `overrides` win. */
+export function registryOptions(storage: ListStorage, overrides: Partial<RoomRegistryOptions> = {}): RoomRegistryOptions {
+  return {
+    storage,
+    logger: silentLogger,
+    metrics: new RelayMetrics(),
+    now: () => Date.now(),
+    maxLoadedLists: 10,
+    maxLoadedListBytes: 64 * 1024 * 1024,
+    maxLoadedListBytesPerAddress: 64 * 1024 * 1024,
+    maxListBytes: 1024 * 1024,
+    compactLogBytes: 1024 * 1024,
+    idleUnloadMs: 0,
+    ...overrides,
+  };
 }

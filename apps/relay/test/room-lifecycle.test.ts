@@ -1,32 +1,14 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
-import { RelayMetrics } from '../src/metrics.js';
-import type { ListStorage } from '../src/storage/list-storage.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { HeldLists } from '../src/sync/held-lists.js';
 import type { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
-import type { ListRequester, RoomRegistryOptions } from '../src/sync/room-registry.js';
+import type { ListRequester } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 import { GatedStorage, waitFor } from './helpers.js';
-import { fakePeer } from './room-fakes.js';
-
-function registryOptions(storage: ListStorage, overrides: Partial<RoomRegistryOptions> = {}): RoomRegistryOptions {
-  return {
-    storage,
-    logger: silentLogger,
-    metrics: new RelayMetrics(),
-    now: () => Date.now(),
-    maxLoadedLists: 10,
-    maxLoadedListBytes: 64 * 1024 * 1024,
-    maxLoadedListBytesPerAddress: 64 * 1024 * 1024,
-    maxListBytes: 1024 * 1024,
-    compactLogBytes: 1024 * 1024,
-    idleUnloadMs: 0,
-    ...overrides,
-  };
-}
+import { fakePeer, registryOptions } from './room-fakes.js';
 
 /** A list of about `bytes` stored bytes: one map value that long. */
 function storedList(key: string, bytes: number): Uint8Array {

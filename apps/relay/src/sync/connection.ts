@@ -47,6 +47,16 @@ export const INCOMING_BOUND_KIND: Record<BacklogBound, string> = {
   relay: 'incoming_over_relay',
 };
 
+/**
+ * A frame, or the message decoded from it, and when it was read (options.now()): an update's
+ * acknowledgement is timed from there, not from when it reached its list, or the time it waited
+ * here for a load, the decode worker or a budget went unseen in ack_seconds ([OM2]).
+ */
+interface Received<T> {
+  readonly item: T;
+  readonly readAt: number;
+}
+
 /** The `errors_total` kind of a frame `ws` refuses itself, by its error code (else malformed_frame). */
 const WS_ERROR_KIND: Record<string, string> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'message_too_large',
@@ -114,21 +124,14 @@ export class Connection implements RoomPeer {
    * message costs the event loop (a crafted 4 MiB update takes Yjs ~0.8 s to decode), so it waits
    * for the address's budget like the rest (see handleHeld).
    */
-  private readonly held: Uint8Array[] = [];
-  /**
-   * When each held frame was read (options.now()): an update's acknowledgement is timed from
-   * there, not from when it reached its list, or the time it waited here for a load, the decode
-   * worker or a budget went unseen in ack_seconds ([OM2]).
-   */
-  private readonly heldReadAt: number[] = [];
+  private readonly held: Received<Uint8Array>[] = [];
   private heldBytes = 0;
   /** Its frames wait while the list is busy (ListRoom.isBusy), until listReady. */
   private waitingForList = false;
   /** What this connection holds of frames read and not yet handled, against its address's and the relay's bounds. */
   private readonly incoming: BacklogShare;
   /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
-  private decodedHead: IncomingMessage | undefined;
-  private decodedHeadReadAt = 0;
+  private decodedHead: Received<IncomingMessage> | undefined;
   private holdTimer: NodeJS.Timeout | undefined;
   /**
    * The bytes of the oldest held frame while it is checked on the decode worker (0 when none is):
@@ -233,8 +236,7 @@ export class Connection implements RoomPeer {
         this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
         return;
       }
-      this.held.push(frame);
-      this.heldReadAt.push(this.options.now());
+      this.held.push({ item: frame, readAt: this.options.now() });
       this.heldBytes += frame.length;
       this.handleHeld();
     } catch (error) {
@@ -271,7 +273,7 @@ export class Connection implements RoomPeer {
           this.holdFor(busyMs);
           return;
         }
-        const frame = this.held[0] as Uint8Array;
+        const { item: frame, readAt } = this.held[0] as Received<Uint8Array>;
         if (this.decodesOffThread(frame)) {
           // One of the address's frames at a time on the worker (AddressBudget.decodesInFlight).
           if (this.options.addressBudget.decodesInFlight > 0) {
@@ -283,17 +285,17 @@ export class Connection implements RoomPeer {
           // Still counted as held until checked: the worker's queue is bounded by what the
           // address and the relay may hold unhandled, like the frames waiting here.
           this.held.shift();
-          this.decodeOffThread(frame, this.heldReadAt.shift() ?? this.options.now());
+          this.decodeOffThread(frame, readAt);
           return;
         }
         this.held.shift();
-        this.decodedHeadReadAt = this.heldReadAt.shift() ?? this.options.now();
         this.heldBytes -= frame.length;
-        this.decodedHead = this.decodeCharged(frame);
+        const decoded = this.decodeCharged(frame);
         // Refused: the loop ends, and the socket is read again for the close handshake.
-        if (this.decodedHead === undefined) continue;
+        if (decoded === undefined) continue;
+        this.decodedHead = { item: decoded, readAt };
       }
-      const message = this.decodedHead;
+      const { item: message, readAt } = this.decodedHead;
       const storageLimitedMs = this.storageBudgetWait(message);
       if (storageLimitedMs > 0) {
         this.holdFor(storageLimitedMs);
@@ -306,7 +308,7 @@ export class Connection implements RoomPeer {
       }
       this.decodedHead = undefined;
       if (message.kind === 'sync-step-1' && !this.mayAnswerSyncRequest()) this.deferSyncRequest(message);
-      else this.handle(message, this.decodedHeadReadAt);
+      else this.handle(message, readAt);
     }
     if (this.socket.isPaused) this.socket.resume();
   }
@@ -361,8 +363,7 @@ export class Connection implements RoomPeer {
     decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }).then(
       ({ message, ms }) =>
         this.decodedOffThread(frame, ms, () => {
-          this.decodedHead = message;
-          this.decodedHeadReadAt = readAt;
+          this.decodedHead = { item: message, readAt };
         }),
       (error: unknown) => this.decodedOffThread(frame, performance.now() - started, () => this.refuseUnchecked(frame, error)),
     );
@@ -658,7 +659,6 @@ export class Connection implements RoomPeer {
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     this.held.length = 0;
-    this.heldReadAt.length = 0;
     // A frame still on the decode worker stays counted until it is checked ([K3]): a sender that
     // hangs up at once could otherwise queue large frames past every bound.
     this.heldBytes = this.offThreadFrameBytes;

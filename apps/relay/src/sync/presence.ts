@@ -41,13 +41,13 @@ export type PresenceResult = 'applied' | 'unchanged' | 'too-many-states' | 'too-
  */
 export class Presence<Peer extends object> {
   private readonly awareness: awarenessProtocol.Awareness;
-  /** The states each connection carries: those whose latest clock came through it. */
-  private readonly carriedBy = new Map<Peer, Set<number>>();
   /**
-   * Each state's one carrier. A phone that reconnects renews its state on the new connection
-   * while the relay has not yet noticed the old one is dead (a missed ping, 30–60 s): the old
-   * one dropping must not take the state with it ([A1]). Tabs of one browser pass each other's
-   * states along; a state whose carrier drops is removed, and its tab, told so, sends it again.
+   * Each present state's one carrier: the connection its latest clock came through. A phone that
+   * reconnects renews its state on the new connection while the relay has not yet noticed the old
+   * one is dead (a missed ping, 30–60 s): the old one dropping must not take the state with it
+   * ([A13]). Tabs of one browser pass each other's states along; a state whose carrier drops is
+   * removed, and its tab, told so, sends it again. A list holds at most `statesPerList` states, so
+   * a connection's are found by a pass over them.
    */
   private readonly carrierOf = new Map<number, Peer>();
   /** The JSON size of each present state, and their sum. */
@@ -115,18 +115,17 @@ export class Presence<Peer extends object> {
 
   /** Removes the states that came through `peer`, and tells everyone else they left. */
   peerLeft(peer: Peer): void {
-    const carried = this.carriedBy.get(peer);
-    this.carriedBy.delete(peer);
-    if (carried === undefined || carried.size === 0) return;
+    const carried = this.carriedBy(peer);
+    if (carried.length === 0) return;
     for (const clientId of carried) this.carrierOf.delete(clientId);
-    awarenessProtocol.removeAwarenessStates(this.awareness, [...carried], null);
+    awarenessProtocol.removeAwarenessStates(this.awareness, carried, null);
   }
 
   /**
    * The departures of clients that `entries` show present at the clock they left with, to send
    * back to their sender. A phone that reconnects sends its own state at that clock, which the
    * relay, as y-protocols everywhere, takes for a late echo: it stayed hidden until its renewal,
-   * up to 18 s later ([A2]). Told it left, y-protocols raises its clock and sends the state again
+   * up to 18 s later ([A14]). Told it left, y-protocols raises its clock and sends the state again
    * at once. A late echo of someone else's state learns of the departure the same way.
    */
   departuresShownIn(entries: readonly AwarenessEntry[]): Uint8Array | undefined {
@@ -166,12 +165,18 @@ export class Presence<Peer extends object> {
 
   /** How many states `peer` would carry once `taken` is applied. */
   private carriedAfter(peer: Peer, taken: ReadonlyMap<number, AwarenessEntry>): number {
-    const carried = this.carriedBy.get(peer);
     let gained = 0;
     for (const [clientId, { leaves }] of taken) {
-      if (!leaves && carried?.has(clientId) !== true) gained += 1;
+      if (!leaves && this.carrierOf.get(clientId) !== peer) gained += 1;
     }
-    return (carried?.size ?? 0) + gained;
+    return this.carriedBy(peer).length + gained;
+  }
+
+  /** The states `peer` carries. */
+  private carriedBy(peer: Peer): number[] {
+    const carried: number[] = [];
+    for (const [clientId, carrier] of this.carrierOf) if (carrier === peer) carried.push(clientId);
+    return carried;
   }
 
   /** Whether the list would hold more states, or more bytes of them, once `taken` is applied. */
@@ -207,11 +212,10 @@ export class Presence<Peer extends object> {
     origin: unknown,
   ): void => {
     if (isPeer<Peer>(origin)) {
-      for (const clientId of added) this.carry(clientId, origin);
-      for (const clientId of updated) this.carry(clientId, origin);
+      for (const clientId of [...added, ...updated]) this.carrierOf.set(clientId, origin);
     }
     for (const clientId of removed) {
-      this.drop(clientId);
+      this.carrierOf.delete(clientId);
       this.forgetBytes(clientId);
     }
     const changed = [...added, ...updated, ...removed];
@@ -240,25 +244,6 @@ export class Presence<Peer extends object> {
     meta.set(clientId, entry);
   }
 
-  private carry(clientId: number, peer: Peer): void {
-    const previous = this.carrierOf.get(clientId);
-    if (previous === peer) return;
-    if (previous !== undefined) this.carriedBy.get(previous)?.delete(clientId);
-    this.carrierOf.set(clientId, peer);
-    let carried = this.carriedBy.get(peer);
-    if (carried === undefined) {
-      carried = new Set();
-      this.carriedBy.set(peer, carried);
-    }
-    carried.add(clientId);
-  }
-
-  private drop(clientId: number): void {
-    const carrier = this.carrierOf.get(clientId);
-    if (carrier === undefined) return;
-    this.carrierOf.delete(clientId);
-    this.carriedBy.get(carrier)?.delete(clientId);
-  }
 
   /** Keeps the clocks of at most `rememberedDepartures` departed clients, the oldest go first. */
   private forgetOldDepartures(): void {

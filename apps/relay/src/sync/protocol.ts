@@ -453,14 +453,14 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
 /**
  * Heap bytes charged per JSON value of a presence state. An empty object in an array takes about
  * 64 bytes of heap for its 3 bytes of JSON (`{},`): 1 KiB of them, metered by their JSON, held 20
- * times that ([A3]). At 32, a list's presence share (128 KiB) holds at most about 256 KiB of heap.
+ * times that ([A15]). At 32, a list's presence share (128 KiB) holds at most about 256 KiB of heap.
  */
 const HEAP_BYTES_PER_JSON_VALUE = 32;
 
 /**
  * The larger of what a presence state takes to send and to hold: its JSON as y-protocols sends it
  * on (JSON.stringify of the parsed state, which can be longer than what came: `1e20` becomes 21
- * digits, [A4]) and HEAP_BYTES_PER_JSON_VALUE for each value in it.
+ * digits, [A16]) and HEAP_BYTES_PER_JSON_VALUE for each value in it.
  */
 function awarenessStateCost(receivedBytes: number, state: unknown): number {
   const resentBytes = Buffer.byteLength(JSON.stringify(state));
