@@ -7,6 +7,12 @@ import { RelayMetrics } from './metrics.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { DiskListStorage } from './storage/disk-storage.js';
 
+/**
+ * Each ends the relay cleanly: flush, 1012 to every phone, exit 0. SIGHUP is what a closed
+ * terminal or SSH session sends a relay started by hand ([SV4]); there is no configuration to reload.
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
 /** Entry point: `PORT=… DATA_DIR=… node apps/relay/dist/main.js`. */
 async function main(): Promise<void> {
   const bootLogger = createJsonLogger(parseLogLevel(process.env['LOG_LEVEL']));
@@ -32,24 +38,19 @@ async function main(): Promise<void> {
     ...configured
   } = config;
   const limits = { ...configured, maxConnections: connectionsAllowedByFileLimit(configured.maxConnections, logger) };
-  if (!(await holdDataDir(dataDir, dataDirLockWaitMs, logger))) process.exit(1);
-  const metrics = new RelayMetrics();
-  const storage = new DiskListStorage({
-    dataDir,
-    logger,
-    checkpointIntervalMs,
-    journalSegmentBytes,
-    newListReserveBytes,
-    observer: metrics.storageObserver,
-  });
-  const relay = new RelayServer({ limits, storage, logger, staticDir, metrics, trustedProxies });
 
+  // Installed before the DATA_DIR lock wait (up to DATA_DIR_LOCK_WAIT_MS): a stop during it
+  // would otherwise end the process by the signal, with no log line and its lock helper left
+  // waiting ([SV5]).
+  const booting = new AbortController();
+  let relay: RelayServer | undefined;
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     logger.info('relay.stopping', { signal });
-    relay.close().then(
+    booting.abort();
+    (relay?.close() ?? Promise.resolve()).then(
       () => {
         logger.info('relay.stopped', { signal });
         process.exit(0);
@@ -60,19 +61,35 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('uncaughtException', (error) => {
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
+  process.on('uncaughtException', (error: unknown) => {
     // Every handler catches its own errors; reaching here is a bug worth a loud line, but one
-    // bad socket must not take every family's list offline.
-    logger.error('relay.uncaught_exception', { error, stack: error.stack });
+    // bad socket must not take every family's list offline. Anything can be thrown, null
+    // included: a handler that threw on it would end the process ([SV6]).
+    logger.error('relay.uncaught_exception', { error, stack: error instanceof Error ? error.stack : undefined });
   });
   process.on('unhandledRejection', (reason) => {
     logger.error('relay.unhandled_rejection', { error: reason });
   });
 
+  const held = await holdDataDir(dataDir, dataDirLockWaitMs, booting.signal, logger);
+  if (held === 'stopped') return;
+  if (held === 'refused') process.exit(1);
+  const metrics = new RelayMetrics();
+  const storage = new DiskListStorage({
+    dataDir,
+    logger,
+    checkpointIntervalMs,
+    journalSegmentBytes,
+    newListReserveBytes,
+    observer: metrics.storageObserver,
+  });
+  const server = new RelayServer({ limits, storage, logger, staticDir, metrics, trustedProxies });
+
   try {
-    const address = await relay.listen(port, host);
+    const address = await server.listen(port, host);
+    // Only now: until it listens, nothing is stored or acknowledged, and exiting loses nothing.
+    relay = server;
     logger.info('relay.listening', { url: localUrl(address.address, address.port), host: address.address, port: address.port, dataDir, staticDir, limits, trustedProxies });
     if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
       // Checkpoints and list loads fsync and read many list files at once; libuv's default 4
@@ -100,15 +117,19 @@ function connectionsAllowedByFileLimit(maxConnections: number, logger: Logger): 
   return fitting;
 }
 
-/** Takes the one-relay-per-DATA_DIR lock before anything reads or writes there; false: refuse to start. */
-async function holdDataDir(dataDir: string, waitMs: number, logger: Logger): Promise<boolean> {
+/**
+ * Takes the one-relay-per-DATA_DIR lock before anything reads or writes there. 'refused': do not
+ * start; 'stopped': a stop signal came while waiting for it.
+ */
+async function holdDataDir(dataDir: string, waitMs: number, signal: AbortSignal, logger: Logger): Promise<'held' | 'refused' | 'stopped'> {
   let outcome;
   try {
-    outcome = await lockDataDir(dataDir, { waitMs });
+    outcome = await lockDataDir(dataDir, { waitMs, signal });
   } catch (error) {
     logger.error('relay.data_dir_lock_failed', { dataDir, error });
-    return false;
+    return 'refused';
   }
+  if (outcome.kind === 'abandoned') return 'stopped';
   if (outcome.kind === 'held') {
     logger.error('relay.data_dir_locked', {
       dataDir,
@@ -116,11 +137,11 @@ async function holdDataDir(dataDir: string, waitMs: number, logger: Logger): Pro
       waitedMs: waitMs,
       note: 'another relay is using this DATA_DIR; two relays on one directory would lose edits',
     });
-    return false;
+    return 'refused';
   }
   if (outcome.kind === 'unavailable') {
     logger.warn('relay.data_dir_unlocked', { dataDir, reason: outcome.reason, note: 'make sure only one relay uses this DATA_DIR' });
-    return true;
+    return 'held';
   }
   void outcome.lock.lost.then((reason) => {
     // Another relay may take the directory now. Everything acknowledged is already on disk and
@@ -128,7 +149,7 @@ async function holdDataDir(dataDir: string, waitMs: number, logger: Logger): Pro
     logger.error('relay.data_dir_lock_lost', { dataDir, reason });
     process.exit(1);
   });
-  return true;
+  return 'held';
 }
 
 /** Where a person on this machine opens the app: "::" or "0.0.0.0" listen on every address. */

@@ -1,27 +1,32 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import * as Y from 'yjs';
 import { LOCK_FILE_NAME } from '../src/storage/data-dir-lock.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
-import { closeCodeOf, firstAck, newListId, openRawSocket, temporaryDirectory, whenListening } from './helpers.js';
+import { closeCodeOf, firstAck, newListId, openRawSocket, temporaryDirectory, waitFor, whenListening } from './helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-interface SpawnedRelay {
+interface LaunchedRelay {
   readonly child: ChildProcess;
-  readonly syncUrl: string;
-  readonly baseUrl: string;
   /** Everything it wrote on stdout so far. */
   output(): string;
-  readonly exitCode: Promise<number | null>;
+  /** Its exit code, or the signal that ended it. */
+  readonly exitCode: Promise<number | string | null>;
+}
+
+interface SpawnedRelay extends LaunchedRelay {
+  readonly syncUrl: string;
+  readonly baseUrl: string;
 }
 
 /** The relay from its sources (tsx), in its own process, as `node dist/main.js` runs it. */
-async function spawnRelay(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<SpawnedRelay> {
+function launchRelay(dataDir: string, env: NodeJS.ProcessEnv = {}): LaunchedRelay {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(relayRoot, 'src/main.ts')], {
     cwd: relayRoot,
     env: {
@@ -41,13 +46,19 @@ async function spawnRelay(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise
     output += chunk.toString();
   });
   child.stderr?.resume();
-  const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const { port } = await whenListening(child);
-  return { child, syncUrl: `ws://127.0.0.1:${port}/sync`, baseUrl: `http://127.0.0.1:${port}`, output: () => output, exitCode };
+  const exitCode = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  return { child, output: () => output, exitCode };
+}
+
+/** A launched relay, once it listens. */
+async function spawnRelay(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<SpawnedRelay> {
+  const relay = launchRelay(dataDir, env);
+  const { port } = await whenListening(relay.child);
+  return { ...relay, syncUrl: `ws://127.0.0.1:${port}/sync`, baseUrl: `http://127.0.0.1:${port}` };
 }
 
 /** The pids of the `flock` helper holding `dataDir`'s lock and of every process under it (`sh`, `cat`). */
-function lockHelperPids(dataDir: string): number[] {
+function lockHelperPids(dataDir: string, pattern = `^flock .*${path.join(dataDir, LOCK_FILE_NAME)}`): number[] {
   const pgrep = (args: string[]): number[] => {
     try {
       return execFileSync('pgrep', args).toString().trim().split('\n').filter(Boolean).map(Number);
@@ -55,10 +66,19 @@ function lockHelperPids(dataDir: string): number[] {
       return [];
     }
   };
-  const pids = pgrep(['-f', `^flock .*${path.join(dataDir, LOCK_FILE_NAME)}`]);
+  const pids = pgrep(['-f', pattern]);
   for (let i = 0; i < pids.length; i++) pids.push(...pgrep(['-P', String(pids[i])]));
   if (pids.length === 0) throw new Error('no lock helper found');
   return pids;
+}
+
+/** lockHelperPids, with none found as an empty list. */
+function tryPids(find: () => number[]): number[] {
+  try {
+    return find();
+  } catch {
+    return [];
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -105,7 +125,7 @@ describe('the relay under a service manager (systemd, Docker): its lock, its set
     // the relay, and the `flock` helper (with its `cat`) that holds DATA_DIR's lock.
     const pids = [relay.child.pid as number, ...lockHelperPids(dataDir)];
     for (const pid of pids) process.kill(pid, 'SIGTERM');
-    const code = await withTimeout(relay.exitCode, 20_000, 'still running' as unknown as number);
+    const code = await withTimeout(relay.exitCode, 20_000, 'still running');
     // The helper ending read as a lost lock: the relay logged relay.data_dir_lock_lost and exited
     // 1 at once, in the middle of its shutdown (the shutdown compaction and the storage's last
     // checkpoint never ran; a flush still in flight was cut short). It now ignores the signal.
@@ -125,5 +145,59 @@ describe('the relay under a service manager (systemd, Docker): its lock, its set
     );
     expect(outcome).toBe('listening');
   }, 30_000);
-});
 
+  it('[SV4] a relay started by hand whose terminal or SSH session closes (SIGHUP) shuts down cleanly: 1012 and exit 0', async () => {
+    const dataDir = await dataDirForTest('basket-sv4-');
+    const relay = await spawnRelay(dataDir);
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 4; i++) sockets.push(await writeAcknowledged(relay.syncUrl, newListId(), `item${i}`));
+    const closes = sockets.map((socket) => closeCodeOf(socket, 8000).catch(() => -1));
+    relay.child.kill('SIGHUP');
+    // Unhandled, SIGHUP ended the process at once: no flush, no shutdown compaction, and phones
+    // saw their sockets drop (1006) instead of being told to reconnect.
+    const outcome = { code: await withTimeout(relay.exitCode, 20_000, 'still running'), closeCodes: await Promise.all(closes) };
+    expect(outcome).toEqual({ code: 0, closeCodes: sockets.map(() => 1012) });
+  }, 40_000);
+
+  it('[SV5] a relay stopped while it waits for the DATA_DIR lock (the old relay still flushing) exits 0 at once and leaves no lock helper waiting', async () => {
+    const dataDir = await dataDirForTest('basket-sv5-');
+    const lockPath = path.join(dataDir, LOCK_FILE_NAME);
+    const holder = spawn('flock', ['--exclusive', lockPath, 'sleep', '60'], { stdio: 'ignore' });
+    spawned.push(holder);
+    await waitFor(() => lockHelperPids(dataDir, `^flock --exclusive ${lockPath} sleep`).length > 0, 5000, 'the other relay holds the lock').catch(() => undefined);
+    const relay = launchRelay(dataDir, { DATA_DIR_LOCK_WAIT_MS: '30000' });
+    const waitingHelper = `^flock --exclusive --timeout .*${lockPath}`;
+    await waitFor(() => tryPids(() => lockHelperPids(dataDir, waitingHelper)).length > 0, 10_000, 'the relay waits for the lock');
+    relay.child.kill('SIGTERM');
+    const code = await withTimeout(relay.exitCode, 3000, 'still running');
+    // The signal ended the process before its handlers were installed: killed by SIGTERM, no
+    // relay.stopping line, and its flock helper went on waiting for the lock it no longer wanted.
+    await waitFor(() => tryPids(() => lockHelperPids(dataDir, waitingHelper)).length === 0, 2000, 'the helper to go').catch(() => undefined);
+    const outcome = {
+      code,
+      loggedStopping: relay.output().includes('"event":"relay.stopping"'),
+      helpersLeft: tryPids(() => lockHelperPids(dataDir, waitingHelper)).length,
+    };
+    expect(outcome).toEqual({ code: 0, loggedStopping: true, helpersLeft: 0 });
+  }, 30_000);
+
+  it('[SV6] something thrown that is not an Error (throw null) is logged and the relay keeps serving', async () => {
+    const dataDir = await dataDirForTest('basket-sv6-');
+    // A preload that throws null when asked, as a dependency's callback might.
+    const preload = path.join(dataDir, 'throw-null.mjs');
+    await fs.writeFile(preload, "import { isMainThread } from 'node:worker_threads';\nif (isMainThread) process.on('SIGUSR2', () => setImmediate(() => { throw null; }));\n");
+    const relay = await spawnRelay(dataDir, { NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` });
+    relay.child.kill('SIGUSR2');
+    await waitFor(() => relay.output().includes('relay.uncaught_exception') || relay.child.exitCode !== null, 5000, 'the throw').catch(() => undefined);
+    // The handler read `error.stack` of null and threw itself, which ends Node at once (exit 7).
+    const healthz = await fetch(`${relay.baseUrl}/healthz`).then(
+      (response) => response.status,
+      () => 'unreachable',
+    );
+    expect({ healthz, logged: relay.output().includes('relay.uncaught_exception'), exitCode: relay.child.exitCode }).toEqual({
+      healthz: 200,
+      logged: true,
+      exitCode: null,
+    });
+  }, 30_000);
+});

@@ -34,7 +34,9 @@ export type LockOutcome =
   /** Another process holds it; `owner` is what that relay wrote into the lock file, if readable. */
   | { readonly kind: 'held'; readonly owner: LockOwner | undefined }
   /** No `flock` command here (macOS, Windows): the relay runs unlocked and says so. */
-  | { readonly kind: 'unavailable'; readonly reason: string };
+  | { readonly kind: 'unavailable'; readonly reason: string }
+  /** `signal` aborted the wait (the relay is being stopped): nothing is held, no helper is left. */
+  | { readonly kind: 'abandoned' };
 
 export interface DataDirLock {
   /** Resolves if the lock is lost while held (its helper process died): stop writing at once. */
@@ -47,6 +49,8 @@ export interface LockOptions {
   readonly waitMs: number;
   /** The command to run; tests point it at a missing one. */
   readonly flockCommand?: string;
+  /** Gives up waiting: a relay told to stop while another still holds the lock ([SV5]). */
+  readonly signal?: AbortSignal;
 }
 
 export async function lockDataDir(dataDir: string, options: LockOptions): Promise<LockOutcome> {
@@ -84,7 +88,9 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
     stderr += chunk;
   });
   const exited = new Promise<number | null>((resolve) => helper.once('exit', (code) => resolve(code)));
-  const started = await new Promise<'locked' | 'exited' | { error: NodeJS.ErrnoException }>((resolve) => {
+  const started = await new Promise<'locked' | 'exited' | 'aborted' | { error: NodeJS.ErrnoException }>((resolve) => {
+    if (options.signal?.aborted) resolve('aborted');
+    options.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
     let stdout = '';
     helper.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
@@ -96,6 +102,20 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
   if (typeof started === 'object') {
     if (started.error.code === 'ENOENT') return { kind: 'unavailable', reason: 'no /bin/sh to run flock on this system' };
     throw started.error;
+  }
+  if (started === 'aborted') {
+    // The helper ignores TERM ([SV1]) and would otherwise wait on, then take the lock for a
+    // moment once the other relay lets go: a new relay starting then would wait for nothing.
+    // Detached, it leads its own process group, which holds `flock` and whatever it started.
+    if (helper.pid !== undefined) {
+      try {
+        process.kill(-helper.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      await exited;
+    }
+    return { kind: 'abandoned' };
   }
   if (started === 'exited') {
     const code = await exited;
