@@ -9,6 +9,8 @@ import { RelayMetrics } from '../src/metrics.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { RoomPeer } from '../src/sync/list-room.js';
 import { ListRoom } from '../src/sync/list-room.js';
+import { PresenceBytesPool } from '../src/sync/presence-bytes.js';
+import type { PresenceShare } from '../src/sync/presence-bytes.js';
 import type { PresenceLimits } from '../src/sync/presence.js';
 import { DEFAULT_PRESENCE_LIMITS, Presence } from '../src/sync/presence.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
@@ -444,5 +446,79 @@ describe('presence (awareness) on a list', () => {
     // 128 states fitted and a join was sent 572 kB.
     expect(sentBytes, `${shown} states, a join sent ${sentBytes} bytes`).toBeLessThan(128 * 1024 + 8 * 256);
     list.destroy();
+  });
+
+  it('[A17] one address holds at most its share of presence across lists, the relay at most its total; leaving gives it back', () => {
+    // States of 1,000 bytes of JSON, 64 to a tab: 64,000 bytes each.
+    const tabOf = (from: number): ReturnType<typeof awareness> =>
+      awareness(range(from, 64).map((clientId) => ({ clientId, clock: 1, state: 'x'.repeat(998) })));
+    const pool = new PresenceBytesPool({ perAddress: 200 * 1024, total: 300 * 1024 });
+    const [mine, theirs] = [pool.share(), pool.share()];
+    type Tab = { name: string; share: PresenceShare };
+    const lists = range(0, 5).map(() => new Presence<Tab>(new Y.Doc(), () => undefined, DEFAULT_PRESENCE_LIMITS, (tab) => tab.share));
+    // One address, one tab on each of four lists: each list is far within its own limits.
+    const myTabs = range(0, 4).map((i) => ({ name: `mine ${i}`, share: mine }));
+    const results = myTabs.map((tab, i) => {
+      const full = tabOf(1000 * (i + 1));
+      return lists[i]!.apply(tab, full.update, full.entries);
+    });
+    // Before the share, each list took its 64,000 bytes: 256,000 for the address.
+    expect(results).toEqual(['applied', 'applied', 'applied', 'over-address-share']);
+    expect(lists[3]!.stateCount).toBe(0);
+    expect(mine.held).toBe(192_000);
+    // Another address fits the relay's total once, not twice: 192,000 + 64,000 ≤ 300 KiB < + 128,000.
+    const theirTabs = [{ name: 'theirs 0', share: theirs }, { name: 'theirs 1', share: theirs }];
+    const first = tabOf(50_000);
+    expect(lists[4]!.apply(theirTabs[0]!, first.update, first.entries)).toBe('applied');
+    const second = tabOf(60_000);
+    expect(lists[4]!.apply(theirTabs[1]!, second.update, second.entries)).toBe('over-address-share');
+    // A tab that leaves, and a list unloaded, give their bytes back.
+    lists[0]!.peerLeft(myTabs[0]!);
+    expect(mine.held).toBe(128_000);
+    lists[1]!.destroy();
+    expect([mine.held, pool.held]).toEqual([64_000, 128_000]);
+    expect(lists[4]!.apply(theirTabs[1]!, second.update, second.entries)).toBe('applied');
+    expect([theirs.held, pool.held]).toEqual([128_000, 192_000]);
+    // A state replaced by a smaller one is charged the difference, not both.
+    const shrunk = awareness(range(1000 * 3, 64).map((clientId) => ({ clientId, clock: 2, state: 'y' })));
+    expect(lists[2]!.apply(myTabs[2]!, shrunk.update, shrunk.entries)).toBe('applied');
+    expect(mine.held).toBe(64 * 32);
+    for (const list of lists) list.destroy();
+    expect(pool.held).toBe(0);
+  });
+
+  it('[A18] on a relay, one address\'s connections on many lists hold at most 1 MiB of presence, stay connected, and give it back when they leave', async () => {
+    const relay = await startRelay();
+    try {
+      const listIds = range(0, 20).map(() => newListId());
+      const stateBytesOnLists = (): number => listIds.reduce((sum, listId) => sum + (relay.relay.registry.get(listId)?.presence.stateBytes ?? 0), 0);
+      const closes: number[] = [];
+      const sockets = [];
+      for (const [i, listId] of listIds.entries()) {
+        const socket = await openRawSocket(relay.syncUrl, listId);
+        socket.on('close', (code) => closes.push(code));
+        sockets.push(socket);
+        const [before, refusedBefore] = [stateBytesOnLists(), relay.relay.metrics.errors.get({ kind: 'presence_address_limit' })];
+        const states = range(100_000 + i * 100, 64).map((clientId) => ({ clientId, clock: 1, state: 'x'.repeat(998) }));
+        socket.send(encodeAwarenessMessage(awareness(states).update));
+        await waitFor(
+          () => stateBytesOnLists() > before || relay.relay.metrics.errors.get({ kind: 'presence_address_limit' }) > refusedBefore,
+          5000,
+          'states applied or refused',
+        );
+      }
+      // Before the share: 20 lists × 64,000 bytes, 1.28 MB from one address (50 MB with 200 connections).
+      const held = stateBytesOnLists();
+      expect(held).toBeLessThanOrEqual(1024 * 1024);
+      expect(held).toBe(16 * 64_000);
+      expect(closes).toEqual([]);
+      const text = await (await fetch(`http://127.0.0.1:${relay.port}/metrics`)).text();
+      expect(text).toContain(`basket_relay_presence_bytes ${held}`);
+      for (const socket of sockets) socket.close();
+      await waitFor(() => relay.relay.connectionCount === 0, 5000, 'the connections closed');
+      expect([stateBytesOnLists(), await (await fetch(`http://127.0.0.1:${relay.port}/metrics`)).text()]).toEqual([0, expect.stringContaining('basket_relay_presence_bytes 0')]);
+    } finally {
+      await relay.close();
+    }
   });
 });

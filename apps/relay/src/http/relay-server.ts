@@ -182,6 +182,11 @@ export class RelayServer {
     });
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
     this.metrics.addGauge('basket_relay_loaded_lists', 'Lists loaded in memory', () => this.registry.loadedCount);
+    this.metrics.addGauge(
+      'basket_relay_presence_bytes',
+      'Presence states held on the loaded lists, as counted against each address\'s share (1 MiB) and the relay\'s (64 MiB)',
+      () => this.addressBudgets.presence.held,
+    );
     this.metrics.addGauge('basket_relay_loaded_list_bytes', 'Sizes of the lists loaded in memory: stored bytes, or estimated heap over 34 when more (bounded by MAX_LOADED_LIST_BYTES)', () => this.registry.loadedByteCount);
     this.metrics.addGauge(
       'basket_relay_lists_waiting_for_storage',

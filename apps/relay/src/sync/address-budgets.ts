@@ -1,6 +1,8 @@
 import { TokenBucket } from '../token-bucket.js';
 import { HeldLists } from './held-lists.js';
 import { LoadTurns } from './load-turns.js';
+import type { PresenceShare } from './presence-bytes.js';
+import { PresenceBytesPool } from './presence-bytes.js';
 import type { ListRoom } from './list-room.js';
 import type { ListRequester } from './room-registry.js';
 
@@ -41,6 +43,8 @@ export interface AddressBudget {
   readonly loads: LoadTurns;
   /** The loaded lists its connections are on (Connection holds and releases them). */
   readonly lists: HeldLists<ListRoom>;
+  /** The presence states its connections carry, on every list (see PresenceBytesPool). */
+  readonly presenceBytes: PresenceShare;
 }
 
 /** `budget`'s address as RoomRegistry sees it: paying for the lists it loads, holding lists of its own. */
@@ -78,6 +82,7 @@ export class AddressBudgets {
     private readonly now: () => number,
     /** An address's load waits for its event-loop budget (see LoadTurns). */
     private readonly onLoadWaiting: () => void = () => undefined,
+    readonly presence: PresenceBytesPool = new PresenceBytesPool(),
   ) {}
 
   /** The budget every connection from `address` draws on. */
@@ -97,6 +102,7 @@ export class AddressBudgets {
           onWaitForCredit: this.onLoadWaiting,
         }),
         lists: new HeldLists(),
+        presenceBytes: this.presence.share(),
       };
       this.budgets.set(address, budget);
     }
@@ -111,7 +117,8 @@ export class AddressBudgets {
   sweep(hasConnections: (address: string) => boolean): void {
     for (const [address, budget] of this.budgets) {
       const refilled = budget.deliveries.isFull() && budget.loopMs.isFull() && budget.storedBytes.isFull();
-      const idle = budget.decodesInFlight === 0 && !budget.loads.busy;
+      // Presence it carries on lists still loaded is still charged to it.
+      const idle = budget.decodesInFlight === 0 && !budget.loads.busy && budget.presenceBytes.held === 0;
       if (!hasConnections(address) && refilled && idle) this.budgets.delete(address);
     }
   }

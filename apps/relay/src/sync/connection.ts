@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { RelayMetrics } from '../metrics.js';
 import { CLOSE_HANDSHAKE_MS, CloseCode } from './close-codes.js';
+import type { PresenceShare } from './presence-bytes.js';
 import type { ListRoom, RoomPeer } from './list-room.js';
 import type { AddressBudget } from './address-budgets.js';
 import type { BacklogBound, BacklogShare } from './shared-backlogs.js';
@@ -434,6 +435,11 @@ export class Connection implements RoomPeer {
     if (storedBytes.hasCredit()) return 0;
     this.countThrottled('address_storage_limited');
     return Math.max(1, storedBytes.msUntil(1));
+  }
+
+  /** Its address's share of the presence held on every list. */
+  get presenceShare(): PresenceShare {
+    return this.options.addressBudget.presenceBytes;
   }
 
   /** Called by the room for what this connection's update added to the list's stored log. */

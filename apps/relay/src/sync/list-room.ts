@@ -9,7 +9,8 @@ import { GroupCommit } from './group-commit.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE, MOST_HEAP_BYTES_PER_STORED_BYTE } from './heap-estimate.js';
 import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
-import { Presence } from './presence.js';
+import type { PresenceShare } from './presence-bytes.js';
+import { DEFAULT_PRESENCE_LIMITS, Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
 import type { RoomRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
@@ -35,6 +36,8 @@ export interface RoomPeer {
   heldListBytes?(except?: ListRoom): number;
   /** The list takes messages again (see ListRoom.isBusy): a peer that held its own meanwhile goes on. */
   listReady(): void;
+  /** Its address's share of the presence bytes held on every list; none if not bounded. */
+  readonly presenceShare?: PresenceShare;
 }
 
 export interface ListRoomOptions {
@@ -174,9 +177,14 @@ export class ListRoom {
     // A given guid: Yjs would otherwise draw a random UUID, 36 crypto calls per list (~0.2 ms).
     this.doc = new Y.Doc({ gc: true, guid: options.listId });
     this.lastActivity = options.now();
-    this.presence = new Presence(this.doc, (message) => {
-      for (const peer of this.peers) this.sendTo(peer, message);
-    });
+    this.presence = new Presence(
+      this.doc,
+      (message) => {
+        for (const peer of this.peers) this.sendTo(peer, message);
+      },
+      DEFAULT_PRESENCE_LIMITS,
+      (peer) => peer.presenceShare,
+    );
     this.commit = new GroupCommit<RoomPeer>({
       write: (updates) => this.writeBatch(updates),
       readStateVector: () => encodeStateVectorOf(this.doc),
@@ -887,18 +895,21 @@ export class ListRoom {
       this.options.metrics.errors.inc({ kind: 'presence_limit' });
       this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: entries.length });
       peer.close(CloseCode.malformedMessage, 'too many presence states');
-    } else if (result === 'too-many-states-on-list') {
-      // Whoever filled the list is not this phone, which may be an honest newcomer: its presence
-      // is not shown, but it stays and syncs. Closing it (4400) would stop it for good.
-      this.options.metrics.errors.inc({ kind: 'presence_list_limit' });
+    } else if (result === 'too-many-states-on-list' || result === 'over-address-share') {
+      // Whoever filled the list (or the address's share, or the relay's) may not be this phone,
+      // which may be an honest newcomer: its presence is not shown, but it stays and syncs.
+      // Closing it (4400) would stop it for good.
+      const kind = result === 'too-many-states-on-list' ? 'presence_list_limit' : 'presence_address_limit';
+      this.options.metrics.errors.inc({ kind });
       if (this.presenceRefused.has(peer)) return;
       this.presenceRefused.add(peer);
-      this.options.logger.warn('connection.presence_list_limit', {
+      this.options.logger.warn(`connection.${kind}`, {
         listId: this.listId,
         peer: peer.id,
         entries: entries.length,
         states: this.presence.stateCount,
         stateBytes: this.presence.stateBytes,
+        ...(peer.presenceShare === undefined ? {} : { addressStateBytes: peer.presenceShare.held }),
       });
     } else {
       const departures = this.presence.departuresShownIn(entries);

@@ -1,5 +1,6 @@
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
+import type { PresenceShare } from './presence-bytes.js';
 import type { AwarenessEntry } from './protocol.js';
 import { encodeAwarenessMessage } from './protocol.js';
 
@@ -32,8 +33,11 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
   stateBytesPerList: 128 * 1024,
 };
 
-/** 'unchanged': every entry was at a clock the relay already has (an echo); nothing was applied. */
-export type PresenceResult = 'applied' | 'unchanged' | 'too-many-states' | 'too-many-states-on-list';
+/**
+ * 'unchanged': every entry was at a clock the relay already has (an echo); nothing was applied.
+ * 'over-address-share': the sender's address, or the relay, holds all the presence it may.
+ */
+export type PresenceResult = 'applied' | 'unchanged' | 'too-many-states' | 'too-many-states-on-list' | 'over-address-share';
 
 /**
  * Who is on a list right now (y-protocols awareness), and which connection carries each presence
@@ -53,11 +57,15 @@ export class Presence<Peer extends object> {
   /** The JSON size of each present state, and their sum. */
   private readonly bytesOf = new Map<number, number>();
   private totalStateBytes = 0;
+  /** The address share each state's bytes are charged to: its carrier's when it last changed. */
+  private readonly chargedTo = new Map<number, PresenceShare>();
 
   constructor(
     doc: Y.Doc,
     private readonly broadcast: (message: Uint8Array) => void,
     private readonly limits: PresenceLimits = DEFAULT_PRESENCE_LIMITS,
+    /** The share of presence bytes `peer`'s address may hold across lists; none: not bounded. */
+    private readonly shareOf: (peer: Peer) => PresenceShare | undefined = () => undefined,
   ) {
     this.awareness = new awarenessProtocol.Awareness(doc);
     // The relay itself has no presence.
@@ -102,10 +110,12 @@ export class Presence<Peer extends object> {
     if (taken.size === 0) return 'unchanged';
     if (this.carriedAfter(peer, taken) > this.limits.statesPerPeer) return 'too-many-states';
     if (this.exceedsListLimits(taken)) return 'too-many-states-on-list';
+    const share = this.shareOf(peer);
+    if (share !== undefined && !this.fitsShare(share, taken)) return 'over-address-share';
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer);
     for (const [clientId, entry] of taken) {
       if (entry.leaves) this.forgetBytes(clientId);
-      else this.recordBytes(clientId, entry.stateBytes);
+      else this.recordBytes(clientId, entry.stateBytes, share);
     }
     // Removals of clients the relay never saw change nothing and emit no event, but y-protocols
     // still records their clocks.
@@ -143,6 +153,8 @@ export class Presence<Peer extends object> {
   }
 
   destroy(): void {
+    // An unloaded list's states leave with it: their bytes go back to their addresses' shares.
+    for (const clientId of [...this.bytesOf.keys()]) this.forgetBytes(clientId);
     this.awareness.off('update', this.onUpdate);
     this.awareness.destroy();
   }
@@ -196,15 +208,34 @@ export class Presence<Peer extends object> {
     return states > this.limits.statesPerList || bytes > this.limits.stateBytesPerList;
   }
 
-  private recordBytes(clientId: number, bytes: number): void {
+  /** Whether `share` can hold what `taken` adds, once the bytes of the states it replaces are given back. */
+  private fitsShare(share: PresenceShare, taken: ReadonlyMap<number, AwarenessEntry>): boolean {
+    let [added, freedHere, freedAnywhere] = [0, 0, 0];
+    for (const [clientId, entry] of taken) {
+      const charged = this.chargedTo.get(clientId);
+      const bytes = charged === undefined ? 0 : (this.bytesOf.get(clientId) ?? 0);
+      freedAnywhere += bytes;
+      if (charged === share) freedHere += bytes;
+      if (!entry.leaves) added += entry.stateBytes;
+    }
+    return share.fits(added, freedHere, freedAnywhere);
+  }
+
+  private recordBytes(clientId: number, bytes: number, share: PresenceShare | undefined): void {
     this.forgetBytes(clientId);
     this.bytesOf.set(clientId, bytes);
     this.totalStateBytes += bytes;
+    if (share === undefined) return;
+    share.change(bytes);
+    this.chargedTo.set(clientId, share);
   }
 
   private forgetBytes(clientId: number): void {
-    this.totalStateBytes -= this.bytesOf.get(clientId) ?? 0;
+    const bytes = this.bytesOf.get(clientId) ?? 0;
+    this.totalStateBytes -= bytes;
     this.bytesOf.delete(clientId);
+    this.chargedTo.get(clientId)?.change(-bytes);
+    this.chargedTo.delete(clientId);
   }
 
   private readonly onUpdate = (
