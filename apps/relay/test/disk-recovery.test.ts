@@ -103,7 +103,7 @@ describe('disk storage recovery', () => {
   let remove: () => Promise<void>;
   const storages: DiskListStorage[] = [];
   const open = (afterCompactionStep?: (step: CompactionStep) => void): DiskListStorage => {
-    const storage = new DiskListStorage({ dataDir: dir, afterCompactionStep, now: () => 1234 });
+    const storage = new DiskListStorage({ dataDir: dir, afterCompactionStep, wallClock: () => 1234 });
     storages.push(storage);
     return storage;
   };
@@ -287,7 +287,7 @@ describe('disk storage recovery', () => {
     const afterQuarantineStep = (reached: QuarantineStep): void => {
       if (reached === step && failures-- > 0) throw new Error(`simulated failure after ${step}`);
     };
-    const storage = new DiskListStorage({ dataDir: dir, now: () => 1234, checkpointIntervalMs: 0, afterQuarantineStep });
+    const storage = new DiskListStorage({ dataDir: dir, wallClock: () => 1234, checkpointIntervalMs: 0, afterQuarantineStep });
     if (!killed) storages.push(storage);
     return storage;
   };
@@ -450,7 +450,7 @@ describe('disk storage recovery', () => {
     );
     const storage = new DiskListStorage({
       dataDir: dir,
-      now: () => 1234,
+      wallClock: () => 1234,
       afterCompactionStep: (step) => events.push(step),
       syncDataDir: async (dataDir) => {
         events.push('data-dir-synced');
@@ -602,7 +602,7 @@ describe('write-ahead journal', () => {
       now?: () => number;
     } = {},
   ): DiskListStorage => {
-    const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
+    const storage = new DiskListStorage({ dataDir: dir, logger, wallClock: () => 1234, checkpointIntervalMs: 0, ...options });
     storages.push(storage);
     return storage;
   };

@@ -24,7 +24,7 @@ describe('durable storage after a failed write or fsync', () => {
     error: (event: string, fields: Record<string, unknown> = {}) => void logged.push({ event, fields }),
   };
   const open = (options: Partial<ConstructorParameters<typeof DiskListStorage>[0]> = {}): DiskListStorage => {
-    const storage = new DiskListStorage({ dataDir: dir, logger, now: () => 1234, checkpointIntervalMs: 0, ...options });
+    const storage = new DiskListStorage({ dataDir: dir, logger, wallClock: () => 1234, checkpointIntervalMs: 0, ...options });
     storages.push(storage);
     return storage;
   };

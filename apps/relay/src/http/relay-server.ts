@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
+import { monotonicNow } from '../clock.js';
 import type { DEFAULT_STORAGE, RelayConfig } from '../config.js';
 import { maxReadableFrameBytes } from '../config.js';
 import { isSyncUrl, listIdFromSyncUrl } from '../list-id.js';
@@ -112,7 +113,7 @@ export class RelayServer {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: RelayServerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicNow;
     this.heartbeatSliceCount = heartbeatSlices(options.limits.pingIntervalMs);
     const { offThreadDecodeBytes, decodeWorkerHeapMb, decodeWorkerCheckMs } = options.limits;
     this.offThreadDecoder =

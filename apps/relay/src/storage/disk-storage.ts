@@ -15,6 +15,7 @@ import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
 import { NewListReserve } from './new-list-reserve.js';
 import { isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { monotonicNow } from '../clock.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
 export type CompactionStep = 'temp-written' | 'temp-synced' | 'renamed' | 'directory-synced' | 'log-truncated';
@@ -29,7 +30,10 @@ export type QuarantineStep = 'prefix-written' | 'after-copy-written' | 'quaranti
 export interface DiskStorageOptions {
   readonly dataDir: string;
   readonly logger?: Logger;
+  /** For back-offs and durations: a clock that never steps (see clock.ts). */
   readonly now?: () => number;
+  /** For quarantined files' names, which a person reads: the wall clock. */
+  readonly wallClock?: () => number;
   /** Test seam: called after each compaction step; throwing simulates a crash there. */
   readonly afterCompactionStep?: (step: CompactionStep, listId: string) => void;
   /** Test seam: called after each step of quarantining a damaged file; throwing simulates a failure or a crash there. */
@@ -108,6 +112,7 @@ export class DiskListStorage implements ListStorage {
   private readonly dataDir: string;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly wallClock: () => number;
   private readonly journalReplayRetryMs: number;
   private readonly afterCompactionStep: ((step: CompactionStep, listId: string) => void) | undefined;
   private readonly afterQuarantineStep: ((step: QuarantineStep, listId: string) => void) | undefined;
@@ -202,7 +207,8 @@ export class DiskListStorage implements ListStorage {
   constructor(options: DiskStorageOptions) {
     this.dataDir = path.resolve(options.dataDir);
     this.logger = options.logger ?? silentLogger;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicNow;
+    this.wallClock = options.wallClock ?? Date.now;
     this.journalReplayRetryMs = options.journalReplayRetryMs ?? DEFAULT_JOURNAL_REPLAY_RETRY_MS;
     this.afterCompactionStep = options.afterCompactionStep;
     this.afterQuarantineStep = options.afterQuarantineStep;
@@ -502,7 +508,7 @@ export class DiskListStorage implements ListStorage {
       const filePath = path.join(this.dataDir, next.name);
       if (next.quarantine) {
         // Renamed again after a failed fsync, it would be missing: every checkpoint failed ([WF2]).
-        next.quarantinedAs ??= await this.renameIntoQuarantine(filePath, `${next.name}.${this.now()}`);
+        next.quarantinedAs ??= await this.renameIntoQuarantine(filePath, `${next.name}.${this.wallClock()}`);
         await this.syncQuarantined(next.quarantinedAs);
       } else {
         await removeIfExists(filePath);
@@ -878,7 +884,7 @@ export class DiskListStorage implements ListStorage {
    */
   private async quarantine(listId: string, filePath: string, kind: 'log' | 'snapshot', reason: string, after: readonly Uint8Array[]): Promise<void> {
     const copy = after.length > 0 ? Buffer.concat(after.map(frameRecord)) : undefined;
-    const name = `${listId}.${kind}.${this.now()}`;
+    const name = `${listId}.${kind}.${this.wallClock()}`;
     const reached = (step: QuarantineStep): void => this.afterQuarantineStep?.(step, listId);
     const target =
       kind === 'log' ? await this.copyToQuarantine(filePath, name, copy, reached) : await this.moveToQuarantine(filePath, name, copy, reached);

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { monotonicNow } from '../clock.js';
 import type { Logger } from '../log.js';
 import { isNotFound } from './file-ops.js';
 
@@ -48,7 +49,7 @@ export class NewListReserve {
   constructor(private readonly options: NewListReserveOptions) {
     this.freeBytes = options.freeBytes ?? freeBytesOnDisk;
     this.maxAgeMs = options.maxAgeMs ?? 1_000;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? monotonicNow;
   }
 
   /** Resolves when a new list may be stored; rejects with NewListsPausedError when not. */

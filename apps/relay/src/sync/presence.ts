@@ -1,5 +1,6 @@
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type * as Y from 'yjs';
+import { monotonicNow } from '../clock.js';
 import type { PresenceShare } from './presence-bytes.js';
 import type { AwarenessEntry } from './protocol.js';
 import { encodeAwarenessMessage } from './protocol.js';
@@ -33,6 +34,9 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
   stateBytesPerList: 128 * 1024,
 };
 
+/** How long a state lives unrenewed, as in y-protocols (outdatedTimeout): phones renew every 15 s. */
+const STATE_TIMEOUT_MS = 30_000;
+
 /**
  * 'unchanged': every entry was at a clock the relay already has (an echo); nothing was applied.
  * 'over-address-share': the sender's address, or the relay, holds all the presence it may.
@@ -59,6 +63,9 @@ export class Presence<Peer extends object> {
   private totalStateBytes = 0;
   /** The address share each state's bytes are charged to: its carrier's when it last changed. */
   private readonly chargedTo = new Map<number, PresenceShare>();
+  /** When each present state was last renewed (monotonicNow). */
+  private readonly renewedAt = new Map<number, number>();
+  private readonly timeoutCheck: NodeJS.Timeout;
 
   constructor(
     doc: Y.Doc,
@@ -71,6 +78,13 @@ export class Presence<Peer extends object> {
     // The relay itself has no presence.
     this.awareness.setLocalState(null);
     this.awareness.on('update', this.onUpdate);
+    // y-protocols times states out by Date.now, which steps with the wall clock: an hour forward
+    // and every phone on every list was dropped within 3 s; an hour back and a state nobody renews
+    // (a crashed tab's) was sent to every newcomer for that hour ([CLK9], [CLK10]). Its check is
+    // replaced by one on a clock that never steps.
+    clearInterval((this.awareness as unknown as { _checkInterval: NodeJS.Timeout })._checkInterval);
+    this.timeoutCheck = setInterval(() => this.removeUnrenewed(), STATE_TIMEOUT_MS / 10);
+    this.timeoutCheck.unref();
   }
 
   get stateCount(): number {
@@ -155,6 +169,7 @@ export class Presence<Peer extends object> {
   destroy(): void {
     // An unloaded list's states leave with it: their bytes go back to their addresses' shares.
     for (const clientId of [...this.bytesOf.keys()]) this.forgetBytes(clientId);
+    clearInterval(this.timeoutCheck);
     this.awareness.off('update', this.onUpdate);
     this.awareness.destroy();
   }
@@ -245,8 +260,11 @@ export class Presence<Peer extends object> {
     if (isPeer<Peer>(origin)) {
       for (const clientId of [...added, ...updated]) this.carrierOf.set(clientId, origin);
     }
+    const now = monotonicNow();
+    for (const clientId of [...added, ...updated]) this.renewedAt.set(clientId, now);
     for (const clientId of removed) {
       this.carrierOf.delete(clientId);
+      this.renewedAt.delete(clientId);
       this.forgetBytes(clientId);
     }
     const changed = [...added, ...updated, ...removed];
@@ -261,6 +279,16 @@ export class Presence<Peer extends object> {
       this.forgetOldDepartures();
     }
   };
+
+  /** Removes the states not renewed for STATE_TIMEOUT_MS, as y-protocols would ('timeout'). */
+  private removeUnrenewed(): void {
+    const cutoff = monotonicNow() - STATE_TIMEOUT_MS;
+    const outdated: number[] = [];
+    for (const [clientId, at] of this.renewedAt) if (at <= cutoff) outdated.push(clientId);
+    if (outdated.length === 0) return;
+    awarenessProtocol.removeAwarenessStates(this.awareness, outdated, 'timeout');
+    for (const clientId of outdated) this.renewedAt.delete(clientId);
+  }
 
   /**
    * y-protocols keeps a client's clock where the client was first seen, so a phone present for
