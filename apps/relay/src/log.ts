@@ -3,6 +3,7 @@
  * relay logs events (connections, refusals, recoveries), never per message, so throughput does
  * not matter and a dependency would buy nothing.
  */
+import { fstatSync, writeSync } from 'node:fs';
 import { TokenBucket } from './token-bucket.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -42,11 +43,36 @@ export function streamLineWriter(stream: NodeJS.WritableStream): (line: string) 
   };
 }
 
+/**
+ * Writes lines to the file open as `fd`, each on its own: one that fails is dropped and the next
+ * is tried. A log file shares its disk with the lists (`>> relay.log`, systemd's
+ * StandardOutput=append:); a full disk fails a write with ENOSPC, and a stream errs once and is
+ * destroyed, so the relay logged nothing more, its recovery and shutdown included, once room
+ * was made ([FD4]).
+ */
+export function fileLineWriter(fd: number, write: (fd: number, text: string) => number = writeSync): (line: string) => void {
+  return (line) => {
+    try {
+      write(fd, line + '\n');
+    } catch {
+      // Dropped; the disk may have room for the next one.
+    }
+  };
+}
+
 let stdoutWriter: ((line: string) => void) | undefined;
 /** One writer (so one 'error' listener) for every logger on stdout. */
 function writeToStdout(line: string): void {
-  stdoutWriter ??= streamLineWriter(process.stdout);
+  stdoutWriter ??= stdoutIsFile() ? fileLineWriter(1) : streamLineWriter(process.stdout);
   stdoutWriter(line);
+}
+
+function stdoutIsFile(): boolean {
+  try {
+    return fstatSync(1).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Lines per second (and burst) one event may write; 0 lines per second means no limit. */

@@ -143,6 +143,9 @@ async function holdDataDir(dataDir: string, waitMs: number, signal: AbortSignal,
     logger.warn('relay.data_dir_unlocked', { dataDir, reason: outcome.reason, note: 'make sure only one relay uses this DATA_DIR' });
     return 'held';
   }
+  if (outcome.ownerUnwritten !== undefined) {
+    logger.warn('relay.data_dir_lock_owner_unwritten', { dataDir, reason: outcome.ownerUnwritten, note: 'the lock is held; a second relay will not be told who holds it' });
+  }
   void outcome.lock.lost.then((reason) => {
     // Another relay may take the directory now. Everything acknowledged is already on disk and
     // the next start replays it; writing on (even a flush) could interleave with that relay.

@@ -30,7 +30,8 @@ export interface LockOwner {
 }
 
 export type LockOutcome =
-  | { readonly kind: 'acquired'; readonly lock: DataDirLock }
+  /** `ownerUnwritten`: why the owner note could not be written (a full disk); the lock is held all the same. */
+  | { readonly kind: 'acquired'; readonly lock: DataDirLock; readonly ownerUnwritten?: string }
   /** Another process holds it; `owner` is what that relay wrote into the lock file, if readable. */
   | { readonly kind: 'held'; readonly owner: LockOwner | undefined }
   /** No `flock` command here (macOS, Windows): the relay runs unlocked and says so. */
@@ -125,13 +126,22 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
   }
   // Ours now: say who holds it, for the message a second relay prints.
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  await fs.writeFile(lockPath, JSON.stringify(owner) + '\n');
+  let ownerUnwritten: string | undefined;
+  try {
+    await fs.writeFile(lockPath, JSON.stringify(owner) + '\n');
+  } catch (error) {
+    // Only a second relay's message reads it. On a full disk (a DATA_DIR restored without its
+    // lock file) it needs a block the relay cannot have, and refusing to start then kept every
+    // list offline, though they can be served and their phones kept until room is made ([FD1]).
+    ownerUnwritten = error instanceof Error ? error.message : String(error);
+  }
   // The helper must not keep this process alive, nor its pipes hold the event loop open.
   helper.unref();
   for (const stream of [helper.stdin, helper.stdout, helper.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
   let releasing = false;
   return {
     kind: 'acquired',
+    ...(ownerUnwritten === undefined ? {} : { ownerUnwritten }),
     lock: {
       // Never settles after a release: the helper exiting then is what was asked for.
       lost: new Promise((resolve) => {
