@@ -152,6 +152,24 @@ describe('group commit', () => {
     expect(acks).toEqual([{ vector: 'v2', waiters: ['alice', 'bob'] }]);
   });
 
+  it('[G9] a waiter removed while its batch is written is not brought back when that write fails ([LK1])', async () => {
+    const { calls, write } = controllableWrites();
+    const { commit, acks } = recordingCommit(write);
+    commit.add(new Uint8Array([1]));
+    commit.addWaiter('alice', 0);
+    commit.addWaiter('bob', 0);
+    await tick();
+    // Bob's phone leaves while the write of his update is in flight; the write then fails.
+    commit.removeWaiter('bob');
+    calls[0]?.fail(new Error('disk full'));
+    await tick();
+    await sleep(600);
+    calls[1]?.finish();
+    await commit.whenIdle();
+    // Put back with the failed batch, Bob was held (and acknowledged) until a write succeeded.
+    expect(acks).toEqual([{ vector: 'v0', waiters: ['alice'] }]);
+  });
+
   it('[G5] close() while a write waits for its retry tries once more at once, and gives up if that fails too', async () => {
     const { calls, write } = controllableWrites();
     const acked: string[] = [];

@@ -44,6 +44,8 @@ interface Batch<Waiter> {
 
 export class GroupCommit<Waiter> {
   private open: Batch<Waiter> = emptyBatch();
+  /** The batch being written, until its write settles. */
+  private writing: Batch<Waiter> | undefined;
   private busy = false;
   private cutScheduled = false;
   /** Failed writes in a row; the next attempt waits for `retryTimer`. */
@@ -98,8 +100,14 @@ export class GroupCommit<Waiter> {
     this.requestCut();
   }
 
+  /**
+   * `waiter` is gone (its phone left). Also from the batch being written: if that write fails,
+   * its waiters go back into the open batch, and a list whose writes kept failing (a full disk)
+   * held on to every phone that had left during one, for as long as the disk stayed full ([LK1]).
+   */
   removeWaiter(waiter: Waiter): void {
     this.open.waiters.delete(waiter);
+    this.writing?.waiters.delete(waiter);
   }
 
   /**
@@ -157,14 +165,17 @@ export class GroupCommit<Waiter> {
       return;
     }
     this.busy = true;
+    this.writing = batch;
     this.options.write(batch.updates).then(
       () => {
         this.busy = false;
+        this.writing = undefined;
         this.failures = 0;
         this.acknowledgeThenDrain(storedStateVector, batch.waiters, batch.updates.length);
       },
       (error: unknown) => {
         this.busy = false;
+        this.writing = undefined;
         if (this.closed) {
           this.abandonedWrite = true;
           this.options.onWriteFailed(error, undefined, batch.bytes + this.open.bytes);
