@@ -70,6 +70,18 @@ function browserNetwork(): NetworkEvents & { isOnline(): boolean } {
   };
 }
 
+/** Close code 1009 (RFC 6455): a message too big to process. */
+const MESSAGE_TOO_BIG = 1009;
+
+/**
+ * y-websocket's rule (4400–4499 are refusals for good), and 1009: a frame so far past the relay's
+ * message size that its WebSocket library closes the socket before the relay reads it. Sent again,
+ * the same changes make the same frame: the phone re-uploaded it for ever, no reason shown ([RR3]).
+ */
+function relayMayTakeItLater(event: CloseEvent): boolean {
+  return !(event.code >= 4400 && event.code < 4500) && event.code !== MESSAGE_TOO_BIG;
+}
+
 export function openListSession(listId: string, actor: string, options: ListSessionOptions = {}): ListSession {
   const storage = options.storage ?? deviceStorage();
   const timers = options.timers ?? realTimers;
@@ -125,6 +137,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
     connect: false,
     maxBackoffTime: options.maxBackoffMs ?? 8000,
     disableBc: options.crossTab === false,
+    shouldReconnect: relayMayTakeItLater,
     ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
   });
   afterPaintUpdates.defer(provider._updateHandler);
@@ -213,8 +226,16 @@ export function openListSession(listId: string, actor: string, options: ListSess
     }
     refreshStatus();
   });
+  // Connections in a row that ended before the relay acknowledged anything on them.
+  let closesWithoutAck = 0;
   provider.on('connection-close', () => {
     attempting = false;
+    closesWithoutAck = tracker.state().ackedThisConnection ? 0 : closesWithoutAck + 1;
+    // y-websocket resets its back-off once a connection syncs, which the relay's answer does
+    // before it refuses an update as "busy" (1013): the phone reconnected and synced the list 5
+    // times a second, its status flickering ([RR2]). Raised here, just before y-websocket counts
+    // this close, the back-off doubles until a connection gets an acknowledgement.
+    provider.wsUnsuccessfulReconnects = Math.max(provider.wsUnsuccessfulReconnects, closesWithoutAck - 1);
     refreshStatus();
   });
   provider.on('closed', ({ code, reason }) => {

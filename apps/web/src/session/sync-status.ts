@@ -57,6 +57,7 @@ export function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
 
 /** Human wording for a permanent refusal by the relay. */
 export function refusalReason(code: number, reason: string): string {
-  const detail = reason.trim();
+  // 1009 comes from the relay's WebSocket library, which gives no reason ([RR3]).
+  const detail = reason.trim() || (code === 1009 ? 'message too large' : '');
   return detail !== '' ? `The server refused this list (${detail})` : `The server refused this list (code ${code})`;
 }
