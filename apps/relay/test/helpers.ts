@@ -200,18 +200,22 @@ export function stateVectorCovers(stored: Uint8Array, wanted: Uint8Array): boole
   return true;
 }
 
+/** Polls `condition` every 10 ms; by performance.now, which clock-steps.test.ts leaves alone when it steps Date.now. */
 export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-/** A raw WebSocket to the relay, for hostile frames. */
-export function openRawSocket(syncUrl: string, listId: string): Promise<WebSocket> {
+/**
+ * A raw WebSocket to the relay, for hostile frames; `forwardedFor`: the client address a relay
+ * trusting 127.0.0.1 as a proxy takes it to come from.
+ */
+export function openRawSocket(syncUrl: string, listId: string, forwardedFor?: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${syncUrl}/${listId}`);
+    const socket = new WebSocket(`${syncUrl}/${listId}`, forwardedFor === undefined ? {} : { headers: { 'X-Forwarded-For': forwardedFor } });
     socket.binaryType = 'nodebuffer';
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);

@@ -1,4 +1,3 @@
-import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
@@ -7,7 +6,7 @@ import type { IncomingMessage } from '../src/sync/protocol.js';
 import { decodeIncomingMessage, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
 import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from '../src/sync/heap-estimate.js';
-import { ackVector, closeCodeOf, costlyMalformedUpdate, firstAck, GatedStorage, interleavedDeletedUpdate, newListId, startRelay, waitFor } from './helpers.js';
+import { ackVector, closeCodeOf, costlyMalformedUpdate, firstAck, GatedStorage, interleavedDeletedUpdate, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 import { listWithMumAndDad } from './room-fakes.js';
 
 function updateMessage(update: Uint8Array, sliceStructs?: number): IncomingMessage {
@@ -21,16 +20,6 @@ function docOf(updates: readonly Uint8Array[]): Y.Doc {
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** A raw socket that the relay (trusting 127.0.0.1 as a proxy) takes as coming from `address`. */
-function openFrom(syncUrl: string, listId: string, address: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': address } });
-    socket.binaryType = 'nodebuffer';
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
 
 /** An honest list of `items` map entries (well over OFF_THREAD_DECODE_BYTES once encoded). */
 function honestList(items: number): Uint8Array {
@@ -51,14 +40,14 @@ function honestList(items: number): Uint8Array {
 async function costlyFrameThenHonestUpload(limits: Partial<RelayLimits>): Promise<{ attacker: number; honest: string; tooCostly: number }> {
   const running = await startRelay({ limits, trustedProxies: ['127.0.0.1'] });
   try {
-    const attacker = await openFrom(running.syncUrl, newListId(), '10.0.0.1');
+    const attacker = await openRawSocket(running.syncUrl, newListId(), '10.0.0.1');
     const attackerClosed = closeCodeOf(attacker, 20_000);
     attacker.send(costlyMalformedUpdate(4_000_000));
     // Let it reach the worker first.
     await new Promise((resolve) => setTimeout(resolve, 150));
     const upload = honestList(3_000);
     expect(upload.length).toBeGreaterThan(65_536);
-    const honest = await openFrom(running.syncUrl, newListId(), '10.0.0.2');
+    const honest = await openRawSocket(running.syncUrl, newListId(), '10.0.0.2');
     const acked = firstAck(honest).then(
       () => 'acknowledged',
       (error: Error) => error.message,
@@ -193,7 +182,7 @@ describe('the large-update path: the decode worker and slices', () => {
       // three addresses, each gone as soon as its frame is read: all queue on the one worker.
       const frames = [0, 1, 2].map(() => costlyMalformedUpdate(1_500_000));
       for (const [index, frame] of frames.entries()) {
-        const socket = await openFrom(running.syncUrl, newListId(), `10.0.1.${index + 1}`);
+        const socket = await openRawSocket(running.syncUrl, newListId(), `10.0.1.${index + 1}`);
         socket.send(frame);
         await waitFor(() => socket.bufferedAmount === 0, 5_000, 'the frame sent');
         await new Promise((resolve) => setTimeout(resolve, 30));

@@ -11,7 +11,7 @@ import * as Y from 'yjs';
 import type { RelayServer } from '../src/http/relay-server.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
-import { newListId, startRelay, waitFor } from './helpers.js';
+import { newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -21,20 +21,6 @@ async function collectGarbage(): Promise<void> {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** A raw socket to `listId` whose client address (behind the trusted loopback proxy) is `address`. */
-function openAs(syncUrl: string, listId: string, address: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${syncUrl}/${listId}`, { headers: { 'X-Forwarded-For': address } });
-    socket.binaryType = 'nodebuffer';
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_request, response) => {
-      response.resume();
-      reject(new Error(`refused with HTTP ${response.statusCode}`));
-    });
-  });
 }
 
 async function closeAndWait(socket: WebSocket): Promise<void> {
@@ -94,7 +80,7 @@ describe('leaks over a long uptime', () => {
     const running = await startRelay({ storage, trustedProxies: ['127.0.0.1'] });
     const listId = newListId();
     // Someone keeps the list open all along (a tablet on the kitchen wall).
-    const keeper = await openAs(running.syncUrl, listId, '192.0.2.1');
+    const keeper = await openRawSocket(running.syncUrl, listId, '192.0.2.1');
     await waitFor(() => running.relay.registry.get(listId)?.isReady === true, 5000, 'the list loaded');
     const departed: Array<WeakRef<object>> = [];
     // The disk starts failing: the keeper's edit is written, hangs, fails; the list retries later.
@@ -107,7 +93,7 @@ describe('leaks over a long uptime', () => {
       // Meanwhile phones come, each sends an edit, which the relay accepts and will write at the retry.
       const started = storage.appendsStarted;
       const phones: WebSocket[] = [];
-      for (let i = 0; i < phonesPerRound; i++) phones.push(await openAs(running.syncUrl, listId, `198.51.100.${round * phonesPerRound + i + 1}`));
+      for (let i = 0; i < phonesPerRound; i++) phones.push(await openRawSocket(running.syncUrl, listId, `198.51.100.${round * phonesPerRound + i + 1}`));
       departed.push(...weakRefsToNewest(running.relay, phonesPerRound));
       for (const [i, phone] of phones.entries()) phone.send(oneEdit(`round${round}-phone${i}`));
       // The retry carries their edits; it hangs, and while it hangs they go (a phone locked, a tunnel).
@@ -118,7 +104,7 @@ describe('leaks over a long uptime', () => {
       storage.endAppendsInFlight();
     }
     // One more phone comes and goes, so nothing still points at the last connection by chance.
-    await closeAndWait(await openAs(running.syncUrl, newListId(), '203.0.113.250'));
+    await closeAndWait(await openRawSocket(running.syncUrl, newListId(), '203.0.113.250'));
     await collectGarbage();
     const stillReferenced = departed.filter((ref) => ref.deref() !== undefined).length;
     try {
