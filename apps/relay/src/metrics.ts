@@ -91,6 +91,7 @@ export class RelayMetrics {
   readonly updatesOut = new Counter('basket_relay_updates_out_total', 'Document update messages sent to clients');
   readonly slicedUpdates = new Counter('basket_relay_sliced_updates_total', 'Large updates applied in slices, one per event-loop turn');
   readonly slicedLoads = new Counter('basket_relay_sliced_loads_total', 'Lists loaded in turns, their large stored updates in slices');
+  readonly syncAnswersInParts = new Counter('basket_relay_sync_answers_in_parts_total', 'Answers to sync requests larger than one part, sent in parts');
   readonly bytesIn = new Counter('basket_relay_bytes_in_total', 'WebSocket payload bytes received');
   readonly bytesOut = new Counter('basket_relay_bytes_out_total', 'WebSocket payload bytes sent');
   readonly acksSent = new Counter('basket_relay_acks_sent_total', 'Durable acknowledgements (message 100) sent');
@@ -132,6 +133,7 @@ export class RelayMetrics {
       this.updatesIn,
       this.slicedUpdates,
       this.slicedLoads,
+      this.syncAnswersInParts,
       this.updatesOut,
       this.bytesIn,
       this.bytesOut,

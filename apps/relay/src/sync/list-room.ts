@@ -12,6 +12,7 @@ import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage }
 import type { PresenceShare } from './presence-bytes.js';
 import { DEFAULT_PRESENCE_LIMITS, Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
+import { SYNC_ANSWER_PART_BYTES, syncAnswerMessages } from './sync-answer-parts.js';
 import type { RoomRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 import { replayStoredUpdatesInTurns, replayStoredUpdatesTimed } from './stored-replay.js';
@@ -76,6 +77,8 @@ export interface ListRoomOptions {
    * it again when it reconnects.
    */
   readonly mayGrow?: (peer: RoomPeer, sizeDelta: number) => RoomRefusal | undefined;
+  /** The largest answer to a sync request sent as one message, and the most each part of a larger one holds: SYNC_ANSWER_PART_BYTES unless a test says less. */
+  readonly syncAnswerPartBytes?: number;
 }
 
 /**
@@ -441,7 +444,7 @@ export class ListRoom {
     this.lastActivity = receivedAt;
     switch (message.kind) {
       case 'sync-step-1':
-        peer.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, message.stateVector)));
+        this.answerSyncRequest(peer, Y.encodeStateAsUpdate(this.doc, message.stateVector));
         return;
       case 'sync-step-2':
       case 'sync-update':
@@ -454,6 +457,23 @@ export class ListRoom {
         peer.send(this.presence.encodeAll());
         return;
     }
+  }
+
+  /**
+   * Sends `answer` (what the peer's sync request showed it lacks) as one sync step 2, or, when it
+   * is over SYNC_ANSWER_PART_BYTES, in parts a phone on a slow link sees arrive one by one ([RR1];
+   * see syncAnswerMessages). Most answers are small and take the first branch, which decodes
+   * nothing. The parts are the same bytes, give or take their headers, and each is counted
+   * against the send backlog's bounds as it is sent.
+   */
+  private answerSyncRequest(peer: RoomPeer, answer: Uint8Array): void {
+    const partBytes = this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES;
+    if (answer.length <= partBytes) {
+      peer.send(encodeSyncStep2(answer));
+      return;
+    }
+    this.options.metrics.syncAnswersInParts.inc();
+    for (const message of syncAnswerMessages(answer, partBytes)) peer.send(message);
   }
 
   /** Resolves once every accepted update is durable and acknowledged. */

@@ -30,10 +30,9 @@ export const STRUCTS_PER_SLICE = 5_000;
  * never integrate those structs, whatever arrives later, and no honest update has one.
  */
 export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteSet, maxStructs: number): Uint8Array[] | 'cycle' {
-  const runs = clientRuns(blocks);
-  const order = integrationOrder(runs);
-  if (order === 'cycle') return order;
-  const rest = [...runs.values()].map((run) => run.structs.slice(run.next)).filter((block) => block.length > 0);
+  const ordered = inIntegrationOrder(blocks);
+  if (ordered === 'cycle') return ordered;
+  const { order, rest } = ordered;
   const slices: Uint8Array[] = [];
   // The first slices smaller: Yjs's code for what they hold may not be compiled yet, and run
   // interpreted the first slice of 5,000 one-clock deleted items took 20–47 ms (a sixteenth
@@ -45,6 +44,26 @@ export function updateSlices(blocks: readonly (readonly Struct[])[], ds: DeleteS
   }
   if (rest.length > 0 || slices.length === 0) slices.push(writeV1Update(rest, ds));
   return slices;
+}
+
+/** An update's structs in an order Yjs can integrate them (see updateSlices), and what waits for a gap. */
+export interface OrderedStructs {
+  /** Each struct after the structs of the update it builds on; each client's in clock order. */
+  readonly order: Struct[];
+  /** Per client, its structs from the first one that waits for a gap in clocks (its own or of what it builds on) on. */
+  readonly rest: Struct[][];
+}
+
+/**
+ * The structs of `blocks` (one per client, as clientBlocks gives them) in integration order, up to
+ * the gaps; 'cycle' when two clients each build on a later struct of the other (see updateSlices).
+ */
+export function inIntegrationOrder(blocks: readonly (readonly Struct[])[]): OrderedStructs | 'cycle' {
+  const runs = clientRuns(blocks);
+  const order = integrationOrder(runs);
+  if (order === 'cycle') return order;
+  const rest = [...runs.values()].map((run) => run.structs.slice(run.next)).filter((block) => block.length > 0);
+  return { order, rest };
 }
 
 /**
@@ -184,7 +203,7 @@ function missingDependency(struct: Struct, runs: ReadonlyMap<number, ClientRun>)
  * clocks: the order holds each client's structs in clock order, so any between two of them in
  * the order lie between them in the slice too.
  */
-function blocksOf(order: readonly Struct[], start: number, end: number): Struct[][] {
+export function blocksOf(order: readonly Struct[], start: number, end: number): Struct[][] {
   const byClient = new Map<number, Struct[]>();
   for (let i = start; i < end; i++) {
     const struct = order[i] as Struct;
