@@ -5,18 +5,10 @@ import { createMemoryStore, type KeyValueStore } from './device-storage.js';
 import { FakeRelay } from './testing/fake-relay.js';
 import type { ListSession, ReconnectSummary } from './types.js';
 import type { Timers } from './connection-watch.js';
+import { FakeNetwork } from './testing/fake-network.js';
 
 let counter = 0;
 const newId = () => `sessiontest${String(++counter).padStart(6, '0')}x`;
-
-class FakeNetwork extends EventTarget {
-  online = true;
-  isOnline = () => this.online;
-  set(online: boolean) {
-    this.online = online;
-    this.dispatchEvent(new Event(online ? 'online' : 'offline'));
-  }
-}
 
 const open: ListSession[] = [];
 afterEach(() => {

@@ -21,18 +21,10 @@ import { MemoryListStorage } from '../../../relay/src/storage/memory-storage.js'
 import type { ListStorage } from '../../../relay/src/storage/list-storage.js';
 import { DEFAULT_LIMITS } from '../../../relay/src/config.js';
 import { silentLogger } from '../../../relay/src/log.js';
+import { FakeNetwork } from './testing/fake-network.js';
 
 const NodeWebSocket = createRequire(new URL('../../../relay/package.json', import.meta.url))('ws') as typeof WebSocket;
 (globalThis as { localStorage?: unknown }).localStorage ??= { clear() {} };
-
-class FakeNetwork extends EventTarget {
-  online = true;
-  isOnline = () => this.online;
-  set(online: boolean) {
-    this.online = online;
-    this.dispatchEvent(new Event(online ? 'online' : 'offline'));
-  }
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
