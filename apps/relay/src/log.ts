@@ -50,10 +50,10 @@ export function streamLineWriter(stream: NodeJS.WritableStream): (line: string) 
  * destroyed, so the relay logged nothing more, its recovery and shutdown included, once room
  * was made ([FD4]).
  */
-export function fileLineWriter(fd: number, write: (fd: number, text: string) => number = writeSync): (line: string) => void {
+export function fileLineWriter(fd: number): (line: string) => void {
   return (line) => {
     try {
-      write(fd, line + '\n');
+      writeSync(fd, line + '\n');
     } catch {
       // Dropped; the disk may have room for the next one.
     }

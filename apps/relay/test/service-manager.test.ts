@@ -113,14 +113,21 @@ async function writeAcknowledged(syncUrl: string, listId: string, key: string): 
   return socket;
 }
 
+/**
+ * One acknowledged item on each of `count` new lists, its socket left open: a shutdown then has
+ * work to do (flush, close, compact). Resolves with the close code each socket gets (-1: none).
+ */
+async function phonesOnNewLists(syncUrl: string, count: number): Promise<{ closeCodes: Promise<number[]> }> {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i++) sockets.push(await writeAcknowledged(syncUrl, newListId(), `item${i}`));
+  return { closeCodes: Promise.all(sockets.map((socket) => closeCodeOf(socket, 8000).catch(() => -1))) };
+}
+
 describe('the relay under a service manager (systemd, Docker): its lock, its settings, its stop', () => {
   it('[SV1] a service manager stopping the whole service (SIGTERM to every process in its cgroup, as systemd does) still gets a clean shutdown: 1012 and exit 0', async () => {
     const dataDir = await dataDirForTest('basket-sv1-');
     const relay = await spawnRelay(dataDir);
-    // Several lists with phones on them: the shutdown has work to do (flush, close, compact).
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < 8; i++) sockets.push(await writeAcknowledged(relay.syncUrl, newListId(), `item${i}`));
-    const closes = sockets.map((socket) => closeCodeOf(socket, 8000).catch(() => -1));
+    const phones = await phonesOnNewLists(relay.syncUrl, 8);
     // systemd's default KillMode=control-group sends SIGTERM to every process of the unit at once:
     // the relay, and the `flock` helper (with its `cat`) that holds DATA_DIR's lock.
     const pids = [relay.child.pid as number, ...lockHelperPids(dataDir)];
@@ -129,8 +136,8 @@ describe('the relay under a service manager (systemd, Docker): its lock, its set
     // The helper ending read as a lost lock: the relay logged relay.data_dir_lock_lost and exited
     // 1 at once, in the middle of its shutdown (the shutdown compaction and the storage's last
     // checkpoint never ran; a flush still in flight was cut short). It now ignores the signal.
-    const outcome = { code, closeCodes: await Promise.all(closes), lockLost: relay.output().includes('relay.data_dir_lock_lost') };
-    expect(outcome).toEqual({ code: 0, closeCodes: sockets.map(() => 1012), lockLost: false });
+    const outcome = { code, closeCodes: await phones.closeCodes, lockLost: relay.output().includes('relay.data_dir_lock_lost') };
+    expect(outcome).toEqual({ code: 0, closeCodes: Array(8).fill(1012), lockLost: false });
   }, 40_000);
 
   it('[SV2] a relay run as a service user whose login shell is nologin (systemd sets SHELL from User=) takes its DATA_DIR lock and starts', async () => {
@@ -149,14 +156,12 @@ describe('the relay under a service manager (systemd, Docker): its lock, its set
   it('[SV4] a relay started by hand whose terminal or SSH session closes (SIGHUP) shuts down cleanly: 1012 and exit 0', async () => {
     const dataDir = await dataDirForTest('basket-sv4-');
     const relay = await spawnRelay(dataDir);
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < 4; i++) sockets.push(await writeAcknowledged(relay.syncUrl, newListId(), `item${i}`));
-    const closes = sockets.map((socket) => closeCodeOf(socket, 8000).catch(() => -1));
+    const phones = await phonesOnNewLists(relay.syncUrl, 4);
     relay.child.kill('SIGHUP');
     // Unhandled, SIGHUP ended the process at once: no flush, no shutdown compaction, and phones
     // saw their sockets drop (1006) instead of being told to reconnect.
-    const outcome = { code: await withTimeout(relay.exitCode, 20_000, 'still running'), closeCodes: await Promise.all(closes) };
-    expect(outcome).toEqual({ code: 0, closeCodes: sockets.map(() => 1012) });
+    const outcome = { code: await withTimeout(relay.exitCode, 20_000, 'still running'), closeCodes: await phones.closeCodes };
+    expect(outcome).toEqual({ code: 0, closeCodes: Array(4).fill(1012) });
   }, 40_000);
 
   it('[SV5] a relay stopped while it waits for the DATA_DIR lock (the old relay still flushing) exits 0 at once and leaves no lock helper waiting', async () => {
@@ -164,7 +169,7 @@ describe('the relay under a service manager (systemd, Docker): its lock, its set
     const lockPath = path.join(dataDir, LOCK_FILE_NAME);
     const holder = spawn('flock', ['--exclusive', lockPath, 'sleep', '60'], { stdio: 'ignore' });
     spawned.push(holder);
-    await waitFor(() => lockHelperPids(dataDir, `^flock --exclusive ${lockPath} sleep`).length > 0, 5000, 'the other relay holds the lock').catch(() => undefined);
+    await waitFor(() => tryPids(() => lockHelperPids(dataDir, `^flock --exclusive ${lockPath} sleep`)).length > 0, 5000, 'the other relay holds the lock');
     const relay = launchRelay(dataDir, { DATA_DIR_LOCK_WAIT_MS: '30000' });
     const waitingHelper = `^flock --exclusive --timeout .*${lockPath}`;
     await waitFor(() => tryPids(() => lockHelperPids(dataDir, waitingHelper)).length > 0, 10_000, 'the relay waits for the lock');

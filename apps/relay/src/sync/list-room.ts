@@ -20,7 +20,6 @@ import type { StoredListCut } from './update-slices.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
-  encodeSyncStep2,
   encodeSyncUpdate,
 } from './protocol.js';
 
@@ -467,13 +466,9 @@ export class ListRoom {
    * against the send backlog's bounds as it is sent.
    */
   private answerSyncRequest(peer: RoomPeer, answer: Uint8Array): void {
-    const partBytes = this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES;
-    if (answer.length <= partBytes) {
-      peer.send(encodeSyncStep2(answer));
-      return;
-    }
-    this.options.metrics.syncAnswersInParts.inc();
-    for (const message of syncAnswerMessages(answer, partBytes)) peer.send(message);
+    const messages = syncAnswerMessages(answer, this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES);
+    if (messages.length > 1) this.options.metrics.syncAnswersInParts.inc();
+    for (const message of messages) peer.send(message);
   }
 
   /** Resolves once every accepted update is durable and acknowledged. */

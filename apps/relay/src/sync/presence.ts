@@ -58,11 +58,12 @@ export class Presence<Peer extends object> {
    * a connection's are found by a pass over them.
    */
   private readonly carrierOf = new Map<number, Peer>();
-  /** The JSON size of each present state, and their sum. */
-  private readonly bytesOf = new Map<number, number>();
+  /**
+   * The cost of each present state (its JSON size, see AwarenessEntry.stateBytes), and the address
+   * share it is charged to: its carrier's when it last changed. `totalStateBytes` is their sum.
+   */
+  private readonly costOf = new Map<number, { readonly bytes: number; readonly share: PresenceShare | undefined }>();
   private totalStateBytes = 0;
-  /** The address share each state's bytes are charged to: its carrier's when it last changed. */
-  private readonly chargedTo = new Map<number, PresenceShare>();
   /** When each present state was last renewed (monotonicNow). */
   private readonly renewedAt = new Map<number, number>();
   private readonly timeoutCheck: NodeJS.Timeout;
@@ -168,7 +169,7 @@ export class Presence<Peer extends object> {
 
   destroy(): void {
     // An unloaded list's states leave with it: their bytes go back to their addresses' shares.
-    for (const clientId of [...this.bytesOf.keys()]) this.forgetBytes(clientId);
+    for (const clientId of [...this.costOf.keys()]) this.forgetBytes(clientId);
     clearInterval(this.timeoutCheck);
     this.awareness.off('update', this.onUpdate);
     this.awareness.destroy();
@@ -213,7 +214,7 @@ export class Presence<Peer extends object> {
     for (const [clientId, entry] of taken) {
       if (this.hasState(clientId)) {
         states -= 1;
-        bytes -= this.bytesOf.get(clientId) ?? 0;
+        bytes -= this.costOf.get(clientId)?.bytes ?? 0;
       }
       if (!entry.leaves) {
         states += 1;
@@ -227,10 +228,10 @@ export class Presence<Peer extends object> {
   private fitsShare(share: PresenceShare, taken: ReadonlyMap<number, AwarenessEntry>): boolean {
     let [added, freedHere, freedAnywhere] = [0, 0, 0];
     for (const [clientId, entry] of taken) {
-      const charged = this.chargedTo.get(clientId);
-      const bytes = charged === undefined ? 0 : (this.bytesOf.get(clientId) ?? 0);
+      const cost = this.costOf.get(clientId);
+      const bytes = cost?.share === undefined ? 0 : cost.bytes;
       freedAnywhere += bytes;
-      if (charged === share) freedHere += bytes;
+      if (cost?.share === share) freedHere += bytes;
       if (!entry.leaves) added += entry.stateBytes;
     }
     return share.fits(added, freedHere, freedAnywhere);
@@ -238,19 +239,17 @@ export class Presence<Peer extends object> {
 
   private recordBytes(clientId: number, bytes: number, share: PresenceShare | undefined): void {
     this.forgetBytes(clientId);
-    this.bytesOf.set(clientId, bytes);
+    this.costOf.set(clientId, { bytes, share });
     this.totalStateBytes += bytes;
-    if (share === undefined) return;
-    share.change(bytes);
-    this.chargedTo.set(clientId, share);
+    share?.change(bytes);
   }
 
   private forgetBytes(clientId: number): void {
-    const bytes = this.bytesOf.get(clientId) ?? 0;
-    this.totalStateBytes -= bytes;
-    this.bytesOf.delete(clientId);
-    this.chargedTo.get(clientId)?.change(-bytes);
-    this.chargedTo.delete(clientId);
+    const cost = this.costOf.get(clientId);
+    if (cost === undefined) return;
+    this.costOf.delete(clientId);
+    this.totalStateBytes -= cost.bytes;
+    cost.share?.change(-cost.bytes);
   }
 
   private readonly onUpdate = (
