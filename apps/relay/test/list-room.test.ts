@@ -449,6 +449,22 @@ describe('list room without sockets', () => {
     expect(attacker.closed).toEqual([4400]);
   });
 
+  it('[R47] a phone re-sending values with no origin that the list holds back (each reconnect\'s sync step 2 does) is not refused however often', async () => {
+    const { list, honest, attacker, receive } = await roomWithTwoPhones();
+    const gapped = unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 100_000 });
+    // Counted once each: before, every re-send added them again, and the 17th was refused.
+    const resends = MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY + 4;
+    for (let i = 0; i < resends; i++) receive(honest, gapped);
+    expect(honest.closed).toEqual([]);
+    expect(list.doc.store.pendingStructs).not.toBeNull();
+    // Distinct held-back values still count: they would land on the key all at once.
+    const messages = MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST / MAX_UNANCHORED_VALUES_PER_KEY - 1;
+    for (let i = 1; i <= messages; i++) receive(attacker, unanchoredValuesUpdate(MAX_UNANCHORED_VALUES_PER_KEY, { firstClock: 100_000 + i * 1000 }));
+    expect(attacker.closed).toEqual([]);
+    receive(attacker, unanchoredValuesUpdate(1, { firstClock: 200_000 }));
+    expect(attacker.closed).toEqual([4400]);
+  });
+
   it('[R16] a list whose log holds 20,000 one-value pushes (a client appending to a Y.Array) loads in well under a second', async () => {
     // Replayed in one transaction, Yjs joined the 20,000 pieces of the run from the right,
     // copying it at each join: 2.8 s and 1.6 GB.

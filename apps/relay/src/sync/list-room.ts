@@ -7,7 +7,7 @@ import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_C
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE, MOST_HEAP_BYTES_PER_STORED_BYTE } from './heap-estimate.js';
-import { crowdedMapKey, rememberHeldBackValues } from './map-key-values.js';
+import { crowdedMapKey, HeldBackMapValues, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
 import type { PresenceShare } from './presence-bytes.js';
 import { DEFAULT_PRESENCE_LIMITS, Presence } from './presence.js';
@@ -154,7 +154,7 @@ export class ListRoom {
    */
   private readonly heldBackSenders = new Set<RoomPeer>();
   /** Map values with no origin that Yjs holds back, per key (see crowdedMapKey). */
-  private readonly heldBackMapValues = new Map<string, number>();
+  private readonly heldBackMapValues = new HeldBackMapValues();
   /**
    * Array values held back that may join a run (see ArrayRunJoins), since nothing was held back,
    * and the count past which the held-back updates' joins are counted again.

@@ -6,6 +6,37 @@ import { MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST, mapKeyName } from './protocol.js
 const UNKNOWN_KEY = 'a key not known yet';
 
 /**
+ * Values with no origin that Yjs holds back for missing dependencies, counted per key once each
+ * (by id): a phone that re-sends what the list holds back (each reconnect's sync step 2 does)
+ * must not add them again, or an honest phone would be refused after enough reconnects.
+ */
+export class HeldBackMapValues {
+  private readonly ids = new Set<string>();
+  private readonly perKey = new Map<string, number>();
+
+  has(value: UnanchoredMapValue): boolean {
+    return this.ids.has(valueId(value));
+  }
+
+  countFor(where: string): number {
+    return this.perKey.get(where) ?? 0;
+  }
+
+  add(where: string, value: UnanchoredMapValue): void {
+    const id = valueId(value);
+    if (this.ids.has(id)) return;
+    this.ids.add(id);
+    this.perKey.set(where, this.countFor(where) + 1);
+  }
+
+  /** Once Yjs holds nothing back. */
+  clear(): void {
+    this.ids.clear();
+    this.perKey.clear();
+  }
+}
+
+/**
  * The map key an update would crowd past MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST values with no
  * origin, counting those the list already holds; undefined when none. Each message is checked on
  * its own when decoded (MAX_UNANCHORED_VALUES_PER_KEY), but a run of them, each under that bound,
@@ -15,32 +46,45 @@ const UNKNOWN_KEY = 'a key not known yet';
  * dependencies: they join the chain all at once when the gap is filled, so without them a run of
  * gapped messages would pass.
  */
-export function crowdedMapKey(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: ReadonlyMap<string, number>): string | undefined {
-  for (const [where, { key, count }] of newValuesByKey(doc, values)) {
+export function crowdedMapKey(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: HeldBackMapValues): string | undefined {
+  for (const [where, { key, values: newValues }] of newValuesByKey(doc, values, heldBack)) {
     const held = key === undefined ? 0 : unanchoredValuesHeld(doc, key);
-    if (count + (heldBack.get(where) ?? 0) + held > MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST) return where;
+    if (newValues.length + heldBack.countFor(where) + held > MAX_UNANCHORED_VALUES_PER_KEY_IN_LIST) return where;
   }
   return undefined;
 }
 
 /** Adds the values of an update just applied that Yjs held back (their dependencies are missing). */
-export function rememberHeldBackValues(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: Map<string, number>): void {
-  for (const [where, { count }] of newValuesByKey(doc, values)) heldBack.set(where, (heldBack.get(where) ?? 0) + count);
+export function rememberHeldBackValues(doc: Y.Doc, values: readonly UnanchoredMapValue[], heldBack: HeldBackMapValues): void {
+  for (const [where, { values: newValues }] of newValuesByKey(doc, values, heldBack)) {
+    for (const value of newValues) heldBack.add(where, value);
+  }
 }
 
-/** The values the list does not hold yet (clocks past its own), counted per key; array or text content left out. */
-function newValuesByKey(doc: Y.Doc, values: readonly UnanchoredMapValue[]): Map<string, { key: MapKey | undefined; count: number }> {
-  const byKey = new Map<string, { key: MapKey | undefined; count: number }>();
+/**
+ * The values neither in the list (clocks past its own) nor already held back, per key; array or
+ * text content left out.
+ */
+function newValuesByKey(
+  doc: Y.Doc,
+  values: readonly UnanchoredMapValue[],
+  heldBack: HeldBackMapValues,
+): Map<string, { key: MapKey | undefined; values: UnanchoredMapValue[] }> {
+  const byKey = new Map<string, { key: MapKey | undefined; values: UnanchoredMapValue[] }>();
   for (const value of values) {
-    if (value.clock < Y.getState(doc.store, value.client)) continue;
+    if (value.clock < Y.getState(doc.store, value.client) || heldBack.has(value)) continue;
     const key = keyInList(doc, value.place);
     if (key === 'list') continue;
     const where = key === undefined ? UNKNOWN_KEY : mapKeyName(key);
     const entry = byKey.get(where);
-    if (entry === undefined) byKey.set(where, { key, count: 1 });
-    else entry.count += 1;
+    if (entry === undefined) byKey.set(where, { key, values: [value] });
+    else entry.values.push(value);
   }
   return byKey;
+}
+
+function valueId({ client, clock }: UnanchoredMapValue): string {
+  return `${client}:${clock}`;
 }
 
 /**
