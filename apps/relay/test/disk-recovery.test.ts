@@ -318,7 +318,8 @@ describe('disk storage recovery', () => {
     // The prefix cannot be written (stands for ENOSPC or EIO).
     const tempPath = path.join(dir, `${LIST}.log.tmp`);
     await mkdir(tempPath);
-    await expect(storage.load(LIST)).rejects.toThrow('EISDIR');
+    // Served from its intact prefix and the journal all the same, the damaged log left in place.
+    expect((await storage.load(LIST)).updates).toEqual([updates[0], ...later]);
     const logPath = path.join(dir, `${LIST}.log`);
     expect(await readFile(logPath)).toEqual(damaged);
     // Appended after the damage, the journal's records would be read by no load: they stay in the journal.
@@ -338,7 +339,8 @@ describe('disk storage recovery', () => {
       const later = makeUpdates(2, source).updates;
       const storage = openFailingOnceAfter(step);
       await storage.append(LIST, later);
-      await expect(storage.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      // Served from the intact prefix all the same; the next load repairs it.
+      expect((await storage.load(LIST)).updates).toEqual([updates[0], ...later]);
       expect((await storage.load(LIST)).updates).toEqual([updates[0], ...later]);
       await storage.close();
       expect((await open().load(LIST)).updates).toEqual([updates[0], ...later]);
@@ -350,7 +352,8 @@ describe('disk storage recovery', () => {
       const later = makeUpdates(2, source).updates;
       const killed = openFailingOnceAfter(step, { killed: true });
       await killed.append(LIST, later);
-      await expect(killed.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      // Served all the same (a real kill answers nothing: what counts is what the restart finds).
+      expect((await killed.load(LIST)).updates).toEqual([updates[0], ...later]);
       const restarted = open();
       expect((await restarted.load(LIST)).updates).toEqual([updates[0], ...later]);
       await restarted.close();
@@ -388,7 +391,8 @@ describe('disk storage recovery', () => {
       await writeFile(snapshotPath, damaged);
       const killed = openFailingOnceAfter(step, { killed: true });
       await killed.append(LIST, later);
-      await expect(killed.load(LIST)).rejects.toThrow(`simulated failure after ${step}`);
+      // Served all the same (a real kill answers nothing: what counts is what the restart finds).
+      expect((await killed.load(LIST)).updates).toEqual([...inLog, ...later]);
       const restarted = open();
       expect((await restarted.load(LIST)).updates).toEqual([...inLog, ...later]);
       await restarted.close();

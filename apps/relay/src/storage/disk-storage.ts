@@ -14,7 +14,7 @@ import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from 
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
 import { NewListReserve } from './new-list-reserve.js';
-import { isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { exists, isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 import { monotonicNow } from '../clock.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
@@ -178,9 +178,21 @@ export class DiskListStorage implements ListStorage {
    * Lists whose log must be repaired before the next append, which would otherwise land after
    * what no load can read, and be unreadable itself: a log that may end in part of a record (a
    * copy cut short by a crash or by a failed write, a full disk), or one damaged in the middle
-   * whose repair failed (it is still in place, damage included).
+   * whose repair failed (it is still in place, damage included, and the list served from its
+   * intact prefix). Repaired before the list's next compaction too: emptied, the damaged log would
+   * be gone without ever reaching quarantine/ (setAsideDamageBeforeCompaction).
    */
   private readonly logsToRepair = new Set<string>();
+  /**
+   * Lists whose snapshot a load found damaged and could not set aside (no room for the copy of
+   * the records after it, on a full disk), and why it is damaged: the list is served from its log
+   * and journal records, the snapshot left where it is. A compaction would rename a new snapshot
+   * over it, the damaged file lost without ever reaching quarantine/, and empty the log, whose
+   * records may build on what the snapshot held: Yjs holds those back, so the new snapshot lacks
+   * them, and they would be gone. So the next compaction sets the snapshot aside first, and fails
+   * (the room backs off and tries again) for as long as it cannot.
+   */
+  private readonly snapshotsToQuarantine = new Map<string, string>();
   /**
    * Lists whose compaction renamed its snapshot in but could not empty the log, or not durably:
    * every record in the log is in the snapshot, and the next append empties it first
@@ -627,7 +639,7 @@ export class DiskListStorage implements ListStorage {
     // Independent reads, so they run concurrently: a restart loads many lists at once.
     const [snapshotBytes, logBytes] = await Promise.all([readIfExists(snapshotPath), readIfExists(this.filePath(listId, LOG_SUFFIX))]);
 
-    const log = await this.repairLog(listId, logBytes);
+    const log = await this.repairLog(listId, logBytes, 'serve');
     const snapshot = snapshotBytes === undefined ? undefined : await this.readSnapshot(listId, snapshotBytes, log.records);
     const journal = this.journalRecords(listId);
     const logLength = journal.reduce((bytes, update) => bytes + RECORD_HEADER_BYTES + update.length, log.validBytes);
@@ -637,16 +649,27 @@ export class DiskListStorage implements ListStorage {
   }
 
   /**
-   * The document a snapshot file holds; undefined once a damaged one is quarantined, with a copy
-   * of the records after it (`logRecords`, then the journal's).
+   * The document a snapshot file holds; undefined for a damaged one, quarantined with a copy of
+   * the records after it (`logRecords`, then the journal's), or, where that fails, left in place
+   * for the list's next load or compaction to set aside (snapshotsToQuarantine).
    */
   private async readSnapshot(listId: string, bytes: Buffer, logRecords: readonly Uint8Array[]): Promise<Uint8Array | undefined> {
     const scan = scanRecords(bytes);
     const snapshot = scan.records[0];
-    if (scan.kind === 'complete' && scan.records.length === 1 && snapshot !== undefined) return snapshot;
+    if (scan.kind === 'complete' && scan.records.length === 1 && snapshot !== undefined) {
+      // Put back whole by hand: served, so a compaction no longer loses what it holds.
+      this.snapshotsToQuarantine.delete(listId);
+      return snapshot;
+    }
     // Snapshots are only ever renamed into place complete, so any damage is corruption.
+    const reason = `snapshot scan: ${scan.kind}`;
     const after = [...logRecords, ...this.journalRecords(listId)];
-    await this.quarantine(listId, this.filePath(listId, SNAPSHOT_SUFFIX), 'snapshot', `snapshot scan: ${scan.kind}`, after);
+    const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
+    if (await this.setAsideOrServe(listId, 'snapshot', reason, () => this.quarantine(listId, snapshotPath, 'snapshot', reason, after))) {
+      this.snapshotsToQuarantine.delete(listId);
+    } else {
+      this.snapshotsToQuarantine.set(listId, reason);
+    }
     return undefined;
   }
 
@@ -658,9 +681,16 @@ export class DiskListStorage implements ListStorage {
   /**
    * The readable records of a list log (`bytes`, its contents), leaving the file ending after the
    * last of them: a torn tail is cut; a damaged record moves the file to quarantine and the
-   * records before it are written back.
+   * records before it are written back. If that fails (no room for them, on a full disk), a load
+   * (`'serve'`) still returns them, the damaged log left in place for the next append or
+   * compaction to repair first (logsToRepair); an append (`'fail'`) fails, as it must not land
+   * after the damage.
    */
-  private async repairLog(listId: string, bytes: Buffer | undefined): Promise<{ records: Uint8Array[]; validBytes: number }> {
+  private async repairLog(
+    listId: string,
+    bytes: Buffer | undefined,
+    ifNotSetAside: 'serve' | 'fail',
+  ): Promise<{ records: Uint8Array[]; validBytes: number }> {
     const logPath = this.filePath(listId, LOG_SUFFIX);
     const scan = bytes === undefined ? undefined : scanRecords(bytes);
     if (bytes !== undefined && scan?.kind === 'torn') {
@@ -674,7 +704,10 @@ export class DiskListStorage implements ListStorage {
       // Should the repair fail, the damaged log stays in place: an append repairs it first rather
       // than land after the damage, where no load would read it.
       this.logsToRepair.add(listId);
-      await this.replaceDamagedLog(listId, scan.records, `damaged record at byte ${scan.offset}`);
+      const reason = `damaged record at byte ${scan.offset}`;
+      const repair = (): Promise<void> => this.replaceDamagedLog(listId, scan.records, reason);
+      if (ifNotSetAside === 'fail') await repair();
+      else if (!(await this.setAsideOrServe(listId, 'log', reason, repair))) return { records: scan.records, validBytes: scan.validBytes };
     }
     this.logsToRepair.delete(listId);
     return { records: scan?.records ?? [], validBytes: scan?.validBytes ?? 0 };
@@ -747,7 +780,7 @@ export class DiskListStorage implements ListStorage {
       if (length > durableEnd) await truncateAndSync(logPath, durableEnd);
       this.logsToCut.delete(listId);
     }
-    if (this.logsToRepair.has(listId)) await this.repairLog(listId, await readIfExists(logPath));
+    if (this.logsToRepair.has(listId)) await this.repairLog(listId, await readIfExists(logPath), 'fail');
   }
 
   /** Opens (creating if needed) a list log for `logs`, which bounds how many are open. */
@@ -780,6 +813,7 @@ export class DiskListStorage implements ListStorage {
 
   private async compactWithinSlot(listId: string, snapshot: Uint8Array): Promise<void> {
     await this.ensureDataDir();
+    await this.setAsideDamageBeforeCompaction(listId);
     const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
     const tempPath = snapshotPath + TEMP_SUFFIX;
     const framed = frameRecord(snapshot);
@@ -865,6 +899,69 @@ export class DiskListStorage implements ListStorage {
     this.afterQuarantineStep?.('prefix-renamed', listId);
     await this.dataDirSync.run();
     this.afterQuarantineStep?.('directory-synced', listId);
+  }
+
+  /**
+   * Runs `setAside`, the quarantine of a damaged file a load found; resolves whether it worked.
+   * If it fails, the list is served from its intact records anyway and the file stays where it
+   * was: setting the damage aside needs room (for the intact records' copy), and nothing needs
+   * writing to serve them. Until this was fixed the load failed with it: the list's phones were
+   * closed with 1011, reconnected at once and failed again, for as long as the disk stayed full
+   * ([FD2], [FD3]). Nothing builds on the damage or destroys it meanwhile: an append or a
+   * compaction of the list sets it aside first (logsToRepair, snapshotsToQuarantine), and fails
+   * while it cannot.
+   */
+  private async setAsideOrServe(listId: string, kind: 'log' | 'snapshot', reason: string, setAside: () => Promise<void>): Promise<boolean> {
+    try {
+      await setAside();
+      return true;
+    } catch (error) {
+      this.reportFailure('quarantine_failed', 'error', {
+        listId,
+        kind,
+        reason,
+        error,
+        note: 'served from its intact records; the damaged file stays in place until its next load, append or compaction sets it aside',
+      });
+      return false;
+    }
+  }
+
+  /**
+   * Before a compaction, which empties the log and renames a new snapshot over the old one: sets
+   * aside the damage a load found but could not set aside, or fails, and the compaction with it.
+   * A damaged log is repaired as before an append. A damaged snapshot is quarantined with a copy
+   * of the records stored after it, read again now (a checkpoint may have added to the log since).
+   */
+  private async setAsideDamageBeforeCompaction(listId: string): Promise<void> {
+    if (this.logsToRepair.has(listId)) await this.readyLogForAppend(listId);
+    const reason = this.snapshotsToQuarantine.get(listId);
+    if (reason === undefined) return;
+    const snapshotPath = this.filePath(listId, SNAPSHOT_SUFFIX);
+    if (await exists(snapshotPath)) {
+      const logBytes = await readIfExists(this.filePath(listId, LOG_SUFFIX));
+      const logRecords = logBytes === undefined ? [] : scanRecords(logBytes).records;
+      await this.quarantine(listId, snapshotPath, 'snapshot', reason, [...logRecords, ...this.journalRecords(listId)]);
+    } else {
+      await this.syncQuarantineDirectory();
+    }
+    this.snapshotsToQuarantine.delete(listId);
+  }
+
+  /**
+   * Makes durable a rename into quarantine/ whose directory fsyncs failed (the quarantine of a
+   * snapshot is one rename; see moveToQuarantine): else a compaction could make the snapshot's
+   * removal from DATA_DIR durable, and a power loss then leave it in neither directory. With no
+   * quarantine/, nothing was moved there (the snapshot was removed by hand).
+   */
+  private async syncQuarantineDirectory(): Promise<void> {
+    try {
+      await syncDirectory(path.join(this.dataDir, QUARANTINE_DIR));
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw error;
+    }
+    await this.dataDirSync.run();
   }
 
   /** Logged as `storage.<kind>` and counted in the metrics' errors: these lose nothing at once, but each one climbing needs an operator. */

@@ -101,15 +101,19 @@ export async function unusedName(dir: string, name: string, companionSuffixes: r
 }
 
 async function anyExists(dir: string, names: readonly string[]): Promise<boolean> {
-  for (const name of names) {
-    try {
-      await fs.access(path.join(dir, name));
-      return true;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
+  for (const name of names) if (await exists(path.join(dir, name))) return true;
   return false;
+}
+
+/** Whether there is a file at `filePath`; an error other than its absence (EACCES, EIO) is thrown, never taken for an answer. */
+export async function exists(filePath: string): Promise<boolean> {
+  try {
+    await fs.access(filePath);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
 }
 
 /** What `link` fails with where the file system has no hard links (FAT, some FUSE and SMB mounts), or not across these directories. */

@@ -47,7 +47,8 @@ export type StorageFailureKind =
   | 'journal_replay_failed'
   | 'journal_damaged'
   | 'journal_copy_deferred'
-  | 'file_quarantined';
+  | 'file_quarantined'
+  | 'quarantine_failed';
 
 /** Timings and failures a storage reports for the metrics endpoint. */
 export interface StorageObserver {
