@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { makeDirectory, syncDirectory } from './file-ops.js';
+import { makeDirectoryDurable } from './file-ops.js';
 
 /**
  * One relay per DATA_DIR. Two relays on one directory (a second container on the same volume, a
@@ -55,10 +55,9 @@ export interface LockOptions {
 }
 
 export async function lockDataDir(dataDir: string, options: LockOptions): Promise<LockOutcome> {
-  // The relay creates DATA_DIR here, before the storage, which then finds it there and syncs no
-  // parent: the directories made here must be synced into their parents here, or a power loss
-  // could take DATA_DIR away, with every file acknowledged in it.
-  for (const parent of await makeDirectory(dataDir)) await syncDirectory(parent);
+  // The relay creates DATA_DIR here, before the storage, which then finds it there: synced into
+  // its parent here, or a power loss could take DATA_DIR away, with every file acknowledged in it.
+  await makeDirectoryDurable(dataDir);
   const lockPath = path.join(dataDir, LOCK_FILE_NAME);
   const helper = spawn(
     '/bin/sh',

@@ -14,7 +14,7 @@ import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from 
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
 import { NewListReserve } from './new-list-reserve.js';
-import { exists, isNotFound, linkOrCopy, makeDirectory, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { exists, isNotFound, linkOrCopy, makeDirectoryDurable, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
 import { monotonicNow } from '../clock.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
@@ -130,11 +130,10 @@ export class DiskListStorage implements ListStorage {
   private readonly queues = new Map<string, Promise<unknown>>();
   /**
    * Creates DATA_DIR before the first file in it, synced into its parents before anything in it
-   * is acknowledged: else a power loss could take it away, with every file it holds.
+   * is acknowledged: else a power loss could take it away, with every file it holds. One made by
+   * a run killed before that sync is synced too ([PL5]).
    */
-  private readonly ensureDataDir = onceItSucceeds(async () => {
-    for (const parent of await makeDirectory(this.dataDir)) await syncDirectory(parent);
-  });
+  private readonly ensureDataDir = onceItSucceeds(() => makeDirectoryDurable(this.dataDir));
   /** One scan removing stale temp files before the first load (see removeStaleTempFilesNow). */
   private readonly removeStaleTempFiles = onceItSucceeds(() => this.removeStaleTempFilesNow());
   /** Lists created at the same time share one directory fsync. */
@@ -208,10 +207,15 @@ export class DiskListStorage implements ListStorage {
    */
   private readonly logsToCut = new Map<string, number>();
   /**
-   * A list log was created since DATA_DIR was last fsynced: its directory entry may not be
-   * durable yet, so the journal segment holding its records must stay until it is.
+   * Changes to DATA_DIR's entries (a list log created, a repaired log renamed over a damaged one)
+   * counted, and how many of them a finished fsync of DATA_DIR covers: until it covers them all, a
+   * log's entry may not be durable, so no journal segment holding its records may be deleted
+   * (syncDataDirChanges). It starts one ahead: a previous run killed before its fsync may have left
+   * such changes, which this run finds in the page cache and takes for durable, and copied into
+   * and deleted segments after them ([PL1], [PL3]).
    */
-  private logCreatedSinceDirectorySync = false;
+  private dataDirChanges = 1;
+  private dataDirChangesSynced = 0;
   private readonly newListReserve: NewListReserve;
   /** Lists loaded with nothing stored and not written since: their first write must pass the reserve. */
   private readonly storedNothing = new Set<string>();
@@ -509,10 +513,7 @@ export class DiskListStorage implements ListStorage {
     if (generation.pending.size > 0) return;
     // One directory fsync for every log this copy created instead of one each, which slowed the
     // copy of many new lists (README, Storage): only deleting the segment needs them durable.
-    if (this.logCreatedSinceDirectorySync) {
-      await this.dataDirSync.run();
-      this.logCreatedSinceDirectorySync = false;
-    }
+    await this.syncDataDirChanges();
     await generation.segment?.deleteFile();
     const replayed = generation.replayedSegments ?? [];
     // One at a time and forgotten once done, so a retry after a failure does not redo any.
@@ -743,6 +744,15 @@ export class DiskListStorage implements ListStorage {
         // and the next append cuts that tail first.
         this.logsToRepair.add(listId);
         this.logsToCut.set(listId, Math.min(this.logsToCut.get(listId) ?? log.bytes, log.bytes));
+        // Cut at once too, not only at the next append: a relay stopped before that (killed, or
+        // restarted by an operator because the disk failed) would read the tail from the page
+        // cache as whole records, append after it and delete the segment holding them, and once
+        // those pages were gone the log would be damaged before the appended records ([PL2]).
+        // Best effort: on a disk failing for good the next append tries again.
+        await log.handle
+          .truncate(this.logsToCut.get(listId) ?? log.bytes)
+          .then(() => log.handle.datasync())
+          .catch(() => undefined);
         await this.closeLog(listId);
         throw error;
       }
@@ -795,7 +805,7 @@ export class DiskListStorage implements ListStorage {
       handle = await fs.open(logPath, fsConstants.O_RDWR | fsConstants.O_DSYNC | fsConstants.O_CREAT, 0o644);
       // Until DATA_DIR is fsynced a crash could lose the new entry, and the log with it: the copy
       // syncs it once for all its new logs before the journal segment goes (copyGeneration).
-      this.logCreatedSinceDirectorySync = true;
+      this.dataDirChanges += 1;
     }
     try {
       const { size } = await handle.stat();
@@ -878,6 +888,15 @@ export class DiskListStorage implements ListStorage {
     this.logsToEmpty.delete(listId);
   }
 
+  /** Makes every change to DATA_DIR's entries counted so far durable, if one may not be. */
+  private async syncDataDirChanges(): Promise<void> {
+    const changes = this.dataDirChanges;
+    if (this.dataDirChangesSynced >= changes) return;
+    // A shared fsync starts after this call, so it covers every change counted before it.
+    await this.dataDirSync.run();
+    this.dataDirChangesSynced = Math.max(this.dataDirChangesSynced, changes);
+  }
+
   /**
    * Writes the intact records of a damaged log (`prefix`) back in its place, the damaged file kept
    * in quarantine. The damaged log stays where it is until the prefix is renamed over it: a
@@ -894,6 +913,8 @@ export class DiskListStorage implements ListStorage {
     // On a full disk the prefix would hold the room the journal needs until the next start.
     await removingOnFailure(tempPath, async () => {
       await this.quarantine(listId, logPath, 'log', reason, this.journalRecords(listId));
+      // Should the fsync below fail, appends would build on a rename a power loss can undo ([PL4]).
+      this.dataDirChanges += 1;
       await fs.rename(tempPath, logPath);
     });
     this.afterQuarantineStep?.('prefix-renamed', listId);
