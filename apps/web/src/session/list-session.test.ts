@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
-import { openListSession, relayUrl, type ListSessionOptions } from './list-session.js';
+import { openListSession, REFUSED_RETRY_MS, relayUrl, type ListSessionOptions } from './list-session.js';
 import { createMemoryStore, type KeyValueStore } from './device-storage.js';
 import { FakeRelay } from './testing/fake-relay.js';
 import type { ListSession, ReconnectSummary } from './types.js';
@@ -196,6 +196,78 @@ describe('openListSession against a relay', () => {
     network.set(true);
     await vi.waitFor(() => expect(summaries).toHaveLength(1));
     expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: ['Butter'], by: expect.arrayContaining(['Dad']) });
+  });
+
+  it('[E6] the summary keeps what came before a socket cut mid-answer: the relay\'s answer comes in parts', async () => {
+    const relay = new FakeRelay();
+    const { session, network } = start(relay, { actor: 'Mum' });
+    const butter = session.list.addItem({ name: 'Butter' });
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    const summaries: ReconnectSummary[] = [];
+    session.onReconnectSummary((summary) => summaries.push(summary));
+
+    network.set(false);
+    const dad = new Y.Doc();
+    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc));
+    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
+    const before = Y.encodeStateVector(dad);
+    dad.transact(() => {
+      dadsItems.get(butter)?.set('deletedAt', 10);
+      dadsItems.get(butter)?.set('deletedBy', 'Dad');
+    });
+    const firstPart = Y.encodeStateAsUpdate(dad, before);
+    dad.transact(() => {
+      const cheese = new Y.Map<unknown>();
+      cheese.set('name', 'Cheese');
+      cheese.set('addedBy', 'Dad');
+      cheese.set('addedAt', 5);
+      dadsItems.set('cheese-id', cheese);
+    });
+    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
+    // The first socket back gets the answer's first part (Butter's removal), then is cut.
+    relay.answerSyncStep1 = (socket) => {
+      relay.answerSyncStep1 = null;
+      socket.deliver(relay.updateMessage(firstPart));
+      setTimeout(() => socket.serverClose(1006, ''), 20);
+      return true;
+    };
+
+    network.set(true);
+    await vi.waitFor(() => expect(summaries).toHaveLength(1));
+    expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: ['Butter'], by: ['Dad'] });
+  });
+
+  it('[E3] a phone refused for good tries again when the person comes back to the app, and every few minutes while it stays open', async () => {
+    const relay = new FakeRelay();
+    relay.refuseWith = 4422;
+    let resume: () => void = () => {};
+    const page = { onResume: (callback: () => void) => ((resume = callback), () => {}) };
+    let tick: () => void = () => {};
+    const timers: Timers = {
+      now: () => Date.now(),
+      setInterval: (callback, ms) => {
+        if (ms === REFUSED_RETRY_MS) tick = callback;
+        return 0;
+      },
+      clearInterval: () => {},
+    };
+    const { session } = start(relay, { page, timers });
+    session.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(session.status().reason).toBeDefined());
+    const refusedAfter = relay.attempts;
+    await sleep(100);
+    expect(relay.attempts).toBe(refusedAfter);
+
+    // Coming back to the app tries again (refused again, still).
+    resume();
+    await vi.waitFor(() => expect(relay.attempts).toBe(refusedAfter + 1));
+    await vi.waitFor(() => expect(session.status().reason).toBeDefined());
+
+    // The relay has room now (an operator raised its limit): the next periodic try syncs.
+    relay.refuseWith = null;
+    tick();
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    expect([...relay.doc.getMap('items').values()].map((item) => (item as Y.Map<unknown>).get('name'))).toEqual(['Milk']);
   });
 
   it("does not tell Mum what she did herself on her other device while this phone was offline", async () => {

@@ -12,7 +12,7 @@ import type { ListSession, Peer, ReconnectSummary, SyncStatus } from './types.js
 import { AckTracker, ackStorageKey } from './ack-tracker.js';
 import { applyOtherTabsAsOwnEdits } from './other-tabs.js';
 import { deriveSyncStatus, refusalReason, sameStatus } from './sync-status.js';
-import { followNetwork, realTimers, startHeartbeat, type NetworkEvents, type Timers } from './connection-watch.js';
+import { browserPageLifecycle, followNetwork, realTimers, startHeartbeat, type NetworkEvents, type PageLifecycle, type Timers } from './connection-watch.js';
 import { peersFromStates, samePeers } from './peers.js';
 import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
@@ -47,6 +47,8 @@ export interface ListSessionOptions {
   crossTab?: boolean;
   /** With a cached view: what to wait for before applying the stored document; default a pause in typing. */
   pauseBeforeLoad?: () => Promise<void>;
+  /** Tells when the page is shown or resumed again; default the browser's page events. */
+  page?: PageLifecycle;
 }
 
 /** Timeline marks for the browser benchmark and DevTools (cheap; no-ops where unsupported). */
@@ -81,6 +83,13 @@ const MESSAGE_TOO_BIG = 1009;
 function relayMayTakeItLater(event: CloseEvent): boolean {
   return !(event.code >= 4400 && event.code < 4500) && event.code !== MESSAGE_TOO_BIG;
 }
+
+/**
+ * After a refusal for good, how often a phone left open tries again. The refusal stands for these
+ * changes on this relay as it is now: an operator may raise a limit, a newer relay may take them.
+ * Tried again too when the person comes back to the app, and when the network returns.
+ */
+export const REFUSED_RETRY_MS = 10 * 60_000;
 
 export function openListSession(listId: string, actor: string, options: ListSessionOptions = {}): ListSession {
   const storage = options.storage ?? deviceStorage();
@@ -200,7 +209,10 @@ export function openListSession(listId: string, actor: string, options: ListSess
     return typeof name === 'string' ? name : undefined;
   };
 
-  // "While you were offline": remote changes applied between the socket opening and the first sync.
+  // "While you were offline": remote changes applied between a socket opening and the first sync
+  // since. Kept across sockets that close before it: the relay's answer comes in parts, and a
+  // socket cut after the first (weak signal, the heartbeat) left the next one a "before" that
+  // already held them, so the summary left out what the first part brought ([E6]).
   let catchUp: { before: Map<string, Item>; changed: Set<string> } | null = null;
   const stopObservingList = list.observe((change: ListChange) => {
     if (catchUp && change.remote) for (const id of change.changedIds) catchUp.changed.add(id);
@@ -211,9 +223,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
       attempting = false;
       refusal = null;
       tracker.connectionOpened();
-      catchUp = { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set() };
-    } else if (socketStatus === 'disconnected') {
-      catchUp = null;
+      catchUp ??= { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set() };
+      renewPresence();
     }
     refreshStatus();
   });
@@ -266,6 +277,17 @@ export function openListSession(listId: string, actor: string, options: ListSess
   awareness.setLocalState({ name: actor, color });
   awareness.on('change', refreshPeers);
   refreshPeers();
+  /**
+   * Sends this phone's presence at a new clock as a socket opens, before y-websocket sends it at
+   * the old one. Every other phone dropped it when its own socket closed, keeping its clock, and
+   * takes it again only at a newer one: after a relay restart (which remembers no one, so cannot
+   * tell the phone it left, as it does after a reconnect) "Also here" stayed empty on every phone
+   * until the next renewal, up to 15 s later ([E1]).
+   */
+  function renewPresence(): void {
+    const state = awareness.getLocalState();
+    if (state !== null) awareness.setLocalState({ ...state });
+  }
 
   const crossTab = options.crossTab !== false;
   // Tabs of this browser keep syncing with each other while offline, so an edit made in one tab
@@ -296,7 +318,16 @@ export function openListSession(listId: string, actor: string, options: ListSess
   // every resume after a freeze of more than 30 s (screen off): it cannot tell frozen time from
   // the relay's silence.
   clearInterval(provider._checkInterval);
-  const stopHeartbeat = startHeartbeat(provider, { timers });
+  const page = options.page ?? browserPageLifecycle();
+  const stopHeartbeat = startHeartbeat(provider, { timers, page });
+  // Until this, a refused phone never tried again without a reload: its changes stayed on it,
+  // the family's never reached it, even once the relay had room for them ([E3]).
+  const retryRefused = (): void => {
+    if (refusal !== null && loaded && network.isOnline()) connectNow();
+  };
+  const stopRetryOnResume = page.onResume(retryRefused);
+  const refusedRetry = timers.setInterval(retryRefused, REFUSED_RETRY_MS);
+  cleanups.push(stopRetryOnResume, () => timers.clearInterval(refusedRetry));
 
   // What the device stored is in the document only now, which can be after whenLoaded (its
   // timeout): only now can taps on cached rows find their items, and can the tracker tell an

@@ -32,13 +32,13 @@ afterEach(async () => {
 });
 
 /** The relay as main.ts runs it (DEFAULT_LIMITS), with `limits` changed; the decode worker off. */
-async function startRelay(options: { limits?: Partial<RelayLimits>; storage?: ListStorage } = {}) {
+async function startRelay(options: { limits?: Partial<RelayLimits>; storage?: ListStorage; port?: number } = {}) {
   const relay = new RelayServer({
     limits: { ...DEFAULT_LIMITS, offThreadDecodeBytes: 0, ...options.limits },
     storage: options.storage ?? new MemoryListStorage(),
     logger: silentLogger,
   });
-  const address = await relay.listen(0, '127.0.0.1');
+  const address = await relay.listen(options.port ?? 0, '127.0.0.1');
   cleanups.push(() => relay.close());
   return { relay, port: address.port, url: `ws://127.0.0.1:${address.port}/sync` };
 }
@@ -236,5 +236,23 @@ describe('the app against the real relay', () => {
       socketsOpened: 1,
       reason: 'The server refused this list (message too large)',
     });
+  });
+
+  it('[E1] after the relay restarts, each phone shows the others again at once (they stayed hidden until the next presence renewal, up to 15 s)', { timeout: 14_000 }, async () => {
+    const first = await startRelay();
+    const listId = newListId();
+    const anna = openPhone(first.url, listId, { actor: 'Anna', maxBackoffMs: 300 });
+    const bert = openPhone(first.url, listId, { actor: 'Bert', maxBackoffMs: 300 });
+    const names = (phone: typeof anna) => phone.session.peers().filter((peer) => !peer.isSelf).map((peer) => peer.name);
+    await vi.waitFor(() => expect([names(anna), names(bert)]).toEqual([['Bert'], ['Anna']]), { timeout: 5000 });
+
+    // Stopped as SIGTERM stops it (1012), and started again on the same port (its storage closed
+    // with it: the phones upload the list again, which changes nothing for presence).
+    await first.relay.close();
+    await vi.waitFor(() => expect([names(anna), names(bert)]).toEqual([[], []]), { timeout: 3000 });
+    await startRelay({ port: first.port });
+    await vi.waitFor(() => expect([anna, bert].map((phone) => phone.session.status().state)).toEqual(['synced', 'synced']), { timeout: 5000 });
+    // Renewals come every 15 s: 3 s is well before any.
+    await vi.waitFor(() => expect([names(anna), names(bert)]).toEqual([['Bert'], ['Anna']]), { timeout: 3000 });
   });
 });

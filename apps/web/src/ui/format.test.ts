@@ -31,9 +31,12 @@ describe('statusText', () => {
     );
   });
 
-  it('says why when the relay refused the list for good', () => {
+  it('[E2] says why when the relay refused the list for good, and still counts the changes only on this phone', () => {
     expect(
       statusText({ state: 'offline', pendingChanges: 2, lastSyncedAt: null, reason: 'The server refused this list' }),
+    ).toBe('Offline · The server refused this list · 2 changes on this phone');
+    expect(
+      statusText({ state: 'offline', pendingChanges: 0, lastSyncedAt: null, reason: 'The server refused this list' }),
     ).toBe('Offline · The server refused this list');
   });
 

@@ -35,11 +35,11 @@ function changesOnThisPhone(count: number): string {
  */
 export function statusText(status: SyncStatus): string {
   switch (status.state) {
-    case 'offline':
-      if (status.reason) return `Offline · ${status.reason}`;
-      return status.pendingChanges > 0
-        ? `Offline · ${changesOnThisPhone(status.pendingChanges)}`
-        : 'Offline';
+    case 'offline': {
+      // A refusal leaves changes on this phone too: the line must still say so ([E2]).
+      const parts = ['Offline', status.reason, status.pendingChanges > 0 ? changesOnThisPhone(status.pendingChanges) : ''];
+      return parts.filter((part) => part).join(' · ');
+    }
     case 'syncing':
       return status.pendingChanges > 0
         ? `Syncing… · ${changesOnThisPhone(status.pendingChanges)}`

@@ -26,6 +26,11 @@ export class FakeRelay {
   autoAck = true;
   /** Close code for every new connection (e.g. 4403), or null to accept. */
   refuseWith: number | null = null;
+  /**
+   * Answers a phone's sync step 1 in place of the relay's usual answer when it returns true (e.g.
+   * the first part of an answer sent in parts, then the socket cut).
+   */
+  answerSyncStep1: ((socket: FakeSocketBase) => boolean) | null = null;
   readonly WebSocket: typeof WebSocket;
 
   constructor() {
@@ -39,10 +44,7 @@ export class FakeRelay {
     }
     this.WebSocket = BoundSocket as unknown as typeof WebSocket;
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, SYNC);
-      syncProtocol.writeUpdate(encoder, update);
-      const message = encoding.toUint8Array(encoder);
+      const message = this.updateMessage(update);
       for (const socket of this.sockets) if (socket !== origin) socket.deliver(message);
     });
     this.awareness.on('update', ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
@@ -63,6 +65,14 @@ export class FakeRelay {
   /** Drops every connection as a dead network would (no close handshake from the relay side). */
   dropAll(code = 1006): void {
     for (const socket of [...this.sockets]) socket.serverClose(code, '');
+  }
+
+  /** A sync update message carrying `update`, as the relay sends one on. */
+  updateMessage(update: Uint8Array): Uint8Array {
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, SYNC);
+    syncProtocol.writeUpdate(encoder, update);
+    return encoding.toUint8Array(encoder);
   }
 
   ackMessage(): Uint8Array {
@@ -94,6 +104,7 @@ export class FakeRelay {
     const encoder = encoding.createEncoder();
     const type = decoding.readVarUint(decoder);
     if (type === SYNC) {
+      if (data[1] === syncProtocol.messageYjsSyncStep1 && this.answerSyncStep1?.(socket)) return;
       encoding.writeVarUint(encoder, SYNC);
       const syncType = syncProtocol.readSyncMessage(decoder, encoder, this.doc, socket);
       if (encoding.length(encoder) > 1) socket.deliver(encoding.toUint8Array(encoder));
