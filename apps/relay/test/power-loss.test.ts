@@ -42,7 +42,7 @@ import type { CompactionStep, QuarantineStep } from '../src/storage/disk-storage
 import { lockDataDir } from '../src/storage/data-dir-lock.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { syncDirectory } from '../src/storage/file-ops.js';
-import { encodeJournalRecord, writeAt } from '../src/storage/journal.js';
+import { writeAt } from '../src/storage/journal.js';
 import { frameRecord } from '../src/storage/record-framing.js';
 import type { Logger } from '../src/log.js';
 import { directoryPerTest, waitFor } from './helpers.js';

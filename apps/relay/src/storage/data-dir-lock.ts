@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { makeDirectoryDurable } from './file-ops.js';
+import { makeDirectoryDurable } from './durable-directory.js';
 
 /**
  * One relay per DATA_DIR. Two relays on one directory (a second container on the same volume, a

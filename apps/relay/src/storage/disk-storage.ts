@@ -14,7 +14,8 @@ import { CoalescedRun, forEachConcurrently, onceItSucceeds, Pacer, Slots } from 
 import type { OpenLog } from './open-logs.js';
 import { OpenLogs } from './open-logs.js';
 import { NewListReserve } from './new-list-reserve.js';
-import { exists, isNotFound, linkOrCopy, makeDirectoryDurable, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { exists, isNotFound, linkOrCopy, readIfExists, removeIfExists, removingOnFailure, syncDirectory, truncateAndSync, unusedName, writeFileSynced } from './file-ops.js';
+import { makeDirectoryDurable } from './durable-directory.js';
 import { monotonicNow } from '../clock.js';
 
 /** Steps of a compaction, in order; tests interrupt after each one. */
