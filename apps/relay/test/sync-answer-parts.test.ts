@@ -363,4 +363,34 @@ describe('large sync answers sent in parts', () => {
       list.destroy();
     }
   });
+
+  it('[SA6] a text item that cannot be cut (one surrogate pair under a long root name) goes whole in a part: phones joining the list sync (every answer threw, and they were closed with 1011 for ever)', async () => {
+    // A root text with a 17 kB name, its first item (written with the name) starting with an
+    // emoji: the first piece, "😀", is over a quarter part by the name alone and cannot be cut.
+    const writerDoc = new Y.Doc();
+    writerDoc.getText('n'.repeat(17_000)).insert(0, '😀x');
+    writerDoc.getMap('items').set('note', 'z'.repeat(70_000));
+    const running = await startRelay();
+    const listId = newListId();
+    const writer = connectPhone(running.syncUrl, listId, writerDoc);
+    const joinerDoc = new Y.Doc();
+    let joiner: ReturnType<typeof connectPhone> | undefined;
+    const closes: number[] = [];
+    try {
+      await waitFor(() => writer.isFullyStored(), 15_000, 'the writer acknowledged');
+      // Joining once the list holds it: what it gets is the relay's answer, not the writer's update passed on.
+      joiner = connectPhone(running.syncUrl, listId, joinerDoc);
+      joiner.provider.on('connection-close', (event: { code: number } | null) => {
+        if (event) closes.push(event.code);
+      });
+      await waitFor(() => joinerDoc.getMap('items').get('note') !== undefined || closes.length > 0, 10_000, 'the joiner synced or was closed');
+      expect(closes).toEqual([]);
+      expect(joinerDoc.getText('n'.repeat(17_000)).toString()).toBe('😀x');
+      expect(joinerDoc.getMap('items').get('note')).toBe('z'.repeat(70_000));
+    } finally {
+      writer.destroy();
+      joiner?.destroy();
+      await running.close();
+    }
+  }, 30_000);
 });

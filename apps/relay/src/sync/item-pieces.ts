@@ -9,7 +9,8 @@ import type { Struct } from './v1-update.js';
  * Each piece after the first builds on the clock before it, as Yjs writes an item from an offset
  * (Item.write): integrated one after the other they stand where the item stood, and Yjs joins
  * them again into one item. A text typed by one phone in one go is a single item in its list, as
- * large as the text, and could otherwise not be sent in parts (see sync-answer-parts.ts).
+ * large as the text, and could otherwise not be sent in parts (see sync-answer-parts.ts). Each
+ * piece is shorter than the item, so cutting pieces again ends.
  */
 export function itemPieces(item: Struct, count: number): Y.Item[] | undefined {
   if (!(item instanceof Y.Item) || item.length < 2) return undefined;
@@ -19,6 +20,9 @@ export function itemPieces(item: Struct, count: number): Y.Item[] | undefined {
   else if (content instanceof Y.ContentAny) slice = (start, end) => new Y.ContentAny(content.arr.slice(start, end));
   else return undefined;
   const cuts = pieceCuts(item, Math.min(count, item.length));
+  // One piece (a lone surrogate pair): the item cannot be cut. Returned as its own piece, a caller
+  // cutting pieces until they fit went on for ever, and every answer of the list threw ([SA6]).
+  if (cuts.length < 3) return undefined;
   const pieces: Y.Item[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
     const start = cuts[i] as number;
