@@ -620,6 +620,20 @@ async function appendAcked(storage: DiskListStorage, events: FsEvent[], listId: 
   events.push({ op: 'ack', listId, keys: [key] });
 }
 
+/** Stops the recording; then a power loss at any point recorded must lose nothing acknowledged. */
+async function expectNothingLost(model: FsModel, recording: { events: readonly FsEvent[]; stop: () => void }, options: CheckOptions): Promise<void> {
+  recording.stop();
+  const findings = await powerLossFindings(model, recording.events, options);
+  expect(findings.length, report(findings)).toBe(0);
+}
+
+/** A relay restarted on `dataDir` (run 2): its journal replayed, a checkpoint, a clean stop. */
+async function restartedRunCheckpoints(dataDir: string): Promise<void> {
+  const run2 = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+  await run2.checkpoint();
+  await run2.close();
+}
+
 function report(findings: readonly string[]): string {
   return `${findings.length} (power loss, adversary) cases lose acknowledged data or quarantine it, e.g.:\n${findings.slice(0, 4).join('\n')}`;
 }
@@ -662,12 +676,8 @@ describe('power loss (review)', () => {
     await waitFor(() => stuck, 5000, 'the checkpoint to reach its directory fsync');
     // Run 2 finds A.log there (in the page cache), so it creates no log, syncs no directory,
     // and deletes the segment; its clean shutdown syncs nothing either.
-    const run2 = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await run2.checkpoint();
-    await run2.close();
-    stop();
-    const findings = await powerLossFindings(model, events, { dataDir, adversaries: [worst] });
-    expect(findings.length, report(findings)).toBe(0);
+    await restartedRunCheckpoints(dataDir);
+    await expectNothingLost(model, { events, stop }, { dataDir, adversaries: [worst] });
   });
 
   it('[PL2] a restart appends after a log tail a failed O_DSYNC write left only in the page cache, deletes the segment, and a power loss leaves a hole: the log is quarantined with acknowledged records', async () => {
@@ -700,12 +710,8 @@ describe('power loss (review)', () => {
     // not the bytes before it. Run 2 then deletes the segment. Once those cached pages are gone
     // (a power loss, or only a reboot or eviction: they never reached the disk), the log reads as
     // damaged in the middle, and the records after the damage are set aside, a1 with them.
-    const run2 = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await run2.checkpoint();
-    await run2.close();
-    stop();
-    const findings = await powerLossFindings(model, events, { dataDir, adversaries: [worst] });
-    expect(findings.length, report(findings)).toBe(0);
+    await restartedRunCheckpoints(dataDir);
+    await expectNothingLost(model, { events, stop }, { dataDir, adversaries: [worst] });
   });
 
   it('[PL3] a restart after a kill between a damaged log\'s repair (prefix renamed over it) and the DATA_DIR fsync appends to the repaired log and deletes the segment, the rename still not synced', async () => {
@@ -723,12 +729,8 @@ describe('power loss (review)', () => {
     await appendAcked(run1, events, LIST_A, new Y.Doc(), 'a3');
     await run1.load(LIST_A).catch(() => undefined);
     // Killed there. Run 2 finds the repaired log in place and nothing to repair.
-    const run2 = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await run2.checkpoint();
-    await run2.close();
-    stop();
-    const findings = await powerLossFindings(model, events, { dataDir, adversaries: [worst], ackedBefore: new Map([[LIST_A, ['a0']]]), damageExpected: true });
-    expect(findings.length, report(findings)).toBe(0);
+    await restartedRunCheckpoints(dataDir);
+    await expectNothingLost(model, { events, stop }, { dataDir, adversaries: [worst], ackedBefore: new Map([[LIST_A, ['a0']]]), damageExpected: true });
   });
 
   it('[PL4] a repair whose DATA_DIR fsync fails after the rename: the next copy appends to the repaired log and deletes the segment, the rename never synced', async () => {
@@ -754,9 +756,7 @@ describe('power loss (review)', () => {
     await storage.load(LIST_A).catch(() => undefined);
     await storage.checkpoint();
     await storage.close();
-    stop();
-    const findings = await powerLossFindings(model, events, { dataDir, adversaries: [worst], ackedBefore: new Map([[LIST_A, ['a0']]]), damageExpected: true });
-    expect(findings.length, report(findings)).toBe(0);
+    await expectNothingLost(model, { events, stop }, { dataDir, adversaries: [worst], ackedBefore: new Map([[LIST_A, ['a0']]]), damageExpected: true });
   });
 
   it('[PL5] a DATA_DIR a killed run made, before syncing it into its parent, is never synced by the next run, which acknowledges into it', async () => {
@@ -770,9 +770,7 @@ describe('power loss (review)', () => {
     const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
     await appendAcked(storage, events, LIST_A, new Y.Doc(), 'a0');
     await storage.close();
-    stop();
-    const findings = await powerLossFindings(model, events, { dataDir, adversaries: [worst] });
-    expect(findings.length, report(findings)).toBe(0);
+    await expectNothingLost(model, { events, stop }, { dataDir, adversaries: [worst] });
   });
 
   it('[PL7] one run, no crash before it: at every point of appends, group commits, new logs, checkpoints, full segments, compactions and shutdown, every acknowledged update survives a power loss', async () => {
@@ -805,12 +803,10 @@ describe('power loss (review)', () => {
     await storage.load(LIST_A);
     await storage.close();
     if (lock.kind === 'acquired') await lock.lock.release();
-    stop();
-    const findings = await powerLossFindings(model, events, {
+    await expectNothingLost(model, { events, stop }, {
       dataDir,
       adversaries: [keepEverything, loseEverything, worst, ...[1, 2, 3, 4, 5, 6].map(randomAdversary)],
     });
-    expect(findings.length, report(findings)).toBe(0);
     expect(events.filter((event) => event.op === 'unlink').length, 'segments deleted').toBeGreaterThanOrEqual(2);
   });
 
@@ -833,14 +829,12 @@ describe('power loss (review)', () => {
     await storage.checkpoint();
     await appendAcked(storage, events, LIST_A, new Y.Doc(), 'a4');
     await storage.close();
-    stop();
-    const findings = await powerLossFindings(model, events, {
+    await expectNothingLost(model, { events, stop }, {
       dataDir,
       adversaries: [keepEverything, loseEverything, worst, randomAdversary(4), randomAdversary(5)],
       ackedBefore: new Map([[LIST_A, ['a0']], [LIST_B, ['b0']]]),
       damageExpected: true,
     });
-    expect(findings.length, report(findings)).toBe(0);
   });
 
   it('[PL9] one run through failures: a compaction failing after its rename, one failing after its directory fsync, a list log write failing with EIO after its bytes reached the page cache ([WF1]): nothing acknowledged is lost at any point', async () => {
@@ -901,13 +895,11 @@ describe('power loss (review)', () => {
     await storage.compact(LIST_A, Y.encodeStateAsUpdate(doc(LIST_A)));
     await all();
     await storage.close();
-    stop();
     expect(events.some((event) => event.op === 'write' && event.unsynced === true), 'the failed write happened').toBe(true);
-    const findings = await powerLossFindings(model, events, {
+    await expectNothingLost(model, { events, stop }, {
       dataDir,
       adversaries: [keepEverything, loseEverything, worst, ...[7, 8, 9, 10].map(randomAdversary)],
     });
-    expect(findings.length, report(findings)).toBe(0);
   });
 
   it('[PL10] the check is not vacuous: it finds the losses of a storage that skips the fsync of DATA_DIR, or writes its journal without O_DSYNC', async () => {

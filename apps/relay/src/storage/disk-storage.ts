@@ -744,14 +744,15 @@ export class DiskListStorage implements ListStorage {
         // at the file's end, after it: drop the handle (closed once this task is done with it),
         // and the next append cuts that tail first.
         this.logsToRepair.add(listId);
-        this.logsToCut.set(listId, Math.min(this.logsToCut.get(listId) ?? log.bytes, log.bytes));
+        const durableEnd = Math.min(this.logsToCut.get(listId) ?? log.bytes, log.bytes);
+        this.logsToCut.set(listId, durableEnd);
         // Cut at once too, not only at the next append: a relay stopped before that (killed, or
         // restarted by an operator because the disk failed) would read the tail from the page
         // cache as whole records, append after it and delete the segment holding them, and once
         // those pages were gone the log would be damaged before the appended records ([PL2]).
         // Best effort: on a disk failing for good the next append tries again.
         await log.handle
-          .truncate(this.logsToCut.get(listId) ?? log.bytes)
+          .truncate(durableEnd)
           .then(() => log.handle.datasync())
           .catch(() => undefined);
         await this.closeLog(listId);
