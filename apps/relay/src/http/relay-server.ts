@@ -17,6 +17,7 @@ import { Connection, INCOMING_BOUND_KIND } from '../sync/connection.js';
 import type { BacklogBound } from '../sync/shared-backlogs.js';
 import { OffThreadDecoder } from '../sync/off-thread-decoder.js';
 import type { StoredUpdateSlicer } from '../sync/stored-replay.js';
+import type { SyncAnswerCutter } from '../sync/sync-answer-parts.js';
 import { RoomRegistry } from '../sync/room-registry.js';
 import { SharedBacklogs } from '../sync/shared-backlogs.js';
 import { rawSocketOf, unhandledIncomingBytes } from '../sync/ws-incoming.js';
@@ -144,7 +145,7 @@ export class RelayServer {
       compactLogBytes: limits.compactLogBytes,
       idleUnloadMs: limits.idleUnloadMs,
       shutdownCompactMs: limits.shutdownCompactMs,
-      ...(this.offThreadDecoder === undefined ? {} : { storedUpdateSlicer: storedUpdateSlicerOf(this.offThreadDecoder, limits.offThreadDecodeBytes) }),
+      ...(this.offThreadDecoder === undefined ? {} : offThreadWorkOf(this.offThreadDecoder, limits.offThreadDecodeBytes)),
     });
     this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir);
     this.webSockets = new WebSocketServer({
@@ -559,6 +560,10 @@ function isWebSocketUpgrade(request: http.IncomingMessage): boolean {
  * Stored lists holding an update as large as the frames the decoder checks are readied by it too,
  * those updates cut into slices; so are lists storing four times that in all.
  */
-function storedUpdateSlicerOf(decoder: OffThreadDecoder, minBytes: number): StoredUpdateSlicer {
-  return { minBytes, estimateBytes: 4 * minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) };
+/** What the lists hand the decode worker: large stored updates to slice for a load, large sync answers to cut into parts. */
+function offThreadWorkOf(decoder: OffThreadDecoder, minBytes: number): { storedUpdateSlicer: StoredUpdateSlicer; syncAnswerCutter: SyncAnswerCutter } {
+  return {
+    storedUpdateSlicer: { minBytes, estimateBytes: 4 * minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) },
+    syncAnswerCutter: { cut: (answer, maxPartBytes) => decoder.cutSyncAnswer(answer, maxPartBytes) },
+  };
 }

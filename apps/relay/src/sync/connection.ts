@@ -547,9 +547,9 @@ export class Connection implements RoomPeer {
     return !this.answerStillUnsent() && this.syncRequestBudget.tryTake(1);
   }
 
-  /** Whether an earlier answer (or anything list-sized) still waits to be read by the peer. */
+  /** Whether an earlier answer (or anything list-sized) still waits to be read by the peer, or to be cut into parts. */
   private answerStillUnsent(): boolean {
-    return this.socket.bufferedAmount > SYNC_ANSWER_MAX_BACKLOG_BYTES;
+    return this.socket.bufferedAmount > SYNC_ANSWER_MAX_BACKLOG_BYTES || this.room.isCuttingAnswerFor(this);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { decodeIncomingMessage, ProtocolError } from './protocol.js';
 import type { DecodeRequest, DecodeResponse } from './off-thread-decoder.js';
+import { syncAnswerMessages } from './sync-answer-parts.js';
 import { cutStoredList, STRUCTS_PER_SLICE } from './update-slices.js';
 
 /**
@@ -11,13 +12,14 @@ const port = parentPort;
 if (port === null) throw new Error('decode-worker.js runs as a worker thread only');
 port.on('message', (request: DecodeRequest) => {
   const started = performance.now();
-  const outcome = answer(() =>
-    'storedList' in request
-      ? // A stored list's large updates cut into slices, and its heap estimated (update-slices.ts).
-        { cut: cutStoredList(request.storedList, request.minBytes, STRUCTS_PER_SLICE) }
-      : // Rewriting GC runs and cutting slices cost the event loop nothing here (gc-runs.ts, update-slices.ts).
-        { message: decodeIncomingMessage(request.frame, { ...request.options, joinGcRuns: true, sliceStructs: STRUCTS_PER_SLICE }) },
-  );
+  const outcome = answer(() => {
+    // A stored list's large updates cut into slices, and its heap estimated (update-slices.ts).
+    if ('storedList' in request) return { cut: cutStoredList(request.storedList, request.minBytes, STRUCTS_PER_SLICE) };
+    // A large sync answer in parts (sync-answer-parts.ts): its heap is this worker's, not the relay's.
+    if ('syncAnswer' in request) return { answerMessages: syncAnswerMessages(request.syncAnswer, request.maxPartBytes) };
+    // Rewriting GC runs and cutting slices cost the event loop nothing here (gc-runs.ts, update-slices.ts).
+    return { message: decodeIncomingMessage(request.frame, { ...request.options, joinGcRuns: true, sliceStructs: STRUCTS_PER_SLICE }) };
+  });
   const response: DecodeResponse = { id: request.id, ms: performance.now() - started, ...outcome };
   port.postMessage(response);
 });

@@ -12,6 +12,8 @@ import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage }
 import type { PresenceShare } from './presence-bytes.js';
 import { DEFAULT_PRESENCE_LIMITS, Presence } from './presence.js';
 import { encodeStateVectorOf } from './state-vector.js';
+import { PeerSendQueues } from './peer-send-queues.js';
+import type { SyncAnswerCutter } from './sync-answer-parts.js';
 import { SYNC_ANSWER_PART_BYTES, syncAnswerMessages } from './sync-answer-parts.js';
 import type { RoomRefusal } from './room-registry.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
@@ -20,6 +22,7 @@ import type { StoredListCut } from './update-slices.js';
 import {
   encodeDurableAck,
   encodeSyncStep1,
+  encodeSyncStep2,
   encodeSyncUpdate,
 } from './protocol.js';
 
@@ -78,6 +81,8 @@ export interface ListRoomOptions {
   readonly mayGrow?: (peer: RoomPeer, sizeDelta: number) => RoomRefusal | undefined;
   /** The largest answer to a sync request sent as one message, and the most each part of a larger one holds: SYNC_ANSWER_PART_BYTES unless a test says less. */
   readonly syncAnswerPartBytes?: number;
+  /** Cuts answers larger than a part off the event loop (the decode worker); on it without one. */
+  readonly syncAnswerCutter?: SyncAnswerCutter;
 }
 
 /**
@@ -123,6 +128,8 @@ export class ListRoom {
   readonly doc: Y.Doc;
   readonly presence: Presence<RoomPeer>;
   private readonly peers = new Set<RoomPeer>();
+  /** Every send to a peer goes through here, so that none overtakes a sync answer still being cut. */
+  private readonly sends = new PeerSendQueues<RoomPeer>((peer, message) => this.sendNow(peer, message));
   /** Messages that arrived while the list was loading or a message was applied in slices, in order. */
   private readonly waiting: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
   private slicing: SlicedApply | undefined;
@@ -421,6 +428,7 @@ export class ListRoom {
     if (!this.peers.delete(peer)) return;
     this.commit.removeWaiter(peer);
     this.heldBackSenders.delete(peer);
+    this.sends.forget(peer);
     this.lastActivity = this.options.now();
     if (this.state === 'ready') this.presence.peerLeft(peer);
     if (this.peers.size === 0) this.options.onEmpty(this);
@@ -453,7 +461,7 @@ export class ListRoom {
         this.applyPresence(peer, message.update, message.entries);
         return;
       case 'query-awareness':
-        peer.send(this.presence.encodeAll());
+        this.sendTo(peer, this.presence.encodeAll());
         return;
     }
   }
@@ -463,12 +471,42 @@ export class ListRoom {
    * is over SYNC_ANSWER_PART_BYTES, in parts a phone on a slow link sees arrive one by one ([RR1];
    * see syncAnswerMessages). Most answers are small and take the first branch, which decodes
    * nothing. The parts are the same bytes, give or take their headers, and each is counted
-   * against the send backlog's bounds as it is sent.
+   * against the send backlog's bounds as it is sent. A larger answer is cut on the decode worker
+   * when there is one (cutOffThread); what the peer is sent meanwhile waits behind it.
    */
   private answerSyncRequest(peer: RoomPeer, answer: Uint8Array): void {
-    const messages = syncAnswerMessages(answer, this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES);
+    const maxPartBytes = this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES;
+    const cutter = this.options.syncAnswerCutter;
+    if (answer.length > maxPartBytes && cutter !== undefined) {
+      this.sends.sendWhenMade(peer, this.cutOffThread(peer, answer, maxPartBytes, cutter));
+      return;
+    }
+    const messages = syncAnswerMessages(answer, maxPartBytes);
     if (messages.length > 1) this.options.metrics.syncAnswersInParts.inc();
-    for (const message of messages) peer.send(message);
+    for (const message of messages) this.sendTo(peer, message);
+  }
+
+  /**
+   * The messages sending `answer`, cut by `cutter`, whose time is charged to the peer as the
+   * event loop's would be. Should the worker fail (out of its heap or time), the answer goes as
+   * one message, as before answers were sent in parts: the phone still syncs, if slowly.
+   */
+  private async cutOffThread(peer: RoomPeer, answer: Uint8Array, maxPartBytes: number, cutter: SyncAnswerCutter): Promise<readonly Uint8Array[]> {
+    try {
+      const { messages, ms } = await cutter.cut(answer, maxPartBytes);
+      peer.chargeLoopMs(ms);
+      if (messages.length > 1) this.options.metrics.syncAnswersInParts.inc();
+      return messages;
+    } catch (error) {
+      this.options.metrics.errors.inc({ kind: 'sync_answer_cut_failed' });
+      this.options.logger.warn('sync.answer_cut_failed', { connection: peer.id, listId: this.listId, answerBytes: answer.length, error });
+      return [encodeSyncStep2(answer)];
+    }
+  }
+
+  /** Whether an answer to `peer`'s sync request is still being cut: Connection answers no other meanwhile. */
+  isCuttingAnswerFor(peer: RoomPeer): boolean {
+    return this.sends.isMaking(peer);
   }
 
   /** Resolves once every accepted update is durable and acknowledged. */
@@ -509,6 +547,7 @@ export class ListRoom {
   destroy(): void {
     // A message still being applied in slices stops at its next turn.
     if (this.state !== 'failed') this.state = 'closing';
+    this.sends.forgetAll();
     this.presence.destroy();
     this.doc.destroy();
   }
@@ -944,6 +983,10 @@ export class ListRoom {
    * list's writes stopped.
    */
   private sendTo(peer: RoomPeer, message: Uint8Array): void {
+    this.sends.send(peer, message);
+  }
+
+  private sendNow(peer: RoomPeer, message: Uint8Array): void {
     try {
       peer.send(message);
     } catch (error) {

@@ -3,6 +3,7 @@ import type { RelayMetrics } from '../metrics.js';
 import type { ListStorage } from '../storage/list-storage.js';
 import type { LoadPayer } from './list-room.js';
 import { ListRoom } from './list-room.js';
+import type { SyncAnswerCutter } from './sync-answer-parts.js';
 import type { StoredUpdateSlicer } from './stored-replay.js';
 
 export interface RoomRegistryOptions {
@@ -26,6 +27,8 @@ export interface RoomRegistryOptions {
   readonly shutdownCompactMs?: number;
   /** Large stored updates are loaded in slices (see ListRoom). */
   readonly storedUpdateSlicer?: StoredUpdateSlicer;
+  /** Large sync answers are cut into parts off the event loop (see ListRoom). */
+  readonly syncAnswerCutter?: SyncAnswerCutter;
 }
 
 /**
@@ -140,6 +143,7 @@ export class RoomRegistry {
       },
       onEmpty: () => undefined,
       ...(this.options.storedUpdateSlicer === undefined ? {} : { storedUpdateSlicer: this.options.storedUpdateSlicer }),
+      ...(this.options.syncAnswerCutter === undefined ? {} : { syncAnswerCutter: this.options.syncAnswerCutter }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (addedBytes, worstCaseGuess) => this.admit(room, addedBytes, requester, worstCaseGuess === true),
       mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.(room) ?? 0),
