@@ -9,15 +9,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RelayMetrics } from '../src/metrics.js';
+import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
 import { decodeIncomingMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { SyncAnswerCutter } from '../src/sync/sync-answer-parts.js';
 import { syncAnswerMessages } from '../src/sync/sync-answer-parts.js';
 import type { Phone } from './helpers.js';
-import { connectPhone, newListId, temporaryDirectory, waitFor, whenListening } from './helpers.js';
+import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor, whenListening } from './helpers.js';
 import { fakePeer } from './room-fakes.js';
 import type { Received } from './sync-answer-helpers.js';
-import { answerTo, listWith, received, SYNC_STEP_2, SYNC_UPDATE, syncMessages } from './sync-answer-helpers.js';
+import { answerTo, listWith, received, SYNC_STEP_1, SYNC_STEP_2, SYNC_UPDATE, syncMessages } from './sync-answer-helpers.js';
 
 const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -263,4 +265,72 @@ describe('sync answers cut on the decode worker', () => {
     expect(phone.sent).toEqual([encodeSyncStep2(Y.encodeStateAsUpdate(list.doc, emptyVector))]);
     expect(metrics.render()).toMatch(/basket_relay_errors_total\{kind="sync_answer_cut_failed"\} 1/);
   });
+  it('[AP12] an answer being cut, and what waits behind it, is counted in the phone\'s unsent backlog until sent; a phone whose backlog cannot take the answer is not cut for', async () => {
+    const gated = gatedCutter();
+    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
+    cleanups.push(() => list.destroy());
+    let held = 0;
+    const holds: number[] = [];
+    phone.holdUnsent = (bytes) => {
+      holds.push(bytes);
+      held += bytes;
+      return true;
+    };
+    phone.releaseUnsent = (bytes) => {
+      held -= bytes;
+    };
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    const answerBytes = Y.encodeStateAsUpdate(list.doc, emptyVector).length;
+    answerTo(list, phone, emptyVector);
+    list.receive(phone, decodeIncomingMessage(encodeSyncUpdate(edit(10, 'mine'))), 0);
+    await list.flush();
+    // The answer, and the ack waiting behind it.
+    expect(holds[0]).toBe(answerBytes);
+    expect(holds).toHaveLength(2);
+    expect(held).toBe(answerBytes + (holds[1] as number));
+    gated.release();
+    await waitFor(() => !list.isCuttingAnswerFor(phone), 5000, 'the answer sent');
+    expect(held).toBe(0);
+
+    // Another phone, whose backlog is at its bound: dropped (Connection closes it), nothing cut.
+    const full = fakePeer(3);
+    full.holdUnsent = () => false;
+    list.attach(full);
+    const cutsBefore = gated.cuts;
+    answerTo(list, full, emptyVector);
+    expect(gated.cuts).toBe(cutsBefore);
+    expect(list.isCuttingAnswerFor(full)).toBe(false);
+    expect(full.sent).toEqual([]);
+  });
+
+  it('[AP13] on the relay, a second socket of one address asking for a large list while the first one\'s answer is being cut, with room for one answer under the address\'s bound, is dropped as a slow consumer; the first gets the whole list', async () => {
+    const stored = itemsUpdate(40_000);
+    const storage = new MemoryListStorage();
+    const listId = newListId();
+    await storage.append(listId, [stored]);
+    const metrics = new RelayMetrics();
+    // Room for one answer (and a little) per address: the second answer, held while it waits for
+    // the decode worker, would pass it.
+    const limits = { maxListBytes: 4 * stored.length, maxBufferedBytes: 4 * stored.length, maxBufferedBytesPerIp: Math.round(1.5 * stored.length) };
+    const running = await startRelay({ storage, metrics, limits });
+    cleanups.push(() => running.close());
+    const first = await openRawSocket(running.syncUrl, listId);
+    const second = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => first.terminate());
+    cleanups.push(() => second.terminate());
+    const firstGot: Received[] = [];
+    first.on('message', (data: Buffer) => firstGot.push(received(new Uint8Array(data))));
+    const secondClosed = closeCodeOf(second, 10_000);
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    first.send(encodeSyncStep1(emptyVector));
+    second.send(encodeSyncStep1(emptyVector));
+    expect(await secondClosed).toBe(1006);
+    await waitFor(() => firstGot.some((message) => message.kind === 'sync' && message.syncType === SYNC_STEP_2), 15_000, 'the first answer');
+    const phoneDoc = new Y.Doc();
+    const answer = syncMessages(firstGot).filter((message) => message.syncType !== SYNC_STEP_1);
+    expect(answer.length).toBeGreaterThan(1);
+    for (const message of answer) Y.applyUpdate(phoneDoc, message.update);
+    expect(phoneDoc.getMap('items').size).toBe(40_000);
+    expect(metrics.render()).toMatch(/basket_relay_errors_total\{kind="slow_consumer_address"\} 1/);
+  }, 30_000);
 });

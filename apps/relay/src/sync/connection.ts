@@ -119,6 +119,8 @@ export class Connection implements RoomPeer {
    * the answer to its latest request covers the earlier ones.
    */
   private deferredSyncRequest: IncomingMessage | undefined;
+  /** Bytes the list holds for this peer until they can be sent (holdUnsent): counted in its backlog. */
+  private unsentHeldBytes = 0;
   private deferredSyncTimer: NodeJS.Timeout | undefined;
   /**
    * Frames read but not yet handled, oldest first, still undecoded: decoding is part of what a
@@ -185,6 +187,23 @@ export class Connection implements RoomPeer {
     this.socket.send(message, { binary: true });
     this.options.sendBacklog.update();
     this.options.metrics.bytesOut.inc(undefined, message.length);
+  }
+
+  holdUnsent(bytes: number): boolean {
+    if (this.closing) return false;
+    const boundPassed = this.backlogBoundPassedBy(bytes);
+    if (boundPassed !== undefined) {
+      this.dropAsSlowConsumer(boundPassed, bytes);
+      return false;
+    }
+    this.unsentHeldBytes += bytes;
+    this.options.sendBacklog.hold(bytes);
+    return true;
+  }
+
+  releaseUnsent(bytes: number): void {
+    this.unsentHeldBytes -= bytes;
+    this.options.sendBacklog.hold(-bytes);
   }
 
   heldListBytes(except?: ListRoom): number {
@@ -559,7 +578,7 @@ export class Connection implements RoomPeer {
    * one connection hold its bound plus a list-sized message.
    */
   private backlogBoundPassedBy(messageBytes: number): 'connection' | BacklogBound | undefined {
-    if (this.socket.bufferedAmount + messageBytes > this.options.limits.maxBufferedBytes) return 'connection';
+    if (this.socket.bufferedAmount + this.unsentHeldBytes + messageBytes > this.options.limits.maxBufferedBytes) return 'connection';
     return this.options.sendBacklog.makeRoomFor(messageBytes);
   }
 

@@ -41,6 +41,14 @@ export interface RoomPeer {
   listReady(): void;
   /** Its address's share of the presence bytes held on every list; none if not bounded. */
   readonly presenceShare?: PresenceShare;
+  /**
+   * Counts `bytes` more in its unsent backlog while they wait to be sent (a sync answer being cut,
+   * what waits behind it), under the backlog's bounds as a send would be: false if that passes
+   * one, and the peer is then dropped as a slow consumer. Not counted if absent.
+   */
+  holdUnsent?(bytes: number): boolean;
+  /** Those bytes are sent, or will never be: no longer counted. */
+  releaseUnsent?(bytes: number): void;
 }
 
 export interface ListRoomOptions {
@@ -129,7 +137,11 @@ export class ListRoom {
   readonly presence: Presence<RoomPeer>;
   private readonly peers = new Set<RoomPeer>();
   /** Every send to a peer goes through here, so that none overtakes a sync answer still being cut. */
-  private readonly sends = new PeerSendQueues<RoomPeer>((peer, message) => this.sendNow(peer, message));
+  private readonly sends = new PeerSendQueues<RoomPeer>({
+    sendNow: (peer, message) => this.sendNow(peer, message),
+    hold: (peer, bytes) => peer.holdUnsent?.(bytes) ?? true,
+    release: (peer, bytes) => peer.releaseUnsent?.(bytes),
+  });
   /** Messages that arrived while the list was loading or a message was applied in slices, in order. */
   private readonly waiting: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
   private slicing: SlicedApply | undefined;
@@ -478,7 +490,8 @@ export class ListRoom {
     const maxPartBytes = this.options.syncAnswerPartBytes ?? SYNC_ANSWER_PART_BYTES;
     const cutter = this.options.syncAnswerCutter;
     if (answer.length > maxPartBytes && cutter !== undefined) {
-      this.sends.sendWhenMade(peer, this.cutOffThread(peer, answer, maxPartBytes, cutter));
+      // A peer dropped for the answer's bytes (its backlog's bounds) is not worth the cut.
+      if (this.sends.hold(peer, answer.length)) this.sends.sendWhenMade(peer, answer.length, this.cutOffThread(peer, answer, maxPartBytes, cutter));
       return;
     }
     const messages = syncAnswerMessages(answer, maxPartBytes);

@@ -118,6 +118,8 @@ export class BacklogShare {
   /** What this connection is counted for in its address's and the relay's sums. */
   private countedBytes = 0;
   private released = false;
+  /** Bytes the connection holds for its peer beyond what `readBacklog` reads (see hold). */
+  private heldBytes = 0;
 
   private evictor: Evict | undefined;
 
@@ -156,10 +158,20 @@ export class BacklogShare {
     this.release();
   }
 
+  /**
+   * Counts `delta` more (or, negative, fewer) bytes held for this connection's peer outside its
+   * socket: a sync answer being cut into parts and what waits behind it (ListRoom). Room for it
+   * is made first, as for a send (makeRoomFor).
+   */
+  hold(delta: number): void {
+    this.heldBytes += delta;
+    this.update();
+  }
+
   /** Counts what this connection holds now (after a send or read, or when the sums are recounted). */
   update(): void {
     if (this.released) return;
-    const bytes = this.readBacklog();
+    const bytes = this.readBacklog() + this.heldBytes;
     this.backlogs.addBytes(this.address, bytes - this.countedBytes);
     this.countedBytes = bytes;
   }
