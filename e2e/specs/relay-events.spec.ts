@@ -366,6 +366,8 @@ test('[E7] a share link opened on a phone with the app installed while the relay
   expectNoDuplicates(merged);
   expect(merged).toEqual(listOf(['Apples', 'Bread', 'Eggs', 'Milk']));
   await expect(b.page).toHaveTitle(/^Weekend BBQ/);
+  // Joining is not catching up: the family did not "add" Bread and Apples while B was offline.
+  await expect(b.page.getByText(/^While you were offline/)).toHaveCount(0);
   // B's own list is untouched.
   await b.page.goto(ownList);
   await expect(b.item('Screws')).toHaveCount(1);

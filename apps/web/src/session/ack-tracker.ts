@@ -145,6 +145,21 @@ export class AckTracker {
     this.changed();
   }
 
+  /**
+   * Whether everything in the document is this device's own edits, none acknowledged: it holds
+   * nothing it ever got from the relay or stored there (a list opened by its link with no signal,
+   * then edited). Its first sync brings the family's list, not changes made while it was away.
+   */
+  holdsOnlyUnacknowledgedEdits(): boolean {
+    for (const client of this.doc.store.clients.keys()) {
+      const key = String(client);
+      if (this.persisted.acked[key] !== undefined) return false;
+      const pending = (this.persisted.pending[key]?.length ?? 0) + (this.fromOtherTabs[key]?.length ?? 0);
+      if (pending === 0) return false;
+    }
+    return true;
+  }
+
   /** A new socket: acks from the previous one no longer say anything about this one. */
   connectionOpened(): void {
     if (!this.ackedThisConnection) return;

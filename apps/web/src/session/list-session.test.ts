@@ -198,6 +198,44 @@ describe('openListSession against a relay', () => {
     expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: ['Butter'], by: expect.arrayContaining(['Dad']) });
   });
 
+  it('[E7] a phone that opened the list\'s link with no signal and added items is not told at its first sync that the family added what was on the list; later catch-ups are summarized', async () => {
+    const relay = new FakeRelay();
+    const dad = new Y.Doc();
+    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
+    const addDads = (id: string, name: string): void => {
+      const item = new Y.Map<unknown>();
+      item.set('name', name);
+      item.set('addedBy', 'Dad');
+      item.set('addedAt', 5);
+      dadsItems.set(id, item);
+    };
+    addDads('bread-id', 'Bread');
+    addDads('apples-id', 'Apples');
+    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad));
+    const network = new FakeNetwork();
+    network.set(false);
+    const { session } = start(relay, { network });
+    const summaries: ReconnectSummary[] = [];
+    session.onReconnectSummary((summary) => summaries.push(summary));
+    session.list.addItem({ name: 'Milk' });
+    session.list.addItem({ name: 'Eggs' });
+    expect(state(session)).toBe('offline');
+
+    network.set(true);
+    await vi.waitFor(() => expect(state(session)).toBe('synced'));
+    expect(session.list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Bread', 'Eggs', 'Milk']);
+    expect(summaries).toEqual([]);
+
+    network.set(false);
+    await vi.waitFor(() => expect(state(session)).toBe('offline'));
+    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc, Y.encodeStateVector(dad)));
+    addDads('cheese-id', 'Cheese');
+    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
+    network.set(true);
+    await vi.waitFor(() => expect(summaries).toHaveLength(1));
+    expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: [], by: ['Dad'] });
+  });
+
   it('[E6] the summary keeps what came before a socket cut mid-answer: the relay\'s answer comes in parts', async () => {
     const relay = new FakeRelay();
     const { session, network } = start(relay, { actor: 'Mum' });

@@ -213,7 +213,9 @@ export function openListSession(listId: string, actor: string, options: ListSess
   // since. Kept across sockets that close before it: the relay's answer comes in parts, and a
   // socket cut after the first (weak signal, the heartbeat) left the next one a "before" that
   // already held them, so the summary left out what the first part brought ([E6]).
-  let catchUp: { before: Map<string, Item>; changed: Set<string> } | null = null;
+  // A device joining the list (its link opened with no signal, items added) is not told at its
+  // first sync that the family "added" everything that was on the list before it came.
+  let catchUp: { before: Map<string, Item>; changed: Set<string>; joining: boolean } | null = null;
   const stopObservingList = list.observe((change: ListChange) => {
     if (catchUp && change.remote) for (const id of change.changedIds) catchUp.changed.add(id);
   });
@@ -223,16 +225,16 @@ export function openListSession(listId: string, actor: string, options: ListSess
       attempting = false;
       refusal = null;
       tracker.connectionOpened();
-      catchUp ??= { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set() };
+      catchUp ??= { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set(), joining: tracker.holdsOnlyUnacknowledgedEdits() };
       renewPresence();
     }
     refreshStatus();
   });
   provider.on('sync', (isSynced) => {
     if (isSynced && catchUp) {
-      const { before, changed } = catchUp;
+      const { before, changed, joining } = catchUp;
       catchUp = null;
-      const summary = before.size > 0 ? summarizeRemoteChanges(before, changed, (id) => list.item(id), nameInUse()) : null;
+      const summary = before.size > 0 && !joining ? summarizeRemoteChanges(before, changed, (id) => list.item(id), nameInUse()) : null;
       if (summary) summaries.emit(summary);
     }
     refreshStatus();
