@@ -557,10 +557,10 @@ function isWebSocketUpgrade(request: http.IncomingMessage): boolean {
 }
 
 /**
- * Stored lists holding an update as large as the frames the decoder checks are readied by it too,
- * those updates cut into slices; so are lists storing four times that in all.
+ * What the lists hand the decode worker besides large frames. Stored lists holding an update as
+ * large as the frames it checks are readied by it, those updates cut into slices; so are lists
+ * storing four times that in all. Sync answers larger than a part are cut into parts there.
  */
-/** What the lists hand the decode worker: large stored updates to slice for a load, large sync answers to cut into parts. */
 function offThreadWorkOf(decoder: OffThreadDecoder, minBytes: number): { storedUpdateSlicer: StoredUpdateSlicer; syncAnswerCutter: SyncAnswerCutter } {
   return {
     storedUpdateSlicer: { minBytes, estimateBytes: 4 * minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) },
