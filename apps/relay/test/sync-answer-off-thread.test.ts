@@ -333,4 +333,44 @@ describe('sync answers cut on the decode worker', () => {
     expect(phoneDoc.getMap('items').size).toBe(40_000);
     expect(metrics.render()).toMatch(/basket_relay_errors_total\{kind="slow_consumer_address"\} 1/);
   }, 30_000);
+
+  it('[AP14] phones asking for the same answer while it is being cut share the one cut: one joining at once, one whose first socket was replaced meanwhile; a different answer (another state vector, or the list changed since) is cut anew', async () => {
+    const gated = gatedCutter();
+    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
+    cleanups.push(() => list.destroy());
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    answerTo(list, phone, emptyVector);
+    // The phone's socket is replaced while it waits (its watchdog gave up): a new peer asks again.
+    list.detach(phone);
+    const again = fakePeer(2);
+    const sister = fakePeer(3);
+    list.attach(again);
+    list.attach(sister);
+    again.sent.length = 0;
+    sister.sent.length = 0;
+    answerTo(list, again, emptyVector);
+    answerTo(list, sister, emptyVector);
+    expect(gated.cuts).toBe(1);
+    // A phone holding part of the list asks for another answer: cut on its own.
+    const partial = new Y.Doc();
+    Y.applyUpdate(partial, itemsUpdate(10));
+    const aunt = fakePeer(4);
+    list.attach(aunt);
+    aunt.sent.length = 0;
+    answerTo(list, aunt, Y.encodeStateVector(partial));
+    expect(gated.cuts).toBe(2);
+    gated.release();
+    await waitFor(() => !list.isCuttingAnswerFor(again) && !list.isCuttingAnswerFor(sister) && !list.isCuttingAnswerFor(aunt), 5000, 'the answers sent');
+    for (const peer of [again, sister]) {
+      const doc = new Y.Doc();
+      const messages = syncMessages(peer.sent.map(received));
+      expect(messages.length).toBeGreaterThan(1);
+      for (const message of messages) Y.applyUpdate(doc, message.update);
+      expect(doc.getMap('items').size).toBe(3000);
+    }
+    expect(phone.sent).toEqual([]);
+    // Once sent, the next request is cut again: nothing is kept.
+    answerTo(list, sister, emptyVector);
+    expect(gated.cuts).toBe(3);
+  });
 });

@@ -142,6 +142,12 @@ export class ListRoom {
     hold: (peer, bytes) => peer.holdUnsent?.(bytes) ?? true,
     release: (peer, bytes) => peer.releaseUnsent?.(bytes),
   });
+  /**
+   * The answer being cut on the decode worker, and its parts to come: a phone asking for the same
+   * answer meanwhile (phones joining at once after a load, a phone whose socket was replaced
+   * while it waited) gets these parts instead of a cut of its own queued behind it.
+   */
+  private cutInFlight: { readonly answer: Uint8Array; readonly maxPartBytes: number; readonly messages: Promise<readonly Uint8Array[]> } | undefined;
   /** Messages that arrived while the list was loading or a message was applied in slices, in order. */
   private readonly waiting: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
   private slicing: SlicedApply | undefined;
@@ -491,12 +497,29 @@ export class ListRoom {
     const cutter = this.options.syncAnswerCutter;
     if (answer.length > maxPartBytes && cutter !== undefined) {
       // A peer dropped for the answer's bytes (its backlog's bounds) is not worth the cut.
-      if (this.sends.hold(peer, answer.length)) this.sends.sendWhenMade(peer, answer.length, this.cutOffThread(peer, answer, maxPartBytes, cutter));
+      if (!this.sends.hold(peer, answer.length)) return;
+      const messages = this.cutFor(peer, answer, maxPartBytes, cutter);
+      void messages.then((sent) => {
+        if (sent.length > 1) this.options.metrics.syncAnswersInParts.inc();
+      });
+      this.sends.sendWhenMade(peer, answer.length, messages);
       return;
     }
     const messages = syncAnswerMessages(answer, maxPartBytes);
     if (messages.length > 1) this.options.metrics.syncAnswersInParts.inc();
     for (const message of messages) this.sendTo(peer, message);
+  }
+
+  /** The cut in flight when it is of the same answer, else a new one, charged to `peer`. */
+  private cutFor(peer: RoomPeer, answer: Uint8Array, maxPartBytes: number, cutter: SyncAnswerCutter): Promise<readonly Uint8Array[]> {
+    const inFlight = this.cutInFlight;
+    if (inFlight !== undefined && inFlight.maxPartBytes === maxPartBytes && Buffer.compare(inFlight.answer, answer) === 0) return inFlight.messages;
+    const cut = { answer, maxPartBytes, messages: this.cutOffThread(peer, answer, maxPartBytes, cutter) };
+    this.cutInFlight = cut;
+    void cut.messages.then(() => {
+      if (this.cutInFlight === cut) this.cutInFlight = undefined;
+    });
+    return cut.messages;
   }
 
   /**
@@ -508,7 +531,6 @@ export class ListRoom {
     try {
       const { messages, ms } = await cutter.cut(answer, maxPartBytes);
       peer.chargeLoopMs(ms);
-      if (messages.length > 1) this.options.metrics.syncAnswersInParts.inc();
       return messages;
     } catch (error) {
       this.options.metrics.errors.inc({ kind: 'sync_answer_cut_failed' });
