@@ -116,6 +116,14 @@ describe('sync answers cut on the decode worker', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** A list of 3,000 items cut at 4 KiB by a gated cutter, with one phone attached. */
+  const listCutBehindGate = async () => {
+    const gated = gatedCutter();
+    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
+    cleanups.push(() => list.destroy());
+    return { gated, list, phone };
+  };
+
   it('[AP5] the answer to a phone joining a large list is cut on the decode worker: no event-loop turn takes much more than encoding the answer', async () => {
     // ~6 MB, a million structs: within MAX_LIST_BYTES (8 MiB; the relay counts it at ~7 MB).
     // Encoding what a new phone lacks takes Yjs a fraction of the time decoding, measuring and
@@ -190,9 +198,7 @@ describe('sync answers cut on the decode worker', () => {
   }, 240_000);
 
   it('[AP9] what the list sends a phone while its answer is being cut (a forward, its own edit\'s ack) comes after the answer\'s last part, in order', async () => {
-    const gated = gatedCutter();
-    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
-    cleanups.push(() => list.destroy());
+    const { gated, list, phone } = await listCutBehindGate();
     const dad = fakePeer(2);
     list.attach(dad);
     const emptyVector = Y.encodeStateVector(new Y.Doc());
@@ -230,9 +236,7 @@ describe('sync answers cut on the decode worker', () => {
   });
 
   it('[AP10] a phone that leaves while its answer is being cut is sent nothing more; the others are served', async () => {
-    const gated = gatedCutter();
-    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
-    cleanups.push(() => list.destroy());
+    const { gated, list, phone } = await listCutBehindGate();
     const dad = fakePeer(2);
     list.attach(dad);
     answerTo(list, phone, Y.encodeStateVector(new Y.Doc()));
@@ -266,9 +270,7 @@ describe('sync answers cut on the decode worker', () => {
     expect(metrics.render()).toMatch(/basket_relay_errors_total\{kind="sync_answer_cut_failed"\} 1/);
   });
   it('[AP12] an answer being cut, and what waits behind it, is counted in the phone\'s unsent backlog until sent; a phone whose backlog cannot take the answer is not cut for', async () => {
-    const gated = gatedCutter();
-    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
-    cleanups.push(() => list.destroy());
+    const { gated, list, phone } = await listCutBehindGate();
     let held = 0;
     const holds: number[] = [];
     phone.holdUnsent = (bytes) => {
@@ -335,9 +337,7 @@ describe('sync answers cut on the decode worker', () => {
   }, 30_000);
 
   it('[AP14] phones asking for the same answer while it is being cut share the one cut: one joining at once, one whose first socket was replaced meanwhile; a different answer (another state vector, or the list changed since) is cut anew', async () => {
-    const gated = gatedCutter();
-    const { list, phone } = await listWith([itemsUpdate(3000)], 4096, gated.cutter);
-    cleanups.push(() => list.destroy());
+    const { gated, list, phone } = await listCutBehindGate();
     const emptyVector = Y.encodeStateVector(new Y.Doc());
     answerTo(list, phone, emptyVector);
     // The phone's socket is replaced while it waits (its watchdog gave up): a new peer asks again.

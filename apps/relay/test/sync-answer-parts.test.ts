@@ -58,6 +58,26 @@ function appDoc(clientID?: number): Y.Doc {
   return doc;
 }
 
+/**
+ * Mum writes "Buy milk" and makes "milk" bold; Dad (who has Mum's text) types "Xoat" inside the
+ * bold word (an editor passes the bold attribute), deletes "milk", then the stray "X". Each
+ * holds their own edits; Dad's are not yet in Mum's doc.
+ */
+function boldedNotes(): { mum: Y.Doc; dad: Y.Doc } {
+  const mum = new Y.Doc();
+  mum.clientID = 300;
+  mum.getText('notes').insert(0, 'Buy milk\n');
+  mum.getText('notes').format(4, 4, { bold: true });
+  const dad = new Y.Doc();
+  dad.clientID = 100;
+  Y.applyUpdate(dad, Y.encodeStateAsUpdate(mum));
+  const dadNotes = dad.getText('notes');
+  dadNotes.insert(8, 'Xoat', { bold: true });
+  dadNotes.delete(4, 4);
+  dadNotes.delete(4, 1);
+  return { mum, dad };
+}
+
 /** The doc's content in a form independent of how Yjs cut its structs and of map key order. */
 function content(doc: Y.Doc): string {
   return JSON.stringify(
@@ -452,25 +472,15 @@ describe('large sync answers sent in parts', () => {
       await running.close();
     }
   }, 30_000);
+
   it('[AP3] formatted text: a phone bound to the text (Yjs cleans up formatting after each remote transaction) gets the same text as from the one answer, whatever the part size', async () => {
-    // Mum writes "Buy milk" and makes "milk" bold. Dad types "Xoat" inside the bold word (an
-    // editor passes the bold attribute), deletes "milk", then the stray "X". Parts are cut in
+    // boldedNotes: Dad's deleted "X" sits between the bold start and "oat". Parts are cut in
     // integration order, so a part can end with Dad's deleted "X" while "oat" comes in the next:
     // the phone's Y.Text then sees the bold start and end with nothing between them, and Yjs's
     // formatting cleanup (run after every remote transaction) deletes the bold start as
     // redundant. When "oat" arrives it is no longer bold. In one answer nothing is in between,
     // and a list holding formatting is answered in one.
-    const mum = new Y.Doc();
-    mum.clientID = 300;
-    mum.getText('notes').insert(0, 'Buy milk\n');
-    mum.getText('notes').format(4, 4, { bold: true });
-    const dad = new Y.Doc();
-    dad.clientID = 100;
-    Y.applyUpdate(dad, Y.encodeStateAsUpdate(mum));
-    const dadNotes = dad.getText('notes');
-    dadNotes.insert(8, 'Xoat', { bold: true });
-    dadNotes.delete(4, 4);
-    dadNotes.delete(4, 1);
+    const { mum, dad } = boldedNotes();
     Y.applyUpdate(mum, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(mum)));
     const stored = Y.encodeStateAsUpdate(mum);
 
@@ -499,21 +509,11 @@ describe('large sync answers sent in parts', () => {
     // integration order: cut at SYNC_ANSWER_PART_BYTES, the second part would end with Dad's
     // deleted "X" and hold no formatting item of the text, and the phone's cleanup would delete
     // the bold start and send that to the relay.
-    const mum = new Y.Doc();
-    mum.clientID = 300;
-    mum.getText('notes').insert(0, 'Buy milk\n');
-    mum.getText('notes').format(4, 4, { bold: true });
+    const { mum, dad } = boldedNotes();
     const aunt = new Y.Doc();
     aunt.clientID = 200;
     aunt.getMap('attachments').set('a', 'a'.repeat(60_000));
     aunt.getMap('attachments').set('b', 'b'.repeat(65_453));
-    const dad = new Y.Doc();
-    dad.clientID = 100;
-    Y.applyUpdate(dad, Y.encodeStateAsUpdate(mum));
-    const dadNotes = dad.getText('notes');
-    dadNotes.insert(8, 'Xoat', { bold: true });
-    dadNotes.delete(4, 4);
-    dadNotes.delete(4, 1);
     const storage = new MemoryListStorage();
     const listId = newListId();
     await storage.append(listId, [Y.encodeStateAsUpdate(mum), Y.encodeStateAsUpdate(aunt), Y.encodeStateAsUpdate(dad)]);
