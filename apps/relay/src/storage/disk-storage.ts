@@ -699,7 +699,16 @@ export class DiskListStorage implements ListStorage {
       this.logger.warn('storage.log_torn_tail_cut', { listId, keptBytes: scan.validBytes, cutBytes: bytes.length - scan.validBytes });
       // An open handle would go on appending where the file ended before the cut.
       await this.closeLog(listId);
-      await truncateAndSync(logPath, scan.validBytes);
+      try {
+        await truncateAndSync(logPath, scan.validBytes);
+      } catch (error) {
+        if (ifNotSetAside === 'fail') throw error;
+        // The records before the tail are whole: served all the same, and the next copy into
+        // the log cuts the tail first (readyLogForAppend), failing while it cannot, so nothing
+        // lands after it. Thrown, the list failed to load and its phones were closed with 1011.
+        this.logsToCut.set(listId, Math.min(this.logsToCut.get(listId) ?? scan.validBytes, scan.validBytes));
+        this.reportFailure('torn_tail_cut_failed', 'error', { listId, keptBytes: scan.validBytes, error });
+      }
     } else if (scan?.kind === 'corrupt') {
       // A handle open on the old file would go on writing into the quarantined one.
       await this.closeLog(listId);

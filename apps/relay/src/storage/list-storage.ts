@@ -48,7 +48,8 @@ export type StorageFailureKind =
   | 'journal_damaged'
   | 'journal_copy_deferred'
   | 'file_quarantined'
-  | 'quarantine_failed';
+  | 'quarantine_failed'
+  | 'torn_tail_cut_failed';
 
 /** Timings and failures a storage reports for the metrics endpoint. */
 export interface StorageObserver {
