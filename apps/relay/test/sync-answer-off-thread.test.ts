@@ -17,7 +17,8 @@ import type { SyncAnswerCutter } from '../src/sync/sync-answer-parts.js';
 import { syncAnswerMessages } from '../src/sync/sync-answer-parts.js';
 import type { Phone } from './helpers.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, temporaryDirectory, waitFor, whenListening } from './helpers.js';
-import { fakePeer } from './room-fakes.js';
+import { ListRoom } from '../src/sync/list-room.js';
+import { fakePeer, roomOptions } from './room-fakes.js';
 import type { Received } from './sync-answer-helpers.js';
 import { answerTo, listWith, received, SYNC_STEP_1, SYNC_STEP_2, SYNC_UPDATE, syncMessages } from './sync-answer-helpers.js';
 
@@ -373,4 +374,30 @@ describe('sync answers cut on the decode worker', () => {
     answerTo(list, sister, emptyVector);
     expect(gated.cuts).toBe(3);
   });
+
+  it('[AP15] phones whose sync requests waited for a large list to load are answered over several turns, not all in the one that ends the load', async () => {
+    // ~3 MB of toggled fields: Yjs encodes each answer in 25–40 ms here, over a turn's budget.
+    const storage = new MemoryListStorage();
+    const options = roomOptions(storage, { maxListBytes: 64 * 1024 * 1024 });
+    await storage.append(options.listId, [toggledList(3_000_000)]);
+    const gated = gatedCutter();
+    cleanups.push(() => gated.release());
+    const list = new ListRoom({ ...options, syncAnswerCutter: gated.cutter });
+    cleanups.push(() => list.destroy());
+    const loading = list.load();
+    const phones = [1, 2, 3, 4].map((id) => fakePeer(id));
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    for (const phone of phones) {
+      list.attach(phone);
+      list.receive(phone, decodeIncomingMessage(encodeSyncStep1(emptyVector)), 0);
+    }
+    await loading;
+    const answeredInTheLoadTurn = phones.filter((phone) => list.isCuttingAnswerFor(phone)).length;
+    expect(answeredInTheLoadTurn).toBeGreaterThan(0);
+    expect(answeredInTheLoadTurn).toBeLessThan(phones.length);
+    // Meanwhile the list counts as busy: a connection holds its frames.
+    expect(list.isBusy).toBe(true);
+    await waitFor(() => phones.every((phone) => list.isCuttingAnswerFor(phone)), 5000, 'every phone answered');
+    await waitFor(() => !list.isBusy, 5000, 'the list taking messages again');
+  }, 30_000);
 });

@@ -128,6 +128,13 @@ const RECORD_OVERHEAD_BYTES = 8;
 const COMPACTION_RETRY_DELAY_MS = 10_000;
 
 /**
+ * The messages that waited (for a load, a sliced message) are handled in turns of about this
+ * long: after a large list loads, each phone's sync request costs an encoding of the whole list
+ * (~60 ms for 6 MB), and all of them in one turn held every other list for as many ([AP15]).
+ */
+const WAITING_TURN_MS = 20;
+
+/**
  * One loaded list: its Y.Doc, the peers on it, presence, and the group commit that makes their
  * updates durable. Messages that arrive before the stored list is loaded wait, in order.
  */
@@ -151,6 +158,8 @@ export class ListRoom {
   /** Messages that arrived while the list was loading or a message was applied in slices, in order. */
   private readonly waiting: Array<{ peer: RoomPeer; message: IncomingMessage; receivedAt: number }> = [];
   private slicing: SlicedApply | undefined;
+  /** The turn that handles the rest of `waiting`, when the last one ran out of time (WAITING_TURN_MS). */
+  private nextWaitingTurn: NodeJS.Immediate | undefined;
   private readonly commit: GroupCommit<RoomPeer>;
   private state: RoomState = 'loading';
   private storedBytes = 0;
@@ -248,7 +257,7 @@ export class ListRoom {
    * bound on incoming bytes sees them. Connection holds its frames instead, until listReady.
    */
   get isBusy(): boolean {
-    return this.state === 'loading' || this.slicing !== undefined;
+    return this.state === 'loading' || this.slicing !== undefined || this.nextWaitingTurn !== undefined;
   }
 
   /** Messages waiting in the list (passed in while it was busy). */
@@ -416,7 +425,16 @@ export class ListRoom {
    * time is charged to its sender, as Connection charges a message it hands over directly.
    */
   private receiveWaiting(): void {
+    const turnStarted = performance.now();
     while (this.waiting.length > 0 && this.state === 'ready' && this.slicing === undefined) {
+      if (performance.now() - turnStarted > WAITING_TURN_MS) {
+        // The rest in a turn of its own; the list stays busy meanwhile, so later messages queue behind.
+        this.nextWaitingTurn = setImmediate(() => {
+          this.nextWaitingTurn = undefined;
+          this.receiveWaiting();
+        });
+        return;
+      }
       const { peer, message, receivedAt } = this.waiting.shift() as (typeof this.waiting)[number];
       if (!this.peers.has(peer)) continue;
       const started = performance.now();
@@ -453,7 +471,7 @@ export class ListRoom {
   }
 
   receive(peer: RoomPeer, message: IncomingMessage, receivedAt: number): void {
-    if (this.state === 'loading' || this.slicing !== undefined) {
+    if (this.isBusy) {
       // A phone's later sync request replaces its earlier one, as Connection does for answers
       // still unsent: the answer to the latest covers the earlier (a phone's state only grows),
       // and a socket that never reads must not get one list-sized answer per request it sent
@@ -582,6 +600,8 @@ export class ListRoom {
   destroy(): void {
     // A message still being applied in slices stops at its next turn.
     if (this.state !== 'failed') this.state = 'closing';
+    clearImmediate(this.nextWaitingTurn);
+    this.nextWaitingTurn = undefined;
     this.sends.forgetAll();
     this.presence.destroy();
     this.doc.destroy();
