@@ -93,6 +93,12 @@ function gatedCutter(): { cutter: SyncAnswerCutter; release: () => void; cuts: n
   return gated;
 }
 
+/** A gauge's value as the metrics endpoint shows it. */
+function gauge(metrics: RelayMetrics, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics.render());
+  return match === null ? Number.NaN : Number(match[1]);
+}
+
 /** A list of `count` items named at length, as one update from client `client`. */
 function itemsUpdate(count: number, client = 5): Uint8Array {
   const doc = new Y.Doc();
@@ -400,4 +406,105 @@ describe('sync answers cut on the decode worker', () => {
     await waitFor(() => phones.every((phone) => list.isCuttingAnswerFor(phone)), 5000, 'every phone answered');
     await waitFor(() => !list.isBusy, 5000, 'the list taking messages again');
   }, 30_000);
+  it('[AR1] a cut that fails on the worker (out of its time) is charged to the phone that asked: the worker time it took is not free (it was)', async () => {
+    // Out of time after 150 ms of worker time (as a cut out of heap would be after its own): the
+    // answer goes whole, and the address pays for the 150 ms, as for a frame whose check fails
+    // (Connection.decodeOffThread) and a cut that succeeds (its `ms`).
+    const decoder = new OffThreadDecoder({ maxHeapMb: 512, maxCheckMs: 150 });
+    cleanups.push(() => decoder.close());
+    const { list, phone, metrics } = await listWith([itemsUpdate(150_000)], 4096, { cut: (answer, maxPartBytes) => decoder.cutSyncAnswer(answer, maxPartBytes) });
+    cleanups.push(() => list.destroy());
+    answerTo(list, phone, Y.encodeStateVector(new Y.Doc()));
+    await waitFor(() => phone.sent.length > 0, 15_000, 'the answer sent');
+    expect(metrics.render()).toMatch(/basket_relay_errors_total\{kind="sync_answer_cut_failed"\} 1/);
+    const charged = phone.loopMs.reduce((sum, ms) => sum + ms, 0);
+    expect(charged, 'ms charged to the phone for its failed cut').toBeGreaterThanOrEqual(120);
+  }, 20_000);
+
+  it('[AR2] at shutdown, a phone whose answer is being cut gets the answer and the ack for its edit made durable by the shutdown flush before it is closed (it was closed first)', async () => {
+    // RoomRegistry.shutdown: room.shutdown flushes, then closes the phones; the decode worker is
+    // closed only after. The ack waits behind the cut in PeerSendQueues: closed before the cut
+    // was done, the phone never saw it, though its edit was stored, and sent it again.
+    const { gated, list, phone } = await listCutBehindGate();
+    let sentBeforeClose: Received[] | undefined;
+    phone.close = (code) => {
+      phone.closed.push(code);
+      sentBeforeClose ??= phone.sent.map(received);
+    };
+    answerTo(list, phone, Y.encodeStateVector(new Y.Doc()));
+    expect(list.isCuttingAnswerFor(phone)).toBe(true);
+    list.receive(phone, decodeIncomingMessage(encodeSyncUpdate(edit(10, 'mine'))), 0);
+    // The worker finishes the cut 50 ms into the shutdown (it is closed only after the lists).
+    setTimeout(() => gated.release(), 50);
+    await list.shutdown(1012, 'relay restarting');
+    expect(phone.closed).toEqual([1012]);
+    const acks = (sentBeforeClose ?? []).filter((message) => message.kind === 'ack');
+    expect(acks.length, 'acks the phone got before it was closed').toBeGreaterThan(0);
+    expect((acks.at(-1) as Received & { kind: 'ack' }).vector.get(10)).toBe(1);
+    // ...and the answer ahead of it, whole.
+    expect((sentBeforeClose ?? []).some((message) => message.kind === 'sync' && message.syncType === SYNC_STEP_2)).toBe(true);
+  });
+
+  it('[AR4] on the relay, a socket that hangs up while its answer is being cut, or floods sync requests meanwhile, leaves no held bytes and costs at most one cut at a time', async () => {
+    const storage = new MemoryListStorage();
+    const listId = newListId();
+    await storage.append(listId, [itemsUpdate(40_000)]);
+    const metrics = new RelayMetrics();
+    const running = await startRelay({ storage, metrics });
+    cleanups.push(() => running.close());
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    const flooder = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => flooder.terminate());
+    let steps2 = 0;
+    flooder.on('message', (data: Buffer) => {
+      const message = received(new Uint8Array(data));
+      if (message.kind === 'sync' && message.syncType === SYNC_STEP_2) steps2 += 1;
+    });
+    for (let i = 0; i < 50; i++) flooder.send(encodeSyncStep1(emptyVector));
+    const leaver = await openRawSocket(running.syncUrl, listId);
+    leaver.send(encodeSyncStep1(emptyVector));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    leaver.terminate();
+    await waitFor(() => steps2 >= 1, 15_000, 'the flooder answered');
+    // Its requests were merged while the answer was cut and unsent: a few answers, not 50.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(steps2).toBeLessThanOrEqual(5);
+    flooder.terminate();
+    await waitFor(() => gauge(metrics, 'basket_relay_send_backlog_bytes') === 0, 5000, 'no bytes held');
+  }, 30_000);
+
+  it('[AR5] a peer dropped while a message waits behind its cut, the room destroyed mid-cut, and a peer whose hold is refused: holds and releases balance', async () => {
+    const { gated, list, phone } = await listCutBehindGate();
+    const ledger = new Map<number, number>();
+    const track = (peer: ReturnType<typeof fakePeer>, refuseAfter = Infinity): void => {
+      let holds = 0;
+      peer.holdUnsent = (bytes) => {
+        holds += 1;
+        if (holds > refuseAfter) return false;
+        ledger.set(peer.id, (ledger.get(peer.id) ?? 0) + bytes);
+        return true;
+      };
+      peer.releaseUnsent = (bytes) => ledger.set(peer.id, (ledger.get(peer.id) ?? 0) - bytes);
+    };
+    track(phone, 2);
+    const dad = fakePeer(2);
+    const aunt = fakePeer(3);
+    track(aunt);
+    list.attach(dad);
+    list.attach(aunt);
+    const emptyVector = Y.encodeStateVector(new Y.Doc());
+    answerTo(list, phone, emptyVector);
+    answerTo(list, aunt, emptyVector);
+    // Two forwards to each: the phone's second is refused (it would be dropped).
+    list.receive(dad, decodeIncomingMessage(encodeSyncUpdate(edit(20, 'a'))), 0);
+    list.receive(dad, decodeIncomingMessage(encodeSyncUpdate(edit(21, 'b'))), 0);
+    list.detach(phone);
+    list.destroy();
+    expect([...ledger.values()]).toEqual([0, 0]);
+    gated.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([...ledger.values()]).toEqual([0, 0]);
+    expect(phone.sent).toEqual([]);
+    expect(aunt.sent).toEqual([]);
+  });
 });

@@ -135,6 +135,13 @@ const COMPACTION_RETRY_DELAY_MS = 10_000;
 const WAITING_TURN_MS = 20;
 
 /**
+ * At shutdown, how long the phones' closes wait for answers still being cut (the decode worker is
+ * closed after the lists), so the acks behind them go out first. A cut takes about 2 s for the
+ * largest list; a stop (`docker stop` allows 10 s) does not wait longer for one.
+ */
+const SHUTDOWN_ANSWER_WAIT_MS = 2_000;
+
+/**
  * One loaded list: its Y.Doc, the peers on it, presence, and the group commit that makes their
  * updates durable. Messages that arrive before the stored list is loaded wait, in order.
  */
@@ -546,11 +553,15 @@ export class ListRoom {
    * one message, as before answers were sent in parts: the phone still syncs, if slowly.
    */
   private async cutOffThread(peer: RoomPeer, answer: Uint8Array, maxPartBytes: number, cutter: SyncAnswerCutter): Promise<readonly Uint8Array[]> {
+    const started = performance.now();
     try {
       const { messages, ms } = await cutter.cut(answer, maxPartBytes);
       peer.chargeLoopMs(ms);
       return messages;
     } catch (error) {
+      // The worker's time until it failed (out of time or heap), as for a frame whose check fails:
+      // a list shaped to fail its cut would otherwise cost the worker up to its time limit for free ([AR1]).
+      peer.chargeLoopMs(performance.now() - started);
       this.options.metrics.errors.inc({ kind: 'sync_answer_cut_failed' });
       this.options.logger.warn('sync.answer_cut_failed', { connection: peer.id, listId: this.listId, answerBytes: answer.length, error });
       return [encodeSyncStep2(answer)];
@@ -593,6 +604,9 @@ export class ListRoom {
   async shutdown(code: number, reason: string): Promise<void> {
     if (this.state === 'ready' || this.state === 'loading') this.state = 'closing';
     await this.stopWriting();
+    // The acks of that last flush wait behind any answer still being cut: closed at once, its
+    // phone never got them and sent its stored edits again after the restart ([AR2]).
+    await withinMs(this.sends.whenDrained(), SHUTDOWN_ANSWER_WAIT_MS);
     for (const peer of [...this.peers]) peer.close(code, reason);
     this.peers.clear();
   }
@@ -1143,4 +1157,18 @@ function encodeIntegratedState(doc: Y.Doc): Uint8Array {
 /** What a message may add to a list's stored size: its bytes but its delete set's. */
 function growthBytes({ update, deleteSetBytes = 0 }: SyncUpdateMessage): number {
   return update.length - deleteSetBytes;
+}
+
+/** Resolves when `promise` does, or after `ms`, whichever comes first. */
+async function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([promise, elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -25,6 +25,8 @@ interface Waiting {
 export class PeerSendQueues<Peer> {
   /** Per peer with something still being made: what waits, in order. */
   private readonly queues = new Map<Peer, Waiting[]>();
+  /** Called once nothing waits for any peer (whenDrained). */
+  private readonly drainedWaiters: Array<() => void> = [];
 
   constructor(private readonly sends: PeerSends<Peer>) {}
 
@@ -59,11 +61,17 @@ export class PeerSendQueues<Peer> {
     return this.queues.has(peer);
   }
 
+  /** Resolves once nothing waits for any peer: everything made and sent, or forgotten. */
+  whenDrained(): Promise<void> {
+    if (this.queues.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainedWaiters.push(resolve));
+  }
+
   /** The peer left: what waits for it is dropped, and what is being made for it is dropped once made. */
   forget(peer: Peer): void {
     const queue = this.queues.get(peer);
     if (queue === undefined) return;
-    this.queues.delete(peer);
+    this.removeQueue(peer);
     this.sends.release(peer, queue.reduce((bytes, waiting) => bytes + waiting.heldBytes, 0));
   }
 
@@ -81,6 +89,12 @@ export class PeerSendQueues<Peer> {
       this.sends.release(peer, next.heldBytes);
       for (const message of messages) this.sends.sendNow(peer, message);
     }
+    this.removeQueue(peer);
+  }
+
+  private removeQueue(peer: Peer): void {
     this.queues.delete(peer);
+    if (this.queues.size > 0) return;
+    for (const resolve of this.drainedWaiters.splice(0)) resolve();
   }
 }
