@@ -260,7 +260,8 @@ export class ListRoom {
   }
 
   /**
-   * Loading, or applying a message in slices: messages would only wait in the list, where no
+   * Loading, applying a message in slices, or handling in turns the messages that waited for
+   * either (WAITING_TURN_MS): messages would only wait in the list, where no
    * bound on incoming bytes sees them. Connection holds its frames instead, until listReady.
    */
   get isBusy(): boolean {
