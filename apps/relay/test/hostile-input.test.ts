@@ -684,6 +684,8 @@ describe('send backlog', () => {
     try {
       (hog as unknown as { _socket: { pause(): void } })._socket.pause();
       hog.send(emptySyncRequest());
+      // Its answer is cut on the decode worker first: until it is sent, nothing is in the sockets to settle.
+      await waitFor(() => running.relay.metrics.syncAnswersInParts.get() >= 1, 20_000, 'the hog\'s answer cut and sent');
       // Then an update relayed to the hog fills the relay's bound to within a few hundred bytes,
       // as an attacker's would: a message of the size left.
       const left = maxBufferedBytesTotal - (await settled());
