@@ -653,13 +653,23 @@ function damagedLog(doc: Y.Doc): Buffer {
 
 describe('power loss (review)', () => {
   const directory = directoryPerTest('basket-pl-');
-
-  it('[PL1] a restart after a kill mid-checkpoint deletes the journal segment before the log the killed run created is synced into DATA_DIR', async () => {
+  /**
+   * DATA_DIR in a fresh directory, made (unless 'not made') and filled by `prepare` before the
+   * recording starts, so a power loss cannot take what it wrote; every change after is recorded.
+   */
+  const recordedDataDir = (prepare?: ((dataDir: string) => void) | 'not made') => {
     const top = directory();
     const dataDir = path.join(top, 'data');
-    mkdirSync(dataDir);
+    if (prepare !== 'not made') {
+      mkdirSync(dataDir);
+      prepare?.(dataDir);
+    }
     const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    return { dataDir, model, ...startRecording() };
+  };
+
+  it('[PL1] a restart after a kill mid-checkpoint deletes the journal segment before the log the killed run created is synced into DATA_DIR', async () => {
+    const { dataDir, model, events, stop } = recordedDataDir();
     let hang = false;
     let stuck = false;
     // Run 1: its checkpoint creates A's log, copies into it (O_DSYNC), and is killed before
@@ -681,11 +691,7 @@ describe('power loss (review)', () => {
   });
 
   it('[PL2] a restart appends after a log tail a failed O_DSYNC write left only in the page cache, deletes the segment, and a power loss leaves a hole: the log is quarantined with acknowledged records', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    mkdirSync(dataDir);
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir();
     let failNext = false;
     // [WF1]'s premise: an O_DSYNC write returns EIO after its bytes reached the page cache.
     const writeLogBytes = async (fd: number, buffer: Buffer, offset: number, position: number): Promise<number> => {
@@ -715,12 +721,9 @@ describe('power loss (review)', () => {
   });
 
   it('[PL3] a restart after a kill between a damaged log\'s repair (prefix renamed over it) and the DATA_DIR fsync appends to the repaired log and deletes the segment, the rename still not synced', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    mkdirSync(dataDir);
-    writeFileSync(path.join(dataDir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir((dir) => {
+      writeFileSync(path.join(dir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
+    });
     const afterQuarantineStep = (step: QuarantineStep): void => {
       if (step === 'prefix-renamed') throw new Error('killed (test)');
     };
@@ -734,12 +737,9 @@ describe('power loss (review)', () => {
   });
 
   it('[PL4] a repair whose DATA_DIR fsync fails after the rename: the next copy appends to the repaired log and deletes the segment, the rename never synced', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    mkdirSync(dataDir);
-    writeFileSync(path.join(dataDir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir((dir) => {
+      writeFileSync(path.join(dir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
+    });
     let failNextDataDirSync = false;
     const syncDataDir = async (dir: string): Promise<void> => {
       if (failNextDataDirSync) {
@@ -760,10 +760,7 @@ describe('power loss (review)', () => {
   });
 
   it('[PL5] a DATA_DIR a killed run made, before syncing it into its parent, is never synced by the next run, which acknowledges into it', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir('not made');
     // Run 1 (the lock or the storage) made DATA_DIR and was killed before the fsync of its parent.
     await recordedFs.mkdir(dataDir, { recursive: true });
     // Run 2 finds it there: it makes nothing, so it syncs no parent.
@@ -774,10 +771,7 @@ describe('power loss (review)', () => {
   });
 
   it('[PL7] one run, no crash before it: at every point of appends, group commits, new logs, checkpoints, full segments, compactions and shutdown, every acknowledged update survives a power loss', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir('not made');
     // As the relay starts: the lock makes DATA_DIR (and syncs it into its parent), the storage finds it.
     const lock = await lockDataDir(dataDir, { waitMs: 0 });
     const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0, journalSegmentBytes: 700 });
@@ -811,15 +805,12 @@ describe('power loss (review)', () => {
   });
 
   it('[PL8] one run repairing a damaged log and cutting a torn one: nothing acknowledged is lost at any point', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    mkdirSync(dataDir);
-    writeFileSync(path.join(dataDir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
-    const docB = new Y.Doc();
-    const tornLog = Buffer.concat([frameRecord(itemUpdate(docB, 'b0')), frameRecord(itemUpdate(docB, 'b1')).subarray(0, 15)]);
-    writeFileSync(path.join(dataDir, `${LIST_B}.log`), tornLog);
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir((dir) => {
+      writeFileSync(path.join(dir, `${LIST_A}.log`), damagedLog(new Y.Doc()));
+      const docB = new Y.Doc();
+      const tornLog = Buffer.concat([frameRecord(itemUpdate(docB, 'b0')), frameRecord(itemUpdate(docB, 'b1')).subarray(0, 15)]);
+      writeFileSync(path.join(dir, `${LIST_B}.log`), tornLog);
+    });
     const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
     await appendAcked(storage, events, LIST_A, new Y.Doc(), 'a3');
     // From a phone that never saw b1 (torn, never acknowledged): nothing holds it back.
@@ -838,10 +829,7 @@ describe('power loss (review)', () => {
   });
 
   it('[PL9] one run through failures: a compaction failing after its rename, one failing after its directory fsync, a list log write failing with EIO after its bytes reached the page cache ([WF1]): nothing acknowledged is lost at any point', async () => {
-    const top = directory();
-    const dataDir = path.join(top, 'data');
-    const model = new FsModel(top);
-    const { events, stop } = startRecording();
+    const { dataDir, model, events, stop } = recordedDataDir('not made');
     let failCompactionAt: { step: CompactionStep; listId: string } | undefined;
     const afterCompactionStep = (step: CompactionStep, listId: string): void => {
       if (failCompactionAt?.step !== step || failCompactionAt.listId !== listId) return;

@@ -34,6 +34,35 @@ function start(
 }
 
 const state = (session: ListSession) => session.status().state;
+
+/**
+ * Another device (a family member's phone, Mum's laptop) edits a copy of the relay's list, and
+ * the relay gets the change; returns the update that carried it.
+ */
+function editOnAnotherDevice(relay: FakeRelay, change: (items: Y.Map<Y.Map<unknown>>) => void): Uint8Array {
+  const device = new Y.Doc();
+  Y.applyUpdate(device, Y.encodeStateAsUpdate(relay.doc));
+  const before = Y.encodeStateVector(device);
+  device.transact(() => change(device.getMap<Y.Map<unknown>>('items')));
+  const update = Y.encodeStateAsUpdate(device, before);
+  Y.applyUpdate(relay.doc, update);
+  return update;
+}
+
+/** An item as the list model stores one `by` added. */
+function addItemAs(items: Y.Map<Y.Map<unknown>>, id: string, name: string, by: string): void {
+  const item = new Y.Map<unknown>();
+  item.set('name', name);
+  item.set('addedBy', by);
+  item.set('addedAt', 5);
+  items.set(id, item);
+}
+
+/** An item removed as the list model marks it, by `by`. */
+function removeItemAs(items: Y.Map<Y.Map<unknown>>, id: string, by: string): void {
+  items.get(id)?.set('deletedAt', 10);
+  items.get(id)?.set('deletedBy', by);
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One phone that stays offline (the relay unreachable), opening the same list again and again. */
@@ -178,19 +207,10 @@ describe('openListSession against a relay', () => {
     session.onReconnectSummary((summary) => summaries.push(summary));
 
     network.set(false);
-    const dad = new Y.Doc();
-    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc));
-    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
-    dad.transact(() => {
-      dadsItems.get(butter)?.set('deletedAt', 10);
-      dadsItems.get(butter)?.set('deletedBy', 'Dad');
-      const cheese = new Y.Map<unknown>();
-      cheese.set('name', 'Cheese');
-      cheese.set('addedBy', 'Dad');
-      cheese.set('addedAt', 5);
-      dadsItems.set('cheese-id', cheese);
+    editOnAnotherDevice(relay, (items) => {
+      removeItemAs(items, butter, 'Dad');
+      addItemAs(items, 'cheese-id', 'Cheese', 'Dad');
     });
-    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
     expect(summaries).toEqual([]);
 
     network.set(true);
@@ -200,18 +220,10 @@ describe('openListSession against a relay', () => {
 
   it('[E7] a phone that opened the list\'s link with no signal and added items is not told at its first sync that the family added what was on the list; later catch-ups are summarized', async () => {
     const relay = new FakeRelay();
-    const dad = new Y.Doc();
-    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
-    const addDads = (id: string, name: string): void => {
-      const item = new Y.Map<unknown>();
-      item.set('name', name);
-      item.set('addedBy', 'Dad');
-      item.set('addedAt', 5);
-      dadsItems.set(id, item);
-    };
-    addDads('bread-id', 'Bread');
-    addDads('apples-id', 'Apples');
-    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad));
+    editOnAnotherDevice(relay, (items) => {
+      addItemAs(items, 'bread-id', 'Bread', 'Dad');
+      addItemAs(items, 'apples-id', 'Apples', 'Dad');
+    });
     const network = new FakeNetwork();
     network.set(false);
     const { session } = start(relay, { network });
@@ -228,9 +240,7 @@ describe('openListSession against a relay', () => {
 
     network.set(false);
     await vi.waitFor(() => expect(state(session)).toBe('offline'));
-    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc, Y.encodeStateVector(dad)));
-    addDads('cheese-id', 'Cheese');
-    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
+    editOnAnotherDevice(relay, (items) => addItemAs(items, 'cheese-id', 'Cheese', 'Dad'));
     network.set(true);
     await vi.waitFor(() => expect(summaries).toHaveLength(1));
     expect(summaries[0]).toEqual({ added: ['Cheese'], checked: [], removed: [], by: ['Dad'] });
@@ -245,23 +255,8 @@ describe('openListSession against a relay', () => {
     session.onReconnectSummary((summary) => summaries.push(summary));
 
     network.set(false);
-    const dad = new Y.Doc();
-    Y.applyUpdate(dad, Y.encodeStateAsUpdate(relay.doc));
-    const dadsItems = dad.getMap<Y.Map<unknown>>('items');
-    const before = Y.encodeStateVector(dad);
-    dad.transact(() => {
-      dadsItems.get(butter)?.set('deletedAt', 10);
-      dadsItems.get(butter)?.set('deletedBy', 'Dad');
-    });
-    const firstPart = Y.encodeStateAsUpdate(dad, before);
-    dad.transact(() => {
-      const cheese = new Y.Map<unknown>();
-      cheese.set('name', 'Cheese');
-      cheese.set('addedBy', 'Dad');
-      cheese.set('addedAt', 5);
-      dadsItems.set('cheese-id', cheese);
-    });
-    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(dad, Y.encodeStateVector(relay.doc)));
+    const firstPart = editOnAnotherDevice(relay, (items) => removeItemAs(items, butter, 'Dad'));
+    editOnAnotherDevice(relay, (items) => addItemAs(items, 'cheese-id', 'Cheese', 'Dad'));
     // The first socket back gets the answer's first part (Butter's removal), then is cut.
     relay.answerSyncStep1 = (socket) => {
       relay.answerSyncStep1 = null;
@@ -318,26 +313,15 @@ describe('openListSession against a relay', () => {
 
     network.set(false);
     // Mum, on her laptop, adds Tea and ticks Jam; Dad adds Cheese.
-    const laptop = new Y.Doc();
-    Y.applyUpdate(laptop, Y.encodeStateAsUpdate(relay.doc));
-    const items = laptop.getMap<Y.Map<unknown>>('items');
-    laptop.transact(() => {
-      const add = (id: string, name: string, by: string) => {
-        const item = new Y.Map<unknown>();
-        item.set('name', name);
-        item.set('addedBy', by);
-        item.set('addedAt', 5);
-        items.set(id, item);
-      };
-      add('tea-id', 'Tea', 'Mum');
-      add('cheese-id', 'Cheese', 'Dad');
+    editOnAnotherDevice(relay, (items) => {
+      addItemAs(items, 'tea-id', 'Tea', 'Mum');
+      addItemAs(items, 'cheese-id', 'Cheese', 'Dad');
       for (const item of items.values()) {
         if (item.get('name') !== 'Jam') continue;
         item.set('checked', true);
         item.set('checkedBy', 'Mum');
       }
     });
-    Y.applyUpdate(relay.doc, Y.encodeStateAsUpdate(laptop, Y.encodeStateVector(relay.doc)));
 
     network.set(true);
     await vi.waitFor(() => expect(summaries).toHaveLength(1));
