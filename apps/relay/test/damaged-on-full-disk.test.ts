@@ -1,5 +1,6 @@
 /**
- * A list whose stored files are damaged, on a full disk ([FD2], [FD3], [FD6]–[FD10]). Setting the
+ * A list whose stored files are damaged, on a full disk ([FD2], [FD3], [FD6]–[FD10]) or one that
+ * fails the move into quarantine with EIO ([FD11]). Setting the
  * damage aside in quarantine/ needs room: for the copy of the records stored after the damaged
  * file, and for a damaged log's intact prefix. When that fails, the list is served from its intact
  * records anyway and the damaged file stays where it is; until it is set aside nothing may build
@@ -348,6 +349,49 @@ describe('a damaged list on a (simulated) full disk', () => {
     // Set aside once: no second copy of the records, no name taken for a file that never came.
     await expectSetAside('snapshot', damaged, edits);
     expect(scanRecords(await readFile(snapshotPath())).records).toEqual([roomSnapshot]);
+  });
+
+  it('[FD11] a damaged file whose move into quarantine fails (EIO from the rename of a snapshot, the link of a log) at load after load: no copy of the records after it is left behind with no file, and the load that succeeds sets it aside with one copy', async () => {
+    const eio = (call: string): Error => Object.assign(new Error(`EIO: i/o error, ${call}`), { code: 'EIO' });
+    const { damaged: damagedSnapshot, edits } = await storeDamagedSnapshot((source) => makeUpdates(3, source).updates, 1);
+    const storage = await openWithJournal(edits, 1);
+    const rename = vi.spyOn(fsPromises, 'rename').mockRejectedValue(eio('rename'));
+    for (let load = 0; load < 2; load++) {
+      expect((await storage.load(LIST)).updates).toEqual(edits);
+      await storage.release(LIST);
+      expect(await readFile(snapshotPath())).toEqual(damagedSnapshot);
+      expect(await quarantined()).toEqual([]);
+    }
+    expect(rename).toHaveBeenCalledTimes(2);
+    expectFailureReported('snapshot', 'EIO');
+    rename.mockRestore();
+    expect((await storage.load(LIST)).updates).toEqual(edits);
+    await expectSetAside('snapshot', damagedSnapshot, edits);
+    await storage.close();
+
+    const logList = newListId();
+    const { source, updates } = makeUpdates(3);
+    const logStorage = open();
+    await logStorage.append(logList, updates);
+    await logStorage.close();
+    const listLog = path.join(dir, `${logList}.log`);
+    const damagedLog = await damage(listLog, (bytes) => payloadOffset(bytes, 1));
+    const later = makeUpdates(1, source).updates;
+    const reopened = open();
+    await reopened.append(logList, later);
+    const link = vi.spyOn(fsPromises, 'link').mockRejectedValue(eio('link'));
+    const logSetAside = async (): Promise<string[]> => (await quarantined()).filter((name) => name.startsWith(`${logList}.`));
+    for (let load = 0; load < 2; load++) {
+      expect((await reopened.load(logList)).updates).toEqual([updates[0], ...later]);
+      await reopened.release(logList);
+      expect(await readFile(listLog)).toEqual(damagedLog);
+      expect(await logSetAside()).toEqual([]);
+    }
+    expect(link).toHaveBeenCalledTimes(2);
+    link.mockRestore();
+    expect((await reopened.load(logList)).updates).toEqual([updates[0], ...later]);
+    expect(await logSetAside()).toEqual([`${logList}.log.1234`, `${logList}.log.1234.after`]);
+    expect(scanRecords(await readFile(path.join(dir, 'quarantine', `${logList}.log.1234.after`))).records).toEqual(later);
   });
 });
 

@@ -1026,8 +1026,7 @@ export class DiskListStorage implements ListStorage {
    * prefix replaces it (its handle is closed, and an append repairs it first).
    */
   private async copyToQuarantine(filePath: string, name: string, afterCopy: Buffer | undefined, reached: (step: QuarantineStep) => void): Promise<string> {
-    const target = await this.prepareQuarantine(name, afterCopy, reached);
-    await linkOrCopy(filePath, target);
+    const target = await this.placeInQuarantine(name, afterCopy, reached, (to) => linkOrCopy(filePath, to));
     await syncDirectory(path.dirname(target));
     reached('quarantined');
     return target;
@@ -1052,9 +1051,7 @@ export class DiskListStorage implements ListStorage {
     afterCopy?: Buffer,
     reached: (step: QuarantineStep) => void = () => undefined,
   ): Promise<string> {
-    const target = await this.prepareQuarantine(name, afterCopy, reached);
-    await fs.rename(filePath, target);
-    return target;
+    return this.placeInQuarantine(name, afterCopy, reached, (to) => fs.rename(filePath, to));
   }
 
   /** Makes a rename into quarantine/ (to `target`) durable: both directories synced. */
@@ -1063,6 +1060,30 @@ export class DiskListStorage implements ListStorage {
     reached('quarantined');
     await this.dataDirSync.run();
     reached('directory-synced');
+  }
+
+  /**
+   * Puts a file in quarantine/ under a free name derived from `name` (`place`: the link or rename
+   * to that path), its `afterCopy` beside it. If `place` fails and no file arrived, the copy is
+   * removed: the records it holds are still where they were, and each failed retry (a disk
+   * failing with EIO at load after load) would otherwise leave one more copy with no file.
+   */
+  private async placeInQuarantine(
+    name: string,
+    afterCopy: Buffer | undefined,
+    reached: (step: QuarantineStep) => void,
+    place: (target: string) => Promise<void>,
+  ): Promise<string> {
+    const target = await this.prepareQuarantine(name, afterCopy, reached);
+    try {
+      await place(target);
+    } catch (error) {
+      if (afterCopy !== undefined && !(await exists(target).catch(() => true))) {
+        await removeIfExists(target + AFTER_COPY_SUFFIX).catch(() => undefined);
+      }
+      throw error;
+    }
+    return target;
   }
 
   /**
