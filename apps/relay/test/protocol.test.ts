@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
-import { encodeSyncUpdate } from '../src/sync/protocol.js';
+import { encodeSyncUpdate, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS } from '../src/sync/protocol.js';
 import type { Phone, RunningRelay } from './helpers.js';
 import {
   closeCodeOf,
@@ -139,6 +139,32 @@ describe('y-websocket protocol with the unmodified client', () => {
     storage.releaseLoads();
     await waitFor(() => room?.doc.getMap('items').size === 30, 5000, 'every queued update applied once loaded');
     expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('[P15] while a list loads, a phone\'s presence query (the web app\'s probe of a live socket) is answered at once, its sync request only once the list is loaded; with the load ahead of it, the query waited too', async () => {
+    const storage = new GatedStorage();
+    storage.holdLoads();
+    const running = await relay({ storage });
+    const listId = newListId();
+    const socket = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => socket.terminate());
+    const types: number[] = [];
+    socket.on('message', (data: Buffer) => types.push(data[0] as number));
+    const request = encoding.createEncoder();
+    encoding.writeVarUint(request, 0);
+    encoding.writeVarUint(request, 0);
+    encoding.writeVarUint8Array(request, Y.encodeStateVector(new Y.Doc()));
+    socket.send(encoding.toUint8Array(request));
+    socket.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS));
+    await waitFor(() => types.length > 0, 2000, 'the presence answer while the list loads');
+    expect(types).toEqual([MESSAGE_AWARENESS]);
+    socket.send(Uint8Array.of(MESSAGE_QUERY_AWARENESS));
+    await waitFor(() => types.length > 1, 2000, 'the second presence answer');
+    expect(running.relay.registry.get(listId)?.isReady).toBe(false);
+    storage.releaseLoads();
+    // The relay's own sync request and the answer to the phone's.
+    await waitFor(() => types.filter((type) => type === 0).length >= 2, 5000, 'the sync answer once loaded');
+    expect(types.slice(0, 2)).toEqual([MESSAGE_AWARENESS, MESSAGE_AWARENESS]);
   });
 
   it('[P7] awareness is relayed and removed when a phone drops', async () => {

@@ -7,12 +7,21 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RelayMetrics } from '../src/metrics.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
-import { decodeIncomingMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
+import {
+  decodeIncomingMessage,
+  encodeAwarenessMessage,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  MESSAGE_AWARENESS,
+  MESSAGE_QUERY_AWARENESS,
+} from '../src/sync/protocol.js';
 import type { SyncAnswerCutter } from '../src/sync/sync-answer-parts.js';
 import { syncAnswerMessages } from '../src/sync/sync-answer-parts.js';
 import type { Phone } from './helpers.js';
@@ -240,6 +249,29 @@ describe('sync answers cut on the decode worker', () => {
     phone.sent.length = 0;
     list.receive(dad, decodeIncomingMessage(encodeSyncUpdate(edit(21, 'later'))), 0);
     expect(syncMessages(phone.sent.map(received))).toHaveLength(1);
+  });
+
+  it('[AP16] a phone\'s presence query while its answer is being cut is answered at once, ahead of the answer (the web app reconnects after 8 s with nothing received); other presence waits behind it', async () => {
+    const { gated, list, phone } = await listCutBehindGate();
+    const dad = fakePeer(2);
+    list.attach(dad);
+    answerTo(list, phone, Y.encodeStateVector(new Y.Doc()));
+    const dadsPresence = new awarenessProtocol.Awareness(new Y.Doc());
+    dadsPresence.setLocalState({ name: 'Dad' });
+    list.receive(dad, decodeIncomingMessage(encodeAwarenessMessage(awarenessProtocol.encodeAwarenessUpdate(dadsPresence, [dadsPresence.clientID]))), 0);
+    expect(phone.sent).toEqual([]);
+    list.receive(phone, decodeIncomingMessage(Uint8Array.of(MESSAGE_QUERY_AWARENESS)), 0);
+    expect(phone.sent.map(received).map((message) => message.kind)).toEqual(['other']);
+    expect(phone.sent[0]?.[0]).toBe(MESSAGE_AWARENESS);
+    expect(list.isCuttingAnswerFor(phone)).toBe(true);
+
+    gated.release();
+    await waitFor(() => !list.isCuttingAnswerFor(phone), 5000, 'the answer sent');
+    const types = phone.sent.map((message) => message[0]);
+    // The answer's parts, then Dad's presence as it was relayed while the answer was cut.
+    expect(types.slice(-1)).toEqual([MESSAGE_AWARENESS]);
+    expect(types.filter((type) => type === MESSAGE_AWARENESS)).toHaveLength(2);
+    expect(syncMessages(phone.sent.slice(1).map(received)).length).toBeGreaterThan(1);
   });
 
   it('[AP10] a phone that leaves while its answer is being cut is sent nothing more; the others are served', async () => {

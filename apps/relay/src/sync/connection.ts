@@ -8,7 +8,7 @@ import type { AddressBudget } from './address-budgets.js';
 import type { BacklogBound, BacklogShare } from './shared-backlogs.js';
 import { rawSocketOf, unhandledIncomingBytes } from './ws-incoming.js';
 import type { IncomingMessage } from './protocol.js';
-import { decodeIncomingMessage, ProtocolError } from './protocol.js';
+import { decodeIncomingMessage, isPresenceQuery, ProtocolError } from './protocol.js';
 import type { OffThreadDecoder } from './off-thread-decoder.js';
 import { DecodeWorkerFailed } from './off-thread-decoder.js';
 import { TokenBucket } from '../token-bucket.js';
@@ -256,12 +256,36 @@ export class Connection implements RoomPeer {
         this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
         return;
       }
+      if (this.answeredProbeAtOnce(frame)) return;
       this.held.push({ item: frame, readAt: this.options.now() });
       this.heldBytes += frame.length;
       this.handleHeld();
     } catch (error) {
       this.internalError(error);
     }
+  }
+
+  /**
+   * Whether `frame` was a presence query, answered at once although the frames before it wait for
+   * the list (loading, or applying a large update in slices). The web app sends one every 3 s to
+   * tell a live socket from a dead one, and reconnects after 8 s with nothing received: a phone
+   * asking for a large list that loads behind others reconnected, and asked again, mid-load
+   * ([P15]; bench/large-lists-joined.mjs on a relay with a third of a core). Its answer depends on
+   * nothing the waiting frames change but presence, which it shows a moment older. Charged to the
+   * address like any message; an address out of its event-loop budget, or held for another
+   * budget (its socket then unread anyway), waits as before.
+   */
+  private answeredProbeAtOnce(frame: Uint8Array): boolean {
+    if (!isPresenceQuery(frame) || !this.room.isBusy || this.holdTimer !== undefined) return false;
+    const { loopMs } = this.options.addressBudget;
+    if (!loopMs.hasCredit()) return false;
+    const started = performance.now();
+    try {
+      this.room.answerPresenceQuery(this);
+    } finally {
+      loopMs.charge(performance.now() - started);
+    }
+    return true;
   }
 
   /**

@@ -505,9 +505,21 @@ export class ListRoom {
         this.applyPresence(peer, message.update, message.entries);
         return;
       case 'query-awareness':
-        this.sendTo(peer, this.presence.encodeAll());
+        this.answerPresenceQuery(peer);
         return;
     }
+  }
+
+  /**
+   * Answers a phone's presence query (query-awareness) at once, whatever the list is doing: ahead
+   * of a sync answer still being cut for it, and, called by Connection, while the list loads (its
+   * presence then empty). The web app asks every 3 s and reconnects after 8 s with nothing
+   * received, so a phone waiting for a large list behind others would otherwise reconnect, and ask
+   * for the list again, mid-wait ([P15]). Presence sent ahead of what waits changes nothing a phone
+   * holds of the list, and an older presence state sent after it is ignored (its clock is lower).
+   */
+  answerPresenceQuery(peer: RoomPeer): void {
+    this.sendNow(peer, this.presence.encodeAll());
   }
 
   /**

@@ -176,6 +176,11 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
   }
 }
 
+/** Whether `frame` is a presence query as y-websocket sends it: the message type alone. */
+export function isPresenceQuery(frame: Uint8Array): boolean {
+  return frame.length === 1 && frame[0] === MESSAGE_QUERY_AWARENESS;
+}
+
 /**
  * Insertions at one position by this many different clients, none aware of the others, are a
  * crafted update, not a family's offline edits (concurrency needs a device per insert). Yjs
