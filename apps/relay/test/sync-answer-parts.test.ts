@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { decodeIncomingMessage, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
 import { SYNC_ANSWER_PART_BYTES } from '../src/sync/sync-answer-parts.js';
+import type { RunningRelay } from './helpers.js';
 import { connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 import type { Received } from './sync-answer-helpers.js';
 import { answerTo, listWith, normalized, received, recordingSocket, SYNC_STEP_1, SYNC_STEP_2, SYNC_UPDATE, syncMessages, textIndex } from './sync-answer-helpers.js';
@@ -248,14 +249,21 @@ describe('large sync answers sent in parts', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** A relay (closed after the test) serving a new list stored as `updates`. */
+  const relayServing = async (updates: readonly Uint8Array[]): Promise<{ running: RunningRelay; listId: string; storage: MemoryListStorage }> => {
+    const storage = new MemoryListStorage();
+    const listId = newListId();
+    await storage.append(listId, updates);
+    const running = await startRelay({ storage });
+    cleanups.push(() => running.close());
+    return { running, listId, storage };
+  };
+
   it('[SA1] a phone joining a ~1 MB list gets it in messages no larger than a part, synced only once the last has arrived, with exactly the relay\'s list', async () => {
     const family = familyList();
     const stored = Y.encodeStateAsUpdate(family);
     expect(stored.length).toBeGreaterThan(900_000);
-    const storage = new MemoryListStorage();
-    const listId = newListId();
-    await storage.append(listId, [stored]);
-    const running = await startRelay({ storage });
+    const { running, listId } = await relayServing([stored]);
     const messages: Received[] = [];
     const phone = connectPhone(running.syncUrl, listId, new Y.Doc(), undefined, recordingSocket((message) => messages.push(message)));
     let syncMessagesWhenSynced: number | undefined;
@@ -282,7 +290,6 @@ describe('large sync answers sent in parts', () => {
       expect(running.relay.metrics.syncAnswersInParts.get()).toBe(1);
     } finally {
       phone.destroy();
-      await running.close();
     }
   });
 
@@ -566,11 +573,7 @@ describe('large sync answers sent in parts', () => {
     });
     const stored = Y.encodeStateAsUpdate(family);
     expect(stored.length).toBeGreaterThan(300_000);
-    const storage = new MemoryListStorage();
-    const listId = newListId();
-    await storage.append(listId, [stored]);
-    const running = await startRelay({ storage });
-    cleanups.push(() => running.close());
+    const { running, listId, storage } = await relayServing([stored]);
 
     const other = connectPhone(running.syncUrl, listId, new Y.Doc());
     cleanups.push(() => other.destroy());
@@ -626,11 +629,7 @@ describe('large sync answers sent in parts', () => {
     doc.getText('notes').insert(0, 'Recipe: '.repeat(40_000));
     for (let i = 0; i < 3000; i++) doc.getMap('items').set(`item-${i}`, `Item ${i}`);
     const stored = Y.encodeStateAsUpdate(doc);
-    const storage = new MemoryListStorage();
-    const listId = newListId();
-    await storage.append(listId, [stored]);
-    const running = await startRelay({ storage });
-    cleanups.push(() => running.close());
+    const { running, listId } = await relayServing([stored]);
     const socket = await openRawSocket(running.syncUrl, listId);
     cleanups.push(() => socket.terminate());
     const messages: Received[] = [];
