@@ -136,13 +136,16 @@ function phone(listId, address) {
       socket.once('close', () => {
         if (socket !== ws || done) return;
         retries += 1;
-        setTimeout(() => reconnect(false), 1000);
+        setTimeout(() => {
+          if (ws === socket) reconnect(false);
+        }, 1000);
       });
     };
     const reconnect = (silent) => {
       if (done) return;
       if (silent) reconnects += 1;
-      lastHeard = performance.now();
+      // The silence that ended in this reconnect counts too; the new socket's starts now.
+      heard();
       const old = ws;
       connect();
       old.terminate();
