@@ -29,8 +29,9 @@ export class HeldBackMapValues {
     this.perKey.set(where, this.countFor(where) + 1);
   }
 
-  /** Once Yjs holds nothing back. */
+  /** Once Yjs holds nothing back: after almost every update, so nothing is done when already empty (clear() allocates new tables). */
   clear(): void {
+    if (this.ids.size === 0) return;
     this.ids.clear();
     this.perKey.clear();
   }
