@@ -150,6 +150,9 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
       }),
       async release() {
         releasing = true;
+        // Waited for, its exit must keep the process alive: a command with nothing else running
+        // (the backup's restore) ended with its top-level await unsettled (exit status 13).
+        helper.ref();
         helper.stdin.end();
         await exited;
       },
