@@ -196,10 +196,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
     ...bufferedBytesLimits(env, maxListBytes),
     port: integer(env, 'PORT', 8080, 0, 65_535),
     host: env['HOST'] === undefined || env['HOST'] === '' ? undefined : env['HOST'],
-    // An empty value is unset, as for HOST and the numbers: `DATA_DIR=` (an unset variable in an
-    // env file or `docker run -e`) resolved to the working directory, and the relay wrote its
-    // journal, lock and lists among the repository's (or the image's) own files.
-    dataDir: path.resolve(nonEmpty(env['DATA_DIR']) ?? './data'),
+    dataDir: dataDirFromEnvironment(env),
     staticDir: path.resolve(nonEmpty(env['STATIC_DIR']) ?? defaultStaticDir()),
     logLevel: logLevel(env['LOG_LEVEL']),
     trustedProxies: parseTrustedProxies(env['TRUSTED_PROXIES']),
@@ -293,6 +290,14 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   if (value === '' || value === '0' || value === 'false' || value === 'no') return false;
   if (value === '1' || value === 'true' || value === 'yes') return true;
   throw new Error(`${name} must be 1 or 0 (true/false, yes/no), got "${env[name]}"`);
+}
+
+/** DATA_DIR as the relay reads it (the backup command reads it the same way). */
+export function dataDirFromEnvironment(env: NodeJS.ProcessEnv): string {
+  // An empty value is unset, as for HOST and the numbers: `DATA_DIR=` (an unset variable in an
+  // env file or `docker run -e`) resolved to the working directory, and the relay wrote its
+  // journal, lock and lists among the repository's (or the image's) own files.
+  return path.resolve(nonEmpty(env['DATA_DIR']) ?? './data');
 }
 
 function nonEmpty(raw: string | undefined): string | undefined {

@@ -97,10 +97,10 @@ interface ReplayedSegment {
   quarantinedAs?: string;
 }
 
-const SNAPSHOT_SUFFIX = '.snapshot';
-const LOG_SUFFIX = '.log';
+export const SNAPSHOT_SUFFIX = '.snapshot';
+export const LOG_SUFFIX = '.log';
 const TEMP_SUFFIX = '.tmp';
-const QUARANTINE_DIR = 'quarantine';
+export const QUARANTINE_DIR = 'quarantine';
 /** Beside a quarantined file: the list's records stored after it (see quarantine). */
 const AFTER_COPY_SUFFIX = '.after';
 

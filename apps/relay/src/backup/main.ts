@@ -1,0 +1,63 @@
+import path from 'node:path';
+import { dataDirFromEnvironment } from '../config.js';
+import type { Logger } from '../log.js';
+import { createJsonLogger, parseLogLevel } from '../log.js';
+import { BackupError, copyLiveDataDir } from './live-copy.js';
+import { restoreDataDir } from './restore.js';
+import type { VerifiedCopy } from './verify-copy.js';
+import { verifyCopy } from './verify-copy.js';
+
+const USAGE = `usage, with DATA_DIR set as for the relay:
+  node apps/relay/dist/backup/main.js backup <new directory>   copy every list while the relay runs
+  node apps/relay/dist/backup/main.js restore <backup>         with the relay stopped: put a backup's lists in DATA_DIR
+`;
+
+/**
+ * Entry point (README, "Backups"). Exit status 0: done, and every list reads back; 1: it failed
+ * (a failed backup leaves nothing at its destination), or it was done but the lists hold damage
+ * or gaps (logged, with what the storage found); 2: refused (usage, a missing directory, a
+ * destination that exists, a relay running on DATA_DIR during a restore).
+ */
+async function main(args: readonly string[]): Promise<number> {
+  const logger = createJsonLogger(parseLogLevel(process.env['LOG_LEVEL']));
+  const [command, directoryArg] = args;
+  if (args.length !== 2 || directoryArg === undefined || (command !== 'backup' && command !== 'restore')) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const dataDir = dataDirFromEnvironment(process.env);
+  const directory = path.resolve(directoryArg);
+  try {
+    if (command === 'backup') {
+      const fields = { dataDir, destination: directory, ...(await copyLiveDataDir(dataDir, directory)) };
+      let verified;
+      try {
+        verified = await verifyCopy(directory, logger);
+      } catch (error) {
+        logger.error('backup.unverified', { ...fields, error });
+        return 1;
+      }
+      return reportVerified(logger, 'backup', fields, verified);
+    }
+    const { copied, verified, setAside } = await restoreDataDir(directory, dataDir, { logger });
+    return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, ...copied }, verified);
+  } catch (error) {
+    if (error instanceof BackupError) {
+      logger.error(`${command}.refused`, { dataDir, directory, reason: error.message });
+      return 2;
+    }
+    logger.error(`${command}.failed`, { dataDir, directory, error });
+    return 1;
+  }
+}
+
+function reportVerified(logger: Logger, command: string, fields: Record<string, unknown>, verified: VerifiedCopy): number {
+  if (verified.failures.length === 0 && verified.incomplete.length === 0) {
+    logger.info(`${command}.done`, { ...fields, verified });
+    return 0;
+  }
+  logger.error(`${command}.damaged`, { ...fields, verified, advice: 'the lists hold what DATA_DIR held: see the storage lines above' });
+  return 1;
+}
+
+process.exitCode = await main(process.argv.slice(2));

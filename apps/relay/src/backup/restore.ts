@@ -1,0 +1,71 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import { LOCK_FILE_NAME, lockDataDir } from '../storage/data-dir-lock.js';
+import { syncDirectory } from '../storage/file-ops.js';
+import type { BackupCopy } from './live-copy.js';
+import { BackupError, copyListFiles, holdsListFiles, requireDirectory } from './live-copy.js';
+import type { VerifiedCopy } from './verify-copy.js';
+import { verifyCopy } from './verify-copy.js';
+
+/** Where a restore puts what DATA_DIR held before it: inside DATA_DIR, the one place a container may write. */
+export const SET_ASIDE_PREFIX = 'before-restore-';
+
+export interface Restored {
+  readonly copied: BackupCopy;
+  readonly verified: VerifiedCopy;
+  /** The directory in DATA_DIR now holding what was there before; undefined when it held nothing. */
+  readonly setAside: string | undefined;
+}
+
+export interface RestoreOptions {
+  readonly logger?: Logger;
+  /** For the set-aside directory's name, which a person reads. */
+  readonly wallClock?: () => number;
+  /** Test seam: the `flock` command the DATA_DIR lock runs. */
+  readonly flockCommand?: string;
+}
+
+/**
+ * Puts a backup's lists into DATA_DIR for the relay's next start, and reads them back as the relay
+ * will. Refused while a relay holds DATA_DIR. Nothing is deleted: what DATA_DIR held is moved into
+ * `before-restore-<time>/` inside it, which the relay ignores, until a person removes it. The
+ * backup is only read, so it may be mounted read-only.
+ */
+export async function restoreDataDir(backup: string, dataDir: string, options: RestoreOptions = {}): Promise<Restored> {
+  const source = path.resolve(backup);
+  const target = path.resolve(dataDir);
+  await requireDirectory(source, 'the backup');
+  if (!holdsListFiles(await fs.readdir(source))) throw new BackupError(`${source} holds no lists: not a Basket backup`);
+  const outcome = await lockDataDir(target, { waitMs: 0, ...(options.flockCommand === undefined ? {} : { flockCommand: options.flockCommand }) });
+  if (outcome.kind === 'held') {
+    const owner = outcome.owner === undefined ? '' : ` (pid ${outcome.owner.pid} on ${outcome.owner.host})`;
+    throw new BackupError(`a relay is running on ${target}${owner}: stop it first`);
+  }
+  if (outcome.kind === 'unavailable') options.logger?.warn('restore.unlocked', { dataDir: target, reason: outcome.reason });
+  try {
+    const setAside = await setAsideContents(target, options.wallClock ?? Date.now);
+    try {
+      const copied = await copyListFiles(source, target);
+      const verified = await verifyCopy(target, options.logger);
+      return { copied, verified, setAside };
+    } catch (error) {
+      const before = setAside === undefined ? 'it held nothing before' : `what it held before is in ${setAside}`;
+      throw new Error(`the restore stopped part-way (${String(error)}): DATA_DIR holds part of the backup, ${before}`, { cause: error });
+    }
+  } finally {
+    if (outcome.kind === 'acquired') await outcome.lock.release();
+  }
+}
+
+/** Moves everything in DATA_DIR but its lock and earlier restores' leftovers into a new directory there. */
+async function setAsideContents(dataDir: string, wallClock: () => number): Promise<string | undefined> {
+  const names = (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME && !name.startsWith(SET_ASIDE_PREFIX));
+  if (names.length === 0) return undefined;
+  const setAside = path.join(dataDir, SET_ASIDE_PREFIX + new Date(wallClock()).toISOString().replace(/[:.]/g, '-'));
+  await fs.mkdir(setAside);
+  for (const name of names) await fs.rename(path.join(dataDir, name), path.join(setAside, name));
+  await syncDirectory(setAside);
+  await syncDirectory(dataDir);
+  return setAside;
+}

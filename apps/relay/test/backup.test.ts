@@ -1,0 +1,321 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { BackupError, copyLiveDataDir } from '../src/backup/live-copy.js';
+import { verifyCopy } from '../src/backup/verify-copy.js';
+import { restoreDataDir } from '../src/backup/restore.js';
+import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
+import { DiskListStorage } from '../src/storage/disk-storage.js';
+import { readIfExists } from '../src/storage/file-ops.js';
+import { frameRecord } from '../src/storage/record-framing.js';
+import { AcknowledgedWriter } from './acknowledged-writer.js';
+import { connectPhone, directoryPerTest, startRelay, waitFor, whenListening } from './helpers.js';
+
+const relayRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A list's next update: one new item, as a phone would send it. */
+function addItem(doc: Y.Doc, key: string): Uint8Array {
+  const before = Y.encodeStateVector(doc);
+  doc.getMap('items').set(key, key);
+  return Y.encodeStateAsUpdate(doc, before);
+}
+
+/** The items a DATA_DIR holds for a list, read as the relay reads them at its start. */
+async function itemsIn(dataDir: string, listId: string): Promise<string[]> {
+  const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+  try {
+    const doc = new Y.Doc();
+    for (const update of (await storage.load(listId)).updates) Y.applyUpdate(doc, update);
+    return [...doc.getMap('items').keys()].sort();
+  } finally {
+    await storage.close();
+  }
+}
+
+interface CommandOutput {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly lines: Record<string, unknown>[];
+}
+
+/** Runs the backup command (from source) on `dataDir`, without blocking this process's event loop. */
+function runCommand(args: readonly string[], dataDir: string): Promise<CommandOutput> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/backup/main.ts', ...args], {
+    cwd: relayRoot,
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  return new Promise((resolve) =>
+    child.once('close', (status) => {
+      const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      resolve({ status, stdout, lines });
+    }),
+  );
+}
+
+describe('backups of a running relay', () => {
+  const directory = directoryPerTest('basket-backup-');
+
+  it('[BK1] records moving journal → log → snapshot between the backup\'s reads are all in it', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    const docs = { inJournal: new Y.Doc(), inLog: new Y.Doc(), compacted: new Y.Doc() };
+    const ids = { inJournal: 'backupListInJournal1', inLog: 'backupListInLogFile1', compacted: 'backupListCompacted1' };
+    await storage.append(ids.compacted, [addItem(docs.compacted, 'c1')]);
+    await storage.compact(ids.compacted, Y.encodeStateAsUpdate(docs.compacted));
+    await storage.append(ids.compacted, [addItem(docs.compacted, 'c2')]);
+    await storage.append(ids.inLog, [addItem(docs.inLog, 'l1')]);
+    await storage.checkpoint();
+    await storage.append(ids.inLog, [addItem(docs.inLog, 'l2')]);
+    await storage.append(ids.inJournal, [addItem(docs.inJournal, 'j1')]);
+    const steps: string[] = [];
+    const destination = path.join(directory(), 'backup');
+    await copyLiveDataDir(dataDir, destination, {
+      afterStep: async (step) => {
+        steps.push(step);
+        // What the copy read next has moved on by then: a copy reading in any other order misses it.
+        if (step === 'journal-copied') await storage.checkpoint();
+        else for (const key of Object.keys(ids) as (keyof typeof ids)[]) await storage.compact(ids[key], Y.encodeStateAsUpdate(docs[key]));
+      },
+    });
+    await storage.close();
+    expect(steps).toEqual(['journal-copied', 'logs-copied']);
+    expect(await itemsIn(destination, ids.inJournal)).toEqual(['j1']);
+    expect(await itemsIn(destination, ids.inLog)).toEqual(['l1', 'l2']);
+    expect(await itemsIn(destination, ids.compacted)).toEqual(['c1', 'c2']);
+  });
+
+  it('[BK2] backups taken while phones write hold every update acknowledged before they started', async () => {
+    const dataDir = path.join(directory(), 'data');
+    // Checkpoints and compactions every few writes, so backups run across both.
+    const running = await startRelay({ storage: new DiskListStorage({ dataDir, checkpointIntervalMs: 30 }), limits: { compactLogBytes: 2048 } });
+    const writers = [
+      new AcknowledgedWriter('alice', 'backupWhileWriting1'),
+      new AcknowledgedWriter('bob', 'backupWhileWriting1'),
+      new AcknowledgedWriter('carol', 'backupWhileWriting2'),
+    ];
+    const backups: { destination: string; acknowledged: Map<AcknowledgedWriter, string[]>; rereads: number }[] = [];
+    try {
+      for (const writer of writers) writer.start(running.syncUrl);
+      for (let taken = 0; taken < 8; taken++) {
+        await new Promise((resolve) => setTimeout(resolve, 60 + taken * 20));
+        const acknowledged = new Map(writers.map((writer) => [writer, [...writer.acknowledged]]));
+        const destination = path.join(directory(), `backup-${taken}`);
+        const { rereads } = await copyLiveDataDir(dataDir, destination);
+        backups.push({ destination, acknowledged, rereads });
+      }
+    } finally {
+      for (const writer of writers) writer.stop();
+      await running.close();
+    }
+    for (const [index, { destination, acknowledged }] of backups.entries()) {
+      expect(await verifyCopy(destination), `backup ${index}`).toMatchObject({ failures: [], incomplete: [] });
+      for (const [writer, keys] of acknowledged) {
+        const items = new Set(await itemsIn(destination, writer.listId));
+        expect(keys.filter((key) => !items.has(key)), `backup ${index}: acknowledged before it started, missing`).toEqual([]);
+      }
+    }
+    const lastAcknowledged = [...(backups.at(-1)?.acknowledged.values() ?? [])].flat();
+    expect(lastAcknowledged.length).toBeGreaterThan(50);
+  }, 60_000);
+
+  it('[BK3] a backup never replaces anything, never lands in DATA_DIR, and leaves nothing when it fails', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    await storage.append('backupRefusalsList1', [addItem(new Y.Doc(), 'a')]);
+    await storage.close();
+    const existing = path.join(directory(), 'existing');
+    await fs.mkdir(existing);
+    await fs.writeFile(path.join(existing, 'keep'), 'mine');
+    await expect(copyLiveDataDir(dataDir, existing)).rejects.toThrow(/exists already/);
+    expect(await fs.readdir(existing)).toEqual(['keep']);
+    await expect(copyLiveDataDir(dataDir, path.join(dataDir, 'backup'))).rejects.toBeInstanceOf(BackupError);
+    await expect(copyLiveDataDir(path.join(directory(), 'nothing'), path.join(directory(), 'b'))).rejects.toThrow(/does not exist/);
+    // A file it cannot read (a directory where a log should be): the copy fails, and takes its partial directory with it.
+    await fs.mkdir(path.join(dataDir, 'backupUnreadableLog1.log'));
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'failed'))).rejects.toThrow(/EISDIR/);
+    expect((await fs.readdir(directory())).sort()).toEqual(['data', 'existing']);
+  });
+
+  it('[BK4] the copy holds the lists and what was quarantined, not the lock or temp files', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    await storage.append('backupKeptFilesList1', [addItem(new Y.Doc(), 'a')]);
+    await storage.checkpoint();
+    await storage.append('backupKeptFilesList1', [addItem(new Y.Doc(), 'b')]);
+    await fs.writeFile(path.join(dataDir, LOCK_FILE_NAME), '{}');
+    await fs.writeFile(path.join(dataDir, 'backupKeptFilesList1.snapshot.tmp'), 'half a snapshot');
+    await fs.mkdir(path.join(dataDir, 'quarantine'));
+    await fs.writeFile(path.join(dataDir, 'quarantine', 'backupKeptFilesList1.log.1700000000000'), frameRecord(new Uint8Array([1, 2])));
+    const destination = path.join(directory(), 'backup');
+    const copied = await copyLiveDataDir(dataDir, destination);
+    await storage.close();
+    const names = (await fs.readdir(destination)).sort();
+    expect(names.filter((name) => !name.startsWith('journal.'))).toEqual(['backupKeptFilesList1.log', 'quarantine']);
+    expect(names.some((name) => name.startsWith('journal.'))).toBe(true);
+    expect(await fs.readdir(path.join(destination, 'quarantine'))).toEqual(['backupKeptFilesList1.log.1700000000000']);
+    expect(copied).toMatchObject({ lists: 1, files: names.length });
+    expect(await itemsIn(destination, 'backupKeptFilesList1')).toEqual(['a', 'b']);
+  });
+
+  it('[BK6] a log read while a compaction emptied and refilled it is read again; one damaged on disk is copied as it is', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    const doc = new Y.Doc();
+    await storage.append('backupRereadLogList1', [addItem(doc, 'a'), addItem(doc, 'b')]);
+    await storage.append('backupDamagedLogList', [addItem(new Y.Doc(), 'x'), addItem(new Y.Doc(), 'y')]);
+    await storage.close();
+    const rereadPath = path.join(dataDir, 'backupRereadLogList1.log');
+    const damagedPath = path.join(dataDir, 'backupDamagedLogList.log');
+    const whole = await fs.readFile(rereadPath);
+    // The old log's first bytes, then the refilled log's from the same offset on.
+    const refilled = Buffer.concat([frameRecord(addItem(doc, 'c')), frameRecord(addItem(doc, 'd'))]);
+    const mixed = Buffer.concat([whole.subarray(0, 20), refilled.subarray(20)]);
+    const damaged = await fs.readFile(damagedPath);
+    damaged[10] = (damaged[10] as number) ^ 0xff;
+    await fs.writeFile(damagedPath, damaged);
+    const reads = new Map<string, number>();
+    const copied = await copyLiveDataDir(dataDir, path.join(directory(), 'backup'), {
+      readFile: async (filePath) => {
+        reads.set(filePath, (reads.get(filePath) ?? 0) + 1);
+        return filePath === rereadPath && reads.get(filePath) === 1 ? mixed : readIfExists(filePath);
+      },
+    });
+    expect(reads.get(rereadPath)).toBe(2);
+    expect(await fs.readFile(path.join(directory(), 'backup', 'backupRereadLogList1.log'))).toEqual(whole);
+    expect(reads.get(damagedPath)).toBe(5);
+    expect(await fs.readFile(path.join(directory(), 'backup', 'backupDamagedLogList.log'))).toEqual(damaged);
+    expect(copied.rereads).toBe(1 + 4);
+  });
+
+  it('[BK8] a restore is refused while a relay holds DATA_DIR; then it sets the old files aside and the relay serves the backup', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const backupDir = path.join(directory(), 'backup');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    const doc = new Y.Doc();
+    await storage.append('backupRestoredList01', [addItem(doc, 'bread')]);
+    await storage.checkpoint();
+    await copyLiveDataDir(dataDir, backupDir);
+    await storage.append('backupRestoredList01', [addItem(doc, 'eggs')]);
+    await storage.close();
+    const held = await lockDataDir(dataDir, { waitMs: 0 });
+    if (held.kind !== 'acquired') throw new Error(`test setup: ${held.kind}`);
+    await expect(restoreDataDir(backupDir, dataDir)).rejects.toThrow(/a relay is running on .*: stop it first/);
+    await held.lock.release();
+    expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+
+    const restored = await restoreDataDir(backupDir, dataDir, { wallClock: () => Date.UTC(2026, 10, 24, 20, 0, 0) });
+    expect(restored.setAside).toBe(path.join(dataDir, 'before-restore-2026-11-24T20-00-00-000Z'));
+    expect(restored.verified).toMatchObject({ lists: 1, failures: [], incomplete: [] });
+    expect(await itemsIn(path.join(dataDir, 'before-restore-2026-11-24T20-00-00-000Z'), 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+    const running = await startRelay({ storage: new DiskListStorage({ dataDir }) });
+    const phone = connectPhone(running.syncUrl, 'backupRestoredList01');
+    try {
+      await waitFor(() => phone.provider.synced, 5000, 'sync');
+      expect([...phone.doc.getMap('items').keys()]).toEqual(['bread']);
+      // The phone that added eggs after the backup still holds them, and gives them back.
+      const writer = connectPhone(running.syncUrl, 'backupRestoredList01', doc);
+      await waitFor(() => writer.isFullyStored(), 5000, 'the later edit stored again');
+      await waitFor(() => phone.doc.getMap('items').has('eggs'), 5000, 'the later edit relayed');
+      writer.destroy();
+    } finally {
+      phone.destroy();
+      await running.close();
+    }
+    expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+    await expect(restoreDataDir(path.join(directory(), 'nothing'), dataDir)).rejects.toThrow(/does not exist/);
+    // One it cannot read whole: the error says where the lists it replaced are.
+    const broken = path.join(directory(), 'broken');
+    await fs.mkdir(path.join(broken, 'backupBrokenRestore1.log'), { recursive: true });
+    await expect(restoreDataDir(broken, dataDir, { wallClock: () => Date.UTC(2026, 10, 24, 21, 0, 0) })).rejects.toThrow(
+      /stopped part-way .*EISDIR.*before-restore-2026-11-24T21-00-00-000Z/,
+    );
+    expect(await itemsIn(path.join(dataDir, 'before-restore-2026-11-24T21-00-00-000Z'), 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+  });
+
+  it('[BK9] the command backs up a relay process while phones write, and each backup holds what was acknowledged before it', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const relay = spawn(process.execPath, ['--import', 'tsx', path.join(relayRoot, 'src/main.ts')], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STATIC_DIR: path.join(dataDir, 'no-web-app'), COMPACT_LOG_BYTES: '2048', CHECKPOINT_INTERVAL_MS: '40', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const writers = [new AcknowledgedWriter('dan', 'backupOfAProcess001'), new AcknowledgedWriter('eve', 'backupOfAProcess002')];
+    const backups: { destination: string; acknowledged: Map<AcknowledgedWriter, string[]>; lastLine: Record<string, unknown> | undefined }[] = [];
+    try {
+      const { port } = await whenListening(relay);
+      for (const writer of writers) writer.start(`ws://127.0.0.1:${port}/sync`);
+      await waitFor(() => writers.every((writer) => writer.acknowledged.size > 0), 10_000, 'first acks');
+      for (let taken = 0; taken < 4; taken++) {
+        const acknowledged = new Map(writers.map((writer) => [writer, [...writer.acknowledged]]));
+        const destination = path.join(directory(), `backup-${taken}`);
+        const output = await runCommand(['backup', destination], dataDir);
+        expect(output.status, output.stdout).toBe(0);
+        backups.push({ destination, acknowledged, lastLine: output.lines.at(-1) });
+      }
+    } finally {
+      for (const writer of writers) writer.stop();
+      const exited = new Promise((resolve) => relay.once('exit', resolve));
+      relay.kill('SIGTERM');
+      await exited;
+    }
+    for (const [index, { destination, acknowledged, lastLine }] of backups.entries()) {
+      expect(lastLine).toMatchObject({ event: 'backup.done', verified: { lists: 2, failures: [], incomplete: [] } });
+      for (const [writer, keys] of acknowledged) {
+        const items = new Set(await itemsIn(destination, writer.listId));
+        expect(keys.filter((key) => !items.has(key)), `backup ${index}: acknowledged before it started, missing`).toEqual([]);
+      }
+    }
+    expect([...(backups.at(-1)?.acknowledged.values() ?? [])].flat().length).toBeGreaterThan(50);
+  }, 60_000);
+
+  it('[BK7] the verification names a list whose updates build on one it lacks', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const doc = new Y.Doc();
+    addItem(doc, 'milk');
+    const before = Y.encodeStateVector(doc);
+    doc.getMap('items').set('milk', 'oat milk');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    await storage.append('backupLacksOneUpdate', [Y.encodeStateAsUpdate(doc, before)]);
+    await storage.append('backupHoldsItAll0001', [Y.encodeStateAsUpdate(doc)]);
+    await storage.close();
+    expect(await verifyCopy(dataDir)).toEqual({ lists: 2, updates: 2, failures: [], incomplete: ['backupLacksOneUpdate'] });
+  });
+
+  it('[BK5] the command: exit 0 with a summary, 2 for a destination that exists, 1 for a backup holding damage', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const run = (...args: string[]): Promise<CommandOutput> => runCommand(args, dataDir);
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    const doc = new Y.Doc();
+    await storage.append('backupCommandList01', [addItem(doc, 'a'), addItem(doc, 'b')]);
+    await storage.close();
+    const first = await run('backup', path.join(directory(), 'first'));
+    expect(first.status).toBe(0);
+    expect(first.lines.at(-1)).toMatchObject({ event: 'backup.done', lists: 1, verified: { lists: 1, updates: 2, failures: [], incomplete: [] } });
+    const again = await run('backup', path.join(directory(), 'first'));
+    expect(again.status).toBe(2);
+    expect(again.lines.at(-1)).toMatchObject({ event: 'backup.refused', reason: expect.stringMatching(/exists already/) });
+    // A log damaged in the middle: the backup is made, and says what it found.
+    const logPath = path.join(dataDir, 'backupCommandList01.log');
+    const log = await fs.readFile(logPath);
+    log[10] = (log[10] as number) ^ 0xff;
+    await fs.writeFile(logPath, Buffer.concat([log, frameRecord(new Uint8Array([0]))]));
+    const damaged = await run('backup', path.join(directory(), 'damaged'));
+    expect(damaged.status).toBe(1);
+    expect(damaged.lines.at(-1)).toMatchObject({ event: 'backup.damaged', verified: { failures: ['file_quarantined'] } });
+    expect(await fs.readdir(path.join(directory(), 'damaged', 'quarantine'))).toHaveLength(1);
+    // The first backup back in place of the damaged list.
+    const restored = await run('restore', path.join(directory(), 'first'));
+    expect(restored.status).toBe(0);
+    expect(restored.lines.at(-1)).toMatchObject({ event: 'restore.done', verified: { lists: 1, updates: 2, failures: [], incomplete: [] } });
+    expect(await itemsIn(dataDir, 'backupCommandList01')).toEqual(['a', 'b']);
+    expect((await run('restore', path.join(directory(), 'missing'))).status).toBe(2);
+    expect((await run('backup')).status).toBe(2);
+  }, 60_000);
+});
