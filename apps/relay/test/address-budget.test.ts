@@ -217,6 +217,38 @@ describe('per-address delivery budget', () => {
     expect(first.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('[B11] a phone whose update waits for its address\'s storage budget is sent the list\'s presence every few seconds, so the app does not reconnect', async () => {
+    let clockOffsetMs = 0;
+    const { running } = await relayWithHonestPhones({ maxStoredBytesPerIpPerHour: 3600 }, () => Date.now() + clockOffsetMs);
+    const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
+    const firstList = newListId();
+    const first = await openRawSocket(running.syncUrl, firstList);
+    cleanups.push(() => first.terminate());
+    first.send(update('x'.repeat(6000)));
+    await waitFor(() => storedIn(firstList, 'x'.repeat(6000)) !== undefined, 5000, 'the first upload stored');
+
+    const secondList = newListId();
+    const second = await openRawSocket(running.syncUrl, secondList);
+    cleanups.push(() => second.terminate());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const presenceAt: number[] = [];
+    second.on('message', (data: Buffer) => {
+      if (data[0] === 1) presenceAt.push(Date.now());
+    });
+    const sentAt = Date.now();
+    second.send(update('waits'));
+    await new Promise((resolve) => setTimeout(resolve, 7500));
+    expect(storedIn(secondList, 'waits')).toBeUndefined();
+    // The web app reconnects after 8 s with nothing received: never that long between two.
+    const gaps = [sentAt, ...presenceAt, Date.now()].slice(1).map((at, i) => at - ([sentAt, ...presenceAt][i] as number));
+    expect(presenceAt.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...gaps)).toBeLessThan(5000);
+
+    clockOffsetMs += 3 * 3600 * 1000;
+    await waitFor(() => storedIn(secondList, 'waits') === 'waits', 3000, 'the held update, once the budget refilled');
+    expect(second.readyState).toBe(WebSocket.OPEN);
+  }, 15_000);
+
   it('[B8] loading a list is charged to the address whose connection made it load: in debt, that address\'s next load waits (its phone connected) until it has paid; loaded lists and other addresses are served', async () => {
     // 2 ms a second, 4 ms burst; loading 5,000 stored items takes Yjs far longer than 14 ms.
     let clockOffsetMs = 0;

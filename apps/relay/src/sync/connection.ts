@@ -34,6 +34,11 @@ const DRAIN_CHECK_MS = 1000;
 const HOLD_RECHECK_MS = 1000;
 /** How often a frame for the decode worker looks again while its address has one there. */
 const OFF_THREAD_TURN_RECHECK_MS = 20;
+/**
+ * How often a phone whose update waits for its address's storage budget is sent the list's
+ * presence: well inside the 8 s of silence after which the web app reconnects (connection-watch.ts).
+ */
+const STORAGE_WAIT_KEEPALIVE_MS = 3000;
 
 /** The `errors_total` kind counting connections dropped for each bound on unsent bytes. */
 const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
@@ -144,6 +149,8 @@ export class Connection implements RoomPeer {
   private offThreadFrameBytes = 0;
   /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
   private pausedForDecodeTurn = false;
+  /** While an update waits for the address's storage budget: when its phone is next sent presence (keepWaitingPhoneListening). */
+  private storageWaitKeepaliveAt: number | undefined;
   private closing = false;
   /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
   isAlive = true;
@@ -342,9 +349,11 @@ export class Connection implements RoomPeer {
       const { item: message, readAt } = this.decodedHead;
       const storageLimitedMs = this.storageBudgetWait(message);
       if (storageLimitedMs > 0) {
+        this.keepWaitingPhoneListening();
         this.holdFor(storageLimitedMs);
         return;
       }
+      this.storageWaitKeepaliveAt = undefined;
       const rateLimitedMs = this.deliveryBudgetWait(message);
       if (rateLimitedMs > 0) {
         this.holdFor(rateLimitedMs);
@@ -478,6 +487,25 @@ export class Connection implements RoomPeer {
     if (storedBytes.hasCredit()) return 0;
     this.countThrottled('address_storage_limited');
     return Math.max(1, storedBytes.msUntil(1));
+  }
+
+  /**
+   * An update waiting for its address's storage budget can wait minutes (past 64 MiB stored an
+   * hour), its socket unread meanwhile, so the phone's presence queries go unanswered. The web app
+   * reconnected after 8 s of silence, every 8 s, and each time sent its upload again as far as TCP
+   * took it. So the waiting phone is sent the list's presence every STORAGE_WAIT_KEEPALIVE_MS, as
+   * if it had asked: it stays connected, sees the others' edits, and its update is stored once the
+   * budget allows ([B11]).
+   */
+  private keepWaitingPhoneListening(): void {
+    const now = this.options.now();
+    if (this.storageWaitKeepaliveAt === undefined) {
+      this.storageWaitKeepaliveAt = now + STORAGE_WAIT_KEEPALIVE_MS;
+      return;
+    }
+    if (now < this.storageWaitKeepaliveAt) return;
+    this.storageWaitKeepaliveAt = now + STORAGE_WAIT_KEEPALIVE_MS;
+    this.room.answerPresenceQuery(this);
   }
 
   /** Its address's share of the presence held on every list. */
