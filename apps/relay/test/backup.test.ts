@@ -137,6 +137,9 @@ describe('backups of a running relay', () => {
     await expect(copyLiveDataDir(dataDir, existing)).rejects.toThrow(/exists already/);
     expect(await fs.readdir(existing)).toEqual(['keep']);
     await expect(copyLiveDataDir(dataDir, path.join(dataDir, 'backup'))).rejects.toBeInstanceOf(BackupError);
+    await fs.symlink(dataDir, path.join(directory(), 'link'));
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'link', 'backup'))).rejects.toThrow(/must be outside DATA_DIR/);
+    await fs.unlink(path.join(directory(), 'link'));
     await expect(copyLiveDataDir(path.join(directory(), 'nothing'), path.join(directory(), 'b'))).rejects.toThrow(/does not exist/);
     // A file it cannot read (a directory where a log should be): the copy fails, and takes its partial directory with it.
     await fs.mkdir(path.join(dataDir, 'backupUnreadableLog1.log'));

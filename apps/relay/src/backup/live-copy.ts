@@ -56,12 +56,13 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   const source = path.resolve(dataDir);
   const target = path.resolve(destination);
   await requireDirectory(source, 'DATA_DIR');
-  if (target === source || target.startsWith(source + path.sep)) {
-    throw new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
-  }
+  const insideDataDir = new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
+  if (isWithin(target, source)) throw insideDataDir;
   if (await exists(target)) throw new BackupError(`${target} exists already: a backup never replaces files`);
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
+  // The same through a symbolic link.
+  if (isWithin(path.join(await fs.realpath(parent), path.basename(target)), await fs.realpath(source))) throw insideDataDir;
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
   try {
     // Readable as DATA_DIR is (mkdtemp makes it private): a container mounting it back to restore runs as its own user.
@@ -170,6 +171,10 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
     throw error;
   }
   if (!stats.isDirectory()) throw new BackupError(`${what} ${dir} is not a directory`);
+}
+
+function isWithin(candidate: string, dir: string): boolean {
+  return candidate === dir || candidate.startsWith(dir + path.sep);
 }
 
 async function exists(filePath: string): Promise<boolean> {
