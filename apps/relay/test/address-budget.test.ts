@@ -55,6 +55,37 @@ describe('per-address delivery budget', () => {
     return { running, listId, honest };
   }
 
+  /**
+   * A relay storing 3,600 bytes an hour per address, and this test's address in debt after one
+   * list-sized upload (passed on credit, whatever its size) through `first`. `refill` moves the
+   * relay's clock on until the budget is full again.
+   */
+  async function addressInStorageDebt(): Promise<{
+    running: RunningRelay;
+    honest: [Phone, Phone];
+    storedIn: (listId: string, key: string) => unknown;
+    first: WebSocket;
+    refill: () => void;
+  }> {
+    let clockOffsetMs = 0;
+    const { running, honest } = await relayWithHonestPhones({ maxStoredBytesPerIpPerHour: 3600 }, () => Date.now() + clockOffsetMs);
+    const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
+    const firstList = newListId();
+    const first = await openRawSocket(running.syncUrl, firstList);
+    cleanups.push(() => first.terminate());
+    first.send(update('x'.repeat(6000)));
+    await waitFor(() => storedIn(firstList, 'x'.repeat(6000)) !== undefined, 5000, 'the first upload stored');
+    return {
+      running,
+      honest,
+      storedIn,
+      first,
+      refill: () => {
+        clockOffsetMs += 3 * 3600 * 1000;
+      },
+    };
+  }
+
   async function expectStillSyncing([alice, bob]: [Phone, Phone]): Promise<void> {
     const key = `honest-${Math.random()}`;
     alice.doc.getMap('items').set(key, 'still syncing');
@@ -189,16 +220,7 @@ describe('per-address delivery budget', () => {
   }, 40_000);
 
   it('[B7] an address that stored its hourly budget has its next update wait, not refused, until the budget refills; other addresses keep storing', async () => {
-    let clockOffsetMs = 0;
-    const { running, honest } = await relayWithHonestPhones({ maxStoredBytesPerIpPerHour: 3600 }, () => Date.now() + clockOffsetMs);
-    const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
-
-    // One list-sized upload passes on credit, whatever its size, and leaves the address in debt.
-    const firstList = newListId();
-    const first = await openRawSocket(running.syncUrl, firstList);
-    cleanups.push(() => first.terminate());
-    first.send(update('x'.repeat(6000)));
-    await waitFor(() => storedIn(firstList, 'x'.repeat(6000)) !== undefined, 5000, 'the first upload stored');
+    const { running, honest, storedIn, first, refill } = await addressInStorageDebt();
 
     // A new list from the same address through a fresh connection: its content waits.
     const secondList = newListId();
@@ -210,23 +232,15 @@ describe('per-address delivery budget', () => {
     expect(running.relay.metrics.errors.get({ kind: 'address_storage_limited' })).toBeGreaterThan(0);
     await expectStillSyncing(honest);
 
-    // Once the budget has refilled (3,600 bytes an hour), the waiting update is stored: slowed, not lost.
-    clockOffsetMs += 3 * 3600 * 1000;
+    // Once the budget has refilled, the waiting update is stored: slowed, not lost.
+    refill();
     await waitFor(() => storedIn(secondList, 'second-list') === 'second-list', 3000, 'the held update, once the budget refilled');
     expect(second.readyState).toBe(WebSocket.OPEN);
     expect(first.readyState).toBe(WebSocket.OPEN);
   });
 
   it('[B11] a phone whose update waits for its address\'s storage budget is sent the list\'s presence every few seconds, so the app does not reconnect', async () => {
-    let clockOffsetMs = 0;
-    const { running } = await relayWithHonestPhones({ maxStoredBytesPerIpPerHour: 3600 }, () => Date.now() + clockOffsetMs);
-    const storedIn = (listId: string, key: string): unknown => running.relay.registry.get(listId)?.doc.getMap('items').get(key);
-    const firstList = newListId();
-    const first = await openRawSocket(running.syncUrl, firstList);
-    cleanups.push(() => first.terminate());
-    first.send(update('x'.repeat(6000)));
-    await waitFor(() => storedIn(firstList, 'x'.repeat(6000)) !== undefined, 5000, 'the first upload stored');
-
+    const { running, storedIn, refill } = await addressInStorageDebt();
     const secondList = newListId();
     const second = await openRawSocket(running.syncUrl, secondList);
     cleanups.push(() => second.terminate());
@@ -244,7 +258,7 @@ describe('per-address delivery budget', () => {
     expect(presenceAt.length).toBeGreaterThanOrEqual(2);
     expect(Math.max(...gaps)).toBeLessThan(5000);
 
-    clockOffsetMs += 3 * 3600 * 1000;
+    refill();
     await waitFor(() => storedIn(secondList, 'waits') === 'waits', 3000, 'the held update, once the budget refilled');
     expect(second.readyState).toBe(WebSocket.OPEN);
   }, 15_000);

@@ -58,7 +58,7 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   await requireDirectory(source, 'DATA_DIR');
   const insideDataDir = new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
   if (isWithin(target, source)) throw insideDataDir;
-  if (await exists(target)) throw new BackupError(`${target} exists already: a backup never replaces files`);
+  if (await anythingAt(target)) throw new BackupError(`${target} exists already: a backup never replaces files`);
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
   // The same through a symbolic link.
@@ -177,7 +177,8 @@ function isWithin(candidate: string, dir: string): boolean {
   return candidate === dir || candidate.startsWith(dir + path.sep);
 }
 
-async function exists(filePath: string): Promise<boolean> {
+/** Whether anything is at `filePath`, a dangling symbolic link too (file-ops' `exists` follows links, and a rename would replace one). */
+async function anythingAt(filePath: string): Promise<boolean> {
   try {
     await fs.lstat(filePath);
     return true;
