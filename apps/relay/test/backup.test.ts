@@ -234,6 +234,8 @@ describe('backups of a running relay', () => {
     }
     expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
     await expect(restoreDataDir(path.join(directory(), 'nothing'), dataDir)).rejects.toThrow(/does not exist/);
+    await expect(restoreDataDir(restored.setAside as string, dataDir)).rejects.toThrow(/must not hold one another/);
+    await expect(restoreDataDir(dataDir, dataDir)).rejects.toThrow(/must not hold one another/);
     // One it cannot read whole: the error says where the lists it replaced are.
     const broken = path.join(directory(), 'broken');
     await fs.mkdir(path.join(broken, 'backupBrokenRestore1.log'), { recursive: true });

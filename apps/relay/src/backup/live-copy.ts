@@ -173,7 +173,7 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   if (!stats.isDirectory()) throw new BackupError(`${what} ${dir} is not a directory`);
 }
 
-function isWithin(candidate: string, dir: string): boolean {
+export function isWithin(candidate: string, dir: string): boolean {
   return candidate === dir || candidate.startsWith(dir + path.sep);
 }
 

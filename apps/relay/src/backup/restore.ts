@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { LOCK_FILE_NAME, lockDataDir } from '../storage/data-dir-lock.js';
 import { syncDirectory } from '../storage/file-ops.js';
 import type { BackupCopy } from './live-copy.js';
-import { BackupError, copyListFiles, holdsListFiles, requireDirectory } from './live-copy.js';
+import { BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
 
@@ -36,6 +36,11 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
   const source = path.resolve(backup);
   const target = path.resolve(dataDir);
   await requireDirectory(source, 'the backup');
+  const [realSource, realTarget] = [await fs.realpath(source), await fs.realpath(target).catch(() => target)];
+  // Set aside with DATA_DIR's other contents, such a backup would be gone before it was read.
+  if (isWithin(realSource, realTarget) || isWithin(realTarget, realSource)) {
+    throw new BackupError(`the backup ${source} and DATA_DIR (${target}) must not hold one another`);
+  }
   if (!holdsListFiles(await fs.readdir(source))) throw new BackupError(`${source} holds no lists: not a Basket backup`);
   const outcome = await lockDataDir(target, { waitMs: 0, ...(options.flockCommand === undefined ? {} : { flockCommand: options.flockCommand }) });
   if (outcome.kind === 'held') {
