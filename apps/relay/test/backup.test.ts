@@ -104,6 +104,8 @@ describe('backups of a running relay', () => {
     const backups: { destination: string; acknowledged: Map<AcknowledgedWriter, string[]>; rereads: number }[] = [];
     try {
       for (const writer of writers) writer.start(running.syncUrl);
+      // This relay takes no DATA_DIR lock, which would make DATA_DIR at its start: the first write does.
+      await waitFor(() => writers.every((writer) => writer.acknowledged.size > 0), 10_000, 'first acks');
       for (let taken = 0; taken < 8; taken++) {
         await new Promise((resolve) => setTimeout(resolve, 60 + taken * 20));
         const acknowledged = new Map(writers.map((writer) => [writer, [...writer.acknowledged]]));
@@ -138,7 +140,8 @@ describe('backups of a running relay', () => {
     expect(await fs.readdir(existing)).toEqual(['keep']);
     await expect(copyLiveDataDir(dataDir, path.join(dataDir, 'backup'))).rejects.toBeInstanceOf(BackupError);
     await fs.symlink(dataDir, path.join(directory(), 'link'));
-    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'link', 'backup'))).rejects.toThrow(/must be outside DATA_DIR/);
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'link', 'sub', 'backup'))).rejects.toThrow(/must be outside DATA_DIR/);
+    expect(await fs.readdir(dataDir)).not.toContain('sub');
     await fs.unlink(path.join(directory(), 'link'));
     await expect(copyLiveDataDir(path.join(directory(), 'nothing'), path.join(directory(), 'b'))).rejects.toThrow(/does not exist/);
     // A file it cannot read (a directory where a log should be): the copy fails, and takes its partial directory with it.
@@ -210,7 +213,7 @@ describe('backups of a running relay', () => {
     await storage.close();
     const held = await lockDataDir(dataDir, { waitMs: 0 });
     if (held.kind !== 'acquired') throw new Error(`test setup: ${held.kind}`);
-    await expect(restoreDataDir(backupDir, dataDir)).rejects.toThrow(/a relay is running on .*: stop it first/);
+    await expect(restoreDataDir(backupDir, dataDir)).rejects.toThrow(/a relay \(or another restore\) is running on .*: stop it first/);
     await held.lock.release();
     expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
 
@@ -234,8 +237,13 @@ describe('backups of a running relay', () => {
     }
     expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
     await expect(restoreDataDir(path.join(directory(), 'nothing'), dataDir)).rejects.toThrow(/does not exist/);
-    await expect(restoreDataDir(restored.setAside as string, dataDir)).rejects.toThrow(/must not hold one another/);
     await expect(restoreDataDir(dataDir, dataDir)).rejects.toThrow(/must not hold one another/);
+    await fs.mkdir(path.join(dataDir, 'saved'));
+    await fs.cp(backupDir, path.join(dataDir, 'saved'), { recursive: true });
+    await expect(restoreDataDir(path.join(dataDir, 'saved'), dataDir)).rejects.toThrow(/must not hold one another/);
+    await fs.rm(path.join(dataDir, 'saved'), { recursive: true });
+    // What else is in DATA_DIR (a volume's lost+found) stays where it is.
+    await fs.mkdir(path.join(dataDir, 'lost+found'));
     // One it cannot read whole: the error says where the lists it replaced are.
     const broken = path.join(directory(), 'broken');
     await fs.mkdir(path.join(broken, 'backupBrokenRestore1.log'), { recursive: true });
@@ -243,6 +251,11 @@ describe('backups of a running relay', () => {
       /stopped part-way .*EISDIR.*before-restore-2026-11-24T21-00-00-000Z/,
     );
     expect(await itemsIn(path.join(dataDir, 'before-restore-2026-11-24T21-00-00-000Z'), 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+    expect(await fs.readdir(dataDir)).toContain('lost+found');
+    // An earlier restore's set-aside directory, restored, undoes it.
+    const undone = await restoreDataDir(path.join(dataDir, 'before-restore-2026-11-24T21-00-00-000Z'), dataDir);
+    expect(undone.verified).toMatchObject({ lists: 1, failures: [], incomplete: [] });
+    expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
   });
 
   it('[BK9] the command backs up a relay process while phones write, and each backup holds what was acknowledged before it', async () => {

@@ -59,10 +59,10 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   const insideDataDir = new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
   if (isWithin(target, source)) throw insideDataDir;
   if (await anythingAt(target)) throw new BackupError(`${target} exists already: a backup never replaces files`);
+  // The same through a symbolic link, checked before any directory is made.
+  if (isWithin(await realPathOfNew(target), await fs.realpath(source))) throw insideDataDir;
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
-  // The same through a symbolic link.
-  if (isWithin(path.join(await fs.realpath(parent), path.basename(target)), await fs.realpath(source))) throw insideDataDir;
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
   try {
     // Readable as DATA_DIR is (mkdtemp makes it private): a container mounting it back to restore runs as its own user.
@@ -171,6 +171,19 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
     throw error;
   }
   if (!stats.isDirectory()) throw new BackupError(`${what} ${dir} is not a directory`);
+}
+
+/** Where `target`, which does not exist, would be once made: its nearest existing ancestor's real path, and the rest. */
+async function realPathOfNew(target: string): Promise<string> {
+  const missing: string[] = [];
+  for (let dir = target; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(await fs.realpath(dir), ...missing.reverse());
+    } catch (error) {
+      if (!isNotFound(error) || path.dirname(dir) === dir) throw error;
+      missing.push(path.basename(dir));
+    }
+  }
 }
 
 export function isWithin(candidate: string, dir: string): boolean {

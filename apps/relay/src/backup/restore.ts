@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { LOCK_FILE_NAME, lockDataDir } from '../storage/data-dir-lock.js';
+import { lockDataDir } from '../storage/data-dir-lock.js';
+import { QUARANTINE_DIR, TEMP_SUFFIX } from '../storage/disk-storage.js';
 import { syncDirectory } from '../storage/file-ops.js';
 import type { BackupCopy } from './live-copy.js';
 import { BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
@@ -37,25 +38,28 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
   const target = path.resolve(dataDir);
   await requireDirectory(source, 'the backup');
   const [realSource, realTarget] = [await fs.realpath(source), await fs.realpath(target).catch(() => target)];
-  // Set aside with DATA_DIR's other contents, such a backup would be gone before it was read.
-  if (isWithin(realSource, realTarget) || isWithin(realTarget, realSource)) {
+  // Set aside with DATA_DIR's other contents, such a backup would be gone before it was read. An
+  // earlier restore's set-aside directory stays where it is: restoring it undoes that restore.
+  const inDataDir = isWithin(realSource, realTarget) ? path.relative(realTarget, realSource).split(path.sep)[0] : undefined;
+  if (isWithin(realTarget, realSource) || (inDataDir !== undefined && !inDataDir.startsWith(SET_ASIDE_PREFIX))) {
     throw new BackupError(`the backup ${source} and DATA_DIR (${target}) must not hold one another`);
   }
   if (!holdsListFiles(await fs.readdir(source))) throw new BackupError(`${source} holds no lists: not a Basket backup`);
   const outcome = await lockDataDir(target, { waitMs: 0, ...(options.flockCommand === undefined ? {} : { flockCommand: options.flockCommand }) });
   if (outcome.kind === 'held') {
     const owner = outcome.owner === undefined ? '' : ` (pid ${outcome.owner.pid} on ${outcome.owner.host})`;
-    throw new BackupError(`a relay is running on ${target}${owner}: stop it first`);
+    throw new BackupError(`a relay (or another restore) is running on ${target}${owner}: stop it first`);
   }
   if (outcome.kind === 'unavailable') options.logger?.warn('restore.unlocked', { dataDir: target, reason: outcome.reason });
   try {
-    const setAside = await setAsideContents(target, options.wallClock ?? Date.now);
+    let setAside: string | undefined;
     try {
+      setAside = await setAsideListFiles(target, options.wallClock ?? Date.now);
       const copied = await copyListFiles(source, target);
       const verified = await verifyCopy(target, options.logger);
       return { copied, verified, setAside };
     } catch (error) {
-      const before = setAside === undefined ? 'it held nothing before' : `what it held before is in ${setAside}`;
+      const before = setAside === undefined ? 'its own files, if any, are where they were or in a before-restore- directory' : `what it held before is in ${setAside}`;
       throw new Error(`the restore stopped part-way (${String(error)}): DATA_DIR holds part of the backup, ${before}`, { cause: error });
     }
   } finally {
@@ -63,9 +67,13 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
   }
 }
 
-/** Moves everything in DATA_DIR but its lock and earlier restores' leftovers into a new directory there. */
-async function setAsideContents(dataDir: string, wallClock: () => number): Promise<string | undefined> {
-  const names = (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME && !name.startsWith(SET_ASIDE_PREFIX));
+/**
+ * Moves the relay's own files in DATA_DIR (list files, journal segments, quarantine/, temp files)
+ * into a new directory there. Anything else stays: a volume's root holds a `lost+found` the
+ * relay's user cannot move, and a move that failed on it part-way left half the lists behind.
+ */
+async function setAsideListFiles(dataDir: string, wallClock: () => number): Promise<string | undefined> {
+  const names = (await fs.readdir(dataDir)).filter(isRelayFile);
   if (names.length === 0) return undefined;
   const setAside = path.join(dataDir, SET_ASIDE_PREFIX + new Date(wallClock()).toISOString().replace(/[:.]/g, '-'));
   await fs.mkdir(setAside);
@@ -73,4 +81,8 @@ async function setAsideContents(dataDir: string, wallClock: () => number): Promi
   await syncDirectory(setAside);
   await syncDirectory(dataDir);
   return setAside;
+}
+
+function isRelayFile(name: string): boolean {
+  return name === QUARANTINE_DIR || holdsListFiles([name]) || (name.endsWith(TEMP_SUFFIX) && holdsListFiles([name.slice(0, -TEMP_SUFFIX.length)]));
 }

@@ -99,7 +99,7 @@ interface ReplayedSegment {
 
 export const SNAPSHOT_SUFFIX = '.snapshot';
 export const LOG_SUFFIX = '.log';
-const TEMP_SUFFIX = '.tmp';
+export const TEMP_SUFFIX = '.tmp';
 export const QUARANTINE_DIR = 'quarantine';
 /** Beside a quarantined file: the list's records stored after it (see quarantine). */
 const AFTER_COPY_SUFFIX = '.after';
