@@ -29,9 +29,9 @@ export interface RestoreOptions {
 
 /**
  * Puts a backup's lists into DATA_DIR for the relay's next start, and reads them back as the relay
- * will. Refused while a relay holds DATA_DIR. Nothing is deleted: what DATA_DIR held is moved into
- * `before-restore-<time>/` inside it, which the relay ignores, until a person removes it. The
- * backup is only read, so it may be mounted read-only.
+ * will. Refused while a relay holds DATA_DIR. Nothing is deleted: the relay's own files in DATA_DIR
+ * are moved into `before-restore-<time>/` inside it, which the relay ignores, until a person
+ * removes it. The backup is only read, so it may be mounted read-only.
  */
 export async function restoreDataDir(backup: string, dataDir: string, options: RestoreOptions = {}): Promise<Restored> {
   const source = path.resolve(backup);
@@ -51,16 +51,16 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
     throw new BackupError(`a relay (or another restore) is running on ${target}${owner}: stop it first`);
   }
   if (outcome.kind === 'unavailable') options.logger?.warn('restore.unlocked', { dataDir: target, reason: outcome.reason });
+  const setAside = path.join(target, SET_ASIDE_PREFIX + new Date((options.wallClock ?? Date.now)()).toISOString().replace(/[:.]/g, '-'));
   try {
-    let setAside: string | undefined;
     try {
-      setAside = await setAsideListFiles(target, options.wallClock ?? Date.now);
+      const moved = await setAsideListFiles(target, setAside);
       const copied = await copyListFiles(source, target);
       const verified = await verifyCopy(target, options.logger);
-      return { copied, verified, setAside };
+      return { copied, verified, setAside: moved ? setAside : undefined };
     } catch (error) {
-      const before = setAside === undefined ? 'its own files, if any, are where they were or in a before-restore- directory' : `what it held before is in ${setAside}`;
-      throw new Error(`the restore stopped part-way (${String(error)}): DATA_DIR holds part of the backup, ${before}`, { cause: error });
+      const before = `the files DATA_DIR held before are in ${setAside}, or still in DATA_DIR where the move did not reach them`;
+      throw new Error(`the restore stopped part-way (${String(error)}): ${before}`, { cause: error });
     }
   } finally {
     if (outcome.kind === 'acquired') await outcome.lock.release();
@@ -69,18 +69,18 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
 
 /**
  * Moves the relay's own files in DATA_DIR (list files, journal segments, quarantine/, temp files)
- * into a new directory there. Anything else stays: a volume's root holds a `lost+found` the
- * relay's user cannot move, and a move that failed on it part-way left half the lists behind.
+ * into the new directory `setAside` there; false when there were none. Anything else stays: a
+ * volume's root holds a `lost+found` the relay's user cannot move, and a move that failed on it
+ * part-way left half the lists behind.
  */
-async function setAsideListFiles(dataDir: string, wallClock: () => number): Promise<string | undefined> {
+async function setAsideListFiles(dataDir: string, setAside: string): Promise<boolean> {
   const names = (await fs.readdir(dataDir)).filter(isRelayFile);
-  if (names.length === 0) return undefined;
-  const setAside = path.join(dataDir, SET_ASIDE_PREFIX + new Date(wallClock()).toISOString().replace(/[:.]/g, '-'));
+  if (names.length === 0) return false;
   await fs.mkdir(setAside);
   for (const name of names) await fs.rename(path.join(dataDir, name), path.join(setAside, name));
   await syncDirectory(setAside);
   await syncDirectory(dataDir);
-  return setAside;
+  return true;
 }
 
 function isRelayFile(name: string): boolean {
