@@ -1,10 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
-import { describe, expect, it } from 'vitest';
-import { BackupError, copyLiveDataDir } from '../src/backup/live-copy.js';
+import { describe, expect, it, vi } from 'vitest';
+import { BACKUP_MANIFEST, BackupError, copyLiveDataDir } from '../src/backup/live-copy.js';
 import { verifyCopy } from '../src/backup/verify-copy.js';
 import { restoreDataDir } from '../src/backup/restore.js';
 import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
@@ -43,6 +44,10 @@ interface CommandOutput {
 
 /** Runs the backup command (from source) on `dataDir`, without blocking this process's event loop. */
 function runCommand(args: readonly string[], dataDir: string): Promise<CommandOutput> {
+  return startCommand(args, dataDir).output;
+}
+
+function startCommand(args: readonly string[], dataDir: string): { child: ChildProcess; output: Promise<CommandOutput> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/backup/main.ts', ...args], {
     cwd: relayRoot,
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' },
@@ -52,12 +57,31 @@ function runCommand(args: readonly string[], dataDir: string): Promise<CommandOu
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });
-  return new Promise((resolve) =>
+  const output = new Promise<CommandOutput>((resolve) =>
     child.once('close', (status) => {
       const lines = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
       resolve({ status, stdout, lines });
     }),
   );
+  return { child, output };
+}
+
+/** Waits until `count` names in `dir` start with `prefix`. */
+async function untilNameIn(dir: string, prefix: string, count = 1): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while ((await fs.readdir(dir)).filter((name) => name.startsWith(prefix)).length < count) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${prefix}* in ${dir}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** A DATA_DIR holding `count` lists of one item each, written as a relay's checkpoint leaves them (quickly: nothing synced). */
+async function manyLists(dataDir: string, count: number): Promise<void> {
+  await fs.mkdir(dataDir, { recursive: true });
+  for (let index = 0; index < count; index++) {
+    const listId = `backupManyLists${String(index).padStart(5, '0')}`;
+    await fs.writeFile(path.join(dataDir, `${listId}.log`), frameRecord(addItem(new Y.Doc(), listId)));
+  }
 }
 
 describe('backups of a running relay', () => {
@@ -164,10 +188,11 @@ describe('backups of a running relay', () => {
     const copied = await copyLiveDataDir(dataDir, destination);
     await storage.close();
     const names = (await fs.readdir(destination)).sort();
-    expect(names.filter((name) => !name.startsWith('journal.'))).toEqual(['backupKeptFilesList1.log', 'quarantine']);
+    expect(names.filter((name) => !name.startsWith('journal.'))).toEqual(['backupKeptFilesList1.log', BACKUP_MANIFEST, 'quarantine']);
     expect(names.some((name) => name.startsWith('journal.'))).toBe(true);
     expect(await fs.readdir(path.join(destination, 'quarantine'))).toEqual(['backupKeptFilesList1.log.1700000000000']);
-    expect(copied).toMatchObject({ lists: 1, files: names.length });
+    // Every file but the manifest, and one in quarantine/.
+    expect(copied).toMatchObject({ lists: 1, files: names.length - 1 });
     expect(await itemsIn(destination, 'backupKeptFilesList1')).toEqual(['a', 'b']);
   });
 
@@ -336,4 +361,100 @@ describe('backups of a running relay', () => {
     expect((await run('restore', path.join(directory(), 'missing'))).status).toBe(2);
     expect((await run('backup')).status).toBe(2);
   }, 60_000);
+  it('[BK10] a backup names itself in a manifest: one of a relay with no lists restores to an empty DATA_DIR, a folder with neither is refused', async () => {
+    const emptyDataDir = path.join(directory(), 'empty');
+    await fs.mkdir(emptyDataDir);
+    const backupDir = path.join(directory(), 'backup');
+    const copied = await copyLiveDataDir(emptyDataDir, backupDir, { wallClock: () => Date.UTC(2026, 10, 24, 22, 0, 0) });
+    expect(await fs.readdir(backupDir)).toEqual([BACKUP_MANIFEST]);
+    expect(JSON.parse(await fs.readFile(path.join(backupDir, BACKUP_MANIFEST), 'utf8'))).toEqual({
+      basketBackup: 1,
+      createdAt: '2026-11-24T22:00:00.000Z',
+      dataDir: emptyDataDir,
+      ...copied,
+    });
+    const dataDir = path.join(directory(), 'data');
+    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    await storage.append('backupEmptiedList001', [addItem(new Y.Doc(), 'tea')]);
+    await storage.close();
+    const notABackup = path.join(directory(), 'photos');
+    await fs.mkdir(notABackup);
+    await fs.writeFile(path.join(notABackup, 'cat.jpg'), 'meow');
+    await expect(restoreDataDir(notABackup, dataDir)).rejects.toThrow(/neither lists nor basket-backup.json: not a Basket backup/);
+    expect(await itemsIn(dataDir, 'backupEmptiedList001')).toEqual(['tea']);
+
+    const restored = await restoreDataDir(backupDir, dataDir, { wallClock: () => Date.UTC(2026, 10, 24, 22, 30, 0) });
+    expect(restored).toMatchObject({ setAside: path.join(dataDir, 'before-restore-2026-11-24T22-30-00-000Z'), verified: { lists: 0, failures: [] } });
+    expect((await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME)).toEqual(['before-restore-2026-11-24T22-30-00-000Z']);
+    expect(await itemsIn(dataDir, 'backupEmptiedList001')).toEqual([]);
+  });
+
+  it('[BK11] a backup stopped by a signal removes its partial copy; a restore goes on to its end', async () => {
+    const dataDir = path.join(directory(), 'data');
+    await manyLists(dataDir, 2000);
+    const interrupt = new AbortController();
+    const read: string[] = [];
+    const stopped = copyLiveDataDir(dataDir, path.join(directory(), 'stopped'), {
+      signal: interrupt.signal,
+      afterStep: () => interrupt.abort(),
+      readFile: (filePath) => {
+        read.push(filePath);
+        return readIfExists(filePath);
+      },
+    });
+    await expect(stopped).rejects.toThrow(/aborted/);
+    expect(await fs.readdir(directory())).toEqual(['data']);
+    // Stopped at the next file, not at the end of the copy.
+    expect(read).toHaveLength(1);
+
+    // The command, with so many lists that the copy is under way when Ctrl-C comes.
+    const backup = startCommand(['backup', path.join(directory(), 'interrupted')], dataDir);
+    await untilNameIn(directory(), '.interrupted.partial-');
+    backup.child.kill('SIGINT');
+    const backedUp = await backup.output;
+    expect(backedUp.status).toBe(1);
+    expect(backedUp.lines.map((line) => line['event'])).toEqual(['backup.stopping', 'backup.interrupted']);
+    expect(await fs.readdir(directory())).toEqual(['data']);
+
+    const backupDir = path.join(directory(), 'backup');
+    await copyLiveDataDir(dataDir, backupDir);
+    const restore = startCommand(['restore', backupDir], dataDir);
+    await untilNameIn(dataDir, 'before-restore-');
+    restore.child.kill('SIGINT');
+    const restored = await restore.output;
+    expect(restored.status).toBe(0);
+    expect(restored.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.done']);
+    expect(restored.lines.at(-1)).toMatchObject({ verified: { lists: 2000, updates: 2000, failures: [], incomplete: [] } });
+
+    // A second Ctrl-C stops a restore at once; run again, it puts the whole backup in place.
+    const stoppedRestore = startCommand(['restore', backupDir], dataDir);
+    await untilNameIn(dataDir, 'before-restore-', 2);
+    stoppedRestore.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stoppedRestore.child.kill('SIGINT');
+    const halfRestored = await stoppedRestore.output;
+    expect(halfRestored.status).toBe(1);
+    expect(halfRestored.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.stopped']);
+    const again = await runCommand(['restore', backupDir], dataDir);
+    expect(again.status).toBe(0);
+    expect(again.lines.at(-1)).toMatchObject({ event: 'restore.done', verified: { lists: 2000, updates: 2000, failures: [], incomplete: [] } });
+  }, 60_000);
+
+  it('[BK12] a destination through a file is refused; the directories made for a backup are synced into their parents', async () => {
+    const dataDir = path.join(directory(), 'data');
+    await manyLists(dataDir, 1);
+    await fs.writeFile(path.join(directory(), 'a-file'), '');
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'a-file', 'backup'))).rejects.toThrow(BackupError);
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'a-file', 'deeper', 'backup'))).rejects.toThrow(/part of its path is a file/);
+    expect((await runCommand(['backup', path.join(directory(), 'a-file', 'backup')], dataDir)).status).toBe(2);
+
+    const opened = vi.spyOn(fs, 'open');
+    try {
+      await copyLiveDataDir(dataDir, path.join(directory(), 'new', 'nested', 'backup'));
+      const synced = opened.mock.calls.filter(([, flags]) => flags === fsConstants.O_RDONLY).map(([dir]) => String(dir));
+      expect(synced).toEqual(expect.arrayContaining([directory(), path.join(directory(), 'new'), path.join(directory(), 'new', 'nested')]));
+    } finally {
+      opened.mockRestore();
+    }
+  });
 });

@@ -2,12 +2,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
 import { LOG_SUFFIX, QUARANTINE_DIR, SNAPSHOT_SUFFIX } from '../storage/disk-storage.js';
-import { isNotFound, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
+import { errorCode, isNotFound, makeDirectory, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
 import { segmentSequence } from '../storage/journal.js';
 import { scanRecords } from '../storage/record-framing.js';
 
 /** A backup that could not be made; nothing was left at the destination. */
 export class BackupError extends Error {}
+
+/**
+ * The file naming a directory a backup: what it was copied from, and when. A restore takes a
+ * directory holding it or some list's files, so a backup of a relay with no lists restores too
+ * (to an empty DATA_DIR), and a mistyped path is still refused.
+ */
+export const BACKUP_MANIFEST = 'basket-backup.json';
 
 /** The moments between the copy's phases (test seam: records move on between them). */
 export type BackupStep = 'journal-copied' | 'logs-copied';
@@ -23,6 +30,10 @@ export interface BackupCopy {
 
 export interface BackupOptions {
   readonly afterStep?: (step: BackupStep) => Promise<void> | void;
+  /** Stops the copy before its next file (Ctrl-C); the copy fails, and leaves nothing behind. */
+  readonly signal?: AbortSignal;
+  /** For the manifest's time of the backup, which a person reads. */
+  readonly wallClock?: () => number;
   /** Test seam: reads one of DATA_DIR's files, undefined if it is gone (default: readIfExists). */
   readonly readFile?: (filePath: string) => Promise<Uint8Array | undefined>;
 }
@@ -50,7 +61,7 @@ const MAX_READS = 5;
  * replaced by a rename and a segment only ever deleted, so each is read whole, old or new.
  *
  * The copy is written into a temporary directory beside `destination`, synced, and renamed into
- * place: a `destination` that exists holds a whole backup.
+ * place: a `destination` that exists holds a whole backup, with its manifest.
  */
 export async function copyLiveDataDir(dataDir: string, destination: string, options: BackupOptions = {}): Promise<BackupCopy> {
   const source = path.resolve(dataDir);
@@ -58,31 +69,38 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   await requireDirectory(source, 'DATA_DIR');
   const insideDataDir = new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
   if (isWithin(target, source)) throw insideDataDir;
-  if (await anythingAt(target)) throw new BackupError(`${target} exists already: a backup never replaces files`);
+  if (await refusingNotADirectory(target, () => anythingAt(target))) throw new BackupError(`${target} exists already: a backup never replaces files`);
   // The same through a symbolic link, checked before any directory is made.
   if (isWithin(await realPathOfNew(target), await fs.realpath(source))) throw insideDataDir;
   const parent = path.dirname(target);
-  await fs.mkdir(parent, { recursive: true });
+  const madeEntriesIn = await refusingNotADirectory(target, () => makeDirectory(parent));
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
+  let copied: BackupCopy;
   try {
     // Readable as DATA_DIR is (mkdtemp makes it private): a container mounting it back to restore runs as its own user.
     await fs.chmod(temporary, 0o755);
-    const copied = await copyListFiles(source, temporary, options);
+    copied = await copyListFiles(source, temporary, options);
+    const manifest = { basketBackup: 1, createdAt: new Date((options.wallClock ?? Date.now)()).toISOString(), dataDir: source, ...copied };
+    await writeFileSynced(path.join(temporary, BACKUP_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'), 'wx');
+    await syncDirectory(temporary);
+    options.signal?.throwIfAborted();
     await fs.rename(temporary, target);
     await syncDirectory(parent);
-    return copied;
   } catch (error) {
     await fs.rm(temporary, { recursive: true, force: true });
     throw error;
   }
+  // Directories made for the backup reach their parents' entries too: without that, a power loss could take the backup with them.
+  for (const dir of madeEntriesIn) await syncDirectory(dir);
+  return copied;
 }
 
 /**
  * Copies the lists' files of the DATA_DIR `source`, running or not, into the directory `target`
  * and syncs them, in the order copyLiveDataDir explains. Nothing in `target` is replaced.
  */
-export async function copyListFiles(source: string, target: string, { afterStep, readFile = readIfExists }: BackupOptions = {}): Promise<BackupCopy> {
-  const copy = new FileCopier(source, target, readFile);
+export async function copyListFiles(source: string, target: string, { afterStep, readFile = readIfExists, signal }: BackupOptions = {}): Promise<BackupCopy> {
+  const copy = new FileCopier(source, target, readFile, signal);
   const segments = (await fs.readdir(source)).filter((name) => segmentSequence(name) !== undefined);
   segments.sort((a, b) => (segmentSequence(a) as number) - (segmentSequence(b) as number));
   for (const name of segments) await copy.records(name);
@@ -123,6 +141,7 @@ class FileCopier {
     private readonly source: string,
     private readonly target: string,
     private readonly readFile: (filePath: string) => Promise<Uint8Array | undefined>,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   /** A file of framed records; one deleted since it was listed is skipped (its records moved on). */
@@ -156,6 +175,7 @@ class FileCopier {
   }
 
   private async write(name: string, bytes: Uint8Array): Promise<void> {
+    this.signal?.throwIfAborted();
     await writeFileSynced(path.join(this.target, name), bytes, 'wx');
     this.files += 1;
     this.bytes += bytes.length;
@@ -167,10 +187,20 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   try {
     stats = await fs.stat(dir);
   } catch (error) {
-    if (isNotFound(error)) throw new BackupError(`${what} ${dir} does not exist`);
+    if (isNotFound(error) || errorCode(error) === 'ENOTDIR') throw new BackupError(`${what} ${dir} does not exist`);
     throw error;
   }
   if (!stats.isDirectory()) throw new BackupError(`${what} ${dir} is not a directory`);
+}
+
+/** `step` on a path through `target`; a file where a directory of it should be is a refusal, not a failure. */
+async function refusingNotADirectory<T>(target: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (errorCode(error) === 'ENOTDIR' || errorCode(error) === 'EEXIST') throw new BackupError(`${target} cannot be made: part of its path is a file, not a directory`);
+    throw error;
+  }
 }
 
 /** Where `target`, which does not exist, would be once made: its nearest existing ancestor's real path, and the rest. */

@@ -14,9 +14,10 @@ const USAGE = `usage, with DATA_DIR set as for the relay:
 
 /**
  * Entry point (README, "Backups"). Exit status 0: done, and every list reads back; 1: it failed
- * (a failed backup leaves nothing at its destination), or it was done but the lists hold damage
- * or gaps (logged, with what the storage found); 2: refused (usage, a missing directory, a
- * destination that exists, a relay running on DATA_DIR during a restore).
+ * or was stopped (a failed or stopped backup leaves nothing at its destination), or it was done
+ * but the lists hold damage or gaps (logged, with what the storage found); 2: refused (usage, a
+ * missing directory, a destination that exists or runs through a file, a relay running on
+ * DATA_DIR during a restore).
  */
 async function main(args: readonly string[]): Promise<number> {
   const logger = createJsonLogger(parseLogLevel(process.env['LOG_LEVEL']));
@@ -27,12 +28,14 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const dataDir = dataDirFromEnvironment(process.env);
   const directory = path.resolve(directoryArg);
+  const interrupt = new AbortController();
+  const stopOnSignal = interruptOnSignal(logger, command, interrupt);
   try {
     if (command === 'backup') {
-      const fields = { dataDir, destination: directory, ...(await copyLiveDataDir(dataDir, directory)) };
+      const fields = { dataDir, destination: directory, ...(await copyLiveDataDir(dataDir, directory, { signal: interrupt.signal })) };
       let verified;
       try {
-        verified = await verifyCopy(directory, logger);
+        verified = await verifyCopy(directory, logger, interrupt.signal);
       } catch (error) {
         logger.error('backup.unverified', { ...fields, error });
         return 1;
@@ -46,9 +49,39 @@ async function main(args: readonly string[]): Promise<number> {
       logger.error(`${command}.refused`, { dataDir, directory, reason: error.message });
       return 2;
     }
+    if (command === 'backup' && interrupt.signal.aborted) {
+      logger.error('backup.interrupted', { dataDir, directory, reason: 'stopped by a signal before it was done: nothing was left at the destination' });
+      return 1;
+    }
     logger.error(`${command}.failed`, { dataDir, directory, error });
     return 1;
+  } finally {
+    stopOnSignal();
   }
+}
+
+/**
+ * Ctrl-C (or SIGTERM) stops a backup before its next file, and it cleans up after itself. A
+ * restore goes on to its end: stopped part-way, DATA_DIR would hold part of the backup. A second
+ * signal stops either at once. Returns what removes the handlers.
+ */
+function interruptOnSignal(logger: Logger, command: 'backup' | 'restore', interrupt: AbortController): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      logger.error(`${command}.stopped`, { signal, advice: 'stopped at once: see the README (Backups) for what may be left' });
+      process.exit(1);
+    }
+    interrupt.abort();
+    logger.warn(`${command}.stopping`, {
+      signal,
+      reason: command === 'backup' ? 'the copy stops before its next file and removes itself' : 'a restore stopped part-way would leave DATA_DIR with part of the backup: it goes on to its end',
+    });
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  for (const signal of signals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
 }
 
 function reportVerified(logger: Logger, command: string, fields: Record<string, unknown>, verified: VerifiedCopy): number {

@@ -5,7 +5,7 @@ import { lockDataDir } from '../storage/data-dir-lock.js';
 import { QUARANTINE_DIR, TEMP_SUFFIX } from '../storage/disk-storage.js';
 import { syncDirectory } from '../storage/file-ops.js';
 import type { BackupCopy } from './live-copy.js';
-import { BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
+import { BACKUP_MANIFEST, BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
 
@@ -44,7 +44,8 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
   if (isWithin(realTarget, realSource) || (inDataDir !== undefined && !inDataDir.startsWith(SET_ASIDE_PREFIX))) {
     throw new BackupError(`the backup ${source} and DATA_DIR (${target}) must not hold one another`);
   }
-  if (!holdsListFiles(await fs.readdir(source))) throw new BackupError(`${source} holds no lists: not a Basket backup`);
+  const names = await fs.readdir(source);
+  if (!names.includes(BACKUP_MANIFEST) && !holdsListFiles(names)) throw new BackupError(`${source} holds neither lists nor ${BACKUP_MANIFEST}: not a Basket backup`);
   const outcome = await lockDataDir(target, { waitMs: 0, ...(options.flockCommand === undefined ? {} : { flockCommand: options.flockCommand }) });
   if (outcome.kind === 'held') {
     const owner = outcome.owner === undefined ? '' : ` (pid ${outcome.owner.pid} on ${outcome.owner.host})`;

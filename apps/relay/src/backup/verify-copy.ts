@@ -20,9 +20,10 @@ export interface VerifiedCopy {
  * write in flight during the copy (never acknowledged) cut, damage set aside in quarantine/.
  *
  * The relay stores only what a list integrated, never an update held back for a missing one, so
- * a list whose updates leave Yjs waiting for others lacks something it had.
+ * a list whose updates leave Yjs waiting for others lacks something it had. `signal` stops the
+ * reading before its next list (the copy stays as it is).
  */
-export async function verifyCopy(directory: string, logger?: Logger): Promise<VerifiedCopy> {
+export async function verifyCopy(directory: string, logger?: Logger, signal?: AbortSignal): Promise<VerifiedCopy> {
   const failures: StorageFailureKind[] = [];
   const storage = new DiskListStorage({
     dataDir: directory,
@@ -37,6 +38,7 @@ export async function verifyCopy(directory: string, logger?: Logger): Promise<Ve
     const incomplete: string[] = [];
     let updates = 0;
     for (const listId of listIds) {
+      signal?.throwIfAborted();
       const stored = await storage.load(listId);
       updates += stored.updates.length;
       if (!integratesWhole(stored.updates)) incomplete.push(listId);

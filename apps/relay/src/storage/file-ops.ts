@@ -81,7 +81,7 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 export function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT';
+  return errorCode(error) === 'ENOENT';
 }
 
 /**
@@ -147,7 +147,8 @@ export async function linkOrCopy(filePath: string, target: string): Promise<void
   });
 }
 
-function errorCode(error: unknown): string {
+/** A Node system error's code ('ENOENT'), or '' for anything else. */
+export function errorCode(error: unknown): string {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : '';
 }
