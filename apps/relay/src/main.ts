@@ -4,6 +4,7 @@ import { PLAIN_HTTP_SOCKETS, RelayServer } from './http/relay-server.js';
 import type { Logger } from './log.js';
 import { createJsonLogger, parseLogLevel } from './log.js';
 import { RelayMetrics } from './metrics.js';
+import { unfinishedRestores } from './backup/restore-progress.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { DiskListStorage } from './storage/disk-storage.js';
 
@@ -75,6 +76,12 @@ async function main(): Promise<void> {
   const held = await holdDataDir(dataDir, dataDirLockWaitMs, booting.signal, logger);
   if (held === 'stopped') return;
   if (held === 'refused') process.exit(1);
+  const unfinished = await unfinishedRestores(dataDir).catch((error: unknown) => [`(unreadable: ${String(error)})`]);
+  if (unfinished.length > 0) {
+    // Serving it would offer phones part of the backup's lists and part of the old ones.
+    logger.error('relay.unfinished_restore', { dataDir, staging: unfinished, note: 'a restore was stopped part-way: run it again (README, Backups), then start the relay' });
+    process.exit(1);
+  }
   const metrics = new RelayMetrics();
   const storage = new DiskListStorage({
     dataDir,

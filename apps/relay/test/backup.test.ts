@@ -5,9 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
 import { describe, expect, it, vi } from 'vitest';
-import { BACKUP_MANIFEST, BackupError, copyLiveDataDir } from '../src/backup/live-copy.js';
+import { BACKUP_MANIFEST, BackupError, copyLiveDataDir, listIdsIn } from '../src/backup/live-copy.js';
 import { verifyCopy } from '../src/backup/verify-copy.js';
 import { restoreDataDir } from '../src/backup/restore.js';
+import { unfinishedRestores } from '../src/backup/restore-progress.js';
 import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { readIfExists } from '../src/storage/file-ops.js';
@@ -43,12 +44,13 @@ interface CommandOutput {
 }
 
 /** Runs the backup command (from source) on `dataDir`, without blocking this process's event loop. */
-function runCommand(args: readonly string[], dataDir: string): Promise<CommandOutput> {
-  return startCommand(args, dataDir).output;
+function runCommand(args: readonly string[], dataDir: string, options: { umask?: string } = {}): Promise<CommandOutput> {
+  return startCommand(args, dataDir, options).output;
 }
 
-function startCommand(args: readonly string[], dataDir: string): { child: ChildProcess; output: Promise<CommandOutput> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/backup/main.ts', ...args], {
+function startCommand(args: readonly string[], dataDir: string, { umask = '022' }: { umask?: string } = {}): { child: ChildProcess; output: Promise<CommandOutput> } {
+  const command = [process.execPath, '--import', 'tsx', 'src/backup/main.ts', ...args];
+  const child = spawn('/bin/sh', ['-c', `umask ${umask} && exec "$@"`, 'backup-command', ...command], {
     cwd: relayRoot,
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -269,18 +271,19 @@ describe('backups of a running relay', () => {
     await fs.rm(path.join(dataDir, 'saved'), { recursive: true });
     // What else is in DATA_DIR (a volume's lost+found) stays where it is.
     await fs.mkdir(path.join(dataDir, 'lost+found'));
-    // One it cannot read whole: the error says where the lists it replaced are.
+    // One it cannot read whole: DATA_DIR is left as it was.
     const broken = path.join(directory(), 'broken');
     await fs.mkdir(path.join(broken, 'backupBrokenRestore1.log'), { recursive: true });
-    await expect(restoreDataDir(broken, dataDir, { wallClock: () => Date.UTC(2026, 10, 24, 21, 0, 0) })).rejects.toThrow(
-      /stopped part-way .*EISDIR.*before-restore-2026-11-24T21-00-00-000Z/,
-    );
-    expect(await itemsIn(path.join(dataDir, 'before-restore-2026-11-24T21-00-00-000Z'), 'backupRestoredList01')).toEqual(['bread', 'eggs']);
-    expect(await fs.readdir(dataDir)).toContain('lost+found');
+    await fs.writeFile(path.join(broken, 'backupBrokenRestore2.log'), frameRecord(addItem(new Y.Doc(), 'x')));
+    const namesBefore = await fs.readdir(dataDir);
+    await expect(restoreDataDir(broken, dataDir)).rejects.toThrow(/could not be read whole .*EISDIR.*DATA_DIR is as it was/);
+    expect(await fs.readdir(dataDir)).toEqual(namesBefore);
+    expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
     // An earlier restore's set-aside directory, restored, undoes it.
-    const undone = await restoreDataDir(path.join(dataDir, 'before-restore-2026-11-24T21-00-00-000Z'), dataDir);
+    const undone = await restoreDataDir(path.join(dataDir, 'before-restore-2026-11-24T20-00-00-000Z'), dataDir, { wallClock: () => Date.UTC(2026, 10, 24, 21, 0, 0) });
     expect(undone.verified).toMatchObject({ lists: 1, failures: [], incomplete: [] });
     expect(await itemsIn(dataDir, 'backupRestoredList01')).toEqual(['bread', 'eggs']);
+    expect(await fs.readdir(dataDir)).toContain('lost+found');
   });
 
   it('[BK9] the command backs up a relay process while phones write, and each backup holds what was acknowledged before it', async () => {
@@ -389,7 +392,7 @@ describe('backups of a running relay', () => {
     expect(await itemsIn(dataDir, 'backupEmptiedList001')).toEqual([]);
   });
 
-  it('[BK11] a backup stopped by a signal removes its partial copy; a restore goes on to its end', async () => {
+  it('[BK11] Ctrl-C stops a backup, which removes its partial copy, and a restore, which leaves DATA_DIR as it was', async () => {
     const dataDir = path.join(directory(), 'data');
     await manyLists(dataDir, 2000);
     const interrupt = new AbortController();
@@ -418,26 +421,37 @@ describe('backups of a running relay', () => {
 
     const backupDir = path.join(directory(), 'backup');
     await copyLiveDataDir(dataDir, backupDir);
-    const restore = startCommand(['restore', backupDir], dataDir);
-    await untilNameIn(dataDir, 'before-restore-');
-    restore.child.kill('SIGINT');
-    const restored = await restore.output;
-    expect(restored.status).toBe(0);
-    expect(restored.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.done']);
-    expect(restored.lines.at(-1)).toMatchObject({ verified: { lists: 2000, updates: 2000, failures: [], incomplete: [] } });
+    const later = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    await later.append('backupWrittenAfter01', [addItem(new Y.Doc(), 'later')]);
+    await later.close();
+    const relayFiles = async (): Promise<string[]> => (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME).sort();
+    const before = await relayFiles();
 
-    // A second Ctrl-C stops a restore at once; run again, it puts the whole backup in place.
-    const stoppedRestore = startCommand(['restore', backupDir], dataDir);
-    await untilNameIn(dataDir, 'before-restore-', 2);
-    stoppedRestore.child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    stoppedRestore.child.kill('SIGINT');
-    const halfRestored = await stoppedRestore.output;
-    expect(halfRestored.status).toBe(1);
-    expect(halfRestored.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.stopped']);
+    // Ctrl-C while the restore copies the backup: DATA_DIR is as it was.
+    const restore = startCommand(['restore', backupDir], dataDir);
+    await untilNameIn(dataDir, '.restore-');
+    restore.child.kill('SIGINT');
+    const interrupted = await restore.output;
+    expect(interrupted.status).toBe(1);
+    expect(interrupted.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.interrupted']);
+    expect(await relayFiles()).toEqual(before);
+
+    // Twice: stopped at once, its staging copy left, DATA_DIR untouched; the next restore clears it away and is whole.
+    const twice = startCommand(['restore', backupDir], dataDir);
+    await untilNameIn(dataDir, '.restore-');
+    // Two signals of one kind may arrive as one; of two kinds, never.
+    twice.child.kill('SIGINT');
+    twice.child.kill('SIGTERM');
+    const stoppedAtOnce = await twice.output;
+    expect(stoppedAtOnce.status).toBe(1);
+    expect(stoppedAtOnce.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.stopped']);
+    expect(await unfinishedRestores(dataDir)).toEqual([]);
+    expect(await itemsIn(dataDir, 'backupWrittenAfter01')).toEqual(['later']);
     const again = await runCommand(['restore', backupDir], dataDir);
     expect(again.status).toBe(0);
     expect(again.lines.at(-1)).toMatchObject({ event: 'restore.done', verified: { lists: 2000, updates: 2000, failures: [], incomplete: [] } });
+    expect((await relayFiles()).filter((name) => name.startsWith('.restore-') || name === 'backupWrittenAfter01.log')).toEqual([]);
+    expect(await itemsIn(again.lines.at(-1)?.['setAside'] as string, 'backupWrittenAfter01')).toEqual(['later']);
   }, 60_000);
 
   it('[BK12] a destination through a file is refused; the directories made for a backup are synced into their parents', async () => {
@@ -456,5 +470,64 @@ describe('backups of a running relay', () => {
     } finally {
       opened.mockRestore();
     }
+  });
+  it('[BK13] a restore killed while it swaps files is finished by the next one, and the relay will not start on the half-swapped DATA_DIR', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const backupDir = path.join(directory(), 'backup');
+    await manyLists(backupDir, 6);
+    const oldLists = ['backupOldListNumber1', 'backupOldListNumber2', 'backupOldListNumber3'];
+    const killed = new Error('killed');
+    for (const [step, killAt] of [['setting-aside', 2], ['moving-in', 5]] as const) {
+      await fs.rm(dataDir, { recursive: true, force: true });
+      const old = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+      for (const listId of oldLists) await old.append(listId, [addItem(new Y.Doc(), listId)]);
+      await old.checkpoint();
+      await old.close();
+      let moves = 0;
+      const stopped = restoreDataDir(backupDir, dataDir, {
+        wallClock: () => Date.UTC(2026, 10, 25, step === 'setting-aside' ? 8 : 9),
+        beforeMove: (from) => {
+          const inStaging = from.includes(`${path.sep}.restore-`);
+          if ((step === 'moving-in') === inStaging && ++moves === killAt) throw killed;
+        },
+      });
+      await expect(stopped, step).rejects.toBe(killed);
+      expect(await unfinishedRestores(dataDir), step).toHaveLength(1);
+
+      const relay = spawn(process.execPath, ['--import', 'tsx', path.join(relayRoot, 'src/main.ts')], {
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, STATIC_DIR: path.join(directory(), 'no-web-app') },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      relay.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+      const status = await new Promise((resolve) => relay.once('exit', resolve));
+      expect(status, step).toBe(1);
+      expect(output, step).toContain('"event":"relay.unfinished_restore"');
+
+      const finishing = await restoreDataDir(backupDir, dataDir, { wallClock: () => Date.UTC(2026, 10, 25, 10) });
+      expect(finishing.verified, step).toMatchObject({ lists: 6, failures: [], incomplete: [] });
+      expect(await unfinishedRestores(dataDir)).toEqual([]);
+      const stoppedOne = path.join(dataDir, `before-restore-2026-11-25T0${step === 'setting-aside' ? 8 : 9}-00-00-000Z`);
+      expect(finishing.finished, step).toEqual([stoppedOne]);
+      // What DATA_DIR held before the killed restore is whole in its set-aside directory, and only that.
+      expect(listIdsIn(await fs.readdir(stoppedOne)), step).toEqual(oldLists);
+      for (const listId of oldLists) expect(await itemsIn(stoppedOne, listId), listId).toEqual([listId]);
+      expect(listIdsIn(await fs.readdir(dataDir)), step).toEqual(listIdsIn(await fs.readdir(backupDir)));
+    }
+  }, 30_000);
+
+  it('[BK14] a backup made under a strict umask can be read by another user: its files are 0644, its folders 0755', async () => {
+    const dataDir = path.join(directory(), 'data');
+    await manyLists(dataDir, 2);
+    await fs.mkdir(path.join(dataDir, 'quarantine'));
+    await fs.writeFile(path.join(dataDir, 'quarantine', 'backupManyLists00000.log.1700000000000'), frameRecord(new Uint8Array([1])));
+    const destination = path.join(directory(), 'backup');
+    const output = await runCommand(['backup', destination], dataDir, { umask: '077' });
+    expect(output.status, output.stdout).toBe(0);
+    const modes: Record<string, string> = {};
+    for (const name of ['.', BACKUP_MANIFEST, 'backupManyLists00001.log', 'quarantine', 'quarantine/backupManyLists00000.log.1700000000000']) {
+      modes[name] = ((await fs.stat(path.join(destination, name))).mode & 0o777).toString(8);
+    }
+    expect(modes).toEqual({ '.': '755', [BACKUP_MANIFEST]: '644', 'backupManyLists00001.log': '644', quarantine: '755', 'quarantine/backupManyLists00000.log.1700000000000': '644' });
   });
 });

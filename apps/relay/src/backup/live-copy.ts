@@ -9,6 +9,23 @@ import { scanRecords } from '../storage/record-framing.js';
 /** A backup that could not be made; nothing was left at the destination. */
 export class BackupError extends Error {}
 
+/** A backup whole at its destination, whose directory entries could not all be synced: a power loss could take it. */
+export class BackupNotSynced extends Error {
+  constructor(
+    readonly copied: BackupCopy,
+    cause: unknown,
+  ) {
+    super(`the backup is in place but could not be synced (${String(cause)})`, { cause });
+  }
+}
+
+/**
+ * Permissions of a backup's directory and files, whatever the umask: a restore runs as the
+ * relay's user (a container's own), often not the one who made the backup.
+ */
+const READABLE_BY_ALL_DIR = 0o755;
+const READABLE_BY_ALL_FILE = 0o644;
+
 /**
  * The file naming a directory a backup: what it was copied from, and when. A restore takes a
  * directory holding it or some list's files, so a backup of a relay with no lists restores too
@@ -77,21 +94,23 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
   let copied: BackupCopy;
   try {
-    // Readable as DATA_DIR is (mkdtemp makes it private): a container mounting it back to restore runs as its own user.
-    await fs.chmod(temporary, 0o755);
+    await fs.chmod(temporary, READABLE_BY_ALL_DIR);
     copied = await copyListFiles(source, temporary, options);
     const manifest = { basketBackup: 1, createdAt: new Date((options.wallClock ?? Date.now)()).toISOString(), dataDir: source, ...copied };
-    await writeFileSynced(path.join(temporary, BACKUP_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'), 'wx');
+    await writeFileSynced(path.join(temporary, BACKUP_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'), 'wx', READABLE_BY_ALL_FILE);
     await syncDirectory(temporary);
     options.signal?.throwIfAborted();
     await fs.rename(temporary, target);
-    await syncDirectory(parent);
   } catch (error) {
     await fs.rm(temporary, { recursive: true, force: true });
     throw error;
   }
-  // Directories made for the backup reach their parents' entries too: without that, a power loss could take the backup with them.
-  for (const dir of madeEntriesIn) await syncDirectory(dir);
+  try {
+    // Directories made for the backup reach their parents' entries too: without that, a power loss could take the backup with them.
+    for (const dir of [parent, ...madeEntriesIn]) await syncDirectory(dir);
+  } catch (error) {
+    throw new BackupNotSynced(copied, error);
+  }
   return copied;
 }
 
@@ -165,6 +184,7 @@ class FileCopier {
       throw error;
     }
     await fs.mkdir(path.join(this.target, QUARANTINE_DIR));
+    await fs.chmod(path.join(this.target, QUARANTINE_DIR), READABLE_BY_ALL_DIR);
     for (const entry of entries) {
       if (!entry.isFile()) continue;
       const name = entry.name;
@@ -176,7 +196,7 @@ class FileCopier {
 
   private async write(name: string, bytes: Uint8Array): Promise<void> {
     this.signal?.throwIfAborted();
-    await writeFileSynced(path.join(this.target, name), bytes, 'wx');
+    await writeFileSynced(path.join(this.target, name), bytes, 'wx', READABLE_BY_ALL_FILE);
     this.files += 1;
     this.bytes += bytes.length;
   }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { dataDirFromEnvironment } from '../config.js';
 import type { Logger } from '../log.js';
 import { createJsonLogger, parseLogLevel } from '../log.js';
-import { BackupError, copyLiveDataDir } from './live-copy.js';
+import { BackupError, BackupNotSynced, copyLiveDataDir } from './live-copy.js';
 import { restoreDataDir } from './restore.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
@@ -42,15 +42,20 @@ async function main(args: readonly string[]): Promise<number> {
       }
       return reportVerified(logger, 'backup', fields, verified);
     }
-    const { copied, verified, setAside } = await restoreDataDir(directory, dataDir, { logger });
-    return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, ...copied }, verified);
+    const { copied, verified, setAside, finished } = await restoreDataDir(directory, dataDir, { logger, signal: interrupt.signal });
+    return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, finishedEarlier: finished, ...copied }, verified);
   } catch (error) {
     if (error instanceof BackupError) {
       logger.error(`${command}.refused`, { dataDir, directory, reason: error.message });
       return 2;
     }
-    if (command === 'backup' && interrupt.signal.aborted) {
-      logger.error('backup.interrupted', { dataDir, directory, reason: 'stopped by a signal before it was done: nothing was left at the destination' });
+    if (error instanceof BackupNotSynced) {
+      logger.error('backup.unsynced', { dataDir, destination: directory, ...error.copied, error: error.cause, advice: 'the backup is whole at its destination but a power loss could take it: sync its file system (sync -f) before relying on it' });
+      return 1;
+    }
+    if (interrupt.signal.aborted && error instanceof Error && error.name === 'AbortError') {
+      const reason = command === 'backup' ? 'nothing was left at the destination' : 'DATA_DIR is as it was';
+      logger.error(`${command}.interrupted`, { dataDir, directory, reason: `stopped by a signal before it was done: ${reason}` });
       return 1;
     }
     logger.error(`${command}.failed`, { dataDir, directory, error });
@@ -61,9 +66,10 @@ async function main(args: readonly string[]): Promise<number> {
 }
 
 /**
- * Ctrl-C (or SIGTERM) stops a backup before its next file, and it cleans up after itself. A
- * restore goes on to its end: stopped part-way, DATA_DIR would hold part of the backup. A second
- * signal stops either at once. Returns what removes the handlers.
+ * Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops either command before its next file, and
+ * it cleans up after itself: a backup leaves nothing at its destination, a restore leaves
+ * DATA_DIR as it was. Once a restore has begun moving files in DATA_DIR (renames, quick) it goes
+ * on to its end. A second signal stops either at once. Returns what removes the handlers.
  */
 function interruptOnSignal(logger: Logger, command: 'backup' | 'restore', interrupt: AbortController): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -74,22 +80,28 @@ function interruptOnSignal(logger: Logger, command: 'backup' | 'restore', interr
     interrupt.abort();
     logger.warn(`${command}.stopping`, {
       signal,
-      reason: command === 'backup' ? 'the copy stops before its next file and removes itself' : 'a restore stopped part-way would leave DATA_DIR with part of the backup: it goes on to its end',
+      reason:
+        command === 'backup'
+          ? 'the copy stops before its next file and removes itself (a backup already in place stays, unverified)'
+          : 'the copy stops before its next file and DATA_DIR stays as it was (a restore already moving files goes on to its end)',
     });
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, onSignal);
   return () => {
     for (const signal of signals) process.off(signal, onSignal);
   };
 }
 
-function reportVerified(logger: Logger, command: string, fields: Record<string, unknown>, verified: VerifiedCopy): number {
+function reportVerified(logger: Logger, command: 'backup' | 'restore', fields: Record<string, unknown>, verified: VerifiedCopy): number {
   if (verified.failures.length === 0 && verified.incomplete.length === 0) {
-    logger.info(`${command}.done`, { ...fields, verified });
+    // A mistyped DATA_DIR that exists backs up nothing, and restoring that would set every list aside.
+    const warning = verified.lists === 0 ? { warning: `no lists: is DATA_DIR right?` } : {};
+    logger.info(`${command}.done`, { ...fields, verified, ...warning });
     return 0;
   }
-  logger.error(`${command}.damaged`, { ...fields, verified, advice: 'the lists hold what DATA_DIR held: see the storage lines above' });
+  const held = command === 'backup' ? 'what DATA_DIR held' : 'what the backup held';
+  logger.error(`${command}.damaged`, { ...fields, verified, advice: `the lists hold ${held}: see the storage lines above` });
   return 1;
 }
 

@@ -6,6 +6,7 @@ import { QUARANTINE_DIR, TEMP_SUFFIX } from '../storage/disk-storage.js';
 import { syncDirectory } from '../storage/file-ops.js';
 import type { BackupCopy } from './live-copy.js';
 import { BACKUP_MANIFEST, BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
+import { isStaging, readSwap, STAGING_PREFIX, writeSwap } from './restore-progress.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
 
@@ -17,6 +18,8 @@ export interface Restored {
   readonly verified: VerifiedCopy;
   /** The directory in DATA_DIR now holding what was there before; undefined when it held nothing. */
   readonly setAside: string | undefined;
+  /** Set-aside directories of earlier restores that were stopped part-way and are now whole. */
+  readonly finished: readonly string[];
 }
 
 export interface RestoreOptions {
@@ -25,6 +28,10 @@ export interface RestoreOptions {
   readonly wallClock?: () => number;
   /** Test seam: the `flock` command the DATA_DIR lock runs. */
   readonly flockCommand?: string;
+  /** Stops the restore before its next file while it copies and reads back (Ctrl-C); DATA_DIR stays as it was. */
+  readonly signal?: AbortSignal;
+  /** Test seam: runs before each file of the swap is moved (a restore killed there). */
+  readonly beforeMove?: (from: string) => Promise<void> | void;
 }
 
 /**
@@ -32,6 +39,13 @@ export interface RestoreOptions {
  * will. Refused while a relay holds DATA_DIR. Nothing is deleted: the relay's own files in DATA_DIR
  * are moved into `before-restore-<time>/` inside it, which the relay ignores, until a person
  * removes it. The backup is only read, so it may be mounted read-only.
+ *
+ * DATA_DIR is touched only once the backup has been copied whole into a staging directory inside
+ * it and read back there: a backup that cannot be read (damaged, unreadable to this user, a disk
+ * error) leaves DATA_DIR as it was. Then the old files are moved out and the staged ones in, by
+ * renames, with the step reached written down first, so a restore stopped there (killed, a lost
+ * terminal) is finished by the next one before anything else, and the relay refuses to start on
+ * the half-swapped DATA_DIR meanwhile.
  */
 export async function restoreDataDir(backup: string, dataDir: string, options: RestoreOptions = {}): Promise<Restored> {
   const source = path.resolve(backup);
@@ -44,6 +58,7 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
   if (isWithin(realTarget, realSource) || (inDataDir !== undefined && !inDataDir.startsWith(SET_ASIDE_PREFIX))) {
     throw new BackupError(`the backup ${source} and DATA_DIR (${target}) must not hold one another`);
   }
+  if (/^\..+\.partial-/.test(path.basename(source))) throw new BackupError(`${source} is a backup that was stopped before it was done`);
   const names = await fs.readdir(source);
   if (!names.includes(BACKUP_MANIFEST) && !holdsListFiles(names)) throw new BackupError(`${source} holds neither lists nor ${BACKUP_MANIFEST}: not a Basket backup`);
   const outcome = await lockDataDir(target, { waitMs: 0, ...(options.flockCommand === undefined ? {} : { flockCommand: options.flockCommand }) });
@@ -52,35 +67,85 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
     throw new BackupError(`a relay (or another restore) is running on ${target}${owner}: stop it first`);
   }
   if (outcome.kind === 'unavailable') options.logger?.warn('restore.unlocked', { dataDir: target, reason: outcome.reason });
-  const setAside = path.join(target, SET_ASIDE_PREFIX + new Date((options.wallClock ?? Date.now)()).toISOString().replace(/[:.]/g, '-'));
   try {
+    const finished = await finishEarlierRestores(target, options);
+    const stamp = new Date((options.wallClock ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
+    const staging = path.join(target, STAGING_PREFIX + stamp);
+    await fs.mkdir(staging);
+    let copied: BackupCopy;
+    let verified: VerifiedCopy;
     try {
-      const moved = await setAsideListFiles(target, setAside);
-      const copied = await copyListFiles(source, target);
-      const verified = await verifyCopy(target, options.logger);
-      return { copied, verified, setAside: moved ? setAside : undefined };
+      copied = await copyListFiles(source, staging, options.signal === undefined ? {} : { signal: options.signal });
+      verified = await verifyCopy(staging, options.logger, options.signal);
     } catch (error) {
-      const before = `the files DATA_DIR held before are in ${setAside}, or still in DATA_DIR where the move did not reach them`;
-      throw new Error(`the restore stopped part-way (${String(error)}): ${before}`, { cause: error });
+      await fs.rm(staging, { recursive: true, force: true });
+      if (options.signal?.aborted) throw error;
+      throw new Error(`the backup could not be read whole (${String(error)}): DATA_DIR is as it was`, { cause: error });
     }
+    const setAside = path.join(target, SET_ASIDE_PREFIX + stamp);
+    await writeSwap(staging, { setAside: path.basename(setAside), step: 'setting-aside' });
+    const moved = await swap(target, staging, path.basename(setAside), 'setting-aside', options);
+    return { copied, verified, setAside: moved ? setAside : undefined, finished };
   } finally {
     if (outcome.kind === 'acquired') await outcome.lock.release();
   }
 }
 
 /**
- * Moves the relay's own files in DATA_DIR (list files, journal segments, quarantine/, temp files)
- * into the new directory `setAside` there; false when there were none. Anything else stays: a
- * volume's root holds a `lost+found` the relay's user cannot move, and a move that failed on it
- * part-way left half the lists behind.
+ * An earlier restore stopped during its swap is finished (its backup was already read whole);
+ * one stopped before its swap left only a staging copy, which goes.
  */
-async function setAsideListFiles(dataDir: string, setAside: string): Promise<boolean> {
-  const names = (await fs.readdir(dataDir)).filter(isRelayFile);
-  if (names.length === 0) return false;
-  await fs.mkdir(setAside);
-  for (const name of names) await fs.rename(path.join(dataDir, name), path.join(setAside, name));
-  await syncDirectory(setAside);
+async function finishEarlierRestores(dataDir: string, options: RestoreOptions): Promise<string[]> {
+  const finished: string[] = [];
+  for (const name of (await fs.readdir(dataDir)).filter(isStaging)) {
+    const staging = path.join(dataDir, name);
+    const swapState = await readSwap(staging);
+    if (swapState === undefined) {
+      await fs.rm(staging, { recursive: true, force: true });
+      continue;
+    }
+    await swap(dataDir, staging, swapState.setAside, swapState.step, options);
+    options.logger?.warn('restore.finished_earlier', { dataDir, setAside: path.join(dataDir, swapState.setAside) });
+    finished.push(path.join(dataDir, swapState.setAside));
+  }
+  if (finished.length > 0) await syncDirectory(dataDir);
+  return finished;
+}
+
+/**
+ * Moves the relay's files in DATA_DIR into `setAside` there, then the staged ones into DATA_DIR,
+ * writing down in `staging` when it moves from one step to the other; removes `staging` at the
+ * end. From either step it may be run again. False when DATA_DIR held nothing to set aside.
+ */
+async function swap(dataDir: string, staging: string, setAsideName: string, from: 'setting-aside' | 'moving-in', options: RestoreOptions): Promise<boolean> {
+  const setAside = path.join(dataDir, setAsideName);
+  let moved = false;
+  if (from === 'setting-aside') {
+    moved = await moveRelayFiles(dataDir, setAside, options);
+    await writeSwap(staging, { setAside: setAsideName, step: 'moving-in' });
+  }
+  await moveRelayFiles(staging, dataDir, options);
+  await fs.rm(staging, { recursive: true, force: true });
   await syncDirectory(dataDir);
+  return moved;
+}
+
+/**
+ * Moves the relay's own files in `from` (list files, journal segments, quarantine/, temp files)
+ * into `to`, made if there are any; false when there were none. Anything else stays: a volume's
+ * root holds a `lost+found` the relay's user cannot move, and a move that failed on it part-way
+ * left half the lists behind.
+ */
+async function moveRelayFiles(from: string, to: string, options: RestoreOptions): Promise<boolean> {
+  const names = (await fs.readdir(from)).filter(isRelayFile);
+  if (names.length === 0) return false;
+  await fs.mkdir(to, { recursive: true });
+  for (const name of names) {
+    await options.beforeMove?.(path.join(from, name));
+    await fs.rename(path.join(from, name), path.join(to, name));
+  }
+  await syncDirectory(to);
+  await syncDirectory(from);
   return true;
 }
 

@@ -33,12 +33,14 @@ export async function removingOnFailure(tempPath: string, write: () => Promise<u
 
 /**
  * Writes `contents` to `filePath` and syncs it; a file it could not write whole is removed.
- * `'wx'` never replaces an existing file (then nothing is removed either).
+ * `'wx'` never replaces an existing file (then nothing is removed either). `exactMode`: the
+ * permissions it gets whatever the umask (else 0644 less the umask).
  */
-export async function writeFileSynced(filePath: string, contents: Uint8Array, flags: 'w' | 'wx'): Promise<void> {
+export async function writeFileSynced(filePath: string, contents: Uint8Array, flags: 'w' | 'wx', exactMode?: number): Promise<void> {
   const handle = await fs.open(filePath, flags, 0o644);
   try {
     await removingOnFailure(filePath, async () => {
+      if (exactMode !== undefined) await handle.chmod(exactMode);
       await handle.writeFile(contents);
       await handle.sync();
     });

@@ -1,0 +1,67 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { isNotFound, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
+
+/**
+ * A restore's staging directory in DATA_DIR: the backup copied and read back there before DATA_DIR
+ * is touched. Hidden, and named as no list file is, so the relay and backups pass over it.
+ */
+export const STAGING_PREFIX = '.restore-';
+
+/** In a staging directory: the swap has begun, and how far it got. */
+const SWAP_FILE = 'swap.json';
+
+export interface SwapState {
+  /** The set-aside directory's name in DATA_DIR. */
+  readonly setAside: string;
+  /** Moving DATA_DIR's files into it, or (all moved) the staged files into DATA_DIR. */
+  readonly step: 'setting-aside' | 'moving-in';
+}
+
+export function isStaging(name: string): boolean {
+  return name.startsWith(STAGING_PREFIX);
+}
+
+/** Written, and synced, before the step it names starts. */
+export async function writeSwap(staging: string, state: SwapState): Promise<void> {
+  const file = path.join(staging, SWAP_FILE);
+  const temporary = file + '.tmp';
+  await writeFileSynced(temporary, new TextEncoder().encode(JSON.stringify(state)), 'w');
+  await fs.rename(temporary, file);
+  await syncDirectory(staging);
+}
+
+/** The swap a staging directory records; undefined when its restore stopped before the swap (DATA_DIR untouched). */
+export async function readSwap(staging: string): Promise<SwapState | undefined> {
+  let text;
+  try {
+    text = await fs.readFile(path.join(staging, SWAP_FILE), 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  const state = JSON.parse(text) as Partial<SwapState>;
+  if (typeof state.setAside !== 'string' || !/^[\w.-]+$/.test(state.setAside) || (state.step !== 'setting-aside' && state.step !== 'moving-in')) {
+    throw new Error(`${path.join(staging, SWAP_FILE)} is not a restore's record: ${text}`);
+  }
+  return { setAside: state.setAside, step: state.step };
+}
+
+/**
+ * Restores stopped part-way through their swap: DATA_DIR then holds some lists of the backup, or
+ * of before it, and the next restore finishes it. The relay does not start on such a DATA_DIR.
+ */
+export async function unfinishedRestores(dataDir: string): Promise<string[]> {
+  let names;
+  try {
+    names = await fs.readdir(dataDir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  const unfinished: string[] = [];
+  for (const name of names.filter(isStaging)) {
+    if ((await readSwap(path.join(dataDir, name)).catch(() => 'unreadable')) !== undefined) unfinished.push(path.join(dataDir, name));
+  }
+  return unfinished;
+}
