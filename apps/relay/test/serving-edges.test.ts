@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -147,12 +148,12 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     expect(running.relay.metrics.connectionsOpened.get()).toBe(1);
   });
 
-  it('[W2] SIGTERM shutdown finishes although a client refused at the upgrade (HTTP 400/429/503) keeps its half of the socket open', async () => {
+  it('[W2] SIGTERM shutdown finishes although a client refused at the upgrade (HTTP 404/429/503) keeps its half of the socket open', async () => {
     running = await startRelay({ staticDir });
     const client = await halfOpenClient(running.port, websocketUpgrade('/not-a-sync-path'));
     cleanups.push(() => client.socket.destroy());
     await client.ended;
-    expect(client.received()).toContain('400 Bad Request');
+    expect(client.received()).toContain('404 Not Found');
     // The relay's own connections are terminated after 5 s at the latest; this one is never.
     const outcome = await settlesWithin(running.close(), 8_000);
     expect(outcome).toBe('settled');
@@ -213,5 +214,45 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
     // RFC 9110 12.5.3: "*" matches any coding not explicitly listed; gzip is listed, with q=0.
     expect(head.toLowerCase()).not.toMatch(/\r\ncontent-encoding: gzip(\r\n|$)/);
+  });
+  it('[W10] a large file asked for with an HTTP/2 upgrade offer arrives whole; such a socket left unread times out, and does not hold up a stop', async () => {
+    const offeringH2c = (target: string): string =>
+      `GET ${target} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`;
+    const large = randomBytes(300_000).toString('base64');
+    await writeFile(path.join(staticDir, 'assets', 'large-W9abcdef.js'), large);
+    // More than the kernel's socket buffers hold, so a client that does not read stops the writes.
+    await writeFile(path.join(staticDir, 'assets', 'huge-W10abcdef.js'), Buffer.alloc(32 * 1024 * 1024, 0x61));
+    running = await startRelay({ staticDir, httpIdleMs: 500 });
+    const answer = await rawRequest(running.port, offeringH2c('/assets/large-W9abcdef.js'), 5000);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(answer.split('\r\n\r\n')[1]?.length).toBe(large.length);
+
+    const unread = await halfOpenClient(running.port, offeringH2c('/assets/huge-W10abcdef.js'));
+    unread.socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(openDescriptorsOf('huge-W10abcdef.js')).toBe(1);
+    // Three idle periods later the relay has cut the socket and closed the file.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(openDescriptorsOf('huge-W10abcdef.js')).toBe(0);
+    unread.socket.destroy();
+    await running.close();
+
+    running = await startRelay({ staticDir });
+    const atStop = await halfOpenClient(running.port, offeringH2c('/assets/huge-W10abcdef.js'));
+    atStop.socket.once('data', () => atStop.socket.pause());
+    await waitFor(() => atStop.received().length > 0, 5000, 'the answer begun');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(openDescriptorsOf('huge-W10abcdef.js')).toBe(1);
+    expect(await settlesWithin(running.close(), 5000)).toBe('settled');
+    atStop.socket.destroy();
+  }, 30_000);
+  it('[W11] a WebSocket upgrade to another path is a 404 counted apart from bad list ids; a URL too long is a 431', async () => {
+    running = await startRelay({ staticDir });
+    const answer = await rawRequest(running.port, websocketUpgrade('/healthz'));
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    expect(running.relay.metrics.errors.get({ kind: 'upgrade_not_sync' })).toBe(1);
+    expect(running.relay.metrics.errors.get({ kind: 'invalid_list_id' })).toBe(0);
+    const tooLong = await rawRequest(running.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+    expect(tooLong.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
   });
 });

@@ -100,6 +100,8 @@ export class RelayServer {
   private readonly trustedProxies: TrustedProxies;
   /** Open TCP sockets per address group, upgraded or not. */
   private readonly socketsPerIp = new OpenCounts();
+  /** Sockets of plain requests that offered another protocol's upgrade (see respondIgnoringUpgrade). */
+  private readonly ignoredUpgradeSockets = new Set<Duplex>();
   private readonly staticFiles: StaticFiles | undefined;
   private readonly now: () => number;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -178,8 +180,8 @@ export class RelayServer {
     this.httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
     this.httpServer.timeout = options.httpIdleMs ?? HTTP_IDLE_MS;
     this.httpServer.on('connection', (socket: Socket) => this.admitSocket(socket));
-    this.httpServer.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    this.httpServer.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (socket.writable) socket.end(`HTTP/1.1 ${clientErrorStatus(error)}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
     this.metrics.addGauge('basket_relay_connections', 'Open WebSocket connections', () => this.connections.size);
@@ -291,6 +293,7 @@ export class RelayServer {
     await this.offThreadDecoder?.close();
     await this.options.storage.close();
     this.httpServer.closeAllConnections();
+    for (const socket of this.ignoredUpgradeSockets) socket.destroy();
     await serverClosed;
   }
 
@@ -330,10 +333,20 @@ export class RelayServer {
    */
   private respondIgnoringUpgrade(request: http.IncomingMessage, socket: Duplex): void {
     socket.on('error', () => socket.destroy());
+    // Node has detached the socket from the HTTP server for the upgrade: the server's idle
+    // timeout, its 'drain' to the response and closeAllConnections no longer reach it. Without
+    // them a file over 64 KiB stalled at its first full buffer, holding the socket and the file
+    // open for good, and a stop waited on it.
+    (socket as Socket).setTimeout(this.httpServer.timeout, () => socket.destroy());
+    this.ignoredUpgradeSockets.add(socket);
+    socket.once('close', () => this.ignoredUpgradeSockets.delete(socket));
     const response = new http.ServerResponse(request);
+    const forwardDrain = (): boolean => response.emit('drain');
+    socket.on('drain', forwardDrain);
     response.shouldKeepAlive = false;
     response.assignSocket(socket as Socket);
     response.once('finish', () => {
+      socket.off('drain', forwardDrain);
       response.detachSocket(socket as Socket);
       endSocket(socket);
     });
@@ -394,18 +407,21 @@ export class RelayServer {
       rejectUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
+    if (!isSyncUrl(request.url)) {
+      // A scanner or a misrouted proxy, not a phone with a bad share link: counted apart.
+      this.metrics.errors.inc({ kind: 'upgrade_not_sync' });
+      logger.warn('connection.not_sync_path', { remoteAddress, url: (request.url ?? '').slice(0, 200) });
+      rejectUpgrade(socket, 404, 'Not Found');
+      return;
+    }
     const listId = listIdFromSyncUrl(request.url);
     if (listId === undefined) {
       this.metrics.errors.inc({ kind: 'invalid_list_id' });
       logger.warn('connection.invalid_list_id', { remoteAddress, url: (request.url ?? '').slice(0, 200) });
-      if (isSyncUrl(request.url)) {
-        // A permanent refusal (PRODUCT.md): closed with 4400 so y-websocket stops for good. An HTTP
-        // 400 reaches it as 1006, and it would retry the same id forever. The socket is closed at
-        // once and the id is never used: no document, no file.
-        this.webSockets.handleUpgrade(request, socket, head, (ws) => this.refuseAfterHandshake(ws, group, CloseCode.invalidListId, 'invalid list id'));
-      } else {
-        rejectUpgrade(socket, 400, 'Bad Request');
-      }
+      // A permanent refusal (PRODUCT.md): closed with 4400 so y-websocket stops for good. An HTTP
+      // 400 reaches it as 1006, and it would retry the same id forever. The socket is closed at
+      // once and the id is never used: no document, no file.
+      this.webSockets.handleUpgrade(request, socket, head, (ws) => this.refuseAfterHandshake(ws, group, CloseCode.invalidListId, 'invalid list id'));
       return;
     }
     // Only checked here: the list is loaded once `ws` has accepted the handshake, so a request it
@@ -550,6 +566,13 @@ function endSocket(socket: Duplex, last?: string): void {
   socket.end(last);
   const cut = setTimeout(() => socket.destroy(), ENDED_SOCKET_LINGER_MS).unref();
   socket.once('close', () => clearTimeout(cut));
+}
+
+/** The status for a request Node could not read, as Node's own handler answers it: a URL too long is not a bad request. */
+function clientErrorStatus(error: NodeJS.ErrnoException): string {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
+  return '400 Bad Request';
 }
 
 function isWebSocketUpgrade(request: http.IncomingMessage): boolean {
