@@ -52,6 +52,14 @@ describe('HTTP: web app, health and metrics', () => {
     }
   });
 
+  it('names the type of every kind of file a web app build holds (sent with nosniff, a wrong one breaks it)', async () => {
+    const expected: Record<string, string> = { wasm: 'application/wasm', gif: 'image/gif', avif: 'image/avif', woff: 'font/woff', jpeg: 'image/jpeg', woff2: 'font/woff2' };
+    for (const extension of Object.keys(expected)) await writeFile(path.join(staticDir, 'assets', `file-abc123.${extension}`), 'bytes');
+    const types: Record<string, string | null> = {};
+    for (const extension of Object.keys(expected)) types[extension] = (await get(`/assets/file-abc123.${extension}`)).headers.get('content-type');
+    expect(types).toEqual(expected);
+  });
+
   it('caches hashed assets forever and the service worker and manifest never', async () => {
     const asset = await get('/assets/index-abc123.js');
     expect(asset.headers.get('cache-control')).toContain('immutable');
