@@ -96,7 +96,7 @@ function interruptOnSignal(logger: Logger, command: 'backup' | 'restore', interr
 function reportVerified(logger: Logger, command: 'backup' | 'restore', fields: Record<string, unknown>, verified: VerifiedCopy): number {
   if (verified.failures.length === 0 && verified.incomplete.length === 0) {
     // A mistyped DATA_DIR that exists backs up nothing, and restoring that would set every list aside.
-    const warning = verified.lists === 0 ? { warning: `no lists: is DATA_DIR right?` } : {};
+    const warning = command === 'backup' && verified.lists === 0 ? { warning: 'no lists: is DATA_DIR right?' } : {};
     logger.info(`${command}.done`, { ...fields, verified, ...warning });
     return 0;
   }
