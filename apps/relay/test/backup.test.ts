@@ -376,6 +376,9 @@ describe('backups of a running relay', () => {
       dataDir: emptyDataDir,
       ...copied,
     });
+    // The command asks whether DATA_DIR is right.
+    const byCommand = await runCommand(['backup', path.join(directory(), 'by-command')], emptyDataDir);
+    expect(byCommand.lines.at(-1)).toMatchObject({ event: 'backup.done', warning: 'no lists: is DATA_DIR right?' });
     const dataDir = path.join(directory(), 'data');
     const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
     await storage.append('backupEmptiedList001', [addItem(new Y.Doc(), 'tea')]);
