@@ -37,6 +37,13 @@ async function itemsIn(dataDir: string, listId: string): Promise<string[]> {
   }
 }
 
+/** Stores each list's updates in `dataDir` as the relay does (in its journal), then closes the storage. */
+async function storeLists(dataDir: string, updatesByList: Record<string, Uint8Array[]>): Promise<void> {
+  const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+  for (const [listId, updates] of Object.entries(updatesByList)) await storage.append(listId, updates);
+  await storage.close();
+}
+
 interface CommandOutput {
   readonly status: number | null;
   readonly stdout: string;
@@ -156,9 +163,7 @@ describe('backups of a running relay', () => {
 
   it('[BK3] a backup never replaces anything, never lands in DATA_DIR, and leaves nothing when it fails', async () => {
     const dataDir = path.join(directory(), 'data');
-    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await storage.append('backupRefusalsList1', [addItem(new Y.Doc(), 'a')]);
-    await storage.close();
+    await storeLists(dataDir, { backupRefusalsList1: [addItem(new Y.Doc(), 'a')] });
     const existing = path.join(directory(), 'existing');
     await fs.mkdir(existing);
     await fs.writeFile(path.join(existing, 'keep'), 'mine');
@@ -327,20 +332,15 @@ describe('backups of a running relay', () => {
     addItem(doc, 'milk');
     const before = Y.encodeStateVector(doc);
     doc.getMap('items').set('milk', 'oat milk');
-    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await storage.append('backupLacksOneUpdate', [Y.encodeStateAsUpdate(doc, before)]);
-    await storage.append('backupHoldsItAll0001', [Y.encodeStateAsUpdate(doc)]);
-    await storage.close();
+    await storeLists(dataDir, { backupLacksOneUpdate: [Y.encodeStateAsUpdate(doc, before)], backupHoldsItAll0001: [Y.encodeStateAsUpdate(doc)] });
     expect(await verifyCopy(dataDir)).toEqual({ lists: 2, updates: 2, failures: [], incomplete: ['backupLacksOneUpdate'] });
   });
 
   it('[BK5] the command: exit 0 with a summary, 2 for a destination that exists, 1 for a backup holding damage', async () => {
     const dataDir = path.join(directory(), 'data');
     const run = (...args: string[]): Promise<CommandOutput> => runCommand(args, dataDir);
-    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
     const doc = new Y.Doc();
-    await storage.append('backupCommandList01', [addItem(doc, 'a'), addItem(doc, 'b')]);
-    await storage.close();
+    await storeLists(dataDir, { backupCommandList01: [addItem(doc, 'a'), addItem(doc, 'b')] });
     const first = await run('backup', path.join(directory(), 'first'));
     expect(first.status).toBe(0);
     expect(first.lines.at(-1)).toMatchObject({ event: 'backup.done', lists: 1, verified: { lists: 1, updates: 2, failures: [], incomplete: [] } });
@@ -380,9 +380,7 @@ describe('backups of a running relay', () => {
     const byCommand = await runCommand(['backup', path.join(directory(), 'by-command')], emptyDataDir);
     expect(byCommand.lines.at(-1)).toMatchObject({ event: 'backup.done', warning: 'no lists: is DATA_DIR right?' });
     const dataDir = path.join(directory(), 'data');
-    const storage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await storage.append('backupEmptiedList001', [addItem(new Y.Doc(), 'tea')]);
-    await storage.close();
+    await storeLists(dataDir, { backupEmptiedList001: [addItem(new Y.Doc(), 'tea')] });
     const notABackup = path.join(directory(), 'photos');
     await fs.mkdir(notABackup);
     await fs.writeFile(path.join(notABackup, 'cat.jpg'), 'meow');
@@ -424,9 +422,7 @@ describe('backups of a running relay', () => {
 
     const backupDir = path.join(directory(), 'backup');
     await copyLiveDataDir(dataDir, backupDir);
-    const later = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
-    await later.append('backupWrittenAfter01', [addItem(new Y.Doc(), 'later')]);
-    await later.close();
+    await storeLists(dataDir, { backupWrittenAfter01: [addItem(new Y.Doc(), 'later')] });
     const relayFiles = async (): Promise<string[]> => (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME).sort();
     const before = await relayFiles();
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
 import { LOG_SUFFIX, QUARANTINE_DIR, SNAPSHOT_SUFFIX } from '../storage/disk-storage.js';
-import { errorCode, isNotFound, makeDirectory, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
+import { errorCode, exists, isNotFound, makeDirectory, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
 import { segmentSequence } from '../storage/journal.js';
 import { scanRecords } from '../storage/record-framing.js';
 
@@ -86,7 +86,7 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   await requireDirectory(source, 'DATA_DIR');
   const insideDataDir = new BackupError(`the backup ${target} must be outside DATA_DIR (${source}): a disk that fails takes both`);
   if (isWithin(target, source)) throw insideDataDir;
-  if (await refusingNotADirectory(target, () => anythingAt(target))) throw new BackupError(`${target} exists already: a backup never replaces files`);
+  if (await refusingNotADirectory(target, () => exists(target))) throw new BackupError(`${target} exists already: a backup never replaces files`);
   // The same through a symbolic link, checked before any directory is made.
   if (isWithin(await realPathOfNew(target), await fs.realpath(source))) throw insideDataDir;
   const parent = path.dirname(target);
@@ -238,15 +238,4 @@ async function realPathOfNew(target: string): Promise<string> {
 
 export function isWithin(candidate: string, dir: string): boolean {
   return candidate === dir || candidate.startsWith(dir + path.sep);
-}
-
-/** Whether anything is at `filePath`, a dangling symbolic link too (file-ops' `exists` follows links, and a rename would replace one). */
-async function anythingAt(filePath: string): Promise<boolean> {
-  try {
-    await fs.lstat(filePath);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
 }

@@ -108,7 +108,6 @@ async function finishEarlierRestores(dataDir: string, options: RestoreOptions): 
     options.logger?.warn('restore.finished_earlier', { dataDir, setAside: path.join(dataDir, swapState.setAside) });
     finished.push(path.join(dataDir, swapState.setAside));
   }
-  if (finished.length > 0) await syncDirectory(dataDir);
   return finished;
 }
 

@@ -107,10 +107,13 @@ async function anyExists(dir: string, names: readonly string[]): Promise<boolean
   return false;
 }
 
-/** Whether there is a file at `filePath`; an error other than its absence (EACCES, EIO) is thrown, never taken for an answer. */
+/**
+ * Whether anything is at `filePath`, a dangling symbolic link too (a rename or link there would
+ * replace it); an error other than its absence (EIO) is thrown, never taken for an answer.
+ */
 export async function exists(filePath: string): Promise<boolean> {
   try {
-    await fs.access(filePath);
+    await fs.lstat(filePath);
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
