@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -118,9 +118,49 @@ describe('HTTP: web app, health and metrics', () => {
     expect(await changed.text()).toContain('v2');
   });
 
+  it('answers a revalidation by date (If-Modified-Since) with 304 while the file is no newer; an ETag sent with it decides alone', async () => {
+    const swPath = path.join(staticDir, 'sw.js');
+    const built = new Date('2026-11-01T10:00:00.600Z');
+    await utimes(swPath, built, built);
+    const lastModified = (await get('/sw.js')).headers.get('last-modified') ?? '';
+    expect(new Date(lastModified).toISOString()).toBe('2026-11-01T10:00:00.000Z');
+    const since = (date: string, extra: Record<string, string> = {}): Promise<Response> => get('/sw.js', { headers: { 'If-Modified-Since': date, ...extra } });
+    expect((await since(lastModified)).status).toBe(304);
+    expect((await since(new Date('2026-11-02T00:00:00Z').toUTCString())).status).toBe(304);
+    expect((await since(new Date('2026-11-01T09:59:59Z').toUTCString())).status).toBe(200);
+    // Not a date, or a date still to come: ignored, the file sent.
+    expect((await since('yesterday')).status).toBe(200);
+    expect((await since(new Date(Date.now() + 86_400_000).toUTCString())).status).toBe(200);
+    expect((await since(lastModified, { 'If-None-Match': '"another-version"' })).status).toBe(200);
+    const rebuilt = new Date('2026-11-03T08:00:00Z');
+    await utimes(swPath, rebuilt, rebuilt);
+    const changed = await since(lastModified);
+    expect(changed.status).toBe(200);
+    expect(await changed.text()).toContain('addEventListener');
+  });
+
   it('answers 404 for a missing asset instead of the SPA page', async () => {
     expect((await get('/assets/missing-999.js')).status).toBe(404);
     expect((await get('/favicon-missing.png')).status).toBe(404);
+    expect((await get('/assets')).status).toBe(404);
+  });
+
+  it('serves a file only at its own name, not as a directory (/sw.js/); an app path with a slash after it is still the app', async () => {
+    expect((await get('/sw.js/')).status).toBe(404);
+    expect((await get('/assets/index-abc123.js/')).status).toBe(404);
+    const shareLink = await get('/l/someListIdentifier01/');
+    expect(shareLink.status).toBe(200);
+    expect(await shareLink.text()).toContain('<title>Basket</title>');
+  });
+
+  it("answers the relay's own paths with a slash after them too, never with the app's page", async () => {
+    const health = await get('/healthz/');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', connections: 0 });
+    expect(await (await get('/metrics/')).text()).toMatch(/^basket_relay_connections 0$/m);
+    const sync = await get('/sync');
+    expect(sync.status).toBe(404);
+    expect(await sync.text()).toContain('/sync/<listId>');
   });
 
   it('never serves files outside the static directory', async () => {

@@ -359,7 +359,11 @@ export class RelayServer {
       response.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    if (pathname === '/healthz') {
+    // The relay's own paths answer with a slash after them too (as most web servers route), and
+    // are never the web app's: a probe written as /healthz/ got the app's page, 200 whatever the
+    // relay's health, and a monitor read that as healthy.
+    const route = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+    if (route === '/healthz') {
       const status = this.healthStatus();
       const body = JSON.stringify({
         status,
@@ -375,9 +379,13 @@ export class RelayServer {
       response.end(body);
       return;
     }
-    if (pathname === '/metrics') {
+    if (route === '/metrics') {
       response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
       response.end(this.metrics.render());
+      return;
+    }
+    if (route === '/sync') {
+      respondNotFound(response, 'Not found: sync is at /sync/<listId>');
       return;
     }
     if (pathname.startsWith('/sync/')) {
@@ -386,7 +394,7 @@ export class RelayServer {
       return;
     }
     if (this.staticFiles !== undefined && (await this.staticFiles.serve(request, response, pathname))) return;
-    response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n');
+    respondNotFound(response, 'Not found');
   }
 
   private handleUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -569,6 +577,10 @@ function endSocket(socket: Duplex, last?: string): void {
 }
 
 /** The status for a request Node could not read, as Node's own handler answers it: a URL too long is not a bad request. */
+function respondNotFound(response: http.ServerResponse, text: string): void {
+  response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+}
+
 function clientErrorStatus(error: NodeJS.ErrnoException): string {
   if (error.code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';

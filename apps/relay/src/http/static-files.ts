@@ -91,12 +91,15 @@ export class StaticFiles {
     const relative = path.posix.normalize(decoded).replace(/^\/+/, '');
     const candidate = path.resolve(this.root, relative === '' ? 'index.html' : relative);
     if (candidate !== this.root && !candidate.startsWith(this.root + path.sep)) return false;
-    if (await this.sendFile(request, response, candidate)) return true;
+    // A file named as a directory (/sw.js/) is not that file: served there, relative URLs in it
+    // resolve one level down, and a service worker registered there gets another scope.
+    if (!relative.endsWith('/') && (await this.sendFile(request, response, candidate))) return true;
     // SPA fallback: a navigation path like /l/<listId> has no file; the app routes it. A share
     // link is always the app's, even one that ends in '.' when pasted from a sentence: the app
     // repairs or explains it, where a 404 would leave a fresh phone with nothing.
     const isShareLink = relative.startsWith('l/');
-    if ((path.posix.extname(relative) === '' || isShareLink) && !relative.startsWith('assets/')) {
+    const isAssets = relative === 'assets' || relative.startsWith('assets/');
+    if ((path.posix.extname(relative) === '' || isShareLink) && !isAssets) {
       return this.sendFile(request, response, path.join(this.root, 'index.html'));
     }
     return false;
@@ -126,9 +129,8 @@ export class StaticFiles {
       'X-Content-Type-Options': 'nosniff',
       ...(compressible ? { Vary: 'Accept-Encoding' } : {}),
     });
-    const ifNoneMatch = request.headers['if-none-match'];
     const preferred = headersFor(encoding);
-    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, preferred['ETag'] ?? '')) {
+    if (isUnchangedFor(request, preferred['ETag'] ?? '', stat.mtimeMs)) {
       response.writeHead(304, preferred);
       response.end();
       return true;
@@ -150,6 +152,22 @@ export class StaticFiles {
     await pipeline(createReadStream(filePath), response).catch(() => response.destroy());
     return true;
   }
+}
+
+/**
+ * Whether the browser's copy is current (RFC 9110 13.2.2): If-None-Match when it is sent, else
+ * If-Modified-Since (what a client that kept only Last-Modified sends). Last-Modified is in whole
+ * seconds, so the file's time is too.
+ */
+function isUnchangedFor(request: IncomingMessage, etag: string, mtimeMs: number): boolean {
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return etagMatches(ifNoneMatch, etag);
+  const ifModifiedSince = request.headers['if-modified-since'];
+  if (ifModifiedSince === undefined) return false;
+  // Not a date (or a list of them), or one still to come: ignored, as the RFC asks, and the file sent.
+  const since = Date.parse(ifModifiedSince);
+  if (Number.isNaN(since) || since > Date.now()) return false;
+  return Math.floor(mtimeMs / 1000) * 1000 <= since;
 }
 
 /** If-None-Match holds the ETag (or `*`); weak validators compare equal to strong ones for a GET. */
