@@ -576,11 +576,11 @@ function endSocket(socket: Duplex, last?: string): void {
   socket.once('close', () => clearTimeout(cut));
 }
 
-/** The status for a request Node could not read, as Node's own handler answers it: a URL too long is not a bad request. */
 function respondNotFound(response: http.ServerResponse, text: string): void {
   response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
 }
 
+/** The status for a request Node could not read, as Node's own handler answers it: a URL too long is not a bad request. */
 function clientErrorStatus(error: NodeJS.ErrnoException): string {
   if (error.code === 'HPE_HEADER_OVERFLOW') return '431 Request Header Fields Too Large';
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return '408 Request Timeout';
