@@ -83,6 +83,7 @@ export async function startRelay(
     logger?: Logger;
     now?: () => number;
     httpIdleMs?: number;
+    httpHeadersMs?: number;
   } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
@@ -95,6 +96,7 @@ export async function startRelay(
     trustedProxies: options.trustedProxies,
     now: options.now,
     ...(options.httpIdleMs === undefined ? {} : { httpIdleMs: options.httpIdleMs }),
+    ...(options.httpHeadersMs === undefined ? {} : { httpHeadersMs: options.httpHeadersMs }),
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

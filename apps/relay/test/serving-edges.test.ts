@@ -255,4 +255,15 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     const tooLong = await rawRequest(running.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: relay\r\n\r\n`);
     expect(tooLong.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
   });
+
+  it('[W12] a request whose headers stop halfway is answered 408 and cut about when its time is up, not up to 30 s later', async () => {
+    running = await startRelay({ staticDir, httpHeadersMs: 400 });
+    const started = performance.now();
+    const answer = await rawRequest(running.port, 'GET /assets/app-abc123.js HTTP/1.1\r\nHost: relay\r\n', 5_000);
+    const elapsedMs = performance.now() - started;
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(elapsedMs).toBeGreaterThanOrEqual(400);
+    // Node looks for expired requests once a second here (every 30 s by default).
+    expect(elapsedMs).toBeLessThan(2_500);
+  });
 });

@@ -43,6 +43,8 @@ export interface RelayServerOptions {
   readonly trustedProxies?: readonly string[];
   /** Test seam: how long a plain HTTP socket may make no progress (default HTTP_IDLE_MS). */
   readonly httpIdleMs?: number;
+  /** Test seam: how long a request's headers may take to arrive (default HEADERS_TIMEOUT_MS). */
+  readonly httpHeadersMs?: number;
 }
 
 /**
@@ -69,6 +71,11 @@ const PLAIN_HTTP_SOCKETS_PER_IP = 16;
 /** A request must arrive whole within these; idle half-open sockets are not kept for Node's 60 s / 300 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How often Node looks for requests past those timeouts. Its default, 30 s, let a socket that
+ * sent half its headers hold its slot (one of PLAIN_HTTP_SOCKETS) for up to 40 s, not 10.
+ */
+const REQUEST_TIMEOUTS_CHECKED_EVERY_MS = 1_000;
 /**
  * A plain HTTP socket that neither reads nor is read for this long is cut. The request timeouts
  * end once the request is read: a client that asks for the app's script and never reads the
@@ -159,7 +166,9 @@ export class RelayServer {
       // most this much of an incoming frame in memory.
       maxPayload: maxReadableFrameBytes(limits.maxMessageBytes),
     });
-    this.httpServer = http.createServer((request, response) => this.respond(request, response));
+    this.httpServer = http.createServer({ connectionsCheckingInterval: REQUEST_TIMEOUTS_CHECKED_EVERY_MS }, (request, response) =>
+      this.respond(request, response),
+    );
     this.httpServer.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!isWebSocketUpgrade(request)) {
         this.respondIgnoringUpgrade(request, socket);
@@ -176,7 +185,7 @@ export class RelayServer {
     // Node closes sockets past it at accept: while the relay is full not even /metrics answers,
     // so this count, read later, is what shows it was ([OM4]). No log line: a flood would flood it.
     this.httpServer.on('drop', () => this.metrics.errors.inc({ kind: 'too_many_sockets_relay' }));
-    this.httpServer.headersTimeout = HEADERS_TIMEOUT_MS;
+    this.httpServer.headersTimeout = options.httpHeadersMs ?? HEADERS_TIMEOUT_MS;
     this.httpServer.requestTimeout = REQUEST_TIMEOUT_MS;
     this.httpServer.timeout = options.httpIdleMs ?? HTTP_IDLE_MS;
     this.httpServer.on('connection', (socket: Socket) => this.admitSocket(socket));
