@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { LogLevel } from './log.js';
 import { isLogLevel } from './log.js';
 import { parseTrustedProxies } from './http/client-address.js';
+import { MAX_RECORD_BYTES } from './storage/record-framing.js';
 
 export interface RelayConfig {
   readonly port: number;
@@ -88,6 +89,13 @@ export function defaultStaticDir(): string {
  * and 2.8 GB (`bench/slow-update-freeze.mjs`).
  */
 const DEFAULT_MAX_LIST_BYTES = 8 * MiB;
+/**
+ * The most MAX_LIST_BYTES and MAX_MESSAGE_BYTES may be set to. Every update and every snapshot is
+ * one record on disk, and a record over MAX_RECORD_BYTES reads back as damage: above a quarter of
+ * it a list's snapshot, or one message, could be acknowledged and then quarantined at the next
+ * load. (A 32 MiB message alone already holds the event loop for 13 s.)
+ */
+export const MAX_CONFIGURABLE_LIST_BYTES = MAX_RECORD_BYTES / 4;
 const BUFFER_HEADROOM_BYTES = 8 * MiB;
 const DEFAULT_MAX_BUFFERED_BYTES = DEFAULT_MAX_LIST_BYTES + BUFFER_HEADROOM_BYTES;
 /**
@@ -188,8 +196,8 @@ export const DEFAULT_STORAGE = {
 } as const;
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv): RelayConfig {
-  const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024);
-  const maxMessageBytes = integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64);
+  const maxListBytes = integer(env, 'MAX_LIST_BYTES', DEFAULT_LIMITS.maxListBytes, 1024, MAX_CONFIGURABLE_LIST_BYTES);
+  const maxMessageBytes = integer(env, 'MAX_MESSAGE_BYTES', maxListBytes, 64, MAX_CONFIGURABLE_LIST_BYTES);
   // At least one list at the size limit, which may always load when nothing else is loaded.
   const maxLoadedListBytes = integer(env, 'MAX_LOADED_LIST_BYTES', defaultMaxLoadedListBytes(maxListBytes), maxListBytes);
   return {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFromEnvironment, DEFAULT_LIMITS, defaultStaticDir } from '../src/config.js';
+import { configFromEnvironment, DEFAULT_LIMITS, defaultStaticDir, MAX_CONFIGURABLE_LIST_BYTES } from '../src/config.js';
+import { MAX_RECORD_BYTES } from '../src/storage/record-framing.js';
 
 const MiB = 1024 * 1024;
 
@@ -68,8 +69,8 @@ describe('configFromEnvironment', () => {
     const defaults = configFromEnvironment({});
     expect([defaults.maxBufferedBytes, defaults.maxBufferedBytesPerIp, defaults.maxBufferedBytesTotal]).toEqual([16 * MiB, 64 * MiB, 512 * MiB]);
     expect(DEFAULT_LIMITS.maxBufferedBytesPerIp).toBe(defaults.maxBufferedBytesPerIp);
-    // Following a larger MAX_LIST_BYTES, the defaults stay in order.
-    const large = configFromEnvironment({ MAX_LIST_BYTES: String(200 * MiB) });
+    // Following a larger MAX_BUFFERED_BYTES, the defaults stay in order.
+    const large = configFromEnvironment({ MAX_BUFFERED_BYTES: String(200 * MiB) });
     expect(large.maxBufferedBytesPerIp).toBe(4 * large.maxBufferedBytes);
     expect(large.maxBufferedBytesTotal).toBe(large.maxBufferedBytesPerIp);
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES_PER_IP: String(10 * MiB) })).toThrow(/MAX_BUFFERED_BYTES_PER_IP must be an integer from 16777216/);
@@ -81,6 +82,14 @@ describe('configFromEnvironment', () => {
     expect(() => configFromEnvironment({ MAX_BUFFERED_BYTES: String(MiB) })).toThrow(/MAX_BUFFERED_BYTES must be an integer from 8388608/);
     expect(() => configFromEnvironment({ MAX_LIST_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(MiB - 1) })).toThrow(/MAX_BUFFERED_BYTES/);
     expect(configFromEnvironment({ MAX_LIST_BYTES: String(MiB), MAX_BUFFERED_BYTES: String(MiB) }).maxBufferedBytes).toBe(MiB);
+  });
+
+  it('refuses MAX_LIST_BYTES and MAX_MESSAGE_BYTES over 64 MiB: a list or message past a quarter of what a record on disk may hold could be acknowledged and then read back as damage', () => {
+    expect(MAX_CONFIGURABLE_LIST_BYTES).toBe(64 * MiB);
+    expect(MAX_CONFIGURABLE_LIST_BYTES * 4).toBe(MAX_RECORD_BYTES);
+    expect(configFromEnvironment({ MAX_LIST_BYTES: String(64 * MiB) }).maxMessageBytes).toBe(64 * MiB);
+    expect(() => configFromEnvironment({ MAX_LIST_BYTES: String(64 * MiB + 1) })).toThrow(/MAX_LIST_BYTES must be an integer from 1024 to 67108864/);
+    expect(() => configFromEnvironment({ MAX_MESSAGE_BYTES: String(300 * MiB) })).toThrow(/MAX_MESSAGE_BYTES must be an integer from 64 to 67108864/);
   });
 
   it('reads REFUSE_LIST_CONTENT as a yes/no setting, off unless set, and refuses anything else', () => {

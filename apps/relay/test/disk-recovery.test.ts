@@ -8,7 +8,7 @@ import type { CompactionStep, QuarantineStep } from '../src/storage/disk-storage
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { syncDirectory } from '../src/storage/file-ops.js';
 import { encodeJournalRecord, openSegmentFile, writeAt } from '../src/storage/journal.js';
-import { frameRecord, scanRecords } from '../src/storage/record-framing.js';
+import { frameRecord, MAX_RECORD_BYTES, scanRecords } from '../src/storage/record-framing.js';
 import { temporaryDirectory } from './helpers.js';
 import { itemsOf, makeUpdates } from './stored-items.js';
 
@@ -931,6 +931,31 @@ describe('write-ahead journal', () => {
     await symlink('/dev/full', path.join(dir, `${LIST}.snapshot.tmp`));
     await expect(storage.compact(LIST, Y.encodeStateAsUpdate(source))).rejects.toThrow(/ENOSPC/);
     expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
+    expect(itemsOf((await storage.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
+  });
+
+  it('[J30] a record too large to read back (over MAX_RECORD_BYTES) is refused before it is written: never acknowledged, and the list loads as it was', async () => {
+    const { updates } = makeUpdates(2);
+    const storage = open();
+    await storage.append(LIST, [updates[0] as Uint8Array]);
+    // In the journal, 1 + the id + the update: one byte over.
+    const tooLarge = new Uint8Array(MAX_RECORD_BYTES - LIST.length);
+    await expect(storage.append(LIST, [updates[1] as Uint8Array, tooLarge])).rejects.toThrow(/over the/);
+    await expect(storage.compact(LIST, new Uint8Array(MAX_RECORD_BYTES + 1))).rejects.toThrow(/over the/);
+    expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
+    await storage.checkpoint();
+    expect((await open().load(LIST)).updates).toEqual([updates[0]]);
+  });
+
+  it('[J31] a compaction whose rename fails deletes its temp snapshot at once, and keeps every update', async () => {
+    const { source, updates } = makeUpdates(3);
+    const storage = open();
+    await storage.append(LIST, updates);
+    // A directory (not empty) where the snapshot goes: the rename over it fails.
+    await mkdir(path.join(dir, `${LIST}.snapshot`, 'in-the-way'), { recursive: true });
+    await expect(storage.compact(LIST, Y.encodeStateAsUpdate(source))).rejects.toThrow();
+    expect(await readdir(dir)).not.toContain(`${LIST}.snapshot.tmp`);
+    await rm(path.join(dir, `${LIST}.snapshot`), { recursive: true });
     expect(itemsOf((await storage.load(LIST)).updates)).toEqual(source.getMap('items').toJSON());
   });
 

@@ -293,12 +293,14 @@ export class DiskListStorage implements ListStorage {
     if (this.closed) throw new Error('storage is closed');
     // A failed write refuses everything after it in that segment; later updates get a new one.
     if (this.current.segment?.failed === true) this.retireFailedSegment();
+    // Framed first: a record too large to read back throws here, before any of them is pending.
+    const records = updates.map((update) => encodeJournalRecord(listId, update));
     const generation = this.current;
     const pending = pendingFor(generation, listId);
     const start = pending.push(updates);
     generation.segment ??= this.newSegment();
     const segment = generation.segment;
-    const written = segment.append(updates.map((update) => encodeJournalRecord(listId, update)));
+    const written = segment.append(records);
     // Never acknowledged, and the caller writes them again: copied into the log at the
     // checkpoint, they would only take room that a full disk has just freed. A failed write
     // fails every later one in its segment too, so they are all at the end.
@@ -847,7 +849,9 @@ export class DiskListStorage implements ListStorage {
     } finally {
       await temp.close();
     }
-    await fs.rename(tempPath, snapshotPath);
+    // A full snapshot left behind would hold, until this list's next compaction, the room a full
+    // disk needs for the journal ([J14]).
+    await removingOnFailure(tempPath, () => fs.rename(tempPath, snapshotPath));
     this.afterCompactionStep?.('renamed', listId);
     // Shared with other renames and creations in flight: a directory fsync started after the
     // rename makes it durable, whoever asked for it.

@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isValidListId } from '../list-id.js';
 import { removeIfExists } from './file-ops.js';
-import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
+import { checkRecordFits, frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
 
 /**
  * The write-ahead journal: one file that every list's updates are appended to, so one O_DSYNC
@@ -35,6 +35,7 @@ function segmentName(sequence: number): string {
 }
 
 export function encodeJournalRecord(listId: string, update: Uint8Array): Buffer {
+  checkRecordFits(1 + listId.length + update.length);
   const payload = Buffer.allocUnsafe(1 + listId.length + update.length);
   payload[0] = listId.length;
   payload.write(listId, 1, 'latin1');

@@ -8,7 +8,15 @@ export const RECORD_HEADER_BYTES = 8;
 /** Anything longer is a corrupt length field, not a real record. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
+/** Throws for a payload too large to read back as a record (it would read as damage), before anything is written or allocated. */
+export function checkRecordFits(payloadBytes: number): void {
+  if (payloadBytes > MAX_RECORD_BYTES) {
+    throw new RangeError(`a record of ${payloadBytes} bytes is over the ${MAX_RECORD_BYTES} a record may hold`);
+  }
+}
+
 export function frameRecord(payload: Uint8Array): Buffer {
+  checkRecordFits(payload.length);
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
   frameInto(record, 0, payload);
   return record;
@@ -16,6 +24,7 @@ export function frameRecord(payload: Uint8Array): Buffer {
 
 /** Writes `payload` framed into `target` at `offset`, which must have room; returns the bytes written. */
 export function frameInto(target: Buffer, offset: number, payload: Uint8Array): number {
+  checkRecordFits(payload.length);
   target.writeUInt32LE(payload.length, offset);
   target.writeUInt32LE(recordChecksum(target.subarray(offset, offset + 4), payload), offset + 4);
   target.set(payload, offset + RECORD_HEADER_BYTES);
