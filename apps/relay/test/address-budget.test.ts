@@ -361,6 +361,40 @@ describe('per-address delivery budget', () => {
     expect(socket.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('[B12] a connection held by its address budget is not dropped as dead when its hold ends while the list applies another phone\'s update in slices', async () => {
+    // Made before the relay starts: the relay runs on this test's event loop, and a second of
+    // Yjs here would leave every pong unread, held or not.
+    const first = encodeSyncUpdate(manyItems(20_000));
+    const large = new Y.Doc();
+    large.transact(() => {
+      for (let i = 0; i < 300_000; i++) large.getMap('items').set(`other-${i}`, i % 8);
+    });
+    const applyInSlices = encodeSyncUpdate(Y.encodeStateAsUpdate(large));
+    const running = await startRelay({ limits: { maxLoopMsPerIpPerSecond: 20, pingIntervalMs: 300 } });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+    const items = (): Y.Map<unknown> | undefined => running.relay.registry.get(listId)?.doc.getMap('items');
+    // Its pongs come at once; they are read only while the relay reads the socket.
+    const held = await openRawSocket(running.syncUrl, listId);
+    cleanups.push(() => held.terminate());
+    const other = new WebSocket(`${running.syncUrl}/${listId}`, { localAddress: '127.0.0.2' });
+    cleanups.push(() => other.terminate());
+    await new Promise((resolve, reject) => other.once('open', resolve).once('error', reject));
+    // Far more event loop than 20 ms a second: the address owes seconds once it is applied.
+    held.send(first);
+    await waitFor(() => items()?.has('heavy-19999') === true, 20_000, 'the first upload applied');
+    // Held for the budget, its socket unread. The other address's update keeps the list busy
+    // for seconds, past the hold's recheck (1 s) and two ping intervals after it.
+    held.send(update('after-the-upload'));
+    other.send(applyInSlices);
+    await waitFor(() => items()?.has('other-299999') === true, 30_000, 'the other upload applied');
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(running.relay.metrics.slicedUpdates.get()).toBeGreaterThan(0);
+    expect(running.relay.metrics.errors.get({ kind: 'address_busy' })).toBeGreaterThan(0);
+    expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);
+    expect(held.readyState).toBe(WebSocket.OPEN);
+  }, 60_000);
+
   it('[B5] presence echoes, which change nothing and go to nobody, cost their address one delivery each, not one per phone', async () => {
     const running = await startRelay({ limits: { maxDeliveriesPerIpPerSecond: 10 } });
     cleanups.push(() => running.close());

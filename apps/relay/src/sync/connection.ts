@@ -312,8 +312,11 @@ export class Connection implements RoomPeer {
         // Its frames wait here, counted by the incoming bounds, until the list says it is ready.
         // The socket is still read (pausing and resuming every phone of every list a restart
         // loads cost 1,000 lists' load 50–80 ms): a phone sending more than those bounds allow
-        // meanwhile is dropped, as one whose frames wait for a budget.
+        // meanwhile is dropped, as one whose frames wait for a budget. A socket a budget had
+        // paused is read again too: left unread, without the hold that excuses it from the
+        // heartbeat, its pongs went unread and a live phone was dropped as dead ([B12]).
         this.waitingForList = true;
+        if (this.socket.isPaused) this.socket.resume();
         return;
       }
       if (this.decodedHead === undefined) {
