@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import type { StoredList } from '../src/storage/list-storage.js';
 import type { IncomingMessage } from '../src/sync/protocol.js';
+import type { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncStep2, encodeSyncUpdate } from '../src/sync/protocol.js';
 import { DecodeWorkerFailed, OffThreadDecoder } from '../src/sync/off-thread-decoder.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE } from '../src/sync/heap-estimate.js';
@@ -106,7 +107,17 @@ describe('the large-update path: the decode worker and slices', () => {
     expect(await costlyFrameThenHonestUpload({ decodeWorkerCheckMs: 300 })).toEqual({ attacker: 4413, honest: 'acknowledged', tooCostly: 1 });
   }, 60_000);
 
-  it('[K2] an acknowledgement sent between two slices never covers a phone\'s clock while the deletions of its update are not stored yet', async () => {
+  /**
+   * Mum's phone uploads a sliced update that ends with a deletion while an ack of hers waits for a
+   * write in flight (held until the test releases it). `storedAtAck` records, for each ack Mum
+   * gets, its vector and what was stored then (a kill -9 right after it keeps that).
+   */
+  async function mumUploadsADeletionInSlices(): Promise<{
+    storage: GatedStorage;
+    list: ListRoom;
+    markerClock: number;
+    storedAtAck: Array<{ vector: Map<number, number>; stored: Promise<StoredList> }>;
+  }> {
     const storage = new GatedStorage();
     const { list, mum, dad } = await listWithMumAndDad(storage, { maxListBytes: 8 * 1024 * 1024, compactLogBytes: 8 * 1024 * 1024 });
     // Dad's milk, stored.
@@ -146,7 +157,6 @@ describe('the large-update path: the decode worker and slices', () => {
     const message = updateMessage(upload, 10);
     expect(message.kind === 'sync-update' && message.sliced !== undefined).toBe(true);
 
-    // What was stored when each of Mum's acks was sent (a kill -9 right after it keeps that).
     const storedAtAck: Array<{ vector: Map<number, number>; stored: Promise<StoredList> }> = [];
     mum.onSend = (sent) => {
       if (sent[0] === 100) storedAtAck.push({ vector: ackVector(sent), stored: storage.inner.load(list.listId) });
@@ -155,18 +165,41 @@ describe('the large-update path: the decode worker and slices', () => {
     await nextTurn();
     await nextTurn();
     await nextTurn();
-    // The write finishes between two slices.
-    storage.releaseAppends();
-    await waitFor(() => list.doc.getMap('items').size === 202 && !list.isBusy, 5_000, 'the upload applied');
-    await list.flush();
-    expect(list.doc.getMap('items').has('milk')).toBe(false);
-    expect(storedAtAck.length).toBeGreaterThan(0);
+    return { storage, list, markerClock, storedAtAck };
+  }
+
+  /** Each ack covering Mum's deletion marker was sent with her deletion stored. */
+  async function expectNoAckBeforeTheDeletionIsStored(storedAtAck: Array<{ vector: Map<number, number>; stored: Promise<StoredList> }>, markerClock: number): Promise<void> {
     for (const { vector, stored } of storedAtAck) {
       if ((vector.get(1000) ?? 0) < markerClock) continue;
       // Mum's phone takes her deletion as stored: it must be.
       const storedDoc = docOf((await stored).updates);
       expect({ ackedMarker: vector.get(1000), milkStillStored: storedDoc.getMap('items').has('milk') }).toEqual({ ackedMarker: markerClock, milkStillStored: false });
     }
+  }
+
+  it('[K2] an acknowledgement sent between two slices never covers a phone\'s clock while the deletions of its update are not stored yet', async () => {
+    const { storage, list, markerClock, storedAtAck } = await mumUploadsADeletionInSlices();
+    // The write finishes between two slices.
+    storage.releaseAppends();
+    await waitFor(() => list.doc.getMap('items').size === 202 && !list.isBusy, 5_000, 'the upload applied');
+    await list.flush();
+    expect(list.doc.getMap('items').has('milk')).toBe(false);
+    expect(storedAtAck.length).toBeGreaterThan(0);
+    await expectNoAckBeforeTheDeletionIsStored(storedAtAck, markerClock);
+    list.destroy();
+  });
+
+  it('[K6] a relay stopping between two slices of an update acknowledges no part of it: its deletions, in the last slice, were never applied', async () => {
+    const { storage, list, markerClock, storedAtAck } = await mumUploadsADeletionInSlices();
+    expect(list.isBusy).toBe(true);
+    const stopped = list.shutdown(1012, 'restarting');
+    storage.releaseAppends();
+    await stopped;
+    // Stopped before its last slice: the deletion was never applied, so an ack covering its
+    // marker would be false. (Mum gets none: her bread, stored, comes again after the restart.)
+    expect(list.doc.getMap('items').has('milk')).toBe(true);
+    expect(storedAtAck.map(({ vector }) => vector.get(1000) ?? 0).filter((clock) => clock >= markerClock)).toEqual([]);
     list.destroy();
   });
 

@@ -202,6 +202,12 @@ export class ListRoom {
    */
   private heldBackJoiningValues = 0;
   private nextHeldBackJoinCheck = HELD_BACK_JOINING_VALUES_UNCHECKED;
+  /**
+   * Peers whose message was stopped between two slices (the relay stopping, the peer closed): the
+   * state vector covers the clocks of its applied slices, not its deletions, which come with the
+   * last. No ack may go to them any more ([K6]); their phones send the whole update again.
+   */
+  private readonly stoppedMidSlices = new WeakSet<RoomPeer>();
   /** Peers whose presence was refused for a full list: logged once each (their renewals come every 15 s). */
   private readonly presenceRefused = new WeakSet<RoomPeer>();
   /**
@@ -787,7 +793,9 @@ export class ListRoom {
    */
   private stopSlicing(job: SlicedApply): void {
     this.slicing = undefined;
-    if (job.next === 0 || this.state !== 'ready') return;
+    if (job.next === 0) return;
+    this.stoppedMidSlices.add(job.peer);
+    if (this.state !== 'ready') return;
     this.measureHeap();
     this.reportSize();
   }
@@ -1012,6 +1020,7 @@ export class ListRoom {
         this.commit.addWaiter(peer, receivedAt);
         continue;
       }
+      if (this.stoppedMidSlices.has(peer)) continue;
       this.sendTo(peer, ack);
       this.options.metrics.acksSent.inc();
       this.options.metrics.ackSeconds.observe(Math.max(0, now - receivedAt) / 1000);
