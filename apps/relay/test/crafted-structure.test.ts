@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as encoding from 'lib0/encoding';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { CraftedStruct, CraftedUpdate } from './fuzz/crafted-update-encoding.js';
@@ -47,6 +48,71 @@ const zeroLengthGcUpdate = (): Uint8Array => crafted([[901, [struct('any', { key
 
 /** Client 902's map value, and a deletion of length 0 of a clock the list does not hold: Yjs throws writing what it keeps pending. */
 const zeroLengthDeletionUpdate = (): Uint8Array => crafted([[902, [struct('any', { key: 'a' })]]], [{ client: 903, ranges: [[3, 0]] }]);
+
+/** lib0's type tags (writeAny) and Yjs's content refs used below. */
+const ANY_ARRAY = 117;
+const ANY_OBJECT = 118;
+const ANY_BINARY = 116;
+const ANY_NULL = 126;
+const ANY_UNDEFINED = 127;
+const CONTENT_JSON = 2;
+const CONTENT_ANY = 8;
+const CONTENT_DOC = 9;
+
+/** Client `client`'s value of the key 'evil' in the map 'items', its content written by `write`. */
+const mapValueUpdate = (client: number, ref: number, write: (e: encoding.Encoder) => void): Uint8Array =>
+  crafted([[client, [struct('any', { key: 'evil', content: { ref, write } })]]]);
+
+/** An array holding an array ... `depth` deep, written level by level (lib0's writeAny would recurse). */
+function writeNestedArrays(e: encoding.Encoder, depth: number): void {
+  for (let level = 0; level < depth; level++) {
+    encoding.writeUint8(e, ANY_ARRAY);
+    encoding.writeVarUint(e, 1);
+  }
+  encoding.writeUint8(e, ANY_UNDEFINED);
+}
+
+/**
+ * `{"__proto__": <binary>}`: lib0's readAny assigns the key, so the object read has a Uint8Array
+ * for its prototype; Yjs takes it for binary when it writes the item back out, and throws.
+ */
+const protoKeyUpdate = (): Uint8Array =>
+  mapValueUpdate(904, CONTENT_ANY, (e) => {
+    encoding.writeVarUint(e, 1);
+    encoding.writeUint8(e, ANY_OBJECT);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarString(e, '__proto__');
+    encoding.writeUint8(e, ANY_BINARY);
+    encoding.writeVarUint8Array(e, new Uint8Array([1, 2, 3]));
+  });
+
+/** A subdocument whose options set its guid to null: Yjs throws writing the guid back out. */
+const subdocumentGuidNullUpdate = (): Uint8Array =>
+  mapValueUpdate(905, CONTENT_DOC, (e) => {
+    encoding.writeVarString(e, 'subdocument');
+    encoding.writeUint8(e, ANY_OBJECT);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarString(e, 'guid');
+    encoding.writeUint8(e, ANY_NULL);
+  });
+
+/** JSON text nested 5,000 deep (10 kB): JSON.parse reads it, JSON.stringify runs out of stack writing it back. */
+const deepJsonUpdate = (): Uint8Array =>
+  mapValueUpdate(906, CONTENT_JSON, (e) => {
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarString(e, '['.repeat(5000) + ']'.repeat(5000));
+  });
+
+/**
+ * A value nested 10,000 deep beside 70 kB of text: a frame that large is decoded on the worker,
+ * whose stack read it, while the event loop ran out of stack applying it.
+ */
+const deepValueOnTheWorkerUpdate = (): Uint8Array =>
+  mapValueUpdate(907, CONTENT_ANY, (e) => {
+    encoding.writeVarUint(e, 2);
+    encoding.writeAny(e, 'x'.repeat(70_000));
+    writeNestedArrays(e, 10_000);
+  });
 
 interface SpawnedRelay {
   child: ChildProcess;
@@ -127,6 +193,10 @@ describe('crafted update structure no Yjs writes', () => {
       ["a parent later in its own client's clocks", ownForwardParentUpdate],
       ['a struct of length 0', zeroLengthGcUpdate],
       ['a deletion of length 0', zeroLengthDeletionUpdate],
+      ['a map value with a "__proto__" key', protoKeyUpdate],
+      ['a subdocument whose guid is null', subdocumentGuidNullUpdate],
+      ['JSON nested 5,000 deep', deepJsonUpdate],
+      ['a value nested 10,000 deep, in a frame the decode worker checks', deepValueOnTheWorkerUpdate],
     ])('[P2] an update Yjs cannot apply (%s) is refused at decode: the other phones on the list are not cut off', async (_what, crafted) => {
       running = await startRelay();
       const listId = newListId();

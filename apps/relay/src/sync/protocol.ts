@@ -3,6 +3,7 @@ import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { arrayRunJoins, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { positionCrowded } from './conflict-flood.js';
+import { unwritableContentOf } from './content-values.js';
 import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, joinGcRuns } from './gc-runs.js';
 import { estimatedUpdateHeapBytes } from './heap-estimate.js';
 import { updateSlices } from './update-slices.js';
@@ -219,6 +220,8 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
   }
   const structs = decoded.structs;
   assertOnlyWhatYjsWrites(decoded);
+  const unwritable = unwritableContentOf(structs);
+  if (unwritable !== undefined) throw new ProtocolError(unwritable);
   if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
     throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
   }

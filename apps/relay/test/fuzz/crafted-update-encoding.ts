@@ -14,6 +14,8 @@ export interface CraftedStruct {
   readonly rightOrigin: Ref | null;
   readonly parent: Parent;
   readonly key: string | null;
+  /** Content written as given (its content ref, then its body) instead of what `kind` writes. */
+  readonly content?: { readonly ref: number; readonly write: (e: encoding.Encoder) => void };
 }
 
 export interface CraftedBlock {
@@ -63,7 +65,7 @@ function writeStruct(e: encoding.Encoder, s: CraftedStruct): void {
   }
   const hasParentInfo = s.origin === null && s.rightOrigin === null;
   const info =
-    CONTENT_REF[s.kind] | (s.origin === null ? 0 : HAS_ORIGIN) | (s.rightOrigin === null ? 0 : HAS_RIGHT_ORIGIN) | (hasParentInfo && s.key !== null ? HAS_PARENT_SUB : 0);
+    (s.content?.ref ?? CONTENT_REF[s.kind]) | (s.origin === null ? 0 : HAS_ORIGIN) | (s.rightOrigin === null ? 0 : HAS_RIGHT_ORIGIN) | (hasParentInfo && s.key !== null ? HAS_PARENT_SUB : 0);
   encoding.writeUint8(e, info);
   for (const id of [s.origin, s.rightOrigin]) {
     if (id === null) continue;
@@ -80,6 +82,10 @@ function writeStruct(e: encoding.Encoder, s: CraftedStruct): void {
       encoding.writeVarUint(e, s.parent.clock);
     }
     if (s.key !== null) encoding.writeVarString(e, s.key);
+  }
+  if (s.content !== undefined) {
+    s.content.write(e);
+    return;
   }
   switch (s.kind) {
     case 'deleted':
