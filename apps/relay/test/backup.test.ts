@@ -13,6 +13,7 @@ import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { readIfExists } from '../src/storage/file-ops.js';
 import { frameRecord } from '../src/storage/record-framing.js';
+import { encodeJournalRecord } from '../src/storage/journal.js';
 import { AcknowledgedWriter } from './acknowledged-writer.js';
 import { connectPhone, directoryPerTest, startRelay, waitFor, whenListening } from './helpers.js';
 
@@ -520,13 +521,80 @@ describe('backups of a running relay', () => {
     await manyLists(dataDir, 2);
     await fs.mkdir(path.join(dataDir, 'quarantine'));
     await fs.writeFile(path.join(dataDir, 'quarantine', 'backupManyLists00000.log.1700000000000'), frameRecord(new Uint8Array([1])));
+    // A list so far only in the journal, as between a running relay's checkpoints: reading the
+    // copy back makes its log, which root's umask made unreadable to the relay's user.
+    await fs.writeFile(path.join(dataDir, 'journal.1.wal'), encodeJournalRecord('backupJournalOnly001', addItem(new Y.Doc(), 'x')));
     const destination = path.join(directory(), 'backup');
     const output = await runCommand(['backup', destination], dataDir, { umask: '077' });
     expect(output.status, output.stdout).toBe(0);
     const modes: Record<string, string> = {};
-    for (const name of ['.', BACKUP_MANIFEST, 'backupManyLists00001.log', 'quarantine', 'quarantine/backupManyLists00000.log.1700000000000']) {
+    for (const name of ['.', BACKUP_MANIFEST, 'backupManyLists00001.log', 'backupJournalOnly001.log', 'quarantine', 'quarantine/backupManyLists00000.log.1700000000000']) {
       modes[name] = ((await fs.stat(path.join(destination, name))).mode & 0o777).toString(8);
     }
-    expect(modes).toEqual({ '.': '755', [BACKUP_MANIFEST]: '644', 'backupManyLists00001.log': '644', quarantine: '755', 'quarantine/backupManyLists00000.log.1700000000000': '644' });
+    expect(modes).toEqual({
+      '.': '755',
+      [BACKUP_MANIFEST]: '644',
+      'backupManyLists00001.log': '644',
+      'backupJournalOnly001.log': '644',
+      quarantine: '755',
+      'quarantine/backupManyLists00000.log.1700000000000': '644',
+    });
+  });
+
+  it('[BK15] a restore refuses a backup found damaged, DATA_DIR as it was, unless told to accept the damage', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const backupDir = path.join(directory(), 'backup');
+    await manyLists(backupDir, 2);
+    const logPath = path.join(backupDir, 'backupManyLists00001.log');
+    await fs.writeFile(logPath, Buffer.concat([await fs.readFile(logPath), Buffer.from('not a record, and not a torn one either: damage')]));
+    const doc = new Y.Doc();
+    await storeLists(dataDir, { backupCurrentList01: [addItem(doc, 'current')] });
+    // The restore's lock aside (the relay makes it too at its start).
+    const names = async (): Promise<string[]> => (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME).sort();
+    const namesBefore = await names();
+
+    const refused = await runCommand(['restore', backupDir], dataDir);
+    expect(refused.status).toBe(2);
+    expect(refused.lines.at(-1)).toMatchObject({ event: 'restore.refused', reason: expect.stringMatching(/damage.*DATA_DIR is as it was.*--accept-damage/), verified: { lists: 2 } });
+    expect(await names()).toEqual(namesBefore);
+    expect(await itemsIn(dataDir, 'backupCurrentList01')).toEqual(['current']);
+
+    const accepted = await runCommand(['restore', backupDir, '--accept-damage'], dataDir);
+    expect(accepted.status).toBe(1);
+    expect(accepted.lines.at(-1)).toMatchObject({ event: 'restore.damaged', verified: { lists: 2, failures: ['file_quarantined'] } });
+    expect(listIdsIn(await fs.readdir(dataDir))).toEqual(['backupManyLists00000', 'backupManyLists00001']);
+    expect((await runCommand(['restore', backupDir, '--accept-everything'], dataDir)).status).toBe(2);
+    expect((await runCommand(['backup', path.join(directory(), 'other'), '--accept-damage'], dataDir)).status).toBe(2);
+  }, 30_000);
+
+  it('[BK16] a backup refuses a DATA_DIR a restore stopped part-way through, or that a restore changed while it copied', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const backupDir = path.join(directory(), 'backup');
+    await manyLists(backupDir, 4);
+    await storeLists(dataDir, { backupCurrentList01: [addItem(new Y.Doc(), 'current')] });
+    const killed = new Error('killed');
+    let moves = 0;
+    await expect(
+      restoreDataDir(backupDir, dataDir, {
+        beforeMove: (from) => {
+          if (from.includes(`${path.sep}.restore-`) && ++moves === 2) throw killed;
+        },
+      }),
+    ).rejects.toBe(killed);
+    await expect(copyLiveDataDir(dataDir, path.join(directory(), 'half'))).rejects.toThrow(/restore stopped part-way .*Run the restore again to finish it/);
+    expect(await fs.readdir(directory())).not.toContain('half');
+
+    await restoreDataDir(backupDir, dataDir);
+    await expect(
+      copyLiveDataDir(dataDir, path.join(directory(), 'during'), {
+        afterStep: async (step) => {
+          if (step === 'journal-copied') await fs.mkdir(path.join(dataDir, 'before-restore-2026-11-24T23-00-00-000Z'));
+        },
+      }),
+    ).rejects.toThrow(/a restore ran on DATA_DIR during the copy/);
+    expect((await fs.readdir(directory())).filter((name) => name.includes('during'))).toEqual([]);
+    // An earlier restore's set-aside directory, there before and after, is no reason to refuse.
+    await copyLiveDataDir(dataDir, path.join(directory(), 'after'));
+    expect(listIdsIn(await fs.readdir(path.join(directory(), 'after')))).toEqual(listIdsIn(await fs.readdir(backupDir)));
   });
 });

@@ -5,6 +5,7 @@ import { LOG_SUFFIX, QUARANTINE_DIR, SNAPSHOT_SUFFIX } from '../storage/disk-sto
 import { errorCode, exists, isNotFound, makeDirectory, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
 import { segmentSequence } from '../storage/journal.js';
 import { scanRecords } from '../storage/record-framing.js';
+import { restoreDirectoriesIn, unfinishedRestores } from './restore-progress.js';
 
 /** A backup that could not be made; nothing was left at the destination. */
 export class BackupError extends Error {}
@@ -89,6 +90,11 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   if (await refusingNotADirectory(target, () => exists(target))) throw new BackupError(`${target} exists already: a backup never replaces files`);
   // The same through a symbolic link, checked before any directory is made.
   if (isWithin(await realPathOfNew(target), await fs.realpath(source))) throw insideDataDir;
+  const unfinished = await unfinishedRestores(source);
+  if (unfinished.length > 0) {
+    throw new BackupError(`DATA_DIR holds a restore stopped part-way (${unfinished.join(', ')}): its lists are part the backup's, part the earlier ones. Run the restore again to finish it, then back up`);
+  }
+  const restoresBefore = await restoreDirectoriesIn(source);
   const parent = path.dirname(target);
   const madeEntriesIn = await refusingNotADirectory(target, () => makeDirectory(parent));
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
@@ -96,6 +102,9 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   try {
     await fs.chmod(temporary, READABLE_BY_ALL_DIR);
     copied = await copyListFiles(source, temporary, options);
+    if ((await restoreDirectoriesIn(source)).join('/') !== restoresBefore.join('/')) {
+      throw new BackupError('a restore ran on DATA_DIR during the copy, moving its lists: the copy could mix two sets of lists. Back up again');
+    }
     const manifest = { basketBackup: 1, createdAt: new Date((options.wallClock ?? Date.now)()).toISOString(), dataDir: source, ...copied };
     await writeFileSynced(path.join(temporary, BACKUP_MANIFEST), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'), 'wx', READABLE_BY_ALL_FILE);
     await syncDirectory(temporary);

@@ -3,26 +3,30 @@ import { dataDirFromEnvironment } from '../config.js';
 import type { Logger } from '../log.js';
 import { createJsonLogger, parseLogLevel } from '../log.js';
 import { BackupError, BackupNotSynced, copyLiveDataDir } from './live-copy.js';
-import { restoreDataDir } from './restore.js';
+import { DamagedBackup, restoreDataDir } from './restore.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
 
 const USAGE = `usage, with DATA_DIR set as for the relay:
   node apps/relay/dist/backup/main.js backup <new directory>   copy every list while the relay runs
   node apps/relay/dist/backup/main.js restore <backup>         with the relay stopped: put a backup's lists in DATA_DIR
+      [--accept-damage]   restore a backup found damaged too, the damage set aside in quarantine/
 `;
+const ACCEPT_DAMAGE = '--accept-damage';
 
 /**
  * Entry point (README, "Backups"). Exit status 0: done, and every list reads back; 1: it failed
  * or was stopped (a failed or stopped backup leaves nothing at its destination), or it was done
- * but the lists hold damage or gaps (logged, with what the storage found); 2: refused (usage, a
- * missing directory, a destination that exists or runs through a file, a relay running on
- * DATA_DIR during a restore).
+ * but the lists hold damage or gaps (logged, with what the storage found: a backup, or a restore
+ * with --accept-damage); 2: refused (usage, a missing directory, a destination that exists or runs
+ * through a file, a relay running on DATA_DIR during a restore, a damaged backup to restore, a
+ * DATA_DIR a restore is changing).
  */
 async function main(args: readonly string[]): Promise<number> {
   const logger = createJsonLogger(parseLogLevel(process.env['LOG_LEVEL']));
-  const [command, directoryArg] = args;
-  if (args.length !== 2 || directoryArg === undefined || (command !== 'backup' && command !== 'restore')) {
+  const [command, directoryArg, ...flags] = args;
+  const acceptDamage = command === 'restore' && flags.length === 1 && flags[0] === ACCEPT_DAMAGE;
+  if (directoryArg === undefined || (command !== 'backup' && command !== 'restore') || (flags.length > 0 && !acceptDamage)) {
     process.stderr.write(USAGE);
     return 2;
   }
@@ -34,19 +38,25 @@ async function main(args: readonly string[]): Promise<number> {
     if (command === 'backup') {
       const fields = { dataDir, destination: directory, ...(await copyLiveDataDir(dataDir, directory, { signal: interrupt.signal })) };
       let verified;
+      // Reading the copy back makes the logs of lists found only in the journal: under root's
+      // umask (077) the relay's user could not read them, and the restore failed (EACCES).
+      const umask = process.umask(0o022);
       try {
         verified = await verifyCopy(directory, logger, interrupt.signal);
       } catch (error) {
         logger.error('backup.unverified', { ...fields, error });
         return 1;
+      } finally {
+        process.umask(umask);
       }
       return reportVerified(logger, 'backup', fields, verified);
     }
-    const { copied, verified, setAside, finished } = await restoreDataDir(directory, dataDir, { logger, signal: interrupt.signal });
+    const { copied, verified, setAside, finished } = await restoreDataDir(directory, dataDir, { logger, signal: interrupt.signal, acceptDamage });
     return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, finishedEarlier: finished, ...copied }, verified);
   } catch (error) {
     if (error instanceof BackupError) {
-      logger.error(`${command}.refused`, { dataDir, directory, reason: error.message });
+      const found = error instanceof DamagedBackup ? { verified: error.verified } : {};
+      logger.error(`${command}.refused`, { dataDir, directory, reason: error.message, ...found });
       return 2;
     }
     if (error instanceof BackupNotSynced) {

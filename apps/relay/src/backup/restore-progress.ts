@@ -8,6 +8,9 @@ import { isNotFound, syncDirectory, writeFileSynced } from '../storage/file-ops.
  */
 export const STAGING_PREFIX = '.restore-';
 
+/** Where a restore puts what DATA_DIR held before it: inside DATA_DIR, the one place a container may write. */
+export const SET_ASIDE_PREFIX = 'before-restore-';
+
 /** In a staging directory: the swap has begun, and how far it got. */
 const SWAP_FILE = 'swap.json';
 
@@ -64,4 +67,12 @@ export async function unfinishedRestores(dataDir: string): Promise<string[]> {
     if ((await readSwap(path.join(dataDir, name)).catch(() => 'unreadable')) !== undefined) unfinished.push(path.join(dataDir, name));
   }
   return unfinished;
+}
+
+/**
+ * The directories restores made in DATA_DIR (staging and set-aside), sorted: a backup compares
+ * them before and after its copy, as a restore that ran meanwhile moved lists under it.
+ */
+export async function restoreDirectoriesIn(dataDir: string): Promise<string[]> {
+  return (await fs.readdir(dataDir)).filter((name) => isStaging(name) || name.startsWith(SET_ASIDE_PREFIX)).sort();
 }

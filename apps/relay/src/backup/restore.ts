@@ -6,12 +6,9 @@ import { QUARANTINE_DIR, TEMP_SUFFIX } from '../storage/disk-storage.js';
 import { syncDirectory } from '../storage/file-ops.js';
 import type { BackupCopy } from './live-copy.js';
 import { BACKUP_MANIFEST, BackupError, copyListFiles, holdsListFiles, isWithin, requireDirectory } from './live-copy.js';
-import { isStaging, readSwap, STAGING_PREFIX, writeSwap } from './restore-progress.js';
+import { isStaging, readSwap, SET_ASIDE_PREFIX, STAGING_PREFIX, writeSwap } from './restore-progress.js';
 import type { VerifiedCopy } from './verify-copy.js';
 import { verifyCopy } from './verify-copy.js';
-
-/** Where a restore puts what DATA_DIR held before it: inside DATA_DIR, the one place a container may write. */
-export const SET_ASIDE_PREFIX = 'before-restore-';
 
 export interface Restored {
   readonly copied: BackupCopy;
@@ -32,6 +29,18 @@ export interface RestoreOptions {
   readonly signal?: AbortSignal;
   /** Test seam: runs before each file of the swap is moved (a restore killed there). */
   readonly beforeMove?: (from: string) => Promise<void> | void;
+  /**
+   * Restores a backup the reading back found damage or gaps in (set aside in quarantine/, as a
+   * relay would at its start); without it such a backup is refused and DATA_DIR stays as it was.
+   */
+  readonly acceptDamage?: boolean;
+}
+
+/** A backup the reading back found damaged or missing parts in, refused without acceptDamage. */
+export class DamagedBackup extends BackupError {
+  constructor(readonly verified: VerifiedCopy) {
+    super('the backup holds damage or gaps (see the storage lines above): DATA_DIR is as it was. To restore it anyway, the damage set aside in quarantine/, run the restore again with --accept-damage');
+  }
 }
 
 /**
@@ -81,6 +90,10 @@ export async function restoreDataDir(backup: string, dataDir: string, options: R
       await fs.rm(staging, { recursive: true, force: true });
       if (options.signal?.aborted) throw error;
       throw new Error(`the backup could not be read whole (${String(error)}): DATA_DIR is as it was`, { cause: error });
+    }
+    if ((verified.failures.length > 0 || verified.incomplete.length > 0) && options.acceptDamage !== true) {
+      await fs.rm(staging, { recursive: true, force: true });
+      throw new DamagedBackup(verified);
     }
     const setAside = path.join(target, SET_ASIDE_PREFIX + stamp);
     await writeSwap(staging, { setAside: path.basename(setAside), step: 'setting-aside' });
