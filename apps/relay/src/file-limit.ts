@@ -11,8 +11,8 @@ import { DEFAULT_STORAGE } from './config.js';
  * The budget, every part of it bounded whatever the number of loaded lists:
  * - RESERVED_FILES: Node itself (about 25: stdio, epoll, the listening socket, the DATA_DIR lock
  *   helper's pipe), the journal segment being written, one fsync of DATA_DIR at a time, a list
- *   load's read (synchronous, one at a time) or a rare repair, static files being sent (at most
- *   one per plain HTTP socket).
+ *   load's read (synchronous, one at a time) or a rare repair, static files over 4 MiB being
+ *   streamed (at most MAX_FILES_STREAMED; the app's files, smaller, are sent from memory).
  * - List logs: the disk storage holds at most `listLogsWithinFileLimit` open, least recently
  *   used closed first (storage/open-logs.ts).
  * - Compactions: at most `maxConcurrentCompactions` at once, each holding its temp snapshot.

@@ -84,6 +84,7 @@ export async function startRelay(
     now?: () => number;
     httpIdleMs?: number;
     httpHeadersMs?: number;
+    staticInMemoryBytes?: number;
   } = {},
 ): Promise<RunningRelay> {
   const storage = options.storage ?? new MemoryListStorage();
@@ -97,6 +98,7 @@ export async function startRelay(
     now: options.now,
     ...(options.httpIdleMs === undefined ? {} : { httpIdleMs: options.httpIdleMs }),
     ...(options.httpHeadersMs === undefined ? {} : { httpHeadersMs: options.httpHeadersMs }),
+    ...(options.staticInMemoryBytes === undefined ? {} : { staticInMemoryBytes: options.staticInMemoryBytes }),
   });
   const address = await relay.listen(0, '127.0.0.1');
   return {

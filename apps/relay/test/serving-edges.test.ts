@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configFromEnvironment } from '../src/config.js';
+import { MAX_FILES_STREAMED } from '../src/http/static-files.js';
 import type { RunningRelay } from './helpers.js';
 import { connectPhone, newListId, startRelay, temporaryDirectory, waitFor } from './helpers.js';
 
@@ -88,10 +89,9 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
   });
 
   it('[W1] a download the client abandons halfway does not leave the file open in the relay', async () => {
-    // The app's script is ~420 kB; a phone that navigates away during the first load, or a
-    // client sending no Accept-Encoding, gets it streamed from disk.
+    // Files over 4 MiB are streamed from disk (smaller ones are sent from memory, [W14]).
     const fileName = 'index-W1abcdef.js';
-    await writeFile(path.join(staticDir, 'assets', fileName), Buffer.alloc(420 * 1024, 0x61));
+    await writeFile(path.join(staticDir, 'assets', fileName), Buffer.alloc(6 * 1024 * 1024, 0x61));
     running = await startRelay({ staticDir });
     const openOnFile = (): number => openDescriptorsOf(fileName);
     for (let i = 0; i < 10; i++) {
@@ -265,6 +265,34 @@ describe('serving and operating: sockets, files and headers at the edges', () =>
     }
     // About 2.3 s with the regex; a few tens of ms without.
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('[W14] clients that ask for the app and never read hold no descriptor; files streamed from disk are bounded, the rest get 503', async () => {
+    // The app's script (400 kB) outlasts the socket buffers of a client on a slow link; loopback's
+    // take a few MB at once, so here the script is larger, and so is what is sent from memory.
+    const script = 'index-W14abcdef.js';
+    await writeFile(path.join(staticDir, 'assets', script), Buffer.alloc(16 * 1024 * 1024, 0x61));
+    const huge = 'huge-W14abcdef.bin';
+    await writeFile(path.join(staticDir, 'assets', huge), Buffer.alloc(32 * 1024 * 1024, 0x61));
+    running = await startRelay({ staticDir, staticInMemoryBytes: 16 * 1024 * 1024 });
+    const port = running.port;
+    /** A socket that asks for `name` (no Accept-Encoding: sent as it is) and reads nothing after the first bytes; resolves with the status line. */
+    const neverReading = async (name: string): Promise<string> => {
+      const socket = net.connect(port, '127.0.0.1');
+      cleanups.push(() => socket.destroy());
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /assets/${name} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+      const first = await new Promise<Buffer>((resolve) => socket.once('data', resolve));
+      socket.pause();
+      return first.toString('latin1').split('\r\n')[0] ?? '';
+    };
+    for (let client = 0; client < 20; client++) expect(await neverReading(script)).toBe('HTTP/1.1 200 OK');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(openDescriptorsOf(script)).toBe(0);
+    for (let client = 0; client < MAX_FILES_STREAMED; client++) expect(await neverReading(huge)).toBe('HTTP/1.1 200 OK');
+    expect(openDescriptorsOf(huge)).toBe(MAX_FILES_STREAMED);
+    expect(await neverReading(huge)).toBe('HTTP/1.1 503 Service Unavailable');
   });
 
   it('[W12] a request whose headers stop halfway is answered 408 and cut about when its time is up, not up to 30 s later', async () => {

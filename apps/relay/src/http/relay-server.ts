@@ -45,6 +45,8 @@ export interface RelayServerOptions {
   readonly httpIdleMs?: number;
   /** Test seam: how long a request's headers may take to arrive (default HEADERS_TIMEOUT_MS). */
   readonly httpHeadersMs?: number;
+  /** Test seam: the largest static file sent from memory (default MAX_FILE_IN_MEMORY_BYTES). */
+  readonly staticInMemoryBytes?: number;
 }
 
 /**
@@ -157,7 +159,7 @@ export class RelayServer {
       shutdownCompactMs: limits.shutdownCompactMs,
       ...(this.offThreadDecoder === undefined ? {} : offThreadWorkOf(this.offThreadDecoder, limits.offThreadDecodeBytes)),
     });
-    this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir);
+    this.staticFiles = options.staticDir === undefined ? undefined : new StaticFiles(options.staticDir, options.staticInMemoryBytes);
     this.webSockets = new WebSocketServer({
       noServer: true,
       clientTracking: false,

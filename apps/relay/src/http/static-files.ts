@@ -2,8 +2,8 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ContentEncoding } from './compressed-files.js';
-import { CompressedFiles, isCompressible, preferredEncoding } from './compressed-files.js';
+import type { ContentEncoding } from './file-copies.js';
+import { FileCopies, isCompressible, preferredEncoding } from './file-copies.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -27,6 +27,17 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
 };
+
+/**
+ * Files up to this size are sent from memory (FileCopies); the app's largest, its script, is about
+ * 400 kB. A larger one is streamed from disk, holding a descriptor until the client has read it.
+ */
+export const MAX_FILE_IN_MEMORY_BYTES = 4 * 1024 * 1024;
+/**
+ * Files streamed at once, the descriptors they hold part of the relay's reserve (file-limit.ts):
+ * more clients asking for large files get 503 and try again.
+ */
+export const MAX_FILES_STREAMED = 16;
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
@@ -53,9 +64,14 @@ function cacheControlFor(relativePath: string): string {
 
 export class StaticFiles {
   private readonly root: string;
-  private readonly compressed = new CompressedFiles();
+  private readonly copies = new FileCopies();
+  private filesStreamed = 0;
 
-  constructor(root: string) {
+  /** `maxInMemoryBytes`: a test seam (loopback's socket buffers take a few MB whole). */
+  constructor(
+    root: string,
+    private readonly maxInMemoryBytes = MAX_FILE_IN_MEMORY_BYTES,
+  ) {
     this.root = path.resolve(root);
   }
 
@@ -136,20 +152,40 @@ export class StaticFiles {
       return true;
     }
     // A copy that cannot be made (the file went meanwhile) is no reason not to try the file itself.
-    const body = encoding === undefined ? undefined : await this.compressed.get(filePath, version, encoding).catch(() => undefined);
-    if (encoding !== undefined && body !== undefined) {
-      response.writeHead(200, { ...preferred, 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
-      response.end(request.method === 'HEAD' ? undefined : body);
+    const compressed = encoding === undefined ? undefined : await this.copies.get(filePath, version, encoding).catch(() => undefined);
+    if (encoding !== undefined && compressed !== undefined) {
+      response.writeHead(200, { ...preferred, 'Content-Encoding': encoding, 'Content-Length': String(compressed.length) });
+      response.end(request.method === 'HEAD' ? undefined : compressed);
       return true;
     }
-    response.writeHead(200, { ...headersFor(undefined), 'Content-Length': String(stat.size) });
+    const headers = { ...headersFor(undefined), 'Content-Length': String(stat.size) };
     if (request.method === 'HEAD') {
-      response.end();
+      response.writeHead(200, headers).end();
       return true;
     }
-    // pipeline, not pipe: a client gone halfway leaves a piped file stream paused and open for
-    // good, one descriptor per abandoned download, until the relay cannot open its journal.
-    await pipeline(createReadStream(filePath), response).catch(() => response.destroy());
+    const whole = stat.size <= this.maxInMemoryBytes ? await this.copies.get(filePath, version, 'identity').catch(() => undefined) : undefined;
+    if (whole !== undefined) {
+      response.writeHead(200, { ...headers, 'Content-Length': String(whole.length) }).end(whole);
+      return true;
+    }
+    return this.stream(response, filePath, headers);
+  }
+
+  /** Sends a file too large to keep in memory from disk, within MAX_FILES_STREAMED. */
+  private async stream(response: ServerResponse, filePath: string, headers: Record<string, string>): Promise<true> {
+    if (this.filesStreamed >= MAX_FILES_STREAMED) {
+      response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1', 'Cache-Control': 'no-store' }).end('Busy: try again\n');
+      return true;
+    }
+    this.filesStreamed += 1;
+    try {
+      response.writeHead(200, headers);
+      // pipeline, not pipe: a client gone halfway leaves a piped file stream paused and open for
+      // good, one descriptor per abandoned download, until the relay cannot open its journal.
+      await pipeline(createReadStream(filePath), response).catch(() => response.destroy());
+    } finally {
+      this.filesStreamed -= 1;
+    }
     return true;
   }
 }

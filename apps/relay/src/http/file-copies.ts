@@ -3,6 +3,8 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 
 export type ContentEncoding = 'br' | 'gzip';
+/** How a copy is kept: compressed, or as the file is. */
+export type CopyEncoding = ContentEncoding | 'identity';
 
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
@@ -38,18 +40,20 @@ export function isCompressible(extension: string, size: number): boolean {
 }
 
 /**
- * Compressed copies of the static files, made once per file version and kept in memory: the
- * app's files are few and change only with a deploy, and compressing the script on every
- * request would cost tens of milliseconds of the event loop that carries every sync message.
+ * Copies of the static files, compressed or as they are, made once per file version and kept in
+ * memory: the app's files are few and change only with a deploy. Compressing the script on every
+ * request would cost tens of milliseconds of the event loop that carries every sync message, and
+ * a file streamed from disk holds a descriptor until the client has read it all: sockets that ask
+ * for the script and never read took the descriptors list loads need (EMFILE, [W14]).
  */
-export class CompressedFiles {
+export class FileCopies {
   private readonly cache = new Map<string, Promise<Buffer>>();
   /** The sizes of the copies made so far (not of those still being compressed). */
   private readonly sizes = new Map<string, number>();
   private cachedBytes = 0;
 
   /** `version` names the file's contents (size and modification time): a rebuilt file is compressed again. */
-  get(filePath: string, version: string, encoding: ContentEncoding): Promise<Buffer> {
+  get(filePath: string, version: string, encoding: CopyEncoding): Promise<Buffer> {
     const key = `${encoding}:${version}:${filePath}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
@@ -83,7 +87,8 @@ export class CompressedFiles {
   }
 }
 
-function compress(contents: Buffer, encoding: ContentEncoding): Promise<Buffer> {
+function compress(contents: Buffer, encoding: CopyEncoding): Promise<Buffer> {
+  if (encoding === 'identity') return Promise.resolve(contents);
   if (encoding === 'gzip') return gzipAsync(contents, { level: 9 });
   // Quality 9 of 11: within a few percent of the best for a fraction of its time (once per file).
   return brotli(contents, {
