@@ -11,6 +11,7 @@ import type { IncomingMessage } from './protocol.js';
 import { decodeIncomingMessage, isPresenceQuery, ProtocolError } from './protocol.js';
 import type { OffThreadDecoder } from './off-thread-decoder.js';
 import { DecodeWorkerFailed } from './off-thread-decoder.js';
+import { PingLiveness } from './ping-liveness.js';
 import { TokenBucket } from '../token-bucket.js';
 
 /**
@@ -152,8 +153,9 @@ export class Connection implements RoomPeer {
   /** While an update waits for the address's storage budget: when its phone is next sent presence (keepWaitingPhoneListening). */
   private storageWaitKeepaliveAt: number | undefined;
   private closing = false;
-  /** Cleared on each ping, set by the pong; a socket that misses one ping is dead. */
-  isAlive = true;
+  private readonly liveness = new PingLiveness();
+  /** Bytes handed to the socket so far (their frames' headers not counted): what PingLiveness sees move. */
+  private sentBytes = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id;
@@ -165,9 +167,7 @@ export class Connection implements RoomPeer {
     this.byteBudget = new TokenBucket(limits.bytesPerSecond, Math.max(limits.bytesPerSecond * 2, limits.maxMessageBytes), now);
     this.syncRequestBudget = new TokenBucket(1000 / limits.syncRequestIntervalMs, SYNC_REQUEST_BURST, now);
     this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
-    this.socket.on('pong', () => {
-      this.isAlive = true;
-    });
+    this.socket.on('pong', () => this.liveness.alive());
     this.socket.on('close', () => this.onSocketClosed());
     this.socket.on('error', (error: Error & { code?: string }) => this.onSocketError(error));
     this.incoming = options.openIncoming(() => unhandledIncomingBytes(this.socket) + this.heldBytes);
@@ -192,6 +192,7 @@ export class Connection implements RoomPeer {
       return;
     }
     this.socket.send(message, { binary: true });
+    this.sentBytes += message.length;
     this.options.sendBacklog.update();
     this.options.metrics.bytesOut.inc(undefined, message.length);
   }
@@ -224,21 +225,20 @@ export class Connection implements RoomPeer {
     setTimeout(() => this.socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 
-  /** Sends a ping, or drops the socket if the previous ping went unanswered. */
+  /** Sends a ping, or drops the socket if the previous ping went unanswered (see PingLiveness). */
   heartbeat(): void {
     if (this.holdTimer !== undefined || this.offThreadFrameBytes > 0) {
       // Its address's budget (or the decode worker) holds the socket unread, pongs included: that
       // says nothing of the phone, and a phone slowed this way must not be cut off as gone.
-      this.isAlive = true;
+      this.liveness.alive();
       return;
     }
-    if (!this.isAlive) {
+    if (this.liveness.beat(this.sentBytes, this.socket.bufferedAmount) === 'dead') {
       this.options.metrics.errors.inc({ kind: 'dead_socket' });
       this.options.logger.info('connection.dead', { connection: this.id, listId: this.listId });
       this.socket.terminate();
       return;
     }
-    this.isAlive = false;
     try {
       this.socket.ping();
     } catch {
