@@ -32,7 +32,7 @@ const CONTENT_TYPES: Record<string, string> = {
  * Files up to this size are sent from memory (FileCopies); the app's largest, its script, is about
  * 400 kB. A larger one is streamed from disk, holding a descriptor until the client has read it.
  */
-export const MAX_FILE_IN_MEMORY_BYTES = 4 * 1024 * 1024;
+const MAX_FILE_IN_MEMORY_BYTES = 4 * 1024 * 1024;
 /**
  * Files streamed at once, the descriptors they hold part of the relay's reserve (file-limit.ts):
  * more clients asking for large files get 503 and try again.
@@ -151,21 +151,19 @@ export class StaticFiles {
       response.end();
       return true;
     }
+    // Sent from memory: compressed where the browser takes it, else as it is unless too large.
+    const copyEncoding = encoding ?? (stat.size <= this.maxInMemoryBytes ? 'identity' : undefined);
     // A copy that cannot be made (the file went meanwhile) is no reason not to try the file itself.
-    const compressed = encoding === undefined ? undefined : await this.copies.get(filePath, version, encoding).catch(() => undefined);
-    if (encoding !== undefined && compressed !== undefined) {
-      response.writeHead(200, { ...preferred, 'Content-Encoding': encoding, 'Content-Length': String(compressed.length) });
-      response.end(request.method === 'HEAD' ? undefined : compressed);
+    const copy = copyEncoding === undefined ? undefined : await this.copies.get(filePath, version, copyEncoding).catch(() => undefined);
+    if (copy !== undefined) {
+      const encodingHeader = encoding === undefined ? {} : { 'Content-Encoding': encoding };
+      response.writeHead(200, { ...preferred, ...encodingHeader, 'Content-Length': String(copy.length) });
+      response.end(request.method === 'HEAD' ? undefined : copy);
       return true;
     }
     const headers = { ...headersFor(undefined), 'Content-Length': String(stat.size) };
     if (request.method === 'HEAD') {
       response.writeHead(200, headers).end();
-      return true;
-    }
-    const whole = stat.size <= this.maxInMemoryBytes ? await this.copies.get(filePath, version, 'identity').catch(() => undefined) : undefined;
-    if (whole !== undefined) {
-      response.writeHead(200, { ...headers, 'Content-Length': String(whole.length) }).end(whole);
       return true;
     }
     return this.stream(response, filePath, headers);
