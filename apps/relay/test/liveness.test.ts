@@ -85,6 +85,50 @@ describe('dead and slow connections', () => {
     }
   });
 
+  it('[SL2] a phone uploading one frame slowly, for many ping intervals, is not taken for dead: its pong waits behind the frame', async () => {
+    const running = await startRelay({ limits: { pingIntervalMs: 100 } });
+    const listId = newListId();
+    try {
+      // Pongs are written by hand, never: ws would put one in the middle of the frame being trickled.
+      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { autoPong: false });
+      socket.binaryType = 'nodebuffer';
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      const acks: Buffer[] = [];
+      socket.on('message', (data: Buffer) => data[0] === 100 && acks.push(data));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      const doc = new Y.Doc();
+      doc.getMap('items').set('notes', 'n'.repeat(30_000));
+      const message = encoding.createEncoder();
+      encoding.writeVarUint(message, 0);
+      encoding.writeVarUint(message, 2);
+      encoding.writeVarUint8Array(message, Y.encodeStateAsUpdate(doc));
+      const payload = encoding.toUint8Array(message);
+      // A masked binary frame with mask key 0 (the payload goes as it is), written over 1.2 s: twelve ping intervals.
+      const header = Buffer.alloc(8);
+      header[0] = 0x82;
+      header[1] = 0x80 | 126;
+      header.writeUInt16BE(payload.length, 2);
+      const raw = (socket as unknown as { _socket: { write(bytes: Uint8Array): void } })._socket;
+      raw.write(header);
+      const pieces = 24;
+      const pieceBytes = Math.ceil(payload.length / pieces);
+      for (let at = 0; at < payload.length; at += pieceBytes) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        raw.write(payload.subarray(at, at + pieceBytes));
+      }
+      await waitFor(() => acks.length > 0, 5000, 'the upload acknowledged');
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+      expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);
+      socket.close();
+      expect(await closed).toBe(1005);
+    } finally {
+      await running.close();
+    }
+  });
+
   it('[L4] pings are spread over the ping interval, not sent to every phone at once', async () => {
     // 2,000 ms in 20 slices: a tick every 100 ms pings the connections of one slice. Pinging many
     // phones at once stalls every list for as long as the writes take (docs/benchmark-history.md, "What limits the tail here").

@@ -661,8 +661,13 @@ export class Connection implements RoomPeer {
    * one if it holds the most. Closing too: until its peer answers the close (or the socket is
    * cut), `ws` still reads its frames, and a peer refused with one message could hold a large
    * frame per socket, uncounted, for CLOSE_HANDSHAKE_MS.
+   *
+   * Bytes read are proof of life too: a phone uploading one large frame on a slow uplink cannot
+   * answer a ping until the frame is sent (a pong may not interrupt it), and was cut off as dead
+   * mid-upload, again and again, every upload starting over ([SL2]).
    */
   private onBytesRead(): void {
+    this.liveness.alive();
     const bound = this.incoming.makeRoomFor(0);
     if (bound !== undefined) this.dropForIncoming(bound, false);
   }

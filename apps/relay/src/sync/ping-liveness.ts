@@ -12,7 +12,7 @@ export class PingLiveness {
   /** What had left the relay (bytes sent less those unsent) when the last ping queued behind unsent bytes. */
   private leftAtPing: number | undefined;
 
-  /** The phone answered (a pong), or it is held unread by the relay itself (its pongs wait unread). */
+  /** The phone answered (a pong), sent bytes, or is held unread by the relay itself (its pongs wait unread). */
   alive(): void {
     this.answered = true;
     this.leftAtPing = undefined;
