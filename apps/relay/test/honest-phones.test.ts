@@ -204,4 +204,20 @@ describe('honest phones are not refused', () => {
     // times its stored bytes, under the 34 the limit assumes.
     expect({ closes, documentBytes: relayDocBytes() < limit }).toEqual({ closes: [[], []], documentBytes: true });
   }, 120_000);
+
+  it('[HP5] a phone pasting 250 items (a transaction, so a message, each) at the default rate limit is slowed, not closed', async () => {
+    const running = await startRelay({ storage: new MemoryListStorage() });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+    const pasting = phone(running.syncUrl, listId);
+    const other = phone(running.syncUrl, listId);
+    const closes = [pasting, other].map(closesOf);
+    await waitFor(() => pasting.provider.synced && other.provider.synced, 5000, 'both synced');
+    // 250 messages at once: past the burst of 200 (MAX_MESSAGES_PER_SECOND 100, twice that at once).
+    for (let i = 0; i < 250; i++) addItem(pasting.doc, `pasted-${i}`, 0);
+    await waitFor(() => other.doc.getMap('items').size === 250, 10_000, 'the other phone has every item');
+    await stored(pasting, 'every item stored');
+    expect(closes).toEqual([[], []]);
+    expect(running.relay.metrics.errors.get({ kind: 'rate_limited' })).toBeGreaterThan(0);
+  });
 });

@@ -259,10 +259,6 @@ export class Connection implements RoomPeer {
         this.refuse(CloseCode.messageTooLarge, 'message too large', 'message_too_large', { bytes: frame.length });
         return;
       }
-      if (!this.messageBudget.tryTake(1) || !this.byteBudget.tryTake(frame.length)) {
-        this.refuse(CloseCode.tryAgainLater, 'rate limit exceeded', 'rate_limited');
-        return;
-      }
       if (this.answeredProbeAtOnce(frame)) return;
       this.held.push({ item: frame, readAt: this.options.now() });
       this.heldBytes += frame.length;
@@ -285,7 +281,7 @@ export class Connection implements RoomPeer {
   private answeredProbeAtOnce(frame: Uint8Array): boolean {
     if (!isPresenceQuery(frame) || !this.room.isBusy || this.holdTimer !== undefined) return false;
     const { loopMs } = this.options.addressBudget;
-    if (!loopMs.hasCredit()) return false;
+    if (!loopMs.hasCredit() || this.rateWait(frame) > 0) return false;
     const started = performance.now();
     try {
       this.room.answerPresenceQuery(this);
@@ -328,13 +324,20 @@ export class Connection implements RoomPeer {
           return;
         }
         const { item: frame, readAt } = this.held[0] as Received<Uint8Array>;
-        if (this.decodesOffThread(frame)) {
-          // One of the address's frames at a time on the worker (AddressBudget.decodesInFlight).
-          if (this.options.addressBudget.decodesInFlight > 0) {
-            this.pausedForDecodeTurn = true;
-            this.holdFor(OFF_THREAD_TURN_RECHECK_MS);
-            return;
-          }
+        const offThread = this.decodesOffThread(frame);
+        // One of the address's frames at a time on the worker (AddressBudget.decodesInFlight).
+        if (offThread && this.options.addressBudget.decodesInFlight > 0) {
+          this.pausedForDecodeTurn = true;
+          this.holdFor(OFF_THREAD_TURN_RECHECK_MS);
+          return;
+        }
+        const rateLimitedMs = this.rateWait(frame);
+        if (rateLimitedMs > 0) {
+          this.countThrottled('rate_limited');
+          this.holdFor(rateLimitedMs);
+          return;
+        }
+        if (offThread) {
           this.pausedForDecodeTurn = false;
           // Still counted as held until checked: the worker's queue is bounded by what the
           // address and the relay may hold unhandled, like the frames waiting here.
@@ -531,6 +534,22 @@ export class Connection implements RoomPeer {
   /** Called by the room for the time its update's slices took, after `handle` returned. */
   chargeLoopMs(ms: number): void {
     this.options.addressBudget.loopMs.charge(ms);
+  }
+
+  /**
+   * 0 when the connection's own rates allow `frame` now (its message and bytes are then taken),
+   * else how long to wait. Past them a phone is slowed, not closed: y-websocket sends a message per
+   * transaction, so pasting 250 items was 250 messages at once, and the phone was closed with 1013
+   * and reconnected mid-paste ([RL1]). The byte budget holds one message of the largest size, so
+   * the wait is always finite.
+   */
+  private rateWait(frame: Uint8Array): number {
+    const messageMs = this.messageBudget.msUntil(1);
+    const byteMs = this.byteBudget.msUntil(frame.length);
+    if (messageMs > 0 || byteMs > 0) return Math.max(1, messageMs, byteMs);
+    this.messageBudget.tryTake(1);
+    this.byteBudget.tryTake(frame.length);
+    return 0;
   }
 
   /** 0 when the address may have `message` delivered now (the deliveries are then taken), else how long to wait. */
