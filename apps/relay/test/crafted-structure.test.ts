@@ -50,6 +50,15 @@ const zeroLengthGcUpdate = (): Uint8Array => crafted([[901, [struct('any', { key
 const zeroLengthDeletionUpdate = (): Uint8Array => crafted([[902, [struct('any', { key: 'a' })]]], [{ client: 903, ranges: [[3, 0]] }]);
 
 /** lib0's type tags (writeAny) and Yjs's content refs used below. */
+/** A varint lib0 reads as Infinity: 146 continuation bytes of 0, then 127 ([N1]). */
+const INFINITE_VARINT = [...Array<number>(146).fill(0x80), 0x7f];
+/** A varint lib0 reads as 127 * 2^56: past 2^53, where a double no longer counts by one. */
+const UNSAFE_VARINT = [...Array<number>(8).fill(0x80), 0x7f];
+// A v1 update by hand: clients, then per client structs, its id, first clock, and each struct (a GC of length 1 here); then the delete set.
+const infiniteClockUpdate = (): Uint8Array => new Uint8Array([1, 1, 5, ...INFINITE_VARINT, 0, 1, 0]);
+const infiniteDeletionUpdate = (): Uint8Array => new Uint8Array([0, 1, 5, 1, ...INFINITE_VARINT, 1]);
+const unsafeClientUpdate = (): Uint8Array => new Uint8Array([1, 1, ...UNSAFE_VARINT, 0, 0, 1, 0]);
+
 const ANY_ARRAY = 117;
 const ANY_OBJECT = 118;
 const ANY_BINARY = 116;
@@ -197,6 +206,9 @@ describe('crafted update structure no Yjs writes', () => {
       ['a subdocument whose guid is null', subdocumentGuidNullUpdate],
       ['JSON nested 5,000 deep', deepJsonUpdate],
       ['a value nested 10,000 deep, in a frame the decode worker checks', deepValueOnTheWorkerUpdate],
+      ['a clock that reads as Infinity', infiniteClockUpdate],
+      ['a deletion at a clock that reads as Infinity', infiniteDeletionUpdate],
+      ['a client id past 2^53', unsafeClientUpdate],
     ])('[P2] an update Yjs cannot apply (%s) is refused at decode: the other phones on the list are not cut off', async (_what, crafted) => {
       running = await startRelay();
       const listId = newListId();
@@ -220,6 +232,28 @@ describe('crafted update structure no Yjs writes', () => {
       // Today the update passes every check, Y.applyUpdate throws inside the list, and the list is
       // failed: every phone on it is closed with 1011 and must reconnect and resync.
       expect(closes).toEqual([]);
+    });
+
+    it.each([
+      ['a sync request whose state vector holds an Infinity clock', [0, 0, 1 + 1 + INFINITE_VARINT.length, 1, 5, ...INFINITE_VARINT]],
+      ['presence at an Infinity clock', [1, 3 + INFINITE_VARINT.length, 1, 5, ...INFINITE_VARINT, 2, 0x7b, 0x7d]],
+      ['presence of a client id that reads as Infinity', [1, 3 + INFINITE_VARINT.length, 1, ...INFINITE_VARINT, 1, 2, 0x7b, 0x7d]],
+    ])('[N1] %s is refused (4400); the relay goes on answering and the phones on the list keep syncing', async (_what, frame) => {
+      running = await startRelay();
+      const listId = newListId();
+      const alice = connectPhone(running.syncUrl, listId);
+      const bob = connectPhone(running.syncUrl, listId);
+      phones.push(alice, bob);
+      await waitFor(() => alice.provider.synced && bob.provider.synced, 5000, 'sync');
+      const attacker = await openRawSocket(running.syncUrl, listId);
+      const closed = closeCodeOf(attacker);
+      attacker.send(new Uint8Array(frame));
+      expect(await closed).toBe(4400);
+      // Presence goes out to every phone: written with Infinity, the write never ended.
+      alice.provider.awareness.setLocalStateField('name', 'Alice');
+      alice.doc.getMap('items').set('eggs', 'Eggs');
+      await waitFor(() => bob.doc.getMap('items').get('eggs') === 'Eggs' && alice.isFullyStored(), 5000, 'still syncing');
+      await waitFor(() => [...bob.provider.awareness.getStates().values()].some((state) => state['name'] === 'Alice'), 5000, 'presence relayed');
     });
   });
 });

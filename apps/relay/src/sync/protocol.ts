@@ -158,7 +158,9 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
       const syncType = decoding.readVarUint(decoder);
       const payload = decoding.readVarUint8Array(decoder);
       if (syncType === SYNC_STEP_1) {
-        Y.decodeStateVector(payload);
+        for (const [client, clock] of Y.decodeStateVector(payload)) {
+          if (!Number.isSafeInteger(client) || !Number.isSafeInteger(clock)) throw new ProtocolError('state vector holds a client id or clock past 2^53');
+        }
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
@@ -265,17 +267,45 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
  * earlier clock; Yjs takes a later one for present, not missing, and throws.
  */
 function assertOnlyWhatYjsWrites({ structs, ds }: DecodedUpdate): void {
-  for (const ranges of ds.clients.values()) {
-    for (const range of ranges) if (range.len <= 0) throw new ProtocolError('update deletes a range of length 0');
+  for (const [client, ranges] of ds.clients) {
+    assertIdNumbers(client, 0);
+    for (const range of ranges) {
+      if (range.len <= 0) throw new ProtocolError('update deletes a range of length 0');
+      assertIdNumbers(client, range.clock, range.len);
+    }
   }
   for (const struct of structs) {
     if (struct.length <= 0) throw new ProtocolError('update holds a struct of length 0');
+    assertIdNumbers(struct.id.client, struct.id.clock, struct.length);
     if (!(struct instanceof Y.Item)) continue;
     const { id, parent } = struct;
+    for (const reference of [struct.origin, struct.rightOrigin, parent instanceof Y.ID ? parent : null]) {
+      if (reference !== null) assertIdNumbers(reference.client, reference.clock);
+    }
     if (isOwnLater(id, struct.origin) || isOwnLater(id, struct.rightOrigin) || (parent instanceof Y.ID && isOwnLater(id, parent))) {
       throw new ProtocolError('update holds an item that builds on a later clock of its own client');
     }
   }
+}
+
+/**
+ * lib0 reads a varint of any length: 146 continuation bytes and a last one make Infinity, fewer
+ * a number past 2^53 that no longer counts by one. Yjs takes either into the list, and writing
+ * Infinity back out never ends (lib0's writeVarUint divides it by 128 forever): one 170-byte
+ * frame froze the relay, and, once stored, every load of the list after ([N1]). A clock range
+ * must end within the integers a double counts exactly.
+ */
+function assertIdNumbers(client: number, clock: number, length = 0): void {
+  if (!Number.isSafeInteger(client) || !Number.isSafeInteger(clock) || !Number.isSafeInteger(clock + length)) {
+    throw new ProtocolError(`update holds a client id or clock past 2^53 (${client}:${clock}+${length})`);
+  }
+}
+
+/** A varint lib0 reads, refused unless a whole number a double holds exactly (see assertIdNumbers). */
+function readSafeVarUint(decoder: decoding.Decoder, what: string): number {
+  const value = decoding.readVarUint(decoder);
+  if (!Number.isSafeInteger(value)) throw new ProtocolError(`${what} past 2^53`);
+  return value;
 }
 
 function isOwnLater(id: Y.ID, reference: Y.ID | null): boolean {
@@ -433,8 +463,9 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   if (count > MAX_AWARENESS_ENTRIES) throw new ProtocolError(`awareness update with ${count} entries (at most ${MAX_AWARENESS_ENTRIES})`);
   const entries: AwarenessEntry[] = [];
   for (let i = 0; i < count; i++) {
-    const clientId = decoding.readVarUint(decoder);
-    const clock = decoding.readVarUint(decoder);
+    // Written back out to every phone: Infinity there never ends ([N1]).
+    const clientId = readSafeVarUint(decoder, 'presence client id');
+    const clock = readSafeVarUint(decoder, 'presence clock');
     // The wire form of a string is its UTF-8 bytes with a length, so it can be measured unread.
     const json = decoding.readVarUint8Array(decoder);
     if (json.length > MAX_AWARENESS_STATE_BYTES) throw new ProtocolError(`awareness state of ${json.length} bytes (at most ${MAX_AWARENESS_STATE_BYTES})`);
