@@ -324,8 +324,8 @@ describe('the wall clock stepping under presence', () => {
     const { presence, passTime } = presenceWithFakeTime();
     const [mum, dad] = [fakePeer(1), fakePeer(2)];
     const hello = (clientId: number, name: string): Extract<IncomingMessage, { kind: 'awareness' }> => presenceMessage([{ clientId, clock: 1, state: { name } }]);
-    presence.apply(mum, hello(1, 'Mum').update, hello(1, 'Mum').entries);
-    presence.apply(dad, hello(2, 'Dad').update, hello(2, 'Dad').entries);
+    presence.apply(mum, hello(1, 'Mum').entries);
+    presence.apply(dad, hello(2, 'Dad').entries);
     passTime(5_000);
 
     wall.step(HOUR);
@@ -342,14 +342,14 @@ describe('the wall clock stepping under presence', () => {
       { clientId: 1, clock: 1, state: { name: 'Mum' } },
       { clientId: 3, clock: 1, state: { name: 'Mum (tab)' } },
     ]);
-    presence.apply(mum, both.update, both.entries);
+    presence.apply(mum, both.entries);
 
     wall.step(-HOUR);
     // The tab is gone: only the phone renews, every 15 s.
     for (const clock of [2, 3]) {
       passTime(15_000);
       const renewal = presenceMessage([{ clientId: 1, clock, state: { name: 'Mum' } }]);
-      presence.apply(mum, renewal.update, renewal.entries);
+      presence.apply(mum, renewal.entries);
     }
     passTime(4_000);
     expect(presence.hasState(1), 'the phone renewing stays').toBe(true);

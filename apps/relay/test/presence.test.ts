@@ -69,17 +69,68 @@ function presence(limits?: PresenceLimits): { presence: Presence<{ name: string 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
 describe('presence (awareness) on a list', () => {
-  it('[A1] departures of made-up clients are not remembered without bound', () => {
+  it('[A1] departures are not remembered without bound; those of made-up clients not at all ([PR2])', () => {
     const { presence: list } = presence();
     const flooder = { name: 'flooder' };
     // Each removal is 3 bytes on the wire; y-protocols would keep a clock for every one of them.
     for (let round = 0; round < 20; round++) {
-      const { update, entries } = awareness(range(1000 + round * 1000, 1000).map((clientId) => ({ clientId, clock: 1, state: null })));
-      expect(list.apply(flooder, update, entries)).toBe('applied');
+      const { entries } = awareness(range(1000 + round * 1000, 1000).map((clientId) => ({ clientId, clock: 1, state: null })));
+      expect(list.apply(flooder, entries)).toBe('unchanged');
     }
-    // The relay's own client id plus at most 1,024 departures.
-    expect(list.rememberedCount).toBeLessThanOrEqual(1025);
+    // The relay's own client id.
+    expect(list.rememberedCount).toBe(1);
+    // Real states that leave: 64 a connection, 40 times over.
+    for (let round = 0; round < 40; round++) {
+      const tab = { name: `tab ${round}` };
+      const { entries } = awareness(range(100_000 + round * 64, 64).map((clientId) => ({ clientId, clock: 1, state: { n: 1 } })));
+      expect(list.apply(tab, entries)).toBe('applied');
+      list.peerLeft(tab);
+    }
+    // At most 1,024 departures (the relay's own client id, which has no state, among them).
+    expect(list.rememberedCount).toBe(1024);
     list.destroy();
+  });
+
+  it('[PR2] made-up departures do not push out the clocks of states that just left: a phone echoing one is not charged for it', () => {
+    const { presence: list } = presence();
+    const mallory = { name: 'mallory' };
+    const alice = { name: 'alice' };
+    const ghosts = awareness(range(1, 64).map((clientId) => ({ clientId, clock: 1, state: { name: 'ghost' } })));
+    expect(list.apply(mallory, ghosts.entries)).toBe('applied');
+    expect(list.apply(mallory, awareness(range(1, 64).map((clientId) => ({ clientId, clock: 2, state: null }))).entries)).toBe('applied');
+    expect(list.stateCount).toBe(0);
+    expect(list.apply(mallory, awareness(range(10_000, 1024).map((clientId) => ({ clientId, clock: 1, state: null }))).entries)).toBe('unchanged');
+    // Alice's y-websocket echoes the ghosts' states, which crossed their departure: still late echoes.
+    expect(list.apply(alice, awareness([...ghosts.entries.map(({ clientId }) => ({ clientId, clock: 1, state: { name: 'ghost' } })), { clientId: 500, clock: 1, state: { name: 'Alice' } }]).entries)).toBe('applied');
+    expect(list.stateCount).toBe(1);
+    expect(list.hasState(500)).toBe(true);
+    list.destroy();
+  });
+
+  it('[PR3] an entry may move a client\'s clock by at most 2^32, and never past 2^52: a phone\'s presence cannot be frozen where its renewals no longer count', () => {
+    const { presence: list, broadcasts } = presence();
+    const alice = { name: 'alice' };
+    const mallory = { name: 'mallory' };
+    expect(list.apply(alice, awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]).entries)).toBe('applied');
+    // A jump to 2^53 - 1, where y-protocols' clock + 1 no longer changes the number.
+    const spoof = (clock: number) => awareness([{ clientId: 7, clock, state: { name: 'Mallory as Alice' } }]).entries;
+    expect(list.apply(mallory, spoof(Number.MAX_SAFE_INTEGER))).toBe('unchanged');
+    expect(list.apply(mallory, spoof(1 + 2 ** 32 + 1))).toBe('unchanged');
+    // Alice's renewal counts.
+    expect(list.apply(alice, awareness([{ clientId: 7, clock: 2, state: { name: 'Alice' } }]).entries)).toBe('applied');
+    expect(sentEntries(broadcasts).at(-1)).toEqual({ clientId: 7, clock: 2, state: { name: 'Alice' } });
+    // A removal is held to the same step; an unknown client starts within it.
+    expect(list.apply(mallory, awareness([{ clientId: 7, clock: 2 + 2 ** 32 + 1, state: null }]).entries)).toBe('unchanged');
+    expect(list.hasState(7)).toBe(true);
+    expect(list.apply(mallory, awareness([{ clientId: 8, clock: 2 ** 32 + 1, state: { name: 'x' } }]).entries)).toBe('unchanged');
+    list.destroy();
+
+    // Steps stop at 2^52 (2^20 steps of 2^32; of 2^51 here): past it nothing is taken, so nothing is frozen at 2^53.
+    const { presence: wide } = presence({ ...DEFAULT_PRESENCE_LIMITS, clockStep: 2 ** 51 });
+    expect(wide.apply(mallory, spoof(2 ** 51))).toBe('applied');
+    expect(wide.apply(mallory, spoof(2 ** 52))).toBe('applied');
+    expect(wide.apply(mallory, spoof(2 ** 52 + 1))).toBe('unchanged');
+    wide.destroy();
   });
 
   it('[A2] a recent departure is remembered: a late echo of the old state does not bring the client back', () => {
@@ -87,12 +138,12 @@ describe('presence (awareness) on a list', () => {
     const alice = { name: 'alice' };
     const bob = { name: 'bob' };
     const hello = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
-    list.apply(alice, hello.update, hello.entries);
+    list.apply(alice, hello.entries);
     expect(list.hasState(7)).toBe(true);
     list.peerLeft(alice);
     expect(list.hasState(7)).toBe(false);
     // Bob's y-websocket echoes every state it received; this one crossed Alice's departure.
-    list.apply(bob, hello.update, hello.entries);
+    list.apply(bob, hello.entries);
     expect(list.hasState(7)).toBe(false);
     list.destroy();
   });
@@ -101,18 +152,18 @@ describe('presence (awareness) on a list', () => {
     const { presence: list, broadcasts } = presence({ ...DEFAULT_PRESENCE_LIMITS, statesPerPeer: 4 });
     const flooder = { name: 'flooder' };
     const tooMany = awareness(range(1, 5).map((clientId) => ({ clientId, clock: 1, state: { name: `fake ${clientId}` } })));
-    expect(list.apply(flooder, tooMany.update, tooMany.entries)).toBe('too-many-states');
+    expect(list.apply(flooder, tooMany.entries)).toBe('too-many-states');
     expect(list.stateCount).toBe(0);
     expect(broadcasts).toHaveLength(0);
 
     const alice = { name: 'alice' };
     const four = awareness(range(1, 4).map((clientId) => ({ clientId, clock: 1, state: { name: `tab ${clientId}` } })));
-    expect(list.apply(alice, four.update, four.entries)).toBe('applied');
+    expect(list.apply(alice, four.entries)).toBe('applied');
     expect(list.stateCount).toBe(4);
     // Bob's client echoes the four states it was sent, plus its own: it carries only its own.
     const bob = { name: 'bob' };
     const echo = awareness([...four.entries.map(({ clientId }) => ({ clientId, clock: 1, state: { name: `tab ${clientId}` } })), { clientId: 99, clock: 1, state: { name: 'Bob' } }]);
-    expect(list.apply(bob, echo.update, echo.entries)).toBe('applied');
+    expect(list.apply(bob, echo.entries)).toBe('applied');
     list.peerLeft(bob);
     expect(list.stateCount).toBe(4);
     list.peerLeft(alice);
@@ -120,7 +171,7 @@ describe('presence (awareness) on a list', () => {
     list.destroy();
   });
 
-  it('[A4] a room closes a connection that claims too many states with 4400, and nobody hears of them', async () => {
+  it('[A4] a room refuses the update of a connection that claims too many states, keeps the connection ([PR2]), and nobody hears of them', async () => {
     const list = new ListRoom({
       listId: 'presenceUnitTestList1',
       storage: new MemoryListStorage(),
@@ -142,8 +193,10 @@ describe('presence (awareness) on a list', () => {
     list.attach(flooder);
     list.attach(honest);
     const greetings = honest.sent.length;
+    const metrics = (list as unknown as { options: { metrics: RelayMetrics } }).options.metrics;
     list.receive(flooder, awareness(range(1, 65).map((clientId) => ({ clientId, clock: 1, state: {} }))), 0);
-    expect(flooder.closed).toEqual([4400]);
+    expect(flooder.closed).toEqual([]);
+    expect(metrics.errors.get({ kind: 'presence_limit' })).toBe(1);
     expect(honest.sent).toHaveLength(greetings);
     expect(list.presence.stateCount).toBe(0);
     list.destroy();
@@ -180,16 +233,16 @@ describe('presence (awareness) on a list', () => {
     const alice = { name: 'alice' };
     const bob = { name: 'bob' };
     const hello = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
-    list.apply(alice, hello.update, hello.entries);
+    list.apply(alice, hello.entries);
     // Alice's clock is the first the relay saw; 1,024 departures since (page reloads on a long day).
     const gone = awareness(range(1000, 1024).map((clientId) => ({ clientId, clock: 1, state: null })));
-    list.apply(bob, gone.update, gone.entries);
+    list.apply(bob, gone.entries);
     broadcasts.length = 0;
     list.peerLeft(alice);
     expect(list.hasState(7)).toBe(false);
     expect(broadcasts).toHaveLength(1);
     // Her departure is the newest one remembered: an echo of her old state crossing it is refused.
-    list.apply(bob, hello.update, hello.entries);
+    list.apply(bob, hello.entries);
     expect(list.hasState(7)).toBe(false);
     expect(list.rememberedCount).toBeLessThanOrEqual(1025);
     list.destroy();
@@ -225,20 +278,20 @@ describe('presence (awareness) on a list', () => {
     const tabs = range(1, statesPerList / statesPerPeer).map((tab) => ({ name: `tab ${tab}` }));
     for (const [i, tab] of tabs.entries()) {
       const full = awareness(small(1000 * (i + 1)));
-      expect(list.apply(tab, full.update, full.entries)).toBe('applied');
+      expect(list.apply(tab, full.entries)).toBe('applied');
     }
     expect(list.stateCount).toBe(statesPerList);
     broadcasts.length = 0;
     const newcomer = { name: 'newcomer' };
     const one = awareness([{ clientId: 7, clock: 1, state: { name: 'Alice' } }]);
-    expect(list.apply(newcomer, one.update, one.entries)).toBe('too-many-states-on-list');
+    expect(list.apply(newcomer, one.entries)).toBe('too-many-states-on-list');
     expect(list.hasState(7)).toBe(false);
     expect(broadcasts).toHaveLength(0);
     // An echo of states the list has changes nothing, so a full list does not refuse it.
     const echo = awareness(small(1000));
-    expect(list.apply(newcomer, echo.update, echo.entries)).toBe('unchanged');
+    expect(list.apply(newcomer, echo.entries)).toBe('unchanged');
     list.peerLeft(tabs[0]!);
-    expect(list.apply(newcomer, one.update, one.entries)).toBe('applied');
+    expect(list.apply(newcomer, one.entries)).toBe('applied');
     list.destroy();
 
     // The bytes: states of 1,000 bytes of JSON fill the list's share long before 256 of them.
@@ -247,21 +300,21 @@ describe('presence (awareness) on a list', () => {
     let added = 0;
     for (let peer = 0; added + statesPerPeer <= Math.floor(stateBytesPerList / 1000); peer++, added += statesPerPeer) {
       const full = awareness(range(1000 * (peer + 1), statesPerPeer).map((clientId) => large(clientId)));
-      expect(bytes.apply({ name: `tab ${peer}` }, full.update, full.entries)).toBe('applied');
+      expect(bytes.apply({ name: `tab ${peer}` }, full.entries)).toBe('applied');
     }
     const last = { name: 'last' };
     const fits = awareness(range(9000, Math.floor(stateBytesPerList / 1000) - added).map((clientId) => large(clientId)));
-    expect(bytes.apply(last, fits.update, fits.entries)).toBe('applied');
+    expect(bytes.apply(last, fits.entries)).toBe('applied');
     expect(bytes.stateBytes).toBeLessThanOrEqual(stateBytesPerList);
     const over = awareness([large(8999)]);
-    expect(bytes.apply(last, over.update, over.entries)).toBe('too-many-states-on-list');
+    expect(bytes.apply(last, over.entries)).toBe('too-many-states-on-list');
     // Present states may not grow past the share either (4 × 24 bytes more, 72 left), but may shrink.
     expect(stateBytesPerList - bytes.stateBytes).toBe(72);
     const grown = awareness(range(9000, 4).map((clientId) => ({ clientId, clock: 2, state: 'x'.repeat(1022) })));
-    expect(bytes.apply(last, grown.update, grown.entries)).toBe('too-many-states-on-list');
+    expect(bytes.apply(last, grown.entries)).toBe('too-many-states-on-list');
     const shrunk = awareness([{ clientId: 9000, clock: 2, state: { name: 'Bob' } }]);
-    expect(bytes.apply(last, shrunk.update, shrunk.entries)).toBe('applied');
-    expect(bytes.apply(last, over.update, over.entries)).toBe('applied');
+    expect(bytes.apply(last, shrunk.entries)).toBe('applied');
+    expect(bytes.apply(last, over.entries)).toBe('applied');
     bytes.destroy();
   });
 
@@ -306,13 +359,13 @@ describe('presence (awareness) on a list', () => {
     const bob = { name: 'bob' };
     const hello = awareness([{ clientId: 7, clock: 3, state: { name: 'Alice' } }]);
     expect(list.isEcho(hello.entries)).toBe(false);
-    list.apply(alice, hello.update, hello.entries);
+    list.apply(alice, hello.entries);
     broadcasts.length = 0;
     // Bob's client re-sends what it was sent, or an older clock that crossed a newer one.
     const older = awareness([{ clientId: 7, clock: 2, state: { name: 'Al' } }]);
     for (const echo of [hello, older]) {
       expect(list.isEcho(echo.entries)).toBe(true);
-      expect(list.apply(bob, echo.update, echo.entries)).toBe('unchanged');
+      expect(list.apply(bob, echo.entries)).toBe('unchanged');
     }
     expect(broadcasts).toHaveLength(0);
     expect(list.isEcho(awareness([]).entries)).toBe(false);
@@ -411,8 +464,8 @@ describe('presence (awareness) on a list', () => {
       // Four states a message, from one connection, until the list (or the connection) is full.
       const tab = { name: `tab ${i}` };
       for (let from = 0; from < 64; from += 4) {
-        const { update, entries } = awareness(range(1000 + from, 4).map((clientId) => ({ clientId, clock: 1, state: null })), objects);
-        if (list.apply(tab, update, entries) !== 'applied') break;
+        const { entries } = awareness(range(1000 + from, 4).map((clientId) => ({ clientId, clock: 1, state: null })), objects);
+        if (list.apply(tab, entries) !== 'applied') break;
         applied += 4;
       }
       expect(list.stateBytes).toBeLessThanOrEqual(DEFAULT_PRESENCE_LIMITS.stateBytesPerList);
@@ -460,7 +513,7 @@ describe('presence (awareness) on a list', () => {
     const myTabs = range(0, 4).map((i) => ({ name: `mine ${i}`, share: mine }));
     const results = myTabs.map((tab, i) => {
       const full = tabOf(1000 * (i + 1));
-      return lists[i]!.apply(tab, full.update, full.entries);
+      return lists[i]!.apply(tab, full.entries);
     });
     // Before the share, each list took its 64,000 bytes: 256,000 for the address.
     expect(results).toEqual(['applied', 'applied', 'applied', 'over-address-share']);
@@ -469,19 +522,19 @@ describe('presence (awareness) on a list', () => {
     // Another address fits the relay's total once, not twice: 192,000 + 64,000 ≤ 300 KiB < + 128,000.
     const theirTabs = [{ name: 'theirs 0', share: theirs }, { name: 'theirs 1', share: theirs }];
     const first = tabOf(50_000);
-    expect(lists[4]!.apply(theirTabs[0]!, first.update, first.entries)).toBe('applied');
+    expect(lists[4]!.apply(theirTabs[0]!, first.entries)).toBe('applied');
     const second = tabOf(60_000);
-    expect(lists[4]!.apply(theirTabs[1]!, second.update, second.entries)).toBe('over-address-share');
+    expect(lists[4]!.apply(theirTabs[1]!, second.entries)).toBe('over-address-share');
     // A tab that leaves, and a list unloaded, give their bytes back.
     lists[0]!.peerLeft(myTabs[0]!);
     expect(mine.held).toBe(128_000);
     lists[1]!.destroy();
     expect([mine.held, pool.held]).toEqual([64_000, 128_000]);
-    expect(lists[4]!.apply(theirTabs[1]!, second.update, second.entries)).toBe('applied');
+    expect(lists[4]!.apply(theirTabs[1]!, second.entries)).toBe('applied');
     expect([theirs.held, pool.held]).toEqual([128_000, 192_000]);
     // A state replaced by a smaller one is charged the difference, not both.
     const shrunk = awareness(range(1000 * 3, 64).map((clientId) => ({ clientId, clock: 2, state: 'y' })));
-    expect(lists[2]!.apply(myTabs[2]!, shrunk.update, shrunk.entries)).toBe('applied');
+    expect(lists[2]!.apply(myTabs[2]!, shrunk.entries)).toBe('applied');
     expect(mine.held).toBe(64 * 32);
     for (const list of lists) list.destroy();
     expect(pool.held).toBe(0);

@@ -134,6 +134,13 @@ const COMPACTION_RETRY_DELAY_MS = 10_000;
  */
 const WAITING_TURN_MS = 20;
 
+/** The error kind (metric label, log event) of each presence limit. */
+const PRESENCE_LIMIT_KIND = {
+  'too-many-states': 'presence_limit',
+  'too-many-states-on-list': 'presence_list_limit',
+  'over-address-share': 'presence_address_limit',
+} as const;
+
 /**
  * At shutdown, how long the phones' closes wait for answers still being cut (the decode worker is
  * closed after the lists), so the acks behind them go out first. A cut takes about 2 s for the
@@ -508,7 +515,7 @@ export class ListRoom {
         this.applyUpdate(peer, message, receivedAt);
         return;
       case 'awareness':
-        this.applyPresence(peer, message.update, message.entries);
+        this.applyPresence(peer, message.entries);
         return;
       case 'query-awareness':
         this.answerPresenceQuery(peer);
@@ -1031,35 +1038,32 @@ export class ListRoom {
   }
 
   /**
-   * Nothing is applied past a presence limit. A peer past its own share is closed (4400); one whose
-   * state does not fit a full list stays, unseen.
+   * Nothing is applied past a presence limit, and the peer stays, its update unseen. Whoever
+   * filled the list (or the address's share, or the relay's) may not be this phone, which may be
+   * an honest newcomer; and a phone's echoes of states the relay no longer remembers count as
+   * states it carries, which someone else can make happen. Closing it (4400) would stop it for good
+   * ([PR2]: a peer past its own share was closed, and three frames from one member got every other
+   * phone on the list closed so).
    */
-  private applyPresence(peer: RoomPeer, update: Uint8Array, entries: readonly AwarenessEntry[]): void {
-    const result = this.presence.apply(peer, update, entries);
-    if (result === 'too-many-states') {
-      this.options.metrics.errors.inc({ kind: 'presence_limit' });
-      this.options.logger.warn('connection.presence_limit', { listId: this.listId, peer: peer.id, entries: entries.length });
-      peer.close(CloseCode.malformedMessage, 'too many presence states');
-    } else if (result === 'too-many-states-on-list' || result === 'over-address-share') {
-      // Whoever filled the list (or the address's share, or the relay's) may not be this phone,
-      // which may be an honest newcomer: its presence is not shown, but it stays and syncs.
-      // Closing it (4400) would stop it for good.
-      const kind = result === 'too-many-states-on-list' ? 'presence_list_limit' : 'presence_address_limit';
-      this.options.metrics.errors.inc({ kind });
-      if (this.presenceRefused.has(peer)) return;
-      this.presenceRefused.add(peer);
-      this.options.logger.warn(`connection.${kind}`, {
-        listId: this.listId,
-        peer: peer.id,
-        entries: entries.length,
-        states: this.presence.stateCount,
-        stateBytes: this.presence.stateBytes,
-        ...(peer.presenceShare === undefined ? {} : { addressStateBytes: peer.presenceShare.held }),
-      });
-    } else {
+  private applyPresence(peer: RoomPeer, entries: readonly AwarenessEntry[]): void {
+    const result = this.presence.apply(peer, entries);
+    if (result === 'applied' || result === 'unchanged') {
       const departures = this.presence.departuresShownIn(entries);
       if (departures !== undefined) this.sendTo(peer, departures);
+      return;
     }
+    const kind = PRESENCE_LIMIT_KIND[result];
+    this.options.metrics.errors.inc({ kind });
+    if (this.presenceRefused.has(peer)) return;
+    this.presenceRefused.add(peer);
+    this.options.logger.warn(`connection.${kind}`, {
+      listId: this.listId,
+      peer: peer.id,
+      entries: entries.length,
+      states: this.presence.stateCount,
+      stateBytes: this.presence.stateBytes,
+      ...(peer.presenceShare === undefined ? {} : { addressStateBytes: peer.presenceShare.held }),
+    });
   }
 
   private greet(peer: RoomPeer): void {

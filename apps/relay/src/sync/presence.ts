@@ -3,7 +3,7 @@ import type * as Y from 'yjs';
 import { monotonicNow } from '../clock.js';
 import type { PresenceShare } from './presence-bytes.js';
 import type { AwarenessEntry } from './protocol.js';
-import { encodeAwarenessMessage } from './protocol.js';
+import { encodeAwarenessEntries, encodeAwarenessMessage } from './protocol.js';
 
 export interface PresenceLimits {
   /**
@@ -25,6 +25,8 @@ export interface PresenceLimits {
   readonly statesPerList: number;
   /** Those states' costs (AwarenessEntry.stateBytes), summed: what one join costs to send, and their heap. */
   readonly stateBytesPerList: number;
+  /** How far one entry may move a client's clock; MAX_PRESENCE_CLOCK_STEP unless a test says otherwise. */
+  readonly clockStep?: number;
 }
 
 export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
@@ -36,6 +38,18 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
 
 /** How long a state lives unrenewed, as in y-protocols (outdatedTimeout): phones renew every 15 s. */
 const STATE_TIMEOUT_MS = 30_000;
+
+/**
+ * How far one entry may move a client's clock. Any connection may send an entry for any client
+ * (y-websocket echoes everyone's), and y-protocols takes whichever clock is higher: a jump to
+ * 2^53, where `clock + 1` no longer changes the number, froze a phone's presence under someone
+ * else's name, and each of its renewals drew a departure back, thousands a second for as long as
+ * the list stayed loaded ([PR3]). A phone raises its own clock by one per change or 15 s renewal,
+ * offline too: 2^32 of them are two thousand years.
+ */
+export const MAX_PRESENCE_CLOCK_STEP = 2 ** 32;
+/** No entry is taken past this clock, so a phone's own increments always count by one. */
+export const MAX_PRESENCE_CLOCK = 2 ** 52;
 
 /**
  * 'unchanged': every entry was at a clock the relay already has (an echo); nothing was applied.
@@ -107,34 +121,38 @@ export class Presence<Peer extends object> {
   }
 
   /**
-   * True when `entries` would change nothing: all at clocks the relay already has. A y-websocket
-   * client echoes every presence change it receives, so most of what it sends is this.
+   * True when `entries` are all at clocks the relay already has. A y-websocket client echoes every
+   * presence change it receives, so most of what it sends is this.
    */
   isEcho(entries: readonly AwarenessEntry[]): boolean {
-    return entries.length > 0 && this.takenFrom(entries).size === 0;
+    return (
+      entries.length > 0 &&
+      entries.every(({ clientId, clock, leaves }) => {
+        const known = this.awareness.meta.get(clientId)?.clock ?? 0;
+        return clock < known || (clock === known && !(leaves && this.hasState(clientId)));
+      })
+    );
   }
 
   /**
-   * Applies one awareness update from `peer` (its entries already decoded and checked), unless
-   * it would leave the peer, or the list, carrying more states than allowed: then nothing is
-   * applied. An update that changes nothing is not handed to y-protocols (which would parse every
-   * state again) and is not relayed.
+   * Applies the entries of one awareness update from `peer` (decoded and checked) that change
+   * something, unless they would leave the peer, or the list, carrying more states than allowed:
+   * then nothing is applied. What changes nothing is not handed to y-protocols (which would parse
+   * every state again) and is not relayed.
    */
-  apply(peer: Peer, update: Uint8Array, entries: readonly AwarenessEntry[]): PresenceResult {
+  apply(peer: Peer, entries: readonly AwarenessEntry[]): PresenceResult {
     const taken = this.takenFrom(entries);
     if (taken.size === 0) return 'unchanged';
     if (this.carriedAfter(peer, taken) > this.limits.statesPerPeer) return 'too-many-states';
     if (this.exceedsListLimits(taken)) return 'too-many-states-on-list';
     const share = this.shareOf(peer);
     if (share !== undefined && !this.fitsShare(share, taken)) return 'over-address-share';
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer);
+    // Only what was taken: y-protocols would take every higher clock, jumps and made-up departures too.
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeAwarenessEntries([...taken.values()]), peer);
     for (const [clientId, entry] of taken) {
       if (entry.leaves) this.forgetBytes(clientId);
       else this.recordBytes(clientId, entry.stateBytes, share);
     }
-    // Removals of clients the relay never saw change nothing and emit no event, but y-protocols
-    // still records their clocks.
-    this.forgetOldDepartures();
     return 'applied';
   }
 
@@ -176,9 +194,13 @@ export class Presence<Peer extends object> {
   }
 
   /**
-   * The entries y-protocols will apply, the last per client: a newer clock, or a departure at the
-   * clock of a present state. A y-websocket client echoes every state it receives, at a clock the
-   * relay already has; those are left out.
+   * The entries to apply, the last per client: a state at a newer clock, or the departure of a
+   * present state at its clock or a newer one, either within MAX_PRESENCE_CLOCK_STEP of the clock
+   * the relay has. A y-websocket client echoes every state it receives, at a clock the relay
+   * already has; those are left out. So are departures of clients that are not present: they
+   * change nothing, but y-protocols remembers each one's clock, and 1,024 made-up ones (12 kB)
+   * pushed out the clocks of states that had just left; a phone's echo of one of those then
+   * counted as a new state it carried, and past its share the phone was closed ([PR2]).
    */
   private takenFrom(entries: readonly AwarenessEntry[]): Map<number, AwarenessEntry> {
     const taken = new Map<number, AwarenessEntry>();
@@ -186,7 +208,8 @@ export class Presence<Peer extends object> {
       const earlier = taken.get(entry.clientId);
       const known = earlier?.clock ?? this.awareness.meta.get(entry.clientId)?.clock ?? 0;
       const present = earlier === undefined ? this.hasState(entry.clientId) : !earlier.leaves;
-      if (entry.clock > known || (entry.clock === known && entry.leaves && present)) taken.set(entry.clientId, entry);
+      if (entry.clock > Math.min(known + (this.limits.clockStep ?? MAX_PRESENCE_CLOCK_STEP), MAX_PRESENCE_CLOCK)) continue;
+      if (entry.leaves ? present && entry.clock >= known : entry.clock > known) taken.set(entry.clientId, entry);
     }
     return taken;
   }

@@ -87,6 +87,8 @@ export interface AwarenessEntry {
    * it to every newcomer.
    */
   readonly stateBytes: number;
+  /** The state's JSON as it came (UTF-8; `null` when it leaves), to apply the entry alone. */
+  readonly stateJson: Uint8Array;
 }
 
 /**
@@ -483,7 +485,7 @@ function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
     } catch {
       throw new ProtocolError('awareness state is not JSON');
     }
-    entries.push({ clientId, clock, leaves: state === null, stateBytes: awarenessStateCost(json.length, state) });
+    entries.push({ clientId, clock, leaves: state === null, stateBytes: awarenessStateCost(json.length, state), stateJson: json });
   }
   if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes in awareness update');
   return entries;
@@ -562,6 +564,18 @@ export function encodeSyncStep2(update: Uint8Array): Uint8Array {
 
 export function encodeSyncUpdate(update: Uint8Array): Uint8Array {
   return encodeSyncMessage(SYNC_UPDATE, update);
+}
+
+/** An awareness update of `entries` (decoded by decodeAwarenessEntries), as y-protocols reads one. */
+export function encodeAwarenessEntries(entries: readonly AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const { clientId, clock, stateJson } of entries) {
+    encoding.writeVarUint(encoder, clientId);
+    encoding.writeVarUint(encoder, clock);
+    encoding.writeVarUint8Array(encoder, stateJson);
+  }
+  return encoding.toUint8Array(encoder);
 }
 
 export function encodeAwarenessMessage(awarenessUpdate: Uint8Array): Uint8Array {
