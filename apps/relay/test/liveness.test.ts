@@ -6,6 +6,47 @@ import { heartbeatSlices } from '../src/http/relay-server.js';
 import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, startRelay, waitFor } from './helpers.js';
 
+/** A sync step 2 of one map value of `chars` characters. */
+function syncStep2Of(chars: number): Uint8Array {
+  const doc = new Y.Doc();
+  doc.getMap('items').set('notes', 'n'.repeat(chars));
+  const message = encoding.createEncoder();
+  encoding.writeVarUint(message, 0);
+  encoding.writeVarUint(message, 2);
+  encoding.writeVarUint8Array(message, Y.encodeStateAsUpdate(doc));
+  return encoding.toUint8Array(message);
+}
+
+/** A socket that never answers pings: ws would put a pong in the middle of a frame being trickled. */
+async function openNonAnsweringSocket(url: string): Promise<WebSocket> {
+  const socket = new WebSocket(url, { autoPong: false });
+  socket.binaryType = 'nodebuffer';
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
+/**
+ * Writes `payload` as one masked binary frame (mask key 0: the payload goes as it is) in 24
+ * pieces over `overMs`, as a slow uplink would deliver it (`socket` from openNonAnsweringSocket).
+ */
+async function trickleFrame(socket: WebSocket, payload: Uint8Array, overMs: number): Promise<void> {
+  const header = Buffer.alloc(8);
+  header[0] = 0x82;
+  header[1] = 0x80 | 126;
+  header.writeUInt16BE(payload.length, 2);
+  const raw = (socket as unknown as { _socket: { write(bytes: Uint8Array): void } })._socket;
+  raw.write(header);
+  const pieces = 24;
+  const pieceBytes = Math.ceil(payload.length / pieces);
+  for (let at = 0; at < payload.length; at += pieceBytes) {
+    await new Promise((resolve) => setTimeout(resolve, overMs / pieces));
+    raw.write(payload.subarray(at, at + pieceBytes));
+  }
+}
+
 describe('dead and slow connections', () => {
   it('[L1] a socket that stops answering pings is dropped; the list stays usable', async () => {
     const running = await startRelay({ limits: { pingIntervalMs: 100 } });
@@ -85,40 +126,37 @@ describe('dead and slow connections', () => {
     }
   });
 
+  it('[SL3] a phone whose one frame takes 4.5 s to arrive is sent presence meanwhile: the web app hears something within its 8 s, though its own probe waits behind the frame', async () => {
+    const running = await startRelay();
+    const listId = newListId();
+    try {
+      const socket = await openNonAnsweringSocket(`${running.syncUrl}/${listId}`);
+      const heard: Array<{ type: number; at: number }> = [];
+      socket.on('message', (data: Buffer) => heard.push({ type: data[0]!, at: performance.now() }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = performance.now();
+      await trickleFrame(socket, syncStep2Of(20_000), 4500);
+      await waitFor(() => heard.some(({ type }) => type === 100), 5000, 'the upload acknowledged');
+      const times = [started, ...heard.filter(({ at }) => at > started).map(({ at }) => at)];
+      const longestSilence = Math.max(...times.slice(1).map((at, i) => at - times[i]!));
+      expect(heard.filter(({ type, at }) => type === 1 && at > started).length).toBeGreaterThanOrEqual(1);
+      expect(longestSilence).toBeLessThan(4000);
+      socket.close();
+    } finally {
+      await running.close();
+    }
+  });
+
   it('[SL2] a phone uploading one frame slowly, for many ping intervals, is not taken for dead: its pong waits behind the frame', async () => {
     const running = await startRelay({ limits: { pingIntervalMs: 100 } });
     const listId = newListId();
     try {
-      // Pongs are written by hand, never: ws would put one in the middle of the frame being trickled.
-      const socket = new WebSocket(`${running.syncUrl}/${listId}`, { autoPong: false });
-      socket.binaryType = 'nodebuffer';
-      await new Promise((resolve, reject) => {
-        socket.once('open', resolve);
-        socket.once('error', reject);
-      });
+      const socket = await openNonAnsweringSocket(`${running.syncUrl}/${listId}`);
       const acks: Buffer[] = [];
       socket.on('message', (data: Buffer) => data[0] === 100 && acks.push(data));
       const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-      const doc = new Y.Doc();
-      doc.getMap('items').set('notes', 'n'.repeat(30_000));
-      const message = encoding.createEncoder();
-      encoding.writeVarUint(message, 0);
-      encoding.writeVarUint(message, 2);
-      encoding.writeVarUint8Array(message, Y.encodeStateAsUpdate(doc));
-      const payload = encoding.toUint8Array(message);
-      // A masked binary frame with mask key 0 (the payload goes as it is), written over 1.2 s: twelve ping intervals.
-      const header = Buffer.alloc(8);
-      header[0] = 0x82;
-      header[1] = 0x80 | 126;
-      header.writeUInt16BE(payload.length, 2);
-      const raw = (socket as unknown as { _socket: { write(bytes: Uint8Array): void } })._socket;
-      raw.write(header);
-      const pieces = 24;
-      const pieceBytes = Math.ceil(payload.length / pieces);
-      for (let at = 0; at < payload.length; at += pieceBytes) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        raw.write(payload.subarray(at, at + pieceBytes));
-      }
+      // Over 1.2 s: twelve ping intervals.
+      await trickleFrame(socket, syncStep2Of(30_000), 1200);
       await waitFor(() => acks.length > 0, 5000, 'the upload acknowledged');
       expect(socket.readyState).toBe(WebSocket.OPEN);
       expect(running.relay.metrics.errors.get({ kind: 'dead_socket' })).toBe(0);

@@ -36,10 +36,11 @@ const HOLD_RECHECK_MS = 1000;
 /** How often a frame for the decode worker looks again while its address has one there. */
 const OFF_THREAD_TURN_RECHECK_MS = 20;
 /**
- * How often a phone whose update waits for its address's storage budget is sent the list's
- * presence: well inside the 8 s of silence after which the web app reconnects (connection-watch.ts).
+ * How long a phone whose frames wait, or are still arriving, goes without hearing from the relay
+ * before it is sent the list's presence: well inside the 8 s of silence after which the web app
+ * reconnects (connection-watch.ts).
  */
-const STORAGE_WAIT_KEEPALIVE_MS = 3000;
+const WAITING_PHONE_KEEPALIVE_MS = 3000;
 
 /** The `errors_total` kind counting connections dropped for each bound on unsent bytes. */
 const SLOW_CONSUMER_KIND: Record<'connection' | BacklogBound, string> = {
@@ -150,8 +151,8 @@ export class Connection implements RoomPeer {
   private offThreadFrameBytes = 0;
   /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
   private pausedForDecodeTurn = false;
-  /** While an update waits for the address's storage budget: when its phone is next sent presence (keepWaitingPhoneListening). */
-  private storageWaitKeepaliveAt: number | undefined;
+  /** When this connection was last sent anything (keepWaitingPhoneListening). */
+  private lastSentAt: number;
   private closing = false;
   private readonly liveness = new PingLiveness();
   /** Bytes handed to the socket so far (their frames' headers not counted): what PingLiveness sees move. */
@@ -166,6 +167,7 @@ export class Connection implements RoomPeer {
     this.messageBudget = new TokenBucket(limits.messagesPerSecond, limits.messagesPerSecond * 2, now);
     this.byteBudget = new TokenBucket(limits.bytesPerSecond, Math.max(limits.bytesPerSecond * 2, limits.maxMessageBytes), now);
     this.syncRequestBudget = new TokenBucket(1000 / limits.syncRequestIntervalMs, SYNC_REQUEST_BURST, now);
+    this.lastSentAt = now();
     this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     this.socket.on('pong', () => this.liveness.alive());
     this.socket.on('close', () => this.onSocketClosed());
@@ -193,6 +195,7 @@ export class Connection implements RoomPeer {
     }
     this.socket.send(message, { binary: true });
     this.sentBytes += message.length;
+    this.lastSentAt = this.options.now();
     this.options.sendBacklog.update();
     this.options.metrics.bytesOut.inc(undefined, message.length);
   }
@@ -355,11 +358,9 @@ export class Connection implements RoomPeer {
       const { item: message, readAt } = this.decodedHead;
       const storageLimitedMs = this.storageBudgetWait(message);
       if (storageLimitedMs > 0) {
-        this.keepWaitingPhoneListening();
         this.holdFor(storageLimitedMs);
         return;
       }
-      this.storageWaitKeepaliveAt = undefined;
       const rateLimitedMs = this.deliveryBudgetWait(message);
       if (rateLimitedMs > 0) {
         this.holdFor(rateLimitedMs);
@@ -378,6 +379,7 @@ export class Connection implements RoomPeer {
    * read may be stepped meanwhile.
    */
   private holdFor(waitMs: number): void {
+    this.keepWaitingPhoneListening();
     this.socket.pause();
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined;
@@ -496,21 +498,18 @@ export class Connection implements RoomPeer {
   }
 
   /**
-   * An update waiting for its address's storage budget can wait minutes (past 64 MiB stored an
-   * hour), its socket unread meanwhile, so the phone's presence queries go unanswered. The web app
-   * reconnected after 8 s of silence, every 8 s, and each time sent its upload again as far as TCP
-   * took it. So the waiting phone is sent the list's presence every STORAGE_WAIT_KEEPALIVE_MS, as
-   * if it had asked: it stays connected, sees the others' edits, and its update is stored once the
-   * budget allows ([B11]).
+   * A phone whose frames wait hears nothing back: an update waiting for its address's storage
+   * budget can wait minutes (past 64 MiB stored an hour), its socket unread meanwhile, so its
+   * presence queries go unanswered; and one large frame on a slow uplink holds the phone's queries
+   * behind it on its own side. The web app reconnected after 8 s of silence, every 8 s, and each
+   * time sent its upload again from the start. So a phone that has heard nothing for
+   * WAITING_PHONE_KEEPALIVE_MS is sent the list's presence, as if it had asked: it stays
+   * connected, sees the others' edits, and its update is stored once it has arrived and the
+   * budgets allow ([B11], [SL3]). Called at each hold (rechecked every second) and each read
+   * into a frame not yet whole.
    */
   private keepWaitingPhoneListening(): void {
-    const now = this.options.now();
-    if (this.storageWaitKeepaliveAt === undefined) {
-      this.storageWaitKeepaliveAt = now + STORAGE_WAIT_KEEPALIVE_MS;
-      return;
-    }
-    if (now < this.storageWaitKeepaliveAt) return;
-    this.storageWaitKeepaliveAt = now + STORAGE_WAIT_KEEPALIVE_MS;
+    if (this.closing || this.options.now() - this.lastSentAt < WAITING_PHONE_KEEPALIVE_MS) return;
     this.room.answerPresenceQuery(this);
   }
 
@@ -687,6 +686,7 @@ export class Connection implements RoomPeer {
    */
   private onBytesRead(): void {
     this.liveness.alive();
+    if (unhandledIncomingBytes(this.socket) > 0) this.keepWaitingPhoneListening();
     const bound = this.incoming.makeRoomFor(0);
     if (bound !== undefined) this.dropForIncoming(bound, false);
   }
