@@ -184,6 +184,34 @@ describe('ack tracker', () => {
     expect(storage.getItem(ackStorageKey(LIST))).toBeNull();
   });
 
+  it('[FIRST-ACK] a connection counts as acknowledged only once an ack covers all the document held as it opened, not an earlier edit\'s ack', () => {
+    // The list as the last page stored it, all acknowledged; the relay was restored since from a
+    // backup older than the list.
+    const lastPage = new Y.Doc();
+    lastPage.getMap('items').set('bread', 1);
+    lastPage.getMap('items').set('milk', 1);
+    const doc = new Y.Doc();
+    const tracker = new AckTracker(doc, { storage: createMemoryStore(), listId: LIST });
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(lastPage), 'indexeddb');
+    tracker.acknowledge(fullVector(doc));
+    const items = doc.getMap('items');
+    const restored = new Y.Doc();
+    const sent: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => sent.push(update));
+
+    tracker.connectionOpened();
+    // Eggs goes out before our sync step 2 (the relay's sync step 1 had not arrived yet).
+    items.set('eggs', 1);
+    for (const update of sent.splice(0)) Y.applyUpdate(restored, update);
+    tracker.acknowledge(fullVector(restored));
+    expect(tracker.state()).toMatchObject({ pendingChanges: 0, ackedThisConnection: false });
+
+    // Our sync step 2 brings the rest.
+    Y.applyUpdate(restored, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(restored)));
+    tracker.acknowledge(fullVector(restored));
+    expect(tracker.state()).toMatchObject({ pendingChanges: 0, ackedThisConnection: true });
+  });
+
   it('ignores corrupted stored state', () => {
     const storage = createMemoryStore();
     storage.setItem(ackStorageKey(LIST), '{"pending":{"1":["x",-1,3]},"acked":[],"pendingDeletes":"no"}');

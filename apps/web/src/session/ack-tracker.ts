@@ -37,7 +37,10 @@ import { FROM_OTHER_TABS } from './other-tabs.js';
 export interface AckState {
   readonly pendingChanges: number;
   readonly lastSyncedAt: number | null;
-  /** True once any ack arrived through the current connection. */
+  /**
+   * True once an ack that arrived through the current connection covers everything the document
+   * held when it opened (see connectionOpened).
+   */
   readonly ackedThisConnection: boolean;
 }
 
@@ -106,6 +109,8 @@ export class AckTracker {
   private readonly listeners = new Set<() => void>();
   private snapshot: AckState;
   private ackedThisConnection = false;
+  /** The document's state vector when the current connection opened; empty before any. */
+  private heldAtConnection = new Map<number, number>();
   private saveScheduled = false;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The next save replaces the stored state instead of merging with it (after pruning). */
@@ -140,7 +145,7 @@ export class AckTracker {
     }
     dropAcknowledged(pending, acked);
     dropAcknowledged(this.fromOtherTabs, acked);
-    this.ackedThisConnection = true;
+    if (covers(storedStateVector, this.heldAtConnection)) this.ackedThisConnection = true;
     if (this.countPending() === 0) this.persisted.lastSyncedAt = this.now();
     this.changed();
   }
@@ -160,8 +165,16 @@ export class AckTracker {
     return true;
   }
 
-  /** A new socket: acks from the previous one no longer say anything about this one. */
+  /**
+   * A new socket: acks from the previous one no longer say anything about this one, and the
+   * relay may lack anything the document holds (restored from an older backup, it lost what it
+   * acknowledged since). Our sync step 2 sends it all, but an edit made before the relay's
+   * sync step 1 arrives goes out first, and its ack, covering every pending change, said
+   * "Synced" while the rest was still on its way. So the connection counts as acknowledged only
+   * once an ack covers everything the document held as it opened.
+   */
   connectionOpened(): void {
+    this.heldAtConnection = Y.decodeStateVector(Y.encodeStateVector(this.doc));
     if (!this.ackedThisConnection) return;
     this.ackedThisConnection = false;
     this.changed(false);
@@ -359,6 +372,12 @@ export class AckTracker {
     if ((stored.lastSyncedAt ?? 0) > (this.persisted.lastSyncedAt ?? 0)) this.persisted.lastSyncedAt = stored.lastSyncedAt;
     return storedLacksSome;
   }
+}
+
+/** Whether the relay's stored state vector holds every clock of `held`. */
+function covers(stored: Map<number, number>, held: Map<number, number>): boolean {
+  for (const [client, clock] of held) if ((stored.get(client) ?? 0) < clock) return false;
+  return true;
 }
 
 function dropAcknowledged(entries: Record<string, number[]>, acked: Record<string, number>): void {

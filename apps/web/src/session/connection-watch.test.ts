@@ -53,12 +53,14 @@ function fakePage() {
 
 function fakeProvider(clock: () => number) {
   const sent: Uint8Array[] = [];
+  /** Bytes sent but not yet out of the page (WebSocket.bufferedAmount), set by the test. */
+  const socket = { send: (data: Uint8Array) => void sent.push(data), bufferedAmount: 0 };
   const provider: WatchedProvider & { reconnects: number } = {
     wsconnected: true,
     wsconnecting: false,
     wsLastMessageReceived: clock(),
     shouldConnect: true,
-    ws: { send: (data) => void sent.push(data) },
+    ws: socket,
     reconnects: 0,
     connect() {
       this.shouldConnect = true;
@@ -72,7 +74,7 @@ function fakeProvider(clock: () => number) {
       this.wsconnecting = false;
     },
   };
-  return { provider, sent };
+  return { provider, sent, socket };
 }
 
 describe('heartbeat', () => {
@@ -116,6 +118,56 @@ describe('heartbeat', () => {
     expect(provider.reconnects).toBe(1);
     provider.disconnect();
     time.advance(60000);
+    expect(provider.reconnects).toBe(1);
+  });
+});
+
+describe("heartbeat while this phone's own upload is leaving", () => {
+  const options = { intervalMs: 3000, silentAfterMs: 8000 };
+
+  it('[HB-UPLOAD] keeps a socket whose large frame is still going out: the relay can answer only once it is through', () => {
+    const time = fakeTimers();
+    const { provider, socket } = fakeProvider(time.now);
+    startHeartbeat(provider, { ...options, timers: time.timers });
+    // The sync step 2 after many offline edits, 42 kB on a 3 kB/s uplink: 14 s to leave.
+    socket.bufferedAmount = 42_000;
+    for (let second = 1; second <= 14; second++) {
+      time.advance(1000);
+      socket.bufferedAmount = Math.max(0, socket.bufferedAmount - 3000);
+    }
+    expect(provider.reconnects).toBe(0);
+    // Through: the relay's answers (to the probes queued behind it) come a round trip later.
+    for (let tick = 0; tick < 5; tick++) {
+      time.advance(500);
+      provider.wsLastMessageReceived = time.now();
+      time.advance(2500);
+    }
+    expect(provider.reconnects).toBe(0);
+  });
+
+  it('restarts a socket whose upload does not move, as soon as a silent one', () => {
+    const time = fakeTimers();
+    const { provider, socket } = fakeProvider(time.now);
+    startHeartbeat(provider, { ...options, timers: time.timers });
+    // Nothing leaves (the network died under it): bytes waiting are no sign of life.
+    socket.bufferedAmount = 42_000;
+    time.advance(6000);
+    expect(provider.reconnects).toBe(0);
+    time.advance(3000);
+    expect(provider.reconnects).toBe(1);
+  });
+
+  it('restarts a socket whose upload stopped moving once it is silent for as long after that', () => {
+    const time = fakeTimers();
+    const { provider, socket } = fakeProvider(time.now);
+    startHeartbeat(provider, { ...options, timers: time.timers });
+    socket.bufferedAmount = 42_000;
+    time.advance(3000);
+    socket.bufferedAmount = 33_000;
+    // Seen moving at the 6 s tick, never again: restarted at the first tick past 14 s.
+    time.advance(11_000);
+    expect(provider.reconnects).toBe(0);
+    time.advance(3000);
     expect(provider.reconnects).toBe(1);
   });
 });

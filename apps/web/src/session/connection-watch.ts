@@ -14,6 +14,15 @@
  * than its interval, or the page's resume / visibilitychange / pageshow events) the socket is
  * probed at once and judged on what arrives from then on: a live one answers within a round
  * trip, a dead one is restarted `silentAfterMs` after the resume, as any silent socket is.
+ *
+ * Nor is the relay silent while this phone's own upload is still leaving it. A large frame (the
+ * sync step 2 after many offline edits: 42 kB at 3 kB/s is 14 s) goes out before the probe
+ * queued behind it, so the relay cannot answer until it is through. Restarted at 8 s, the phone
+ * showed "Offline" and uploaded it all again, again and again. So a fall of the socket's
+ * `bufferedAmount` since the last tick counts as life: silence is counted from the last message
+ * or the last time bytes were seen leaving. A socket whose buffer does not move is restarted as
+ * before. (Bytes the operating system has taken are no longer in `bufferedAmount`: a frame that
+ * fits its send buffer is not seen moving, and only the probe's answer tells.)
  */
 import * as encoding from 'lib0/encoding';
 
@@ -25,7 +34,7 @@ export interface WatchedProvider {
   /** Date.now() of the last message from the relay (set by y-websocket). */
   wsLastMessageReceived: number;
   shouldConnect: boolean;
-  ws: { send(data: Uint8Array): void } | null;
+  ws: { send(data: Uint8Array): void; readonly bufferedAmount: number } | null;
   connect(): void;
   disconnect(): void;
 }
@@ -108,9 +117,21 @@ export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOpti
   // The relay's silence is counted from the later of its last message and the page's last
   // resume: time the page spent frozen is not silence the relay can be blamed for.
   let resumedAt = Number.NEGATIVE_INFINITY;
+  // The socket's bufferedAmount at the last tick, and when it was last seen falling.
+  let upload: { socket: WatchedProvider['ws']; buffered: number } | null = null;
+  let uploadMovedAt = Number.NEGATIVE_INFINITY;
+
+  const watchUpload = (now: number): void => {
+    const socket = provider.ws;
+    const buffered = socket?.bufferedAmount ?? 0;
+    if (upload !== null && upload.socket === socket && buffered < upload.buffered) uploadMovedAt = now;
+    upload = { socket, buffered };
+  };
 
   const restart = (): void => {
     connectingSince = null;
+    upload = null;
+    uploadMovedAt = Number.NEGATIVE_INFINITY;
     options.onDeadSocket?.();
     provider.disconnect();
     provider.connect();
@@ -145,7 +166,8 @@ export function startHeartbeat(provider: WatchedProvider, options: HeartbeatOpti
     }
     if (provider.wsconnected) {
       connectingSince = null;
-      if (now - Math.max(provider.wsLastMessageReceived, resumedAt) > silentAfterMs) {
+      watchUpload(now);
+      if (now - Math.max(provider.wsLastMessageReceived, resumedAt, uploadMovedAt) > silentAfterMs) {
         restart();
         return;
       }

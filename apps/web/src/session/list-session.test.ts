@@ -693,6 +693,43 @@ describe('a stored copy that loads after the list is shown', () => {
   }, 15000);
 });
 
+describe('a tap waiting for a stored copy later than the load', () => {
+  it('[TAP-SYNCED] counts as a change on this phone: not Synced while the relay has only the list without it', async () => {
+    const phone = offlinePhone();
+    phone.relay.reachable = true;
+    phone.network.online = true;
+    const first = phone.open();
+    const milk = first.list.addItem({ name: 'Milk' });
+    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
+    await sleep(50);
+    first.destroy();
+
+    const answerOnTime = answerIndexedDbOpenLate(2000);
+    try {
+      const second = phone.open();
+      const counts: number[] = [];
+      second.onStatus((status) => counts.push(status.pendingChanges));
+      expect(second.cachedView?.items.map((item) => item.name)).toEqual(['Milk']);
+      second.applyWhenLoaded({ kind: 'check', id: milk, checked: true });
+      expect(second.status().pendingChanges).toBe(1);
+      await second.whenLoaded;
+      // Shown by the timeout; the relay's answer brings Milk unticked and is acknowledged, but the
+      // tick is still only in localStorage, waiting for the stored copy.
+      await vi.waitFor(() => expect(second.list.item(milk)?.checked).toBe(false));
+      await sleep(50);
+      expect(second.status()).toMatchObject({ state: 'syncing', pendingChanges: 1 });
+
+      await vi.waitFor(() => expect(second.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 4000 });
+      expect(phone.relay.doc.getMap<Y.Map<unknown>>('items').get(milk)?.get('checked')).toBe(true);
+      // Applied, the tap is counted as the edit it became, not twice.
+      expect(Math.max(...counts)).toBe(1);
+    } finally {
+      answerOnTime();
+    }
+  }, 15000);
+});
+
 describe("this device's edits kept until the relay has them", () => {
 
   it('an edit IndexedDB could not store (the phone is full) is still there after a reload', async () => {

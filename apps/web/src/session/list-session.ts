@@ -14,6 +14,8 @@ import { applyOtherTabsAsOwnEdits } from './other-tabs.js';
 import { deriveSyncStatus, refusalReason, sameStatus } from './sync-status.js';
 import { browserPageLifecycle, followNetwork, realTimers, startHeartbeat, type NetworkEvents, type PageLifecycle, type Timers } from './connection-watch.js';
 import { peersFromStates, samePeers } from './peers.js';
+import { keepOwnPresence } from './own-presence.js';
+import { forgetDroppedPeerClocks } from './peer-clocks.js';
 import { snapshotItems, summarizeRemoteChanges } from './reconnect-summary.js';
 import { createShoppingList } from './list-model.js';
 import { indexedDbAvailable, openLocalCopy, requestPersistentStorage, type LocalCopy } from './local-copy.js';
@@ -180,7 +182,8 @@ export function openListSession(listId: string, actor: string, options: ListSess
       connecting: attempting,
       synced: provider.synced,
       refusal,
-      pendingChanges: acks.pendingChanges,
+      // A tap waiting for the stored copy is a change on this phone that no ack can cover yet.
+      pendingChanges: acks.pendingChanges + pendingTaps.waiting(),
       lastSyncedAt: acks.lastSyncedAt,
       ackedThisConnection: acks.ackedThisConnection,
       deviceCopyFailed: localCopy?.writeFailed === true,
@@ -203,12 +206,6 @@ export function openListSession(listId: string, actor: string, options: ListSess
     peersChanged.emit(peers);
   }
 
-  /** The person's name now: presence carries the one in use (setActor). */
-  const nameInUse = (): string | undefined => {
-    const name = awareness.getLocalState()?.['name'];
-    return typeof name === 'string' ? name : undefined;
-  };
-
   // "While you were offline": remote changes applied between a socket opening and the first sync
   // since. Kept across sockets that close before it: the relay's answer comes in parts, and a
   // socket cut after the first (weak signal, the heartbeat) left the next one a "before" that
@@ -226,20 +223,22 @@ export function openListSession(listId: string, actor: string, options: ListSess
       refusal = null;
       tracker.connectionOpened();
       catchUp ??= { before: snapshotItems(list.items(), list.deletedItems()), changed: new Set(), joining: tracker.holdsOnlyUnacknowledgedEdits() };
-      renewPresence();
+      ownPresence.renew();
     }
+    if (socketStatus === 'disconnected') forgetDroppedPeerClocks(awareness);
     refreshStatus();
   });
   provider.on('sync', (isSynced) => {
     if (isSynced && catchUp) {
       const { before, changed, joining } = catchUp;
       catchUp = null;
-      const summary = before.size > 0 && !joining ? summarizeRemoteChanges(before, changed, (id) => list.item(id), nameInUse()) : null;
+      // The person's name now: presence carries the one in use (setActor).
+      const summary = before.size > 0 && !joining ? summarizeRemoteChanges(before, changed, (id) => list.item(id), ownPresence.state.name) : null;
       if (summary) summaries.emit(summary);
     }
     refreshStatus();
   });
-  // Connections in a row that ended before the relay acknowledged anything on them.
+  // Connections in a row that ended before an ack on them covered what the phone held (AckState).
   let closesWithoutAck = 0;
   provider.on('connection-close', () => {
     attempting = false;
@@ -276,20 +275,14 @@ export function openListSession(listId: string, actor: string, options: ListSess
   globalThis.addEventListener?.('storage', onStorage);
   cleanups.push(() => globalThis.removeEventListener?.('storage', onStorage));
 
-  awareness.setLocalState({ name: actor, color });
+  // Renewed as each socket opens (see the 'status' handler), before y-websocket sends it at the
+  // old clock: every other phone dropped it when its own socket closed, keeping its clock, and
+  // takes it again only at a newer one. After a relay restart (which remembers no one, so cannot
+  // tell the phone it left, as it does after a reconnect) "Also here" stayed empty on every phone
+  // until the next renewal, up to 15 s later ([E1]).
+  const ownPresence = keepOwnPresence(awareness, { name: actor, color }, provider);
   awareness.on('change', refreshPeers);
   refreshPeers();
-  /**
-   * Sends this phone's presence at a new clock as a socket opens, before y-websocket sends it at
-   * the old one. Every other phone dropped it when its own socket closed, keeping its clock, and
-   * takes it again only at a newer one: after a relay restart (which remembers no one, so cannot
-   * tell the phone it left, as it does after a reconnect) "Also here" stayed empty on every phone
-   * until the next renewal, up to 15 s later ([E1]).
-   */
-  function renewPresence(): void {
-    const state = awareness.getLocalState();
-    if (state !== null) awareness.setLocalState({ ...state });
-  }
 
   const crossTab = options.crossTab !== false;
   // Tabs of this browser keep syncing with each other while offline, so an edit made in one tab
@@ -331,6 +324,10 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const refusedRetry = timers.setInterval(retryRefused, REFUSED_RETRY_MS);
   cleanups.push(stopRetryOnResume, () => timers.clearInterval(refusedRetry));
 
+  let tapsApplied: () => void = () => {};
+  const whenTapsApplied = new Promise<void>((resolve) => {
+    tapsApplied = resolve;
+  });
   // What the device stored is in the document only now, which can be after whenLoaded (its
   // timeout): only now can taps on cached rows find their items, and can the tracker tell an
   // edit the device still holds from one it lost.
@@ -339,7 +336,9 @@ export function openListSession(listId: string, actor: string, options: ListSess
     .then(() => {
       if (destroyed) return;
       storedCopyApplied = true;
+      // Each tap leaves the waiting count as its edit joins the tracker's: the count never jumps.
       pendingTaps.applyAll(list);
+      tapsApplied();
       // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
       const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
       cleanups.push(() => clearTimeout(clearTapsLater));
@@ -377,14 +376,17 @@ export function openListSession(listId: string, actor: string, options: ListSess
     whenLoaded,
     cachedView,
     loadNow: () => loadNow(),
+    whenTapsApplied,
     applyWhenLoaded(tap) {
       // After a late load's timeout the rows shown are the document's, and a tap on one applies
-      // at once; one naming an item the stored copy has not brought yet waits for it.
-      if (storedCopyApplied || (loaded && tapTargetsPresent(list, tap))) {
+      // at once; one naming an item the stored copy has not brought yet waits for it, and so
+      // does one made while others wait: applied before them, it would be undone by an older tap.
+      if (storedCopyApplied || (loaded && pendingTaps.waiting() === 0 && tapTargetsPresent(list, tap))) {
         applyTap(list, tap);
         return;
       }
       pendingTaps.add(tap);
+      refreshStatus();
       loadNow();
     },
     status: () => status,
@@ -394,9 +396,9 @@ export function openListSession(listId: string, actor: string, options: ListSess
     onReconnectSummary: (callback) => summaries.on(callback),
     setActor(next) {
       // The name presence carries is the one in use: an unchanged name sends nothing.
-      if (destroyed || awareness.getLocalState()?.['name'] === next) return;
+      if (destroyed || ownPresence.state.name === next) return;
       list.setActor(next);
-      awareness.setLocalStateField('name', next);
+      ownPresence.setName(next);
     },
     destroy() {
       if (destroyed) return;
@@ -409,6 +411,7 @@ export function openListSession(listId: string, actor: string, options: ListSess
       stopTracking();
       stopClearingKeptEdits();
       stopObservingList();
+      ownPresence.stop();
       removeAwarenessStates(awareness, [doc.clientID], 'session closed');
       awareness.off('change', refreshPeers);
       // Edits of the last frame still reach IndexedDB and the relay before their providers go.

@@ -33,6 +33,11 @@ export function createMemorySession(
     /** A cached view to paint until `whenLoaded` resolves (tests of the cold start). */
     cachedView?: CachedView;
     whenLoaded?: Promise<void>;
+    /**
+     * When the stored copy is applied, if later than `whenLoaded` (its timeout): taps kept
+     * before it wait until then. Default: with `whenLoaded`.
+     */
+    whenStoredCopyApplied?: Promise<void>;
     /** Called when the screen asks for the stored document now (ListSession.loadNow). */
     onLoadNow?: () => void;
     /**
@@ -55,6 +60,7 @@ export function createMemorySession(
     { clientId: doc.clientID, name: actor, color: options.color ?? '#2f7d4f', isSelf: true },
   ];
 
+  const tapsBeforeLoad = keepPendingTaps(createMemoryStore(), listId);
   const computeStatus = (): SyncStatus => {
     const acks = tracker.state();
     return deriveSyncStatus({
@@ -62,7 +68,7 @@ export function createMemorySession(
       connected,
       synced: connected,
       refusal: null,
-      pendingChanges: acks.pendingChanges,
+      pendingChanges: acks.pendingChanges + tapsBeforeLoad.waiting(),
       lastSyncedAt: acks.lastSyncedAt,
       ackedThisConnection: acks.ackedThisConnection,
     });
@@ -86,13 +92,16 @@ export function createMemorySession(
   };
   if (storedCopies !== undefined) doc.on('update', saveUpdate);
 
-  let loaded = false;
-  const tapsBeforeLoad = keepPendingTaps(createMemoryStore(), listId);
-  const whenLoaded = (options.whenLoaded ?? Promise.resolve()).then(() => {
-    loaded = true;
+  let tapsApplied = false;
+  // Registered before whenLoaded's own: when the two come together, the taps are in the list
+  // by the time whenLoaded resolves.
+  const whenTapsApplied = (options.whenStoredCopyApplied ?? options.whenLoaded ?? Promise.resolve()).then(() => {
+    tapsApplied = true;
     tapsBeforeLoad.applyAll(list);
     tapsBeforeLoad.clear();
+    refreshStatus();
   });
+  const whenLoaded = (options.whenLoaded ?? Promise.resolve()).then(() => {});
 
   const session: MemoryListSession = {
     listId,
@@ -101,10 +110,12 @@ export function createMemorySession(
     whenLoaded,
     cachedView: options.cachedView ?? null,
     loadNow: () => options.onLoadNow?.(),
+    whenTapsApplied,
     applyWhenLoaded(tap) {
-      if (loaded) applyTap(list, tap);
+      if (tapsApplied) applyTap(list, tap);
       else {
         tapsBeforeLoad.add(tap);
+        refreshStatus();
         options.onLoadNow?.();
       }
     },

@@ -63,4 +63,20 @@ describe('pending taps', () => {
     expect(list.title()).toBe('Market');
     expect(list.items().map((item) => item.name)).toEqual(['Rice']);
   });
+
+  it("counts the taps waiting, an earlier page's too, each until it is applied", () => {
+    const store = createMemoryStore();
+    const list = createShoppingList(new Y.Doc(), 'Mum');
+    const tea = list.addItem({ name: 'Tea' });
+    keepPendingTaps(store, 'list5').add({ kind: 'check', id: tea, checked: true });
+    const taps = keepPendingTaps(store, 'list5');
+    expect(taps.waiting()).toBe(1);
+    taps.add({ kind: 'remove', id: tea });
+    expect(taps.waiting()).toBe(2);
+    const waitingWhileApplied: number[] = [];
+    list.observe(() => waitingWhileApplied.push(taps.waiting()));
+    taps.applyAll(list);
+    expect(waitingWhileApplied).toEqual([1, 0]);
+    expect(taps.waiting()).toBe(0);
+  });
 });

@@ -78,8 +78,16 @@ export function tapTargetsPresent(list: ShoppingListApi, tap: PendingTap): boole
 export interface PendingTaps {
   /** Keeps `tap` (synchronously) until `applyAll`. */
   add(tap: PendingTap): void;
-  /** Applies every kept tap, this page's and any an earlier page left, in the order made. */
+  /**
+   * Applies every kept tap, this page's and any an earlier page left, in the order made. Each
+   * stops waiting as it is applied, so a tap is counted once while it becomes an edit.
+   */
   applyAll(list: ShoppingListApi): void;
+  /**
+   * How many kept taps are not in the document yet. They are changes on this phone like any
+   * edit: until applied, no acknowledgement can cover them.
+   */
+  waiting(): number;
   /** Forgets the kept taps: call once IndexedDB holds the document they were applied to. */
   clear(): void;
 }
@@ -90,12 +98,18 @@ export function keepPendingTaps(store: KeyValueStore, listId: string): PendingTa
     const parsed = readJson(store, key);
     return Array.isArray(parsed) ? parsed.filter(isTap) : [];
   };
+  // Counted in memory: the status is recomputed at every edit, and that must not parse localStorage.
+  let waiting = read().length;
   return {
     add(tap) {
       writeJson(store, key, [...read(), tap]);
+      waiting += 1;
     },
     applyAll(list) {
-      for (const tap of read()) {
+      const taps = read();
+      waiting = taps.length;
+      for (const tap of taps) {
+        waiting -= 1;
         try {
           applyTap(list, tap);
         } catch (error) {
@@ -103,8 +117,10 @@ export function keepPendingTaps(store: KeyValueStore, listId: string): PendingTa
         }
       }
     },
+    waiting: () => waiting,
     clear() {
       store.removeItem(key);
+      waiting = 0;
     },
   };
 }

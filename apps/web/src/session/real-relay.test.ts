@@ -13,6 +13,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { openListSession, type ListSessionOptions } from './list-session.js';
 import { createMemoryStore } from './device-storage.js';
 import type { SyncStatus } from './types.js';
@@ -254,5 +256,49 @@ describe('the app against the real relay', () => {
     await vi.waitFor(() => expect([anna, bert].map((phone) => phone.session.status().state)).toEqual(['synced', 'synced']), { timeout: 5000 });
     // Renewals come every 15 s: 3 s is well before any.
     await vi.waitFor(() => expect([names(anna), names(bert)]).toEqual([['Bert'], ['Anna']]), { timeout: 3000 });
+  });
+
+  it('[PRESENCE-STALE] after a reconnect a phone shows the others again at once (it showed no one until each renewed, up to ~18 s)', { timeout: 14_000 }, async () => {
+    const { url } = await startRelay();
+    const listId = newListId();
+    const network = new FakeNetwork();
+    const anna = openPhone(url, listId, { actor: 'Anna', network, maxBackoffMs: 300 });
+    const bert = openPhone(url, listId, { actor: 'Bert', maxBackoffMs: 300 });
+    const names = (phone: typeof anna) => phone.session.peers().filter((peer) => !peer.isSelf).map((peer) => peer.name);
+    await vi.waitFor(() => expect([names(anna), names(bert)]).toEqual([['Bert'], ['Anna']]), { timeout: 5000 });
+
+    // Anna's phone loses the network for a moment (the lift down to the car park).
+    network.set(false);
+    expect(names(anna)).toEqual([]);
+    network.set(true);
+    await vi.waitFor(() => expect(anna.session.status().state).toBe('synced'), { timeout: 5000 });
+    // Bert renews his presence every 15 s: 3 s is well before that.
+    await vi.waitFor(() => expect(names(anna)).toEqual(['Bert']), { timeout: 3000 });
+  });
+
+  it('[PRESENCE-SPOOF] a state sent for a phone\'s own client id by another connection does not take its place (its name was shown as someone else\'s for as long as the list was open)', { timeout: 14_000 }, async () => {
+    const { url } = await startRelay();
+    const listId = newListId();
+    const anna = openPhone(url, listId, { actor: 'Anna' });
+    const bert = openPhone(url, listId, { actor: 'Bert' });
+    const annaAs = (phone: typeof anna) => phone.session.peers().find((peer) => peer.clientId === annaId)?.name;
+    const annaId = anna.session.peers().find((peer) => peer.isSelf)!.clientId;
+    await vi.waitFor(() => expect([annaAs(anna), annaAs(bert)]).toEqual(['Anna', 'Anna']), { timeout: 5000 });
+
+    // Anyone with the link: a connection that claims Anna's client id, well ahead of her clock.
+    const forger = new Awareness(new Y.Doc());
+    cleanups.push(() => forger.destroy());
+    forger.meta.set(annaId, { clock: 1000, lastUpdated: 0 });
+    const message = encoding.createEncoder();
+    encoding.writeVarUint(message, 1);
+    encoding.writeVarUint8Array(message, encodeAwarenessUpdate(forger, [annaId], new Map([[annaId, { name: 'Eve', color: '#000000' }]])));
+    const eve = new NodeWebSocket(`${url}/${listId}`);
+    cleanups.push(() => eve.close());
+    await new Promise((resolve) => eve.addEventListener('open', resolve));
+    eve.send(encoding.toUint8Array(message));
+
+    // What Eve sent reaches both phones within a few ms; 1 s later, Anna is Anna on both.
+    await sleep(1000);
+    expect([annaAs(anna), annaAs(bert)]).toEqual(['Anna', 'Anna']);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * What the status line says, derived from the connection and the acks.
- * "Synced" only when every local change is covered by an ack received
- * through the current connection.
+ * "Synced" only when every local change is covered by an ack, and an ack received through the
+ * current connection covers all the document held as it opened (the relay may have lost some).
  */
 import type { SyncStatus } from './types.js';
 

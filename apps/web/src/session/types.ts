@@ -69,6 +69,12 @@ export interface ListSession {
    * surviving the page) and applied when it is — which this starts at once.
    */
   applyWhenLoaded(tap: PendingTap): void;
+  /**
+   * Resolves once the taps `applyWhenLoaded` kept are in the list: with `whenLoaded`, or later
+   * when the stored copy comes after its timeout. Until then the screen shows them itself, on
+   * the list's rows as on the cached ones, and they count as changes on this phone.
+   */
+  readonly whenTapsApplied: Promise<void>;
   status(): SyncStatus;
   onStatus(callback: (status: SyncStatus) => void): () => void;
   peers(): readonly Peer[];

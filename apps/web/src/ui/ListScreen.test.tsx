@@ -614,8 +614,12 @@ describe('undo toast', () => {
  * A list as stored on the device (`stored`), its cached view, and a screen whose session has
  * not loaded the stored document yet; `load()` applies it, as IndexedDB would.
  */
-/** `prepare` may change the stored list (and this device's storage) before the page opens. */
-function coldStart(prepare?: (stored: MemoryListSession) => void) {
+/**
+ * `prepare` may change the stored list (and this device's storage) before the page opens.
+ * `storedCopyLate`: the list is shown by the load's timeout, and the stored copy comes later
+ * (`applyStoredCopy()`); `load()` then only ends the wait, as the timeout does.
+ */
+function coldStart(prepare?: (stored: MemoryListSession) => void, { storedCopyLate = false } = {}) {
   const stored = createMemorySession(TEST_LIST_ID, 'Mum');
   stored.list.setTitle('Weekend');
   for (const name of ['Milk', 'Bread', 'Apples']) stored.list.addItem({ name });
@@ -628,22 +632,41 @@ function coldStart(prepare?: (stored: MemoryListSession) => void) {
   const whenLoaded = new Promise<void>((resolve) => {
     finishLoading = resolve;
   });
+  let finishApplying: () => void = () => {};
+  const whenStoredCopyApplied = new Promise<void>((resolve) => {
+    finishApplying = resolve;
+  });
   const loadRequests: string[] = [];
-  const rendered = renderListScreen({ session: { cachedView, whenLoaded, onLoadNow: () => loadRequests.push('now') } });
+  const rendered = renderListScreen({
+    session: {
+      cachedView,
+      whenLoaded,
+      ...(storedCopyLate ? { whenStoredCopyApplied } : {}),
+      onLoadNow: () => loadRequests.push('now'),
+    },
+  });
   destroy = () => {
     rendered.unmount();
     rendered.session.destroy();
     stored.destroy();
   };
+  const applyStoredCopy = () => Y.applyUpdate(rendered.session.doc, Y.encodeStateAsUpdate(stored.doc));
   const load = async () => {
     await act(async () => {
-      Y.applyUpdate(rendered.session.doc, Y.encodeStateAsUpdate(stored.doc));
+      if (!storedCopyLate) applyStoredCopy();
       finishLoading();
       await whenLoaded;
     });
   };
+  const storedCopyArrives = async () => {
+    await act(async () => {
+      applyStoredCopy();
+      finishApplying();
+      await whenStoredCopyApplied;
+    });
+  };
   const idOf = (name: string) => [...stored.list.items(), ...stored.list.deletedItems()].find((item) => item.name === name)!.id;
-  return { ...rendered, stored, load, idOf, loadRequests, user: userEvent.setup() };
+  return { ...rendered, stored, load, storedCopyArrives, idOf, loadRequests, user: userEvent.setup() };
 }
 
 describe('cold start from the cached view', () => {
@@ -755,6 +778,35 @@ describe('cold start from the cached view', () => {
     expect(screen.getByRole('checkbox', { name: 'Apples' })).toBeChecked();
     await load();
     await waitFor(() => expect(list.items().map((item) => item.name).sort()).toEqual(['Apples', 'Bread', 'Milk']));
+  });
+
+  it('[TAP-SYNCED] a tick on a cached row stays shown when the list is shown before its stored copy, and taps after it wait their turn', async () => {
+    const { session, stored, load, storedCopyArrives, idOf, user } = coldStart(undefined, { storedCopyLate: true });
+    const milk = idOf('Milk');
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    expect(session.status().pendingChanges).toBe(1);
+    // Shown by the timeout, with what the relay brought meanwhile: Milk, unticked.
+    Y.applyUpdate(session.doc, Y.encodeStateAsUpdate(stored.doc));
+    await load();
+    expect(session.list.item(milk)?.checked).toBe(false);
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).toBeChecked();
+    expect(session.status().pendingChanges).toBe(1);
+
+    // Unticked again before the stored copy came: that tap must not be undone by the first.
+    await user.click(screen.getByRole('checkbox', { name: 'Milk' }));
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).not.toBeChecked();
+    await user.click(screen.getByRole('button', { name: 'Remove Bread' }));
+    expect(screen.queryByRole('checkbox', { name: 'Bread' })).toBeNull();
+    expect(session.status().pendingChanges).toBe(3);
+
+    await storedCopyArrives();
+    expect(session.list.item(milk)?.checked).toBe(false);
+    expect(session.list.deletedItems().map((item) => item.name)).toEqual(['Bread']);
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).not.toBeChecked();
+    expect(screen.queryByRole('checkbox', { name: 'Bread' })).toBeNull();
+    // Ticked by someone else later: the list's rows are shown as they are again.
+    act(() => session.list.setChecked(milk, true));
+    expect(screen.getByRole('checkbox', { name: 'Milk' })).toBeChecked();
   });
 
   it('opens the editor for a cached row once the document is loaded', async () => {

@@ -291,8 +291,10 @@ export function ListScreen(props: ListScreenProps) {
   const cached = useCachedRows(session, loaded, items);
   const { markChecked, markRemoved, unmark } = cached;
   /**
-   * Showing cached rows: they are not in the document yet. Read through a ref, so the row actions
-   * stay the same objects when the live list takes over (and 5,000 memoized rows need not re-render).
+   * Showing cached rows, or taps on them still waiting for the stored copy: what is shown is not
+   * all in the document yet, and a tap now waits behind those. Read through a ref, so the row
+   * actions stay the same objects when the live list takes over (and 5,000 memoized rows need
+   * not re-render).
    */
   const provisionalRows = useRef<readonly Item[] | null>(null);
   provisionalRows.current = cached.items;

@@ -1,11 +1,15 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { Item } from '@basket/list-core';
 import type { ListSession } from '../session/types';
 
 type Override = { readonly checked: boolean } | 'removed';
 
 export interface CachedRows {
-  /** What to show until the document is loaded; null once it is (or with nothing cached). */
+  /**
+   * What to show while taps on rows wait for the stored document: the cached view until it is
+   * loaded, then the list's rows with the waiting taps on them; null once they are applied (or
+   * with nothing cached).
+   */
   readonly items: readonly Item[] | null;
   readonly title: string | null;
   /** Shows a tap on a cached row at once; the caller applies it to the list once loaded. */
@@ -14,26 +18,49 @@ export interface CachedRows {
   unmark(ids: readonly string[]): void;
 }
 
+/** False until the taps kept by `applyWhenLoaded` are in the list. */
+function useTapsApplied(session: ListSession): boolean {
+  const [applied, setApplied] = useState(false);
+  useEffect(() => {
+    let current = true;
+    void session.whenTapsApplied.then(() => {
+      if (current) setApplied(true);
+    });
+    return () => {
+      current = false;
+    };
+  }, [session]);
+  return applied;
+}
+
+function withOverrides(items: readonly Item[], overrides: ReadonlyMap<string, Override>): Item[] {
+  const shown: Item[] = [];
+  for (const item of items) {
+    const override = overrides.get(item.id);
+    if (override === 'removed') continue;
+    shown.push(override === undefined ? item : { ...item, checked: override.checked });
+  }
+  return shown;
+}
+
 /**
  * The cold-start rows: the session's cached view, with the person's taps shown on top, plus the
  * items they added meanwhile (those are in the live list already: adding needs no stored state).
+ *
+ * A stored copy slower than the load's timeout: the list's own rows are shown then (what the
+ * relay brought), but the taps still wait for the stored copy. They stay shown on those rows,
+ * or a tick would undo itself on screen for seconds and come back when the copy loads.
  */
 export function useCachedRows(session: ListSession, loaded: boolean, liveItems: readonly Item[]): CachedRows {
   const [overrides, setOverrides] = useState<ReadonlyMap<string, Override>>(new Map());
+  const tapsApplied = useTapsApplied(session);
   const view = loaded ? null : session.cachedView;
+  const tapsOnLiveRows = loaded && !tapsApplied && overrides.size > 0;
   const items = useMemo(() => {
-    if (view === null) return null;
-    const shown: Item[] = [];
-    const ids = new Set<string>();
-    for (const item of view.items) {
-      ids.add(item.id);
-      const override = overrides.get(item.id);
-      if (override === 'removed') continue;
-      shown.push(override === undefined ? item : { ...item, checked: override.checked });
-    }
-    for (const item of liveItems) if (!ids.has(item.id)) shown.push(item);
-    return shown;
-  }, [view, overrides, liveItems]);
+    if (view === null) return tapsOnLiveRows ? withOverrides(liveItems, overrides) : null;
+    const ids = new Set(view.items.map((item) => item.id));
+    return [...withOverrides(view.items, overrides), ...liveItems.filter((item) => !ids.has(item.id))];
+  }, [view, tapsOnLiveRows, overrides, liveItems]);
   const update = useCallback((change: (next: Map<string, Override>) => void) => {
     setOverrides((current) => {
       const next = new Map(current);
