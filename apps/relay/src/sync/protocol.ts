@@ -8,7 +8,7 @@ import { GC_RUN_REWRITE_MIN_JOINS, gcRunJoins, joinGcRuns } from './gc-runs.js';
 import { estimatedUpdateHeapBytes } from './heap-estimate.js';
 import { updateSlices } from './update-slices.js';
 import type { DecodedUpdate, Struct } from './v1-update.js';
-import { clientBlocks, writeV1Update } from './v1-update.js';
+import { clientBlocks, holdsFormatting, writeV1Update } from './v1-update.js';
 import { varUintLength, writeVarUint } from './state-vector.js';
 
 /** y-websocket message types, plus Basket's durable acknowledgement. */
@@ -242,7 +242,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     deleteSetBytes: deleteSetBytes(decoded.ds),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
-  const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs;
+  const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs && !holdsFormatting(structs);
   if (!joinGc && !slice) return checked;
   const blocks = clientBlocks(structs);
   const rewritten = joinGc ? blocks.map(joinGcRuns) : blocks;

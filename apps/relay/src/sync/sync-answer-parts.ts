@@ -5,7 +5,7 @@ import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js';
 import { varUintLength } from './state-vector.js';
 import { blocksOf, inIntegrationOrder } from './update-slices.js';
 import type { DeleteSet, Struct } from './v1-update.js';
-import { clientBlocks, writeV1Update } from './v1-update.js';
+import { clientBlocks, holdsFormatting, writeV1Update } from './v1-update.js';
 
 /**
  * The largest answer to a sync request sent as one message, and the most each part of a larger
@@ -63,11 +63,7 @@ export function syncAnswerMessages(answer: Uint8Array, maxPartBytes = SYNC_ANSWE
  */
 export function syncAnswerParts(answer: Uint8Array, maxPartBytes: number): Uint8Array[] {
   const { structs, ds } = Y.decodeUpdate(answer);
-  // Y.Text deletes formatting that looks redundant after each remote transaction: a part ending
-  // between a bold start and the text it makes bold left the phone's text plain, and the phone
-  // sent that cleanup back, so the list lost the bold for everyone ([AP3], [AP4]). Shopping
-  // lists hold no formatted text; a list that does goes whole.
-  if (structs.some((struct) => struct instanceof Y.Item && struct.content instanceof Y.ContentFormat)) return [answer];
+  if (holdsFormatting(structs)) return [answer];
   const ordered = inIntegrationOrder(clientBlocks(structs));
   // Not from a list (the relay refuses such structure, and no document holds it): sent as it is.
   if (ordered === 'cycle') return [answer];

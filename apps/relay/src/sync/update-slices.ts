@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { estimatedUpdateHeapBytes } from './heap-estimate.js';
 import type { DecodedUpdate, DeleteSet, Struct } from './v1-update.js';
-import { clientBlocks, writeV1Update } from './v1-update.js';
+import { clientBlocks, holdsFormatting, writeV1Update } from './v1-update.js';
 
 /**
  * Structs per slice of a large update. Yjs alone applies 5,000 of the densest items (one-clock
@@ -68,7 +68,7 @@ export function inIntegrationOrder(blocks: readonly (readonly Struct[])[]): Orde
 
 /**
  * A stored update (a list's snapshot or a logged update) cut into slices for a sliced load;
- * undefined when it has no more than `maxStructs` structs or cannot be cut. Stored updates were
+ * undefined when it has no more than `maxStructs` structs, holds formatting, or cannot be cut. Stored updates were
  * integrated before they were stored: they have no gap and no cycle, and their array runs are
  * joined, so no slice makes Yjs join one piece by piece.
  */
@@ -107,7 +107,7 @@ export function cutStoredList(updates: readonly Uint8Array[], minBytes: number, 
 }
 
 function slicesOfDecoded({ structs, ds }: DecodedUpdate, maxStructs: number): Uint8Array[] | undefined {
-  if (structs.length <= maxStructs) return undefined;
+  if (structs.length <= maxStructs || holdsFormatting(structs)) return undefined;
   const slices = updateSlices(clientBlocks(structs), ds, maxStructs);
   return Array.isArray(slices) ? slices : undefined;
 }

@@ -5,6 +5,19 @@ export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>;
 export type Struct = DecodedUpdate['structs'][number];
 export type DeleteSet = DecodedUpdate['ds'];
 
+/**
+ * Whether an update holds formatting (Y.Text marks), and so must reach a document whole. Y.Text
+ * deletes formatting that looks redundant after each remote transaction: a part of an update
+ * ending between a bold start and the text it makes bold left the text plain, on a phone applying
+ * sync answer parts ([AP3], [AP4]) and on the relay itself applying slices of an incoming update
+ * or a stored list (nested text, and the XmlText rich-text editors store marks in); the cleanup
+ * was stored and sent on, and the list lost the bold for everyone ([S1]). Shopping lists hold no
+ * formatted text; a list that does goes whole.
+ */
+export function holdsFormatting(structs: readonly Struct[]): boolean {
+  return structs.some((struct) => struct instanceof Y.Item && struct.content instanceof Y.ContentFormat);
+}
+
 /** Whether `struct` directly follows `previous` in the same client's clocks. */
 export function follows(previous: Struct, struct: Struct): boolean {
   return struct.id.client === previous.id.client && struct.id.clock === previous.id.clock + previous.length;
