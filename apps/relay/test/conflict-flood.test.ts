@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MAX_ARRAY_RUN_JOIN_COPIES } from '../src/sync/array-run-joins.js';
 import { positionCrowded, positionHash } from '../src/sync/conflict-flood.js';
-import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
+import { estimatedDocHeapBytes } from '../src/sync/heap-estimate.js';
+import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_ROOT_TYPES, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, splitRunUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
@@ -171,6 +172,52 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
   it('[Q7] with REFUSE_LIST_CONTENT, crafted list content that would exhaust the relay\'s heap is refused at once; phones on the list keep syncing', async () => {
     // 40,000 such items (0.59 MB) held the relay 14.6 s and then aborted it (heap exhausted).
     await expectRefusedAtOnceWhilePhonesSync(rightToLeftListUpdate(40_000), { refuseListContent: true });
+  });
+
+  it('[RT1] an update naming more top-level types than a list may hold is refused at once; one that would take the list past them, when it arrives; phones on the list keep syncing', async () => {
+    // Yjs finds an item's top-level type's name by a search through all of them: 10,000 made a
+    // sync answer take 374 ms, 40,000 6.1 s.
+    const rootTypes = (from: number, count: number): Uint8Array => {
+      const doc = new Y.Doc();
+      for (let i = from; i < from + count; i++) doc.getMap(`t${i}`).set('k', i);
+      return Y.encodeStateAsUpdate(doc);
+    };
+    expect(decodingError(rootTypes(0, MAX_ROOT_TYPES))).toBeUndefined();
+    expect(decodingError(rootTypes(0, MAX_ROOT_TYPES + 1))).toBeInstanceOf(ProtocolError);
+    await expectRefusedAtOnceWhilePhonesSync(rootTypes(0, MAX_ROOT_TYPES + 1));
+
+    const running = await startRelay();
+    const listId = newListId();
+    const mum = connectPhone(running.syncUrl, listId);
+    const dad = connectPhone(running.syncUrl, listId);
+    try {
+      await waitFor(() => mum.provider.synced && dad.provider.synced, 5000, 'phones synced');
+      const filling = await openRawSocket(running.syncUrl, listId);
+      filling.send(encodeSyncUpdate(rootTypes(0, MAX_ROOT_TYPES - 10)));
+      await waitFor(() => (running.relay.registry.get(listId)?.doc.share.size ?? 0) >= MAX_ROOT_TYPES - 10, 3000, 'the list nearly full of types');
+      // Types it has already pass; ten new ones more than it may hold do not.
+      const closed = closeCodeOf(filling, 3000);
+      filling.send(encodeSyncUpdate(rootTypes(MAX_ROOT_TYPES - 20, 30)));
+      expect(await closed).toBe(4400);
+      expect(running.relay.metrics.errors.get({ kind: 'too_many_root_types' })).toBe(1);
+      mum.doc.getMap('items').set('milk', 'Milk');
+      await waitFor(() => dad.doc.getMap('items').get('milk') === 'Milk', 3_000, 'Dad to get the milk');
+      await waitFor(() => mum.isFullyStored(), 3_000, 'Mum acknowledged');
+    } finally {
+      mum.destroy();
+      dad.destroy();
+      await running.close();
+    }
+  });
+
+  it('[HE1] a list\'s heap estimate counts its top-level types', () => {
+    const oneMap = new Y.Doc();
+    const manyMaps = new Y.Doc();
+    for (let i = 0; i < 200; i++) {
+      oneMap.getMap('items').set(`k${i}`, i);
+      manyMaps.getMap(`t${i}`).set('k', i);
+    }
+    expect(estimatedDocHeapBytes(manyMaps) - estimatedDocHeapBytes(oneMap)).toBeGreaterThanOrEqual(199 * 600);
   });
 
   it('[Q11] the hashed count of clients per position agrees with naming every position, whatever the hash', () => {

@@ -24,6 +24,7 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
+  MAX_ROOT_TYPES,
 } from './protocol.js';
 
 /** What the room needs from a connection; tests use plain objects. */
@@ -712,6 +713,13 @@ export class ListRoom {
       metrics.errors.inc({ kind: 'map_key_crowded' });
       this.options.logger.warn('connection.map_key_crowded', { listId: this.listId, peer: peer.id, key: crowded });
       peer.close(CloseCode.malformedMessage, 'too many first values for one map key');
+      return;
+    }
+    const newRootTypes = (message.rootTypeNames ?? []).filter((name) => !this.doc.share.has(name)).length;
+    if (newRootTypes > 0 && this.doc.share.size + newRootTypes > MAX_ROOT_TYPES) {
+      metrics.errors.inc({ kind: 'too_many_root_types' });
+      this.options.logger.warn('connection.too_many_root_types', { listId: this.listId, peer: peer.id, rootTypes: this.doc.share.size, newRootTypes });
+      peer.close(CloseCode.malformedMessage, 'too many top-level types');
       return;
     }
     const heldBackBefore = heldBackBytes(this.doc);

@@ -35,6 +35,8 @@ export interface SyncUpdateMessage {
    * phone's sync step 2 carries its whole delete set, which the list already holds.
    */
   readonly deleteSetBytes?: number;
+  /** The top-level types its items name (at most MAX_ROOT_TYPES); absent: none. */
+  readonly rootTypeNames?: readonly string[];
   /** Only for a large update, checked with `sliceStructs`. */
   readonly sliced?: SlicedUpdate;
 }
@@ -196,6 +198,23 @@ export function isPresenceQuery(frame: Uint8Array): boolean {
 export const MAX_CONCURRENT_INSERTS = 256;
 
 /**
+ * Top-level types (a document's named Y.Map, Y.Array, Y.Text…) one list may hold. Yjs writes an
+ * item's top-level parent by searching the document's types from the first, so encoding a list
+ * (every update's event, every sync answer, every snapshot) takes time quadratic in their number:
+ * one 400 kB update naming 40,000 of them held every list on the relay 6–10 s at each phone
+ * joining and each unload, and each type held heap the list's size did not count ([RT1], [HE1]).
+ * Basket's lists have two; rich-text editors a few.
+ */
+export const MAX_ROOT_TYPES = 256;
+
+/** The distinct top-level types the items of `structs` name as their parent. */
+function rootTypeNamesOf(structs: readonly Struct[]): string[] {
+  const names = new Set<string>();
+  for (const struct of structs) if (struct instanceof Y.Item && typeof struct.parent === 'string') names.add(struct.parent);
+  return [...names];
+}
+
+/**
  * Values of one map key with no earlier value to follow, in one update. Y.Map writes one when a
  * phone sets a key it has no value of, so an honest update holds one per phone that set the key
  * before hearing of the others (a concurrent first write). Integrating one walks the key's whole
@@ -229,6 +248,8 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
   if (structs.length > MAX_CONCURRENT_INSERTS && positionCrowded(structs, MAX_CONCURRENT_INSERTS)) {
     throw new ProtocolError(`update inserts at one position from more than ${MAX_CONCURRENT_INSERTS} clients`);
   }
+  const rootTypeNames = rootTypeNamesOf(structs);
+  if (rootTypeNames.length > MAX_ROOT_TYPES) throw new ProtocolError(`update names ${rootTypeNames.length} top-level types (a list holds at most ${MAX_ROOT_TYPES})`);
   const joins = arrayRunJoins(structs);
   if (joins.copies > MAX_ARRAY_RUN_JOIN_COPIES) {
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
@@ -240,6 +261,7 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     joiningValues: joins.joiningValues,
     heapBytes: estimatedUpdateHeapBytes(structs),
     deleteSetBytes: deleteSetBytes(decoded.ds),
+    ...(rootTypeNames.length === 0 ? {} : { rootTypeNames }),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
   const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs && !holdsFormatting(structs);
