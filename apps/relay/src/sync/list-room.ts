@@ -6,6 +6,7 @@ import { isNewListsPaused } from '../storage/new-list-reserve.js';
 import { arrayRunJoins, HELD_BACK_JOINING_VALUES_UNCHECKED, MAX_ARRAY_RUN_JOIN_COPIES } from './array-run-joins.js';
 import { CloseCode } from './close-codes.js';
 import { GroupCommit } from './group-commit.js';
+import { detachAddedValues } from './detached-values.js';
 import { estimatedDocHeapBytes, HEAP_BYTES_PER_LIST_BYTE, MOST_HEAP_BYTES_PER_STORED_BYTE } from './heap-estimate.js';
 import { crowdedMapKey, HeldBackMapValues, rememberHeldBackValues } from './map-key-values.js';
 import type { AwarenessEntry, IncomingMessage, SlicedUpdate, SyncUpdateMessage } from './protocol.js';
@@ -233,6 +234,7 @@ export class ListRoom {
     this.listId = options.listId;
     // A given guid: Yjs would otherwise draw a random UUID, 36 crypto calls per list (~0.2 ms).
     this.doc = new Y.Doc({ gc: true, guid: options.listId });
+    this.doc.on('afterTransactionCleanup', detachAddedValues);
     this.lastActivity = options.now();
     this.presence = new Presence(
       this.doc,
