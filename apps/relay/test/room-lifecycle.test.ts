@@ -135,4 +135,26 @@ describe('a list\'s life in memory: load, eviction, unload', () => {
     // The abandoned load's failure was handled as a live list's: its phone told the list failed (1011).
     expect({ closed: phone.closed, failedLogged: logged.includes('list.failed') }).toEqual({ closed: [1012], failedLogged: false });
   });
+
+  it('[LB1] lists asked for at once are read one at a time, each admitted or refused before the next is read: what is read waits no longer uncounted', async () => {
+    const storage = new GatedStorage();
+    const listIds = Array.from({ length: 10 }, (_, i) => `burstList${i}xxxxxxxxx`);
+    for (const [i, listId] of listIds.entries()) await storage.inner.append(listId, [storedList(`item${i}`, 100_000)]);
+    const rooms = new RoomRegistry(registryOptions(storage, { maxLoadedListBytes: 250_000, maxLoadedListBytesPerAddress: 250_000 }));
+    // The journal's replay after a crash: every read waits for it.
+    storage.holdLoads();
+    const acquired = listIds.map((listId, i) => {
+      const room = rooms.acquire(listId) as ListRoom;
+      room.attach(fakePeer(i + 1));
+      return room;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Side by side, all ten were read before the first was admitted.
+    expect(storage.loadsStarted).toBe(1);
+    storage.releaseLoads();
+    await waitFor(() => storage.loadsStarted === listIds.length && acquired.every((room) => room.isReady || room.doc.isDestroyed), 5000, 'every list read, and loaded or refused');
+    const loaded = acquired.filter((room) => room.isReady);
+    expect(loaded.length).toBe(2);
+    expect(loaded.reduce((bytes, room) => bytes + room.sizeBytes, 0)).toBeLessThanOrEqual(250_000);
+  });
 });

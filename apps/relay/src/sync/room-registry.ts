@@ -60,6 +60,8 @@ export class RoomRegistry {
   private readonly rooms = new Map<string, ListRoom>();
   private readonly unloading = new Map<string, Promise<void>>();
   private readonly loads = new WeakMap<ListRoom, Promise<void>>();
+  /** The last list read (and admitted or refused) in turn: see readInTurn. */
+  private lastRead: Promise<void> = Promise.resolve();
   /** Stored bytes of the lists in `rooms`, kept up to date by each room: summed, it would cost every upgrade a pass over all lists. */
   private loadedBytes = 0;
   /**
@@ -146,6 +148,7 @@ export class RoomRegistry {
       ...(this.options.syncAnswerCutter === undefined ? {} : { syncAnswerCutter: this.options.syncAnswerCutter }),
       ...(requester === undefined ? {} : { payer: requester }),
       admit: (addedBytes, worstCaseGuess) => this.admit(room, addedBytes, requester, worstCaseGuess === true),
+      readInTurn: (read) => this.readInTurn(read),
       mayGrow: (peer, sizeDelta) => this.roomFor(room, sizeDelta, () => peer.heldListBytes?.(room) ?? 0),
     });
     this.rooms.set(listId, room);
@@ -156,6 +159,16 @@ export class RoomRegistry {
     // a slow disk, lists churned through piled up there, uncounted, past the bound ([LR1]).
     this.loads.set(room, Promise.all([previous, ...evicted]).then(() => room.load()));
     return room;
+  }
+
+  /** Runs `read` (a list's read and admission) once every read started before it has ended. */
+  private readInTurn<T>(read: () => Promise<T>): Promise<T> {
+    const result = this.lastRead.then(read);
+    this.lastRead = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   /** Unloads lists nobody has been connected to for `idleUnloadMs`. */
