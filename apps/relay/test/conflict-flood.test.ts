@@ -1,11 +1,12 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAX_ARRAY_RUN_JOIN_COPIES } from '../src/sync/array-run-joins.js';
+import { MAX_ARRAY_RUN_JOIN_COPIES, UNPLACED_SEPARATOR_ALLOWANCE } from '../src/sync/array-run-joins.js';
 import { positionCrowded, positionHash } from '../src/sync/conflict-flood.js';
 import { estimatedDocHeapBytes } from '../src/sync/heap-estimate.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MAX_CONCURRENT_INSERTS, MAX_ROOT_TYPES, MAX_UNANCHORED_VALUES_PER_KEY, ProtocolError } from '../src/sync/protocol.js';
 import type { RelayLimits } from '../src/http/relay-server.js';
+import { writeV1Update } from '../src/sync/v1-update.js';
 import { closeCodeOf, connectPhone, newListId, openRawSocket, rightNeighbourValuesUpdate, rightToLeftListUpdate, splitRunUpdate, startRelay, unanchoredValuesUpdate, waitFor } from './helpers.js';
 
 /** `clients` phones, none aware of the others, each setting the same key and adding at the top. */
@@ -169,6 +170,71 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     expect(decodingError(splitRunUpdate(1_449))).toBeInstanceOf(ProtocolError);
   });
 
+  it('[S2] a run with another phone\'s row between each pair of its values passes: Yjs never joins pieces with items between them', () => {
+    // Phone 1 pushes 2,000 rows at once; phone 2, synced, then inserts a row between each pair.
+    const pusher = new Y.Doc();
+    pusher.clientID = 1;
+    const inserter = new Y.Doc();
+    inserter.clientID = 2;
+    pusher.getArray('rows').push(Array.from({ length: 2_000 }, (_, i) => `row ${i}`));
+    Y.applyUpdate(inserter, Y.encodeStateAsUpdate(pusher));
+    inserter.transact(() => {
+      for (let i = 1_999; i >= 1; i--) inserter.getArray('rows').insert(i, [`between ${i}`]);
+    });
+    // Its whole state (a relay lacking the list gets it as sync step 2) holds phone 1's run in
+    // 2,000 pieces, which joined would cost Yjs twice the bound.
+    const state = Y.encodeStateAsUpdate(inserter);
+    expect(decodingError(state)).toBeUndefined();
+    const started = performance.now();
+    const applied = new Y.Doc();
+    Y.applyUpdate(applied, state);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(applied.getArray('rows').length).toBe(3_999);
+  });
+
+  it('[S2] pieces kept apart only by items Yjs may not place are held to four times the bound, whichever way such an item goes unplaced', () => {
+    // One run of one-value pieces of client 1, each pair with an item between them that Yjs does
+    // not place, so that it joins the run whole: the most that passes, and one piece more.
+    const largestPassing = 2_896;
+    const shapes: Record<string, (pieces: number) => { before: Uint8Array[]; update: Uint8Array }> = {
+      'another client\'s, at clocks the list already holds': (pieces) => ({
+        before: [writeV1Update([[arrayItem(2, 0, null, null, pieces, 'elsewhere')]], undefined)],
+        update: writeV1Update([separatorsOf(pieces, 2, 0), runPieces(pieces)], undefined),
+      }),
+      'another client\'s, after its item on a client the list lacks': (pieces) => ({
+        before: [],
+        update: writeV1Update([[arrayItem(2, 0, Y.createID(3, 5), null), ...separatorsOf(pieces, 2, 1)], runPieces(pieces)], undefined),
+      }),
+      'another client\'s, from a clock past the list\'s': (pieces) => ({ before: [], update: writeV1Update([separatorsOf(pieces, 2, 1), runPieces(pieces)], undefined) }),
+      'another client\'s, in a block Yjs does not read (the client listed again)': (pieces) => ({
+        before: [],
+        update: writeV1Update([separatorsOf(pieces, 2, 0), runPieces(pieces), [arrayItem(2, 0, null, null, 1, 'elsewhere')]], undefined),
+      }),
+      // Counted as never joined before [S2]: the block's rest is held back at the item whose
+      // neighbour is missing, and the run joined whatever its length.
+      'the run\'s client\'s, after its item on a client the list lacks': (pieces) => ({
+        before: [],
+        update: writeV1Update([[...runPieces(pieces), arrayItem(1, pieces, Y.createID(3, 5), null), ...separatorsOf(pieces, 1, pieces + 1)]], undefined),
+      }),
+    };
+    for (const [shape, build] of Object.entries(shapes)) {
+      const { before, update } = build(largestPassing);
+      expect(decodingError(update), shape).toBeUndefined();
+      const doc = new Y.Doc();
+      for (const earlier of before) Y.applyUpdate(doc, earlier);
+      const started = performance.now();
+      Y.applyUpdate(doc, update);
+      expect(performance.now() - started, shape).toBeLessThan(1_000);
+      // Joined into one item: Yjs placed none of the items between the pieces.
+      expect(doc.store.clients.get(1)?.length, shape).toBe(1);
+      expect(decodingError(build(largestPassing + 1).update), shape).toBeInstanceOf(ProtocolError);
+    }
+    // The bound, in one-value pieces of one run: the joins copy (L−1)(L−2)/2 + L−2 values more than once.
+    const joinCopies = (pieces: number): number => ((pieces - 1) * (pieces - 2)) / 2 + pieces - 2;
+    expect(joinCopies(largestPassing)).toBeLessThanOrEqual(UNPLACED_SEPARATOR_ALLOWANCE * MAX_ARRAY_RUN_JOIN_COPIES);
+    expect(joinCopies(largestPassing + 1)).toBeGreaterThan(UNPLACED_SEPARATOR_ALLOWANCE * MAX_ARRAY_RUN_JOIN_COPIES);
+  });
+
   it('[Q7] with REFUSE_LIST_CONTENT, crafted list content that would exhaust the relay\'s heap is refused at once; phones on the list keep syncing', async () => {
     // 40,000 such items (0.59 MB) held the relay 14.6 s and then aborted it (heap exhausted).
     await expectRefusedAtOnceWhilePhonesSync(rightToLeftListUpdate(40_000), { refuseListContent: true });
@@ -254,6 +320,23 @@ describe('updates crafted to make Yjs conflict resolution quadratic', () => {
     );
   });
 });
+
+/** An item of the root array `rows` of `values` one-clock values, at the array's start when it names no neighbour. */
+function arrayItem(client: number, clock: number, origin: Y.ID | null, rightOrigin: Y.ID | null, values = 1, array = 'rows'): Y.Item {
+  const parent = origin === null && rightOrigin === null ? (array as unknown as Y.AbstractType<unknown>) : null;
+  const content = new Y.ContentAny(Array.from({ length: values }, (_, i) => `${client}:${clock + i}`));
+  return new Y.Item(Y.createID(client, clock), null, origin, null, rightOrigin, parent, null, content);
+}
+
+/** Client 1's run of `pieces` one-value pieces from clock 0, each after the one before. */
+function runPieces(pieces: number): Y.Item[] {
+  return Array.from({ length: pieces }, (_, i) => arrayItem(1, i, i === 0 ? null : Y.createID(1, i - 1), null));
+}
+
+/** Items of `client` from `firstClock`, one between each pair of runPieces(pieces). */
+function separatorsOf(pieces: number, client: number, firstClock: number): Y.Item[] {
+  return Array.from({ length: pieces - 1 }, (_, i) => arrayItem(client, firstClock + i, Y.createID(1, i), Y.createID(1, i + 1)));
+}
 
 /** The count as first written: every item's position named in a string. */
 function crowdedByName(structs: ReadonlyArray<Y.Item | Y.GC>, maxClients: number): boolean {

@@ -220,4 +220,32 @@ describe('honest phones are not refused', () => {
     expect(closes).toEqual([[], []]);
     expect(running.relay.metrics.errors.get({ kind: 'rate_limited' })).toBeGreaterThan(0);
   });
+
+  it('[S2] a phone whose list one phone filled in one push and another wrote rows among syncs it to a relay that lacks the list: its sync step 2 is not refused as "array run split"', async () => {
+    // A relay restored from an older backup, or the list moved to a new relay.
+    const running = await startRelay({ storage: new MemoryListStorage() });
+    cleanups.push(() => running.close());
+    const listId = newListId();
+
+    // One phone pushes 2,000 rows at once; this one, synced with it, adds a row between each pair.
+    const pusher = new Y.Doc();
+    pusher.getArray<string>('rows').push(Array.from({ length: 2000 }, (_, i) => `row ${i}`));
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(pusher));
+    const rows = doc.getArray<string>('rows');
+    doc.transact(() => {
+      for (let i = 1999; i >= 1; i--) rows.insert(i, [`added ${i}`]);
+    });
+
+    const restored = phone(running.syncUrl, listId, doc);
+    const closes = closesOf(restored);
+    await waitFor(() => restored.isFullyStored() || closes.length > 0, 10_000, 'acknowledged or refused');
+    // Failed before [S2]: closed with 4400 ("update splits an array run into too many pieces"):
+    // the pusher's run is in 2,000 pieces, each pair with the other phone's row between them,
+    // which Yjs never joins, and the check counted only rows of the run's own phone as between.
+    expect(closes).toEqual([]);
+    expect(restored.isFullyStored()).toBe(true);
+    const other = phone(running.syncUrl, listId);
+    await waitFor(() => other.doc.getArray('rows').length === 3999, 10_000, 'another phone gets the list');
+  }, 60_000);
 });

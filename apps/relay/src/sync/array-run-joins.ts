@@ -16,11 +16,25 @@ import { follows } from './v1-update.js';
  */
 export const MAX_ARRAY_RUN_JOIN_COPIES = 1 << 20;
 
+/**
+ * How many times MAX_ARRAY_RUN_JOIN_COPIES the joins may cost should Yjs place none of the items
+ * that the update alone cannot show it places between two pieces (see separations): about 2,900
+ * one-value pieces of one run, which Yjs joins in 20–120 ms. Such items keep the pieces of an
+ * honest run apart when another phone wrote rows among them ([S2]), but Yjs skips one whose
+ * clock the list already holds (whatever that clock holds there), holds one back behind a gap
+ * or a missing neighbour of an earlier item of its client, and reads only the last of a
+ * client's blocks: a crafted update whose pieces they alone kept apart would be joined whole.
+ */
+export const UNPLACED_SEPARATOR_ALLOWANCE = 4;
+
 /** What joining an update's array pieces costs, read from the update alone. */
 export interface ArrayRunJoins {
   /**
-   * The copies beyond once that joining its split runs makes: for a run of pieces p1…pL (L ≥ 2)
-   * the joins, from the right, copy piece j min(j, L−1) times.
+   * The copies beyond once that joining its split runs makes, to be held to
+   * MAX_ARRAY_RUN_JOIN_COPIES: the larger of those if Yjs places every item that lands between
+   * two pieces, and those if it places only the ones it surely does, divided by
+   * UNPLACED_SEPARATOR_ALLOWANCE. For a run of pieces p1…pL (L ≥ 2) the joins, from the right,
+   * copy piece j min(j, L−1) times.
    */
   readonly copies: number;
   /**
@@ -33,64 +47,114 @@ export interface ArrayRunJoins {
 
 /** One walk over the update's structs for both figures (two when some run is split): every sync message goes through here. */
 export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
-  let copies = 0;
   let joiningValues = 0;
+  // The runs as Yjs joins them if it places every separator, and if it places only the sure ones.
+  const ifPlaced = new RunJoins();
+  const ifSkipped = new RunJoins();
   let previous: Y.Item | undefined;
-  let position = 0;
-  let lastLength = 0;
-  let separated: ReadonlySet<Y.Item> | undefined;
+  let separated: Separations | undefined;
   for (const struct of structs) {
     const piece = struct instanceof Y.Item && copiesOnJoin(struct) ? struct : undefined;
     if (piece !== undefined && followsOwnPreviousClock(piece)) joiningValues += piece.length;
-    if (piece !== undefined && previous !== undefined && continuesRun(previous, piece) && !(separated ??= separatedPieces(structs)).has(piece)) {
-      position += 1;
-      copies += piece.length * (position - 1);
+    if (piece !== undefined && previous !== undefined && continuesRun(previous, piece)) {
+      separated ??= separations(structs);
+      ifSkipped.add(piece.length, !separated.surely.has(piece));
+      ifPlaced.add(piece.length, !separated.named.get(piece.id.client)?.has(piece.id.clock));
     } else {
-      // The run before ended: its last piece is copied one time fewer than its position says.
-      if (position >= 2) copies -= lastLength;
-      position = piece === undefined ? 0 : 1;
+      ifSkipped.add(piece?.length ?? 0, false);
+      ifPlaced.add(piece?.length ?? 0, false);
     }
     previous = piece;
-    lastLength = piece?.length ?? 0;
   }
-  if (position >= 2) copies -= lastLength;
+  const copies = Math.max(ifPlaced.end(), Math.ceil(ifSkipped.end() / UNPLACED_SEPARATOR_ALLOWANCE));
   return { copies, joiningValues };
 }
 
+/** The copies of the joins of runs fed to it piece by piece, each piece continuing the run before or starting one. */
+class RunJoins {
+  private copies = 0;
+  private position = 0;
+  private lastLength = 0;
+
+  /** A piece of `length` values (0: a struct that is no piece), continuing the run before or not. */
+  add(length: number, continues: boolean): void {
+    if (continues) {
+      this.position += 1;
+      this.copies += length * (this.position - 1);
+    } else {
+      this.endRun();
+      this.position = length === 0 ? 0 : 1;
+    }
+    this.lastLength = length;
+  }
+
+  end(): number {
+    this.endRun();
+    return this.copies;
+  }
+
+  private endRun(): void {
+    // Its last piece is copied one time fewer than its position says.
+    if (this.position >= 2) this.copies -= this.lastLength;
+    this.position = 0;
+  }
+}
+
+/** Items of an update that land between two pieces of a run, and so keep Yjs from joining them. */
+interface Separations {
+  /** Right pieces that an item Yjs surely places whenever it integrates them lands in front of. */
+  readonly surely: ReadonlySet<Y.Item>;
+  /** Per client, the first clocks of the right pieces that any item of the update names as its neighbours. */
+  readonly named: ReadonlyMap<number, ReadonlySet<number>>;
+}
+
 /**
- * The pieces of a split run that a later item of the same block sits in front of: Yjs never joins
- * them, as they are no neighbours. A run one phone inserted, then wrote rows into the middle of,
- * is stored in pieces with those rows between them, and its whole state (a list built offline,
- * synced for the first time) was refused as a split run ([HP3]). Only an item that must land
- * between the pieces counts: of their client, later in the same block (so integrated whenever
- * the pieces are, never held back without them), between the left piece's last value (its
- * origin) and the right piece's first (its right neighbour). Yjs places an item between those
- * two, whatever else the update holds.
+ * An item whose origin is one piece's last value and whose right neighbour the next piece's
+ * first lands between the two, whatever else the update holds, once Yjs places it, and stays
+ * there deleted or not: Yjs never joins pieces that are no neighbours. A run one phone inserted,
+ * then wrote rows into the middle of ([HP3]), or another phone did ([S2]), is stored in pieces
+ * with those rows between them, and a list's whole state was refused as a split run.
+ *
+ * Yjs surely places such an item whenever it integrates the right piece when the item is of
+ * their client, later in the same block, and no item of the block between them builds on another
+ * client: it integrates a block in clock order, and holds back its rest only at an item whose
+ * neighbour or parent of another client is missing. Any other such item (another client's, or
+ * one held back with the rest of the block) Yjs may not place: see UNPLACED_SEPARATOR_ALLOWANCE.
  */
-function separatedPieces(structs: readonly Struct[]): ReadonlySet<Y.Item> {
-  // Per block (a client's structs, contiguous in its clocks, until a gap): the clocks of the
-  // right pieces that a later item of the block separates from the piece before.
-  const separatedAt = new Set<number>();
-  const separated = new Set<Y.Item>();
-  const blockPieces = new Map<number, Y.Item>();
+function separations(structs: readonly Struct[]): Separations {
+  const surely = new Set<Y.Item>();
+  const named = new Map<number, Set<number>>();
+  // The block so far (a client's structs, contiguous in its clocks, until a gap): its items by
+  // clock, and the clock of the last one that builds on another client.
+  const blockItems = new Map<number, Y.Item>();
+  let lastBuildingOnOther = -1;
   let previous: Struct | undefined;
-  const closeBlock = (): void => {
-    for (const [clock, piece] of blockPieces) if (separatedAt.has(clock)) separated.add(piece);
-    blockPieces.clear();
-    separatedAt.clear();
-  };
   for (const struct of structs) {
-    if (previous === undefined || !follows(previous, struct) || struct instanceof Y.Skip) closeBlock();
+    if (previous === undefined || !follows(previous, struct) || struct instanceof Y.Skip) {
+      blockItems.clear();
+      lastBuildingOnOther = -1;
+    }
     previous = struct instanceof Y.Skip ? undefined : struct;
     if (!(struct instanceof Y.Item)) continue;
-    blockPieces.set(struct.id.clock, struct);
+    blockItems.set(struct.id.clock, struct);
+    if (buildsOnOtherClient(struct)) lastBuildingOnOther = struct.id.clock;
     const { origin, rightOrigin, id } = struct;
-    if (origin !== null && rightOrigin !== null && origin.client === id.client && rightOrigin.client === id.client && rightOrigin.clock === origin.clock + 1) {
-      separatedAt.add(rightOrigin.clock);
-    }
+    if (origin === null || rightOrigin === null || rightOrigin.client !== origin.client || rightOrigin.clock !== origin.clock + 1) continue;
+    let clocks = named.get(rightOrigin.client);
+    if (clocks === undefined) named.set(rightOrigin.client, (clocks = new Set()));
+    clocks.add(rightOrigin.clock);
+    const right = origin.client === id.client && rightOrigin.clock < id.clock ? blockItems.get(rightOrigin.clock) : undefined;
+    if (right !== undefined && lastBuildingOnOther <= rightOrigin.clock) surely.add(right);
   }
-  closeBlock();
-  return separated;
+  return { surely, named };
+}
+
+function buildsOnOtherClient({ origin, rightOrigin, parent, id }: Y.Item): boolean {
+  return (
+    (origin !== null && origin.client !== id.client) ||
+    (rightOrigin !== null && rightOrigin.client !== id.client) ||
+    (parent instanceof Y.ID && parent.client !== id.client)
+  );
 }
 
 function followsOwnPreviousClock({ origin, id }: Y.Item): boolean {
