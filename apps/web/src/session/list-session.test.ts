@@ -66,6 +66,20 @@ function removeItemAs(items: Y.Map<Y.Map<unknown>>, id: string, by: string): voi
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One phone that stays offline (the relay unreachable), opening the same list again and again. */
+/** A phone that added Milk, had it acknowledged by the relay, and closed the list. */
+async function phoneWithMilkSynced(): Promise<{ phone: ReturnType<typeof offlinePhone>; milk: string }> {
+  const phone = offlinePhone();
+  phone.relay.reachable = true;
+  phone.network.online = true;
+  const first = phone.open();
+  const milk = first.list.addItem({ name: 'Milk' });
+  await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+  await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
+  await sleep(50);
+  first.destroy();
+  return { phone, milk };
+}
+
 function offlinePhone() {
   const relay = new FakeRelay();
   relay.reachable = false;
@@ -667,15 +681,7 @@ describe('a stored copy that loads after the list is shown', () => {
     }
   }, 15000);
   it('a tap on a cached row made after the timeout waits for the stored copy when only it holds the item', async () => {
-    const phone = offlinePhone();
-    phone.relay.reachable = true;
-    phone.network.online = true;
-    const first = phone.open();
-    const milk = first.list.addItem({ name: 'Milk' });
-    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
-    await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
-    await sleep(50);
-    first.destroy();
+    const { phone, milk } = await phoneWithMilkSynced();
     phone.relay.reachable = false;
     phone.network.online = false;
 
@@ -695,15 +701,7 @@ describe('a stored copy that loads after the list is shown', () => {
 
 describe('a tap waiting for a stored copy later than the load', () => {
   it('[TAP-SYNCED] counts as a change on this phone: not Synced while the relay has only the list without it', async () => {
-    const phone = offlinePhone();
-    phone.relay.reachable = true;
-    phone.network.online = true;
-    const first = phone.open();
-    const milk = first.list.addItem({ name: 'Milk' });
-    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
-    await vi.waitFor(() => expect(phone.storage.getItem(`basket:early-edits:${phone.listId}`)).toBeNull());
-    await sleep(50);
-    first.destroy();
+    const { phone, milk } = await phoneWithMilkSynced();
 
     const answerOnTime = answerIndexedDbOpenLate(2000);
     try {
