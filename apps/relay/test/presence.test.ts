@@ -25,20 +25,22 @@ interface Entry {
 }
 
 /**
- * An awareness message as a y-websocket client sends it, decoded and checked by the relay; each
- * state's JSON is `rawJson` when given (JSON.stringify would rewrite it).
+ * An awareness message as a y-websocket client sends it, decoded and checked by the relay, with
+ * the update it came in (to send it to a relay); each state's JSON is `rawJson` when given
+ * (JSON.stringify would rewrite it).
  */
-function awareness(entries: readonly Entry[], rawJson?: string): Extract<IncomingMessage, { kind: 'awareness' }> {
-  const update = encoding.createEncoder();
-  encoding.writeVarUint(update, entries.length);
+function awareness(entries: readonly Entry[], rawJson?: string): Extract<IncomingMessage, { kind: 'awareness' }> & { update: Uint8Array } {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
   for (const { clientId, clock, state } of entries) {
-    encoding.writeVarUint(update, clientId);
-    encoding.writeVarUint(update, clock);
-    encoding.writeVarString(update, rawJson ?? JSON.stringify(state));
+    encoding.writeVarUint(encoder, clientId);
+    encoding.writeVarUint(encoder, clock);
+    encoding.writeVarString(encoder, rawJson ?? JSON.stringify(state));
   }
-  const message = decodeIncomingMessage(encodeAwarenessMessage(encoding.toUint8Array(update)));
+  const update = encoding.toUint8Array(encoder);
+  const message = decodeIncomingMessage(encodeAwarenessMessage(update));
   if (message.kind !== 'awareness') throw new Error('not an awareness message');
-  return message;
+  return { ...message, update };
 }
 
 /** The entries of the awareness messages among `sent` (other message types skipped). */

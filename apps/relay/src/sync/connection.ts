@@ -539,7 +539,7 @@ export class Connection implements RoomPeer {
    * 0 when the connection's own rates allow `frame` now (its message and bytes are then taken),
    * else how long to wait. Past them a phone is slowed, not closed: y-websocket sends a message per
    * transaction, so pasting 250 items was 250 messages at once, and the phone was closed with 1013
-   * and reconnected mid-paste ([RL1]). The byte budget holds one message of the largest size, so
+   * and reconnected mid-paste ([HP5]). The byte budget holds one message of the largest size, so
    * the wait is always finite.
    */
   private rateWait(frame: Uint8Array): number {

@@ -55,7 +55,7 @@ export interface SlicedUpdate {
 export type IncomingMessage =
   | { readonly kind: 'sync-step-1'; readonly stateVector: Uint8Array }
   | SyncUpdateMessage
-  | { readonly kind: 'awareness'; readonly update: Uint8Array; readonly entries: readonly AwarenessEntry[] }
+  | { readonly kind: 'awareness'; readonly entries: readonly AwarenessEntry[] }
   | { readonly kind: 'query-awareness' };
 
 /**
@@ -162,9 +162,7 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
       const syncType = decoding.readVarUint(decoder);
       const payload = decoding.readVarUint8Array(decoder);
       if (syncType === SYNC_STEP_1) {
-        for (const [client, clock] of Y.decodeStateVector(payload)) {
-          if (!Number.isSafeInteger(client) || !Number.isSafeInteger(clock)) throw new ProtocolError('state vector holds a client id or clock past 2^53');
-        }
+        for (const [client, clock] of Y.decodeStateVector(payload)) assertIdNumbers('state vector', client, clock);
         return { kind: 'sync-step-1', stateVector: payload };
       }
       if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
@@ -174,7 +172,7 @@ function decodeByType(decoder: decoding.Decoder, messageType: number, options: D
     }
     case MESSAGE_AWARENESS: {
       const update = decoding.readVarUint8Array(decoder);
-      return { kind: 'awareness', update, entries: decodeAwarenessEntries(update) };
+      return { kind: 'awareness', entries: decodeAwarenessEntries(update) };
     }
     case MESSAGE_QUERY_AWARENESS:
       return { kind: 'query-awareness' };
@@ -292,19 +290,19 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
  */
 function assertOnlyWhatYjsWrites({ structs, ds }: DecodedUpdate): void {
   for (const [client, ranges] of ds.clients) {
-    assertIdNumbers(client, 0);
+    assertIdNumbers('update', client, 0);
     for (const range of ranges) {
       if (range.len <= 0) throw new ProtocolError('update deletes a range of length 0');
-      assertIdNumbers(client, range.clock, range.len);
+      assertIdNumbers('update', client, range.clock, range.len);
     }
   }
   for (const struct of structs) {
     if (struct.length <= 0) throw new ProtocolError('update holds a struct of length 0');
-    assertIdNumbers(struct.id.client, struct.id.clock, struct.length);
+    assertIdNumbers('update', struct.id.client, struct.id.clock, struct.length);
     if (!(struct instanceof Y.Item)) continue;
     const { id, parent } = struct;
     for (const reference of [struct.origin, struct.rightOrigin, parent instanceof Y.ID ? parent : null]) {
-      if (reference !== null) assertIdNumbers(reference.client, reference.clock);
+      if (reference !== null) assertIdNumbers('update', reference.client, reference.clock);
     }
     if (isOwnLater(id, struct.origin) || isOwnLater(id, struct.rightOrigin) || (parent instanceof Y.ID && isOwnLater(id, parent))) {
       throw new ProtocolError('update holds an item that builds on a later clock of its own client');
@@ -319,9 +317,9 @@ function assertOnlyWhatYjsWrites({ structs, ds }: DecodedUpdate): void {
  * frame froze the relay, and, once stored, every load of the list after ([N1]). A clock range
  * must end within the integers a double counts exactly.
  */
-function assertIdNumbers(client: number, clock: number, length = 0): void {
+function assertIdNumbers(holder: string, client: number, clock: number, length = 0): void {
   if (!Number.isSafeInteger(client) || !Number.isSafeInteger(clock) || !Number.isSafeInteger(clock + length)) {
-    throw new ProtocolError(`update holds a client id or clock past 2^53 (${client}:${clock}+${length})`);
+    throw new ProtocolError(`${holder} holds a client id or clock past 2^53 (${client}:${clock}+${length})`);
   }
 }
 
