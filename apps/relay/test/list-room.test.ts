@@ -1,6 +1,6 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { RelayMetrics } from '../src/metrics.js';
 import type { ListStorage } from '../src/storage/list-storage.js';
@@ -276,6 +276,31 @@ describe('list room without sockets', () => {
     const reloaded = new Y.Doc();
     for (const update of (await storage.load('roomUnitTestList01')).updates) Y.applyUpdate(reloaded, update);
     expect(reloaded.getMap('items').get('note')).toBeUndefined();
+    list.destroy();
+  });
+
+  it('[GC1] the size limit counts a batch being written: a second 3 kB item arriving while the first is on its way to a slow disk is refused (4422), not stored past the limit', async () => {
+    const storage = new GatedStorage();
+    const list = new ListRoom(roomOptions(storage, { maxListBytes: 4000 }));
+    await list.load();
+    const mum = fakePeer(1);
+    const dad = fakePeer(2);
+    list.attach(mum);
+    list.attach(dad);
+    const item = (name: string): Uint8Array => {
+      const author = new Y.Doc();
+      author.getMap('items').set(name, 'x'.repeat(3000));
+      return Y.encodeStateAsUpdate(author);
+    };
+    storage.holdAppends();
+    list.receive(mum, decodeIncomingMessage(encodeSyncUpdate(item('milk'))), 0);
+    await vi.waitFor(() => expect(storage.appendsStarted).toBe(1));
+    list.receive(dad, decodeIncomingMessage(encodeSyncUpdate(item('bread'))), 0);
+    storage.releaseAppends();
+    await list.flush();
+    expect(dad.closed).toEqual([4422]);
+    expect(list.storedByteCount).toBeLessThanOrEqual(4000);
+    expect(list.doc.getMap('items').has('bread')).toBe(false);
     list.destroy();
   });
 

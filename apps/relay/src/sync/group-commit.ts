@@ -67,9 +67,13 @@ export class GroupCommit<Waiter> {
     this.schedule = options.schedule ?? inThisTurn;
   }
 
-  /** Bytes accepted but not yet durable. */
+  /**
+   * Bytes accepted but not yet durable: the open batch and the one being written. The list's
+   * stored bytes grow only once a write returns, and without the batch in flight a slow disk let
+   * a list past its size limit by a whole batch at each write.
+   */
   get pendingBytes(): number {
-    return this.open.bytes;
+    return this.open.bytes + (this.writing?.bytes ?? 0);
   }
 
   /** True from a failed write until a write succeeds again (while its retries are waited for or run). */
