@@ -5,14 +5,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Y from 'yjs';
 import { describe, expect, it, vi } from 'vitest';
+import { recordInventory } from '../src/backup/inventory.js';
 import { BACKUP_MANIFEST, BackupError, copyLiveDataDir, listIdsIn } from '../src/backup/live-copy.js';
 import { verifyCopy } from '../src/backup/verify-copy.js';
-import { restoreDataDir } from '../src/backup/restore.js';
-import { unfinishedRestores } from '../src/backup/restore-progress.js';
+import { DamagedBackup, restoreDataDir } from '../src/backup/restore.js';
+import { unfinishedRestores, writeSwap } from '../src/backup/restore-progress.js';
+import type { LogFields, Logger } from '../src/log.js';
 import { LOCK_FILE_NAME, lockDataDir } from '../src/storage/data-dir-lock.js';
 import { DiskListStorage } from '../src/storage/disk-storage.js';
 import { readIfExists } from '../src/storage/file-ops.js';
-import { frameRecord } from '../src/storage/record-framing.js';
+import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from '../src/storage/record-framing.js';
 import { encodeJournalRecord } from '../src/storage/journal.js';
 import { AcknowledgedWriter } from './acknowledged-writer.js';
 import { connectPhone, directoryPerTest, startRelay, waitFor, whenListening } from './helpers.js';
@@ -83,6 +85,15 @@ async function untilNameIn(dir: string, prefix: string, count = 1): Promise<void
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${prefix}* in ${dir}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/** A logger that keeps its lines' events. */
+function recordingLogger(): { logger: Logger; events: string[] } {
+  const events: string[] = [];
+  const keep = (event: string, _fields?: LogFields): void => {
+    events.push(event);
+  };
+  return { events, logger: { debug: keep, info: keep, warn: keep, error: keep } };
 }
 
 /** A DATA_DIR holding `count` lists of one item each, written as a relay's checkpoint leaves them (quickly: nothing synced). */
@@ -334,7 +345,7 @@ describe('backups of a running relay', () => {
     const before = Y.encodeStateVector(doc);
     doc.getMap('items').set('milk', 'oat milk');
     await storeLists(dataDir, { backupLacksOneUpdate: [Y.encodeStateAsUpdate(doc, before)], backupHoldsItAll0001: [Y.encodeStateAsUpdate(doc)] });
-    expect(await verifyCopy(dataDir)).toEqual({ lists: 2, updates: 2, failures: [], incomplete: ['backupLacksOneUpdate'] });
+    expect(await verifyCopy(dataDir)).toEqual({ lists: 2, updates: 2, failures: [], incomplete: ['backupLacksOneUpdate'], tornTails: [] });
   });
 
   it('[BK5] the command: exit 0 with a summary, 2 for a destination that exists, 1 for a backup holding damage', async () => {
@@ -433,7 +444,8 @@ describe('backups of a running relay', () => {
     restore.child.kill('SIGINT');
     const interrupted = await restore.output;
     expect(interrupted.status).toBe(1);
-    expect(interrupted.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.interrupted']);
+    // A backup copyLiveDataDir made alone has no inventory (the command writes it once the backup reads back).
+    expect(interrupted.lines.map((line) => line['event'])).toEqual(['restore.unchecked', 'restore.stopping', 'restore.interrupted']);
     expect(await relayFiles()).toEqual(before);
 
     // Twice: stopped at once, its staging copy left, DATA_DIR untouched; the next restore clears it away and is whole.
@@ -444,7 +456,7 @@ describe('backups of a running relay', () => {
     twice.child.kill('SIGTERM');
     const stoppedAtOnce = await twice.output;
     expect(stoppedAtOnce.status).toBe(1);
-    expect(stoppedAtOnce.lines.map((line) => line['event'])).toEqual(['restore.stopping', 'restore.stopped']);
+    expect(stoppedAtOnce.lines.map((line) => line['event'])).toEqual(['restore.unchecked', 'restore.stopping', 'restore.stopped']);
     expect(await unfinishedRestores(dataDir)).toEqual([]);
     expect(await itemsIn(dataDir, 'backupWrittenAfter01')).toEqual(['later']);
     const again = await runCommand(['restore', backupDir], dataDir);
@@ -596,5 +608,151 @@ describe('backups of a running relay', () => {
     // An earlier restore's set-aside directory, there before and after, is no reason to refuse.
     await copyLiveDataDir(dataDir, path.join(directory(), 'after'));
     expect(listIdsIn(await fs.readdir(path.join(directory(), 'after')))).toEqual(listIdsIn(await fs.readdir(backupDir)));
+  });
+
+  it('[BK17] a restore checks the backup against the inventory its reading back wrote: one cut short or missing files since is refused, DATA_DIR as it was', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const backupDir = path.join(directory(), 'backup');
+    const ids = { cutMidRecord: 'backupCutMidRecord01', cutAtRecord: 'backupCutAtRecord001', gone: 'backupFilesGone00001', kept: 'backupKeptWhole00001' };
+    const updates = (key: string): Uint8Array[] => {
+      const doc = new Y.Doc();
+      return ['a', 'b', 'c'].map((item) => addItem(doc, `${key}-${item}`));
+    };
+    await storeLists(dataDir, Object.fromEntries(Object.values(ids).map((listId) => [listId, updates(listId)])));
+    const made = await runCommand(['backup', backupDir], dataDir);
+    expect(made.status, made.stdout).toBe(0);
+    const manifest = JSON.parse(await fs.readFile(path.join(backupDir, BACKUP_MANIFEST), 'utf8')) as { verified: unknown; inventory: { name: string; bytes: number; sha256: string }[] };
+    // Written after the reading back, which copied the journal into the lists' logs.
+    expect(manifest.verified).toEqual({ lists: 4, updates: 12 });
+    expect(manifest.inventory.map((entry) => entry.name)).toEqual(Object.values(ids).map((listId) => `${listId}.log`).sort());
+    for (const entry of manifest.inventory) expect(entry.bytes, entry.name).toBe((await fs.stat(path.join(backupDir, entry.name))).size);
+    const whole = path.join(directory(), 'whole');
+    await fs.cp(backupDir, whole, { recursive: true });
+
+    // Damaged since it was made (a copy off-site cut short, a list's files lost): before inventories, each restored with exit 0, the edits gone.
+    const logOf = (listId: string): string => path.join(backupDir, `${listId}.log`);
+    await fs.truncate(logOf(ids.cutMidRecord), (await fs.stat(logOf(ids.cutMidRecord))).size - 5);
+    const log = await fs.readFile(logOf(ids.cutAtRecord));
+    await fs.truncate(logOf(ids.cutAtRecord), log.length - RECORD_HEADER_BYTES - (scanRecords(log).records.at(-1)?.length ?? 0));
+    await fs.rm(logOf(ids.gone));
+    // Not damage: put in since, and read back like the rest.
+    await fs.writeFile(path.join(backupDir, 'backupAddedSince0001.log'), frameRecord(addItem(new Y.Doc(), 'added')));
+    await storeLists(dataDir, { backupCurrentList01: [addItem(new Y.Doc(), 'current')] });
+    const names = async (): Promise<string[]> => (await fs.readdir(dataDir)).filter((name) => name !== LOCK_FILE_NAME).sort();
+    const namesBefore = await names();
+
+    const refused = await runCommand(['restore', backupDir], dataDir);
+    expect(refused.status).toBe(2);
+    expect(refused.lines.map((line) => line['event'])).toEqual(['restore.refused']);
+    expect(refused.lines.at(-1)).toMatchObject({
+      reason: expect.stringMatching(/not as it was made.*DATA_DIR is as it was.*--accept-damage/),
+      inventory: { missing: [`${ids.gone}.log`], shorter: [`${ids.cutAtRecord}.log`, `${ids.cutMidRecord}.log`], different: [], unlisted: ['backupAddedSince0001.log'] },
+    });
+    expect(await names()).toEqual(namesBefore);
+    expect(await itemsIn(dataDir, 'backupCurrentList01')).toEqual(['current']);
+
+    const accepted = await runCommand(['restore', backupDir, '--accept-damage'], dataDir);
+    expect(accepted.status).toBe(1);
+    expect(accepted.lines.map((line) => line['event'])).toEqual(['restore.unlisted', 'storage.log_torn_tail_cut', 'restore.damaged']);
+    expect(accepted.lines.at(-1)).toMatchObject({ inventory: { missing: [`${ids.gone}.log`] }, verified: { lists: 4, failures: [], incomplete: [], tornTails: [`${ids.cutMidRecord}.log`] } });
+    expect(await itemsIn(dataDir, ids.cutAtRecord)).toEqual([`${ids.cutAtRecord}-a`, `${ids.cutAtRecord}-b`]);
+
+    // A byte changed is refused too; the backup as it was made restores whole.
+    const changed = path.join(whole, `${ids.kept}.log`);
+    const bytes = await fs.readFile(changed);
+    bytes[bytes.length - 1] = (bytes.at(-1) as number) ^ 0xff;
+    await fs.writeFile(changed, bytes);
+    await expect(restoreDataDir(whole, dataDir)).rejects.toMatchObject({ found: { inventory: { missing: [], shorter: [], different: [`${ids.kept}.log`] } } });
+    bytes[bytes.length - 1] = (bytes.at(-1) as number) ^ 0xff;
+    await fs.writeFile(changed, bytes);
+    const restored = await restoreDataDir(whole, dataDir);
+    expect(restored).toMatchObject({ damaged: false, verified: { lists: 4, updates: 12, tornTails: [] }, inventory: { missing: [], shorter: [], different: [], unlisted: [] } });
+
+    // A tail torn in a backup already read back is damage, though its inventory were made to match.
+    await fs.truncate(changed, bytes.length - 5);
+    await recordInventory(whole, { lists: 4, updates: 12 });
+    await expect(restoreDataDir(whole, dataDir)).rejects.toMatchObject({ found: { verified: { tornTails: [`${ids.kept}.log`] } } });
+    // A manifest that does not read is damage; one without an inventory (a backup made before
+    // inventories) restores as before, its cut log unnoticed, and says so.
+    await fs.writeFile(path.join(whole, BACKUP_MANIFEST), '{"basketBackup": 1, "inventory": [{"name": "../elsewhere", "bytes": 0, "sha256": ""}]}');
+    await expect(restoreDataDir(whole, dataDir)).rejects.toBeInstanceOf(DamagedBackup);
+    await fs.writeFile(path.join(whole, BACKUP_MANIFEST), '{"basketBackup": 1}');
+    await fs.truncate(changed, RECORD_HEADER_BYTES + (scanRecords(bytes).records[0]?.length ?? 0));
+    const { logger, events } = recordingLogger();
+    expect(await restoreDataDir(whole, dataDir, { logger })).toMatchObject({ damaged: false, inventory: undefined });
+    expect(events).toEqual(['restore.unchecked']);
+    expect(await itemsIn(dataDir, ids.kept)).toEqual([`${ids.kept}-a`]);
+  }, 30_000);
+
+  it('[BK18] a list with a gap restored with --accept-damage keeps the edits Yjs holds back in quarantine/, past its first compaction', async () => {
+    const dataDir = path.join(directory(), 'data');
+    const source = path.join(directory(), 'source');
+    const backupDir = path.join(directory(), 'backup');
+    const listId = 'backupGapInTheList01';
+    const storage = new DiskListStorage({ dataDir: source, checkpointIntervalMs: 0 });
+    const doc = new Y.Doc();
+    await storage.append(listId, [addItem(doc, 'in the snapshot')]);
+    await storage.compact(listId, Y.encodeStateAsUpdate(doc));
+    // Later edits of the same phone: they build on the snapshot's.
+    await storage.append(listId, [addItem(doc, 'later 1'), addItem(doc, 'later 2')]);
+    await storage.close();
+    await copyLiveDataDir(source, backupDir);
+    await fs.rm(path.join(backupDir, `${listId}.snapshot`));
+    const log = await fs.readFile(path.join(backupDir, `${listId}.log`));
+
+    const at = Date.UTC(2026, 10, 25, 11);
+    const restored = await restoreDataDir(backupDir, dataDir, { acceptDamage: true, wallClock: () => at });
+    expect(restored).toMatchObject({ damaged: true, verified: { incomplete: [listId] } });
+    const copy = path.join(dataDir, 'quarantine', `${listId}.log.${at}`);
+    expect(restored.quarantined).toEqual([copy]);
+    expect(await fs.readFile(copy)).toEqual(log);
+    // The relay's first compaction of the list stores what it integrated: nothing of the log.
+    const relayStorage = new DiskListStorage({ dataDir, checkpointIntervalMs: 0 });
+    const integrated = new Y.Doc();
+    for (const update of (await relayStorage.load(listId)).updates) Y.applyUpdate(integrated, update);
+    expect(integrated.getMap('items').size).toBe(0);
+    // It integrated nothing, and its room leaves held-back updates out of a snapshot (list-room.ts, encodeIntegratedState).
+    await relayStorage.compact(listId, Y.encodeStateAsUpdate(new Y.Doc()));
+    await relayStorage.close();
+    expect((await fs.stat(path.join(dataDir, `${listId}.log`)).catch(() => undefined))?.size ?? 0).toBe(0);
+    expect(await fs.readFile(copy)).toEqual(log);
+
+    // The command names the copies in its last line.
+    const other = path.join(directory(), 'other');
+    await fs.mkdir(other);
+    const output = await runCommand(['restore', backupDir, '--accept-damage'], other);
+    expect(output.status).toBe(1);
+    expect(output.lines.at(-1)).toMatchObject({
+      event: 'restore.damaged',
+      quarantined: [expect.stringMatching(new RegExp(`^${path.join(other, 'quarantine', listId).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.log\\.\\d+$`))],
+      advice: expect.stringMatching(/kept only in the quarantined copies/),
+    });
+  }, 30_000);
+
+  it('[BK19] a backup goes on when an old set-aside folder is removed during its copy, not when a restore begins its swap', async () => {
+    const dataDir = path.join(directory(), 'data');
+    await manyLists(dataDir, 2);
+    const old = path.join(dataDir, 'before-restore-2026-11-20T10-00-00-000Z');
+    await fs.mkdir(old);
+    await fs.writeFile(path.join(old, 'backupOldListNumber1.log'), '');
+    // Removed by a person once the restored lists looked right: no restore ran.
+    await copyLiveDataDir(dataDir, path.join(directory(), 'removed'), {
+      afterStep: async (step) => {
+        if (step === 'journal-copied') await fs.rm(old, { recursive: true });
+      },
+    });
+    expect(listIdsIn(await fs.readdir(path.join(directory(), 'removed')))).toEqual(listIdsIn(await fs.readdir(dataDir)));
+
+    // A staging copy a stopped restore left, whose swap begins during the copy.
+    const staging = path.join(dataDir, '.restore-2026-11-21T10-00-00-000Z');
+    await fs.mkdir(staging);
+    await expect(
+      copyLiveDataDir(dataDir, path.join(directory(), 'swapping'), {
+        afterStep: async (step) => {
+          if (step === 'journal-copied') await writeSwap(staging, { setAside: 'before-restore-2026-11-21T10-00-00-000Z', step: 'setting-aside' });
+        },
+      }),
+    ).rejects.toThrow(/a restore ran on DATA_DIR during the copy/);
+    expect((await fs.readdir(directory())).filter((name) => name.includes('swapping'))).toEqual([]);
   });
 });

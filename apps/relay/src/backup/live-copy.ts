@@ -5,7 +5,7 @@ import { LOG_SUFFIX, QUARANTINE_DIR, SNAPSHOT_SUFFIX } from '../storage/disk-sto
 import { errorCode, exists, isNotFound, makeDirectory, readIfExists, syncDirectory, writeFileSynced } from '../storage/file-ops.js';
 import { segmentSequence } from '../storage/journal.js';
 import { scanRecords } from '../storage/record-framing.js';
-import { restoreDirectoriesIn, unfinishedRestores } from './restore-progress.js';
+import { restoreRanBetween, restoreTracesIn, unfinishedRestores } from './restore-progress.js';
 
 /** A backup that could not be made; nothing was left at the destination. */
 export class BackupError extends Error {}
@@ -94,7 +94,7 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   if (unfinished.length > 0) {
     throw new BackupError(`DATA_DIR holds a restore stopped part-way (${unfinished.join(', ')}): its lists are part the backup's, part the earlier ones. Run the restore again to finish it, then back up`);
   }
-  const restoresBefore = await restoreDirectoriesIn(source);
+  const restoresBefore = await restoreTracesIn(source);
   const parent = path.dirname(target);
   const madeEntriesIn = await refusingNotADirectory(target, () => makeDirectory(parent));
   const temporary = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.partial-`));
@@ -102,7 +102,7 @@ export async function copyLiveDataDir(dataDir: string, destination: string, opti
   try {
     await fs.chmod(temporary, READABLE_BY_ALL_DIR);
     copied = await copyListFiles(source, temporary, options);
-    if ((await restoreDirectoriesIn(source)).join('/') !== restoresBefore.join('/')) {
+    if (restoreRanBetween(restoresBefore, await restoreTracesIn(source))) {
       throw new BackupError('a restore ran on DATA_DIR during the copy, moving its lists: the copy could mix two sets of lists. Back up again');
     }
     const manifest = { basketBackup: 1, createdAt: new Date((options.wallClock ?? Date.now)()).toISOString(), dataDir: source, ...copied };

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { dataDirFromEnvironment } from '../config.js';
 import type { Logger } from '../log.js';
 import { createJsonLogger, parseLogLevel } from '../log.js';
+import { recordInventory } from './inventory.js';
 import { BackupError, BackupNotSynced, copyLiveDataDir } from './live-copy.js';
 import { DamagedBackup, restoreDataDir } from './restore.js';
 import type { VerifiedCopy } from './verify-copy.js';
@@ -43,19 +44,23 @@ async function main(args: readonly string[]): Promise<number> {
       const umask = process.umask(0o022);
       try {
         verified = await verifyCopy(directory, logger, interrupt.signal);
+        // What a restore checks the backup against: the read-back changed files (it cut torn tails, copied the journal into logs).
+        await recordInventory(directory, verified, interrupt.signal);
       } catch (error) {
         logger.error('backup.unverified', { ...fields, error });
         return 1;
       } finally {
         process.umask(umask);
       }
-      return reportVerified(logger, 'backup', fields, verified);
+      // Torn tails here are writes in flight during the copy, never acknowledged: not damage.
+      return reportVerified(logger, 'backup', fields, verified, verified.failures.length > 0 || verified.incomplete.length > 0);
     }
-    const { copied, verified, setAside, finished } = await restoreDataDir(directory, dataDir, { logger, signal: interrupt.signal, acceptDamage });
-    return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, finishedEarlier: finished, ...copied }, verified);
+    const { copied, verified, inventory, damaged, quarantined, setAside, finished } = await restoreDataDir(directory, dataDir, { logger, signal: interrupt.signal, acceptDamage });
+    const checked = { ...(inventory === undefined ? {} : { inventory }), ...(quarantined.length === 0 ? {} : { quarantined }) };
+    return reportVerified(logger, 'restore', { dataDir, backup: directory, setAside, finishedEarlier: finished, ...copied, ...checked }, verified, damaged);
   } catch (error) {
     if (error instanceof BackupError) {
-      const found = error instanceof DamagedBackup ? { verified: error.verified } : {};
+      const found = error instanceof DamagedBackup ? error.found : {};
       logger.error(`${command}.refused`, { dataDir, directory, reason: error.message, ...found });
       return 2;
     }
@@ -103,15 +108,16 @@ function interruptOnSignal(logger: Logger, command: 'backup' | 'restore', interr
   };
 }
 
-function reportVerified(logger: Logger, command: 'backup' | 'restore', fields: Record<string, unknown>, verified: VerifiedCopy): number {
-  if (verified.failures.length === 0 && verified.incomplete.length === 0) {
+function reportVerified(logger: Logger, command: 'backup' | 'restore', fields: Record<string, unknown>, verified: VerifiedCopy, damaged: boolean): number {
+  if (!damaged) {
     // A mistyped DATA_DIR that exists backs up nothing, and restoring that would set every list aside.
     const warning = command === 'backup' && verified.lists === 0 ? { warning: 'no lists: is DATA_DIR right?' } : {};
     logger.info(`${command}.done`, { ...fields, verified, ...warning });
     return 0;
   }
   const held = command === 'backup' ? 'what DATA_DIR held' : 'what the backup held';
-  logger.error(`${command}.damaged`, { ...fields, verified, advice: `the lists hold ${held}: see the storage lines above` });
+  const gaps = fields['quarantined'] === undefined ? '' : '; the edits after a list\'s gap are kept only in the quarantined copies of its files';
+  logger.error(`${command}.damaged`, { ...fields, verified, advice: `the lists hold ${held}: see the storage lines above${gaps}` });
   return 1;
 }
 

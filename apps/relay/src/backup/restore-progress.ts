@@ -69,10 +69,28 @@ export async function unfinishedRestores(dataDir: string): Promise<string[]> {
   return unfinished;
 }
 
+/** The directories restores made in DATA_DIR (staging and set-aside), and the staging ones whose swap had begun. */
+export interface RestoreTraces {
+  readonly directories: ReadonlySet<string>;
+  readonly swapping: ReadonlySet<string>;
+}
+
+/** A backup takes them before and after its copy: a restore that ran meanwhile moved lists under it. */
+export async function restoreTracesIn(dataDir: string): Promise<RestoreTraces> {
+  const directories = (await fs.readdir(dataDir)).filter((name) => isStaging(name) || name.startsWith(SET_ASIDE_PREFIX));
+  const swapping = new Set<string>();
+  for (const name of directories.filter(isStaging)) {
+    if ((await readSwap(path.join(dataDir, name)).catch(() => 'unreadable')) !== undefined) swapping.add(name);
+  }
+  return { directories: new Set(directories), swapping };
+}
+
 /**
- * The directories restores made in DATA_DIR (staging and set-aside), sorted: a backup compares
- * them before and after its copy, as a restore that ran meanwhile moved lists under it.
+ * Whether a restore ran between two takes: it made a staging or set-aside directory, or began
+ * the swap of a staging one. A directory gone is no sign of one: a person removes an old
+ * `before-restore-<time>/` once the restored lists look right, and a restore clears away the
+ * staging copy a stopped one left (one whose swap had begun refuses the backup at its start).
  */
-export async function restoreDirectoriesIn(dataDir: string): Promise<string[]> {
-  return (await fs.readdir(dataDir)).filter((name) => isStaging(name) || name.startsWith(SET_ASIDE_PREFIX)).sort();
+export function restoreRanBetween(before: RestoreTraces, after: RestoreTraces): boolean {
+  return [...after.directories].some((name) => !before.directories.has(name)) || [...after.swapping].some((name) => !before.swapping.has(name));
 }

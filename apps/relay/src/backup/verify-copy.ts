@@ -1,8 +1,11 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import * as Y from 'yjs';
 import type { Logger } from '../log.js';
-import { DiskListStorage } from '../storage/disk-storage.js';
+import { DiskListStorage, LOG_SUFFIX } from '../storage/disk-storage.js';
+import { decodeSegment, segmentSequence } from '../storage/journal.js';
 import type { StorageFailureKind } from '../storage/list-storage.js';
+import { scanRecords } from '../storage/record-framing.js';
 import { listIdsIn } from './live-copy.js';
 
 export interface VerifiedCopy {
@@ -12,6 +15,12 @@ export interface VerifiedCopy {
   readonly failures: readonly StorageFailureKind[];
   /** Lists Yjs could not read, or holding updates that build on ones not there: something is missing. */
   readonly incomplete: readonly string[];
+  /**
+   * Logs and journal segments ending in a torn record, which the reading back cut. In a backup of
+   * a running relay, a write in flight (never acknowledged); in a backup already read back (one
+   * with an inventory), damage done since: a log cut short where no record ends.
+   */
+  readonly tornTails: readonly string[];
 }
 
 /**
@@ -25,6 +34,8 @@ export interface VerifiedCopy {
  */
 export async function verifyCopy(directory: string, logger?: Logger, signal?: AbortSignal): Promise<VerifiedCopy> {
   const failures: StorageFailureKind[] = [];
+  // Read before the storage opens the copy: it cuts them with no more than a warning.
+  const tornTails = await tornTailsIn(directory, signal);
   const storage = new DiskListStorage({
     dataDir: directory,
     checkpointIntervalMs: 0,
@@ -44,10 +55,23 @@ export async function verifyCopy(directory: string, logger?: Logger, signal?: Ab
       if (!integratesWhole(stored.updates)) incomplete.push(listId);
       await storage.release(listId);
     }
-    return { lists: listIds.length, updates, failures, incomplete };
+    return { lists: listIds.length, updates, failures, incomplete, tornTails };
   } finally {
     await storage.close();
   }
+}
+
+/** The logs and segments in `directory` whose last record is torn, as the storage's scans tell it. */
+async function tornTailsIn(directory: string, signal: AbortSignal | undefined): Promise<string[]> {
+  const torn: string[] = [];
+  for (const name of (await fs.readdir(directory)).sort()) {
+    signal?.throwIfAborted();
+    const segment = segmentSequence(name) !== undefined;
+    if (!segment && !(name.endsWith(LOG_SUFFIX) && listIdsIn([name]).length > 0)) continue;
+    const bytes = await fs.readFile(path.join(directory, name));
+    if ((segment ? decodeSegment(bytes) : scanRecords(bytes)).kind === 'torn') torn.push(name);
+  }
+  return torn;
 }
 
 function integratesWhole(updates: readonly Uint8Array[]): boolean {
