@@ -59,6 +59,15 @@ export interface ShoppingListOptions {
   now?: () => number;
   /** How long tombstones are kept before purge. Default 30 days. */
   tombstoneRetentionMs?: number;
+  /**
+   * Given when the document may not hold the list's stored state yet (a device still reading it
+   * while the person edits): until it resolves, writes that build on what the list holds (the
+   * list's creation stamp and schema version, the person's history of names) wait. Done blind,
+   * each would be a value written with no earlier one to follow, concurrent with the stored one:
+   * one more per app session, which every later load of the list pays for (and the relay refuses
+   * past a few thousand), and a history count started again from one.
+   */
+  whenStateLoaded?: Promise<unknown>;
 }
 
 /** What changed in one transaction, so a view can re-render only those rows. */

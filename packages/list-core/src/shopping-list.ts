@@ -84,6 +84,11 @@ export class ShoppingList implements ShoppingListApi {
   private readonly board = new NoticeBoard();
   private activityCache: readonly ActivityEvent[] | undefined;
   private destroyed = false;
+  /** False while options.whenStateLoaded is pending: writes that build on the list's state wait. */
+  private stateLoaded = true;
+  /** Those writes, made once the state is loaded: the earliest time meta was wanted, and names to remember. */
+  private metaWantedAt: number | undefined;
+  private readonly namesToRemember: Array<{ name: string; at: number; actor: string }> = [];
 
   constructor(doc: Y.Doc, options: ShoppingListOptions) {
     this.doc = doc;
@@ -97,6 +102,11 @@ export class ShoppingList implements ShoppingListApi {
     this.history = doc.getMap(SHARED_TYPES.history);
     this.view = new ListView(this.itemsMap, normalizeName);
     doc.on('afterTransaction', this.onAfterTransaction);
+    if (options.whenStateLoaded !== undefined) {
+      this.stateLoaded = false;
+      const loaded = (): void => this.writeWhatWaitedForState();
+      options.whenStateLoaded.then(loaded, loaded);
+    }
   }
 
   /** Who edits now: read at every edit and every notice, never kept anywhere else. */
@@ -647,6 +657,10 @@ export class ShoppingList implements ShoppingListApi {
   }
 
   private ensureMeta(at: number): void {
+    if (!this.stateLoaded) {
+      this.metaWantedAt ??= at;
+      return;
+    }
     if (this.meta.get('schemaVersion') !== undefined) return;
     this.meta.set('schemaVersion', SCHEMA_VERSION);
     this.meta.set('createdAt', at);
@@ -766,8 +780,25 @@ export class ShoppingList implements ShoppingListApi {
     return changes;
   }
 
-  private remember(name: string, at: number): void {
-    const key = historyKey(this.actor, normalizeName(name));
+  /** What waited for the list's state (see ShoppingListOptions.whenStateLoaded), written as one local edit. */
+  private writeWhatWaitedForState(): void {
+    this.stateLoaded = true;
+    if (this.destroyed || (this.metaWantedAt === undefined && this.namesToRemember.length === 0)) return;
+    const metaAt = this.metaWantedAt;
+    const names = this.namesToRemember.splice(0);
+    this.metaWantedAt = undefined;
+    this.doc.transact(() => {
+      if (metaAt !== undefined) this.ensureMeta(metaAt);
+      for (const { name, at, actor } of names) this.remember(name, at, actor);
+    });
+  }
+
+  private remember(name: string, at: number, actor = this.actor): void {
+    if (!this.stateLoaded) {
+      this.namesToRemember.push({ name, at, actor });
+      return;
+    }
+    const key = historyKey(actor, normalizeName(name));
     const previous = this.history.get(key) as HistoryEntry | undefined;
     this.history.set(key, { name, count: (previous?.count ?? 0) + 1, at });
   }

@@ -18,6 +18,39 @@ describe('ShoppingList', () => {
     expect(doc.getMap('meta').toJSON()).toEqual({ schemaVersion: 1, createdAt: 42 });
   });
 
+  it('an edit before the stored state is loaded writes no meta and no history blind: they wait for the state, and build on it', async () => {
+    // Last week's list, as the device stored it: created at 1,000, Milk bought three times.
+    const stored = new Y.Doc();
+    const before = new ShoppingList(stored, { actor: 'Mum', now: () => 1000 });
+    for (let i = 0; i < 3; i++) before.removeItem(before.addItem({ name: 'Milk' }));
+    // Opened again; the person adds Milk before the stored copy is read.
+    const doc = new Y.Doc();
+    let stateLoaded: () => void = () => {};
+    const whenStateLoaded = new Promise<void>((resolve) => (stateLoaded = resolve));
+    const list = new ShoppingList(doc, { actor: 'Mum', now: () => 5000, whenStateLoaded });
+    list.addItem({ name: 'Milk' });
+    expect(doc.getMap('meta').size).toBe(0);
+    expect(doc.getMap('history').size).toBe(0);
+    expect(list.items().map((item) => item.name)).toEqual(['Milk']);
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(stored));
+    stateLoaded();
+    await whenStateLoaded;
+    expect(doc.getMap('meta').toJSON()).toEqual({ schemaVersion: 1, createdAt: 1000 });
+    // Written blind, each key would hold a second value with no earlier one to follow.
+    const valuesOf = (key: string): number => countMapValues(doc, doc.getMap('meta'), key);
+    expect([valuesOf('schemaVersion'), valuesOf('createdAt')]).toEqual([1, 1]);
+    const history = [...doc.getMap('history').values()] as Array<{ name: string; count: number }>;
+    expect(history.map(({ name, count }) => [name, count])).toEqual([['Milk', 4]]);
+  });
+
+  it('a new list opened with whenStateLoaded gets its meta once the (empty) state is loaded', async () => {
+    const doc = new Y.Doc();
+    const list = new ShoppingList(doc, { actor: 'A', now: () => 42, whenStateLoaded: Promise.resolve() });
+    await Promise.resolve();
+    list.addItem({ name: 'Milk' });
+    expect(doc.getMap('meta').toJSON()).toEqual({ schemaVersion: 1, createdAt: 42 });
+  });
+
   it('stores the PRODUCT.md schema under a random id', () => {
     const doc = new Y.Doc();
     const list = new ShoppingList(doc, { actor: 'Mum', now: () => 7 });
@@ -598,3 +631,12 @@ describe('clearChecked with the ids a person saw checked', () => {
     expect(list.clearChecked()).toEqual([eggs]);
   });
 });
+
+/** How many values (current or overwritten) the document holds for `key` of `map`. */
+function countMapValues(doc: Y.Doc, map: Y.Map<unknown>, key: string): number {
+  let count = 0;
+  for (const structs of doc.store.clients.values()) {
+    for (const struct of structs) if (struct instanceof Y.Item && struct.parent === map && struct.parentSub === key) count += 1;
+  }
+  return count;
+}

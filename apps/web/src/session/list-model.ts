@@ -2,6 +2,7 @@
 import type * as Y from 'yjs';
 import { ShoppingList, type ShoppingListApi } from '@basket/list-core';
 
-export function createShoppingList(doc: Y.Doc, actor: string): ShoppingListApi {
-  return new ShoppingList(doc, { actor });
+/** `whenStateLoaded`: when the document may not hold the list's stored state yet (see ShoppingListOptions). */
+export function createShoppingList(doc: Y.Doc, actor: string, whenStateLoaded?: Promise<unknown>): ShoppingListApi {
+  return new ShoppingList(doc, whenStateLoaded === undefined ? { actor } : { actor, whenStateLoaded });
 }

@@ -429,6 +429,37 @@ describe('openListSession against a relay', () => {
     expect(third.cachedView?.items.map((item) => item.name).sort()).toEqual(['Apples', 'Pears']);
   });
 
+  it('an add on the cached rows before the stored copy loads writes no second creation stamp and counts on in the history (no blind writes the relay would pile up)', async () => {
+    const { open, relay, network } = offlinePhone();
+    relay.reachable = true;
+    network.set(true);
+    const first = open();
+    await first.whenLoaded;
+    first.list.setTitle('Market');
+    first.list.addItem({ name: 'Milk' });
+    // Acknowledged, so only the stored copy holds it: no kept edit brings it back early.
+    await vi.waitFor(() => expect(first.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    await sleep(50);
+    first.destroy();
+
+    network.set(false);
+    const never = () => new Promise<void>(() => {});
+    const second = open({ pauseBeforeLoad: never });
+    expect(second.cachedView?.title).toBe('Market');
+    second.list.addItem({ name: 'Milk' });
+    await second.whenTapsApplied;
+    network.set(true);
+    await vi.waitFor(() => expect(second.status()).toMatchObject({ state: 'synced', pendingChanges: 0 }), { timeout: 3000 });
+    const meta = relay.doc.getMap('meta');
+    // Each blind write is one more value of the key with no earlier one to follow.
+    const valuesOf = (key: string): number =>
+      [...relay.doc.store.clients.values()].flat().filter((struct) => struct instanceof Y.Item && struct.parent === meta && struct.parentSub === key).length;
+    expect([valuesOf('schemaVersion'), valuesOf('createdAt')]).toEqual([1, 1]);
+    const history = [...relay.doc.getMap('history').values()] as Array<{ name: string; count: number }>;
+    expect(history.map(({ name, count }) => [name, count])).toEqual([['Milk', 2]]);
+    second.destroy();
+  });
+
   it('connects only once the stored copy is loaded, also when the network comes back before that', async () => {
     // Sync step 1 must carry the stored state vector (and the catch-up summary must start from the stored list).
     const { open, relay, network } = offlinePhone();

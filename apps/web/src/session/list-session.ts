@@ -142,7 +142,11 @@ export function openListSession(listId: string, actor: string, options: ListSess
     : cachedView === null
       ? Promise.resolve(openCopy())
       : afterPaintAndPause().then(openCopy);
-  const list = createShoppingList(doc, actor);
+  // What the device stored is in the document only once this resolves, which can be after
+  // whenLoaded (its timeout), and after an edit made on the cached rows.
+  const whenStoredCopyApplied = localCopyOpened.then((opened) => opened?.whenApplied);
+  // An edit made before then writes nothing that builds on what the list holds (list-core).
+  const list = createShoppingList(doc, actor, whenStoredCopyApplied);
   const tracker = new AckTracker(doc, { storage, listId, now: timers.now });
   const provider = new WebsocketProvider(options.serverUrl ?? relayUrl(), listId, doc, {
     connect: false,
@@ -328,24 +332,21 @@ export function openListSession(listId: string, actor: string, options: ListSess
   const whenTapsApplied = new Promise<void>((resolve) => {
     tapsApplied = resolve;
   });
-  // What the device stored is in the document only now, which can be after whenLoaded (its
-  // timeout): only now can taps on cached rows find their items, and can the tracker tell an
-  // edit the device still holds from one it lost.
-  void localCopyOpened
-    .then((opened) => opened?.whenApplied)
-    .then(() => {
-      if (destroyed) return;
-      storedCopyApplied = true;
-      // Each tap leaves the waiting count as its edit joins the tracker's: the count never jumps.
-      pendingTaps.applyAll(list);
-      tapsApplied();
-      // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
-      const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
-      cleanups.push(() => clearTimeout(clearTapsLater));
-      tracker.documentLoaded();
-      list.purgeTombstones();
-      refreshStatus();
-    });
+  // Only once the stored copy is applied can taps on cached rows find their items, and can the
+  // tracker tell an edit the device still holds from one it lost.
+  void whenStoredCopyApplied.then(() => {
+    if (destroyed) return;
+    storedCopyApplied = true;
+    // Each tap leaves the waiting count as its edit joins the tracker's: the count never jumps.
+    pendingTaps.applyAll(list);
+    tapsApplied();
+    // Their updates reach IndexedDB within a frame (after-paint-updates.ts); then they are redundant.
+    const clearTapsLater = setTimeout(() => pendingTaps.clear(), 1000);
+    cleanups.push(() => clearTimeout(clearTapsLater));
+    tracker.documentLoaded();
+    list.purgeTombstones();
+    refreshStatus();
+  });
   const whenLoaded = localCopyOpened.then((opened) => opened?.whenLoaded).then(() => {
     if (destroyed) return;
     mark('basket:local-loaded');
