@@ -60,7 +60,8 @@ test('links with an unambiguous slip open their list; working links keep working
   const { link, id } = await familyList(a);
   const origin = new URL(link).origin;
 
-  const repaired = [`${origin}/L/${id}`, `${link})`, `${link},`, `${origin}/L/${id})`];
+  // `/L/<id>.` on a phone that never opened the app: the relay must give the app, not a 404 ([ST2]).
+  const repaired = [`${origin}/L/${id}`, `${link})`, `${link},`, `${origin}/L/${id})`, `${origin}/L/${id}.`];
   const working = [`${link}/`, `${link}?utm_source=whatsapp`, `${link}#x`];
   for (const variant of [...repaired, ...working]) {
     const b = await phones.create(`phone-${phones.all.length}`);

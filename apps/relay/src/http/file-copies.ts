@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { webcrypto } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 
@@ -15,6 +15,8 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.webmani
 const MIN_BYTES = 1024;
 /** The built app is well under this; a bound in case the static directory holds more. */
 const MAX_CACHED_BYTES = 32 * 1024 * 1024;
+/** Digests are a few dozen bytes each; a bound on the versions remembered across many deploys. */
+const MAX_DIGESTS = 4096;
 
 /**
  * The encoding to answer with: brotli where the browser takes it (all current ones over HTTPS),
@@ -40,30 +42,52 @@ export function isCompressible(extension: string, size: number): boolean {
 }
 
 /**
- * Copies of the static files, compressed or as they are, made once per file version and kept in
- * memory: the app's files are few and change only with a deploy. Compressing the script on every
- * request would cost tens of milliseconds of the event loop that carries every sync message, and
- * a file streamed from disk holds a descriptor until the client has read it all: sockets that ask
- * for the script and never read took the descriptors list loads need (EMFILE, [W14]).
+ * Copies of the static files, compressed or as they are, made once per file and kept in memory:
+ * the app's files are few and change only with a deploy. Compressing the script on every request
+ * would cost tens of milliseconds of the event loop that carries every sync message, and a file
+ * streamed from disk holds a descriptor until the client has read it all: sockets that ask for the
+ * script and never read took the descriptors list loads need (EMFILE, [W14]).
+ *
+ * A copy is kept under the identity of the file it was read from (device, inode, size, modification
+ * and change times; see StaticFiles), never under its name: after a deploy by a rename or by
+ * swapping a link to the static directory, the name stays and the file is another one. Size and
+ * modification time alone are not enough either: reproducible builds give every file one fixed
+ * time, and a page or service worker of the same length, so the old copy was served on ([ST1]).
  */
 export class FileCopies {
   private readonly cache = new Map<string, Promise<Buffer>>();
   /** The sizes of the copies made so far (not of those still being compressed). */
   private readonly sizes = new Map<string, number>();
   private cachedBytes = 0;
+  /** A digest of each file's contents by its identity, kept apart from the copies so a revalidation reads nothing. */
+  private readonly digests = new Map<string, Promise<string>>();
 
-  /** `version` names the file's contents (size and modification time): a rebuilt file is compressed again. */
-  get(filePath: string, version: string, encoding: CopyEncoding): Promise<Buffer> {
-    const key = `${encoding}:${version}:${filePath}`;
+  /**
+   * A digest of the contents of the file `identity` names, read with `read` the first time: it
+   * changes with the contents and only with them, so it is the same after a restart or on another
+   * machine serving the same build.
+   */
+  digest(identity: string, read: () => Promise<Buffer>): Promise<string> {
+    const known = this.digests.get(identity);
+    if (known !== undefined) return known;
+    const made = this.get(identity, 'identity', read).then(contentDigest);
+    this.remember(this.digests, identity, made, MAX_DIGESTS);
+    return made;
+  }
+
+  /** The file `identity` names in `encoding`, read with `read` (the whole file) unless a copy of it is kept. */
+  get(identity: string, encoding: CopyEncoding, read: () => Promise<Buffer>): Promise<Buffer> {
+    const key = `${encoding}:${identity}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
-    const made = fs.readFile(filePath).then((contents) => compress(contents, encoding));
+    const original = encoding === 'identity' ? read() : (this.cache.get(`identity:${identity}`) ?? read());
+    const made = original.then((contents) => compress(contents, encoding));
     this.cache.set(key, made);
     made.then(
-      (compressed) => {
+      (copy) => {
         if (this.cache.get(key) !== made) return;
-        this.sizes.set(key, compressed.length);
-        this.cachedBytes += compressed.length;
+        this.sizes.set(key, copy.length);
+        this.cachedBytes += copy.length;
         this.evictBeyondBound(key);
       },
       // A file that could not be read is tried again next time.
@@ -74,7 +98,18 @@ export class FileCopies {
     return made;
   }
 
-  /** Oldest first (a Map keeps insertion order): older versions of rebuilt files go before current ones. */
+  private remember(map: Map<string, Promise<string>>, key: string, made: Promise<string>, bound: number): void {
+    map.set(key, made);
+    made.catch(() => {
+      if (map.get(key) === made) map.delete(key);
+    });
+    for (const oldest of map.keys()) {
+      if (map.size <= bound) return;
+      map.delete(oldest);
+    }
+  }
+
+  /** Oldest first (a Map keeps insertion order): copies of replaced files go before current ones. */
   private evictBeyondBound(keep: string): void {
     for (const key of this.cache.keys()) {
       if (this.cachedBytes <= MAX_CACHED_BYTES) return;
@@ -85,6 +120,12 @@ export class FileCopies {
       this.cachedBytes -= size;
     }
   }
+}
+
+/** SHA-256, cut to 128 bits, in base64url: 22 characters. On libuv's threads, not the event loop. */
+async function contentDigest(contents: Buffer): Promise<string> {
+  const digest = await webcrypto.subtle.digest('SHA-256', contents);
+  return Buffer.from(digest, 0, 16).toString('base64url');
 }
 
 function compress(contents: Buffer, encoding: CopyEncoding): Promise<Buffer> {

@@ -1,4 +1,7 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -75,17 +78,6 @@ export class StaticFiles {
     this.root = path.resolve(root);
   }
 
-  /**
-   * Whether `filePath`, its symbolic links followed, is still in the static directory (itself
-   * followed: it may be a link). The path was checked as text; a link in the directory could
-   * still point anywhere on the machine. The directory is followed at every request, not once: a
-   * deploy may swap a link to it for the new build.
-   */
-  private async isInsideRoot(filePath: string): Promise<boolean> {
-    const [root, real] = await Promise.all([fs.realpath(this.root), fs.realpath(filePath)]);
-    return real === root || real.startsWith(root + path.sep);
-  }
-
   async isAvailable(): Promise<boolean> {
     try {
       await fs.access(path.join(this.root, 'index.html'));
@@ -105,15 +97,17 @@ export class StaticFiles {
     }
     if (decoded.includes('\0')) return false;
     const relative = path.posix.normalize(decoded).replace(/^\/+/, '');
+    if (isHidden(relative)) return false;
     const candidate = path.resolve(this.root, relative === '' ? 'index.html' : relative);
     if (candidate !== this.root && !candidate.startsWith(this.root + path.sep)) return false;
     // A file named as a directory (/sw.js/) is not that file: served there, relative URLs in it
     // resolve one level down, and a service worker registered there gets another scope.
     if (!relative.endsWith('/') && (await this.sendFile(request, response, candidate))) return true;
     // SPA fallback: a navigation path like /l/<listId> has no file; the app routes it. A share
-    // link is always the app's, even one that ends in '.' when pasted from a sentence: the app
-    // repairs or explains it, where a 404 would leave a fresh phone with nothing.
-    const isShareLink = relative.startsWith('l/');
+    // link is always the app's, even one that ends in '.' when pasted from a sentence or starts
+    // /L/: the app repairs or explains both (LIST_LINK_LIKE in the web app's routing.ts), where a
+    // 404 would leave a fresh phone with nothing ([ST2]).
+    const isShareLink = /^l(\/|$)/i.test(relative);
     const isAssets = relative === 'assets' || relative.startsWith('assets/');
     if ((path.posix.extname(relative) === '' || isShareLink) && !isAssets) {
       return this.sendFile(request, response, path.join(this.root, 'index.html'));
@@ -121,71 +115,144 @@ export class StaticFiles {
     return false;
   }
 
-  private async sendFile(request: IncomingMessage, response: ServerResponse, filePath: string): Promise<boolean> {
-    let stat;
+  /**
+   * Opens `filePath` if it is a file in the static directory once its symbolic links are followed
+   * (the directory itself followed too: it may be a link). The path was checked as text; a link in
+   * the directory could still point anywhere on the machine. The directory is followed at every
+   * request, not once: a deploy may swap a link to it for the new build. Everything sent for the
+   * request (length, validators, bytes) comes from the one file opened here: read by name after a
+   * stat, a file replaced by a rename in between went out with the old length and the new bytes
+   * ([ST3]).
+   */
+  private async open(filePath: string): Promise<{ handle: FileHandle; stat: BigIntStats } | undefined> {
+    let handle: FileHandle | undefined;
     try {
-      if (!(await this.isInsideRoot(filePath))) return false;
-      stat = await fs.stat(filePath);
+      const [root, real] = await Promise.all([fs.realpath(this.root), fs.realpath(filePath)]);
+      if (real !== root && !real.startsWith(root + path.sep)) return undefined;
+      // O_NONBLOCK: a named pipe in the directory would otherwise hold a thread until a writer came.
+      handle = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const stat = await handle.stat({ bigint: true });
+      if (stat.isFile()) return { handle, stat };
     } catch {
-      return false;
+      // Missing, unreadable, or gone meanwhile: not served.
     }
-    if (!stat.isFile()) return false;
-    const relative = path.relative(this.root, filePath).split(path.sep).join('/');
-    const extension = path.extname(filePath).toLowerCase();
-    const version = `${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}`;
-    const compressible = isCompressible(extension, stat.size);
-    const encoding = compressible ? preferredEncoding(request.headers['accept-encoding']) : undefined;
-    const headersFor = (served: ContentEncoding | undefined): Record<string, string> => ({
-      'Content-Type': CONTENT_TYPES[extension] ?? 'application/octet-stream',
-      'Cache-Control': cacheControlFor(relative),
-      // index.html and the service worker are checked on every start ("no-cache"): unchanged,
-      // the answer is a 304 of a few bytes instead of the file again.
-      ETag: `"${version}${served === undefined ? '' : `-${served}`}"`,
-      'Last-Modified': stat.mtime.toUTCString(),
-      'X-Content-Type-Options': 'nosniff',
-      ...(compressible ? { Vary: 'Accept-Encoding' } : {}),
-    });
-    const preferred = headersFor(encoding);
-    if (isUnchangedFor(request, preferred['ETag'] ?? '', stat.mtimeMs)) {
-      response.writeHead(304, preferred);
-      response.end();
-      return true;
-    }
-    // Sent from memory: compressed where the browser takes it, else as it is unless too large.
-    const copyEncoding = encoding ?? (stat.size <= this.maxInMemoryBytes ? 'identity' : undefined);
-    // A copy that cannot be made (the file went meanwhile) is no reason not to try the file itself.
-    const copy = copyEncoding === undefined ? undefined : await this.copies.get(filePath, version, copyEncoding).catch(() => undefined);
-    if (copy !== undefined) {
-      const encodingHeader = encoding === undefined ? {} : { 'Content-Encoding': encoding };
-      response.writeHead(200, { ...preferred, ...encodingHeader, 'Content-Length': String(copy.length) });
-      response.end(request.method === 'HEAD' ? undefined : copy);
-      return true;
-    }
-    const headers = { ...headersFor(undefined), 'Content-Length': String(stat.size) };
-    if (request.method === 'HEAD') {
-      response.writeHead(200, headers).end();
-      return true;
-    }
-    return this.stream(response, filePath, headers);
+    await handle?.close().catch(() => undefined);
+    return undefined;
   }
 
-  /** Sends a file too large to keep in memory from disk, within MAX_FILES_STREAMED. */
-  private async stream(response: ServerResponse, filePath: string, headers: Record<string, string>): Promise<true> {
-    if (this.filesStreamed >= MAX_FILES_STREAMED) {
-      response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1', 'Cache-Control': 'no-store' }).end('Busy: try again\n');
+  private async sendFile(request: IncomingMessage, response: ServerResponse, filePath: string): Promise<boolean> {
+    const opened = await this.open(filePath);
+    if (opened === undefined) return false;
+    const { handle, stat } = opened;
+    let handedToStream = false;
+    try {
+      const size = Number(stat.size);
+      const relative = path.relative(this.root, filePath).split(path.sep).join('/');
+      const extension = path.extname(filePath).toLowerCase();
+      const compressible = isCompressible(extension, size);
+      const encoding = compressible ? preferredEncoding(request.headers['accept-encoding']) : undefined;
+      const inMemory = size <= this.maxInMemoryBytes;
+      // The file, not its name: a rename or a swapped link gives another (see FileCopies).
+      const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+      const read = (): Promise<Buffer> => readWhole(handle, size);
+      let version: string;
+      try {
+        // A file kept in memory is read whole anyway, so its validator is a digest of its contents:
+        // one build gives one ETag, after a restart too, and another build another, whatever the
+        // sizes and times (reproducible builds fix every time, [ST1]). A larger file is named by its
+        // identity instead, which changes whenever it is written or replaced, without reading it all
+        // before the first byte is sent; a fresh copy of the same build costs a download.
+        version = inMemory ? await this.copies.digest(identity, read) : identityDigest(identity);
+      } catch {
+        // Shorter than its size: written in place while read. The next try reads the new file.
+        busy(response, 'File changing: try again\n');
+        return true;
+      }
+      const headersFor = (served: ContentEncoding | undefined): Record<string, string> => ({
+        'Content-Type': CONTENT_TYPES[extension] ?? 'application/octet-stream',
+        'Cache-Control': cacheControlFor(relative),
+        // index.html and the service worker are checked on every start ("no-cache"): unchanged,
+        // the answer is a 304 of a few bytes instead of the file again.
+        ETag: `"${version}${served === undefined ? '' : `-${served}`}"`,
+        'Last-Modified': stat.mtime.toUTCString(),
+        'X-Content-Type-Options': 'nosniff',
+        ...(compressible ? { Vary: 'Accept-Encoding' } : {}),
+      });
+      const preferred = headersFor(encoding);
+      if (isUnchangedFor(request, preferred['ETag'] ?? '', Number(stat.mtimeMs))) {
+        response.writeHead(304, preferred);
+        response.end();
+        return true;
+      }
+      // Sent from memory: compressed where the browser takes it, else as it is unless too large.
+      const copyEncoding = encoding ?? (inMemory ? 'identity' : undefined);
+      // A copy that cannot be made (written in place meanwhile) is no reason not to stream the file.
+      const copy = copyEncoding === undefined ? undefined : await this.copies.get(identity, copyEncoding, read).catch(() => undefined);
+      if (copy !== undefined) {
+        const encodingHeader = encoding === undefined ? {} : { 'Content-Encoding': encoding };
+        response.writeHead(200, { ...preferred, ...encodingHeader, 'Content-Length': String(copy.length) });
+        response.end(request.method === 'HEAD' ? undefined : copy);
+        return true;
+      }
+      const headers = { ...headersFor(undefined), 'Content-Length': String(size) };
+      if (request.method === 'HEAD') {
+        response.writeHead(200, headers).end();
+        return true;
+      }
+      if (this.filesStreamed >= MAX_FILES_STREAMED) {
+        busy(response, 'Busy: try again\n');
+        return true;
+      }
+      handedToStream = true;
+      await this.stream(response, handle, size, headers);
       return true;
+    } finally {
+      if (!handedToStream) await handle.close().catch(() => undefined);
     }
+  }
+
+  /** Sends a file too large to keep in memory from its open handle, which it closes, within MAX_FILES_STREAMED. */
+  private async stream(response: ServerResponse, handle: FileHandle, size: number, headers: Record<string, string>): Promise<void> {
     this.filesStreamed += 1;
     try {
       response.writeHead(200, headers);
       // pipeline, not pipe: a client gone halfway leaves a piped file stream paused and open for
       // good, one descriptor per abandoned download, until the relay cannot open its journal.
-      await pipeline(createReadStream(filePath), response).catch(() => response.destroy());
+      // `end`: no more than the Content-Length sent, should the file grow in place meanwhile.
+      await pipeline(handle.createReadStream({ start: 0, end: size - 1 }), response).catch(() => response.destroy());
     } finally {
       this.filesStreamed -= 1;
     }
-    return true;
   }
+}
+
+function busy(response: ServerResponse, message: string): void {
+  response.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1', 'Cache-Control': 'no-store' }).end(message);
+}
+
+/**
+ * Hidden files (`.env`, `.git/`, an editor's `.swp`) are never the app's, whatever a build or a
+ * deploy leaves in the directory; `/.well-known/` is the one hidden path meant to be served ([ST4]).
+ */
+function isHidden(relative: string): boolean {
+  return relative.split('/').some((segment, index) => segment.startsWith('.') && !(index === 0 && segment === '.well-known'));
+}
+
+/** The whole file, `size` bytes from its start, read through `handle` whatever its position. */
+async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+  const contents = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await handle.read(contents, filled, size - filled, filled);
+    if (bytesRead === 0) throw new Error('file shorter than its size: written in place while read');
+    filled += bytesRead;
+  }
+  return contents;
+}
+
+/** A validator of a file by its identity: 128 bits of SHA-256 in base64url, as for a digest of the contents. */
+function identityDigest(identity: string): string {
+  return createHash('sha256').update(identity).digest().subarray(0, 16).toString('base64url');
 }
 
 /**
