@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 
-import type { Struct } from './v1-update.js';
+import type { DeleteSet, Struct } from './v1-update.js';
 import { follows } from './v1-update.js';
 
 /**
@@ -45,8 +45,13 @@ export interface ArrayRunJoins {
   readonly joiningValues: number;
 }
 
-/** One walk over the update's structs for both figures (two when some run is split): every sync message goes through here. */
-export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
+/**
+ * One walk over the update's structs for both figures (two when some run is split): every sync
+ * message goes through here. `deletions`: those Yjs applies in the transaction that integrates
+ * the structs (see DeletedClocks), whose items are no pieces.
+ */
+export function arrayRunJoins(structs: readonly Struct[], deletions?: DeleteSet): ArrayRunJoins {
+  const deleted = new DeletedClocks(deletions);
   let joiningValues = 0;
   // The runs as Yjs joins them if it places every separator, and if it places only the sure ones.
   const ifPlaced = new RunJoins();
@@ -54,7 +59,7 @@ export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
   let previous: Y.Item | undefined;
   let separated: Separations | undefined;
   for (const struct of structs) {
-    const piece = struct instanceof Y.Item && copiesOnJoin(struct) ? struct : undefined;
+    const piece = struct instanceof Y.Item && copiesOnJoin(struct) && !deleted.covers(struct) ? struct : undefined;
     if (piece !== undefined && followsOwnPreviousClock(piece)) joiningValues += piece.length;
     if (piece !== undefined && previous !== undefined && continuesRun(previous, piece)) {
       separated ??= separations(structs);
@@ -68,6 +73,66 @@ export function arrayRunJoins(structs: readonly Struct[]): ArrayRunJoins {
   }
   const copies = Math.max(ifPlaced.end(), Math.ceil(ifSkipped.end() / UNPLACED_SEPARATOR_ALLOWANCE));
   return { copies, joiningValues };
+}
+
+/**
+ * Clocks that deletions Yjs applies in the same transaction as an update's structs delete: an
+ * item of the update there costs nothing to join. Yjs applies an update's delete set right after
+ * its structs, holding back with them the deletions of structs it holds back (and applying those
+ * in the transaction that integrates them, after them), and at a transaction's end replaces the
+ * content of every item deleted in it with ContentDeleted (the list's document collects garbage
+ * and keeps no item for an undo manager) before it joins any: joining those adds lengths, and
+ * Yjs never joins a deleted item with one that is not.
+ *
+ * [HN1]: Y.mergeUpdates of a phone's offline updates holds the values of a map key it set in
+ * consecutive transactions (a title, a "last seen" stamp) as pieces of one run, as it does an
+ * array's one-value pushes (in a v1 update a value that follows another names no key), and
+ * deletes all but the last: 1,449 such writes, which Yjs applies in 12–29 ms, were refused. A
+ * run whose head names a key is no proof that its pieces are map values: Yjs takes an item's
+ * parent and key from the item its origin names as the list holds it, and skips the update's
+ * items at clocks the list already holds, so in a list holding the head's clock as an array value
+ * such a run is joined as an array run (10,000 pieces: 1 s).
+ */
+class DeletedClocks {
+  /** Per client, the starts and ends of the deleted clock ranges, sorted and joined; built when first asked. */
+  private ranges: Map<number, { starts: number[]; ends: number[] }> | undefined;
+
+  constructor(private readonly deletions: DeleteSet | undefined) {}
+
+  /** Whether every clock of `item` is deleted (a part left would be joined as it is). */
+  covers({ id, length }: Y.Item): boolean {
+    if (this.deletions === undefined || this.deletions.clients.size === 0) return false;
+    this.ranges ??= sortedRanges(this.deletions);
+    const ranges = this.ranges.get(id.client);
+    if (ranges === undefined) return false;
+    // The last range starting at or before the item's clock.
+    let low = 0;
+    let high = ranges.starts.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((ranges.starts[middle] as number) <= id.clock) low = middle + 1;
+      else high = middle;
+    }
+    return low > 0 && (ranges.ends[low - 1] as number) >= id.clock + length;
+  }
+}
+
+function sortedRanges(deletions: DeleteSet): Map<number, { starts: number[]; ends: number[] }> {
+  const ranges = new Map<number, { starts: number[]; ends: number[] }>();
+  for (const [client, items] of deletions.clients) {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (const { clock, len } of [...items].sort((a, b) => a.clock - b.clock)) {
+      const last = ends.length - 1;
+      if (last >= 0 && clock <= (ends[last] as number)) ends[last] = Math.max(ends[last] as number, clock + len);
+      else if (len > 0) {
+        starts.push(clock);
+        ends.push(clock + len);
+      }
+    }
+    ranges.set(client, { starts, ends });
+  }
+  return ranges;
 }
 
 /** The copies of the joins of runs fed to it piece by piece, each piece continuing the run before or starting one. */

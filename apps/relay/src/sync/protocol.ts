@@ -248,7 +248,9 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
   }
   const rootTypeNames = rootTypeNamesOf(structs);
   if (rootTypeNames.length > MAX_ROOT_TYPES) throw new ProtocolError(`update names ${rootTypeNames.length} top-level types (a list holds at most ${MAX_ROOT_TYPES})`);
-  const joins = arrayRunJoins(structs);
+  const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs && !holdsFormatting(structs);
+  // Cut into slices, the update's deletions come in the last one, after earlier slices' joins.
+  const joins = arrayRunJoins(structs, slice ? undefined : decoded.ds);
   if (joins.copies > MAX_ARRAY_RUN_JOIN_COPIES) {
     throw new ProtocolError('update splits an array run into too many pieces (Yjs would join them in quadratic time)');
   }
@@ -262,7 +264,6 @@ function checkedUpdate(update: Uint8Array, options: DecodeOptions): Omit<SyncUpd
     ...(rootTypeNames.length === 0 ? {} : { rootTypeNames }),
   };
   const joinGc = options.joinGcRuns === true && gcRunJoins(structs) >= GC_RUN_REWRITE_MIN_JOINS;
-  const slice = options.sliceStructs !== undefined && structs.length > options.sliceStructs && !holdsFormatting(structs);
   if (!joinGc && !slice) return checked;
   const blocks = clientBlocks(structs);
   const rewritten = joinGc ? blocks.map(joinGcRuns) : blocks;
