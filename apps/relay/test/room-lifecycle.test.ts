@@ -7,6 +7,7 @@ import type { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate } from '../src/sync/protocol.js';
 import type { ListRequester } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
+import { cutStoredList } from '../src/sync/update-slices.js';
 import { GatedStorage, waitFor } from './helpers.js';
 import { fakePeer, registryOptions } from './room-fakes.js';
 
@@ -156,5 +157,121 @@ describe('a list\'s life in memory: load, eviction, unload', () => {
     const loaded = acquired.filter((room) => room.isReady);
     expect(loaded.length).toBe(2);
     expect(loaded.reduce((bytes, room) => bytes + room.sizeBytes, 0)).toBeLessThanOrEqual(250_000);
+  });
+
+  it('[GC2] a list unloaded by the idle sweep counts until it is released: on a slow disk, a list opened meanwhile waits for it before it is read, and is not refused at the upgrade for it', async () => {
+    const storage = new GatedStorage();
+    const rooms = new RoomRegistry(registryOptions(storage, { maxLoadedLists: 2 }));
+    const acquired: ListRoom[] = [];
+    /** Lists read from storage whose documents the relay still holds: loaded, or unloaded and not yet released. */
+    const inMemory = (): number => acquired.filter((list, i) => i < storage.loadsStarted && !list.doc.isDestroyed).length;
+    const open = async (listId: string, phoneId: number): Promise<{ room: ListRoom; phone: ReturnType<typeof fakePeer> }> => {
+      const room = rooms.acquire(listId) as ListRoom;
+      acquired.push(room);
+      const phone = fakePeer(phoneId);
+      room.attach(phone);
+      await waitFor(() => room.isReady, 2000, 'list loaded');
+      return { room, phone };
+    };
+    // The disk is slow: the first list's write has not returned when its phone leaves and the
+    // idle sweep unloads it (its flush waits for the write).
+    storage.holdAppends();
+    const first = await open('sweptWhileWriting01', 1);
+    first.room.receive(first.phone, itemUpdate('milk'), 0);
+    await waitFor(() => storage.appendsStarted === 1, 2000, 'write started');
+    first.room.detach(first.phone);
+    rooms.sweepIdle();
+    expect(rooms.loadedCount).toBe(0);
+    // A second list fits beside it and loads at once.
+    await open('openedAfterSweep001', 2);
+    // A third one is let in at the upgrade (the unloading list is not a reason to refuse phones)...
+    expect(rooms.canAcquire('openedAfterSweep002')).toBe(true);
+    const third = rooms.acquire('openedAfterSweep002') as ListRoom;
+    acquired.push(third);
+    third.attach(fakePeer(3));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // ...but not read while the swept list is still in memory. Before: read at once, and on a
+    // slow disk every list churned through stayed in memory past MAX_LOADED_LISTS.
+    expect({ read: storage.loadsStarted, inMemory: inMemory(), ready: third.isReady }).toEqual({ read: 2, inMemory: 2, ready: false });
+    storage.releaseAppends();
+    await waitFor(() => third.isReady, 2000, 'the third list loaded');
+    expect({ firstReleased: first.room.doc.isDestroyed, inMemory: inMemory(), unloading: rooms.unloadingCount }).toEqual({ firstReleased: true, inMemory: 2, unloading: 0 });
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  it('[GC2] a list waiting for room beside unloading lists does not wait for their compactions still waiting for their turn: those are dropped, the lists keep their logs', async () => {
+    /** Compactions wait for a turn (the disk storage's slots, all taken) until the test gives it. */
+    class QueuedCompactions extends MemoryListStorage {
+      asked = 0;
+      private openTurn: () => void = () => undefined;
+      private readonly turn = new Promise<void>((resolve) => (this.openTurn = resolve));
+      override async compact(...args: Parameters<MemoryListStorage['compact']>): Promise<void> {
+        this.asked += 1;
+        await this.turn;
+        return super.compact(...args);
+      }
+      giveTurn(): void {
+        this.openTurn();
+      }
+    }
+    const storage = new QueuedCompactions();
+    const rooms = new RoomRegistry(registryOptions(storage, { maxLoadedLists: 1 }));
+    const first = rooms.acquire('unloadedCompacting1') as ListRoom;
+    const phone = fakePeer(1);
+    first.attach(phone);
+    await waitFor(() => first.isReady, 2000, 'loaded');
+    first.receive(phone, itemUpdate('milk'), 0);
+    await first.flush();
+    first.detach(phone);
+    // Unloaded by the sweep: flushed, its compaction waits for its turn behind many others.
+    rooms.sweepIdle();
+    await waitFor(() => storage.asked === 1, 2000, 'the unload compaction asked for');
+    const second = rooms.acquire('waitsForTheFirst01') as ListRoom;
+    let firstReleasedWhenRead: boolean | undefined;
+    second.doc.on('afterTransaction', () => (firstReleasedWhenRead ??= first.doc.isDestroyed));
+    second.attach(fakePeer(2));
+    // Before: read at once beside the unloading list (2 lists in memory with a bound of 1); waiting
+    // for its compaction instead, it would wait for the whole backlog ahead of it.
+    await waitFor(() => second.isReady, 2000, 'the second list loaded');
+    expect(firstReleasedWhenRead).toBe(true);
+    storage.giveTurn();
+    await rooms.whenUnloaded();
+    const stored = await storage.load('unloadedCompacting1');
+    expect({ records: stored.updates.length, compacted: stored.logBytes < stored.storedBytes }).toEqual({ records: 1, compacted: false });
+    await rooms.shutdown(1012, 'restarting');
+  });
+
+  it('[DW3] the shutdown does not wait for a loading list\'s cut queued on a busy decode worker: nothing is replayed, the stored list stays as it was, and the cut\'s time is charged once spent', async () => {
+    const storage = new MemoryListStorage();
+    const stored = [storedList('large', 5_000), storedList('small', 10)];
+    await storage.append('largeListCutOnWorker', stored);
+    const minBytes = 4096;
+    let cutsAsked = 0;
+    let finishCut: () => void = () => undefined;
+    const rooms = new RoomRegistry({
+      ...registryOptions(storage),
+      storedUpdateSlicer: {
+        minBytes,
+        estimateBytes: 4 * minBytes,
+        // Queued behind other addresses' frames, each of which may take DECODE_WORKER_CHECK_MS.
+        cut: (updates) => {
+          cutsAsked += 1;
+          return new Promise((resolve) => (finishCut = () => resolve({ ...cutStoredList(updates, minBytes, 100), ms: 7 })));
+        },
+      },
+    });
+    const charged: number[] = [];
+    const { requester } = address();
+    const room = rooms.acquire('largeListCutOnWorker', { ...requester, charge: (ms) => charged.push(ms) }) as ListRoom;
+    const phone = fakePeer(1);
+    room.attach(phone);
+    await waitFor(() => cutsAsked === 1, 2000, 'the cut asked for');
+    const shutdown = rooms.shutdown(1012, 'relay restarting');
+    // Before: the stop waited for the worker's whole queue ahead of the cut (11 s in the review).
+    expect(await Promise.race([shutdown.then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 1000))])).toBe('stopped');
+    expect({ closed: phone.closed, replayed: room.doc.getMap('items').size }).toEqual({ closed: [1012], replayed: 0 });
+    expect((await storage.load('largeListCutOnWorker')).updates).toEqual(stored);
+    finishCut();
+    await waitFor(() => charged.includes(7), 2000, 'the cut charged');
   });
 });

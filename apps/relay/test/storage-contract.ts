@@ -78,6 +78,34 @@ export function runListStorageContract(name: string, setup: () => Promise<Storag
       expect(stored.logBytes).toBeLessThan(stored.storedBytes);
     });
 
+    it('[S8] compact asks a snapshot source for the snapshot once, when it runs, and stores nothing when the source gives none', async () => {
+      const source = new Y.Doc();
+      const updates = Array.from({ length: 3 }, (_, i) => updateSettingItem(source, `k${i}`, `v${i}`));
+      await fixture.storage.append('sourcedSnapshot001', updates);
+      let asked = 0;
+      // Nothing to compact any more when the turn comes (the list was dropped, or already compacted).
+      await fixture.storage.compact('sourcedSnapshot001', () => {
+        asked += 1;
+        return Promise.resolve(undefined);
+      });
+      expect({ asked, updates: (await fixture.storage.load('sourcedSnapshot001')).updates }).toEqual({ asked: 1, updates });
+      const later = updateSettingItem(source, 'during', 'the wait');
+      await fixture.storage.append('sourcedSnapshot001', [later]);
+      await fixture.storage.compact(
+        'sourcedSnapshot001',
+        () => {
+          asked += 1;
+          // Taken now: it holds what was appended while the compaction waited.
+          return Promise.resolve(Y.encodeStateAsUpdate(source));
+        },
+        { background: true },
+      );
+      const reopened = await fixture.reopen();
+      const stored = await reopened.load('sourcedSnapshot001');
+      expect({ asked, records: stored.updates.length, logBytes: stored.logBytes }).toEqual({ asked: 2, records: 1, logBytes: 0 });
+      expect(docFrom(stored.updates).getMap('items').toJSON()).toEqual(source.getMap('items').toJSON());
+    });
+
     it('[S5] lists are independent', async () => {
       const source = new Y.Doc();
       const update = updateSettingItem(source, 'a', 'Milk');

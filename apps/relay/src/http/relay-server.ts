@@ -472,6 +472,7 @@ export class RelayServer {
           socket: ws,
           room,
           remoteAddress,
+          addressGroup: group,
           addressBudget: budget,
           sendBacklog: this.sendBacklogs.open(group, () => ws.bufferedAmount),
           openIncoming: (readIncoming) => this.incomingBacklogs.open(group, readIncoming),
@@ -617,11 +618,17 @@ function isWebSocketUpgrade(request: http.IncomingMessage): boolean {
 /**
  * What the lists hand the decode worker besides large frames. Stored lists holding an update as
  * large as the frames it checks are readied by it, those updates cut into slices; so are lists
- * storing four times that in all. Sync answers larger than a part are cut into parts there.
+ * storing four times that in all. Sync answers larger than a part are cut into parts there, in
+ * the turn of the asking phone's address, which their cuts share with its frames: each address's
+ * frames and cuts wait behind each other, not other addresses' phones ([DW5]). Loads take a turn
+ * of their own (LIST_LOADS_TURN).
  */
 function offThreadWorkOf(decoder: OffThreadDecoder, minBytes: number): { storedUpdateSlicer: StoredUpdateSlicer; syncAnswerCutter: SyncAnswerCutter } {
   return {
     storedUpdateSlicer: { minBytes, estimateBytes: 4 * minBytes, cut: (updates) => decoder.cutStored(updates, minBytes) },
-    syncAnswerCutter: { cut: (answer, maxPartBytes) => decoder.cutSyncAnswer(answer, maxPartBytes) },
+    syncAnswerCutter: {
+      cut: (answer, maxPartBytes, requester) =>
+        decoder.cutSyncAnswer(answer, maxPartBytes, requester instanceof Connection ? requester.addressGroup : undefined),
+    },
   };
 }

@@ -75,25 +75,27 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
 }
 
 /**
- * At most `limit` tasks run at once; the others wait their turn, first come first served. Bounds
- * what the tasks hold together, such as open files (see file-limit.ts).
+ * At most `limit` tasks run at once; the others wait their turn, first come first served, except
+ * that `background` tasks (nobody waits for them) wait behind every other. Bounds what the tasks
+ * hold together, such as open files (see file-limit.ts).
  */
 export class Slots {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  private readonly waitingInBackground: Array<() => void> = [];
 
   constructor(private readonly limit: number) {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`slot limit must be an integer ≥ 1, got ${limit}`);
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  async run<T>(task: () => Promise<T>, background = false): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => (background ? this.waitingInBackground : this.waiting).push(resolve));
     // A slot freed by a finished task is handed over directly (see finally): `running` stays counted.
     else this.running += 1;
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
+      const next = this.waiting.shift() ?? this.waitingInBackground.shift();
       if (next !== undefined) next();
       else this.running -= 1;
     }

@@ -6,7 +6,7 @@ import { listLogsWithinFileLimit, openFileLimit } from '../file-limit.js';
 import { isValidListId } from '../list-id.js';
 import type { LogFields, Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { ListStorage, StorageFailureKind, StorageObserver, StoredList } from './list-storage.js';
+import type { CompactOptions, ListStorage, SnapshotSource, StorageFailureKind, StorageObserver, StoredList } from './list-storage.js';
 import { decodeSegment, encodeJournalRecord, JournalSegment, openSegmentFile, segmentPath, segmentSequence, writeAt } from './journal.js';
 import { PendingRecords } from './pending-records.js';
 import { frameRecord, RECORD_HEADER_BYTES, scanRecords } from './record-framing.js';
@@ -123,7 +123,11 @@ export class DiskListStorage implements ListStorage {
    * these never race: a handle is in use by one task at a time, and not closed while it is.
    */
   private readonly logs: OpenLogs;
-  /** Compactions in progress, bounded: each holds its temp snapshot open (its log goes through `logs`). */
+  /**
+   * Compactions in progress, bounded: each holds its temp snapshot open (its log goes through
+   * `logs`), and its snapshot in memory, asked for only once it holds a slot. Background ones (a
+   * list being unloaded) wait behind those of loaded lists.
+   */
   private readonly compactions: Slots;
   /** Lists loaded and not yet released: only their logs may stay open between checkpoints. */
   private readonly inUse = new Set<string>();
@@ -337,8 +341,22 @@ export class DiskListStorage implements ListStorage {
     return this.runCheckpoint(pace).catch((error: unknown) => this.reportFailure('checkpoint_failed', 'error', { error }));
   }
 
-  compact(listId: string, snapshot: Uint8Array): Promise<void> {
-    return this.serialize(listId, () => this.compactNow(listId, snapshot));
+  /**
+   * Takes a compaction slot, then the list's turn in its queue, and only then the snapshot: the
+   * list's writes (stopped from the snapshot on) and its queue (its checkpoint copies) wait for
+   * the compaction itself, not for every compaction queued ahead of it ([GC3]).
+   */
+  compact(listId: string, source: Uint8Array | SnapshotSource, options: CompactOptions = {}): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    if (!isValidListId(listId)) return Promise.reject(new Error('invalid list id'));
+    return this.compactions.run(
+      () =>
+        this.serialize(listId, async () => {
+          const snapshot = typeof source === 'function' ? await source() : source;
+          if (snapshot !== undefined) await this.compactWithinSlot(listId, snapshot);
+        }),
+      options.background === true,
+    );
   }
 
   release(listId: string): Promise<void> {
@@ -827,11 +845,6 @@ export class DiskListStorage implements ListStorage {
       await handle.close().catch(() => undefined);
       throw error;
     }
-  }
-
-  /** One compaction, within the bound on those running at once: each holds its temp snapshot open. */
-  private compactNow(listId: string, snapshot: Uint8Array): Promise<void> {
-    return this.compactions.run(() => this.compactWithinSlot(listId, snapshot));
   }
 
   private async compactWithinSlot(listId: string, snapshot: Uint8Array): Promise<void> {

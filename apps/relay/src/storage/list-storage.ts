@@ -7,7 +7,9 @@
  * - `load` of a list never written returns no updates and creates nothing.
  * - `compact` replaces everything stored for the list by one snapshot, atomically: after a
  *   crash at any moment, `load` returns either the old or the new state (replaying both is fine,
- *   Yjs updates are idempotent).
+ *   Yjs updates are idempotent). Given a SnapshotSource, it asks for the snapshot only once the
+ *   compaction may start (its turn among the compactions, see CompactOptions), and stores
+ *   nothing when the source gives none.
  */
 export interface StoredList {
   /** Snapshot first (if any), then the appended updates in order. */
@@ -26,10 +28,28 @@ export interface ListStorage {
   readonly ready?: boolean;
   load(listId: string): Promise<StoredList>;
   append(listId: string, updates: readonly Uint8Array[]): Promise<void>;
-  compact(listId: string, snapshot: Uint8Array): Promise<void>;
+  compact(listId: string, snapshot: Uint8Array | SnapshotSource, options?: CompactOptions): Promise<void>;
   /** Forget per-list resources (open files); the data stays stored. */
   release(listId: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The snapshot of a compaction, asked for once the compaction may start, and written at once;
+ * undefined: nothing to compact any more. A list room stops its writes from the moment it takes
+ * the snapshot until the compaction ends (the snapshot must hold every update stored before it):
+ * taken earlier, the list's acknowledgements waited for every compaction queued ahead of it,
+ * seconds after the idle sweep had unloaded many lists ([GC3]), and every snapshot waiting for
+ * its turn was in memory.
+ */
+export type SnapshotSource = () => Promise<Uint8Array | undefined>;
+
+export interface CompactOptions {
+  /**
+   * Nobody waits for it (a list being unloaded): it waits behind the compactions of loaded lists,
+   * whose writes it would otherwise hold up.
+   */
+  readonly background?: boolean;
 }
 
 export const EMPTY_STORED_LIST: StoredList = { updates: [], storedBytes: 0, logBytes: 0 };

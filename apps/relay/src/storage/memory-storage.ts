@@ -1,4 +1,4 @@
-import type { ListStorage, StoredList } from './list-storage.js';
+import type { ListStorage, SnapshotSource, StoredList } from './list-storage.js';
 
 interface MemoryList {
   snapshot: Uint8Array | undefined;
@@ -28,10 +28,13 @@ export class MemoryListStorage implements ListStorage {
     return Promise.resolve();
   }
 
-  compact(listId: string, snapshot: Uint8Array): Promise<void> {
+  /** At once: in memory, no compaction waits for a turn (CompactOptions changes nothing). */
+  async compact(listId: string, source: Uint8Array | SnapshotSource): Promise<void> {
+    this.assertOpen();
+    const snapshot = typeof source === 'function' ? await source() : source;
+    if (snapshot === undefined) return;
     this.assertOpen();
     this.lists.set(listId, { snapshot: snapshot.slice(), log: [] });
-    return Promise.resolve();
   }
 
   release(): Promise<void> {

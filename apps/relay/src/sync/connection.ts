@@ -90,6 +90,11 @@ export interface ConnectionOptions {
   readonly socket: WebSocket;
   readonly room: ListRoom;
   readonly remoteAddress: string;
+  /**
+   * Its address as the per-address bounds count it (an IPv4 address, an IPv6 /64): the turn its
+   * frames, and the sync answers cut for it, take on the decode worker (OffThreadDecoder).
+   */
+  readonly addressGroup: string;
   /** Shared by every connection from the same address (see AddressBudgets). */
   readonly addressBudget: AddressBudget;
   /** This connection's part of the unsent bytes its address and the relay may hold (see SharedBacklogs). */
@@ -115,6 +120,7 @@ export interface ConnectionOptions {
 export class Connection implements RoomPeer {
   readonly id: number;
   readonly remoteAddress: string;
+  readonly addressGroup: string;
   private readonly socket: WebSocket;
   private readonly room: ListRoom;
   private readonly messageBudget: TokenBucket;
@@ -140,8 +146,10 @@ export class Connection implements RoomPeer {
   private waitingForList = false;
   /** What this connection holds of frames read and not yet handled, against its address's and the relay's bounds. */
   private readonly incoming: BacklogShare;
-  /** The oldest held frame once decoded, while it waits for the address's delivery budget. */
+  /** The oldest held frame once decoded, while it waits for the address's storage or delivery budget. */
   private decodedHead: Received<IncomingMessage> | undefined;
+  /** What `decodedHead` holds in memory (holdDecoded), counted in `heldBytes` until it is handed over. */
+  private decodedHeadBytes = 0;
   private holdTimer: NodeJS.Timeout | undefined;
   /**
    * The bytes of the oldest held frame while it is checked on the decode worker (0 when none is):
@@ -151,6 +159,8 @@ export class Connection implements RoomPeer {
   private offThreadFrameBytes = 0;
   /** Reading stopped while another of the address's frames is on the decode worker (not a budget). */
   private pausedForDecodeTurn = false;
+  /** While its frame waits on the decode worker: keeps its phone listening (keepWaitingPhoneListening). */
+  private offThreadKeepaliveTimer: NodeJS.Timeout | undefined;
   /** When this connection was last sent anything (keepWaitingPhoneListening). */
   private lastSentAt: number;
   private closing = false;
@@ -161,6 +171,7 @@ export class Connection implements RoomPeer {
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id;
     this.remoteAddress = options.remoteAddress;
+    this.addressGroup = options.addressGroup;
     this.socket = options.socket;
     this.room = options.room;
     const { limits, now } = options;
@@ -353,20 +364,24 @@ export class Connection implements RoomPeer {
         const decoded = this.decodeCharged(frame);
         // Refused: the loop ends, and the socket is read again for the close handshake.
         if (decoded === undefined) continue;
-        this.decodedHead = { item: decoded, readAt };
+        this.holdDecoded(decoded, readAt);
+        // From the top, as the decoded head.
+        continue;
       }
       const { item: message, readAt } = this.decodedHead;
       const storageLimitedMs = this.storageBudgetWait(message);
       if (storageLimitedMs > 0) {
-        this.holdFor(storageLimitedMs);
+        this.holdDecodedFor(storageLimitedMs);
         return;
       }
       const rateLimitedMs = this.deliveryBudgetWait(message);
       if (rateLimitedMs > 0) {
-        this.holdFor(rateLimitedMs);
+        this.holdDecodedFor(rateLimitedMs);
         return;
       }
       this.decodedHead = undefined;
+      this.heldBytes -= this.decodedHeadBytes;
+      this.decodedHeadBytes = 0;
       if (message.kind === 'sync-step-1' && !this.mayAnswerSyncRequest()) this.deferSyncRequest(message);
       else this.handle(message, readAt);
     }
@@ -386,6 +401,33 @@ export class Connection implements RoomPeer {
       this.handleHeld();
     }, Math.min(waitMs, HOLD_RECHECK_MS));
     this.holdTimer.unref();
+  }
+
+  /**
+   * Keeps `message`, decoded from the oldest held frame, until its address's budgets let it
+   * through, still counted as held for what it keeps in memory (retainedBytesOf): a decoded update
+   * can wait for the stored-bytes budget most of an hour. Until the thirty-eighth session's review
+   * a frame stopped counting once decoded, and 150 connections of one address in storage debt,
+   * each sending a 7.9 MB update, took the relay to 1.3 GB with 16 MB counted ([DW2]).
+   */
+  private holdDecoded(message: IncomingMessage, readAt: number): void {
+    this.decodedHead = { item: message, readAt };
+    this.decodedHeadBytes = retainedBytesOf(message);
+    this.heldBytes += this.decodedHeadBytes;
+  }
+
+  /**
+   * Holds the decoded head for `waitMs`, under the incoming bounds as a read would be: it may keep
+   * more than its frame (an update the worker cut into slices keeps both). Checked only once it
+   * waits: handed over at once, a list-sized update is not refused for its slices.
+   */
+  private holdDecodedFor(waitMs: number): void {
+    const bound = this.incoming.makeRoomFor(0);
+    if (bound !== undefined) {
+      this.dropForIncoming(bound, false);
+      return;
+    }
+    this.holdFor(waitMs);
   }
 
   /** Decodes `frame`, charging the time to the address; undefined (and the socket refused) if malformed. */
@@ -420,12 +462,13 @@ export class Connection implements RoomPeer {
     this.options.addressBudget.decodesInFlight += 1;
     this.offThreadFrameBytes = frame.length;
     this.socket.pause();
+    // Its presence queries wait unread behind the frame, as during a hold ([DW1]).
+    this.keepWaitingPhoneListening();
+    this.offThreadKeepaliveTimer = setInterval(() => this.keepWaitingPhoneListening(), HOLD_RECHECK_MS);
+    this.offThreadKeepaliveTimer.unref();
     const started = performance.now();
-    decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }).then(
-      ({ message, ms }) =>
-        this.decodedOffThread(frame, ms, () => {
-          this.decodedHead = { item: message, readAt };
-        }),
+    decoder.decode(frame, { refuseListContent: this.options.limits.refuseListContent === true }, this.addressGroup).then(
+      ({ message, ms }) => this.decodedOffThread(frame, ms, () => this.holdDecoded(message, readAt)),
       (error: unknown) => this.decodedOffThread(frame, performance.now() - started, () => this.refuseUnchecked(frame, error)),
     );
   }
@@ -435,6 +478,8 @@ export class Connection implements RoomPeer {
     const budget = this.options.addressBudget;
     budget.decodesInFlight -= 1;
     budget.loopMs.charge(ms);
+    clearInterval(this.offThreadKeepaliveTimer);
+    this.offThreadKeepaliveTimer = undefined;
     this.options.metrics.offThreadDecodeSeconds.observe(ms / 1000);
     this.offThreadFrameBytes = 0;
     this.heldBytes -= frame.length;
@@ -505,8 +550,9 @@ export class Connection implements RoomPeer {
    * time sent its upload again from the start. So a phone that has heard nothing for
    * WAITING_PHONE_KEEPALIVE_MS is sent the list's presence, as if it had asked: it stays
    * connected, sees the others' edits, and its update is stored once it has arrived and the
-   * budgets allow ([B11], [SL3]). Called at each hold (rechecked every second) and each read
-   * into a frame not yet whole.
+   * budgets allow ([B11], [SL3]). Called at each hold (rechecked every second), every second
+   * while its frame waits on the decode worker ([DW1]: behind other addresses' frames, a phone
+   * heard nothing for 10 s), and at each read into a frame not yet whole.
    */
   private keepWaitingPhoneListening(): void {
     if (this.closing || this.options.now() - this.lastSentAt < WAITING_PHONE_KEEPALIVE_MS) return;
@@ -762,11 +808,14 @@ export class Connection implements RoomPeer {
     this.deferredSyncRequest = undefined;
     clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
+    clearInterval(this.offThreadKeepaliveTimer);
+    this.offThreadKeepaliveTimer = undefined;
     this.held.length = 0;
     // A frame still on the decode worker stays counted until it is checked ([K3]): a sender that
     // hangs up at once could otherwise queue large frames past every bound.
     this.heldBytes = this.offThreadFrameBytes;
     this.decodedHead = undefined;
+    this.decodedHeadBytes = 0;
     this.options.sendBacklog.release();
     if (this.offThreadFrameBytes === 0) this.incoming.release();
     else this.incoming.update();
@@ -779,6 +828,24 @@ export class Connection implements RoomPeer {
       this.options.onClosed(this);
     }
   }
+}
+
+/**
+ * The bytes `message` keeps in memory: the buffers its byte arrays view, each once (decoded on the
+ * loop, a copy of the frame; from the worker, the update and the slices it was cut into).
+ */
+function retainedBytesOf(message: IncomingMessage): number {
+  const arrays: readonly Uint8Array[] =
+    message.kind === 'sync-step-1'
+      ? [message.stateVector]
+      : message.kind === 'sync-step-2' || message.kind === 'sync-update'
+        ? [message.update, ...(message.sliced?.slices ?? [])]
+        : message.kind === 'awareness'
+          ? message.entries.map((entry) => entry.stateJson)
+          : [];
+  let bytes = 0;
+  for (const buffer of new Set(arrays.map((array) => array.buffer))) bytes += buffer.byteLength;
+  return bytes;
 }
 
 function toBytes(data: unknown): Uint8Array {

@@ -196,14 +196,19 @@ export class ListRoom {
   /** Updates Yjs emitted while applying the current message; kept only if the apply succeeds. */
   private collecting: Uint8Array[] | undefined;
   private compaction: Promise<boolean> | undefined;
+  /** Set while a compaction waits for its turn (compactInTurn): drops it. */
+  private dropWaitingCompaction: (() => void) | undefined;
   /**
    * Its document holds every stored update: only then may it be compacted. A load abandoned
    * halfway (abandonLoad, shutdown) leaves a document that compacted would replace the stored
    * list with part of it.
    */
   private replayedWhole = false;
-  /** Set while the load waits for its payer's turn: ends that wait when the load is abandoned. */
-  private endTurnWait: (() => void) | undefined;
+  /**
+   * Resolves when the load is abandoned (abandonLoad): made by the first step of the load that
+   * waits for something that may take long (its payer's turn, the decode worker's cut).
+   */
+  private loadAbandoned: { readonly signal: Promise<void>; readonly resolve: () => void } | undefined;
   private compactionRetryAt = 0;
   /**
    * Peers that sent an update Yjs held back: their acknowledgement so far does not cover it, and
@@ -383,13 +388,20 @@ export class ListRoom {
    */
   private async turnUnlessAbandoned(payer: LoadPayer): Promise<boolean> {
     const turn = payer.turn().then(() => true);
-    const abandoned = new Promise<boolean>((resolve) => {
-      this.endTurnWait = () => resolve(false);
-    });
-    const started = await Promise.race([turn, abandoned]);
-    this.endTurnWait = undefined;
+    const started = await Promise.race([turn, this.whenLoadAbandoned().then(() => false)]);
     if (!started) void turn.then(() => payer.finished());
     return started;
+  }
+
+  /** Resolves once the load is abandoned (at once if it is already). */
+  private whenLoadAbandoned(): Promise<void> {
+    if (this.state !== 'loading') return Promise.resolve();
+    if (this.loadAbandoned === undefined) {
+      let resolve = (): void => undefined;
+      const signal = new Promise<void>((settle) => (resolve = settle));
+      this.loadAbandoned = { signal, resolve };
+    }
+    return this.loadAbandoned.signal;
   }
 
   /**
@@ -404,7 +416,18 @@ export class ListRoom {
     const bytes = this.storedBytes;
     if (bytes < slicer.estimateBytes && !updates.some((update) => update.length >= slicer.minBytes)) return undefined;
     try {
-      const cut = await slicer.cut(updates);
+      const cutting = slicer.cut(updates);
+      // Not waited for once the load is abandoned: queued on a busy worker, each request ahead of
+      // it may take DECODE_WORKER_CHECK_MS, and the shutdown (or the list's next load) waited as
+      // long for a load that replays nothing ([DW3]). Its time is still its payer's, once spent.
+      const cut = await Promise.race([cutting, this.whenLoadAbandoned().then(() => undefined)]);
+      if (cut === undefined) {
+        void cutting.then(
+          (late) => this.options.payer?.charge(late.ms),
+          () => undefined,
+        );
+        return undefined;
+      }
       this.spendOnLoad(cut.ms);
       return cut;
     } catch {
@@ -599,7 +622,7 @@ export class ListRoom {
   private async cutOffThread(peer: RoomPeer, answer: Uint8Array, maxPartBytes: number, cutter: SyncAnswerCutter): Promise<readonly Uint8Array[]> {
     const started = performance.now();
     try {
-      const { messages, ms } = await cutter.cut(answer, maxPartBytes);
+      const { messages, ms } = await cutter.cut(answer, maxPartBytes, peer);
       peer.chargeLoopMs(ms);
       return messages;
     } catch (error) {
@@ -641,7 +664,7 @@ export class ListRoom {
     if (this.state !== 'loading') return;
     this.state = 'closing';
     this.waiting.length = 0;
-    this.endTurnWait?.();
+    this.loadAbandoned?.resolve();
   }
 
   /** Stops serving: later messages are ignored, peers are closed with `code` after `stopWriting`. */
@@ -658,6 +681,8 @@ export class ListRoom {
   destroy(): void {
     // A message still being applied in slices stops at its next turn.
     if (this.state !== 'failed') this.state = 'closing';
+    this.dropCompactionNotStarted();
+    this.loadAbandoned?.resolve();
     clearImmediate(this.nextWaitingTurn);
     this.nextWaitingTurn = undefined;
     this.sends.forgetAll();
@@ -666,39 +691,88 @@ export class ListRoom {
   }
 
   /**
-   * Folds the log into a snapshot when it has grown past the threshold (or `force`).
+   * Folds the log into a snapshot when it has grown past the threshold (or `force`); `background`:
+   * nobody waits for it (an unload), it waits behind loaded lists' compactions (CompactOptions).
    * Resolves true when a snapshot was written.
    */
-  compactIfLarge(force = false): Promise<boolean> {
+  compactIfLarge(force = false, background = false): Promise<boolean> {
     if (this.state === 'failed' || !this.replayedWhole) return Promise.resolve(false);
     if (this.compaction !== undefined) return this.compaction;
     const wanted = (): boolean =>
       this.logBytes > 0 && (force || (this.logBytes >= this.options.compactLogBytes && this.options.now() >= this.compactionRetryAt));
     if (!wanted()) return Promise.resolve(false);
-    this.compaction = this.commit
-      .runExclusive(async () => {
-        if (!wanted() || this.state === 'failed') return false;
-        // Taken between writes: every update the log holds is in the document; the snapshot may
-        // also hold accepted-but-unwritten updates, which merely makes them durable early.
-        const snapshot = encodeIntegratedState(this.doc);
-        try {
-          await this.options.storage.compact(this.listId, snapshot);
-          this.setStoredBytes(snapshot.length + RECORD_OVERHEAD_BYTES);
-          this.logBytes = 0;
-          this.measuredBytes = undefined;
-          this.measureHeap();
-          return true;
-        } catch (error) {
-          this.compactionRetryAt = this.options.now() + COMPACTION_RETRY_DELAY_MS;
-          this.options.metrics.errors.inc({ kind: 'compaction_failed' });
-          this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
-          return false;
-        }
-      })
-      .finally(() => {
-        this.compaction = undefined;
-      });
+    this.compaction = this.compactInTurn(wanted, background).finally(() => {
+      this.compaction = undefined;
+      this.dropWaitingCompaction = undefined;
+    });
     return this.compaction;
+  }
+
+  /**
+   * Drops the compaction waiting for its turn among the storage's compactions, if one is (one
+   * already writing runs to its end): the list keeps its log, which is just as complete. At
+   * shutdown, which otherwise waited for every compaction queued ahead of it ([GC3]), and for an
+   * unloading list whose release loads wait for ([GC2]).
+   */
+  dropCompactionNotStarted(): void {
+    this.dropWaitingCompaction?.();
+  }
+
+  /**
+   * Compacts once the storage gives the compaction its turn (SnapshotSource): the list's writes
+   * stop only from the snapshot, taken between two writes, to the compaction's end. Waiting for
+   * its turn with the writes stopped, an active list acknowledged nothing for seconds behind the
+   * compactions of lists the idle sweep had just unloaded ([GC3]); and the snapshot, encoded only
+   * once the turn has come, is in memory only for as long as it is being written.
+   */
+  private async compactInTurn(wanted: () => boolean, background: boolean): Promise<boolean> {
+    let snapshot: Uint8Array | undefined;
+    let droppedBeforeItsTurn = false;
+    const dropped = new Promise<false>((resolve) => {
+      this.dropWaitingCompaction = () => {
+        droppedBeforeItsTurn = true;
+        resolve(false);
+      };
+    });
+    let endExclusive = (): void => undefined;
+    const ended = new Promise<void>((resolve) => (endExclusive = resolve));
+    const takeSnapshot = (): Promise<Uint8Array | undefined> =>
+      new Promise((resolve, reject) => {
+        void this.commit.runExclusive(async () => {
+          if (droppedBeforeItsTurn || !wanted() || this.state === 'failed' || this.doc.isDestroyed) {
+            resolve(undefined);
+            return;
+          }
+          this.dropWaitingCompaction = undefined;
+          try {
+            // Taken between writes: every update the log holds is in the document; the snapshot may
+            // also hold accepted-but-unwritten updates, which merely makes them durable early.
+            snapshot = encodeIntegratedState(this.doc);
+          } catch (error) {
+            reject(error);
+            return;
+          }
+          resolve(snapshot);
+          // No write until the compaction has ended: its snapshot must hold every update stored before it.
+          await ended;
+        });
+      });
+    try {
+      const stored = (async () => this.options.storage.compact(this.listId, takeSnapshot, { background }))();
+      if (!(await Promise.race([stored.then(() => true), dropped])) || snapshot === undefined) return false;
+      this.setStoredBytes(snapshot.length + RECORD_OVERHEAD_BYTES);
+      this.logBytes = 0;
+      this.measuredBytes = undefined;
+      this.measureHeap();
+      return true;
+    } catch (error) {
+      this.compactionRetryAt = this.options.now() + COMPACTION_RETRY_DELAY_MS;
+      this.options.metrics.errors.inc({ kind: 'compaction_failed' });
+      this.options.logger.error('list.compaction_failed', { listId: this.listId, error });
+      return false;
+    } finally {
+      endExclusive();
+    }
   }
 
   private applyUpdate(peer: RoomPeer, message: SyncUpdateMessage, receivedAt: number): void {
@@ -1152,9 +1226,12 @@ export class ListRoom {
     this.heldBackJoiningValues += joiningValues;
     if (this.heldBackJoiningValues <= this.nextHeldBackJoinCheck) return false;
     this.nextHeldBackJoinCheck = this.heldBackJoiningValues + HELD_BACK_JOINING_VALUES_UNCHECKED;
-    const pending = this.doc.store.pendingStructs;
-    // Yjs keeps held-back structs in its second update format.
-    return pending !== null && arrayRunJoins(Y.decodeUpdateV2(pending.update).structs).copies > MAX_ARRAY_RUN_JOIN_COPIES;
+    const { pendingStructs: pending, pendingDs } = this.doc.store;
+    if (pending === null) return false;
+    // Yjs keeps held-back structs and deletions in its second update format, and applies the
+    // deletions of held-back structs in the transaction that integrates them.
+    const deletions = pendingDs === null ? undefined : Y.decodeUpdateV2(pendingDs).ds;
+    return arrayRunJoins(Y.decodeUpdateV2(pending.update).structs, deletions).copies > MAX_ARRAY_RUN_JOIN_COPIES;
   }
 
   /** No room for the list in memory (see ListRoomOptions.admit): its phones come back later. */

@@ -63,14 +63,25 @@ export interface OffThreadDecoderOptions {
  */
 const IDLE_WORKER_MS = 10_000;
 
-interface Pending {
+/** A request waiting for the worker, or on it. */
+interface Request {
+  readonly id: number;
   readonly resolve: (response: DecodeResponse) => void;
   readonly reject: (error: Error) => void;
-  /** The worker checking it: only its own failure fails this request. */
-  worker: Worker;
-  /** The request, to send again to a new worker (see failAllOf). */
+  /** The request, built when it goes to a worker (again to a new one, see failInFlight). */
   readonly build: (id: number) => DecodeRequest;
 }
+
+/**
+ * Whose turn a request takes on the worker: the address group of the phone it is for (an IPv4
+ * address, an IPv6 /64, as its per-address budgets count it), or one of the keys below.
+ */
+export type WorkerTurn = string;
+
+/** The turn of every list being loaded (OffThreadDecoder.cutStored): loads take one turn together. */
+export const LIST_LOADS_TURN: WorkerTurn = '(list loads)';
+/** The turn of requests that name none (tests). */
+const UNNAMED_TURN: WorkerTurn = '(unnamed)';
 
 /**
  * Checks large frames on one worker thread. Checking builds every struct of an update (Yjs has
@@ -79,25 +90,33 @@ interface Pending {
  * worker, the other lists go on; a frame that would exhaust the worker's heap kills only the
  * worker, which is started again for the next frame.
  *
- * Frames are checked one at a time, in the order sent. One worker is enough: what it checks is
- * charged to each sender's event-loop budget like the main thread's work, so one address cannot
- * keep it busy for long, and honest large messages (a long list's first upload) are rare.
+ * One request at a time goes to the worker, the turns (addresses) taking one request each in
+ * turn, each turn's own in the order sent: a phone's frame waits for one request of each other
+ * address waiting, however many each has queued. One queue for all, in the order sent, had a
+ * phone wait behind every frame and sync-answer cut queued before it, and its app reconnect
+ * after 8 s of silence and upload again, at the back of the queue ([DW1], [DW5]). One worker is
+ * enough: what it checks is charged to each sender's event-loop budget like the main thread's
+ * work, so one address cannot keep it busy for long, and honest large messages (a long list's
+ * first upload) are rare.
  */
 export class OffThreadDecoder {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
+  /** Requests waiting, by turn; the turns in the order they go next (a turn served goes last). */
+  private readonly waiting = new Map<WorkerTurn, Request[]>();
+  /** The request on the worker, and that worker. */
+  private inFlight: { readonly request: Request; readonly worker: Worker } | undefined;
   private nextId = 1;
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Bounds the current worker's check of its first request, `timedRequest` (armCheckTimer). */
+  /** Bounds the worker's check of the request in flight (armCheckTimer). */
   private checkTimer: NodeJS.Timeout | undefined;
-  private timedRequest: number | undefined;
   private readonly readyWorkers = new WeakSet<Worker>();
 
   constructor(private readonly options: OffThreadDecoderOptions) {}
 
-  async decode(frame: Uint8Array, decodeOptions: DecodeOptions): Promise<OffThreadResult> {
-    const response = await this.request((id) => ({ id, frame, options: decodeOptions }));
+  /** Checks `frame`, in `turn` (its sender's address group). */
+  async decode(frame: Uint8Array, decodeOptions: DecodeOptions, turn: WorkerTurn = UNNAMED_TURN): Promise<OffThreadResult> {
+    const response = await this.request((id) => ({ id, frame, options: decodeOptions }), turn);
     if (!('message' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
     return { message: withIds(response.message), ms: response.ms };
   }
@@ -105,49 +124,82 @@ export class OffThreadDecoder {
   /**
    * A stored list being loaded: its updates of `minBytes` or more cut into slices to apply one per
    * event-loop turn, the heap all of them would take (cutStoredList), and the worker's time on it
-   * (charged to the address that made the list load). Rejects if the worker fails.
+   * (charged to the address that made the list load). Rejects if the worker fails. Every load
+   * takes LIST_LOADS_TURN unless told another.
    */
-  async cutStored(updates: readonly Uint8Array[], minBytes: number): Promise<TimedStoredListCut> {
-    const response = await this.request((id) => ({ id, storedList: updates, minBytes }));
+  async cutStored(updates: readonly Uint8Array[], minBytes: number, turn: WorkerTurn = LIST_LOADS_TURN): Promise<TimedStoredListCut> {
+    const response = await this.request((id) => ({ id, storedList: updates, minBytes }), turn);
     if (!('cut' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
     return { ...response.cut, ms: response.ms };
   }
 
   /**
-   * The messages sending `answer` to a phone (syncAnswerMessages), and the worker's time on them.
-   * Cutting decodes every struct of the answer: on the event loop it took 1.1–1.7 s and ~60 times
-   * the answer's bytes in heap for a ~6 MB list of toggled fields, enough to abort a relay whose
-   * heap held that list comfortably ([AP5], [AP6]). Rejects if the worker fails.
+   * The messages sending `answer` to a phone (syncAnswerMessages), and the worker's time on them,
+   * in `turn` (the asking phone's address group). Cutting decodes every struct of the answer: on
+   * the event loop it took 1.1–1.7 s and ~60 times the answer's bytes in heap for a ~6 MB list of
+   * toggled fields, enough to abort a relay whose heap held that list comfortably ([AP5], [AP6]).
+   * Rejects if the worker fails.
    */
-  async cutSyncAnswer(answer: Uint8Array, maxPartBytes: number): Promise<{ messages: Uint8Array[]; ms: number }> {
-    const response = await this.request((id) => ({ id, syncAnswer: answer, maxPartBytes }));
+  async cutSyncAnswer(answer: Uint8Array, maxPartBytes: number, turn: WorkerTurn = UNNAMED_TURN): Promise<{ messages: Uint8Array[]; ms: number }> {
+    const response = await this.request((id) => ({ id, syncAnswer: answer, maxPartBytes }), turn);
     if (!('answerMessages' in response)) throw new DecodeWorkerFailed('unexpected answer from the decode worker', false);
     return { messages: response.answerMessages, ms: response.ms };
   }
 
-  private request(build: (id: number) => DecodeRequest): Promise<DecodeResponse> {
+  private request(build: (id: number) => DecodeRequest, turn: WorkerTurn): Promise<DecodeResponse> {
     if (this.closed) return Promise.reject(new DecodeWorkerFailed('decoder closed', false));
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    const worker = this.worker ?? this.startWorker();
-    const id = this.nextId++;
     return new Promise<DecodeResponse>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker, build });
-      worker.postMessage(build(id));
-      this.armCheckTimer();
+      const request: Request = { id: this.nextId++, resolve, reject, build };
+      const queue = this.waiting.get(turn);
+      if (queue === undefined) this.waiting.set(turn, [request]);
+      else queue.push(request);
+      this.startNext();
     });
   }
 
-  /** Stops the worker; frames still being checked fail with DecodeWorkerFailed. */
+  /** Sends the next turn's request to the worker (started if need be) when none is on it. */
+  private startNext(): void {
+    if (this.inFlight !== undefined || this.closed) return;
+    const next = this.waiting.entries().next();
+    if (next.done === true) {
+      this.stopWhenIdle();
+      return;
+    }
+    const [turn, queue] = next.value;
+    const request = queue.shift() as Request;
+    // Its turn goes last: every other turn waiting has one request taken before its next.
+    this.waiting.delete(turn);
+    if (queue.length > 0) this.waiting.set(turn, queue);
+    const worker = this.worker ?? this.startWorker();
+    this.inFlight = { request, worker };
+    try {
+      worker.postMessage(request.build(request.id));
+    } catch (error) {
+      // Called from the worker's own events too: nothing may be thrown from here, nor the queue stop.
+      this.inFlight = undefined;
+      request.reject(error instanceof Error ? error : new Error(String(error)));
+      this.startNext();
+      return;
+    }
+    this.armCheckTimer();
+  }
+
+  /** Stops the worker; requests waiting or being checked fail with DecodeWorkerFailed. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.idleTimer);
     clearTimeout(this.checkTimer);
+    const error = new DecodeWorkerFailed('decoder closed', false);
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    inFlight?.request.reject(error);
+    for (const queue of this.waiting.values()) for (const request of queue) request.reject(error);
+    this.waiting.clear();
     const worker = this.worker;
     this.worker = undefined;
-    if (worker === undefined) return;
-    this.failAllOf(worker, new DecodeWorkerFailed('decoder closed', false));
-    await worker.terminate();
+    if (worker !== undefined) await worker.terminate();
   }
 
   private startWorker(): Worker {
@@ -164,57 +216,46 @@ export class OffThreadDecoder {
     });
     worker.on('error', (error: Error & { code?: string }) => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAllOf(worker, new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
+      this.failInFlight(worker, new DecodeWorkerFailed(error.message, error.code === 'ERR_WORKER_OUT_OF_MEMORY'));
     });
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
-      this.failAllOf(worker, new DecodeWorkerFailed('decode worker exited', false));
+      this.failInFlight(worker, new DecodeWorkerFailed('decode worker exited', false));
     });
     this.worker = worker;
     return worker;
   }
 
   private settle(response: DecodeResponse): void {
-    const pending = this.pending.get(response.id);
-    if (pending === undefined) return;
-    this.pending.delete(response.id);
+    const inFlight = this.inFlight;
+    if (inFlight === undefined || inFlight.request.id !== response.id) return;
+    this.inFlight = undefined;
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
     if ('error' in response) {
-      pending.reject(response.error.protocol ? new ProtocolError(response.error.message) : new Error(response.error.message));
+      inFlight.request.reject(response.error.protocol ? new ProtocolError(response.error.message) : new Error(response.error.message));
     } else {
-      pending.resolve(response);
+      inFlight.request.resolve(response);
     }
-    this.armCheckTimer();
-    if (this.pending.size === 0) this.stopWhenIdle();
-  }
-
-  private firstRequestOn(worker: Worker): number | undefined {
-    for (const [id, pending] of this.pending) if (pending.worker === worker) return id;
-    return undefined;
+    this.startNext();
   }
 
   /**
-   * Times the check the current worker is on: its first request (it takes them in order), from
-   * when the worker could start it (ready, and the one before answered). A check that never ends
-   * (a bug like [P1]'s loop, met on the worker) would otherwise hold every large frame on the
+   * Times the check in flight from when the worker could start it (ready). A check that never
+   * ends (a bug like [P1]'s loop, met on the worker) would otherwise hold every large frame on the
    * relay behind it, and their phones, for good.
    */
   private armCheckTimer(): void {
-    const worker = this.worker;
-    const first = worker !== undefined && this.readyWorkers.has(worker) ? this.firstRequestOn(worker) : undefined;
-    // Still on the same check: its clock goes on.
-    if (first !== undefined && first === this.timedRequest) return;
-    clearTimeout(this.checkTimer);
-    this.checkTimer = undefined;
-    this.timedRequest = first;
-    if (worker === undefined || first === undefined) return;
+    const inFlight = this.inFlight;
+    if (inFlight === undefined || this.checkTimer !== undefined || !this.readyWorkers.has(inFlight.worker)) return;
     const maxCheckMs = this.options.maxCheckMs;
     this.checkTimer = setTimeout(() => {
       this.checkTimer = undefined;
-      this.timedRequest = undefined;
-      if (this.worker !== worker) return;
-      // As if out of heap: the check it was on is refused, those queued go to a new worker.
-      this.worker = undefined;
-      this.failAllOf(worker, new DecodeWorkerFailed(`checking took over ${maxCheckMs} ms`, true));
+      if (this.inFlight !== inFlight) return;
+      const { worker } = inFlight;
+      // As if out of heap: the check it was on is refused, those waiting go to a new worker.
+      if (this.worker === worker) this.worker = undefined;
+      this.failInFlight(worker, new DecodeWorkerFailed(`checking took over ${maxCheckMs} ms`, true));
       void worker.terminate();
     }, maxCheckMs);
     this.checkTimer.unref();
@@ -225,7 +266,7 @@ export class OffThreadDecoder {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       const worker = this.worker;
-      if (worker === undefined || this.pending.size > 0) return;
+      if (worker === undefined || this.inFlight !== undefined || this.waiting.size > 0) return;
       this.worker = undefined;
       void worker.terminate();
     }, this.options.idleStopMs ?? IDLE_WORKER_MS);
@@ -238,25 +279,19 @@ export class OffThreadDecoder {
   }
 
   /**
-   * Fails the requests of `worker`. Out of memory or time, only the one it was checking (the first
-   * of its requests: it takes them in order) is to blame; those queued behind it go to a new
-   * worker. They failed as too costly: a phone whose frame waited behind an attacker's was refused
-   * for good (4413), and a list cut behind it judged by the worst-case guess ([K1]).
+   * Fails the request `worker` was on, if any: out of memory or time, it is the one to blame.
+   * Those waiting were never sent to it and go to a new worker: queued on the failed worker, they
+   * failed as too costly, and a phone whose frame waited behind an attacker's was refused for good
+   * (4413), a list cut behind it judged by the worst-case guess ([K1]).
    */
-  private failAllOf(worker: Worker, error: DecodeWorkerFailed): void {
-    let first = true;
-    for (const [id, pending] of this.pending) {
-      if (pending.worker !== worker) continue;
-      if (first || !error.tooCostly || this.closed) {
-        this.pending.delete(id);
-        pending.reject(error);
-      } else {
-        pending.worker = this.worker ?? this.startWorker();
-        pending.worker.postMessage(pending.build(id));
-      }
-      first = false;
-    }
-    this.armCheckTimer();
+  private failInFlight(worker: Worker, error: DecodeWorkerFailed): void {
+    const inFlight = this.inFlight;
+    if (inFlight === undefined || inFlight.worker !== worker) return;
+    this.inFlight = undefined;
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+    inFlight.request.reject(error);
+    this.startNext();
   }
 }
 

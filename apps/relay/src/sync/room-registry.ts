@@ -59,6 +59,17 @@ const SHUTDOWN_COMPACTION_CONCURRENCY = 32;
 export class RoomRegistry {
   private readonly rooms = new Map<string, ListRoom>();
   private readonly unloading = new Map<string, Promise<void>>();
+  /**
+   * Lists taken out of `rooms` and not yet released, with the size each was counted for: their
+   * documents (and an unload compaction's snapshot) stay in memory until their flush and
+   * compaction end, so loads wait for them (waitForRoomBesideUnloading).
+   */
+  private readonly unloadingRooms = new Map<ListRoom, number>();
+  private unloadingBytes = 0;
+  /** Loads waiting for unloading lists to be released: each looks again whenever one is, and resolves once it may read. */
+  private readonly waitingForRoom = new Set<(released?: ListRoom) => boolean>();
+  /** Set by shutdown: lists unloaded from then on are not compacted. */
+  private stopping = false;
   private readonly loads = new WeakMap<ListRoom, Promise<void>>();
   /** The last list read (and admitted or refused) in turn: see readInTurn. */
   private lastRead: Promise<void> = Promise.resolve();
@@ -89,6 +100,11 @@ export class RoomRegistry {
     return this.loadedBytes;
   }
 
+  /** Lists unloaded and not yet released (their flush and compaction still running). */
+  get unloadingCount(): number {
+    return this.unloadingRooms.size;
+  }
+
   get(listId: string): ListRoom | undefined {
     return this.rooms.get(listId);
   }
@@ -96,7 +112,8 @@ export class RoomRegistry {
   /**
    * Whether `acquire(listId, requester)` would find room for it, without loading or evicting
    * anything. The list's size is not known before it is read, unless its load was refused before
-   * (refusedSizes): unknown, it may still be refused once it is read.
+   * (refusedSizes): unknown, it may still be refused once it is read. Lists still unloading are
+   * not counted, as acquire does not refuse for them: the list waits for them before it is read.
    */
   canAcquire(listId: string, requester?: ListRequester): boolean {
     if (this.rooms.has(listId)) return true;
@@ -125,11 +142,8 @@ export class RoomRegistry {
   acquire(listId: string, requester?: ListRequester): ListRoom | undefined {
     const existing = this.rooms.get(listId);
     if (existing !== undefined) return existing;
-    const evicted: Array<Promise<void>> = [];
     while (this.isFull(this.rooms.size, this.loadedBytes, this.options.maxLoadedListBytes)) {
-      const unloaded = this.evictOneIdle();
-      if (unloaded === undefined) return undefined;
-      evicted.push(unloaded);
+      if (this.evictOneIdle() === undefined) return undefined;
     }
     const room: ListRoom = new ListRoom({
       listId,
@@ -155,10 +169,40 @@ export class RoomRegistry {
     // Read and sized again: it is refused again, and remembered again, if it still does not fit.
     this.refusedSizes.delete(listId);
     const previous = this.unloading.get(listId) ?? Promise.resolve();
-    // Read once the lists evicted for it are released: they stay in memory until flushed, and on
-    // a slow disk, lists churned through piled up there, uncounted, past the bound ([LR1]).
-    this.loads.set(room, Promise.all([previous, ...evicted]).then(() => room.load()));
+    this.loads.set(room, Promise.all([previous, this.waitForRoomBesideUnloading(room)]).then(() => room.load()));
     return room;
+  }
+
+  /**
+   * Resolves once `room` (counted in `rooms`, not read yet) fits beside the loaded lists and those
+   * still unloading, or once every list unloading now is released, or once `room` is no longer
+   * loaded. Unloaded lists stay in memory until flushed and compacted: on a slow disk, lists
+   * evicted for others ([LR1]) or unloaded by the idle sweep ([GC2]) piled up there, uncounted,
+   * past the bound. Its phones are not refused for them: they wait, as for the list's load; and
+   * not for the unloading lists' compactions still waiting for their turn, which are dropped (the
+   * lists keep their logs, as complete): behind a backlog of them, each list loaded waited seconds.
+   */
+  private waitForRoomBesideUnloading(room: ListRoom): Promise<void> {
+    if (this.unloadingRooms.size === 0) return Promise.resolve();
+    const unloadingNow = new Set(this.unloadingRooms.keys());
+    return new Promise((resolve) => {
+      const mayRead = (released?: ListRoom): boolean => {
+        if (released !== undefined) unloadingNow.delete(released);
+        const others = this.rooms.size - 1 + this.unloadingRooms.size;
+        const fits = !this.isFull(others, this.loadedBytes + this.unloadingBytes, this.options.maxLoadedListBytes);
+        if (!fits && unloadingNow.size > 0 && this.rooms.get(room.listId) === room) return false;
+        resolve();
+        return true;
+      };
+      if (mayRead()) return;
+      this.waitingForRoom.add(mayRead);
+      for (const unloaded of unloadingNow) unloaded.dropCompactionNotStarted();
+    });
+  }
+
+  /** Lets the loads waiting for room beside unloading lists look again: `released`, or a load abandoned. */
+  private lookAgainForRoom(released?: ListRoom): void {
+    for (const mayRead of [...this.waitingForRoom]) if (mayRead(released)) this.waitingForRoom.delete(mayRead);
   }
 
   /** Runs `read` (a list's read and admission) once every read started before it has ended. */
@@ -194,6 +238,12 @@ export class RoomRegistry {
     const rooms = [...this.rooms.values()];
     this.rooms.clear();
     this.loadedBytes = 0;
+    this.stopping = true;
+    this.lookAgainForRoom();
+    // Compactions still waiting for their turn are not waited for: the stop waited for every one
+    // queued ahead of them, seconds after the idle sweep had unloaded many lists ([GC3]). Those of
+    // the shutdown's own budget (compactBeforeExit) start afresh.
+    for (const room of [...rooms, ...this.unloadingRooms.keys()]) room.dropCompactionNotStarted();
     const flushed = await Promise.all(
       rooms.map(async (room) => {
         try {
@@ -324,8 +374,14 @@ export class RoomRegistry {
   private unload(room: ListRoom, compact: boolean): Promise<void> {
     if (this.rooms.get(room.listId) !== room) return this.unloading.get(room.listId) ?? Promise.resolve();
     this.rooms.delete(room.listId);
-    this.loadedBytes -= room.sizeBytes;
+    const sizeBytes = room.sizeBytes;
+    this.loadedBytes -= sizeBytes;
+    // Counted until released: its document is in memory until then ([GC2]).
+    this.unloadingRooms.set(room, sizeBytes);
+    this.unloadingBytes += sizeBytes;
     room.abandonLoad();
+    // A load of this very list waiting for room beside the unloading lists ends (abandoned).
+    this.lookAgainForRoom();
     const previous = this.unloading.get(room.listId) ?? Promise.resolve();
     const loaded = this.loads.get(room) ?? Promise.resolve();
     const done = Promise.allSettled([previous, loaded]).then(async () => {
@@ -333,7 +389,9 @@ export class RoomRegistry {
         // Not a plain flush: on a failing disk that would keep the list from loading again until
         // the disk had room, even for reading.
         await room.stopWriting();
-        if (compact) await room.compactIfLarge(true);
+        // In the background: loaded lists' compactions go first, their writes stop meanwhile ([GC3]).
+        // None at shutdown, nor while loads wait for unloading lists to be released ([GC2]).
+        if (compact && !this.stopping && this.waitingForRoom.size === 0) await room.compactIfLarge(true, true);
       } catch (error) {
         // Never rejects: the next load of this list and the shutdown wait on it. Whatever was
         // acknowledged is in the journal, which the next load replays; the rest, phones send again.
@@ -341,7 +399,10 @@ export class RoomRegistry {
         this.options.metrics.errors.inc({ kind: 'unload_failed' });
       } finally {
         await this.release(room);
+        this.unloadingRooms.delete(room);
+        this.unloadingBytes -= sizeBytes;
         if (this.unloading.get(room.listId) === done) this.unloading.delete(room.listId);
+        this.lookAgainForRoom(room);
       }
     });
     this.unloading.set(room.listId, done);

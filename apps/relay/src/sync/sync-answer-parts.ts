@@ -1,6 +1,7 @@
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { itemPieces } from './item-pieces.js';
+import type { RoomPeer } from './list-room.js';
 import { encodeSyncStep2, encodeSyncUpdate } from './protocol.js';
 import { varUintLength } from './state-vector.js';
 import { blocksOf, inIntegrationOrder } from './update-slices.js';
@@ -19,9 +20,12 @@ import { clientBlocks, holdsFormatting, writeV1Update } from './v1-update.js';
  */
 export const SYNC_ANSWER_PART_BYTES = 64 * 1024;
 
-/** Cuts a sync answer into the messages sending it (syncAnswerMessages) elsewhere than on the event loop. */
+/**
+ * Cuts a sync answer into the messages sending it (syncAnswerMessages) elsewhere than on the
+ * event loop; `requester` is the phone it is for (the decode worker takes its address's turn).
+ */
 export interface SyncAnswerCutter {
-  cut(answer: Uint8Array, maxPartBytes: number): Promise<{ readonly messages: readonly Uint8Array[]; readonly ms: number }>;
+  cut(answer: Uint8Array, maxPartBytes: number, requester: RoomPeer): Promise<{ readonly messages: readonly Uint8Array[]; readonly ms: number }>;
 }
 
 /** The most a v1 update takes besides its blocks and delete set: its count of blocks, and of deleting clients (≤ 5 each). */
