@@ -6,7 +6,7 @@ import { MemoryListStorage } from '../src/storage/memory-storage.js';
 import type { ListRoom } from '../src/sync/list-room.js';
 import { decodeIncomingMessage, encodeSyncUpdate, MESSAGE_DURABLE_ACK } from '../src/sync/protocol.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
-import { ackVector, directoryPerTest, waitFor } from './helpers.js';
+import { ackVector, directoryPerTest, waitFor, within } from './helpers.js';
 import { fakePeer, listWithMumAndDad, registryOptions } from './room-fakes.js';
 
 /**
@@ -40,17 +40,6 @@ function itemsOf(updates: readonly Uint8Array[]): Record<string, unknown> {
   const doc = new Y.Doc();
   for (const update of updates) Y.applyUpdate(doc, update);
   return doc.getMap('items').toJSON();
-}
-
-/** Resolves 'settled' if `promise` settles within `ms`, else 'pending'. */
-function within(promise: Promise<unknown>, ms: number): Promise<'settled' | 'pending'> {
-  return Promise.race([
-    promise.then(
-      () => 'settled' as const,
-      () => 'settled' as const,
-    ),
-    new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
-  ]);
 }
 
 describe('compactions wait for their turn without holding up the list', () => {

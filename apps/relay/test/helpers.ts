@@ -439,3 +439,14 @@ export function ackVector(message: Uint8Array): Map<number, number> {
   decoding.readVarUint(decoder);
   return Y.decodeStateVector(decoding.readVarUint8Array(decoder));
 }
+
+/** Resolves 'settled' if `promise` settles within `ms`, else 'pending'. */
+export function within(promise: Promise<unknown>, ms: number): Promise<'settled' | 'pending'> {
+  return Promise.race([
+    promise.then(
+      () => 'settled' as const,
+      () => 'settled' as const,
+    ),
+    new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
+  ]);
+}

@@ -15,7 +15,7 @@ import type { RoomRegistryOptions } from '../src/sync/room-registry.js';
 import { RoomRegistry } from '../src/sync/room-registry.js';
 import type { StoredUpdateSlicer } from '../src/sync/stored-replay.js';
 import { cutStoredList } from '../src/sync/update-slices.js';
-import { ackVector, GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate } from './helpers.js';
+import { ackVector, GatedStorage, rightNeighbourValuesUpdate, splitRunUpdate, unanchoredValuesUpdate, within } from './helpers.js';
 import { fakePeer, listWithMumAndDad, registryOptions, roomOptions } from './room-fakes.js';
 
 function room(storage: MemoryListStorage, options: { now?: () => number; compactLogBytes?: number; maxListBytes?: number } = {}): ListRoom {
@@ -1283,17 +1283,6 @@ describe('a list\'s lifecycle: loads abandoned, sends that throw', () => {
     const doc = new Y.Doc();
     doc.getMap('items').set(key, key);
     return decodeIncomingMessage(encodeSyncUpdate(Y.encodeStateAsUpdate(doc)));
-  }
-
-  /** Resolves 'settled' if `promise` settles within `ms`, else 'pending'. */
-  function within(promise: Promise<unknown>, ms: number): Promise<'settled' | 'pending'> {
-    return Promise.race([
-      promise.then(
-        () => 'settled' as const,
-        () => 'settled' as const,
-      ),
-      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
-    ]);
   }
 
   function bareRoom(storage: ListStorage, listId: string, failed: string[] = []): ListRoom {
