@@ -31,6 +31,7 @@ import type { ToastMessage } from './Toast';
 import { useListValue } from './useListValue';
 import { useCachedRows } from './useCachedRows';
 import { useNameBannerDismissed } from './useNameBannerDismissed';
+import { useSettled } from './useSettled';
 import { Icon } from './Icon';
 
 type OpenDialog = 'share' | 'lists' | 'deleted' | 'activity' | null;
@@ -79,21 +80,6 @@ function focusAfterRowLeaves(itemId: string): () => void {
       findAddItemInput();
     target?.focus();
   };
-}
-
-/** False until the local copy is loaded, so a cold start never flashes "Nothing to buy yet". */
-function useLoaded(session: ListSession): boolean {
-  const [loaded, setLoaded] = useState(false);
-  useEffect(() => {
-    let current = true;
-    void session.whenLoaded.then(() => {
-      if (current) setLoaded(true);
-    });
-    return () => {
-      current = false;
-    };
-  }, [session]);
-  return loaded;
 }
 
 /**
@@ -285,7 +271,8 @@ export function ListScreen(props: ListScreenProps) {
   const [renaming, setRenaming] = useState(false);
   const [bannerDismissed, dismissBanner] = useNameBannerDismissed();
   const toastCount = useRef(0);
-  const loaded = useLoaded(session);
+  // False until the local copy is loaded, so a cold start never flashes "Nothing to buy yet".
+  const loaded = useSettled(session.whenLoaded);
   const emptyState = useMemo(() => <EmptyList session={session} />, [session]);
   useFocusWhenOpenedEmpty(session);
   const cached = useCachedRows(session, loaded, items);

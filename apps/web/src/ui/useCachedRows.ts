@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import type { Item } from '@basket/list-core';
 import type { ListSession } from '../session/types';
+import { useSettled } from './useSettled';
 
 type Override = { readonly checked: boolean } | 'removed';
 
@@ -16,21 +17,6 @@ export interface CachedRows {
   markChecked(id: string, checked: boolean): void;
   markRemoved(id: string): void;
   unmark(ids: readonly string[]): void;
-}
-
-/** False until the taps kept by `applyWhenLoaded` are in the list. */
-function useTapsApplied(session: ListSession): boolean {
-  const [applied, setApplied] = useState(false);
-  useEffect(() => {
-    let current = true;
-    void session.whenTapsApplied.then(() => {
-      if (current) setApplied(true);
-    });
-    return () => {
-      current = false;
-    };
-  }, [session]);
-  return applied;
 }
 
 function withOverrides(items: readonly Item[], overrides: ReadonlyMap<string, Override>): Item[] {
@@ -53,7 +39,8 @@ function withOverrides(items: readonly Item[], overrides: ReadonlyMap<string, Ov
  */
 export function useCachedRows(session: ListSession, loaded: boolean, liveItems: readonly Item[]): CachedRows {
   const [overrides, setOverrides] = useState<ReadonlyMap<string, Override>>(new Map());
-  const tapsApplied = useTapsApplied(session);
+  // False until the taps kept by `applyWhenLoaded` are in the list.
+  const tapsApplied = useSettled(session.whenTapsApplied);
   const view = loaded ? null : session.cachedView;
   const tapsOnLiveRows = loaded && !tapsApplied && overrides.size > 0;
   const items = useMemo(() => {
