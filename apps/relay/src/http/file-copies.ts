@@ -71,7 +71,15 @@ export class FileCopies {
     const known = this.digests.get(identity);
     if (known !== undefined) return known;
     const made = this.get(identity, 'identity', read).then(contentDigest);
-    this.remember(this.digests, identity, made, MAX_DIGESTS);
+    this.digests.set(identity, made);
+    made.catch(() => {
+      if (this.digests.get(identity) === made) this.digests.delete(identity);
+    });
+    // Oldest first (a Map keeps insertion order): those of replaced files go before current ones.
+    for (const oldest of this.digests.keys()) {
+      if (this.digests.size <= MAX_DIGESTS) break;
+      this.digests.delete(oldest);
+    }
     return made;
   }
 
@@ -96,17 +104,6 @@ export class FileCopies {
       },
     );
     return made;
-  }
-
-  private remember(map: Map<string, Promise<string>>, key: string, made: Promise<string>, bound: number): void {
-    map.set(key, made);
-    made.catch(() => {
-      if (map.get(key) === made) map.delete(key);
-    });
-    for (const oldest of map.keys()) {
-      if (map.size <= bound) return;
-      map.delete(oldest);
-    }
   }
 
   /** Oldest first (a Map keeps insertion order): copies of replaced files go before current ones. */
